@@ -1,0 +1,205 @@
+//! NOR flash: the trait the firmware stores through, and an emulation that enforces NOR rules
+//! and can cut power at the Nth program or erase.
+//!
+//! NOR rules: erased bytes read 0xFF; programming can only clear bits (1 -> 0); only a page erase
+//! sets them back. Programming is in 4-byte words at 4-byte-aligned addresses.
+
+/// Program granularity in bytes.
+pub const WORD: u32 = 4;
+
+/// Why a flash operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashError {
+    /// Address or length outside the device.
+    OutOfBounds,
+    /// Address or length not a multiple of [`WORD`].
+    Misaligned,
+    /// The program would set a bit from 0 to 1 (erase first).
+    NotErased,
+    /// Power was cut during this operation; the device is dead until the next boot.
+    PowerLost,
+}
+
+/// A NOR flash device.
+pub trait Flash {
+    /// Total bytes.
+    fn size(&self) -> u32;
+    /// Erase unit in bytes.
+    fn page_size(&self) -> u32;
+    /// Reads `buf.len()` bytes at `addr`.
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError>;
+    /// Programs whole words at a word-aligned `addr`; only clears bits.
+    fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError>;
+    /// Erases one page (sets every byte to 0xFF).
+    fn erase_page(&mut self, page: u32) -> Result<(), FlashError>;
+}
+
+/// Where the emulated flash keeps its bytes: RAM in tests, a file in the emulator.
+pub trait Storage {
+    /// All bytes of the device.
+    fn bytes(&self) -> &[u8];
+    /// Overwrites `data.len()` bytes at `offset` (already checked against NOR rules).
+    fn write(&mut self, offset: usize, data: &[u8]);
+}
+
+impl Storage for &mut [u8] {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn write(&mut self, offset: usize, data: &[u8]) {
+        self[offset..offset + data.len()].copy_from_slice(data);
+    }
+}
+
+/// When to cut power: at the `at`-th mutating operation (program or erase, counting from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowerCut {
+    /// Which operation loses power.
+    pub at: u32,
+    /// If true the cut operation is torn: its first half takes effect; otherwise none of it.
+    pub tear: bool,
+}
+
+/// Emulated NOR flash over a [`Storage`], enforcing erase-before-write, with power-cut injection.
+pub struct NorFlash<S> {
+    storage: S,
+    page_size: u32,
+    writes: u32,
+    cut: Option<PowerCut>,
+    dead: bool,
+}
+
+impl<S: Storage> NorFlash<S> {
+    /// Wraps `storage`, whose length must be a multiple of `page_size`.
+    pub fn new(storage: S, page_size: u32) -> Self {
+        Self { storage, page_size, writes: 0, cut: None, dead: false }
+    }
+
+    /// Arms a power cut.
+    pub fn cut_power_at(&mut self, cut: Option<PowerCut>) {
+        self.cut = cut;
+    }
+
+    /// Programs and erases performed so far.
+    pub fn writes(&self) -> u32 {
+        self.writes
+    }
+
+    /// The storage (to inspect or persist it).
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// Gives the storage back, e.g. to "reboot" on the same bytes.
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+
+    fn check(&self, addr: u32, len: usize) -> Result<usize, FlashError> {
+        if self.dead {
+            return Err(FlashError::PowerLost);
+        }
+        let end = addr as usize + len;
+        if end > self.storage.bytes().len() {
+            return Err(FlashError::OutOfBounds);
+        }
+        Ok(addr as usize)
+    }
+
+    /// Counts a mutating operation; returns `Some(tear)` if power is cut now.
+    fn tick(&mut self) -> Option<bool> {
+        self.writes += 1;
+        match self.cut {
+            Some(c) if c.at == self.writes => {
+                self.dead = true;
+                Some(c.tear)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<S: Storage> Flash for NorFlash<S> {
+    fn size(&self) -> u32 {
+        self.storage.bytes().len() as u32
+    }
+
+    fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let a = self.check(addr, buf.len())?;
+        buf.copy_from_slice(&self.storage.bytes()[a..a + buf.len()]);
+        Ok(())
+    }
+
+    fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        let a = self.check(addr, data.len())?;
+        if addr % WORD != 0 || data.len() as u32 % WORD != 0 {
+            return Err(FlashError::Misaligned);
+        }
+        let current = &self.storage.bytes()[a..a + data.len()];
+        if current.iter().zip(data).any(|(&old, &new)| new & !old != 0) {
+            return Err(FlashError::NotErased);
+        }
+        if let Some(tear) = self.tick() {
+            if tear {
+                let half = (data.len() / 2) as u32 / WORD * WORD;
+                self.storage.write(a, &data[..half as usize]);
+            }
+            return Err(FlashError::PowerLost);
+        }
+        self.storage.write(a, data);
+        Ok(())
+    }
+
+    fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
+        let start = page * self.page_size;
+        let a = self.check(start, self.page_size as usize)?;
+        let erased = [0xFFu8; 256];
+        let chunks = self.page_size as usize / erased.len();
+        let cut = self.tick();
+        let n = match cut {
+            None => chunks,
+            Some(true) => chunks / 2,
+            Some(false) => 0,
+        };
+        for i in 0..n {
+            self.storage.write(a + i * erased.len(), &erased);
+        }
+        match cut {
+            Some(_) => Err(FlashError::PowerLost),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programming_only_clears_bits() {
+        let mut mem = [0xFFu8; 512];
+        let mut f = NorFlash::new(&mut mem[..], 256);
+        f.program(0, &[0xF0, 0xFF, 0xFF, 0x00]).unwrap();
+        f.program(0, &[0x00, 0xFF, 0xFF, 0x00]).unwrap();
+        assert_eq!(f.program(0, &[0xFF, 0xFF, 0xFF, 0xFF]), Err(FlashError::NotErased));
+        assert_eq!(f.program(2, &[0; 4]), Err(FlashError::Misaligned));
+        f.erase_page(0).unwrap();
+        f.program(0, &[1, 2, 3, 4]).unwrap();
+    }
+
+    #[test]
+    fn power_cut_kills_the_device_and_can_tear() {
+        let mut mem = [0xFFu8; 256];
+        let mut f = NorFlash::new(&mut mem[..], 256);
+        f.cut_power_at(Some(PowerCut { at: 2, tear: true }));
+        f.program(0, &[0; 4]).unwrap();
+        assert_eq!(f.program(4, &[0; 8]), Err(FlashError::PowerLost));
+        assert_eq!(f.read(0, &mut [0; 4]), Err(FlashError::PowerLost));
+        let mem = f.into_storage();
+        assert_eq!(&mem[4..12], &[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+}

@@ -1,0 +1,610 @@
+//! The transaction journal on flash; its pending records are the offline (store-and-forward)
+//! queue.
+//!
+//! Why a journal rather than a queue of offline items only: every finished transaction is
+//! written, so the transaction sequence number (the stable id the host deduplicates on, PBS-02)
+//! survives power cuts, and support can recover what happened (SUPPORT-02).
+//!
+//! Layout: the device is a ring of 64-byte slots. A slot is
+//! ```text
+//!  0..2   magic "PH"          2      kind (1 txn, 2 boot)   3  layout version (1)
+//!  4..8   lsn (u32 LE): log sequence number, strictly increasing; a txn's lsn is its txn_seq
+//!  8..52  body (44 bytes, see TxnRecord::encode)
+//! 52..56  CRC-32 over bytes 0..52
+//! 56..60  done marker: FF FF FF FF = pending, 00 00 00 00 = forwarded and acknowledged
+//! 60..64  host-declined marker: 00 00 00 00 = the host declined the forwarded item (NETS-10)
+//! ```
+//! Bytes 0..56 are written by one program operation; a torn write fails its CRC and the slot is
+//! skipped, so an interrupted append is found once or not at all. The markers are programmed
+//! only after the host acknowledged, so a cut before them re-forwards an item the host already
+//! has, which the host's deduplication by stable id absorbs (PBS-02).
+//!
+//! Only one transaction is in flight at a time and its sequence number is `max lsn + 1`; the boot
+//! record written at power-up takes that number, so a sequence number sent to the host by a
+//! transaction that was cut before it was journaled is never given to another transaction.
+//!
+//! Not yet here (firmware issue): compaction of pending items out of a page that must be erased,
+//! and protection against resurrection by a torn erase.
+
+use crate::flash::{Flash, FlashError};
+use payhil_protocol::{Amount, Currency, EntryMode, Network, Reason};
+
+/// Bytes per slot.
+pub const SLOT: u32 = 64;
+const HEADER_AND_BODY: usize = 52;
+const WRITTEN: usize = 56;
+const DONE_AT: u32 = 56;
+const DECLINED_AT: u32 = 60;
+const MAGIC: [u8; 2] = *b"PH";
+const KIND_TXN: u8 = 1;
+const KIND_BOOT: u8 = 2;
+const LAYOUT: u8 = 1;
+
+/// How a journaled transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnStatus {
+    /// Approved online; nothing to forward.
+    ApprovedOnline,
+    /// Approved offline; pending until the host acknowledges it.
+    ApprovedOffline,
+    /// Declined (by the host or the terminal).
+    Declined,
+}
+
+/// A card number stored as packed BCD (no CVC, no track data, no PIN: PCI-02, PBS-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredPan {
+    len: u8,
+    digits: [u8; 19],
+}
+
+impl StoredPan {
+    /// From ASCII digits; `None` unless 12..=19 digits.
+    pub fn from_ascii(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if !(12..=19).contains(&b.len()) || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut digits = [b'0'; 19];
+        digits[..b.len()].copy_from_slice(b);
+        Some(Self { len: b.len() as u8, digits })
+    }
+
+    /// The digits as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.digits[..self.len as usize]).unwrap_or("")
+    }
+
+    /// First six digits.
+    pub fn first6(&self) -> &str {
+        &self.as_str()[..6]
+    }
+
+    /// Last four digits.
+    pub fn last4(&self) -> &str {
+        let s = self.as_str();
+        &s[s.len() - 4..]
+    }
+
+    fn pack(&self, out: &mut [u8; 10]) {
+        *out = [0xFF; 10];
+        for (i, d) in self.digits[..self.len as usize].iter().enumerate() {
+            let nib = d - b'0';
+            let byte = &mut out[i / 2];
+            *byte = if i % 2 == 0 { (nib << 4) | 0x0F } else { (*byte & 0xF0) | nib };
+        }
+    }
+
+    fn unpack(len: u8, packed: &[u8]) -> Option<Self> {
+        if !(12..=19).contains(&len) {
+            return None;
+        }
+        let mut digits = [b'0'; 19];
+        for (i, d) in digits.iter_mut().take(len as usize).enumerate() {
+            let byte = packed[i / 2];
+            let nib = if i % 2 == 0 { byte >> 4 } else { byte & 0x0F };
+            if nib > 9 {
+                return None;
+            }
+            *d = b'0' + nib;
+        }
+        Some(Self { len, digits })
+    }
+}
+
+/// One journaled transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnRecord {
+    /// Stable id (= lsn).
+    pub seq: u32,
+    /// Amount.
+    pub amount: Amount,
+    /// Outcome.
+    pub status: TxnStatus,
+    /// Network used.
+    pub network: Network,
+    /// Entry mode.
+    pub entry_mode: EntryMode,
+    /// Card number.
+    pub pan: StoredPan,
+    /// PAN sequence number.
+    pub pan_seq: u8,
+    /// Local time, Unix seconds.
+    pub local_time: i64,
+    /// Authorisation code, ASCII, space padded.
+    pub auth_code: [u8; 6],
+    /// Decline reason (Approved for approvals).
+    pub reason: Reason,
+}
+
+fn network_code(n: Network) -> u8 {
+    match n {
+        Network::Dankort => 1,
+        Network::Visa => 2,
+        Network::VisaDebit => 3,
+        Network::Mastercard => 4,
+        Network::BankAxept => 5,
+    }
+}
+
+fn network_from(c: u8) -> Option<Network> {
+    Some(match c {
+        1 => Network::Dankort,
+        2 => Network::Visa,
+        3 => Network::VisaDebit,
+        4 => Network::Mastercard,
+        5 => Network::BankAxept,
+        _ => return None,
+    })
+}
+
+fn entry_code(e: EntryMode) -> u8 {
+    match e {
+        EntryMode::Chip => 1,
+        EntryMode::Contactless => 2,
+        EntryMode::Wallet => 3,
+        EntryMode::Magstripe => 4,
+    }
+}
+
+fn entry_from(c: u8) -> Option<EntryMode> {
+    Some(match c {
+        1 => EntryMode::Chip,
+        2 => EntryMode::Contactless,
+        3 => EntryMode::Wallet,
+        4 => EntryMode::Magstripe,
+        _ => return None,
+    })
+}
+
+/// Reasons are stored as their postcard variant index; only unit variants are journaled.
+fn reason_code(r: Reason) -> u8 {
+    let mut buf = [0u8; 4];
+    postcard::to_slice(&r, &mut buf).map(|b| b[0]).unwrap_or(0xFF)
+}
+
+fn reason_from(c: u8) -> Reason {
+    postcard::from_bytes(&[c]).unwrap_or(Reason::HostDeclined(0))
+}
+
+impl TxnRecord {
+    fn encode(&self, body: &mut [u8; 44]) {
+        body[0..4].copy_from_slice(&self.seq.to_le_bytes());
+        body[4..12].copy_from_slice(&self.amount.minor.to_le_bytes());
+        body[12..14].copy_from_slice(&self.amount.currency.0.to_le_bytes());
+        body[14] = match self.status {
+            TxnStatus::ApprovedOnline => 1,
+            TxnStatus::ApprovedOffline => 2,
+            TxnStatus::Declined => 3,
+        };
+        body[15] = network_code(self.network);
+        body[16] = entry_code(self.entry_mode);
+        body[17] = self.pan.len;
+        let mut packed = [0u8; 10];
+        self.pan.pack(&mut packed);
+        body[18..28].copy_from_slice(&packed);
+        body[28] = self.pan_seq;
+        body[29..37].copy_from_slice(&self.local_time.to_le_bytes());
+        body[37..43].copy_from_slice(&self.auth_code);
+        body[43] = reason_code(self.reason);
+    }
+
+    fn decode(body: &[u8]) -> Option<Self> {
+        let u32_at = |i: usize| u32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+        let mut minor = [0u8; 8];
+        minor.copy_from_slice(&body[4..12]);
+        let mut time = [0u8; 8];
+        time.copy_from_slice(&body[29..37]);
+        let mut auth_code = [0u8; 6];
+        auth_code.copy_from_slice(&body[37..43]);
+        Some(Self {
+            seq: u32_at(0),
+            amount: Amount {
+                minor: u64::from_le_bytes(minor),
+                currency: Currency(u16::from_le_bytes([body[12], body[13]])),
+            },
+            status: match body[14] {
+                1 => TxnStatus::ApprovedOnline,
+                2 => TxnStatus::ApprovedOffline,
+                3 => TxnStatus::Declined,
+                _ => return None,
+            },
+            network: network_from(body[15])?,
+            entry_mode: entry_from(body[16])?,
+            pan: StoredPan::unpack(body[17], &body[18..28])?,
+            pan_seq: body[28],
+            local_time: i64::from_le_bytes(time),
+            auth_code,
+            reason: reason_from(body[43]),
+        })
+    }
+}
+
+/// Why the journal could not take a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalError {
+    /// No erasable space: pending items occupy the page the log must reuse.
+    Full,
+    /// The pending index is at capacity.
+    TooManyPending,
+    /// The flash failed (including a power cut).
+    Flash(FlashError),
+}
+
+impl From<FlashError> for JournalError {
+    fn from(e: FlashError) -> Self {
+        JournalError::Flash(e)
+    }
+}
+
+/// The journal over a flash device; `P` is the capacity of the pending (offline) index.
+pub struct Journal<F, const P: usize> {
+    flash: F,
+    slots: u32,
+    slots_per_page: u32,
+    head: u32,
+    next_lsn: u32,
+    boot_count: u32,
+    pending: [u16; P],
+    pending_len: usize,
+    declined_by_host: u32,
+    forwarded: u32,
+}
+
+enum SlotState {
+    Erased,
+    Garbage,
+    Boot { lsn: u32, boot_count: u32 },
+    Txn { lsn: u32, done: bool, declined: bool },
+}
+
+impl<F: Flash, const P: usize> Journal<F, P> {
+    /// Mounts the journal: scans every slot, rebuilds the pending index, and writes a boot record.
+    pub fn mount(flash: F) -> Result<Self, JournalError> {
+        let slots = flash.size() / SLOT;
+        let slots_per_page = flash.page_size() / SLOT;
+        let mut j = Self {
+            flash,
+            slots,
+            slots_per_page,
+            head: 0,
+            next_lsn: 1,
+            boot_count: 0,
+            pending: [0; P],
+            pending_len: 0,
+            declined_by_host: 0,
+            forwarded: 0,
+        };
+        let mut max: Option<(u32, u32)> = None; // (lsn, slot)
+        let mut pendings: [(u32, u16); P] = [(0, 0); P];
+        for slot in 0..slots {
+            match j.read_slot(slot)? {
+                SlotState::Erased | SlotState::Garbage => {}
+                SlotState::Boot { lsn, boot_count } => {
+                    j.boot_count = j.boot_count.max(boot_count);
+                    if max.is_none_or(|(m, _)| lsn > m) {
+                        max = Some((lsn, slot));
+                    }
+                }
+                SlotState::Txn { lsn, done, declined } => {
+                    if max.is_none_or(|(m, _)| lsn > m) {
+                        max = Some((lsn, slot));
+                    }
+                    if declined {
+                        j.declined_by_host += 1;
+                    }
+                    if !done {
+                        if j.pending_len == P {
+                            return Err(JournalError::TooManyPending);
+                        }
+                        pendings[j.pending_len] = (lsn, slot as u16);
+                        j.pending_len += 1;
+                    }
+                }
+            }
+        }
+        pendings[..j.pending_len].sort_unstable_by_key(|p| p.0);
+        for (i, p) in pendings[..j.pending_len].iter().enumerate() {
+            j.pending[i] = p.1;
+        }
+        if let Some((lsn, slot)) = max {
+            j.next_lsn = lsn + 1;
+            j.head = (slot + 1) % slots;
+        }
+        j.boot_count += 1;
+        let mut body = [0xFFu8; 44];
+        body[0..4].copy_from_slice(&j.boot_count.to_le_bytes());
+        j.append(KIND_BOOT, &body)?;
+        Ok(j)
+    }
+
+    fn read_slot(&mut self, slot: u32) -> Result<SlotState, FlashError> {
+        let mut b = [0u8; SLOT as usize];
+        self.flash.read(slot * SLOT, &mut b)?;
+        if b.iter().all(|&x| x == 0xFF) {
+            return Ok(SlotState::Erased);
+        }
+        let crc = u32::from_le_bytes([b[52], b[53], b[54], b[55]]);
+        if b[0..2] != MAGIC || b[3] != LAYOUT || crate::flash_crc(&b[..HEADER_AND_BODY]) != crc {
+            return Ok(SlotState::Garbage);
+        }
+        let lsn = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        Ok(match b[2] {
+            KIND_BOOT => SlotState::Boot { lsn, boot_count: u32::from_le_bytes([b[8], b[9], b[10], b[11]]) },
+            KIND_TXN => {
+                // Any cleared bit counts: a torn marker write still means the host acknowledged.
+                let done = b[56..60] != [0xFF; 4];
+                let declined = b[60..64] != [0xFF; 4];
+                if TxnRecord::decode(&b[8..52]).is_none() {
+                    SlotState::Garbage
+                } else {
+                    SlotState::Txn { lsn, done, declined }
+                }
+            }
+            _ => SlotState::Garbage,
+        })
+    }
+
+    /// Writes a record at the head, erasing the head's page first if it must be reused.
+    fn append(&mut self, kind: u8, body: &[u8; 44]) -> Result<u32, JournalError> {
+        let slot = self.free_slot()?;
+        let lsn = self.next_lsn;
+        let mut b = [0u8; WRITTEN];
+        b[0..2].copy_from_slice(&MAGIC);
+        b[2] = kind;
+        b[3] = LAYOUT;
+        b[4..8].copy_from_slice(&lsn.to_le_bytes());
+        b[8..52].copy_from_slice(body);
+        let crc = crate::flash_crc(&b[..HEADER_AND_BODY]);
+        b[52..56].copy_from_slice(&crc.to_le_bytes());
+        self.flash.program(slot * SLOT, &b)?;
+        self.next_lsn += 1;
+        self.head = (slot + 1) % self.slots;
+        Ok(slot)
+    }
+
+    /// Finds the next erased slot from the head, erasing a page whose records are all done.
+    fn free_slot(&mut self) -> Result<u32, JournalError> {
+        for _ in 0..self.slots {
+            let slot = self.head;
+            if slot % self.slots_per_page == 0 && !self.page_is_erased(slot / self.slots_per_page)? {
+                let page = slot / self.slots_per_page;
+                if self.page_has_pending(page) {
+                    return Err(JournalError::Full);
+                }
+                self.flash.erase_page(page)?;
+            }
+            if matches!(self.read_slot(slot)?, SlotState::Erased) {
+                return Ok(slot);
+            }
+            // A torn or foreign slot is never reused before its page is erased.
+            self.head = (slot + 1) % self.slots;
+        }
+        Err(JournalError::Full)
+    }
+
+    fn page_is_erased(&mut self, page: u32) -> Result<bool, FlashError> {
+        let first = page * self.slots_per_page;
+        for s in first..first + self.slots_per_page {
+            if !matches!(self.read_slot(s)?, SlotState::Erased) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn page_has_pending(&self, page: u32) -> bool {
+        self.pending[..self.pending_len].iter().any(|&s| u32::from(s) / self.slots_per_page == page)
+    }
+
+    /// The sequence number the next transaction will be journaled under.
+    pub fn next_seq(&self) -> u32 {
+        self.next_lsn
+    }
+
+    /// Power-ups since the flash was formatted, including this one.
+    pub fn boot_count(&self) -> u32 {
+        self.boot_count
+    }
+
+    /// Journals a finished transaction. Returns only when the record is on flash: an offline
+    /// approval may be given only after this succeeded (NETS-01, PBS-02).
+    pub fn record(&mut self, rec: &TxnRecord) -> Result<(), JournalError> {
+        debug_assert_eq!(rec.seq, self.next_lsn);
+        let offline = rec.status == TxnStatus::ApprovedOffline;
+        if offline && self.pending_len == P {
+            return Err(JournalError::TooManyPending);
+        }
+        let mut body = [0u8; 44];
+        rec.encode(&mut body);
+        let slot = self.append(KIND_TXN, &body)?;
+        if offline {
+            self.pending[self.pending_len] = slot as u16;
+            self.pending_len += 1;
+        } else {
+            // Nothing to forward: mark done at once so the page can be reclaimed.
+            self.flash.program(slot * SLOT + DONE_AT, &[0; 4])?;
+        }
+        Ok(())
+    }
+
+    /// Pending (unforwarded) offline items.
+    pub fn pending_len(&self) -> usize {
+        self.pending_len
+    }
+
+    /// Capacity of the pending index.
+    pub const fn capacity(&self) -> usize {
+        P
+    }
+
+    /// Items acknowledged by the host since boot.
+    pub fn forwarded(&self) -> u32 {
+        self.forwarded
+    }
+
+    /// Items the host declined after forwarding (NETS-10).
+    pub fn declined_by_host(&self) -> u32 {
+        self.declined_by_host
+    }
+
+    /// The `i`-th pending item, oldest first.
+    pub fn pending(&mut self, i: usize) -> Result<Option<TxnRecord>, JournalError> {
+        if i >= self.pending_len {
+            return Ok(None);
+        }
+        let mut b = [0u8; SLOT as usize];
+        self.flash.read(u32::from(self.pending[i]) * SLOT, &mut b)?;
+        Ok(TxnRecord::decode(&b[8..52]))
+    }
+
+    /// Sum of pending amounts for a card (its unforwarded offline exposure, NETS-04).
+    pub fn pending_exposure(&mut self, pan: &StoredPan) -> Result<u64, JournalError> {
+        let mut sum = 0u64;
+        for i in 0..self.pending_len {
+            if let Some(r) = self.pending(i)? {
+                if r.pan == *pan {
+                    sum = sum.saturating_add(r.amount.minor);
+                }
+            }
+        }
+        Ok(sum)
+    }
+
+    /// Sum of all pending amounts.
+    pub fn pending_total(&mut self) -> Result<u64, JournalError> {
+        let mut sum = 0u64;
+        for i in 0..self.pending_len {
+            if let Some(r) = self.pending(i)? {
+                sum = sum.saturating_add(r.amount.minor);
+            }
+        }
+        Ok(sum)
+    }
+
+    /// Marks the pending item `seq` forwarded and acknowledged (optionally declined by the host).
+    /// Unknown sequence numbers are ignored: a repeated acknowledgement changes nothing.
+    pub fn acknowledge(&mut self, seq: u32, host_declined: bool) -> Result<(), JournalError> {
+        let mut found = None;
+        for i in 0..self.pending_len {
+            if self.pending(i)?.is_some_and(|r| r.seq == seq) {
+                found = Some(i);
+                break;
+            }
+        }
+        let Some(i) = found else { return Ok(()) };
+        let slot = u32::from(self.pending[i]);
+        if host_declined {
+            self.flash.program(slot * SLOT + DECLINED_AT, &[0; 4])?;
+            self.declined_by_host += 1;
+        }
+        self.flash.program(slot * SLOT + DONE_AT, &[0; 4])?;
+        self.pending.copy_within(i + 1..self.pending_len, i);
+        self.pending_len -= 1;
+        self.forwarded += 1;
+        Ok(())
+    }
+
+    /// Gives the flash back (tests "reboot" by mounting it again).
+    pub fn into_flash(self) -> F {
+        self.flash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::flash::{NorFlash, PowerCut};
+    use std::vec;
+    use std::vec::Vec;
+
+    fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
+        TxnRecord {
+            seq,
+            amount: Amount { minor, currency: Currency::DKK },
+            status,
+            network: Network::Dankort,
+            entry_mode: EntryMode::Chip,
+            pan: StoredPan::from_ascii("5019100000000004").unwrap(),
+            pan_seq: 1,
+            local_time: 1_700_000_000,
+            auth_code: *b"Y3    ",
+            reason: Reason::Approved,
+        }
+    }
+
+    type J<'a> = Journal<NorFlash<&'a mut [u8]>, 1024>;
+
+    #[test]
+    fn pending_items_survive_a_remount_and_acks_persist() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        for i in 0..5 {
+            let seq = j.next_seq();
+            let st = if i % 2 == 0 { TxnStatus::ApprovedOffline } else { TxnStatus::ApprovedOnline };
+            j.record(&rec(seq, 100 + i, st)).unwrap();
+        }
+        assert_eq!(j.pending_len(), 3);
+        let first = j.pending(0).unwrap().unwrap().seq;
+        j.acknowledge(first, false).unwrap();
+        j.acknowledge(first, false).unwrap(); // repeated ack: no effect
+        let flash = j.into_flash();
+        let mut j: J = Journal::mount(flash).unwrap();
+        assert_eq!(j.boot_count(), 2);
+        assert_eq!(j.pending_len(), 2);
+        assert_eq!(j.pending_exposure(&StoredPan::from_ascii("5019100000000004").unwrap()).unwrap(), 102 + 104);
+        // The boot record took one lsn; sequence numbers never repeat across boots.
+        assert!(j.next_seq() > first + 5);
+    }
+
+    #[test]
+    fn the_ring_reclaims_pages_whose_records_are_done() {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        let mut seqs = Vec::new();
+        for _ in 0..1000 {
+            let seq = j.next_seq();
+            j.record(&rec(seq, 1, TxnStatus::ApprovedOnline)).unwrap();
+            seqs.push(seq);
+        }
+        assert_eq!(seqs.windows(2).filter(|w| w[1] != w[0] + 1).count(), 0);
+    }
+
+    #[test]
+    fn a_torn_append_is_found_once_or_not_at_all() {
+        for tear in [false, true] {
+            let mut mem = vec![0xFFu8; 4 * 4096];
+            let mut flash = NorFlash::new(&mut mem[..], 4096);
+            // Write 1 is the boot record; write 2 is the append.
+            flash.cut_power_at(Some(PowerCut { at: 2, tear }));
+            let mut j: J = Journal::mount(flash).unwrap();
+            let seq = j.next_seq();
+            assert!(matches!(j.record(&rec(seq, 5, TxnStatus::ApprovedOffline)), Err(JournalError::Flash(FlashError::PowerLost))));
+            let j: J = Journal::mount(NorFlash::new(j.into_flash().into_storage(), 4096)).unwrap();
+            assert_eq!(j.pending_len(), 0);
+            let next = j.next_seq();
+            assert!(next > seq, "the cut transaction's number {seq} is never reused ({next})");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Receipts rendered to text for a 32-column printer. The card number is always masked to the
+//! first six and last four digits (PCI-01); no expiry, CVC or PIN is ever printed (BAX-05).
+//! Fields required by CARD-08: amount, currency, date and time, merchant, network, masked PAN.
+
+use crate::calendar;
+use crate::journal::StoredPan;
+use core::fmt::{self, Write};
+use payhil_protocol::{Amount, EntryMode, Network, Outcome, Reason};
+
+/// What a receipt shows.
+pub struct ReceiptData<'a> {
+    /// Merchant name.
+    pub merchant_name: &'a str,
+    /// Merchant id.
+    pub merchant_id: &'a str,
+    /// Terminal id.
+    pub terminal_id: &'a str,
+    /// Local time, Unix seconds.
+    pub time: i64,
+    /// Amount charged.
+    pub amount: Amount,
+    /// Network used (CARD-01).
+    pub network: Network,
+    /// Entry mode.
+    pub entry_mode: EntryMode,
+    /// Card number; only its masked form is printed.
+    pub pan: &'a StoredPan,
+    /// Whether the PIN was verified.
+    pub pin_verified: bool,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Reason (printed on declines, SUPPORT-02).
+    pub reason: Reason,
+    /// Authorisation code.
+    pub auth_code: &'a str,
+    /// Transaction sequence number.
+    pub txn_seq: u32,
+}
+
+fn line(out: &mut impl Write, left: &str, right: fmt::Arguments<'_>) -> fmt::Result {
+    // Right-align `right` in 32 columns; formatting into a small buffer first measures it.
+    let mut r = crate::text::TextBuf::<32>::new();
+    r.write_fmt(right)?;
+    let pad = 32usize.saturating_sub(left.len() + r.as_str().len()).max(1);
+    write!(out, "{left}{:pad$}{}\n", "", r.as_str())
+}
+
+/// Human text for a reason (what the display and the receipt say).
+pub fn reason_text(r: Reason) -> &'static str {
+    match r {
+        Reason::Approved => "APPROVED",
+        Reason::InsufficientFunds => "INSUFFICIENT FUNDS",
+        Reason::CardBlocked => "CARD BLOCKED",
+        Reason::CardExpired => "CARD EXPIRED",
+        Reason::IssuerUnavailable => "ISSUER UNAVAILABLE",
+        Reason::HostDeclined(_) => "DECLINED BY HOST",
+        Reason::OfflineAmountLimit => "OVER OFFLINE AMOUNT LIMIT",
+        Reason::OfflineCardLimit => "OVER CARD OFFLINE LIMIT",
+        Reason::OfflineCardTypeNotAllowed => "CARD NOT ACCEPTED OFFLINE",
+        Reason::OfflineContactlessNotAllowed => "INSERT CARD: NO CONTACTLESS OFFLINE",
+        Reason::OfflineWalletNotAllowed => "NO WALLET PAYMENTS OFFLINE",
+        Reason::OfflinePinRequired => "PIN REQUIRED OFFLINE",
+        Reason::OfflineQueueFull => "OFFLINE STORE FULL",
+        Reason::CommunicationFailure => "COMMUNICATION FAILURE",
+        Reason::CardDataInvalid => "CARD UNREADABLE",
+        Reason::Cancelled => "CANCELLED",
+    }
+}
+
+/// Renders a purchase receipt.
+pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
+    let t = calendar::from_unix(r.time);
+    let pan = r.pan.as_str();
+    writeln!(out, "{}", r.merchant_name)?;
+    line(out, "MERCHANT", format_args!("{}", r.merchant_id))?;
+    line(out, "TERMINAL", format_args!("{}", r.terminal_id))?;
+    line(
+        out,
+        "",
+        format_args!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        ),
+    )?;
+    writeln!(out, "PURCHASE")?;
+    let mode = match r.entry_mode {
+        EntryMode::Chip => "CHIP",
+        EntryMode::Contactless => "CONTACTLESS",
+        EntryMode::Wallet => "WALLET",
+        EntryMode::Magstripe => "MAGSTRIPE",
+    };
+    line(out, r.network.label(), format_args!("{mode}"))?;
+    let stars = "*********";
+    line(out, "CARD", format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()))?;
+    let scale = 10u64.pow(r.amount.currency.exponent());
+    line(
+        out,
+        "AMOUNT",
+        format_args!(
+            "{} {}.{:02}",
+            r.amount.currency.alpha(),
+            r.amount.minor / scale,
+            r.amount.minor % scale
+        ),
+    )?;
+    if r.pin_verified {
+        writeln!(out, "PIN VERIFIED")?;
+    }
+    match r.outcome {
+        Outcome::ApprovedOnline => line(out, "APPROVED", format_args!("AUTH {}", r.auth_code))?,
+        Outcome::ApprovedOffline => {
+            line(out, "APPROVED", format_args!("AUTH {}", r.auth_code))?;
+            writeln!(out, "OFFLINE - STORED FOR FORWARDING")?;
+        }
+        Outcome::Declined | Outcome::Aborted => {
+            writeln!(out, "DECLINED")?;
+            writeln!(out, "{}", reason_text(r.reason))?;
+        }
+    }
+    line(out, "TXN", format_args!("{:06}", r.txn_seq))
+}

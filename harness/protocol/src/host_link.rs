@@ -1,0 +1,101 @@
+//! Interim terminal <-> acquirer messages: a 2-byte big-endian length, then a postcard body.
+//!
+//! This is the walking skeleton's host link; ISO 8583 replaces it (issue: acquirer host on
+//! ISO 8583). It lives here because both the firmware and the harness's host simulator speak it,
+//! and the firmware may depend only on this crate.
+
+use crate::message::{Amount, EntryMode, Expiry, Network, PanText};
+use serde::{Deserialize, Serialize};
+
+/// Largest body the host link carries.
+pub const MAX_HOST_MESSAGE: usize = 512;
+
+/// Terminal to host.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostRequest<'a> {
+    /// Online authorisation and capture of a purchase.
+    Authorise(#[serde(borrow)] TxnData<'a>),
+    /// Store-and-forward advice of an offline-approved purchase; `TxnData::txn_seq` is the
+    /// stable id the host deduplicates on (PBS-02).
+    Advice(#[serde(borrow)] TxnData<'a>),
+}
+
+/// Fields common to authorisations and advices.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnData<'a> {
+    /// Terminal id.
+    pub terminal_id: &'a str,
+    /// Merchant id.
+    pub merchant_id: &'a str,
+    /// Terminal transaction sequence number, unique per terminal.
+    pub txn_seq: u32,
+    /// Card number.
+    #[serde(borrow)]
+    pub pan: PanText<'a>,
+    /// Expiry month (sent online; never stored in the offline queue: 0/0 in advices).
+    pub expiry: Expiry,
+    /// PAN sequence number.
+    pub pan_seq: u8,
+    /// Network used.
+    pub network: Network,
+    /// Entry mode.
+    pub entry_mode: EntryMode,
+    /// Amount.
+    pub amount: Amount,
+    /// Local time of the transaction (controlled clock), Unix seconds.
+    pub local_time: i64,
+    /// Whether the cardholder's PIN was verified.
+    pub pin_verified: bool,
+    /// Offline authorisation code (advices only), ASCII.
+    pub auth_code: &'a str,
+}
+
+/// Host to terminal.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostResponse<'a> {
+    /// Answer to an authorisation.
+    AuthResult {
+        /// The request's sequence number.
+        txn_seq: u32,
+        /// ISO 8583 response code as a number (0 = approved, 51 = insufficient funds, ...).
+        response_code: u8,
+        /// Authorisation code when approved, ASCII.
+        auth_code: &'a str,
+    },
+    /// Answer to an advice: the item is in the host's books (now or already).
+    AdviceAck {
+        /// The advice's stable id.
+        txn_seq: u32,
+        /// ISO 8583 response code; non-zero means the host declined the forwarded item.
+        response_code: u8,
+    },
+}
+
+/// ISO 8583 response codes used by the simulator and the firmware.
+pub mod response_code {
+    /// Approved.
+    pub const APPROVED: u8 = 0;
+    /// Pick up / restricted card (blocked).
+    pub const BLOCKED: u8 = 62;
+    /// Expired card.
+    pub const EXPIRED: u8 = 54;
+    /// Insufficient funds.
+    pub const INSUFFICIENT_FUNDS: u8 = 51;
+    /// Issuer or switch inoperative.
+    pub const ISSUER_UNAVAILABLE: u8 = 91;
+    /// Duplicate transmission (already in the books).
+    pub const DUPLICATE: u8 = 94;
+}
+
+/// Writes `len(2, BE) | postcard(msg)` into `out`; returns the bytes to send.
+pub fn encode<'o, T: Serialize>(msg: &T, out: &'o mut [u8]) -> Option<&'o [u8]> {
+    if out.len() < 2 {
+        return None;
+    }
+    let n = postcard::to_slice(msg, &mut out[2..]).ok()?.len();
+    if n > MAX_HOST_MESSAGE {
+        return None;
+    }
+    out[..2].copy_from_slice(&(n as u16).to_be_bytes());
+    Some(&out[..n + 2])
+}

@@ -1,0 +1,419 @@
+//! Messages carried in frame payloads, encoded with postcard (see PROTOCOL.md for the bytes).
+//!
+//! Enum variants and struct fields are encoded by position: never reorder them, only append,
+//! and bump [`crate::PROTOCOL_VERSION`] when a change is not backwards compatible.
+//!
+//! Card numbers and PINs travel in [`PanText`] and [`PinText`], whose `Debug` output is masked,
+//! so that a transcript built from `{:?}` never holds a full PAN or a PIN (PCI-01, PBS-01).
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+/// ISO 4217 numeric currency code. Amounts are always integers of the currency's minor unit.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(pub u16);
+
+impl Currency {
+    /// Danish krone.
+    pub const DKK: Currency = Currency(208);
+    /// Norwegian krone.
+    pub const NOK: Currency = Currency(578);
+    /// Swedish krona.
+    pub const SEK: Currency = Currency(752);
+    /// Euro.
+    pub const EUR: Currency = Currency(978);
+
+    /// Alphabetic code, for receipts and reports.
+    pub const fn alpha(self) -> &'static str {
+        match self.0 {
+            208 => "DKK",
+            578 => "NOK",
+            752 => "SEK",
+            978 => "EUR",
+            _ => "XXX",
+        }
+    }
+
+    /// Looks a currency up by its alphabetic code.
+    pub fn from_alpha(code: &str) -> Option<Self> {
+        match code {
+            "DKK" => Some(Self::DKK),
+            "NOK" => Some(Self::NOK),
+            "SEK" => Some(Self::SEK),
+            "EUR" => Some(Self::EUR),
+            _ => None,
+        }
+    }
+
+    /// Digits after the decimal point (all supported currencies use 2).
+    pub const fn exponent(self) -> u32 {
+        2
+    }
+}
+
+/// An amount of money: integer minor units (øre, cents) and a currency. Never a float.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Amount {
+    /// Minor units, e.g. 12550 for 125.50 DKK.
+    pub minor: u64,
+    /// The currency.
+    pub currency: Currency,
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = 10u64.pow(self.currency.exponent());
+        write!(f, "{}.{:02} {}", self.minor / scale, self.minor % scale, self.currency.alpha())
+    }
+}
+
+/// How the card was presented to the terminal.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryMode {
+    /// Chip inserted (EMV contact).
+    Chip,
+    /// Contactless card.
+    Contactless,
+    /// A mobile wallet (Apple Pay, Google Pay, ...), always contactless.
+    Wallet,
+    /// Magnetic stripe swipe.
+    Magstripe,
+}
+
+/// The payment application (card network) selected on the card.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Network {
+    /// Dankort (Danish domestic debit).
+    Dankort,
+    /// Visa credit.
+    Visa,
+    /// Visa Debit with balance control.
+    VisaDebit,
+    /// Mastercard.
+    Mastercard,
+    /// BankAxept (Norwegian domestic debit).
+    BankAxept,
+}
+
+impl Network {
+    /// Name printed on receipts and settlement files.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Network::Dankort => "DANKORT",
+            Network::Visa => "VISA",
+            Network::VisaDebit => "VISA DEBIT",
+            Network::Mastercard => "MASTERCARD",
+            Network::BankAxept => "BANKAXEPT",
+        }
+    }
+}
+
+/// A full card number as ASCII digits. `Debug` shows only the first six and last four digits.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub struct PanText<'a>(#[serde(borrow)] pub &'a str);
+
+impl fmt::Debug for PanText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s.len() < 10 || !s.is_ascii() {
+            return f.write_str("PanText(<masked>)");
+        }
+        write!(f, "PanText({}", &s[..6])?;
+        for _ in 0..s.len() - 10 {
+            f.write_str("*")?;
+        }
+        write!(f, "{})", &s[s.len() - 4..])
+    }
+}
+
+/// A PIN as ASCII digits. `Debug` never shows it.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub struct PinText<'a>(#[serde(borrow)] pub &'a str);
+
+impl fmt::Debug for PinText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PinText(<redacted>)")
+    }
+}
+
+/// Card expiry month.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expiry {
+    /// Four-digit year.
+    pub year: u16,
+    /// Month, 1..=12.
+    pub month: u8,
+}
+
+/// What the card gives the terminal when presented. No CVC and no track data: the test agent
+/// never needs them, so they cannot leak from it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardData<'a> {
+    /// How the card was presented.
+    pub entry_mode: EntryMode,
+    /// The application the cardholder (or the terminal) selected.
+    pub network: Network,
+    /// The card number.
+    #[serde(borrow)]
+    pub pan: PanText<'a>,
+    /// Expiry month.
+    pub expiry: Expiry,
+    /// PAN sequence number (EMV tag 5F34).
+    pub pan_seq: u8,
+}
+
+/// Requests from the harness; each is answered by exactly one [`Response`] with the same id.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// 0: opens a session; answered by [`Response::Hello`].
+    Hello {
+        /// The harness's [`crate::PROTOCOL_VERSION`].
+        protocol_version: u16,
+    },
+    /// 1: liveness and latency probe; answered by [`Response::Pong`].
+    Ping {
+        /// Echoed back.
+        nonce: u32,
+    },
+    /// 2: sets the terminal's clock (seconds since the Unix epoch, UTC).
+    SetClock {
+        /// New time.
+        unix_s: i64,
+    },
+    /// 3: moves the clock forward; the terminal runs any timers that fall due (e.g. forwarding
+    /// its offline queue) before it answers.
+    AdvanceClock {
+        /// Seconds to advance.
+        secs: u32,
+    },
+    /// 4: the operator starts a purchase.
+    StartPurchase {
+        /// Amount to charge.
+        amount: Amount,
+        /// Operator chose forced offline (NETS-02).
+        forced_offline: bool,
+    },
+    /// 5: a card is presented.
+    PresentCard(#[serde(borrow)] CardData<'a>),
+    /// 6: the cardholder enters the PIN.
+    EnterPin(#[serde(borrow)] PinText<'a>),
+    /// 7: the operator cancels the transaction in progress.
+    Cancel,
+    /// 8: asks for the offline queue's state.
+    QueueStatus,
+    /// 9: the operator asks the terminal to forward its offline queue now.
+    ForwardQueue,
+    /// 10: cuts power; answered by [`Response::PoweringOff`], then the terminal stops.
+    PowerCut,
+}
+
+/// What the terminal waits for next.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaiting {
+    /// Idle, ready for a new transaction.
+    Nothing,
+    /// A card.
+    Card,
+    /// The PIN.
+    Pin,
+}
+
+/// How a transaction ended.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Authorised by the host.
+    ApprovedOnline,
+    /// Approved by the terminal and stored for forwarding (NETS-01).
+    ApprovedOffline,
+    /// Declined; see the reason.
+    Declined,
+    /// Ended without a decision (cancelled, unreadable card, ...); see the reason.
+    Aborted,
+}
+
+/// A specific reason for an outcome (NETS-09, SUPPORT-01): never a bare "error".
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Approved; no reason needed.
+    Approved,
+    /// The host declined: insufficient funds.
+    InsufficientFunds,
+    /// The card is blocked (CARD-10).
+    CardBlocked,
+    /// The card has expired (CARD-03).
+    CardExpired,
+    /// The issuer could not be reached by the host.
+    IssuerUnavailable,
+    /// The host declined for another reason; the ISO 8583 response code is given.
+    HostDeclined(u8),
+    /// Offline: amount above the merchant's per-transaction offline limit (NETS-03).
+    OfflineAmountLimit,
+    /// Offline: the card's cumulative offline limit would be passed (NETS-04).
+    OfflineCardLimit,
+    /// Offline: this card type may not be used offline (NETS-05).
+    OfflineCardTypeNotAllowed,
+    /// Offline: contactless cannot be used offline (NETS-07).
+    OfflineContactlessNotAllowed,
+    /// Offline: wallets cannot be used offline (NETS-06).
+    OfflineWalletNotAllowed,
+    /// Offline: a PIN is required (NETS-08).
+    OfflinePinRequired,
+    /// Offline: the queue is full, nothing more can be stored.
+    OfflineQueueFull,
+    /// The host could not be reached and the payment could not be taken offline.
+    CommunicationFailure,
+    /// The card data could not be read or was malformed.
+    CardDataInvalid,
+    /// The operator cancelled.
+    Cancelled,
+}
+
+/// Identity the terminal reports in Hello.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceInfo<'a> {
+    /// The terminal's [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// Device model.
+    pub model: &'a str,
+    /// Serial number.
+    pub serial: &'a str,
+    /// Firmware version string.
+    pub firmware_version: &'a str,
+    /// Hash of the firmware build (e.g. SHA-256 of the image), hex.
+    pub build_hash: &'a str,
+    /// Terminal id used towards the acquirer.
+    pub terminal_id: &'a str,
+    /// Merchant id used towards the acquirer.
+    pub merchant_id: &'a str,
+    /// Power-ups since the flash was formatted.
+    pub boot_count: u32,
+}
+
+/// A finished transaction.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnResult<'a> {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why.
+    pub reason: Reason,
+    /// Terminal's transaction sequence number; offline items keep it as their stable id.
+    pub txn_seq: u32,
+    /// Authorisation code (host's online, terminal-made offline), ASCII, may be empty.
+    pub auth_code: &'a str,
+    /// The receipt as printed (lines separated by '\n'); empty if none was printed.
+    pub receipt: &'a str,
+}
+
+/// The offline queue as the terminal reports it (NETS-10: the merchant can see what is
+/// still unforwarded).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStatus {
+    /// Stored, not yet acknowledged by the host.
+    pub pending: u32,
+    /// Acknowledged by the host since boot.
+    pub forwarded: u32,
+    /// Forwarded and declined by the host (the merchant's loss, NETS-10).
+    pub declined_by_host: u32,
+    /// How many items fit.
+    pub capacity: u32,
+    /// Total amount pending, minor units (all currencies added: informational only).
+    pub pending_minor: u64,
+}
+
+/// Why a request could not be carried out.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    /// Not valid in the terminal's current state (e.g. a PIN with no transaction).
+    WrongState {
+        /// What the terminal was waiting for.
+        awaiting: Awaiting,
+    },
+    /// The payload did not decode as a request of this protocol version.
+    Malformed,
+    /// The protocol versions do not match.
+    VersionMismatch {
+        /// The terminal's version.
+        terminal: u16,
+    },
+    /// The amount is zero or its currency is not supported.
+    BadAmount,
+}
+
+/// Answers to [`Request`]s.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response<'a> {
+    /// 0: answer to Hello.
+    Hello(#[serde(borrow)] DeviceInfo<'a>),
+    /// 1: answer to Ping.
+    Pong {
+        /// The request's nonce.
+        nonce: u32,
+    },
+    /// 2: the clock after SetClock / AdvanceClock.
+    Clock {
+        /// Current time.
+        unix_s: i64,
+    },
+    /// 3: the request was taken; the terminal now waits for this.
+    Accepted {
+        /// Next input expected.
+        awaiting: Awaiting,
+    },
+    /// 4: the transaction finished.
+    Done(#[serde(borrow)] TxnResult<'a>),
+    /// 5: the offline queue's state.
+    Queue(QueueStatus),
+    /// 6: the request was refused.
+    Rejected(RequestError),
+    /// 7: power is being cut; nothing more will be sent before the next boot.
+    PoweringOff,
+}
+
+/// Unsolicited terminal events; informational, numbered so that a gap is noticed.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// 0: the terminal has booted and is ready for Hello.
+    Boot {
+        /// Power-ups since format.
+        boot_count: u32,
+    },
+    /// 1: text shown on the display.
+    Display(&'a str),
+    /// 2: the terminal prompts for input.
+    Prompt(Awaiting),
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+
+    #[test]
+    fn pan_debug_is_masked_to_first_six_last_four() {
+        let s = format!("{:?}", PanText("5019123456789012"));
+        assert_eq!(s, "PanText(501912******9012)");
+        assert_eq!(format!("{:?}", PinText("1234")), "PinText(<redacted>)");
+    }
+
+    #[test]
+    fn amounts_display_in_major_units() {
+        let a = Amount { minor: 12550, currency: Currency::DKK };
+        assert_eq!(format!("{a}"), "125.50 DKK");
+    }
+
+    #[test]
+    fn purchase_request_bytes_are_stable() {
+        // StartPurchase (variant 4) { amount { minor: 12550 varint = 86 62, currency 208 varint
+        // = d0 01 }, forced_offline false = 00 }. PROTOCOL.md documents this example.
+        let mut buf = [0u8; 32];
+        let req = Request::StartPurchase {
+            amount: Amount { minor: 12550, currency: Currency::DKK },
+            forced_offline: false,
+        };
+        let bytes = postcard::to_slice(&req, &mut buf).unwrap();
+        assert_eq!(bytes, &[0x04, 0x86, 0x62, 0xd0, 0x01, 0x00]);
+        let back: Request = postcard::from_bytes(bytes).unwrap();
+        assert_eq!(back, req);
+    }
+}
