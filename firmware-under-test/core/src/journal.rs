@@ -546,7 +546,7 @@ mod tests {
             status,
             network: Network::Dankort,
             entry_mode: EntryMode::Chip,
-            pan: StoredPan::from_ascii("5019100000000004").unwrap(),
+            pan: StoredPan::from_ascii("5019100000000006").unwrap(),
             pan_seq: 1,
             local_time: 1_700_000_000,
             auth_code: *b"Y3    ",
@@ -573,7 +573,7 @@ mod tests {
         let mut j: J = Journal::mount(flash).unwrap();
         assert_eq!(j.boot_count(), 2);
         assert_eq!(j.pending_len(), 2);
-        assert_eq!(j.pending_exposure(&StoredPan::from_ascii("5019100000000004").unwrap()).unwrap(), 102 + 104);
+        assert_eq!(j.pending_exposure(&StoredPan::from_ascii("5019100000000006").unwrap()).unwrap(), 102 + 104);
         // The boot record took one lsn; sequence numbers never repeat across boots.
         assert!(j.next_seq() > first + 5);
     }

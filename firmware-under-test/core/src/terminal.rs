@@ -507,7 +507,7 @@ mod tests {
         CardData {
             entry_mode: EntryMode::Chip,
             network: Network::Dankort,
-            pan: PanText("5019100000000004"),
+            pan: PanText("5019100000000006"),
             expiry: Expiry { year: 2030, month: 12 },
             pan_seq: 1,
         }
@@ -520,7 +520,7 @@ mod tests {
         assert!(matches!(t.handle(&Request::EnterPin(PinText("1234"))), Step::Host(HostRequest::Authorise(_))));
         match t.host_result(Err(HostUnreachable)) {
             Step::Reply(Response::Done(r)) => {
-                assert!(!r.receipt.contains("5019100000000004"), "receipt masks the PAN (PCI-01)");
+                assert!(!r.receipt.contains("5019100000000006"), "receipt masks the PAN (PCI-01)");
                 (r.outcome, r.reason, r.txn_seq)
             }
             other => panic!("{other:?}"),
