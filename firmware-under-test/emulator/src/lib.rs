@@ -1,1 +1,111 @@
-//! stub
+//! The reference terminal as a process: the firmware core served over a serial device.
+//!
+//! It opens the serial path it is given (a PTY slave from the harness, or a real tty), keeps its
+//! flash in a file so a restart finds its offline queue, and talks to the acquirer host over TCP.
+//! Diagnostics go to stderr, which the harness records; card numbers only ever appear there
+//! masked, through the protocol types' `Debug`.
+#![warn(missing_docs)]
+
+mod file_flash;
+mod host_link;
+mod serial_loop;
+
+pub use file_flash::FileStorage;
+
+use std::path::PathBuf;
+
+/// Exit status when the flash lost power (an armed power cut fired).
+pub const EXIT_POWER_LOST: i32 = 3;
+/// Exit status for start-up failures (port, flash file).
+pub const EXIT_SETUP: i32 = 2;
+/// Exit status when the serial peer went away (EOF or I/O error).
+pub const EXIT_LINK_GONE: i32 = 4;
+
+/// Command line of the emulator (also embedded in `payhil emulate`).
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "fut-emulator", about = "Reference offline payment terminal on a serial port")]
+pub struct EmulatorArgs {
+    /// Serial device to serve the test-agent protocol on (PTY slave or /dev/tty*).
+    #[arg(long)]
+    pub port: PathBuf,
+    /// Baud rate (ignored by PTYs).
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    /// Acquirer host address (normally the harness's fault proxy).
+    #[arg(long)]
+    pub host: String,
+    /// File holding the emulated NOR flash; created erased if missing.
+    #[arg(long)]
+    pub flash: PathBuf,
+    /// Flash size in KiB.
+    #[arg(long, default_value_t = 256)]
+    pub flash_kib: u32,
+    /// Terminal id towards the acquirer.
+    #[arg(long, default_value = "TERM0001")]
+    pub terminal_id: String,
+    /// Merchant id towards the acquirer.
+    #[arg(long, default_value = "100200300")]
+    pub merchant_id: String,
+    /// Merchant name on receipts.
+    #[arg(long, default_value = "PAYHIL TEST SHOP")]
+    pub merchant_name: String,
+    /// Device serial number reported in Hello.
+    #[arg(long, default_value = "EMU-0001")]
+    pub serial: String,
+    /// Offline per-transaction limit in minor units (NETS-03).
+    #[arg(long, default_value_t = 1_500_00)]
+    pub offline_limit_minor: u64,
+    /// Offline per-card cumulative limit in minor units (NETS-04).
+    #[arg(long, default_value_t = 20_000_00)]
+    pub card_limit_minor: u64,
+    /// Seconds between attempts to forward the offline queue (controlled clock).
+    #[arg(long, default_value_t = 60)]
+    pub forward_retry_s: u32,
+    /// Cut power at this flash program/erase (1-based), then exit with status 3.
+    #[arg(long)]
+    pub power_cut_at: Option<u32>,
+    /// With --power-cut-at: tear the interrupted write (half of it lands).
+    #[arg(long)]
+    pub tear: bool,
+    /// Real-time bound on one host exchange (connect, send, receive), in milliseconds.
+    #[arg(long, default_value_t = 2_000)]
+    pub host_timeout_ms: u64,
+}
+
+/// Firmware version reported in Hello.
+pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs the emulator until the serial peer goes away or power is cut; returns the exit status.
+pub fn run(args: &EmulatorArgs) -> i32 {
+    match serial_loop::serve(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fut-emulator: {e}");
+            EXIT_SETUP
+        }
+    }
+}
+
+/// Errors that stop the emulator before it serves anything.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The serial device could not be opened or configured.
+    #[error("cannot open serial port {path}: {source}")]
+    Port {
+        /// Device path.
+        path: PathBuf,
+        /// Cause.
+        source: serialport::Error,
+    },
+    /// The flash file could not be opened, created or read.
+    #[error("flash file {path}: {source}")]
+    Flash {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The flash content is unusable.
+    #[error("flash could not be mounted: {0:?}")]
+    Mount(fut_core::journal::JournalError),
+}

@@ -1,0 +1,67 @@
+//! TCP uplink to the acquirer host: one exchange = one length-prefixed request and response.
+
+use payhil_protocol::host_link::MAX_HOST_MESSAGE;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// A lazily (re)connected TCP link to the host.
+pub struct HostLink {
+    addr: String,
+    conn: Option<TcpStream>,
+    timeout: Duration,
+}
+
+impl HostLink {
+    /// A link to `addr`; nothing is connected until the first exchange.
+    pub fn new(addr: String, timeout: Duration) -> Self {
+        Self { addr, conn: None, timeout }
+    }
+
+    fn connect(&self) -> std::io::Result<TcpStream> {
+        let addr: SocketAddr = self
+            .addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("host address resolves to nothing"))?;
+        let s = TcpStream::connect_timeout(&addr, self.timeout)?;
+        // Nagle would add tens of milliseconds to every small request/response.
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(self.timeout))?;
+        s.set_write_timeout(Some(self.timeout))?;
+        Ok(s)
+    }
+
+    /// Sends `request` (already length-prefixed) and reads one response body into `out`.
+    /// A kept-alive connection that turns out dead is retried once on a fresh connection;
+    /// the host deduplicates by transaction sequence number, so a repeat is harmless.
+    pub fn exchange(&mut self, request: &[u8], out: &mut [u8; MAX_HOST_MESSAGE]) -> std::io::Result<usize> {
+        let reused = self.conn.is_some();
+        match self.try_exchange(request, out) {
+            Ok(n) => Ok(n),
+            Err(e) if reused => {
+                eprintln!("fut-emulator: host connection lost ({e}); reconnecting once");
+                self.try_exchange(request, out)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn try_exchange(&mut self, request: &[u8], out: &mut [u8; MAX_HOST_MESSAGE]) -> std::io::Result<usize> {
+        let conn = match self.conn.take() {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let mut conn = conn;
+        conn.write_all(request)?;
+        let mut len = [0u8; 2];
+        conn.read_exact(&mut len)?;
+        let n = usize::from(u16::from_be_bytes(len));
+        if n > MAX_HOST_MESSAGE {
+            return Err(std::io::Error::other(format!("host message of {n} bytes exceeds the limit")));
+        }
+        conn.read_exact(&mut out[..n])?;
+        self.conn = Some(conn);
+        Ok(n)
+    }
+}

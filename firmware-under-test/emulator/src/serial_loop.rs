@@ -1,0 +1,205 @@
+//! The serial side: frames in, core steps, frames out.
+
+use crate::host_link::HostLink;
+use crate::{EXIT_LINK_GONE, EXIT_POWER_LOST, EmulatorArgs, FileStorage, SetupError};
+use fut_core::flash::{NorFlash, PowerCut};
+use fut_core::limits::OfflineLimits;
+use fut_core::terminal::HostUnreachable;
+use fut_core::{Config, Step, Terminal};
+use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
+use payhil_protocol::host_link::{self as hl, HostResponse, MAX_HOST_MESSAGE};
+use payhil_protocol::{Currency, Event, Request, RequestError, Response};
+use std::io::{ErrorKind, Read, Write};
+use std::time::Duration;
+
+const PAGE: u32 = 4096;
+
+/// Serves until the link goes away or power is cut; returns the exit status.
+pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
+    // Open the port first so nothing the harness sends is missed, then the flash.
+    let mut port = serialport::new(args.port.to_string_lossy(), args.baud)
+        .timeout(Duration::from_millis(500))
+        .open_native()
+        .map_err(|source| SetupError::Port { path: args.port.clone(), source })?;
+    let storage = FileStorage::open(&args.flash, args.flash_kib as usize * 1024)
+        .map_err(|source| SetupError::Flash { path: args.flash.clone(), source })?;
+    let mut flash = NorFlash::new(storage, PAGE);
+    flash.cut_power_at(args.power_cut_at.map(|at| PowerCut { at, tear: args.tear }));
+    let build_hash = build_hash();
+    let cfg = Config {
+        model: "PAYHIL-REF-1",
+        serial: &args.serial,
+        firmware_version: crate::FIRMWARE_VERSION,
+        build_hash: &build_hash,
+        terminal_id: &args.terminal_id,
+        merchant_id: &args.merchant_id,
+        merchant_name: &args.merchant_name,
+        offline: OfflineLimits {
+            currency: Currency::DKK,
+            per_transaction_minor: args.offline_limit_minor,
+            per_card_minor: args.card_limit_minor,
+        },
+        forward_retry_s: args.forward_retry_s,
+    };
+    let mut terminal = match Terminal::boot(cfg, flash) {
+        Ok(t) => t,
+        Err(fut_core::journal::JournalError::Flash(fut_core::flash::FlashError::PowerLost)) => {
+            eprintln!("fut-emulator: power lost during boot");
+            return Ok(EXIT_POWER_LOST);
+        }
+        Err(e) => return Err(SetupError::Mount(e)),
+    };
+    let mut host = HostLink::new(args.host.clone(), Duration::from_millis(args.host_timeout_ms));
+    let mut out = [0u8; MAX_ENCODED];
+    let mut event_seq: u16 = 0;
+    // A leading delimiter flushes whatever partial frame the peer may hold.
+    let boot = Event::Boot { boot_count: terminal.boot_count() };
+    if let Ok(w) = frame::encode(FrameKind::Event, event_seq, &boot, &mut out[1..]) {
+        let n = w.len();
+        out[0] = 0;
+        if port.write_all(&out[..=n]).is_err() {
+            return Ok(EXIT_LINK_GONE);
+        }
+    }
+    eprintln!("fut-emulator: booted (boot {}), serving {}", terminal.boot_count(), args.port.display());
+
+    let mut decoder = FrameDecoder::new();
+    let mut rx = [0u8; 512];
+    // The last request id and its encoded response: a repeated id is answered from here, so a
+    // retried request is never carried out twice.
+    let mut last: Option<(u16, Vec<u8>)> = None;
+    loop {
+        let n = match port.read(&mut rx) {
+            // EOF: the harness closed its end. Treat it as gone rather than spinning on Ok(0).
+            Ok(0) => {
+                eprintln!("fut-emulator: serial EOF, exiting");
+                return Ok(EXIT_LINK_GONE);
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("fut-emulator: serial read failed ({e}), exiting");
+                return Ok(EXIT_LINK_GONE);
+            }
+        };
+        let mut input = &rx[..n];
+        while !input.is_empty() {
+            let (used, decoded) = decoder.feed(input);
+            input = &input[used..];
+            let reply: Option<Vec<u8>> = match decoded {
+                None => None,
+                Some(Decoded::Error(e)) => {
+                    eprintln!("fut-emulator: bad frame ({e:?}), sending NAK");
+                    frame::encode_bytes(FrameKind::Nak, 0, &[], &mut out).ok().map(<[u8]>::to_vec)
+                }
+                Some(Decoded::Frame(f)) if f.kind != FrameKind::Request => {
+                    eprintln!("fut-emulator: ignoring {:?} frame from the harness", f.kind);
+                    None
+                }
+                Some(Decoded::Frame(f)) => match &last {
+                    Some((id, bytes)) if *id == f.seq => {
+                        eprintln!("fut-emulator: repeated request id {id}, replaying the response");
+                        Some(bytes.clone())
+                    }
+                    _ => {
+                        let seq = f.seq;
+                        let payload = f.payload.to_vec();
+                        let (bytes, power_off) = match answer(&mut terminal, &mut host, &payload, seq, &mut out) {
+                            Some(r) => r,
+                            None => {
+                                eprintln!("fut-emulator: power lost");
+                                return Ok(EXIT_POWER_LOST);
+                            }
+                        };
+                        if power_off {
+                            let _ = port.write_all(&bytes);
+                            let _ = port.flush();
+                            eprintln!("fut-emulator: power cut requested, stopping");
+                            return Ok(EXIT_POWER_LOST);
+                        }
+                        last = Some((seq, bytes.clone()));
+                        Some(bytes)
+                    }
+                },
+            };
+            if let Some(bytes) = reply {
+                if let Err(e) = port.write_all(&bytes) {
+                    eprintln!("fut-emulator: serial write failed ({e}), exiting");
+                    return Ok(EXIT_LINK_GONE);
+                }
+                if terminal.awaiting() != payhil_protocol::Awaiting::Nothing {
+                    event_seq = event_seq.wrapping_add(1);
+                    if let Ok(w) = frame::encode(FrameKind::Event, event_seq, &Event::Prompt(terminal.awaiting()), &mut out) {
+                        let _ = port.write_all(w);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request through the core, doing host exchanges as asked. Returns the encoded
+/// response frame and whether power is to be cut, or `None` if the flash lost power.
+fn answer<F: fut_core::flash::Flash>(
+    terminal: &mut Terminal<'_, F>,
+    host: &mut HostLink,
+    payload: &[u8],
+    seq: u16,
+    out: &mut [u8; MAX_ENCODED],
+) -> Option<(Vec<u8>, bool)> {
+    let req: Request<'_> = match postcard::from_bytes(payload) {
+        Ok(r) => r,
+        Err(_) => {
+            let resp = Response::Rejected(RequestError::Malformed);
+            return Some((frame::encode(FrameKind::Response, seq, &resp, out).ok()?.to_vec(), false));
+        }
+    };
+    eprintln!("fut-emulator: <- #{seq} {req:?}");
+    let mut step = terminal.handle(&req);
+    let mut host_buf = [0u8; MAX_HOST_MESSAGE + 2];
+    let mut resp_buf = [0u8; MAX_HOST_MESSAGE];
+    loop {
+        match step {
+            Step::Halt => return None,
+            Step::Reply(resp) => {
+                let power_off = matches!(resp, Response::PoweringOff);
+                let bytes = match frame::encode(FrameKind::Response, seq, &resp, out) {
+                    Ok(b) => b.to_vec(),
+                    Err(_) => {
+                        eprintln!("fut-emulator: response too large for a frame");
+                        frame::encode(FrameKind::Response, seq, &Response::Rejected(RequestError::Malformed), out)
+                            .ok()?
+                            .to_vec()
+                    }
+                };
+                return Some((bytes, power_off));
+            }
+            Step::Host(msg) => {
+                eprintln!("fut-emulator: -> host {msg:?}");
+                let result = match hl::encode(&msg, &mut host_buf) {
+                    Some(wire) => host.exchange(wire, &mut resp_buf),
+                    None => Err(std::io::Error::other("host message too large")),
+                };
+                let decoded: Result<HostResponse<'_>, HostUnreachable> = match &result {
+                    Ok(n) => postcard::from_bytes(&resp_buf[..*n]).map_err(|_| HostUnreachable),
+                    Err(e) => {
+                        eprintln!("fut-emulator: host unreachable: {e}");
+                        Err(HostUnreachable)
+                    }
+                };
+                if let Ok(r) = &decoded {
+                    eprintln!("fut-emulator: <- host {r:?}");
+                }
+                step = terminal.host_result(decoded);
+            }
+        }
+    }
+}
+
+/// Identifies this build for Hello. A real terminal reports a hash of its firmware image; the
+/// emulator is rebuilt constantly, so it reports a CRC of its package name and version, which is
+/// stable for snapshots yet changes with every release.
+fn build_hash() -> String {
+    let id = concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"));
+    format!("{:08x}", payhil_protocol::frame::CRC.checksum(id.as_bytes()))
+}

@@ -1,0 +1,99 @@
+//! Test cards: what a scenario names, what the card simulator presents, and how the host
+//! simulator's issuer answers. One table so the three never disagree.
+
+use crate::Pan;
+use payhil_protocol::{Expiry, Network};
+
+/// How the simulated issuer answers an online authorisation for a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuerBehaviour {
+    /// Approves.
+    Approve,
+    /// Declines with insufficient funds (51).
+    InsufficientFunds,
+    /// Declines: card blocked (62).
+    Blocked,
+    /// Declines: issuer unavailable (91).
+    IssuerUnavailable,
+}
+
+/// A test card.
+#[derive(Debug, Clone)]
+pub struct TestCard {
+    /// Name used in scenario files.
+    pub name: &'static str,
+    /// Card number.
+    pub pan: Pan,
+    /// Expiry month.
+    pub expiry: Expiry,
+    /// PAN sequence number.
+    pub pan_seq: u8,
+    /// Applications on the chip, in priority order (co-badged cards have two, CARD-01).
+    pub networks: &'static [Network],
+    /// Issuer's answer online.
+    pub issuer: IssuerBehaviour,
+    /// The card's PIN.
+    pub pin: &'static str,
+}
+
+struct Row(&'static str, &'static str, u16, u8, &'static [Network], IssuerBehaviour);
+
+const ROWS: &[Row] = &[
+    Row("dankort", "5019100000000006", 2030, 12, &[Network::Dankort], IssuerBehaviour::Approve),
+    Row("dankort_2", "5019100000000014", 2030, 12, &[Network::Dankort], IssuerBehaviour::Approve),
+    Row("dankort_low_funds", "5019100000000022", 2030, 12, &[Network::Dankort], IssuerBehaviour::InsufficientFunds),
+    Row("dankort_blocked", "5019100000000030", 2030, 12, &[Network::Dankort], IssuerBehaviour::Blocked),
+    Row("visa_dankort", "4571100000000009", 2029, 6, &[Network::Dankort, Network::Visa], IssuerBehaviour::Approve),
+    Row("visa", "4111111111111111", 2031, 1, &[Network::Visa], IssuerBehaviour::Approve),
+    Row("visa_debit", "4757100000000005", 2030, 3, &[Network::VisaDebit], IssuerBehaviour::Approve),
+    Row("mastercard", "5200000000000007", 2030, 8, &[Network::Mastercard], IssuerBehaviour::Approve),
+    Row("bankaxept", "7000000000000005", 2030, 5, &[Network::BankAxept], IssuerBehaviour::Approve),
+    Row("issuer_down", "5019100000000048", 2030, 12, &[Network::Dankort], IssuerBehaviour::IssuerUnavailable),
+];
+
+/// PIN of every test card.
+pub const TEST_PIN: &str = "1234";
+
+/// All test cards.
+pub fn all() -> Vec<TestCard> {
+    ROWS.iter()
+        .map(|r| TestCard {
+            name: r.0,
+            pan: Pan::parse(r.1).unwrap_or_else(|e| panic!("catalogue card {} is invalid: {e}", r.0)),
+            expiry: Expiry { year: r.2, month: r.3 },
+            pan_seq: 1,
+            networks: r.4,
+            issuer: r.5,
+            pin: TEST_PIN,
+        })
+        .collect()
+}
+
+/// Looks a card up by scenario name.
+pub fn by_name(name: &str) -> Option<TestCard> {
+    all().into_iter().find(|c| c.name == name)
+}
+
+/// Looks a card up by number (the host simulator's issuer lookup).
+pub fn by_pan(digits: &str) -> Option<TestCard> {
+    all().into_iter().find(|c| c.pan.reveal() == digits)
+}
+
+/// Names of all test cards, for error messages.
+pub fn names() -> Vec<&'static str> {
+    ROWS.iter().map(|r| r.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_catalogue_card_is_valid_and_unique() {
+        let all = super::all();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a.pan, b.pan);
+                assert_ne!(a.name, b.name);
+            }
+        }
+    }
+}

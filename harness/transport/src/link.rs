@@ -1,0 +1,432 @@
+//! Request/response over frames, with every wait bounded.
+//!
+//! Each request gets a fresh id. If no response with that id arrives within the response
+//! timeout, or the terminal NAKs, or a corrupted frame arrives meanwhile, the same request (same
+//! id) is sent again, at most `max_retries` times; the terminal answers a repeated id from its
+//! cache, so a retried purchase is never carried out twice. Then the link gives up with an error
+//! that names the request, the wait and what arrived last. EOF or an I/O error on the port means
+//! the device is gone: reported at once, never a spin on `Ok(0)`.
+
+use crate::transcript::{Source, Transcript};
+use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
+use payhil_protocol::{Event, Request, Response};
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+/// Timeouts and retry policy.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSettings {
+    /// How long to wait for a response before repeating the request.
+    pub response_timeout: Duration,
+    /// How many times a request is repeated before giving up.
+    pub max_retries: u32,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        // The terminal may itself wait up to its host timeout (2 s) before it answers.
+        Self { response_timeout: Duration::from_secs(4), max_retries: 2 }
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The port reached EOF or failed: the device is gone (unplugged, process died).
+    #[error("{device}: device gone while waiting for the response to {request}: {cause}; last received: {last}")]
+    DeviceGone {
+        /// Device label.
+        device: String,
+        /// The request (masked).
+        request: String,
+        /// EOF or the I/O error.
+        cause: String,
+        /// The last thing received, or "nothing".
+        last: String,
+    },
+    /// No valid response within the timeout, after all retries.
+    #[error("{device}: no response to {request} after {attempts} attempts over {waited:?}; last received: {last}")]
+    Timeout {
+        /// Device label.
+        device: String,
+        /// The request (masked).
+        request: String,
+        /// Sends made (first + retries).
+        attempts: u32,
+        /// Total time waited.
+        waited: Duration,
+        /// The last thing received, or "nothing".
+        last: String,
+    },
+    /// The terminal restarted (sent Boot) while a request was outstanding.
+    #[error("{device}: terminal restarted (boot {boot_count}) while waiting for the response to {request}")]
+    Restarted {
+        /// Device label.
+        device: String,
+        /// The request (masked).
+        request: String,
+        /// Boot counter from the Boot event.
+        boot_count: u32,
+    },
+    /// A response with the right id whose payload does not decode.
+    #[error("{device}: undecodable response to {request}: {cause}")]
+    BadResponse {
+        /// Device label.
+        device: String,
+        /// The request (masked).
+        request: String,
+        /// Decoder error.
+        cause: String,
+    },
+    /// Writing to the port failed.
+    #[error("{device}: cannot send {request}: {cause}")]
+    Write {
+        /// Device label.
+        device: String,
+        /// The request (masked).
+        request: String,
+        /// The I/O error.
+        cause: String,
+    },
+}
+
+/// A response's payload, checked to decode; borrow the message with [`ResponseBytes::get`].
+#[derive(Debug, Clone)]
+pub struct ResponseBytes(Vec<u8>);
+
+impl ResponseBytes {
+    /// The response.
+    pub fn get(&self) -> Response<'_> {
+        // Checked in `request` before this value was made.
+        postcard::from_bytes(&self.0).unwrap_or(Response::Rejected(payhil_protocol::RequestError::Malformed))
+    }
+}
+
+/// Counters of what the link saw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkStats {
+    /// Frames sent.
+    pub sent: u64,
+    /// Valid frames received.
+    pub received: u64,
+    /// Delimited runs that were not valid frames.
+    pub bad_frames: u64,
+    /// NAKs received.
+    pub naks: u64,
+    /// Requests repeated.
+    pub retries: u64,
+    /// Responses for ids no longer awaited (answers to an earlier try).
+    pub stale_responses: u64,
+    /// Gaps in the event numbering.
+    pub event_gaps: u64,
+}
+
+enum Incoming {
+    Response(u16, Vec<u8>),
+    Event(u16, Vec<u8>),
+    Nak,
+    Bad,
+}
+
+/// A framed link to one terminal.
+pub struct FrameLink<S> {
+    io: S,
+    device: String,
+    decoder: FrameDecoder,
+    rx: Vec<u8>,
+    rx_pos: usize,
+    next_id: u16,
+    last_event_seq: Option<u16>,
+    events: VecDeque<Vec<u8>>,
+    last_rx: Option<(Instant, String)>,
+    settings: LinkSettings,
+    transcript: Transcript,
+    /// What the link has seen so far.
+    pub stats: LinkStats,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
+    /// Wraps an open byte stream. `device` labels errors and transcript lines.
+    pub fn new(io: S, device: impl Into<String>, settings: LinkSettings, transcript: Transcript) -> Self {
+        Self {
+            io,
+            device: device.into(),
+            decoder: FrameDecoder::new(),
+            rx: Vec::new(),
+            rx_pos: 0,
+            next_id: 1,
+            last_event_seq: None,
+            events: VecDeque::new(),
+            last_rx: None,
+            settings,
+            transcript,
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// The transcript this link records into.
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    /// Events received so far and not yet taken (raw payloads; decode with postcard).
+    pub fn take_events(&mut self) -> Vec<Vec<u8>> {
+        self.events.drain(..).collect()
+    }
+
+    fn last(&self) -> String {
+        match &self.last_rx {
+            Some((at, what)) => format!("{what} ({:?} ago)", at.elapsed()),
+            None => "nothing".into(),
+        }
+    }
+
+    /// Waits up to `limit` for the terminal's Boot event (sent when it starts). Returns its
+    /// boot counter.
+    pub async fn wait_boot(&mut self, limit: Duration) -> Result<u32, LinkError> {
+        let deadline = Instant::now() + limit;
+        let what = "the Boot event".to_string();
+        loop {
+            let incoming = match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await {
+                Err(_) => {
+                    return Err(LinkError::Timeout {
+                        device: self.device.clone(),
+                        request: what,
+                        attempts: 0,
+                        waited: limit,
+                        last: self.last(),
+                    });
+                }
+                Ok(r) => r?,
+            };
+            if let Incoming::Event(_, payload) = incoming {
+                if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
+                    // The Boot event is the start of the terminal's numbering.
+                    self.last_event_seq = Some(0);
+                    return Ok(boot_count);
+                }
+            }
+        }
+    }
+
+    /// Sends a request and waits for its response, repeating it as the policy allows.
+    pub async fn request(&mut self, req: &Request<'_>) -> Result<ResponseBytes, LinkError> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let what = format!("{req:?} (#{id})");
+        let mut buf = [0u8; MAX_ENCODED + 1];
+        // Leading delimiter: ends any partial frame the terminal holds from line noise.
+        buf[0] = 0;
+        let n = frame::encode(FrameKind::Request, id, req, &mut buf[1..])
+            .map_err(|e| LinkError::Write { device: self.device.clone(), request: what.clone(), cause: format!("{e:?}") })?
+            .len();
+        let wire = buf[..=n].to_vec();
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            self.transcript.record(Source::ToTerminal, format!("{what}{}", if attempts > 1 { " [retry]" } else { "" }));
+            self.send(&wire, &what).await?;
+            let deadline = Instant::now() + self.settings.response_timeout;
+            let retry = loop {
+                let incoming = match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await {
+                    Err(_) => break "timeout",
+                    Ok(r) => r?,
+                };
+                match incoming {
+                    Incoming::Response(seq, payload) if seq == id => match postcard::from_bytes::<Response>(&payload) {
+                        Ok(resp) => {
+                            self.transcript.record(Source::FromTerminal, format!("{resp:?} (#{id})"));
+                            return Ok(ResponseBytes(payload));
+                        }
+                        Err(e) => {
+                            return Err(LinkError::BadResponse {
+                                device: self.device.clone(),
+                                request: what,
+                                cause: e.to_string(),
+                            });
+                        }
+                    },
+                    Incoming::Response(seq, _) => {
+                        self.stats.stale_responses += 1;
+                        self.transcript.record(Source::FromTerminal, format!("stale response #{seq} ignored"));
+                    }
+                    Incoming::Event(_, payload) => {
+                        if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
+                            return Err(LinkError::Restarted { device: self.device.clone(), request: what, boot_count });
+                        }
+                        self.events.push_back(payload);
+                    }
+                    Incoming::Nak => break "NAK",
+                    Incoming::Bad => break "corrupted frame",
+                }
+            };
+            if attempts > self.settings.max_retries {
+                return Err(LinkError::Timeout {
+                    device: self.device.clone(),
+                    request: what,
+                    attempts,
+                    waited: started.elapsed(),
+                    last: self.last(),
+                });
+            }
+            self.stats.retries += 1;
+            self.transcript.record(Source::Step, format!("repeating {what} after {retry}"));
+            if retry != "timeout" {
+                // Let the rest of a garbled burst arrive before repeating, so the repeat is not
+                // garbled by it too. Bounded and short; not a timeout being waited out.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+
+    async fn send(&mut self, wire: &[u8], what: &str) -> Result<(), LinkError> {
+        let write = async {
+            self.io.write_all(wire).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(self.settings.response_timeout, write).await {
+            Ok(Ok(())) => {
+                self.stats.sent += 1;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(LinkError::Write { device: self.device.clone(), request: what.into(), cause: e.to_string() }),
+            Err(_) => Err(LinkError::Write {
+                device: self.device.clone(),
+                request: what.into(),
+                cause: "write did not complete in time (flow control?)".into(),
+            }),
+        }
+    }
+
+    /// Reads until one frame (or bad run) is complete. Cancellation-safe: bytes already read
+    /// stay in `self.rx`.
+    async fn next_incoming(&mut self, what: &str) -> Result<Incoming, LinkError> {
+        loop {
+            while self.rx_pos < self.rx.len() {
+                let (used, decoded) = self.decoder.feed(&self.rx[self.rx_pos..]);
+                self.rx_pos += used;
+                let incoming = match decoded {
+                    None => continue,
+                    Some(Decoded::Error(e)) => {
+                        self.stats.bad_frames += 1;
+                        let text = format!("bad frame: {e:?}");
+                        self.transcript.record(Source::FromTerminal, text.clone());
+                        self.last_rx = Some((Instant::now(), text));
+                        Incoming::Bad
+                    }
+                    Some(Decoded::Frame(f)) => {
+                        self.stats.received += 1;
+                        let (incoming, text) = match f.kind {
+                            FrameKind::Response => (Incoming::Response(f.seq, f.payload.to_vec()), format!("response #{}", f.seq)),
+                            FrameKind::Event => {
+                                let text = match postcard::from_bytes::<Event>(f.payload) {
+                                    Ok(ev) => format!("event {}: {ev:?}", f.seq),
+                                    Err(e) => format!("event {}: undecodable ({e})", f.seq),
+                                };
+                                (Incoming::Event(f.seq, f.payload.to_vec()), text)
+                            }
+                            FrameKind::Nak => {
+                                self.stats.naks += 1;
+                                (Incoming::Nak, "NAK".to_string())
+                            }
+                            FrameKind::Request => (Incoming::Bad, "unexpected request frame from terminal".to_string()),
+                        };
+                        if let Incoming::Event(seq, _) = &incoming {
+                            if let Some(prev) = self.last_event_seq {
+                                if *seq != prev.wrapping_add(1) && *seq != 0 {
+                                    self.stats.event_gaps += 1;
+                                    self.transcript.record(Source::FromTerminal, format!("event gap: {prev} then {seq}"));
+                                }
+                            }
+                            self.last_event_seq = Some(*seq);
+                            self.transcript.record(Source::FromTerminal, text.clone());
+                        } else if !matches!(incoming, Incoming::Response(..)) {
+                            self.transcript.record(Source::FromTerminal, text.clone());
+                        }
+                        self.last_rx = Some((Instant::now(), text));
+                        incoming
+                    }
+                };
+                return Ok(incoming);
+            }
+            self.rx.clear();
+            self.rx_pos = 0;
+            let mut chunk = [0u8; 1024];
+            match self.io.read(&mut chunk).await {
+                Ok(0) => return Err(self.gone(what, "end of file".into())),
+                Ok(n) => self.rx.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // On a PTY whose other end closed, Linux reports EIO: the device is gone too.
+                Err(e) => return Err(self.gone(what, e.to_string())),
+            }
+        }
+    }
+
+    fn gone(&self, what: &str, cause: String) -> LinkError {
+        self.transcript.record(Source::FromTerminal, format!("device gone: {cause}"));
+        LinkError::DeviceGone { device: self.device.clone(), request: what.into(), cause, last: self.last() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payhil_protocol::frame::encode;
+
+    /// A terminal that answers the first try with garbage and the second properly.
+    #[tokio::test]
+    async fn a_corrupted_response_is_retried_with_the_same_id() {
+        let (harness, mut terminal) = tokio::io::duplex(4096);
+        let t = Transcript::new();
+        let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), t.clone());
+        let term = tokio::spawn(async move {
+            let mut dec = FrameDecoder::new();
+            let mut buf = [0u8; 256];
+            let mut seen = Vec::new();
+            while seen.len() < 2 {
+                let n = terminal.read(&mut buf).await.unwrap();
+                let mut input = &buf[..n];
+                while !input.is_empty() {
+                    let (used, d) = dec.feed(input);
+                    input = &input[used..];
+                    if let Some(Decoded::Frame(f)) = d {
+                        seen.push(f.seq);
+                        let mut out = [0u8; MAX_ENCODED];
+                        let mut w = encode(FrameKind::Response, f.seq, &Response::Pong { nonce: 9 }, &mut out).unwrap().to_vec();
+                        if seen.len() == 1 {
+                            w[3] ^= 0xFF; // corrupt the first answer
+                        }
+                        terminal.write_all(&w).await.unwrap();
+                    }
+                }
+            }
+            seen
+        });
+        let r = link.request(&Request::Ping { nonce: 9 }).await.unwrap();
+        assert_eq!(r.get(), Response::Pong { nonce: 9 });
+        let seen = term.await.unwrap();
+        assert_eq!(seen[0], seen[1], "the repeat carries the same request id");
+        assert_eq!(link.stats.retries, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_terminal_is_a_timeout_error_not_a_hang() {
+        let (harness, _terminal) = tokio::io::duplex(4096);
+        let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), Transcript::new());
+        let err = link.request(&Request::QueueStatus).await.unwrap_err();
+        assert!(matches!(err, LinkError::Timeout { attempts: 3, .. }), "{err}");
+        assert!(err.to_string().contains("QueueStatus"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn eof_is_device_gone() {
+        let (harness, terminal) = tokio::io::duplex(4096);
+        drop(terminal);
+        let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), Transcript::new());
+        let err = link.request(&Request::QueueStatus).await.unwrap_err();
+        assert!(matches!(err, LinkError::DeviceGone { .. } | LinkError::Write { .. }), "{err}");
+    }
+}
