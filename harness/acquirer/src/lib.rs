@@ -1,1 +1,106 @@
-//! stub
+//! The acquirer host, simulated: what a terminal's uplink talks to.
+//!
+//! * Online authorisations are decided by the test-card catalogue's issuer behaviour and kept
+//!   per (terminal, sequence number), so a repeated request gets the same answer and is
+//!   captured once.
+//! * Advices (forwarded offline purchases) are accepted idempotently by the same key: a replay
+//!   after a lost acknowledgement is acknowledged again but settled once (PBS-02).
+//! * [`Books::settlement_file`] writes the settlement: Dankort and Visa batches apart (CARD-09),
+//!   masked card numbers only (PCI-01).
+//!
+//! The wire format is the interim host link of `payhil-protocol`; ISO 8583 replaces it.
+#![warn(missing_docs)]
+
+mod books;
+
+pub use books::{Books, Delivery, Reply, Settled, SettledKind};
+
+use payhil_protocol::host_link::{HostRequest, MAX_HOST_MESSAGE};
+use payhil_transport::{Source, Transcript};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// A running host simulator.
+pub struct HostSim {
+    addr: SocketAddr,
+    books: Arc<Mutex<Books>>,
+    task: JoinHandle<()>,
+}
+
+impl HostSim {
+    /// Listens on `listen` (use `127.0.0.1:0` for a free port) and serves until dropped.
+    pub async fn start(listen: SocketAddr, transcript: Transcript) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let books = Arc::new(Mutex::new(Books::default()));
+        let b = books.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else { continue };
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve(stream, peer, b.clone(), transcript.clone()));
+            }
+        });
+        Ok(Self { addr, books, task })
+    }
+
+    /// The address terminals (or the fault proxy) connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A snapshot of the host's records.
+    pub fn books(&self) -> Books {
+        self.books.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for HostSim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: Transcript) {
+    let mut body = vec![0u8; MAX_HOST_MESSAGE];
+    loop {
+        let mut len = [0u8; 2];
+        if s.read_exact(&mut len).await.is_err() {
+            return; // peer closed or the proxy cut the link
+        }
+        let n = usize::from(u16::from_be_bytes(len));
+        if n > MAX_HOST_MESSAGE {
+            t.record(Source::Host, format!("{peer}: message of {n} bytes exceeds the limit; closing"));
+            return;
+        }
+        if s.read_exact(&mut body[..n]).await.is_err() {
+            t.record(Source::Host, format!("{peer}: connection lost inside a message"));
+            return;
+        }
+        let req: HostRequest<'_> = match postcard::from_bytes(&body[..n]) {
+            Ok(r) => r,
+            Err(e) => {
+                t.record(Source::Host, format!("{peer}: undecodable message ({e}); closing"));
+                return;
+            }
+        };
+        t.record(Source::Host, format!("<- {req:?}"));
+        let resp_bytes = {
+            let mut b = books.lock().unwrap_or_else(|p| p.into_inner());
+            let reply = b.handle(&req);
+            t.record(Source::Host, format!("-> {:?}", reply.message()));
+            postcard::to_stdvec(&reply.message())
+        };
+        let Ok(resp) = resp_bytes else { return };
+        let mut wire = Vec::with_capacity(resp.len() + 2);
+        wire.extend_from_slice(&(resp.len() as u16).to_be_bytes());
+        wire.extend_from_slice(&resp);
+        if s.write_all(&wire).await.is_err() {
+            t.record(Source::Host, format!("{peer}: response could not be delivered"));
+            return;
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The host's records and decisions.
+
+use payhil_cards::catalogue::{self, IssuerBehaviour};
+use payhil_cards::{MaskedPan, Pan};
+use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code as rc};
+use payhil_protocol::{Amount, EntryMode, Expiry, Network};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// How an item reached the books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SettledKind {
+    /// Authorised online.
+    Online,
+    /// Forwarded offline purchase (advice).
+    Offline,
+}
+
+/// One transaction in the host's books.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// Terminal id.
+    pub terminal_id: String,
+    /// Terminal's sequence number (stable id).
+    pub seq: u32,
+    /// Online or forwarded.
+    pub kind: SettledKind,
+    /// Network.
+    pub network: Network,
+    /// Entry mode.
+    pub entry_mode: EntryMode,
+    /// Masked card number.
+    pub pan: MaskedPan,
+    /// Amount.
+    pub amount: Amount,
+    /// Local time at the terminal.
+    pub local_time: i64,
+    /// Authorisation code.
+    pub auth_code: String,
+    /// 0 if in the settlement; otherwise the response code it was declined with (NETS-10).
+    pub response_code: u8,
+}
+
+/// One advice as it arrived, duplicates included (for the oracle's duplicate count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Terminal id.
+    pub terminal_id: String,
+    /// Stable id.
+    pub seq: u32,
+}
+
+/// Everything the host has seen and decided.
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    /// By (terminal, seq): each transaction once.
+    pub items: BTreeMap<(String, u32), Settled>,
+    /// Every advice delivery in arrival order.
+    pub advice_deliveries: Vec<Delivery>,
+    /// Every authorisation request in arrival order.
+    pub auth_requests: Vec<Delivery>,
+}
+
+fn issuer_decision(d: &TxnData<'_>) -> u8 {
+    let Some(card) = catalogue::by_pan(d.pan.0) else {
+        return 14; // invalid card number
+    };
+    let txn = time::OffsetDateTime::from_unix_timestamp(d.local_time).ok();
+    let expired = d.expiry != Expiry { year: 0, month: 0 }
+        && txn.is_some_and(|t| (t.year(), u8::from(t.month())) > (i32::from(card.expiry.year), card.expiry.month));
+    match card.issuer {
+        IssuerBehaviour::Blocked => rc::BLOCKED,
+        _ if expired => rc::EXPIRED,
+        IssuerBehaviour::Approve => rc::APPROVED,
+        IssuerBehaviour::InsufficientFunds => rc::INSUFFICIENT_FUNDS,
+        IssuerBehaviour::IssuerUnavailable => rc::ISSUER_UNAVAILABLE,
+    }
+}
+
+/// The host's answer to one request, owned so the books need not outlive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// True for an advice acknowledgement, false for an authorisation result.
+    pub advice: bool,
+    /// The request's sequence number.
+    pub txn_seq: u32,
+    /// ISO 8583 response code.
+    pub response_code: u8,
+    /// Authorisation code (approved authorisations only).
+    pub auth_code: String,
+}
+
+impl Reply {
+    /// The wire message.
+    pub fn message(&self) -> HostResponse<'_> {
+        if self.advice {
+            HostResponse::AdviceAck { txn_seq: self.txn_seq, response_code: self.response_code }
+        } else {
+            HostResponse::AuthResult { txn_seq: self.txn_seq, response_code: self.response_code, auth_code: &self.auth_code }
+        }
+    }
+}
+
+impl Books {
+    /// Decides and records one request. Requests for a card number the issuer does not know
+    /// are declined (14) and not booked.
+    pub fn handle(&mut self, req: &HostRequest<'_>) -> Reply {
+        let (advice, d) = match req {
+            HostRequest::Authorise(d) => (false, d),
+            HostRequest::Advice(d) => (true, d),
+        };
+        let delivery = Delivery { terminal_id: d.terminal_id.into(), seq: d.txn_seq };
+        if advice { &mut self.advice_deliveries } else { &mut self.auth_requests }.push(delivery);
+        let key = (d.terminal_id.to_string(), d.txn_seq);
+        let (code, auth) = match (self.items.get(&key), Pan::parse(d.pan.0)) {
+            // A repeat: the same answer, booked once (PBS-02).
+            (Some(prev), _) => (prev.response_code, prev.auth_code.clone()),
+            (None, Err(_)) => (14, String::new()),
+            (None, Ok(pan)) => {
+                let (kind, code, auth) = if advice {
+                    // The purchase already happened; the issuer can still refuse to pay
+                    // (blocked card, no funds): the merchant's risk (NETS-10).
+                    let code = match issuer_decision(d) {
+                        rc::ISSUER_UNAVAILABLE | rc::EXPIRED => rc::APPROVED,
+                        other => other,
+                    };
+                    (SettledKind::Offline, code, d.auth_code.to_string())
+                } else {
+                    (SettledKind::Online, issuer_decision(d), auth_code(d.txn_seq))
+                };
+                let item = settled(d, pan.masked(), kind, code, auth);
+                let auth = item.auth_code.clone();
+                self.items.insert(key, item);
+                (code, auth)
+            }
+        };
+        let auth_code = if advice { String::new() } else { auth };
+        Reply { advice, txn_seq: d.txn_seq, response_code: code, auth_code }
+    }
+
+    /// Items in the settlement (approved), in settlement order.
+    pub fn settled(&self) -> impl Iterator<Item = &Settled> {
+        self.items.values().filter(|s| s.response_code == rc::APPROVED)
+    }
+
+    /// The settlement file: one batch per network, totals per batch, declined forwarded items
+    /// listed apart (NETS-10). Deterministic for snapshots: sorted, no wall-clock time.
+    pub fn settlement_file(&self) -> String {
+        let mut by_network: BTreeMap<Network, Vec<&Settled>> = BTreeMap::new();
+        for s in self.settled() {
+            by_network.entry(s.network).or_default().push(s);
+        }
+        let mut out = String::from("PAYHIL ACQUIRER SETTLEMENT\n");
+        let mut count = 0;
+        for (network, items) in &by_network {
+            let _ = writeln!(out, "BATCH {}", network.label());
+            let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+            for s in items {
+                let _ = writeln!(out, "  {}", line(s));
+                *totals.entry(s.amount.currency.alpha()).or_default() += s.amount.minor;
+                count += 1;
+            }
+            for (cur, minor) in totals {
+                let _ = writeln!(out, "  TOTAL {} COUNT {} {cur} {}.{:02}", network.label(), items.len(), minor / 100, minor % 100);
+            }
+        }
+        let declined: Vec<_> = self.items.values().filter(|s| s.kind == SettledKind::Offline && s.response_code != rc::APPROVED).collect();
+        if !declined.is_empty() {
+            out.push_str("DECLINED AFTER FORWARDING\n");
+            for s in declined {
+                let _ = writeln!(out, "  {} RC {:02}", line(s), s.response_code);
+            }
+        }
+        let _ = writeln!(out, "END COUNT {count}");
+        out
+    }
+}
+
+fn line(s: &Settled) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(s.local_time)
+        .ok()
+        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).ok())
+        .unwrap_or_else(|| s.local_time.to_string());
+    format!(
+        "{} {:06} {:<7} {:<16} {} {}.{:02} AUTH {:<6} {}",
+        s.terminal_id,
+        s.seq,
+        match s.kind {
+            SettledKind::Online => "ONLINE",
+            SettledKind::Offline => "OFFLINE",
+        },
+        s.pan.to_string(),
+        s.amount.currency.alpha(),
+        s.amount.minor / 100,
+        s.amount.minor % 100,
+        s.auth_code,
+        t
+    )
+}
+
+fn settled(d: &TxnData<'_>, pan: MaskedPan, kind: SettledKind, code: u8, auth: String) -> Settled {
+    Settled {
+        terminal_id: d.terminal_id.to_string(),
+        seq: d.txn_seq,
+        kind,
+        network: d.network,
+        entry_mode: d.entry_mode,
+        pan,
+        amount: d.amount,
+        local_time: d.local_time,
+        auth_code: if code == rc::APPROVED { auth } else { String::new() },
+        response_code: code,
+    }
+}
+
+/// Deterministic six-digit authorisation code for a sequence number (stable snapshots).
+fn auth_code(seq: u32) -> String {
+    format!("{:06}", (u64::from(seq) * 7919 + 100_003) % 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payhil_protocol::{Currency, PanText};
+
+    fn data(seq: u32, pan: &'static str) -> TxnData<'static> {
+        TxnData {
+            terminal_id: "T1",
+            merchant_id: "M1",
+            txn_seq: seq,
+            pan: PanText(pan),
+            expiry: Expiry { year: 2030, month: 12 },
+            pan_seq: 1,
+            network: Network::Dankort,
+            entry_mode: EntryMode::Chip,
+            amount: Amount { minor: 12550, currency: Currency::DKK },
+            local_time: 1_772_446_500,
+            pin_verified: true,
+            auth_code: "Y3",
+        }
+    }
+
+    #[test]
+    fn pbs_02_a_replayed_advice_is_acknowledged_and_settled_once() {
+        let mut b = Books::default();
+        let d = data(7, "5019100000000006");
+        for _ in 0..3 {
+            assert_eq!(b.handle(&HostRequest::Advice(d)).message(), HostResponse::AdviceAck { txn_seq: 7, response_code: 0 });
+        }
+        assert_eq!(b.advice_deliveries.len(), 3);
+        assert_eq!(b.settled().count(), 1);
+        let file = b.settlement_file();
+        assert!(file.contains("501910******0006"), "{file}");
+        assert!(!file.contains("5019100000000006"), "PCI-01: {file}");
+    }
+
+    #[test]
+    fn issuer_behaviours_decline_with_their_codes() {
+        let mut b = Books::default();
+        assert_eq!(b.handle(&HostRequest::Authorise(data(1, "5019100000000022"))).response_code, 51);
+        assert_eq!(b.handle(&HostRequest::Authorise(data(2, "5019100000000030"))).response_code, 62);
+        assert_eq!(b.settled().count(), 0);
+        assert_eq!(b.handle(&HostRequest::Authorise(data(3, "5019100000000014"))).auth_code.len(), 6);
+        assert_eq!(b.settled().count(), 1);
+    }
+}

@@ -1,0 +1,247 @@
+//! Prediction of purchase outcomes and of the offline queue.
+
+use payhil_cards::catalogue::{IssuerBehaviour, TestCard};
+use payhil_cards::Pan;
+use payhil_protocol::{Amount, Currency, EntryMode, Network, Outcome, Reason};
+
+/// The terminal configuration the model assumes (must match the terminal under test).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelConfig {
+    /// Merchant's per-transaction offline limit (NETS-03).
+    pub offline_limit: Amount,
+    /// Per-card cumulative offline limit (NETS-04), same currency.
+    pub card_limit_minor: u64,
+    /// The terminal retries forwarding at least this often (seconds of the controlled clock).
+    pub forward_retry_s: u32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            offline_limit: Amount { minor: 1_500_00, currency: Currency::DKK },
+            card_limit_minor: 20_000_00,
+            forward_retry_s: 60,
+        }
+    }
+}
+
+/// One purchase attempt as the harness drives it.
+#[derive(Debug, Clone)]
+pub struct PurchaseInput {
+    /// Amount.
+    pub amount: Amount,
+    /// The card.
+    pub card: TestCard,
+    /// The application used (one of the card's networks).
+    pub network: Network,
+    /// Entry mode.
+    pub entry_mode: EntryMode,
+    /// The PIN the cardholder enters; `None` bypasses PIN entry.
+    pub pin: Option<String>,
+    /// Operator chose forced offline (NETS-02).
+    pub forced_offline: bool,
+}
+
+/// What the model expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prediction {
+    /// Exactly this outcome and reason.
+    Exact(Outcome, Reason),
+    /// The rules allow either (e.g. the queue may or may not have been forwarded yet).
+    Either((Outcome, Reason), (Outcome, Reason)),
+}
+
+impl Prediction {
+    /// Whether an observed outcome is allowed.
+    pub fn allows(&self, outcome: Outcome, reason: Reason) -> bool {
+        match *self {
+            Prediction::Exact(o, r) => (o, r) == (outcome, reason),
+            Prediction::Either(a, b) => a == (outcome, reason) || b == (outcome, reason),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    pan: Pan,
+    amount: Amount,
+}
+
+/// The model's state: clock, network, and the offline items it believes are unforwarded.
+#[derive(Debug, Clone)]
+pub struct Model {
+    cfg: ModelConfig,
+    now: i64,
+    network_up: bool,
+    /// Offline approvals certainly not yet forwarded.
+    certain: Vec<Pending>,
+    /// Offline approvals the terminal may or may not have forwarded yet.
+    uncertain: Vec<Pending>,
+    last_attempt: i64,
+}
+
+impl Model {
+    /// A model of a freshly booted terminal with an empty queue and the network up.
+    pub fn new(cfg: ModelConfig) -> Self {
+        Self { cfg, now: 0, network_up: true, certain: Vec::new(), uncertain: Vec::new(), last_attempt: i64::MIN / 2 }
+    }
+
+    /// The clock was set.
+    pub fn set_clock(&mut self, unix_s: i64) {
+        self.now = unix_s;
+    }
+
+    /// The clock advanced. A terminal with the network up must forward once its retry interval
+    /// has passed since the last attempt.
+    pub fn advance_clock(&mut self, secs: u32) {
+        self.now += i64::from(secs);
+        if self.now - self.last_attempt >= i64::from(self.cfg.forward_retry_s) {
+            self.forwarding_opportunity();
+        }
+    }
+
+    /// The network between terminal and host changed.
+    pub fn set_network(&mut self, up: bool) {
+        self.network_up = up;
+        if up {
+            // From now on the terminal may forward whenever it likes.
+            self.uncertain.append(&mut self.certain);
+        }
+    }
+
+    /// The operator asked the terminal to forward (or another moment it must try).
+    pub fn forwarding_opportunity(&mut self) {
+        self.last_attempt = self.now;
+        if self.network_up {
+            self.certain.clear();
+            self.uncertain.clear();
+        }
+    }
+
+    /// The terminal restarted: nothing acknowledged is lost, and it may retry at once.
+    pub fn restarted(&mut self) {
+        self.last_attempt = i64::MIN / 2;
+    }
+
+    /// Expected number of pending offline items: `(min, max)`.
+    pub fn queue_bounds(&self) -> (u32, u32) {
+        (self.certain.len() as u32, (self.certain.len() + self.uncertain.len()) as u32)
+    }
+
+    fn exposure(&self, pan: &Pan, include_uncertain: bool) -> u64 {
+        let mut items: Vec<&Pending> = self.certain.iter().collect();
+        if include_uncertain {
+            items.extend(self.uncertain.iter());
+        }
+        items.iter().filter(|p| p.pan == *pan).map(|p| p.amount.minor).sum()
+    }
+
+    /// Predicts a purchase.
+    pub fn predict(&self, p: &PurchaseInput) -> Prediction {
+        // CARD-03: valid through the last day of the expiry month, checked at the terminal.
+        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(self.now) {
+            if (t.year(), u8::from(t.month())) > (i32::from(p.card.expiry.year), p.card.expiry.month) {
+                return Prediction::Exact(Outcome::Declined, Reason::CardExpired);
+            }
+        }
+        if p.forced_offline || !self.network_up {
+            let low = self.offline(p, self.exposure(&p.card.pan, false));
+            let high = self.offline(p, self.exposure(&p.card.pan, true));
+            return if low == high { Prediction::Exact(low.0, low.1) } else { Prediction::Either(low, high) };
+        }
+        Prediction::Exact(
+            match p.card.issuer {
+                IssuerBehaviour::Approve => Outcome::ApprovedOnline,
+                _ => Outcome::Declined,
+            },
+            match p.card.issuer {
+                IssuerBehaviour::Approve => Reason::Approved,
+                IssuerBehaviour::InsufficientFunds => Reason::InsufficientFunds,
+                IssuerBehaviour::Blocked => Reason::CardBlocked,
+                IssuerBehaviour::IssuerUnavailable => Reason::IssuerUnavailable,
+            },
+        )
+    }
+
+    /// The offline rules (NETS-03..08), in the order a cardholder would meet them.
+    fn offline(&self, p: &PurchaseInput, exposure: u64) -> (Outcome, Reason) {
+        let declined = |r| (Outcome::Declined, r);
+        match p.entry_mode {
+            EntryMode::Wallet => return declined(Reason::OfflineWalletNotAllowed),
+            EntryMode::Contactless => return declined(Reason::OfflineContactlessNotAllowed),
+            EntryMode::Magstripe => return declined(Reason::OfflineCardTypeNotAllowed),
+            EntryMode::Chip => {}
+        }
+        if matches!(p.network, Network::VisaDebit | Network::BankAxept) {
+            return declined(Reason::OfflineCardTypeNotAllowed);
+        }
+        let pin_ok = p.pin.as_deref().is_some_and(|pin| pin == p.card.pin);
+        if !pin_ok {
+            return declined(Reason::OfflinePinRequired);
+        }
+        let limit = self.cfg.offline_limit;
+        if p.amount.currency != limit.currency || p.amount.minor > limit.minor {
+            return declined(Reason::OfflineAmountLimit);
+        }
+        if exposure + p.amount.minor > self.cfg.card_limit_minor {
+            return declined(Reason::OfflineCardLimit);
+        }
+        (Outcome::ApprovedOffline, Reason::Approved)
+    }
+
+    /// Records what the terminal did, so later predictions see the same queue.
+    pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome) {
+        if outcome == Outcome::ApprovedOffline {
+            let item = Pending { pan: p.card.pan.clone(), amount: p.amount };
+            if self.network_up { self.uncertain.push(item) } else { self.certain.push(item) }
+            if self.certain.len() + self.uncertain.len() == 1 {
+                // The first queued item starts the retry timer.
+                self.last_attempt = self.now;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payhil_cards::catalogue::by_name;
+
+    fn input(card: &str, minor: u64, entry: EntryMode) -> PurchaseInput {
+        let card = by_name(card).unwrap();
+        PurchaseInput {
+            amount: Amount { minor, currency: Currency::DKK },
+            network: card.networks[0],
+            pin: Some(card.pin.to_string()),
+            card,
+            entry_mode: entry,
+            forced_offline: false,
+        }
+    }
+
+    #[test]
+    fn nets_04_cumulative_card_limit_counts_only_unforwarded_items() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_clock(1_800_000_000);
+        m.set_network(false);
+        let p = input("dankort", 1_500_00, EntryMode::Chip);
+        for _ in 0..13 {
+            assert_eq!(m.predict(&p), Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved));
+            m.observe(&p, Outcome::ApprovedOffline);
+        }
+        // 13 x 1,500 = 19,500; another 1,500 would pass 20,000.
+        assert_eq!(m.predict(&p), Prediction::Exact(Outcome::Declined, Reason::OfflineCardLimit));
+        m.set_network(true);
+        m.forwarding_opportunity();
+        m.set_network(false);
+        assert_eq!(m.predict(&p), Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved));
+    }
+
+    #[test]
+    fn nets_07_contactless_is_never_offline() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_network(false);
+        let p = input("dankort", 100, EntryMode::Contactless);
+        assert_eq!(m.predict(&p), Prediction::Exact(Outcome::Declined, Reason::OfflineContactlessNotAllowed));
+    }
+}
