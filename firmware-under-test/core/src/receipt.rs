@@ -57,7 +57,7 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::OfflineAmountLimit => "OVER OFFLINE AMOUNT LIMIT",
         Reason::OfflineCardLimit => "OVER CARD OFFLINE LIMIT",
         Reason::OfflineCardTypeNotAllowed => "CARD NOT ACCEPTED OFFLINE",
-        Reason::OfflineContactlessNotAllowed => "INSERT CARD: NO CONTACTLESS OFFLINE",
+        Reason::OfflineContactlessNotAllowed => "OFFLINE: INSERT CHIP CARD",
         Reason::OfflineWalletNotAllowed => "NO WALLET PAYMENTS OFFLINE",
         Reason::OfflinePinRequired => "PIN REQUIRED OFFLINE",
         Reason::OfflineQueueFull => "OFFLINE STORE FULL",

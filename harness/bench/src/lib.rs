@@ -1,1 +1,341 @@
-//! stub
+//! The bench: one terminal and the instruments around it (ARCHITECTURE.md, "A lab bench, in
+//! software"). The same [`Bench`] drives an emulated terminal in CI and a physical one in the lab;
+//! only [`Target`] differs.
+//!
+//! Emulated: a PTY pair is opened first (so no early byte is lost), the emulator is spawned as a
+//! separate process on the PTY's terminal end, and its stderr is recorded in the transcript.
+//! Physical: the serial port is opened and the device greeted; its host address must point at
+//! the proxy address this bench prints.
+#![warn(missing_docs)]
+
+use payhil_acquirer::HostSim;
+use payhil_faults::NetProxy;
+use payhil_protocol::{PROTOCOL_VERSION, Request, Response};
+use payhil_transport::serial::{open_port, pty_pair};
+use payhil_transport::{FrameLink, LinkError, LinkSettings, Source, Transcript};
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_serial::SerialStream;
+
+/// Which terminal the bench drives.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Spawn an emulator process on a fresh PTY.
+    Emulated(EmulatorSpec),
+    /// A device on a real serial port.
+    Physical {
+        /// Port path, e.g. `/dev/ttyUSB0`.
+        port: PathBuf,
+        /// Baud rate.
+        baud: u32,
+    },
+}
+
+/// How to start an emulated terminal.
+#[derive(Debug, Clone)]
+pub struct EmulatorSpec {
+    /// Executable: `payhil` itself (with `emulate` in `args`) or `fut-emulator`.
+    pub program: PathBuf,
+    /// Arguments before the bench's own (`--port`, `--host`, `--flash`).
+    pub args: Vec<OsString>,
+    /// Terminal configuration passed on the command line.
+    pub config: TerminalConfig,
+}
+
+/// Terminal settings the scenario (and the model) assume. For a physical terminal they are
+/// the lab's responsibility to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalConfig {
+    /// Offline per-transaction limit, minor units (NETS-03).
+    pub offline_limit_minor: u64,
+    /// Offline per-card limit, minor units (NETS-04).
+    pub card_limit_minor: u64,
+    /// Forward retry interval, controlled-clock seconds.
+    pub forward_retry_s: u32,
+}
+
+impl Default for TerminalConfig {
+    fn default() -> Self {
+        Self { offline_limit_minor: 1_500_00, card_limit_minor: 20_000_00, forward_retry_s: 60 }
+    }
+}
+
+/// Bench settings.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// The terminal.
+    pub target: Target,
+    /// Where the fault proxy listens (the terminal's host address). Port 0 picks a free one.
+    pub proxy_listen: SocketAddr,
+    /// Link timeouts and retries.
+    pub link: LinkSettings,
+    /// How long a starting terminal may take to announce itself.
+    pub boot_timeout: Duration,
+}
+
+impl BenchConfig {
+    /// Defaults for a target: loopback port 0, default link settings, 10 s boot bound.
+    pub fn new(target: Target) -> Self {
+        Self {
+            target,
+            proxy_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            link: LinkSettings::default(),
+            boot_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the terminal said about itself in Hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceIdentity {
+    /// Protocol version.
+    pub protocol_version: u16,
+    /// Model.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// Firmware version.
+    pub firmware_version: String,
+    /// Firmware build hash.
+    pub build_hash: String,
+    /// Terminal id.
+    pub terminal_id: String,
+    /// Merchant id.
+    pub merchant_id: String,
+    /// Boot counter.
+    pub boot_count: u32,
+}
+
+/// Why the bench could not be set up or a bench operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Sockets, PTY or process spawning failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The link to the terminal failed.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The terminal answered Hello with something else.
+    #[error("terminal refused the session: {0}")]
+    Hello(String),
+    /// The emulator exited before it booted.
+    #[error("emulator exited during start-up ({status}); its last output:\n{log}")]
+    EmulatorDied {
+        /// Exit status.
+        status: String,
+        /// Its last stderr lines.
+        log: String,
+    },
+    /// The operation needs an emulated terminal.
+    #[error("{0} is only possible on an emulated terminal")]
+    NotEmulated(&'static str),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+    let what = what.into();
+    move |source| BenchError::Io { what, source }
+}
+
+struct Emulator {
+    spec: EmulatorSpec,
+    terminal_path: PathBuf,
+    flash: PathBuf,
+    child: Child,
+}
+
+/// A running bench.
+pub struct Bench {
+    /// The link to the terminal's test agent.
+    pub link: FrameLink<SerialStream>,
+    /// The acquirer host simulator.
+    pub host: HostSim,
+    /// The network fault proxy between terminal and host.
+    pub proxy: NetProxy,
+    /// Everything that happened.
+    pub transcript: Transcript,
+    /// The terminal's identity from the last Hello.
+    pub device: DeviceIdentity,
+    emulator: Option<Emulator>,
+    _workdir: tempfile::TempDir,
+}
+
+impl Bench {
+    /// Sets up host, proxy and terminal, and greets the terminal.
+    pub async fn start(cfg: BenchConfig) -> Result<Self, BenchError> {
+        let transcript = Transcript::new();
+        let workdir = tempfile::Builder::new().prefix("payhil-bench").tempdir().map_err(io("creating a work directory"))?;
+        let host = HostSim::start(SocketAddr::from(([127, 0, 0, 1], 0)), transcript.clone())
+            .await
+            .map_err(io("starting the host simulator"))?;
+        let proxy = NetProxy::start(cfg.proxy_listen, host.addr(), transcript.clone())
+            .await
+            .map_err(io(format!("starting the network proxy on {}", cfg.proxy_listen)))?;
+        transcript.record(Source::Step, format!("host simulator on {}, proxy on {}", host.addr(), proxy.addr()));
+        let (link, emulator) = match &cfg.target {
+            Target::Emulated(spec) => {
+                let pty = pty_pair().map_err(io("opening a PTY pair"))?;
+                let flash = workdir.path().join("flash.bin");
+                let mut link = FrameLink::new(pty.harness, "emulator", cfg.link, transcript.clone());
+                let child = spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
+                let mut emu = Emulator { spec: spec.clone(), terminal_path: pty.terminal_path, flash, child };
+                await_boot(&mut link, &mut emu, cfg.boot_timeout, &transcript).await?;
+                // Now the emulator holds the terminal end: drop ours so its exit reads as EOF.
+                drop(pty.keepalive);
+                (link, Some(emu))
+            }
+            Target::Physical { port, baud } => {
+                let s = open_port(port, *baud).map_err(io(format!("opening {}", port.display())))?;
+                transcript.record(Source::Step, format!("opened {} at {baud} baud", port.display()));
+                (FrameLink::new(s, port.display().to_string(), cfg.link, transcript.clone()), None)
+            }
+        };
+        let mut bench = Self {
+            link,
+            host,
+            proxy,
+            transcript,
+            device: DeviceIdentity {
+                protocol_version: 0,
+                model: String::new(),
+                serial: String::new(),
+                firmware_version: String::new(),
+                build_hash: String::new(),
+                terminal_id: String::new(),
+                merchant_id: String::new(),
+                boot_count: 0,
+            },
+            emulator,
+            _workdir: workdir,
+        };
+        bench.hello().await?;
+        Ok(bench)
+    }
+
+    /// Greets the terminal and records its identity.
+    pub async fn hello(&mut self) -> Result<&DeviceIdentity, BenchError> {
+        let r = self.link.request(&Request::Hello { protocol_version: PROTOCOL_VERSION }).await?;
+        match r.get() {
+            Response::Hello(d) => {
+                self.device = DeviceIdentity {
+                    protocol_version: d.protocol_version,
+                    model: d.model.into(),
+                    serial: d.serial.into(),
+                    firmware_version: d.firmware_version.into(),
+                    build_hash: d.build_hash.into(),
+                    terminal_id: d.terminal_id.into(),
+                    merchant_id: d.merchant_id.into(),
+                    boot_count: d.boot_count,
+                };
+                Ok(&self.device)
+            }
+            other => Err(BenchError::Hello(format!("{other:?}"))),
+        }
+    }
+
+    /// Cuts the terminal's power and boots it again on the same flash (emulated terminals).
+    pub async fn power_cycle(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
+        let Some(emu) = self.emulator.as_mut() else { return Err(BenchError::NotEmulated("a power cycle")) };
+        // Ask for the cut so the terminal stops at a defined point, then make sure it is gone.
+        let _ = self.link.request(&Request::PowerCut).await;
+        let status = match tokio::time::timeout(boot_timeout, emu.child.wait()).await {
+            Ok(s) => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+            Err(_) => {
+                let _ = emu.child.start_kill();
+                let _ = emu.child.wait().await;
+                "killed after not stopping in time".into()
+            }
+        };
+        self.transcript.record(Source::Step, format!("terminal powered off ({status})"));
+        // Hold the terminal end open while the new process starts, as at first start.
+        let keepalive = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&emu.terminal_path)
+            .map_err(io(format!("reopening {}", emu.terminal_path.display())))?;
+        self.link.reset();
+        emu.child = spawn(&emu.spec, &emu.terminal_path, self.proxy.addr(), &emu.flash, &self.transcript)?;
+        await_boot(&mut self.link, emu, boot_timeout, &self.transcript).await?;
+        drop(keepalive);
+        self.hello().await?;
+        Ok(())
+    }
+
+    /// Kills the emulator without warning (tests of a vanished device).
+    pub fn kill_terminal(&mut self) -> Result<(), BenchError> {
+        let Some(emu) = self.emulator.as_mut() else { return Err(BenchError::NotEmulated("killing the terminal")) };
+        emu.child.start_kill().map_err(io("killing the emulator"))
+    }
+
+    /// Stops the emulator (if any) and reports its exit.
+    pub async fn shutdown(mut self) -> Option<String> {
+        let emu = self.emulator.as_mut()?;
+        let _ = emu.child.start_kill();
+        let status = tokio::time::timeout(Duration::from_secs(5), emu.child.wait()).await;
+        Some(match status {
+            Ok(Ok(s)) => s.to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "did not exit within 5 s of SIGKILL".into(),
+        })
+    }
+}
+
+fn spawn(spec: &EmulatorSpec, port: &std::path::Path, host: SocketAddr, flash: &std::path::Path, t: &Transcript) -> Result<Child, BenchError> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .arg("--port")
+        .arg(port)
+        .arg("--host")
+        .arg(host.to_string())
+        .arg("--flash")
+        .arg(flash)
+        .arg("--offline-limit-minor")
+        .arg(spec.config.offline_limit_minor.to_string())
+        .arg("--card-limit-minor")
+        .arg(spec.config.card_limit_minor.to_string())
+        .arg("--forward-retry-s")
+        .arg(spec.config.forward_retry_s.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(io(format!("spawning {}", spec.program.display())))?;
+    t.record(Source::Step, format!("spawned emulator pid {:?} on {}", child.id(), port.display()));
+    if let Some(stderr) = child.stderr.take() {
+        let t = t.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                t.record(Source::TerminalLog, line);
+            }
+        });
+    }
+    Ok(child)
+}
+
+async fn await_boot(link: &mut FrameLink<SerialStream>, emu: &mut Emulator, limit: Duration, t: &Transcript) -> Result<(), BenchError> {
+    tokio::select! {
+        r = link.wait_boot(limit) => {
+            let boot = r?;
+            t.record(Source::Step, format!("terminal booted (boot {boot})"));
+            Ok(())
+        }
+        s = emu.child.wait() => {
+            // Give the stderr reader a moment to record the emulator's last words.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(BenchError::EmulatorDied {
+                status: s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                log: t.tail(10),
+            })
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Test cards: what a scenario names, what the card simulator presents, and how the host
 //! simulator's issuer answers. One table so the three never disagree.
 
-use crate::Pan;
+use crate::{Pan, Pin};
 use payhil_protocol::{Expiry, Network};
 
 /// How the simulated issuer answers an online authorisation for a card.
@@ -33,7 +33,7 @@ pub struct TestCard {
     /// Issuer's answer online.
     pub issuer: IssuerBehaviour,
     /// The card's PIN.
-    pub pin: &'static str,
+    pub pin: Pin,
 }
 
 struct Row(&'static str, &'static str, u16, u8, &'static [Network], IssuerBehaviour);
@@ -64,7 +64,7 @@ pub fn all() -> Vec<TestCard> {
             pan_seq: 1,
             networks: r.4,
             issuer: r.5,
-            pin: TEST_PIN,
+            pin: Pin::parse(TEST_PIN).unwrap_or_else(|| panic!("catalogue PIN is invalid")),
         })
         .collect()
 }

@@ -82,6 +82,29 @@ impl fmt::Display for Pan {
     }
 }
 
+/// A PIN: 4 to 12 digits. `Debug` never shows it (PBS-01); the digits come out only through
+/// [`Pin::reveal`], for the wire to the terminal.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    /// Validates a PIN.
+    pub fn parse(s: &str) -> Option<Self> {
+        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())).then(|| Self(s.to_owned()))
+    }
+
+    /// The digits, for the wire to the terminal only.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
 /// First six and last four digits of a card number and its length; nothing else is kept.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MaskedPan {
@@ -123,6 +146,9 @@ mod tests {
         assert_eq!(format!("{p}"), "501910******0006");
         assert_eq!(format!("{p:?}"), "Pan(501910******0006)");
         assert_eq!(p.reveal(), "5019100000000006");
+        let pin = Pin::parse("1234").unwrap();
+        assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
+        assert!(Pin::parse("12a4").is_none() && Pin::parse("123").is_none());
     }
 
     #[test]

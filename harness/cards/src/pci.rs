@@ -56,9 +56,44 @@ pub fn scan(text: &str) -> Vec<Leak> {
     leaks
 }
 
+/// PBS-01: finds lines that speak of a PIN and carry one of `pins` as a standalone digit token
+/// (as a `Debug` of a struct with a `pin` field would). Reports the line, never the PIN.
+pub fn scan_pins(text: &str, pins: &[&str]) -> Vec<Leak> {
+    let mut leaks = Vec::new();
+    for (li, line) in text.lines().enumerate() {
+        if !line.to_ascii_lowercase().contains("pin") {
+            continue;
+        }
+        let b = line.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if !b[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if pins.contains(&&line[start..i]) {
+                leaks.push(Leak { line: li + 1, column: start + 1, masked: "<PIN>".into() });
+            }
+        }
+    }
+    leaks
+}
+
 #[cfg(test)]
 mod tests {
-    use super::scan;
+    use super::{scan, scan_pins};
+
+    #[test]
+    fn pbs_01_finds_pins_next_to_the_word_pin() {
+        assert_eq!(scan_pins("EnterPin { pin: \"1234\" }", &["1234"]).len(), 1);
+        assert!(scan_pins("EnterPin(PinText(<redacted>))", &["1234"]).is_empty());
+        assert!(scan_pins("amount 12345 PIN VERIFIED", &["1234"]).is_empty());
+        assert!(scan_pins("amount 1234", &["1234"]).is_empty());
+    }
 
     #[test]
     fn pci_01_finds_full_pans_and_accepts_masked_ones() {

@@ -10,5 +10,6 @@
 
 pub mod oracle;
 pub mod purchase;
+pub mod receipt;
 
 pub use purchase::{Model, ModelConfig, Prediction, PurchaseInput};

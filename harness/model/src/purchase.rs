@@ -1,7 +1,7 @@
 //! Prediction of purchase outcomes and of the offline queue.
 
 use payhil_cards::catalogue::{IssuerBehaviour, TestCard};
-use payhil_cards::Pan;
+use payhil_cards::{Pan, Pin};
 use payhil_protocol::{Amount, Currency, EntryMode, Network, Outcome, Reason};
 
 /// The terminal configuration the model assumes (must match the terminal under test).
@@ -37,7 +37,7 @@ pub struct PurchaseInput {
     /// Entry mode.
     pub entry_mode: EntryMode,
     /// The PIN the cardholder enters; `None` bypasses PIN entry.
-    pub pin: Option<String>,
+    pub pin: Option<Pin>,
     /// Operator chose forced offline (NETS-02).
     pub forced_offline: bool,
 }
@@ -175,7 +175,7 @@ impl Model {
         if matches!(p.network, Network::VisaDebit | Network::BankAxept) {
             return declined(Reason::OfflineCardTypeNotAllowed);
         }
-        let pin_ok = p.pin.as_deref().is_some_and(|pin| pin == p.card.pin);
+        let pin_ok = p.pin.as_ref() == Some(&p.card.pin);
         if !pin_ok {
             return declined(Reason::OfflinePinRequired);
         }
@@ -212,7 +212,7 @@ mod tests {
         PurchaseInput {
             amount: Amount { minor, currency: Currency::DKK },
             network: card.networks[0],
-            pin: Some(card.pin.to_string()),
+            pin: Some(card.pin.clone()),
             card,
             entry_mode: entry,
             forced_offline: false,

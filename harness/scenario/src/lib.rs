@@ -1,1 +1,16 @@
-//! stub
+//! Scenario files: what they say, how they are parsed, how they run.
+//!
+//! * [`format`]: the TOML format, parsed with spans so every error names file:line:column.
+//! * [`rules`]: the requirement catalogue scenarios name (rules/catalogue.toml).
+//! * [`runner`]: runs a scenario on a [`payhil_bench::Bench`], checks the terminal against the
+//!   scenario's expectations and the reference model, and collects artifacts.
+//! * [`snapshot`]: compares artifacts with the reviewed insta snapshots in `scenarios/snapshots`.
+#![warn(missing_docs)]
+
+pub mod format;
+pub mod rules;
+pub mod runner;
+pub mod snapshot;
+
+pub use format::{Action, Scenario, ScenarioError, parse_file, parse_str};
+pub use runner::{Artifact, ScenarioReport, run};

@@ -166,6 +166,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         }
     }
 
+    /// Forgets buffered bytes and event numbering (after the terminal restarted).
+    pub fn reset(&mut self) {
+        self.decoder.reset();
+        self.rx.clear();
+        self.rx_pos = 0;
+        self.last_event_seq = None;
+    }
+
     /// The transcript this link records into.
     pub fn transcript(&self) -> &Transcript {
         &self.transcript

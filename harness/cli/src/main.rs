@@ -1,0 +1,49 @@
+//! `payhil`: run scenarios against a terminal, check scenario files, measure, or (internally)
+//! be the embedded reference terminal.
+#![warn(missing_docs)]
+
+mod bench_cmd;
+mod run_cmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "payhil", version, about = "Hardware-in-the-loop test harness for offline card-payment terminals")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios (all under scenarios/ by default) against the embedded emulated terminal
+    /// or a physical one.
+    Run(run_cmd::RunArgs),
+    /// Check scenario files without a terminal: syntax, rule IDs, cards, steps.
+    Check {
+        /// Scenario files (default: all under scenarios/).
+        files: Vec<PathBuf>,
+    },
+    /// Measure purchases per second and protocol round-trip time on one emulated terminal.
+    Bench(bench_cmd::BenchArgs),
+    /// Serve the reference terminal firmware on a serial device (spawned by `run` and `bench`).
+    #[command(hide = true)]
+    Emulate(fut_emulator::EmulatorArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Emulate(args) => std::process::exit(fut_emulator::run(&args)),
+        Command::Check { files } => std::process::exit(run_cmd::check(files)),
+        Command::Run(args) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            std::process::exit(rt.block_on(run_cmd::run(args))?)
+        }
+        Command::Bench(args) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(bench_cmd::bench(args))
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `payhil run` and `payhil check`.
+
+use anyhow::Context;
+use payhil_scenario::runner::{RunOptions, TerminalTarget};
+use payhil_scenario::snapshot::{self, Comparison};
+use payhil_scenario::{ScenarioReport, parse_file};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Arguments of `payhil run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or directories (default: scenarios/).
+    paths: Vec<PathBuf>,
+    /// Drive a physical terminal on this serial port instead of the embedded emulator.
+    #[arg(long)]
+    port: Option<PathBuf>,
+    /// Baud rate for --port.
+    #[arg(long, default_value_t = 115_200, requires = "port")]
+    baud: u32,
+    /// Seed for every random choice (printed; pass it again to replay a run exactly).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write each scenario's transcript and artifacts under this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Do not compare receipts and settlement files with the reviewed snapshots.
+    #[arg(long)]
+    no_snapshots: bool,
+    /// Bound on a terminal's start-up, in seconds.
+    #[arg(long, default_value_t = 10)]
+    boot_timeout: u64,
+}
+
+/// The scenarios directory: `./scenarios` if present, else the one this binary was built from.
+pub fn default_scenario_dir() -> PathBuf {
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios") }
+}
+
+/// Scenario files under the given paths, sorted.
+pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let roots = if paths.is_empty() { vec![default_scenario_dir()] } else { paths.to_vec() };
+    let mut files = Vec::new();
+    for root in roots {
+        if root.is_dir() {
+            let mut stack = vec![root.clone()];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+                    let p = entry?.path();
+                    if p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots") {
+                        stack.push(p);
+                    } else if p.extension().is_some_and(|e| e == "toml") {
+                        files.push(p);
+                    }
+                }
+            }
+        } else {
+            files.push(root);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `payhil check`: exit status 0 if every file is valid, 1 otherwise.
+pub fn check(files: Vec<PathBuf>) -> i32 {
+    let files = match discover(&files) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("payhil check: {e:#}");
+            return 2;
+        }
+    };
+    let mut bad = 0;
+    for f in &files {
+        match parse_file(f) {
+            Ok(s) => println!("ok    {} ({} steps; {})", f.display(), s.steps.len(), s.rules.join(" ")),
+            Err(e) => {
+                bad += 1;
+                println!("error {e}");
+            }
+        }
+    }
+    println!("{} checked, {bad} with errors", files.len());
+    i32::from(bad > 0)
+}
+
+fn seed_from_time() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+}
+
+/// `payhil run`: returns the exit status (0 only if every scenario passed).
+pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let seed = args.seed.unwrap_or_else(seed_from_time);
+    println!("payhil run: seed {seed} (replay with --seed {seed})");
+    let target = match &args.port {
+        Some(port) => TerminalTarget::Physical { port: port.clone(), baud: args.baud },
+        None => TerminalTarget::Emulated {
+            program: std::env::current_exe().context("locating the payhil executable")?,
+            args: vec!["emulate".into()],
+        },
+    };
+    let compare_snapshots = !args.no_snapshots && args.port.is_none();
+    let opts = RunOptions { target, seed, boot_timeout: Duration::from_secs(args.boot_timeout) };
+    let files = discover(&args.paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no scenario files found");
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for file in &files {
+        let scn = match parse_file(file) {
+            Ok(s) => s,
+            Err(e) => {
+                failed += 1;
+                println!("FAIL  {}\n      {e}", file.display());
+                continue;
+            }
+        };
+        let report = payhil_scenario::run(&scn, &opts).await;
+        let mut problems = Vec::new();
+        if let Some(f) = &report.failure {
+            let at = if f.step > 0 { format!("step {} ({}:{})", f.step, file.display(), f.line) } else { "run".into() };
+            problems.push(format!("{at}: {}", f.message));
+        }
+        problems.extend(report.invariant_findings.iter().cloned());
+        if compare_snapshots && report.failure.is_none() {
+            problems.extend(snapshot_problems(file, &report));
+        }
+        if let Some(dir) = &args.out {
+            write_outputs(dir, &report).with_context(|| format!("writing results under {}", dir.display()))?;
+        }
+        let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
+        println!("{verdict}  {:<40} {:>6.2}s  [{}]", report.stem, report.elapsed.as_secs_f64(), report.rules.join(" "));
+        if problems.is_empty() {
+            passed += 1;
+        } else {
+            failed += 1;
+            for p in &problems {
+                println!("      {p}");
+            }
+            let tail: Vec<&str> = report.transcript.lines().rev().take(12).collect();
+            println!("      last transcript lines:");
+            for l in tail.iter().rev() {
+                println!("        {l}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(i32::from(failed > 0))
+}
+
+fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
+    let dir = file.parent().unwrap_or(Path::new(".")).join("snapshots");
+    let mut out = Vec::new();
+    for a in &report.artifacts {
+        match snapshot::compare(&dir, &snapshot::name(&report.stem, &a.name), &a.text) {
+            Comparison::Match => {}
+            Comparison::Missing(f) => println!("      note: no reviewed snapshot {} (cargo test, then cargo insta review)", f.display()),
+            Comparison::Differs { file, line, expected, actual } => out.push(format!(
+                "{} differs from {} at line {line}:\n        snapshot: {expected}\n        terminal: {actual}",
+                a.name,
+                file.display()
+            )),
+        }
+    }
+    out
+}
+
+fn write_outputs(dir: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
+    let d = dir.join(&report.stem);
+    std::fs::create_dir_all(&d)?;
+    std::fs::write(d.join("transcript.txt"), &report.transcript)?;
+    for a in &report.artifacts {
+        std::fs::write(d.join(format!("{}.txt", a.name)), &a.text)?;
+    }
+    let summary = format!(
+        "scenario: {}\nfile: {}\nseed: {}\nresult: {}\nrules: {}\ndevice: {:?}\n",
+        report.name,
+        report.path.display(),
+        report.seed,
+        if report.passed() { "pass" } else { "fail" },
+        report.rules.join(" "),
+        report.device
+    );
+    std::fs::write(d.join("result.txt"), summary)?;
+    Ok(())
+}

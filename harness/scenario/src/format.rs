@@ -1,0 +1,558 @@
+//! The scenario file format (TOML) and its parser.
+//!
+//! ```toml
+//! name = "Dankort offline purchase forwarded once"
+//! rules = ["NETS-01", "PBS-02"]           # IDs from rules/catalogue.toml
+//! seed = 7                                # optional; otherwise the run's seed
+//!
+//! [terminal]                              # optional; these are the defaults
+//! offline_limit = "1500.00 DKK"           # NETS-03
+//! card_limit = "20000.00 DKK"             # NETS-04
+//! forward_retry = "60s"
+//!
+//! [[step]]
+//! set_clock = 2026-03-02T10:15:00Z
+//! [[step]]
+//! network = "down"                        # or "up"
+//! [[step]]
+//! purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "1234" }
+//! expect = { outcome = "approved_offline" }   # optional: reason = "offline_card_limit"
+//! [[step]]
+//! advance_clock = "2m"                    # s, m, h, d
+//! [[step]]
+//! expect_queue = { pending = 0 }
+//! [[step]]
+//! settle = true                           # settlement file + exactly-once check
+//! ```
+//! Other steps: `forward = true` (operator forwards the queue), `power_cycle = true`.
+//! Each `[[step]]` has exactly one action; `note = "..."` may describe it.
+//!
+//! Every error names `file:line:column`.
+
+use payhil_cards::Pin;
+use payhil_cards::catalogue::{self, TestCard};
+use payhil_protocol::{Amount, Currency, EntryMode, Network, Outcome, Reason};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A scenario error with its location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+    }
+}
+
+/// Terminal settings a scenario assumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalSettings {
+    /// Per-transaction offline limit (NETS-03).
+    pub offline_limit: Amount,
+    /// Per-card cumulative offline limit (NETS-04).
+    pub card_limit: Amount,
+    /// Forward retry interval in seconds.
+    pub forward_retry_s: u32,
+}
+
+impl Default for TerminalSettings {
+    fn default() -> Self {
+        Self {
+            offline_limit: Amount { minor: 1_500_00, currency: Currency::DKK },
+            card_limit: Amount { minor: 20_000_00, currency: Currency::DKK },
+            forward_retry_s: 60,
+        }
+    }
+}
+
+/// A purchase as the scenario describes it.
+#[derive(Debug, Clone)]
+pub struct PurchaseSpec {
+    /// Amount.
+    pub amount: Amount,
+    /// The test card.
+    pub card: TestCard,
+    /// The application used (CARD-01); defaults to the card's first.
+    pub network: Network,
+    /// Entry mode; defaults to chip.
+    pub entry: EntryMode,
+    /// PIN entered; `None` = PIN bypass. Defaults to the card's PIN.
+    pub pin: Option<Pin>,
+    /// Forced offline (NETS-02).
+    pub forced_offline: bool,
+}
+
+/// What the scenario expects of a purchase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expectation {
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Reason, if given.
+    pub reason: Option<Reason>,
+}
+
+/// One step's action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Set the terminal's clock (Unix seconds).
+    SetClock(i64),
+    /// Advance the clock by seconds.
+    AdvanceClock(u32),
+    /// Bring the terminal-host network up (true) or down.
+    Network(bool),
+    /// A purchase.
+    Purchase(Box<PurchaseSpec>, Option<Expectation>),
+    /// The operator forwards the offline queue.
+    Forward,
+    /// The terminal must report this many pending offline items.
+    ExpectQueue(u32),
+    /// Write the settlement file and check exactly-once.
+    Settle,
+    /// Cut power and boot again.
+    PowerCycle,
+}
+
+/// A step with its place in the file.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// 1-based index.
+    pub index: usize,
+    /// Line of the step's first key.
+    pub line: usize,
+    /// What it does.
+    pub action: Action,
+    /// Optional description.
+    pub note: Option<String>,
+}
+
+/// A parsed, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Title.
+    pub name: String,
+    /// File it came from.
+    pub path: PathBuf,
+    /// File stem, used to name snapshots.
+    pub stem: String,
+    /// Rule IDs it covers.
+    pub rules: Vec<String>,
+    /// Seed pinned by the file.
+    pub seed: Option<u64>,
+    /// Terminal settings.
+    pub terminal: TerminalSettings,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    rules: Spanned<Vec<Spanned<String>>>,
+    seed: Option<u64>,
+    terminal: Option<RawTerminal>,
+    #[serde(default)]
+    step: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTerminal {
+    offline_limit: Option<Spanned<String>>,
+    card_limit: Option<Spanned<String>>,
+    forward_retry: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    set_clock: Option<Spanned<toml::value::Datetime>>,
+    advance_clock: Option<Spanned<String>>,
+    network: Option<Spanned<String>>,
+    purchase: Option<Spanned<RawPurchase>>,
+    expect: Option<Spanned<RawExpect>>,
+    forward: Option<Spanned<bool>>,
+    expect_queue: Option<Spanned<RawQueue>>,
+    settle: Option<Spanned<bool>>,
+    power_cycle: Option<Spanned<bool>>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPurchase {
+    amount: Spanned<String>,
+    card: Spanned<String>,
+    network: Option<Spanned<String>>,
+    entry: Option<Spanned<String>>,
+    pin: Option<Spanned<String>>,
+    #[serde(default)]
+    forced_offline: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    outcome: Spanned<String>,
+    reason: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    pending: u32,
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        (line, col)
+    }
+
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = self.line_col(span.start);
+        ScenarioError { file: self.path.to_owned(), line, column, message: message.into() }
+    }
+}
+
+/// Reads and parses a scenario file.
+pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse_str(path, &text)
+}
+
+/// Parses scenario text; `path` names it in errors and gives the snapshot stem.
+pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let cx = Ctx { path, text };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        cx.err(span, e.message().trim().to_string())
+    })?;
+    if raw.name.get_ref().trim().is_empty() {
+        return Err(cx.err(raw.name.span(), "name must not be empty"));
+    }
+    if raw.rules.get_ref().is_empty() {
+        return Err(cx.err(raw.rules.span(), "a scenario must name the rule IDs it covers"));
+    }
+    for r in raw.rules.get_ref() {
+        if !crate::rules::known(r.get_ref()) {
+            return Err(cx.err(r.span(), format!("unknown rule ID `{}` (see rules/catalogue.toml)", r.get_ref())));
+        }
+    }
+    let mut terminal = TerminalSettings::default();
+    if let Some(t) = &raw.terminal {
+        if let Some(a) = &t.offline_limit {
+            terminal.offline_limit = amount(&cx, a)?;
+        }
+        if let Some(a) = &t.card_limit {
+            terminal.card_limit = amount(&cx, a)?;
+        }
+        if let Some(d) = &t.forward_retry {
+            terminal.forward_retry_s = duration(&cx, d)?;
+        }
+    }
+    if raw.step.is_empty() {
+        return Err(cx.err(0..0, "a scenario needs at least one [[step]]"));
+    }
+    let mut steps = Vec::new();
+    for (i, s) in raw.step.iter().enumerate() {
+        steps.push(step(&cx, i + 1, s)?);
+    }
+    Ok(Scenario {
+        name: raw.name.into_inner(),
+        stem: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        path: path.to_owned(),
+        rules: raw.rules.into_inner().into_iter().map(Spanned::into_inner).collect(),
+        seed: raw.seed,
+        terminal,
+        steps,
+    })
+}
+
+fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, ScenarioError> {
+    let r = s.get_ref();
+    let mut actions: Vec<(Range<usize>, Action)> = Vec::new();
+    if let Some(t) = &r.set_clock {
+        actions.push((t.span(), Action::SetClock(datetime(cx, t)?)));
+    }
+    if let Some(d) = &r.advance_clock {
+        actions.push((d.span(), Action::AdvanceClock(duration(cx, d)?)));
+    }
+    if let Some(n) = &r.network {
+        let up = match n.get_ref().as_str() {
+            "up" => true,
+            "down" => false,
+            other => return Err(cx.err(n.span(), format!("network is \"up\" or \"down\", not \"{other}\""))),
+        };
+        actions.push((n.span(), Action::Network(up)));
+    }
+    if let Some(p) = &r.purchase {
+        let expect = r.expect.as_ref().map(|e| expectation(cx, e)).transpose()?;
+        actions.push((p.span(), Action::Purchase(Box::new(purchase(cx, p)?), expect)));
+    } else if let Some(e) = &r.expect {
+        return Err(cx.err(e.span(), "`expect` belongs to a `purchase` step"));
+    }
+    for (flag, action) in [(&r.forward, Action::Forward), (&r.settle, Action::Settle), (&r.power_cycle, Action::PowerCycle)] {
+        if let Some(f) = flag {
+            if !*f.get_ref() {
+                return Err(cx.err(f.span(), "write the step only when it is wanted (`= true`)"));
+            }
+            actions.push((f.span(), action));
+        }
+    }
+    if let Some(q) = &r.expect_queue {
+        actions.push((q.span(), Action::ExpectQueue(q.get_ref().pending)));
+    }
+    match actions.len() {
+        0 => Err(cx.err(s.span(), format!("step {index} has no action (set_clock, advance_clock, network, purchase, forward, expect_queue, settle, power_cycle)"))),
+        1 => {
+            let (span, action) = actions.remove(0);
+            Ok(Step { index, line: cx.line_col(span.start).0, action, note: r.note.clone() })
+        }
+        _ => Err(cx.err(actions[1].0.clone(), format!("step {index} has more than one action; split it into two [[step]]s"))),
+    }
+}
+
+/// Parses "125.50 DKK" exactly into minor units; never through a float.
+fn amount(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<Amount, ScenarioError> {
+    let bad = |m: &str| cx.err(s.span(), format!("amount `{}`: {m} (write e.g. \"125.50 DKK\")", s.get_ref()));
+    let mut parts = s.get_ref().split_whitespace();
+    let (Some(number), Some(code), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("expected a number and a currency code"));
+    };
+    let currency = Currency::from_alpha(code).ok_or_else(|| bad("unknown currency"))?;
+    let exp = currency.exponent() as usize;
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("not a decimal number"));
+    }
+    if frac.len() > exp {
+        return Err(bad("more decimals than the currency has"));
+    }
+    let digits = format!("{whole}{frac:0<exp$}");
+    let minor = digits.parse::<u64>().map_err(|_| bad("too large"))?;
+    if minor == 0 {
+        return Err(bad("must be more than zero"));
+    }
+    Ok(Amount { minor, currency })
+}
+
+fn duration(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<u32, ScenarioError> {
+    let t = s.get_ref().trim();
+    let bad = || cx.err(s.span(), format!("duration `{t}`: write a whole number and s, m, h or d (e.g. \"90s\", \"14d\")"));
+    let unit = t.chars().last().ok_or_else(bad)?;
+    let n: u32 = t[..t.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+fn datetime(cx: &Ctx<'_>, s: &Spanned<toml::value::Datetime>) -> Result<i64, ScenarioError> {
+    let dt = s.get_ref();
+    let bad = |m: &str| cx.err(s.span(), format!("set_clock: {m} (write e.g. 2026-03-02T10:15:00Z)"));
+    let (Some(d), Some(t)) = (dt.date, dt.time) else { return Err(bad("needs a date and a time")) };
+    if !matches!(dt.offset, Some(toml::value::Offset::Z)) {
+        return Err(bad("the terminal clock is UTC: end the time with Z"));
+    }
+    let month = time::Month::try_from(d.month).map_err(|_| bad("invalid month"))?;
+    let date = time::Date::from_calendar_date(i32::from(d.year), month, d.day).map_err(|_| bad("invalid date"))?;
+    let tod = time::Time::from_hms(t.hour, t.minute, t.second.unwrap_or(0)).map_err(|_| bad("invalid time"))?;
+    Ok(time::PrimitiveDateTime::new(date, tod).assume_utc().unix_timestamp())
+}
+
+fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, ScenarioError> {
+    let r = p.get_ref();
+    let card = catalogue::by_name(r.card.get_ref()).ok_or_else(|| {
+        cx.err(r.card.span(), format!("unknown card `{}`; test cards: {}", r.card.get_ref(), catalogue::names().join(", ")))
+    })?;
+    let network = match &r.network {
+        None => card.networks[0],
+        Some(n) => {
+            let net = match n.get_ref().as_str() {
+                "dankort" => Network::Dankort,
+                "visa" => Network::Visa,
+                "visa_debit" => Network::VisaDebit,
+                "mastercard" => Network::Mastercard,
+                "bankaxept" => Network::BankAxept,
+                other => return Err(cx.err(n.span(), format!("unknown network `{other}`"))),
+            };
+            if !card.networks.contains(&net) {
+                return Err(cx.err(n.span(), format!("card `{}` has no {} application", card.name, net.label())));
+            }
+            net
+        }
+    };
+    let entry = match r.entry.as_ref().map(|e| (e.get_ref().as_str(), e.span())) {
+        None | Some(("chip", _)) => EntryMode::Chip,
+        Some(("contactless", _)) => EntryMode::Contactless,
+        Some(("wallet", _)) => EntryMode::Wallet,
+        Some(("magstripe", _)) => EntryMode::Magstripe,
+        Some((other, span)) => {
+            return Err(cx.err(span, format!("entry is chip, contactless, wallet or magstripe, not `{other}`")));
+        }
+    };
+    let pin = match &r.pin {
+        None => Some(card.pin.clone()),
+        Some(p) if p.get_ref().is_empty() => None,
+        Some(p) => match Pin::parse(p.get_ref()) {
+            Some(pin) => Some(pin),
+            None => return Err(cx.err(p.span(), "a PIN is 4 to 12 digits, or \"\" for no PIN")),
+        },
+    };
+    Ok(PurchaseSpec { amount: amount(cx, &r.amount)?, card, network, entry, pin, forced_offline: r.forced_offline })
+}
+
+/// Snake-case names of reasons, as scenarios write them.
+pub fn reason_name(r: Reason) -> String {
+    let dbg = format!("{r:?}");
+    let base = dbg.split('(').next().unwrap_or(&dbg);
+    let mut out = String::new();
+    for (i, c) in base.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Snake-case names of outcomes.
+pub fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::ApprovedOnline => "approved_online",
+        Outcome::ApprovedOffline => "approved_offline",
+        Outcome::Declined => "declined",
+        Outcome::Aborted => "aborted",
+    }
+}
+
+const REASONS: &[Reason] = &[
+    Reason::Approved,
+    Reason::InsufficientFunds,
+    Reason::CardBlocked,
+    Reason::CardExpired,
+    Reason::IssuerUnavailable,
+    Reason::OfflineAmountLimit,
+    Reason::OfflineCardLimit,
+    Reason::OfflineCardTypeNotAllowed,
+    Reason::OfflineContactlessNotAllowed,
+    Reason::OfflineWalletNotAllowed,
+    Reason::OfflinePinRequired,
+    Reason::OfflineQueueFull,
+    Reason::CommunicationFailure,
+    Reason::CardDataInvalid,
+    Reason::Cancelled,
+];
+
+fn expectation(cx: &Ctx<'_>, e: &Spanned<RawExpect>) -> Result<Expectation, ScenarioError> {
+    let r = e.get_ref();
+    let outcome = [Outcome::ApprovedOnline, Outcome::ApprovedOffline, Outcome::Declined, Outcome::Aborted]
+        .into_iter()
+        .find(|o| outcome_name(*o) == r.outcome.get_ref())
+        .ok_or_else(|| {
+            cx.err(r.outcome.span(), "outcome is approved_online, approved_offline, declined or aborted")
+        })?;
+    let reason = match &r.reason {
+        None => None,
+        Some(s) => Some(REASONS.iter().copied().find(|x| reason_name(*x) == *s.get_ref()).ok_or_else(|| {
+            let names: Vec<String> = REASONS.iter().map(|r| reason_name(*r)).collect();
+            cx.err(s.span(), format!("unknown reason `{}`; reasons: {}", s.get_ref(), names.join(", ")))
+        })?),
+    };
+    Ok(Expectation { outcome, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        parse_str(Path::new("t.toml"), text)
+    }
+
+    const OK: &str = r#"
+name = "x"
+rules = ["NETS-01"]
+[[step]]
+set_clock = 2026-03-02T10:15:00Z
+[[step]]
+purchase = { amount = "125.5 DKK", card = "dankort" }
+expect = { outcome = "approved_offline", reason = "approved" }
+"#;
+
+    #[test]
+    fn a_valid_scenario_parses_with_exact_amounts() {
+        let s = parse(OK).unwrap();
+        assert_eq!(s.steps.len(), 2);
+        let Action::SetClock(t) = s.steps[0].action else { panic!() };
+        assert_eq!(t, 1_772_446_500);
+        let Action::Purchase(p, Some(e)) = &s.steps[1].action else { panic!() };
+        assert_eq!(p.amount.minor, 12_550);
+        assert_eq!(p.pin.as_ref().map(Pin::reveal), Some("1234"));
+        assert_eq!(e.outcome, Outcome::ApprovedOffline);
+        assert_eq!(s.steps[1].line, 7);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = parse(&OK.replace("\"dankort\"", "\"dankort_x\"")).unwrap_err();
+        assert_eq!((e.line, e.column), (7, 43), "{e}");
+        assert!(e.to_string().starts_with("t.toml:7:43: unknown card `dankort_x`"), "{e}");
+
+        let e = parse(&OK.replace("NETS-01", "NETS-99")).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 10), "{e}");
+
+        let e = parse(&OK.replace("125.5 DKK", "125.505 DKK")).unwrap_err();
+        assert!(e.message.contains("more decimals"), "{e}");
+
+        let e = parse(&OK.replace("set_clock =", "set_clok =")).unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+
+        let e = parse("name = \"x\"\nrules = [\"NETS-01\"\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+
+        let e = parse(&format!("{OK}network = \"sideways\"\n")).unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
+    }
+
+    #[test]
+    fn a_step_needs_exactly_one_action() {
+        let e = parse(&OK.replace("set_clock = 2026-03-02T10:15:00Z", "set_clock = 2026-03-02T10:15:00Z\nnetwork = \"up\"")).unwrap_err();
+        assert!(e.message.contains("more than one action"), "{e}");
+        assert_eq!(e.line, 6);
+    }
+}

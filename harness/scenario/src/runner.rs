@@ -1,0 +1,436 @@
+//! Runs a scenario on a bench and checks the terminal three ways: against the scenario's own
+//! expectations, against the reference model, and against the invariants (exactly-once,
+//! receipts, no card data in any artifact).
+
+use crate::format::{Action, Expectation, PurchaseSpec, Scenario, Step, outcome_name, reason_name};
+use payhil_acquirer::SettledKind;
+use payhil_bench::{Bench, BenchConfig, DeviceIdentity, EmulatorSpec, Target, TerminalConfig};
+use payhil_faults::LinkState;
+use payhil_model::oracle::{Approval, Booked, exactly_once};
+use payhil_model::{Model, ModelConfig, Prediction, PurchaseInput};
+use payhil_protocol::{Awaiting, CardData, Outcome, PanText, PinText, Reason, Request, Response};
+use payhil_transport::Source;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.
+pub const DEFAULT_CLOCK: i64 = 1_767_603_600;
+
+/// Which terminal to run on.
+#[derive(Debug, Clone)]
+pub enum TerminalTarget {
+    /// Spawn this emulator command (e.g. `payhil emulate`) on a fresh PTY per scenario.
+    Emulated {
+        /// Executable.
+        program: PathBuf,
+        /// Leading arguments.
+        args: Vec<std::ffi::OsString>,
+    },
+    /// A physical terminal on a serial port.
+    Physical {
+        /// Port path.
+        port: PathBuf,
+        /// Baud rate.
+        baud: u32,
+    },
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The terminal.
+    pub target: TerminalTarget,
+    /// The run's seed (a scenario's own seed wins). Recorded in the report.
+    pub seed: u64,
+    /// Bound on a starting or restarting terminal.
+    pub boot_timeout: Duration,
+}
+
+/// A file the run produced: a receipt or the settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Name, e.g. `step03_receipt` or `settlement`.
+    pub name: String,
+    /// Content.
+    pub text: String,
+}
+
+/// What happened in one step.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// 1-based index.
+    pub index: usize,
+    /// Line in the file.
+    pub line: usize,
+    /// One line on what was done and seen.
+    pub summary: String,
+}
+
+/// Why a scenario failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Step index (0 = setup or end-of-run checks).
+    pub step: usize,
+    /// Line in the file (0 if none).
+    pub line: usize,
+    /// What went wrong, with both sides shown.
+    pub message: String,
+}
+
+/// The result of running one scenario.
+#[derive(Debug, Clone)]
+pub struct ScenarioReport {
+    /// Scenario title.
+    pub name: String,
+    /// File stem.
+    pub stem: String,
+    /// File.
+    pub path: PathBuf,
+    /// Rules covered.
+    pub rules: Vec<String>,
+    /// Seed used.
+    pub seed: u64,
+    /// Steps completed.
+    pub steps: Vec<StepResult>,
+    /// First failure, if any (later steps are not run).
+    pub failure: Option<Failure>,
+    /// Invariant findings from the end-of-run checks (also failures).
+    pub invariant_findings: Vec<String>,
+    /// Receipts and settlement files.
+    pub artifacts: Vec<Artifact>,
+    /// The rendered transcript.
+    pub transcript: String,
+    /// The terminal's identity.
+    pub device: Option<DeviceIdentity>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl ScenarioReport {
+    /// True if every step and every invariant passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none() && self.invariant_findings.is_empty()
+    }
+}
+
+struct Run {
+    bench: Bench,
+    model: Model,
+    now: i64,
+    approvals: Vec<Approval>,
+    artifacts: Vec<Artifact>,
+    steps: Vec<StepResult>,
+    boot_timeout: Duration,
+}
+
+/// Runs a scenario. Never panics on terminal behaviour: every problem ends up in the report.
+pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
+    let started = Instant::now();
+    let seed = scn.seed.unwrap_or(opts.seed);
+    let mut report = ScenarioReport {
+        name: scn.name.clone(),
+        stem: scn.stem.clone(),
+        path: scn.path.clone(),
+        rules: scn.rules.clone(),
+        seed,
+        steps: Vec::new(),
+        failure: None,
+        invariant_findings: Vec::new(),
+        artifacts: Vec::new(),
+        transcript: String::new(),
+        device: None,
+        elapsed: Duration::ZERO,
+    };
+    let t = &scn.terminal;
+    let target = match &opts.target {
+        TerminalTarget::Emulated { program, args } => Target::Emulated(EmulatorSpec {
+            program: program.clone(),
+            args: args.clone(),
+            config: TerminalConfig {
+                offline_limit_minor: t.offline_limit.minor,
+                card_limit_minor: t.card_limit.minor,
+                forward_retry_s: t.forward_retry_s,
+            },
+        }),
+        TerminalTarget::Physical { port, baud } => Target::Physical { port: port.clone(), baud: *baud },
+    };
+    let mut cfg = BenchConfig::new(target);
+    cfg.boot_timeout = opts.boot_timeout;
+    let bench = match Bench::start(cfg).await {
+        Ok(b) => b,
+        Err(e) => {
+            report.failure = Some(Failure { step: 0, line: 0, message: format!("bench setup failed: {e}") });
+            report.elapsed = started.elapsed();
+            return report;
+        }
+    };
+    bench.transcript.record(Source::Step, format!("scenario {} ({}), seed {seed}", scn.name, scn.path.display()));
+    report.device = Some(bench.device.clone());
+    let mut run = Run {
+        bench,
+        model: Model::new(ModelConfig {
+            offline_limit: t.offline_limit,
+            card_limit_minor: t.card_limit.minor,
+            forward_retry_s: t.forward_retry_s,
+        }),
+        now: DEFAULT_CLOCK,
+        approvals: Vec::new(),
+        artifacts: Vec::new(),
+        steps: Vec::new(),
+        boot_timeout: opts.boot_timeout,
+    };
+    let mut failure = match run.set_clock(DEFAULT_CLOCK).await {
+        Ok(_) => None,
+        Err(message) => Some(Failure { step: 0, line: 0, message }),
+    };
+    if failure.is_none() {
+        for step in &scn.steps {
+            run.bench.transcript.record(Source::Step, format!("step {} (line {}): {:?}", step.index, step.line, step.action));
+            match run.step(step).await {
+                Ok(summary) => run.steps.push(StepResult { index: step.index, line: step.line, summary }),
+                Err(message) => {
+                    run.bench.transcript.record(Source::Step, format!("step {} FAILED: {message}", step.index));
+                    failure = Some(Failure { step: step.index, line: step.line, message });
+                    break;
+                }
+            }
+        }
+    }
+    if failure.is_none() {
+        // Whatever the scenario says, nothing approved may be lost or doubled (PBS-02).
+        if let Err(message) = run.check_exactly_once().await {
+            failure = Some(Failure { step: 0, line: 0, message: format!("end of run: {message}") });
+        }
+    }
+    let pins: Vec<String> = scn
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Purchase(p, _) => Some([p.pin.as_ref(), Some(&p.card.pin)]),
+            _ => None,
+        })
+        .flatten()
+        .flatten()
+        .map(|p| p.reveal().to_string())
+        .collect();
+    let pins: Vec<&str> = pins.iter().map(String::as_str).collect();
+    let Run { bench, artifacts, steps, .. } = run;
+    let transcript = bench.transcript.render();
+    let mut findings = Vec::new();
+    // PCI-01/PCI-02: no artifact and no line of the transcript holds a full card number.
+    for (what, text) in artifacts.iter().map(|a| (a.name.as_str(), a.text.as_str())).chain([("transcript", transcript.as_str())]) {
+        for leak in payhil_cards::pci::scan(text) {
+            findings.push(format!("PCI-01: {what}:{}:{}: full card number {}", leak.line, leak.column, leak.masked));
+        }
+        for leak in payhil_cards::pci::scan_pins(text, &pins) {
+            findings.push(format!("PBS-01: {what}:{}:{}: a PIN appears", leak.line, leak.column));
+        }
+    }
+    let _ = bench.shutdown().await;
+    report.steps = steps;
+    report.failure = failure;
+    report.invariant_findings = findings;
+    report.artifacts = artifacts;
+    report.transcript = transcript;
+    report.elapsed = started.elapsed();
+    report
+}
+
+impl Run {
+    async fn request(&mut self, req: &Request<'_>) -> Result<payhil_transport::ResponseBytes, String> {
+        self.bench.link.request(req).await.map_err(|e| e.to_string())
+    }
+
+    async fn set_clock(&mut self, unix_s: i64) -> Result<String, String> {
+        let r = self.request(&Request::SetClock { unix_s }).await?;
+        match r.get() {
+            Response::Clock { unix_s: got } if got == unix_s => {
+                self.now = unix_s;
+                self.model.set_clock(unix_s);
+                self.bench.transcript.set_clock(unix_s);
+                Ok(format!("clock set to {unix_s}"))
+            }
+            other => Err(format!("SetClock({unix_s}): expected Clock({unix_s}), terminal answered {other:?}")),
+        }
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<String, String> {
+        match &step.action {
+            Action::SetClock(t) => self.set_clock(*t).await,
+            Action::AdvanceClock(secs) => {
+                let r = self.request(&Request::AdvanceClock { secs: *secs }).await?;
+                let want = self.now + i64::from(*secs);
+                match r.get() {
+                    Response::Clock { unix_s } if unix_s == want => {
+                        self.now = want;
+                        self.model.advance_clock(*secs);
+                        self.bench.transcript.set_clock(want);
+                        Ok(format!("clock advanced {secs} s"))
+                    }
+                    other => Err(format!("AdvanceClock({secs}): expected Clock({want}), terminal answered {other:?}")),
+                }
+            }
+            Action::Network(up) => {
+                self.bench.proxy.set(if *up { LinkState::Up } else { LinkState::Down });
+                self.model.set_network(*up);
+                Ok(format!("network {}", if *up { "up" } else { "down" }))
+            }
+            Action::Purchase(spec, expect) => self.purchase(step, spec, *expect).await,
+            Action::Forward => {
+                let r = self.request(&Request::ForwardQueue).await?;
+                self.model.forwarding_opportunity();
+                match r.get() {
+                    Response::Queue(q) => self.check_queue(q.pending, None).map(|_| format!("forwarded; {} pending", q.pending)),
+                    other => Err(format!("ForwardQueue: expected Queue, terminal answered {other:?}")),
+                }
+            }
+            Action::ExpectQueue(n) => {
+                let r = self.request(&Request::QueueStatus).await?;
+                match r.get() {
+                    Response::Queue(q) => self.check_queue(q.pending, Some(*n)).map(|_| format!("{} pending", q.pending)),
+                    other => Err(format!("QueueStatus: expected Queue, terminal answered {other:?}")),
+                }
+            }
+            Action::Settle => {
+                let books = self.bench.host.books();
+                self.artifacts.push(crate::Artifact { name: "settlement".into(), text: books.settlement_file() });
+                self.check_exactly_once().await?;
+                Ok(format!("settlement written: {} items", books.settled().count()))
+            }
+            Action::PowerCycle => {
+                self.bench.power_cycle(self.boot_timeout).await.map_err(|e| e.to_string())?;
+                self.model.restarted();
+                // A terminal's real-time clock keeps running through a power cut; the emulator's
+                // controlled clock is given back its time.
+                let now = self.now;
+                self.set_clock(now).await?;
+                Ok(format!("power cycled; boot {}", self.bench.device.boot_count))
+            }
+        }
+    }
+
+    fn check_queue(&self, pending: u32, scenario: Option<u32>) -> Result<(), String> {
+        let (lo, hi) = self.model.queue_bounds();
+        if pending < lo || pending > hi {
+            return Err(format!("offline queue: terminal reports {pending} pending; model expects {lo}..={hi}"));
+        }
+        if let Some(n) = scenario {
+            if pending != n {
+                return Err(format!("offline queue: terminal reports {pending} pending; scenario expects {n} (model allows {lo}..={hi})"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn purchase(&mut self, step: &Step, spec: &PurchaseSpec, expect: Option<Expectation>) -> Result<String, String> {
+        let input = PurchaseInput {
+            amount: spec.amount,
+            card: spec.card.clone(),
+            network: spec.network,
+            entry_mode: spec.entry,
+            pin: spec.pin.clone(),
+            forced_offline: spec.forced_offline,
+        };
+        let prediction = self.model.predict(&input);
+        let r = self.request(&Request::StartPurchase { amount: spec.amount, forced_offline: spec.forced_offline }).await?;
+        match r.get() {
+            Response::Accepted { awaiting: Awaiting::Card } => {}
+            other => return Err(format!("StartPurchase: expected Accepted(awaiting Card), terminal answered {other:?}")),
+        }
+        let card = CardData {
+            entry_mode: spec.entry,
+            network: spec.network,
+            pan: PanText(spec.card.pan.reveal()),
+            expiry: spec.card.expiry,
+            pan_seq: spec.card.pan_seq,
+        };
+        let mut r = self.request(&Request::PresentCard(card)).await?;
+        if let Response::Accepted { awaiting: Awaiting::Pin } = r.get() {
+            // No PIN (bypass) is sent as an empty PIN.
+            let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
+            r = self.request(&Request::EnterPin(PinText(pin))).await?;
+        }
+        let Response::Done(result) = r.get() else {
+            return Err(format!("purchase: expected a finished transaction (Done), terminal answered {:?}", r.get()));
+        };
+        let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
+        let terminal = shown(result.outcome, result.reason);
+        let model = match prediction {
+            Prediction::Exact(o, r) => shown(o, r),
+            Prediction::Either(a, b) => format!("{} or {}", shown(a.0, a.1), shown(b.0, b.1)),
+        };
+        let scenario = expect.map(|e| match e.reason {
+            Some(r) => shown(e.outcome, r),
+            None => outcome_name(e.outcome).to_string(),
+        });
+        let both = format!("terminal: {terminal}; model: {model}; scenario: {}", scenario.as_deref().unwrap_or("-"));
+        if let Some(e) = expect {
+            if e.outcome != result.outcome || e.reason.is_some_and(|r| r != result.reason) {
+                return Err(format!("outcome differs from the scenario: {both}"));
+            }
+        }
+        if !prediction.allows(result.outcome, result.reason) {
+            return Err(format!("outcome differs from the reference model: {both}"));
+        }
+        self.model.observe(&input, result.outcome);
+        let approved = matches!(result.outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
+        if approved {
+            self.approvals.push(Approval {
+                seq: result.txn_seq,
+                offline: result.outcome == Outcome::ApprovedOffline,
+                minor: spec.amount.minor,
+                last4: spec.card.pan.masked().last4().to_string(),
+            });
+        }
+        if !result.receipt.is_empty() {
+            let facts = payhil_model::receipt::ReceiptFacts {
+                amount: spec.amount,
+                network: spec.network,
+                pan: &spec.card.pan,
+                unix_s: self.now,
+                terminal_id: &self.bench.device.terminal_id,
+                offline: result.outcome == Outcome::ApprovedOffline,
+            };
+            let problems = payhil_model::receipt::findings(result.receipt, &facts);
+            let receipt = result.receipt.to_string();
+            self.artifacts.push(crate::Artifact { name: format!("step{:02}_receipt", step.index), text: receipt });
+            if !problems.is_empty() {
+                return Err(format!("receipt: {}", problems.join("; ")));
+            }
+        } else if approved {
+            return Err("CARD-08: an approved purchase printed no receipt".into());
+        }
+        Ok(format!("{} {} -> {terminal} (#{})", spec.card.name, spec.amount, result.txn_seq))
+    }
+
+    async fn check_exactly_once(&mut self) -> Result<(), String> {
+        let r = self.request(&Request::QueueStatus).await?;
+        let Response::Queue(q) = r.get() else {
+            return Err(format!("QueueStatus: expected Queue, terminal answered {:?}", r.get()));
+        };
+        let books = self.bench.host.books();
+        let terminal_id = self.bench.device.terminal_id.clone();
+        let booked: Vec<Booked> = books
+            .settled()
+            .filter(|s| s.terminal_id == terminal_id)
+            .map(|s| Booked {
+                seq: s.seq,
+                offline: s.kind == SettledKind::Offline,
+                minor: s.amount.minor,
+                last4: s.pan.last4().to_string(),
+            })
+            .collect();
+        // Approvals the host later declined are the merchant's loss, not lost by the terminal.
+        let declined: Vec<u32> = books.items.values().filter(|s| s.response_code != 0).map(|s| s.seq).collect();
+        let approvals: Vec<Approval> = self.approvals.iter().filter(|a| !declined.contains(&a.seq)).cloned().collect();
+        let verdict = exactly_once(&approvals, &booked, q.pending);
+        self.bench.transcript.record(
+            Source::Step,
+            format!(
+                "exactly-once: lost {} duplicated {} unexpected {} recovered {} pending {}",
+                verdict.lost, verdict.duplicated, verdict.unexpected, verdict.recovered, verdict.pending
+            ),
+        );
+        if verdict.ok() { Ok(()) } else { Err(format!("PBS-02 exactly-once: {}", verdict.findings.join("; "))) }
+    }
+}
