@@ -46,11 +46,28 @@ mod tests {
 
     #[test]
     fn known_dates() {
-        assert_eq!(from_unix(0), DateTime { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0 });
+        assert_eq!(
+            from_unix(0),
+            DateTime {
+                year: 1970,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0
+            }
+        );
         // 2024-02-29T23:59:59Z, a leap day.
         assert_eq!(
             from_unix(1_709_251_199),
-            DateTime { year: 2024, month: 2, day: 29, hour: 23, minute: 59, second: 59 }
+            DateTime {
+                year: 2024,
+                month: 2,
+                day: 29,
+                hour: 23,
+                minute: 59,
+                second: 59
+            }
         );
         assert_eq!(from_unix(-1).year, 1969);
     }

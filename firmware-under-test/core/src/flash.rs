@@ -72,7 +72,13 @@ pub struct NorFlash<S> {
 impl<S: Storage> NorFlash<S> {
     /// Wraps `storage`, whose length must be a multiple of `page_size`.
     pub fn new(storage: S, page_size: u32) -> Self {
-        Self { storage, page_size, writes: 0, cut: None, dead: false }
+        Self {
+            storage,
+            page_size,
+            writes: 0,
+            cut: None,
+            dead: false,
+        }
     }
 
     /// Arms a power cut.
@@ -185,7 +191,10 @@ mod tests {
         let mut f = NorFlash::new(&mut mem[..], 256);
         f.program(0, &[0xF0, 0xFF, 0xFF, 0x00]).unwrap();
         f.program(0, &[0x00, 0xFF, 0xFF, 0x00]).unwrap();
-        assert_eq!(f.program(0, &[0xFF, 0xFF, 0xFF, 0xFF]), Err(FlashError::NotErased));
+        assert_eq!(
+            f.program(0, &[0xFF, 0xFF, 0xFF, 0xFF]),
+            Err(FlashError::NotErased)
+        );
         assert_eq!(f.program(2, &[0; 4]), Err(FlashError::Misaligned));
         f.erase_page(0).unwrap();
         f.program(0, &[1, 2, 3, 4]).unwrap();

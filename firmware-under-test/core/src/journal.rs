@@ -67,7 +67,10 @@ impl StoredPan {
         }
         let mut digits = [b'0'; 19];
         digits[..b.len()].copy_from_slice(b);
-        Some(Self { len: b.len() as u8, digits })
+        Some(Self {
+            len: b.len() as u8,
+            digits,
+        })
     }
 
     /// The digits as text.
@@ -91,7 +94,11 @@ impl StoredPan {
         for (i, d) in self.digits[..self.len as usize].iter().enumerate() {
             let nib = d - b'0';
             let byte = &mut out[i / 2];
-            *byte = if i % 2 == 0 { (nib << 4) | 0x0F } else { (*byte & 0xF0) | nib };
+            *byte = if i % 2 == 0 {
+                (nib << 4) | 0x0F
+            } else {
+                (*byte & 0xF0) | nib
+            };
         }
     }
 
@@ -180,7 +187,9 @@ fn entry_from(c: u8) -> Option<EntryMode> {
 /// Reasons are stored as their postcard variant index; only unit variants are journaled.
 fn reason_code(r: Reason) -> u8 {
     let mut buf = [0u8; 4];
-    postcard::to_slice(&r, &mut buf).map(|b| b[0]).unwrap_or(0xFF)
+    postcard::to_slice(&r, &mut buf)
+        .map(|b| b[0])
+        .unwrap_or(0xFF)
 }
 
 fn reason_from(c: u8) -> Reason {
@@ -210,7 +219,8 @@ impl TxnRecord {
     }
 
     fn decode(body: &[u8]) -> Option<Self> {
-        let u32_at = |i: usize| u32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+        let u32_at =
+            |i: usize| u32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
         let mut minor = [0u8; 8];
         minor.copy_from_slice(&body[4..12]);
         let mut time = [0u8; 8];
@@ -274,8 +284,15 @@ pub struct Journal<F, const P: usize> {
 enum SlotState {
     Erased,
     Garbage,
-    Boot { lsn: u32, boot_count: u32 },
-    Txn { lsn: u32, done: bool, declined: bool },
+    Boot {
+        lsn: u32,
+        boot_count: u32,
+    },
+    Txn {
+        lsn: u32,
+        done: bool,
+        declined: bool,
+    },
 }
 
 impl<F: Flash, const P: usize> Journal<F, P> {
@@ -306,7 +323,11 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                         max = Some((lsn, slot));
                     }
                 }
-                SlotState::Txn { lsn, done, declined } => {
+                SlotState::Txn {
+                    lsn,
+                    done,
+                    declined,
+                } => {
                     if max.is_none_or(|(m, _)| lsn > m) {
                         max = Some((lsn, slot));
                     }
@@ -350,7 +371,10 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         }
         let lsn = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
         Ok(match b[2] {
-            KIND_BOOT => SlotState::Boot { lsn, boot_count: u32::from_le_bytes([b[8], b[9], b[10], b[11]]) },
+            KIND_BOOT => SlotState::Boot {
+                lsn,
+                boot_count: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+            },
             KIND_TXN => {
                 // Any cleared bit counts: a torn marker write still means the host acknowledged.
                 let done = b[56..60] != [0xFF; 4];
@@ -358,7 +382,11 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                 if TxnRecord::decode(&b[8..52]).is_none() {
                     SlotState::Garbage
                 } else {
-                    SlotState::Txn { lsn, done, declined }
+                    SlotState::Txn {
+                        lsn,
+                        done,
+                        declined,
+                    }
                 }
             }
             _ => SlotState::Garbage,
@@ -387,7 +415,9 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     fn free_slot(&mut self) -> Result<u32, JournalError> {
         for _ in 0..self.slots {
             let slot = self.head;
-            if slot % self.slots_per_page == 0 && !self.page_is_erased(slot / self.slots_per_page)? {
+            if slot % self.slots_per_page == 0
+                && !self.page_is_erased(slot / self.slots_per_page)?
+            {
                 let page = slot / self.slots_per_page;
                 if self.page_has_pending(page) {
                     return Err(JournalError::Full);
@@ -414,7 +444,9 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     }
 
     fn page_has_pending(&self, page: u32) -> bool {
-        self.pending[..self.pending_len].iter().any(|&s| u32::from(s) / self.slots_per_page == page)
+        self.pending[..self.pending_len]
+            .iter()
+            .any(|&s| u32::from(s) / self.slots_per_page == page)
     }
 
     /// The sequence number the next transaction will be journaled under.
@@ -542,7 +574,10 @@ mod tests {
     fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
         TxnRecord {
             seq,
-            amount: Amount { minor, currency: Currency::DKK },
+            amount: Amount {
+                minor,
+                currency: Currency::DKK,
+            },
             status,
             network: Network::Dankort,
             entry_mode: EntryMode::Chip,
@@ -562,7 +597,11 @@ mod tests {
         let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
         for i in 0..5 {
             let seq = j.next_seq();
-            let st = if i % 2 == 0 { TxnStatus::ApprovedOffline } else { TxnStatus::ApprovedOnline };
+            let st = if i % 2 == 0 {
+                TxnStatus::ApprovedOffline
+            } else {
+                TxnStatus::ApprovedOnline
+            };
             j.record(&rec(seq, 100 + i, st)).unwrap();
         }
         assert_eq!(j.pending_len(), 3);
@@ -573,7 +612,11 @@ mod tests {
         let mut j: J = Journal::mount(flash).unwrap();
         assert_eq!(j.boot_count(), 2);
         assert_eq!(j.pending_len(), 2);
-        assert_eq!(j.pending_exposure(&StoredPan::from_ascii("5019100000000006").unwrap()).unwrap(), 102 + 104);
+        assert_eq!(
+            j.pending_exposure(&StoredPan::from_ascii("5019100000000006").unwrap())
+                .unwrap(),
+            102 + 104
+        );
         // The boot record took one lsn; sequence numbers never repeat across boots.
         assert!(j.next_seq() > first + 5);
     }
@@ -600,11 +643,17 @@ mod tests {
             flash.cut_power_at(Some(PowerCut { at: 2, tear }));
             let mut j: J = Journal::mount(flash).unwrap();
             let seq = j.next_seq();
-            assert!(matches!(j.record(&rec(seq, 5, TxnStatus::ApprovedOffline)), Err(JournalError::Flash(FlashError::PowerLost))));
+            assert!(matches!(
+                j.record(&rec(seq, 5, TxnStatus::ApprovedOffline)),
+                Err(JournalError::Flash(FlashError::PowerLost))
+            ));
             let j: J = Journal::mount(NorFlash::new(j.into_flash().into_storage(), 4096)).unwrap();
             assert_eq!(j.pending_len(), 0);
             let next = j.next_seq();
-            assert!(next > seq, "the cut transaction's number {seq} is never reused ({next})");
+            assert!(
+                next > seq,
+                "the cut transaction's number {seq} is never reused ({next})"
+            );
         }
     }
 }

@@ -21,7 +21,11 @@ impl Default for OfflineLimits {
     /// 1,500.00 DKK per transaction (a typical Nets merchant agreement; configurable) and the
     /// seed's 20,000.00 DKK per Dankort.
     fn default() -> Self {
-        Self { currency: Currency::DKK, per_transaction_minor: 1_500_00, per_card_minor: 20_000_00 }
+        Self {
+            currency: Currency::DKK,
+            per_transaction_minor: 1_500_00,
+            per_card_minor: 20_000_00,
+        }
     }
 }
 
@@ -72,7 +76,10 @@ mod tests {
 
     fn attempt(minor: u64, exposure: u64) -> OfflineAttempt {
         OfflineAttempt {
-            amount: Amount { minor, currency: Currency::DKK },
+            amount: Amount {
+                minor,
+                currency: Currency::DKK,
+            },
             network: Network::Dankort,
             entry_mode: EntryMode::Chip,
             pin_verified: true,
@@ -84,14 +91,20 @@ mod tests {
     fn nets_03_per_transaction_limit_is_inclusive() {
         let l = OfflineLimits::default();
         assert_eq!(offline_decision(&l, &attempt(1_500_00, 0)), Ok(()));
-        assert_eq!(offline_decision(&l, &attempt(1_500_01, 0)), Err(Reason::OfflineAmountLimit));
+        assert_eq!(
+            offline_decision(&l, &attempt(1_500_01, 0)),
+            Err(Reason::OfflineAmountLimit)
+        );
     }
 
     #[test]
     fn nets_04_per_card_limit_is_cumulative() {
         let l = OfflineLimits::default();
         assert_eq!(offline_decision(&l, &attempt(1_000_00, 19_000_00)), Ok(()));
-        assert_eq!(offline_decision(&l, &attempt(1_000_00, 19_000_01)), Err(Reason::OfflineCardLimit));
+        assert_eq!(
+            offline_decision(&l, &attempt(1_000_00, 19_000_01)),
+            Err(Reason::OfflineCardLimit)
+        );
     }
 
     #[test]
@@ -99,12 +112,21 @@ mod tests {
         let l = OfflineLimits::default();
         let mut a = attempt(100, 0);
         a.network = Network::VisaDebit;
-        assert_eq!(offline_decision(&l, &a), Err(Reason::OfflineCardTypeNotAllowed));
+        assert_eq!(
+            offline_decision(&l, &a),
+            Err(Reason::OfflineCardTypeNotAllowed)
+        );
         let mut a = attempt(100, 0);
         a.entry_mode = EntryMode::Wallet;
-        assert_eq!(offline_decision(&l, &a), Err(Reason::OfflineWalletNotAllowed));
+        assert_eq!(
+            offline_decision(&l, &a),
+            Err(Reason::OfflineWalletNotAllowed)
+        );
         a.entry_mode = EntryMode::Contactless;
-        assert_eq!(offline_decision(&l, &a), Err(Reason::OfflineContactlessNotAllowed));
+        assert_eq!(
+            offline_decision(&l, &a),
+            Err(Reason::OfflineContactlessNotAllowed)
+        );
         let mut a = attempt(100, 0);
         a.pin_verified = false;
         assert_eq!(offline_decision(&l, &a), Err(Reason::OfflinePinRequired));

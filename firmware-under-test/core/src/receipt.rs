@@ -42,7 +42,7 @@ fn line(out: &mut impl Write, left: &str, right: fmt::Arguments<'_>) -> fmt::Res
     let mut r = crate::text::TextBuf::<32>::new();
     r.write_fmt(right)?;
     let pad = 32usize.saturating_sub(left.len() + r.as_str().len()).max(1);
-    write!(out, "{left}{:pad$}{}\n", "", r.as_str())
+    writeln!(out, "{left}{:pad$}{}", "", r.as_str())
 }
 
 /// Human text for a reason (what the display and the receipt say).
@@ -91,7 +91,11 @@ pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
     };
     line(out, r.network.label(), format_args!("{mode}"))?;
     let stars = "*********";
-    line(out, "CARD", format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()))?;
+    line(
+        out,
+        "CARD",
+        format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()),
+    )?;
     let scale = 10u64.pow(r.amount.currency.exponent());
     line(
         out,

@@ -12,8 +12,8 @@ use crate::receipt::{self, ReceiptData};
 use crate::text::TextBuf;
 use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code};
 use payhil_protocol::{
-    Amount, Awaiting, CardData, DeviceInfo, EntryMode, Expiry, Network, Outcome, PROTOCOL_VERSION, PanText,
-    QueueStatus, Reason, Request, RequestError, Response, TxnResult,
+    Amount, Awaiting, CardData, DeviceInfo, EntryMode, Expiry, Network, Outcome, PROTOCOL_VERSION,
+    PanText, QueueStatus, Reason, Request, RequestError, Response, TxnResult,
 };
 
 /// Capacity of the offline queue (pending index).
@@ -84,10 +84,16 @@ enum After {
 #[derive(Debug, Clone, Copy)]
 enum State {
     Idle,
-    AwaitingCard { amount: Amount, forced_offline: bool },
+    AwaitingCard {
+        amount: Amount,
+        forced_offline: bool,
+    },
     AwaitingPin(Txn),
     AwaitingHost(Txn),
-    Forwarding { rec: TxnRecord, after: After },
+    Forwarding {
+        rec: TxnRecord,
+        after: After,
+    },
 }
 
 /// A terminal: configuration, journal on flash, controlled clock and transaction state.
@@ -153,7 +159,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
     }
 
     fn wrong_state(&self) -> Step<'_> {
-        Step::Reply(Response::Rejected(RequestError::WrongState { awaiting: self.awaiting() }))
+        Step::Reply(Response::Rejected(RequestError::WrongState {
+            awaiting: self.awaiting(),
+        }))
     }
 
     /// Handles one request from the test agent.
@@ -189,15 +197,23 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     Step::Reply(Response::Clock { unix_s: self.now })
                 }
             }
-            Request::StartPurchase { amount, forced_offline } => {
+            Request::StartPurchase {
+                amount,
+                forced_offline,
+            } => {
                 if !matches!(self.state, State::Idle) {
                     return self.wrong_state();
                 }
                 if amount.minor == 0 || amount.currency.alpha() == "XXX" {
                     return Step::Reply(Response::Rejected(RequestError::BadAmount));
                 }
-                self.state = State::AwaitingCard { amount, forced_offline };
-                Step::Reply(Response::Accepted { awaiting: Awaiting::Card })
+                self.state = State::AwaitingCard {
+                    amount,
+                    forced_offline,
+                };
+                Step::Reply(Response::Accepted {
+                    awaiting: Awaiting::Card,
+                })
             }
             Request::PresentCard(card) => self.present_card(&card),
             Request::EnterPin(pin) => {
@@ -231,7 +247,11 @@ impl<'a, F: Flash> Terminal<'a, F> {
     }
 
     fn present_card(&mut self, c: &CardData<'_>) -> Step<'_> {
-        let State::AwaitingCard { amount, forced_offline } = self.state else {
+        let State::AwaitingCard {
+            amount,
+            forced_offline,
+        } = self.state
+        else {
             return self.wrong_state();
         };
         let card = match StoredPan::from_ascii(c.pan.0) {
@@ -255,14 +275,27 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 }));
             }
         };
-        let txn = Txn { seq: self.journal.next_seq(), amount, forced_offline, card, pin_verified: false };
+        let txn = Txn {
+            seq: self.journal.next_seq(),
+            amount,
+            forced_offline,
+            card,
+            pin_verified: false,
+        };
         if expired(card.expiry, self.now) {
-            return self.finish(txn, Outcome::Declined, Reason::CardExpired, TxnStatus::Declined);
+            return self.finish(
+                txn,
+                Outcome::Declined,
+                Reason::CardExpired,
+                TxnStatus::Declined,
+            );
         }
         match c.entry_mode {
             EntryMode::Chip | EntryMode::Magstripe => {
                 self.state = State::AwaitingPin(txn);
-                Step::Reply(Response::Accepted { awaiting: Awaiting::Pin })
+                Step::Reply(Response::Accepted {
+                    awaiting: Awaiting::Pin,
+                })
             }
             // Contactless and wallets go straight to authorisation (CVM on the device).
             EntryMode::Contactless | EntryMode::Wallet => self.authorise(txn),
@@ -274,7 +307,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
             return self.offline(txn); // NETS-02
         }
         self.state = State::AwaitingHost(txn);
-        let State::AwaitingHost(ref t) = self.state else { unreachable!() };
+        let State::AwaitingHost(ref t) = self.state else {
+            unreachable!()
+        };
         Step::Host(HostRequest::Authorise(self.cfg_txn_data(t)))
     }
 
@@ -299,10 +334,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
     pub fn host_result(&mut self, result: Result<HostResponse<'_>, HostUnreachable>) -> Step<'_> {
         match self.state {
             State::AwaitingHost(txn) => match result {
-                Ok(HostResponse::AuthResult { txn_seq, response_code: code, auth_code }) if txn_seq == txn.seq => {
+                Ok(HostResponse::AuthResult {
+                    txn_seq,
+                    response_code: code,
+                    auth_code,
+                }) if txn_seq == txn.seq => {
                     self.set_auth(auth_code);
                     if code == response_code::APPROVED {
-                        self.finish(txn, Outcome::ApprovedOnline, Reason::Approved, TxnStatus::ApprovedOnline)
+                        self.finish(
+                            txn,
+                            Outcome::ApprovedOnline,
+                            Reason::Approved,
+                            TxnStatus::ApprovedOnline,
+                        )
                     } else {
                         let reason = match code {
                             response_code::INSUFFICIENT_FUNDS => Reason::InsufficientFunds,
@@ -318,8 +362,12 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 _ => self.offline(txn),
             },
             State::Forwarding { rec, after } => match result {
-                Ok(HostResponse::AdviceAck { txn_seq, response_code: code }) if txn_seq == rec.seq => {
-                    let declined = code != response_code::APPROVED && code != response_code::DUPLICATE;
+                Ok(HostResponse::AdviceAck {
+                    txn_seq,
+                    response_code: code,
+                }) if txn_seq == rec.seq => {
+                    let declined =
+                        code != response_code::APPROVED && code != response_code::DUPLICATE;
                     match self.journal.acknowledge(rec.seq, declined) {
                         Ok(()) => self.forward_next(after),
                         Err(_) => Step::Halt,
@@ -354,7 +402,12 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 if self.journal.pending_len() == 0 {
                     self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
                 }
-                self.finish(txn, Outcome::ApprovedOffline, Reason::Approved, TxnStatus::ApprovedOffline)
+                self.finish(
+                    txn,
+                    Outcome::ApprovedOffline,
+                    Reason::Approved,
+                    TxnStatus::ApprovedOffline,
+                )
             }
             Err(reason) => {
                 self.auth_len = 0;
@@ -372,7 +425,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
 
     /// Journals the transaction, then prints the receipt. The journal write comes first: an
     /// offline approval exists only once it is durable.
-    fn finish(&mut self, txn: Txn, outcome: Outcome, reason: Reason, status: TxnStatus) -> Step<'_> {
+    fn finish(
+        &mut self,
+        txn: Txn,
+        outcome: Outcome,
+        reason: Reason,
+        status: TxnStatus,
+    ) -> Step<'_> {
         self.state = State::Idle;
         if outcome != Outcome::ApprovedOnline && outcome != Outcome::ApprovedOffline {
             self.auth_len = 0;
@@ -392,7 +451,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
         let (outcome, reason) = match self.journal.record(&rec) {
             Ok(()) => (outcome, reason),
             Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
-            Err(_) if outcome == Outcome::ApprovedOffline => (Outcome::Declined, Reason::OfflineQueueFull),
+            Err(_) if outcome == Outcome::ApprovedOffline => {
+                (Outcome::Declined, Reason::OfflineQueueFull)
+            }
             // The journal is only for history of online outcomes; the host has the authority.
             Err(_) => (outcome, reason),
         };
@@ -439,7 +500,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
         match self.journal.pending(0) {
             Ok(Some(rec)) => {
                 self.state = State::Forwarding { rec, after };
-                let State::Forwarding { ref rec, .. } = self.state else { unreachable!() };
+                let State::Forwarding { ref rec, .. } = self.state else {
+                    unreachable!()
+                };
                 Step::Host(HostRequest::Advice(TxnData {
                     terminal_id: self.cfg.terminal_id,
                     merchant_id: self.cfg.merchant_id,
@@ -453,7 +516,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     amount: rec.amount,
                     local_time: rec.local_time,
                     pin_verified: true,
-                    auth_code: core::str::from_utf8(&rec.auth_code).unwrap_or("").trim_end(),
+                    auth_code: core::str::from_utf8(&rec.auth_code)
+                        .unwrap_or("")
+                        .trim_end(),
                 }))
             }
             Ok(None) => {
@@ -472,7 +537,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
     }
 
     fn queue_status(&mut self) -> Step<'_> {
-        let Ok(total) = self.journal.pending_total() else { return Step::Halt };
+        let Ok(total) = self.journal.pending_total() else {
+            return Step::Halt;
+        };
         Step::Reply(Response::Queue(QueueStatus {
             pending: self.journal.pending_len() as u32,
             forwarded: self.journal.forwarded(),
@@ -499,7 +566,11 @@ mod tests {
         terminal_id: "TERM0001",
         merchant_id: "M1",
         merchant_name: "SHOP",
-        offline: OfflineLimits { currency: Currency::DKK, per_transaction_minor: 1_500_00, per_card_minor: 20_000_00 },
+        offline: OfflineLimits {
+            currency: Currency::DKK,
+            per_transaction_minor: 1_500_00,
+            per_card_minor: 20_000_00,
+        },
         forward_retry_s: 60,
     };
 
@@ -508,19 +579,42 @@ mod tests {
             entry_mode: EntryMode::Chip,
             network: Network::Dankort,
             pan: PanText("5019100000000006"),
-            expiry: Expiry { year: 2030, month: 12 },
+            expiry: Expiry {
+                year: 2030,
+                month: 12,
+            },
             pan_seq: 1,
         }
     }
 
     fn buy<F: Flash>(t: &mut Terminal<'_, F>, minor: u64) -> (Outcome, Reason, u32) {
-        let amount = Amount { minor, currency: Currency::DKK };
-        assert!(matches!(t.handle(&Request::StartPurchase { amount, forced_offline: false }), Step::Reply(Response::Accepted { .. })));
-        assert!(matches!(t.handle(&Request::PresentCard(card())), Step::Reply(Response::Accepted { awaiting: Awaiting::Pin })));
-        assert!(matches!(t.handle(&Request::EnterPin(PinText("1234"))), Step::Host(HostRequest::Authorise(_))));
+        let amount = Amount {
+            minor,
+            currency: Currency::DKK,
+        };
+        assert!(matches!(
+            t.handle(&Request::StartPurchase {
+                amount,
+                forced_offline: false
+            }),
+            Step::Reply(Response::Accepted { .. })
+        ));
+        assert!(matches!(
+            t.handle(&Request::PresentCard(card())),
+            Step::Reply(Response::Accepted {
+                awaiting: Awaiting::Pin
+            })
+        ));
+        assert!(matches!(
+            t.handle(&Request::EnterPin(PinText("1234"))),
+            Step::Host(HostRequest::Authorise(_))
+        ));
         match t.host_result(Err(HostUnreachable)) {
             Step::Reply(Response::Done(r)) => {
-                assert!(!r.receipt.contains("5019100000000006"), "receipt masks the PAN (PCI-01)");
+                assert!(
+                    !r.receipt.contains("5019100000000006"),
+                    "receipt masks the PAN (PCI-01)"
+                );
                 (r.outcome, r.reason, r.txn_seq)
             }
             other => panic!("{other:?}"),
@@ -531,17 +625,26 @@ mod tests {
     fn nets_01_offline_approval_is_stored_and_forwarded_once_after_a_reboot() {
         let mut mem = vec![0xFFu8; 16 * 4096];
         let mut t = Terminal::boot(CFG, NorFlash::new(&mut mem[..], 4096)).unwrap();
-        t.handle(&Request::SetClock { unix_s: 1_800_000_000 });
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
         let (outcome, _, seq) = buy(&mut t, 100_00);
         assert_eq!(outcome, Outcome::ApprovedOffline);
         assert_eq!(buy(&mut t, 1_500_01).1, Reason::OfflineAmountLimit);
         // Reboot on the same flash: the item is still pending.
         let flash = t.journal.into_flash();
         let mut t = Terminal::boot(CFG, flash).unwrap();
-        let Step::Host(HostRequest::Advice(d)) = t.handle(&Request::ForwardQueue) else { panic!() };
+        let Step::Host(HostRequest::Advice(d)) = t.handle(&Request::ForwardQueue) else {
+            panic!()
+        };
         assert_eq!(d.txn_seq, seq);
-        let step = t.host_result(Ok(HostResponse::AdviceAck { txn_seq: seq, response_code: 0 }));
-        let Step::Reply(Response::Queue(q)) = step else { panic!("{step:?}") };
+        let step = t.host_result(Ok(HostResponse::AdviceAck {
+            txn_seq: seq,
+            response_code: 0,
+        }));
+        let Step::Reply(Response::Queue(q)) = step else {
+            panic!("{step:?}")
+        };
         assert_eq!((q.pending, q.forwarded), (0, 1));
     }
 }

@@ -11,7 +11,10 @@ pub struct TextBuf<const N: usize> {
 impl<const N: usize> TextBuf<N> {
     /// Empty buffer.
     pub const fn new() -> Self {
-        Self { buf: [0; N], len: 0 }
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
     }
 
     /// Empties the buffer.

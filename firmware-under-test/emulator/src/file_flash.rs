@@ -18,7 +18,12 @@ impl FileStorage {
     /// Opens `path`, creating it erased (all 0xFF) with `size` bytes if it is missing or of
     /// another size.
     pub fn open(path: &Path, size: usize) -> std::io::Result<Self> {
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let mut bytes = Vec::with_capacity(size);
         file.read_to_end(&mut bytes)?;
         if bytes.len() != size {

@@ -15,7 +15,11 @@ pub struct HostLink {
 impl HostLink {
     /// A link to `addr`; nothing is connected until the first exchange.
     pub fn new(addr: String, timeout: Duration) -> Self {
-        Self { addr, conn: None, timeout }
+        Self {
+            addr,
+            conn: None,
+            timeout,
+        }
     }
 
     fn connect(&self) -> std::io::Result<TcpStream> {
@@ -35,7 +39,11 @@ impl HostLink {
     /// Sends `request` (already length-prefixed) and reads one response body into `out`.
     /// A kept-alive connection that turns out dead is retried once on a fresh connection;
     /// the host deduplicates by transaction sequence number, so a repeat is harmless.
-    pub fn exchange(&mut self, request: &[u8], out: &mut [u8; MAX_HOST_MESSAGE]) -> std::io::Result<usize> {
+    pub fn exchange(
+        &mut self,
+        request: &[u8],
+        out: &mut [u8; MAX_HOST_MESSAGE],
+    ) -> std::io::Result<usize> {
         let reused = self.conn.is_some();
         match self.try_exchange(request, out) {
             Ok(n) => Ok(n),
@@ -47,7 +55,11 @@ impl HostLink {
         }
     }
 
-    fn try_exchange(&mut self, request: &[u8], out: &mut [u8; MAX_HOST_MESSAGE]) -> std::io::Result<usize> {
+    fn try_exchange(
+        &mut self,
+        request: &[u8],
+        out: &mut [u8; MAX_HOST_MESSAGE],
+    ) -> std::io::Result<usize> {
         let conn = match self.conn.take() {
             Some(c) => c,
             None => self.connect()?,
@@ -58,7 +70,9 @@ impl HostLink {
         conn.read_exact(&mut len)?;
         let n = usize::from(u16::from_be_bytes(len));
         if n > MAX_HOST_MESSAGE {
-            return Err(std::io::Error::other(format!("host message of {n} bytes exceeds the limit")));
+            return Err(std::io::Error::other(format!(
+                "host message of {n} bytes exceeds the limit"
+            )));
         }
         conn.read_exact(&mut out[..n])?;
         self.conn = Some(conn);

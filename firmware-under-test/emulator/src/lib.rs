@@ -23,7 +23,10 @@ pub const EXIT_LINK_GONE: i32 = 4;
 
 /// Command line of the emulator (also embedded in `payhil emulate`).
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "fut-emulator", about = "Reference offline payment terminal on a serial port")]
+#[command(
+    name = "fut-emulator",
+    about = "Reference offline payment terminal on a serial port"
+)]
 pub struct EmulatorArgs {
     /// Serial device to serve the test-agent protocol on (PTY slave or /dev/tty*).
     #[arg(long)]

@@ -20,11 +20,22 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
     let mut port = serialport::new(args.port.to_string_lossy(), args.baud)
         .timeout(Duration::from_millis(500))
         .open_native()
-        .map_err(|source| SetupError::Port { path: args.port.clone(), source })?;
-    let storage = FileStorage::open(&args.flash, args.flash_kib as usize * 1024)
-        .map_err(|source| SetupError::Flash { path: args.flash.clone(), source })?;
+        .map_err(|source| SetupError::Port {
+            path: args.port.clone(),
+            source,
+        })?;
+    let storage =
+        FileStorage::open(&args.flash, args.flash_kib as usize * 1024).map_err(|source| {
+            SetupError::Flash {
+                path: args.flash.clone(),
+                source,
+            }
+        })?;
     let mut flash = NorFlash::new(storage, PAGE);
-    flash.cut_power_at(args.power_cut_at.map(|at| PowerCut { at, tear: args.tear }));
+    flash.cut_power_at(args.power_cut_at.map(|at| PowerCut {
+        at,
+        tear: args.tear,
+    }));
     let build_hash = build_hash();
     let cfg = Config {
         model: "PAYHIL-REF-1",
@@ -49,11 +60,16 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
         }
         Err(e) => return Err(SetupError::Mount(e)),
     };
-    let mut host = HostLink::new(args.host.clone(), Duration::from_millis(args.host_timeout_ms));
+    let mut host = HostLink::new(
+        args.host.clone(),
+        Duration::from_millis(args.host_timeout_ms),
+    );
     let mut out = [0u8; MAX_ENCODED];
     let mut event_seq: u16 = 0;
     // A leading delimiter flushes whatever partial frame the peer may hold.
-    let boot = Event::Boot { boot_count: terminal.boot_count() };
+    let boot = Event::Boot {
+        boot_count: terminal.boot_count(),
+    };
     if let Ok(w) = frame::encode(FrameKind::Event, event_seq, &boot, &mut out[1..]) {
         let n = w.len();
         out[0] = 0;
@@ -61,7 +77,11 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             return Ok(EXIT_LINK_GONE);
         }
     }
-    eprintln!("fut-emulator: booted (boot {}), serving {}", terminal.boot_count(), args.port.display());
+    eprintln!(
+        "fut-emulator: booted (boot {}), serving {}",
+        terminal.boot_count(),
+        args.port.display()
+    );
 
     let mut decoder = FrameDecoder::new();
     let mut rx = [0u8; 512];
@@ -76,7 +96,9 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 return Ok(EXIT_LINK_GONE);
             }
             Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => {
+                continue;
+            }
             Err(e) => {
                 eprintln!("fut-emulator: serial read failed ({e}), exiting");
                 return Ok(EXIT_LINK_GONE);
@@ -90,7 +112,9 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 None => None,
                 Some(Decoded::Error(e)) => {
                     eprintln!("fut-emulator: bad frame ({e:?}), sending NAK");
-                    frame::encode_bytes(FrameKind::Nak, 0, &[], &mut out).ok().map(<[u8]>::to_vec)
+                    frame::encode_bytes(FrameKind::Nak, 0, &[], &mut out)
+                        .ok()
+                        .map(<[u8]>::to_vec)
                 }
                 Some(Decoded::Frame(f)) if f.kind != FrameKind::Request => {
                     eprintln!("fut-emulator: ignoring {:?} frame from the harness", f.kind);
@@ -104,13 +128,14 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                     _ => {
                         let seq = f.seq;
                         let payload = f.payload.to_vec();
-                        let (bytes, power_off) = match answer(&mut terminal, &mut host, &payload, seq, &mut out) {
-                            Some(r) => r,
-                            None => {
-                                eprintln!("fut-emulator: power lost");
-                                return Ok(EXIT_POWER_LOST);
-                            }
-                        };
+                        let (bytes, power_off) =
+                            match answer(&mut terminal, &mut host, &payload, seq, &mut out) {
+                                Some(r) => r,
+                                None => {
+                                    eprintln!("fut-emulator: power lost");
+                                    return Ok(EXIT_POWER_LOST);
+                                }
+                            };
                         if power_off {
                             let _ = port.write_all(&bytes);
                             let _ = port.flush();
@@ -129,7 +154,12 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 }
                 if terminal.awaiting() != payhil_protocol::Awaiting::Nothing {
                     event_seq = event_seq.wrapping_add(1);
-                    if let Ok(w) = frame::encode(FrameKind::Event, event_seq, &Event::Prompt(terminal.awaiting()), &mut out) {
+                    if let Ok(w) = frame::encode(
+                        FrameKind::Event,
+                        event_seq,
+                        &Event::Prompt(terminal.awaiting()),
+                        &mut out,
+                    ) {
                         let _ = port.write_all(w);
                     }
                 }
@@ -151,7 +181,12 @@ fn answer<F: fut_core::flash::Flash>(
         Ok(r) => r,
         Err(_) => {
             let resp = Response::Rejected(RequestError::Malformed);
-            return Some((frame::encode(FrameKind::Response, seq, &resp, out).ok()?.to_vec(), false));
+            return Some((
+                frame::encode(FrameKind::Response, seq, &resp, out)
+                    .ok()?
+                    .to_vec(),
+                false,
+            ));
         }
     };
     eprintln!("fut-emulator: <- #{seq} {req:?}");
@@ -167,9 +202,14 @@ fn answer<F: fut_core::flash::Flash>(
                     Ok(b) => b.to_vec(),
                     Err(_) => {
                         eprintln!("fut-emulator: response too large for a frame");
-                        frame::encode(FrameKind::Response, seq, &Response::Rejected(RequestError::Malformed), out)
-                            .ok()?
-                            .to_vec()
+                        frame::encode(
+                            FrameKind::Response,
+                            seq,
+                            &Response::Rejected(RequestError::Malformed),
+                            out,
+                        )
+                        .ok()?
+                        .to_vec()
                     }
                 };
                 return Some((bytes, power_off));
@@ -201,5 +241,8 @@ fn answer<F: fut_core::flash::Flash>(
 /// stable for snapshots yet changes with every release.
 fn build_hash() -> String {
     let id = concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"));
-    format!("{:08x}", payhil_protocol::frame::CRC.checksum(id.as_bytes()))
+    format!(
+        "{:08x}",
+        payhil_protocol::frame::CRC.checksum(id.as_bytes())
+    )
 }

@@ -67,7 +67,9 @@ fn issuer_decision(d: &TxnData<'_>) -> u8 {
     };
     let txn = time::OffsetDateTime::from_unix_timestamp(d.local_time).ok();
     let expired = d.expiry != Expiry { year: 0, month: 0 }
-        && txn.is_some_and(|t| (t.year(), u8::from(t.month())) > (i32::from(card.expiry.year), card.expiry.month));
+        && txn.is_some_and(|t| {
+            (t.year(), u8::from(t.month())) > (i32::from(card.expiry.year), card.expiry.month)
+        });
     match card.issuer {
         IssuerBehaviour::Blocked => rc::BLOCKED,
         _ if expired => rc::EXPIRED,
@@ -94,9 +96,16 @@ impl Reply {
     /// The wire message.
     pub fn message(&self) -> HostResponse<'_> {
         if self.advice {
-            HostResponse::AdviceAck { txn_seq: self.txn_seq, response_code: self.response_code }
+            HostResponse::AdviceAck {
+                txn_seq: self.txn_seq,
+                response_code: self.response_code,
+            }
         } else {
-            HostResponse::AuthResult { txn_seq: self.txn_seq, response_code: self.response_code, auth_code: &self.auth_code }
+            HostResponse::AuthResult {
+                txn_seq: self.txn_seq,
+                response_code: self.response_code,
+                auth_code: &self.auth_code,
+            }
         }
     }
 }
@@ -109,8 +118,16 @@ impl Books {
             HostRequest::Authorise(d) => (false, d),
             HostRequest::Advice(d) => (true, d),
         };
-        let delivery = Delivery { terminal_id: d.terminal_id.into(), seq: d.txn_seq };
-        if advice { &mut self.advice_deliveries } else { &mut self.auth_requests }.push(delivery);
+        let delivery = Delivery {
+            terminal_id: d.terminal_id.into(),
+            seq: d.txn_seq,
+        };
+        if advice {
+            &mut self.advice_deliveries
+        } else {
+            &mut self.auth_requests
+        }
+        .push(delivery);
         let key = (d.terminal_id.to_string(), d.txn_seq);
         let (code, auth) = match (self.items.get(&key), Pan::parse(d.pan.0)) {
             // A repeat: the same answer, booked once (PBS-02).
@@ -126,7 +143,11 @@ impl Books {
                     };
                     (SettledKind::Offline, code, d.auth_code.to_string())
                 } else {
-                    (SettledKind::Online, issuer_decision(d), auth_code(d.txn_seq))
+                    (
+                        SettledKind::Online,
+                        issuer_decision(d),
+                        auth_code(d.txn_seq),
+                    )
                 };
                 let item = settled(d, pan.masked(), kind, code, auth);
                 let auth = item.auth_code.clone();
@@ -135,12 +156,19 @@ impl Books {
             }
         };
         let auth_code = if advice { String::new() } else { auth };
-        Reply { advice, txn_seq: d.txn_seq, response_code: code, auth_code }
+        Reply {
+            advice,
+            txn_seq: d.txn_seq,
+            response_code: code,
+            auth_code,
+        }
     }
 
     /// Items in the settlement (approved), in settlement order.
     pub fn settled(&self) -> impl Iterator<Item = &Settled> {
-        self.items.values().filter(|s| s.response_code == rc::APPROVED)
+        self.items
+            .values()
+            .filter(|s| s.response_code == rc::APPROVED)
     }
 
     /// The settlement file: one batch per network, totals per batch, declined forwarded items
@@ -161,10 +189,21 @@ impl Books {
                 count += 1;
             }
             for (cur, minor) in totals {
-                let _ = writeln!(out, "  TOTAL {} COUNT {} {cur} {}.{:02}", network.label(), items.len(), minor / 100, minor % 100);
+                let _ = writeln!(
+                    out,
+                    "  TOTAL {} COUNT {} {cur} {}.{:02}",
+                    network.label(),
+                    items.len(),
+                    minor / 100,
+                    minor % 100
+                );
             }
         }
-        let declined: Vec<_> = self.items.values().filter(|s| s.kind == SettledKind::Offline && s.response_code != rc::APPROVED).collect();
+        let declined: Vec<_> = self
+            .items
+            .values()
+            .filter(|s| s.kind == SettledKind::Offline && s.response_code != rc::APPROVED)
+            .collect();
         if !declined.is_empty() {
             out.push_str("DECLINED AFTER FORWARDING\n");
             for s in declined {
@@ -179,7 +218,12 @@ impl Books {
 fn line(s: &Settled) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(s.local_time)
         .ok()
-        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).ok())
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
         .unwrap_or_else(|| s.local_time.to_string());
     format!(
         "{} {:06} {:<7} {:<16} {} {}.{:02} AUTH {:<6} {}",
@@ -208,7 +252,11 @@ fn settled(d: &TxnData<'_>, pan: MaskedPan, kind: SettledKind, code: u8, auth: S
         pan,
         amount: d.amount,
         local_time: d.local_time,
-        auth_code: if code == rc::APPROVED { auth } else { String::new() },
+        auth_code: if code == rc::APPROVED {
+            auth
+        } else {
+            String::new()
+        },
         response_code: code,
     }
 }
@@ -229,11 +277,17 @@ mod tests {
             merchant_id: "M1",
             txn_seq: seq,
             pan: PanText(pan),
-            expiry: Expiry { year: 2030, month: 12 },
+            expiry: Expiry {
+                year: 2030,
+                month: 12,
+            },
             pan_seq: 1,
             network: Network::Dankort,
             entry_mode: EntryMode::Chip,
-            amount: Amount { minor: 12550, currency: Currency::DKK },
+            amount: Amount {
+                minor: 12550,
+                currency: Currency::DKK,
+            },
             local_time: 1_772_446_500,
             pin_verified: true,
             auth_code: "Y3",
@@ -245,7 +299,13 @@ mod tests {
         let mut b = Books::default();
         let d = data(7, "5019100000000006");
         for _ in 0..3 {
-            assert_eq!(b.handle(&HostRequest::Advice(d)).message(), HostResponse::AdviceAck { txn_seq: 7, response_code: 0 });
+            assert_eq!(
+                b.handle(&HostRequest::Advice(d)).message(),
+                HostResponse::AdviceAck {
+                    txn_seq: 7,
+                    response_code: 0
+                }
+            );
         }
         assert_eq!(b.advice_deliveries.len(), 3);
         assert_eq!(b.settled().count(), 1);
@@ -257,10 +317,23 @@ mod tests {
     #[test]
     fn issuer_behaviours_decline_with_their_codes() {
         let mut b = Books::default();
-        assert_eq!(b.handle(&HostRequest::Authorise(data(1, "5019100000000022"))).response_code, 51);
-        assert_eq!(b.handle(&HostRequest::Authorise(data(2, "5019100000000030"))).response_code, 62);
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(data(1, "5019100000000022")))
+                .response_code,
+            51
+        );
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(data(2, "5019100000000030")))
+                .response_code,
+            62
+        );
         assert_eq!(b.settled().count(), 0);
-        assert_eq!(b.handle(&HostRequest::Authorise(data(3, "5019100000000014"))).auth_code.len(), 6);
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(data(3, "5019100000000014")))
+                .auth_code
+                .len(),
+            6
+        );
         assert_eq!(b.settled().count(), 1);
     }
 }

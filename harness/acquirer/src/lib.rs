@@ -39,7 +39,9 @@ impl HostSim {
         let b = books.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, peer)) = listener.accept().await else { continue };
+                let Ok((stream, peer)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(serve(stream, peer, b.clone(), transcript.clone()));
             }
@@ -73,17 +75,26 @@ async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: 
         }
         let n = usize::from(u16::from_be_bytes(len));
         if n > MAX_HOST_MESSAGE {
-            t.record(Source::Host, format!("{peer}: message of {n} bytes exceeds the limit; closing"));
+            t.record(
+                Source::Host,
+                format!("{peer}: message of {n} bytes exceeds the limit; closing"),
+            );
             return;
         }
         if s.read_exact(&mut body[..n]).await.is_err() {
-            t.record(Source::Host, format!("{peer}: connection lost inside a message"));
+            t.record(
+                Source::Host,
+                format!("{peer}: connection lost inside a message"),
+            );
             return;
         }
         let req: HostRequest<'_> = match postcard::from_bytes(&body[..n]) {
             Ok(r) => r,
             Err(e) => {
-                t.record(Source::Host, format!("{peer}: undecodable message ({e}); closing"));
+                t.record(
+                    Source::Host,
+                    format!("{peer}: undecodable message ({e}); closing"),
+                );
                 return;
             }
         };
@@ -99,7 +110,10 @@ async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: 
         wire.extend_from_slice(&(resp.len() as u16).to_be_bytes());
         wire.extend_from_slice(&resp);
         if s.write_all(&wire).await.is_err() {
-            t.record(Source::Host, format!("{peer}: response could not be delivered"));
+            t.record(
+                Source::Host,
+                format!("{peer}: response could not be delivered"),
+            );
             return;
         }
     }

@@ -61,7 +61,11 @@ pub struct TerminalConfig {
 
 impl Default for TerminalConfig {
     fn default() -> Self {
-        Self { offline_limit_minor: 1_500_00, card_limit_minor: 20_000_00, forward_retry_s: 60 }
+        Self {
+            offline_limit_minor: 1_500_00,
+            card_limit_minor: 20_000_00,
+            forward_retry_s: 60,
+        }
     }
 }
 
@@ -173,30 +177,56 @@ impl Bench {
     /// Sets up host, proxy and terminal, and greets the terminal.
     pub async fn start(cfg: BenchConfig) -> Result<Self, BenchError> {
         let transcript = Transcript::new();
-        let workdir = tempfile::Builder::new().prefix("payhil-bench").tempdir().map_err(io("creating a work directory"))?;
+        let workdir = tempfile::Builder::new()
+            .prefix("payhil-bench")
+            .tempdir()
+            .map_err(io("creating a work directory"))?;
         let host = HostSim::start(SocketAddr::from(([127, 0, 0, 1], 0)), transcript.clone())
             .await
             .map_err(io("starting the host simulator"))?;
         let proxy = NetProxy::start(cfg.proxy_listen, host.addr(), transcript.clone())
             .await
-            .map_err(io(format!("starting the network proxy on {}", cfg.proxy_listen)))?;
-        transcript.record(Source::Step, format!("host simulator on {}, proxy on {}", host.addr(), proxy.addr()));
+            .map_err(io(format!(
+                "starting the network proxy on {}",
+                cfg.proxy_listen
+            )))?;
+        transcript.record(
+            Source::Step,
+            format!(
+                "host simulator on {}, proxy on {}",
+                host.addr(),
+                proxy.addr()
+            ),
+        );
         let (link, emulator) = match &cfg.target {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
                 let flash = workdir.path().join("flash.bin");
-                let mut link = FrameLink::new(pty.harness, "emulator", cfg.link, transcript.clone());
+                let mut link =
+                    FrameLink::new(pty.harness, "emulator", cfg.link, transcript.clone());
                 let child = spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
-                let mut emu = Emulator { spec: spec.clone(), terminal_path: pty.terminal_path, flash, child };
+                let mut emu = Emulator {
+                    spec: spec.clone(),
+                    terminal_path: pty.terminal_path,
+                    flash,
+                    child,
+                };
                 await_boot(&mut link, &mut emu, cfg.boot_timeout, &transcript).await?;
                 // Now the emulator holds the terminal end: drop ours so its exit reads as EOF.
                 drop(pty.keepalive);
                 (link, Some(emu))
             }
             Target::Physical { port, baud } => {
-                let s = open_port(port, *baud).map_err(io(format!("opening {}", port.display())))?;
-                transcript.record(Source::Step, format!("opened {} at {baud} baud", port.display()));
-                (FrameLink::new(s, port.display().to_string(), cfg.link, transcript.clone()), None)
+                let s =
+                    open_port(port, *baud).map_err(io(format!("opening {}", port.display())))?;
+                transcript.record(
+                    Source::Step,
+                    format!("opened {} at {baud} baud", port.display()),
+                );
+                (
+                    FrameLink::new(s, port.display().to_string(), cfg.link, transcript.clone()),
+                    None,
+                )
             }
         };
         let mut bench = Self {
@@ -223,7 +253,12 @@ impl Bench {
 
     /// Greets the terminal and records its identity.
     pub async fn hello(&mut self) -> Result<&DeviceIdentity, BenchError> {
-        let r = self.link.request(&Request::Hello { protocol_version: PROTOCOL_VERSION }).await?;
+        let r = self
+            .link
+            .request(&Request::Hello {
+                protocol_version: PROTOCOL_VERSION,
+            })
+            .await?;
         match r.get() {
             Response::Hello(d) => {
                 self.device = DeviceIdentity {
@@ -244,7 +279,9 @@ impl Bench {
 
     /// Cuts the terminal's power and boots it again on the same flash (emulated terminals).
     pub async fn power_cycle(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
-        let Some(emu) = self.emulator.as_mut() else { return Err(BenchError::NotEmulated("a power cycle")) };
+        let Some(emu) = self.emulator.as_mut() else {
+            return Err(BenchError::NotEmulated("a power cycle"));
+        };
         // Ask for the cut so the terminal stops at a defined point, then make sure it is gone.
         let _ = self.link.request(&Request::PowerCut).await;
         let status = match tokio::time::timeout(boot_timeout, emu.child.wait()).await {
@@ -255,7 +292,8 @@ impl Bench {
                 "killed after not stopping in time".into()
             }
         };
-        self.transcript.record(Source::Step, format!("terminal powered off ({status})"));
+        self.transcript
+            .record(Source::Step, format!("terminal powered off ({status})"));
         // Hold the terminal end open while the new process starts, as at first start.
         let keepalive = std::fs::OpenOptions::new()
             .read(true)
@@ -263,7 +301,13 @@ impl Bench {
             .open(&emu.terminal_path)
             .map_err(io(format!("reopening {}", emu.terminal_path.display())))?;
         self.link.reset();
-        emu.child = spawn(&emu.spec, &emu.terminal_path, self.proxy.addr(), &emu.flash, &self.transcript)?;
+        emu.child = spawn(
+            &emu.spec,
+            &emu.terminal_path,
+            self.proxy.addr(),
+            &emu.flash,
+            &self.transcript,
+        )?;
         await_boot(&mut self.link, emu, boot_timeout, &self.transcript).await?;
         drop(keepalive);
         self.hello().await?;
@@ -272,7 +316,9 @@ impl Bench {
 
     /// Kills the emulator without warning (tests of a vanished device).
     pub fn kill_terminal(&mut self) -> Result<(), BenchError> {
-        let Some(emu) = self.emulator.as_mut() else { return Err(BenchError::NotEmulated("killing the terminal")) };
+        let Some(emu) = self.emulator.as_mut() else {
+            return Err(BenchError::NotEmulated("killing the terminal"));
+        };
         emu.child.start_kill().map_err(io("killing the emulator"))
     }
 
@@ -289,7 +335,13 @@ impl Bench {
     }
 }
 
-fn spawn(spec: &EmulatorSpec, port: &std::path::Path, host: SocketAddr, flash: &std::path::Path, t: &Transcript) -> Result<Child, BenchError> {
+fn spawn(
+    spec: &EmulatorSpec,
+    port: &std::path::Path,
+    host: SocketAddr,
+    flash: &std::path::Path,
+    t: &Transcript,
+) -> Result<Child, BenchError> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .arg("--port")
@@ -308,8 +360,17 @@ fn spawn(spec: &EmulatorSpec, port: &std::path::Path, host: SocketAddr, flash: &
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(io(format!("spawning {}", spec.program.display())))?;
-    t.record(Source::Step, format!("spawned emulator pid {:?} on {}", child.id(), port.display()));
+    let mut child = cmd
+        .spawn()
+        .map_err(io(format!("spawning {}", spec.program.display())))?;
+    t.record(
+        Source::Step,
+        format!(
+            "spawned emulator pid {:?} on {}",
+            child.id(),
+            port.display()
+        ),
+    );
     if let Some(stderr) = child.stderr.take() {
         let t = t.clone();
         tokio::spawn(async move {
@@ -322,7 +383,12 @@ fn spawn(spec: &EmulatorSpec, port: &std::path::Path, host: SocketAddr, flash: &
     Ok(child)
 }
 
-async fn await_boot(link: &mut FrameLink<SerialStream>, emu: &mut Emulator, limit: Duration, t: &Transcript) -> Result<(), BenchError> {
+async fn await_boot(
+    link: &mut FrameLink<SerialStream>,
+    emu: &mut Emulator,
+    limit: Duration,
+    t: &Transcript,
+) -> Result<(), BenchError> {
     tokio::select! {
         r = link.wait_boot(limit) => {
             let boot = r?;

@@ -36,19 +36,96 @@ pub struct TestCard {
     pub pin: Pin,
 }
 
-struct Row(&'static str, &'static str, u16, u8, &'static [Network], IssuerBehaviour);
+struct Row(
+    &'static str,
+    &'static str,
+    u16,
+    u8,
+    &'static [Network],
+    IssuerBehaviour,
+);
 
 const ROWS: &[Row] = &[
-    Row("dankort", "5019100000000006", 2030, 12, &[Network::Dankort], IssuerBehaviour::Approve),
-    Row("dankort_2", "5019100000000014", 2030, 12, &[Network::Dankort], IssuerBehaviour::Approve),
-    Row("dankort_low_funds", "5019100000000022", 2030, 12, &[Network::Dankort], IssuerBehaviour::InsufficientFunds),
-    Row("dankort_blocked", "5019100000000030", 2030, 12, &[Network::Dankort], IssuerBehaviour::Blocked),
-    Row("visa_dankort", "4571100000000009", 2029, 6, &[Network::Dankort, Network::Visa], IssuerBehaviour::Approve),
-    Row("visa", "4111111111111111", 2031, 1, &[Network::Visa], IssuerBehaviour::Approve),
-    Row("visa_debit", "4757100000000005", 2030, 3, &[Network::VisaDebit], IssuerBehaviour::Approve),
-    Row("mastercard", "5200000000000007", 2030, 8, &[Network::Mastercard], IssuerBehaviour::Approve),
-    Row("bankaxept", "7000000000000005", 2030, 5, &[Network::BankAxept], IssuerBehaviour::Approve),
-    Row("issuer_down", "5019100000000048", 2030, 12, &[Network::Dankort], IssuerBehaviour::IssuerUnavailable),
+    Row(
+        "dankort",
+        "5019100000000006",
+        2030,
+        12,
+        &[Network::Dankort],
+        IssuerBehaviour::Approve,
+    ),
+    Row(
+        "dankort_2",
+        "5019100000000014",
+        2030,
+        12,
+        &[Network::Dankort],
+        IssuerBehaviour::Approve,
+    ),
+    Row(
+        "dankort_low_funds",
+        "5019100000000022",
+        2030,
+        12,
+        &[Network::Dankort],
+        IssuerBehaviour::InsufficientFunds,
+    ),
+    Row(
+        "dankort_blocked",
+        "5019100000000030",
+        2030,
+        12,
+        &[Network::Dankort],
+        IssuerBehaviour::Blocked,
+    ),
+    Row(
+        "visa_dankort",
+        "4571100000000009",
+        2029,
+        6,
+        &[Network::Dankort, Network::Visa],
+        IssuerBehaviour::Approve,
+    ),
+    Row(
+        "visa",
+        "4111111111111111",
+        2031,
+        1,
+        &[Network::Visa],
+        IssuerBehaviour::Approve,
+    ),
+    Row(
+        "visa_debit",
+        "4757100000000005",
+        2030,
+        3,
+        &[Network::VisaDebit],
+        IssuerBehaviour::Approve,
+    ),
+    Row(
+        "mastercard",
+        "5200000000000007",
+        2030,
+        8,
+        &[Network::Mastercard],
+        IssuerBehaviour::Approve,
+    ),
+    Row(
+        "bankaxept",
+        "7000000000000005",
+        2030,
+        5,
+        &[Network::BankAxept],
+        IssuerBehaviour::Approve,
+    ),
+    Row(
+        "issuer_down",
+        "5019100000000048",
+        2030,
+        12,
+        &[Network::Dankort],
+        IssuerBehaviour::IssuerUnavailable,
+    ),
 ];
 
 /// PIN of every test card.
@@ -59,8 +136,12 @@ pub fn all() -> Vec<TestCard> {
     ROWS.iter()
         .map(|r| TestCard {
             name: r.0,
-            pan: Pan::parse(r.1).unwrap_or_else(|e| panic!("catalogue card {} is invalid: {e}", r.0)),
-            expiry: Expiry { year: r.2, month: r.3 },
+            pan: Pan::parse(r.1)
+                .unwrap_or_else(|e| panic!("catalogue card {} is invalid: {e}", r.0)),
+            expiry: Expiry {
+                year: r.2,
+                month: r.3,
+            },
             pan_seq: 1,
             networks: r.4,
             issuer: r.5,

@@ -90,7 +90,8 @@ pub struct Pin(String);
 impl Pin {
     /// Validates a PIN.
     pub fn parse(s: &str) -> Option<Self> {
-        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())).then(|| Self(s.to_owned()))
+        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Self(s.to_owned()))
     }
 
     /// The digits, for the wire to the terminal only.
@@ -115,7 +116,11 @@ pub struct MaskedPan {
 
 impl MaskedPan {
     fn from_digits(d: &str) -> Self {
-        Self { first6: d[..6].to_owned(), last4: d[d.len() - 4..].to_owned(), len: d.len() }
+        Self {
+            first6: d[..6].to_owned(),
+            last4: d[d.len() - 4..].to_owned(),
+            len: d.len(),
+        }
     }
 
     /// Last four digits (what support asks for, SUPPORT-02).
@@ -126,7 +131,13 @@ impl MaskedPan {
 
 impl fmt::Display for MaskedPan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{}", self.first6, "*".repeat(self.len - 10), self.last4)
+        write!(
+            f,
+            "{}{}{}",
+            self.first6,
+            "*".repeat(self.len - 10),
+            self.last4
+        )
     }
 }
 

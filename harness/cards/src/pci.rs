@@ -31,7 +31,11 @@ pub fn scan(text: &str) -> Vec<Leak> {
                 if b[j].is_ascii_digit() {
                     digits.push(b[j] as char);
                     j += 1;
-                } else if (b[j] == b' ' || b[j] == b'-') && j + 1 < b.len() && b[j + 1].is_ascii_digit() && digits.len() < 19 {
+                } else if (b[j] == b' ' || b[j] == b'-')
+                    && j + 1 < b.len()
+                    && b[j + 1].is_ascii_digit()
+                    && digits.len() < 19
+                {
                     j += 1;
                 } else {
                     break;
@@ -45,7 +49,12 @@ pub fn scan(text: &str) -> Vec<Leak> {
                     leaks.push(Leak {
                         line: li + 1,
                         column: i + 1,
-                        masked: format!("{}{}{}", &cand[..6], "*".repeat(len - 10), &cand[len - 4..]),
+                        masked: format!(
+                            "{}{}{}",
+                            &cand[..6],
+                            "*".repeat(len - 10),
+                            &cand[len - 4..]
+                        ),
                     });
                     break;
                 }
@@ -76,7 +85,11 @@ pub fn scan_pins(text: &str, pins: &[&str]) -> Vec<Leak> {
                 i += 1;
             }
             if pins.contains(&&line[start..i]) {
-                leaks.push(Leak { line: li + 1, column: start + 1, masked: "<PIN>".into() });
+                leaks.push(Leak {
+                    line: li + 1,
+                    column: start + 1,
+                    masked: "<PIN>".into(),
+                });
             }
         }
     }
@@ -102,6 +115,9 @@ mod tests {
         assert!(scan("card 501910******0006").is_empty());
         assert!(scan("amount 125.50 DKK at 2026-03-02 10:15:00, txn 000012").is_empty());
         let l = &scan("x\nPAN=4111111111111111")[0];
-        assert_eq!((l.line, l.column, l.masked.as_str()), (2, 5, "411111******1111"));
+        assert_eq!(
+            (l.line, l.column, l.masked.as_str()),
+            (2, 5, "411111******1111")
+        );
     }
 }

@@ -4,7 +4,9 @@
 use anyhow::{Context, bail};
 use payhil_bench::{Bench, BenchConfig, EmulatorSpec, Target, TerminalConfig};
 use payhil_cards::catalogue;
-use payhil_protocol::{Amount, Awaiting, CardData, Currency, Outcome, PanText, PinText, Request, Response};
+use payhil_protocol::{
+    Amount, Awaiting, CardData, Currency, Outcome, PanText, PinText, Request, Response,
+};
 use std::time::{Duration, Instant};
 
 /// Arguments of `payhil bench`.
@@ -20,9 +22,20 @@ pub struct BenchArgs {
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let program = std::env::current_exe().context("locating the payhil executable")?;
-    let spec = EmulatorSpec { program, args: vec!["emulate".into()], config: TerminalConfig::default() };
-    let mut bench = Bench::start(BenchConfig::new(Target::Emulated(spec))).await.context("starting the bench")?;
-    bench.link.request(&Request::SetClock { unix_s: 1_772_446_500 }).await?;
+    let spec = EmulatorSpec {
+        program,
+        args: vec!["emulate".into()],
+        config: TerminalConfig::default(),
+    };
+    let mut bench = Bench::start(BenchConfig::new(Target::Emulated(spec)))
+        .await
+        .context("starting the bench")?;
+    bench
+        .link
+        .request(&Request::SetClock {
+            unix_s: 1_772_446_500,
+        })
+        .await?;
 
     for i in 0..100 {
         bench.link.request(&Request::Ping { nonce: i }).await?;
@@ -48,15 +61,31 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         expiry: card.expiry,
         pan_seq: card.pan_seq,
     };
-    let amount = Amount { minor: 4_995, currency: Currency::DKK };
+    let amount = Amount {
+        minor: 4_995,
+        currency: Currency::DKK,
+    };
     let started = Instant::now();
     for i in 0..args.purchases {
-        bench.link.request(&Request::StartPurchase { amount, forced_offline: false }).await?;
+        bench
+            .link
+            .request(&Request::StartPurchase {
+                amount,
+                forced_offline: false,
+            })
+            .await?;
         let r = bench.link.request(&Request::PresentCard(data)).await?;
-        if r.get() != (Response::Accepted { awaiting: Awaiting::Pin }) {
+        if r.get()
+            != (Response::Accepted {
+                awaiting: Awaiting::Pin,
+            })
+        {
             bail!("purchase {i}: card not accepted: {:?}", r.get());
         }
-        let r = bench.link.request(&Request::EnterPin(PinText(card.pin.reveal()))).await?;
+        let r = bench
+            .link
+            .request(&Request::EnterPin(PinText(card.pin.reveal())))
+            .await?;
         match r.get() {
             Response::Done(d) if d.outcome == Outcome::ApprovedOnline => {}
             other => bail!("purchase {i}: not approved online: {other:?}"),
@@ -70,8 +99,21 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         bail!("host settled {settled} of {} purchases", args.purchases);
     }
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!("ping round trip over the PTY: median {:.1} us, p90 {:.1} us, p99 {:.1} us ({} pings)", us(median), us(pct(0.9)), us(pct(0.99)), args.pings);
-    println!("online purchases end to end (3 requests + 1 host exchange each): {per_s:.0}/s ({} in {:.2} s)", args.purchases, elapsed.as_secs_f64());
-    println!("{}", serde_json::json!({ "purchases_per_s": per_s.round() as u64, "ping_rtt_us": us(median).round() as u64 }));
+    println!(
+        "ping round trip over the PTY: median {:.1} us, p90 {:.1} us, p99 {:.1} us ({} pings)",
+        us(median),
+        us(pct(0.9)),
+        us(pct(0.99)),
+        args.pings
+    );
+    println!(
+        "online purchases end to end (3 requests + 1 host exchange each): {per_s:.0}/s ({} in {:.2} s)",
+        args.purchases,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "{}",
+        serde_json::json!({ "purchases_per_s": per_s.round() as u64, "ping_rtt_us": us(median).round() as u64 })
+    );
     Ok(())
 }

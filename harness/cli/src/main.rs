@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "payhil", version, about = "Hardware-in-the-loop test harness for offline card-payment terminals")]
+#[command(
+    name = "payhil",
+    version,
+    about = "Hardware-in-the-loop test harness for offline card-payment terminals"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -35,18 +35,28 @@ pub struct RunArgs {
 /// The scenarios directory: `./scenarios` if present, else the one this binary was built from.
 pub fn default_scenario_dir() -> PathBuf {
     let here = PathBuf::from("scenarios");
-    if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios") }
+    if here.is_dir() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+    }
 }
 
 /// Scenario files under the given paths, sorted.
 pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let roots = if paths.is_empty() { vec![default_scenario_dir()] } else { paths.to_vec() };
+    let roots = if paths.is_empty() {
+        vec![default_scenario_dir()]
+    } else {
+        paths.to_vec()
+    };
     let mut files = Vec::new();
     for root in roots {
         if root.is_dir() {
             let mut stack = vec![root.clone()];
             while let Some(dir) = stack.pop() {
-                for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+                for entry in
+                    std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+                {
                     let p = entry?.path();
                     if p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots") {
                         stack.push(p);
@@ -75,7 +85,12 @@ pub fn check(files: Vec<PathBuf>) -> i32 {
     let mut bad = 0;
     for f in &files {
         match parse_file(f) {
-            Ok(s) => println!("ok    {} ({} steps; {})", f.display(), s.steps.len(), s.rules.join(" ")),
+            Ok(s) => println!(
+                "ok    {} ({} steps; {})",
+                f.display(),
+                s.steps.len(),
+                s.rules.join(" ")
+            ),
             Err(e) => {
                 bad += 1;
                 println!("error {e}");
@@ -87,7 +102,10 @@ pub fn check(files: Vec<PathBuf>) -> i32 {
 }
 
 fn seed_from_time() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
 }
 
 /// `payhil run`: returns the exit status (0 only if every scenario passed).
@@ -95,14 +113,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let seed = args.seed.unwrap_or_else(seed_from_time);
     println!("payhil run: seed {seed} (replay with --seed {seed})");
     let target = match &args.port {
-        Some(port) => TerminalTarget::Physical { port: port.clone(), baud: args.baud },
+        Some(port) => TerminalTarget::Physical {
+            port: port.clone(),
+            baud: args.baud,
+        },
         None => TerminalTarget::Emulated {
             program: std::env::current_exe().context("locating the payhil executable")?,
             args: vec!["emulate".into()],
         },
     };
     let compare_snapshots = !args.no_snapshots && args.port.is_none();
-    let opts = RunOptions { target, seed, boot_timeout: Duration::from_secs(args.boot_timeout) };
+    let opts = RunOptions {
+        target,
+        seed,
+        boot_timeout: Duration::from_secs(args.boot_timeout),
+    };
     let files = discover(&args.paths)?;
     if files.is_empty() {
         anyhow::bail!("no scenario files found");
@@ -120,7 +145,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         let report = payhil_scenario::run(&scn, &opts).await;
         let mut problems = Vec::new();
         if let Some(f) = &report.failure {
-            let at = if f.step > 0 { format!("step {} ({}:{})", f.step, file.display(), f.line) } else { "run".into() };
+            let at = if f.step > 0 {
+                format!("step {} ({}:{})", f.step, file.display(), f.line)
+            } else {
+                "run".into()
+            };
             problems.push(format!("{at}: {}", f.message));
         }
         problems.extend(report.invariant_findings.iter().cloned());
@@ -128,10 +157,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             problems.extend(snapshot_problems(file, &report));
         }
         if let Some(dir) = &args.out {
-            write_outputs(dir, &report).with_context(|| format!("writing results under {}", dir.display()))?;
+            write_outputs(dir, &report)
+                .with_context(|| format!("writing results under {}", dir.display()))?;
         }
         let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
-        println!("{verdict}  {:<40} {:>6.2}s  [{}]", report.stem, report.elapsed.as_secs_f64(), report.rules.join(" "));
+        println!(
+            "{verdict}  {:<40} {:>6.2}s  [{}]",
+            report.stem,
+            report.elapsed.as_secs_f64(),
+            report.rules.join(" ")
+        );
         if problems.is_empty() {
             passed += 1;
         } else {

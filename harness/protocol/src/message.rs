@@ -63,7 +63,13 @@ pub struct Amount {
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scale = 10u64.pow(self.currency.exponent());
-        write!(f, "{}.{:02} {}", self.minor / scale, self.minor % scale, self.currency.alpha())
+        write!(
+            f,
+            "{}.{:02} {}",
+            self.minor / scale,
+            self.minor % scale,
+            self.currency.alpha()
+        )
     }
 }
 
@@ -398,7 +404,10 @@ mod tests {
 
     #[test]
     fn amounts_display_in_major_units() {
-        let a = Amount { minor: 12550, currency: Currency::DKK };
+        let a = Amount {
+            minor: 12550,
+            currency: Currency::DKK,
+        };
         assert_eq!(format!("{a}"), "125.50 DKK");
     }
 
@@ -408,7 +417,10 @@ mod tests {
         // = d0 01 }, forced_offline false = 00 }. PROTOCOL.md documents this example.
         let mut buf = [0u8; 32];
         let req = Request::StartPurchase {
-            amount: Amount { minor: 12550, currency: Currency::DKK },
+            amount: Amount {
+                minor: 12550,
+                currency: Currency::DKK,
+            },
             forced_offline: false,
         };
         let bytes = postcard::to_slice(&req, &mut buf).unwrap();

@@ -53,7 +53,14 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }
 
@@ -71,8 +78,14 @@ pub struct TerminalSettings {
 impl Default for TerminalSettings {
     fn default() -> Self {
         Self {
-            offline_limit: Amount { minor: 1_500_00, currency: Currency::DKK },
-            card_limit: Amount { minor: 20_000_00, currency: Currency::DKK },
+            offline_limit: Amount {
+                minor: 1_500_00,
+                currency: Currency::DKK,
+            },
+            card_limit: Amount {
+                minor: 20_000_00,
+                currency: Currency::DKK,
+            },
             forward_retry_s: 60,
         }
     }
@@ -225,13 +238,21 @@ impl Ctx<'_> {
     fn line_col(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
-        let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        let col = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
         (line, col)
     }
 
     fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
         let (line, column) = self.line_col(span.start);
-        ScenarioError { file: self.path.to_owned(), line, column, message: message.into() }
+        ScenarioError {
+            file: self.path.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -257,11 +278,20 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         return Err(cx.err(raw.name.span(), "name must not be empty"));
     }
     if raw.rules.get_ref().is_empty() {
-        return Err(cx.err(raw.rules.span(), "a scenario must name the rule IDs it covers"));
+        return Err(cx.err(
+            raw.rules.span(),
+            "a scenario must name the rule IDs it covers",
+        ));
     }
     for r in raw.rules.get_ref() {
         if !crate::rules::known(r.get_ref()) {
-            return Err(cx.err(r.span(), format!("unknown rule ID `{}` (see rules/catalogue.toml)", r.get_ref())));
+            return Err(cx.err(
+                r.span(),
+                format!(
+                    "unknown rule ID `{}` (see rules/catalogue.toml)",
+                    r.get_ref()
+                ),
+            ));
         }
     }
     let mut terminal = TerminalSettings::default();
@@ -285,9 +315,17 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     }
     Ok(Scenario {
         name: raw.name.into_inner(),
-        stem: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        stem: path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         path: path.to_owned(),
-        rules: raw.rules.into_inner().into_iter().map(Spanned::into_inner).collect(),
+        rules: raw
+            .rules
+            .into_inner()
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
         seed: raw.seed,
         terminal,
         steps,
@@ -307,17 +345,29 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
         let up = match n.get_ref().as_str() {
             "up" => true,
             "down" => false,
-            other => return Err(cx.err(n.span(), format!("network is \"up\" or \"down\", not \"{other}\""))),
+            other => {
+                return Err(cx.err(
+                    n.span(),
+                    format!("network is \"up\" or \"down\", not \"{other}\""),
+                ));
+            }
         };
         actions.push((n.span(), Action::Network(up)));
     }
     if let Some(p) = &r.purchase {
         let expect = r.expect.as_ref().map(|e| expectation(cx, e)).transpose()?;
-        actions.push((p.span(), Action::Purchase(Box::new(purchase(cx, p)?), expect)));
+        actions.push((
+            p.span(),
+            Action::Purchase(Box::new(purchase(cx, p)?), expect),
+        ));
     } else if let Some(e) = &r.expect {
         return Err(cx.err(e.span(), "`expect` belongs to a `purchase` step"));
     }
-    for (flag, action) in [(&r.forward, Action::Forward), (&r.settle, Action::Settle), (&r.power_cycle, Action::PowerCycle)] {
+    for (flag, action) in [
+        (&r.forward, Action::Forward),
+        (&r.settle, Action::Settle),
+        (&r.power_cycle, Action::PowerCycle),
+    ] {
         if let Some(f) = flag {
             if !*f.get_ref() {
                 return Err(cx.err(f.span(), "write the step only when it is wanted (`= true`)"));
@@ -340,7 +390,12 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
 
 /// Parses "125.50 DKK" exactly into minor units; never through a float.
 fn amount(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<Amount, ScenarioError> {
-    let bad = |m: &str| cx.err(s.span(), format!("amount `{}`: {m} (write e.g. \"125.50 DKK\")", s.get_ref()));
+    let bad = |m: &str| {
+        cx.err(
+            s.span(),
+            format!("amount `{}`: {m} (write e.g. \"125.50 DKK\")", s.get_ref()),
+        )
+    };
     let mut parts = s.get_ref().split_whitespace();
     let (Some(number), Some(code), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad("expected a number and a currency code"));
@@ -348,7 +403,10 @@ fn amount(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<Amount, ScenarioError> {
     let currency = Currency::from_alpha(code).ok_or_else(|| bad("unknown currency"))?;
     let exp = currency.exponent() as usize;
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad("not a decimal number"));
     }
     if frac.len() > exp {
@@ -364,7 +422,14 @@ fn amount(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<Amount, ScenarioError> {
 
 fn duration(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<u32, ScenarioError> {
     let t = s.get_ref().trim();
-    let bad = || cx.err(s.span(), format!("duration `{t}`: write a whole number and s, m, h or d (e.g. \"90s\", \"14d\")"));
+    let bad = || {
+        cx.err(
+            s.span(),
+            format!(
+                "duration `{t}`: write a whole number and s, m, h or d (e.g. \"90s\", \"14d\")"
+            ),
+        )
+    };
     let unit = t.chars().last().ok_or_else(bad)?;
     let n: u32 = t[..t.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
     let mult = match unit {
@@ -379,21 +444,39 @@ fn duration(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<u32, ScenarioError> {
 
 fn datetime(cx: &Ctx<'_>, s: &Spanned<toml::value::Datetime>) -> Result<i64, ScenarioError> {
     let dt = s.get_ref();
-    let bad = |m: &str| cx.err(s.span(), format!("set_clock: {m} (write e.g. 2026-03-02T10:15:00Z)"));
-    let (Some(d), Some(t)) = (dt.date, dt.time) else { return Err(bad("needs a date and a time")) };
+    let bad = |m: &str| {
+        cx.err(
+            s.span(),
+            format!("set_clock: {m} (write e.g. 2026-03-02T10:15:00Z)"),
+        )
+    };
+    let (Some(d), Some(t)) = (dt.date, dt.time) else {
+        return Err(bad("needs a date and a time"));
+    };
     if !matches!(dt.offset, Some(toml::value::Offset::Z)) {
         return Err(bad("the terminal clock is UTC: end the time with Z"));
     }
     let month = time::Month::try_from(d.month).map_err(|_| bad("invalid month"))?;
-    let date = time::Date::from_calendar_date(i32::from(d.year), month, d.day).map_err(|_| bad("invalid date"))?;
-    let tod = time::Time::from_hms(t.hour, t.minute, t.second.unwrap_or(0)).map_err(|_| bad("invalid time"))?;
-    Ok(time::PrimitiveDateTime::new(date, tod).assume_utc().unix_timestamp())
+    let date = time::Date::from_calendar_date(i32::from(d.year), month, d.day)
+        .map_err(|_| bad("invalid date"))?;
+    let tod = time::Time::from_hms(t.hour, t.minute, t.second.unwrap_or(0))
+        .map_err(|_| bad("invalid time"))?;
+    Ok(time::PrimitiveDateTime::new(date, tod)
+        .assume_utc()
+        .unix_timestamp())
 }
 
 fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, ScenarioError> {
     let r = p.get_ref();
     let card = catalogue::by_name(r.card.get_ref()).ok_or_else(|| {
-        cx.err(r.card.span(), format!("unknown card `{}`; test cards: {}", r.card.get_ref(), catalogue::names().join(", ")))
+        cx.err(
+            r.card.span(),
+            format!(
+                "unknown card `{}`; test cards: {}",
+                r.card.get_ref(),
+                catalogue::names().join(", ")
+            ),
+        )
     })?;
     let network = match &r.network {
         None => card.networks[0],
@@ -407,7 +490,10 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
                 other => return Err(cx.err(n.span(), format!("unknown network `{other}`"))),
             };
             if !card.networks.contains(&net) {
-                return Err(cx.err(n.span(), format!("card `{}` has no {} application", card.name, net.label())));
+                return Err(cx.err(
+                    n.span(),
+                    format!("card `{}` has no {} application", card.name, net.label()),
+                ));
             }
             net
         }
@@ -418,7 +504,10 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
         Some(("wallet", _)) => EntryMode::Wallet,
         Some(("magstripe", _)) => EntryMode::Magstripe,
         Some((other, span)) => {
-            return Err(cx.err(span, format!("entry is chip, contactless, wallet or magstripe, not `{other}`")));
+            return Err(cx.err(
+                span,
+                format!("entry is chip, contactless, wallet or magstripe, not `{other}`"),
+            ));
         }
     };
     let pin = match &r.pin {
@@ -429,7 +518,14 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
             None => return Err(cx.err(p.span(), "a PIN is 4 to 12 digits, or \"\" for no PIN")),
         },
     };
-    Ok(PurchaseSpec { amount: amount(cx, &r.amount)?, card, network, entry, pin, forced_offline: r.forced_offline })
+    Ok(PurchaseSpec {
+        amount: amount(cx, &r.amount)?,
+        card,
+        network,
+        entry,
+        pin,
+        forced_offline: r.forced_offline,
+    })
 }
 
 /// Snake-case names of reasons, as scenarios write them.
@@ -480,18 +576,39 @@ const REASONS: &[Reason] = &[
 
 fn expectation(cx: &Ctx<'_>, e: &Spanned<RawExpect>) -> Result<Expectation, ScenarioError> {
     let r = e.get_ref();
-    let outcome = [Outcome::ApprovedOnline, Outcome::ApprovedOffline, Outcome::Declined, Outcome::Aborted]
-        .into_iter()
-        .find(|o| outcome_name(*o) == r.outcome.get_ref())
-        .ok_or_else(|| {
-            cx.err(r.outcome.span(), "outcome is approved_online, approved_offline, declined or aborted")
-        })?;
+    let outcome = [
+        Outcome::ApprovedOnline,
+        Outcome::ApprovedOffline,
+        Outcome::Declined,
+        Outcome::Aborted,
+    ]
+    .into_iter()
+    .find(|o| outcome_name(*o) == r.outcome.get_ref())
+    .ok_or_else(|| {
+        cx.err(
+            r.outcome.span(),
+            "outcome is approved_online, approved_offline, declined or aborted",
+        )
+    })?;
     let reason = match &r.reason {
         None => None,
-        Some(s) => Some(REASONS.iter().copied().find(|x| reason_name(*x) == *s.get_ref()).ok_or_else(|| {
-            let names: Vec<String> = REASONS.iter().map(|r| reason_name(*r)).collect();
-            cx.err(s.span(), format!("unknown reason `{}`; reasons: {}", s.get_ref(), names.join(", ")))
-        })?),
+        Some(s) => Some(
+            REASONS
+                .iter()
+                .copied()
+                .find(|x| reason_name(*x) == *s.get_ref())
+                .ok_or_else(|| {
+                    let names: Vec<String> = REASONS.iter().map(|r| reason_name(*r)).collect();
+                    cx.err(
+                        s.span(),
+                        format!(
+                            "unknown reason `{}`; reasons: {}",
+                            s.get_ref(),
+                            names.join(", ")
+                        ),
+                    )
+                })?,
+        ),
     };
     Ok(Expectation { outcome, reason })
 }
@@ -518,9 +635,13 @@ expect = { outcome = "approved_offline", reason = "approved" }
     fn a_valid_scenario_parses_with_exact_amounts() {
         let s = parse(OK).unwrap();
         assert_eq!(s.steps.len(), 2);
-        let Action::SetClock(t) = s.steps[0].action else { panic!() };
+        let Action::SetClock(t) = s.steps[0].action else {
+            panic!()
+        };
         assert_eq!(t, 1_772_446_500);
-        let Action::Purchase(p, Some(e)) = &s.steps[1].action else { panic!() };
+        let Action::Purchase(p, Some(e)) = &s.steps[1].action else {
+            panic!()
+        };
         assert_eq!(p.amount.minor, 12_550);
         assert_eq!(p.pin.as_ref().map(Pin::reveal), Some("1234"));
         assert_eq!(e.outcome, Outcome::ApprovedOffline);
@@ -531,7 +652,11 @@ expect = { outcome = "approved_offline", reason = "approved" }
     fn errors_name_line_and_column() {
         let e = parse(&OK.replace("\"dankort\"", "\"dankort_x\"")).unwrap_err();
         assert_eq!((e.line, e.column), (7, 43), "{e}");
-        assert!(e.to_string().starts_with("t.toml:7:43: unknown card `dankort_x`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.toml:7:43: unknown card `dankort_x`"),
+            "{e}"
+        );
 
         let e = parse(&OK.replace("NETS-01", "NETS-99")).unwrap_err();
         assert_eq!((e.line, e.column), (3, 10), "{e}");
@@ -551,7 +676,11 @@ expect = { outcome = "approved_offline", reason = "approved" }
 
     #[test]
     fn a_step_needs_exactly_one_action() {
-        let e = parse(&OK.replace("set_clock = 2026-03-02T10:15:00Z", "set_clock = 2026-03-02T10:15:00Z\nnetwork = \"up\"")).unwrap_err();
+        let e = parse(&OK.replace(
+            "set_clock = 2026-03-02T10:15:00Z",
+            "set_clock = 2026-03-02T10:15:00Z\nnetwork = \"up\"",
+        ))
+        .unwrap_err();
         assert!(e.message.contains("more than one action"), "{e}");
         assert_eq!(e.line, 6);
     }

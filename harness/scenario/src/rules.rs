@@ -25,7 +25,9 @@ const CATALOGUE: &str = include_str!("../../../rules/catalogue.toml");
 /// All rules in catalogue order.
 pub fn all() -> Vec<Rule> {
     // The catalogue is part of this build and tested below; a parse failure is a build defect.
-    toml::from_str::<File>(CATALOGUE).map(|f| f.rule).unwrap_or_default()
+    toml::from_str::<File>(CATALOGUE)
+        .map(|f| f.rule)
+        .unwrap_or_default()
 }
 
 /// True if `id` is in the catalogue.

@@ -152,19 +152,33 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                 forward_retry_s: t.forward_retry_s,
             },
         }),
-        TerminalTarget::Physical { port, baud } => Target::Physical { port: port.clone(), baud: *baud },
+        TerminalTarget::Physical { port, baud } => Target::Physical {
+            port: port.clone(),
+            baud: *baud,
+        },
     };
     let mut cfg = BenchConfig::new(target);
     cfg.boot_timeout = opts.boot_timeout;
     let bench = match Bench::start(cfg).await {
         Ok(b) => b,
         Err(e) => {
-            report.failure = Some(Failure { step: 0, line: 0, message: format!("bench setup failed: {e}") });
+            report.failure = Some(Failure {
+                step: 0,
+                line: 0,
+                message: format!("bench setup failed: {e}"),
+            });
             report.elapsed = started.elapsed();
             return report;
         }
     };
-    bench.transcript.record(Source::Step, format!("scenario {} ({}), seed {seed}", scn.name, scn.path.display()));
+    bench.transcript.record(
+        Source::Step,
+        format!(
+            "scenario {} ({}), seed {seed}",
+            scn.name,
+            scn.path.display()
+        ),
+    );
     report.device = Some(bench.device.clone());
     let mut run = Run {
         bench,
@@ -181,16 +195,37 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     };
     let mut failure = match run.set_clock(DEFAULT_CLOCK).await {
         Ok(_) => None,
-        Err(message) => Some(Failure { step: 0, line: 0, message }),
+        Err(message) => Some(Failure {
+            step: 0,
+            line: 0,
+            message,
+        }),
     };
     if failure.is_none() {
         for step in &scn.steps {
-            run.bench.transcript.record(Source::Step, format!("step {} (line {}): {:?}", step.index, step.line, step.action));
+            run.bench.transcript.record(
+                Source::Step,
+                format!(
+                    "step {} (line {}): {:?}",
+                    step.index, step.line, step.action
+                ),
+            );
             match run.step(step).await {
-                Ok(summary) => run.steps.push(StepResult { index: step.index, line: step.line, summary }),
+                Ok(summary) => run.steps.push(StepResult {
+                    index: step.index,
+                    line: step.line,
+                    summary,
+                }),
                 Err(message) => {
-                    run.bench.transcript.record(Source::Step, format!("step {} FAILED: {message}", step.index));
-                    failure = Some(Failure { step: step.index, line: step.line, message });
+                    run.bench.transcript.record(
+                        Source::Step,
+                        format!("step {} FAILED: {message}", step.index),
+                    );
+                    failure = Some(Failure {
+                        step: step.index,
+                        line: step.line,
+                        message,
+                    });
                     break;
                 }
             }
@@ -199,7 +234,11 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     if failure.is_none() {
         // Whatever the scenario says, nothing approved may be lost or doubled (PBS-02).
         if let Err(message) = run.check_exactly_once().await {
-            failure = Some(Failure { step: 0, line: 0, message: format!("end of run: {message}") });
+            failure = Some(Failure {
+                step: 0,
+                line: 0,
+                message: format!("end of run: {message}"),
+            });
         }
     }
     let pins: Vec<String> = scn
@@ -214,16 +253,31 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         .map(|p| p.reveal().to_string())
         .collect();
     let pins: Vec<&str> = pins.iter().map(String::as_str).collect();
-    let Run { bench, artifacts, steps, .. } = run;
+    let Run {
+        bench,
+        artifacts,
+        steps,
+        ..
+    } = run;
     let transcript = bench.transcript.render();
     let mut findings = Vec::new();
     // PCI-01/PCI-02: no artifact and no line of the transcript holds a full card number.
-    for (what, text) in artifacts.iter().map(|a| (a.name.as_str(), a.text.as_str())).chain([("transcript", transcript.as_str())]) {
+    for (what, text) in artifacts
+        .iter()
+        .map(|a| (a.name.as_str(), a.text.as_str()))
+        .chain([("transcript", transcript.as_str())])
+    {
         for leak in payhil_cards::pci::scan(text) {
-            findings.push(format!("PCI-01: {what}:{}:{}: full card number {}", leak.line, leak.column, leak.masked));
+            findings.push(format!(
+                "PCI-01: {what}:{}:{}: full card number {}",
+                leak.line, leak.column, leak.masked
+            ));
         }
         for leak in payhil_cards::pci::scan_pins(text, &pins) {
-            findings.push(format!("PBS-01: {what}:{}:{}: a PIN appears", leak.line, leak.column));
+            findings.push(format!(
+                "PBS-01: {what}:{}:{}: a PIN appears",
+                leak.line, leak.column
+            ));
         }
     }
     let _ = bench.shutdown().await;
@@ -237,8 +291,15 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
 }
 
 impl Run {
-    async fn request(&mut self, req: &Request<'_>) -> Result<payhil_transport::ResponseBytes, String> {
-        self.bench.link.request(req).await.map_err(|e| e.to_string())
+    async fn request(
+        &mut self,
+        req: &Request<'_>,
+    ) -> Result<payhil_transport::ResponseBytes, String> {
+        self.bench
+            .link
+            .request(req)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn set_clock(&mut self, unix_s: i64) -> Result<String, String> {
@@ -250,7 +311,9 @@ impl Run {
                 self.bench.transcript.set_clock(unix_s);
                 Ok(format!("clock set to {unix_s}"))
             }
-            other => Err(format!("SetClock({unix_s}): expected Clock({unix_s}), terminal answered {other:?}")),
+            other => Err(format!(
+                "SetClock({unix_s}): expected Clock({unix_s}), terminal answered {other:?}"
+            )),
         }
     }
 
@@ -267,11 +330,15 @@ impl Run {
                         self.bench.transcript.set_clock(want);
                         Ok(format!("clock advanced {secs} s"))
                     }
-                    other => Err(format!("AdvanceClock({secs}): expected Clock({want}), terminal answered {other:?}")),
+                    other => Err(format!(
+                        "AdvanceClock({secs}): expected Clock({want}), terminal answered {other:?}"
+                    )),
                 }
             }
             Action::Network(up) => {
-                self.bench.proxy.set(if *up { LinkState::Up } else { LinkState::Down });
+                self.bench
+                    .proxy
+                    .set(if *up { LinkState::Up } else { LinkState::Down });
                 self.model.set_network(*up);
                 Ok(format!("network {}", if *up { "up" } else { "down" }))
             }
@@ -280,31 +347,51 @@ impl Run {
                 let r = self.request(&Request::ForwardQueue).await?;
                 self.model.forwarding_opportunity();
                 match r.get() {
-                    Response::Queue(q) => self.check_queue(q.pending, None).map(|_| format!("forwarded; {} pending", q.pending)),
-                    other => Err(format!("ForwardQueue: expected Queue, terminal answered {other:?}")),
+                    Response::Queue(q) => self
+                        .check_queue(q.pending, None)
+                        .map(|_| format!("forwarded; {} pending", q.pending)),
+                    other => Err(format!(
+                        "ForwardQueue: expected Queue, terminal answered {other:?}"
+                    )),
                 }
             }
             Action::ExpectQueue(n) => {
                 let r = self.request(&Request::QueueStatus).await?;
                 match r.get() {
-                    Response::Queue(q) => self.check_queue(q.pending, Some(*n)).map(|_| format!("{} pending", q.pending)),
-                    other => Err(format!("QueueStatus: expected Queue, terminal answered {other:?}")),
+                    Response::Queue(q) => self
+                        .check_queue(q.pending, Some(*n))
+                        .map(|_| format!("{} pending", q.pending)),
+                    other => Err(format!(
+                        "QueueStatus: expected Queue, terminal answered {other:?}"
+                    )),
                 }
             }
             Action::Settle => {
                 let books = self.bench.host.books();
-                self.artifacts.push(crate::Artifact { name: "settlement".into(), text: books.settlement_file() });
+                self.artifacts.push(crate::Artifact {
+                    name: "settlement".into(),
+                    text: books.settlement_file(),
+                });
                 self.check_exactly_once().await?;
-                Ok(format!("settlement written: {} items", books.settled().count()))
+                Ok(format!(
+                    "settlement written: {} items",
+                    books.settled().count()
+                ))
             }
             Action::PowerCycle => {
-                self.bench.power_cycle(self.boot_timeout).await.map_err(|e| e.to_string())?;
+                self.bench
+                    .power_cycle(self.boot_timeout)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 self.model.restarted();
                 // A terminal's real-time clock keeps running through a power cut; the emulator's
                 // controlled clock is given back its time.
                 let now = self.now;
                 self.set_clock(now).await?;
-                Ok(format!("power cycled; boot {}", self.bench.device.boot_count))
+                Ok(format!(
+                    "power cycled; boot {}",
+                    self.bench.device.boot_count
+                ))
             }
         }
     }
@@ -312,17 +399,26 @@ impl Run {
     fn check_queue(&self, pending: u32, scenario: Option<u32>) -> Result<(), String> {
         let (lo, hi) = self.model.queue_bounds();
         if pending < lo || pending > hi {
-            return Err(format!("offline queue: terminal reports {pending} pending; model expects {lo}..={hi}"));
+            return Err(format!(
+                "offline queue: terminal reports {pending} pending; model expects {lo}..={hi}"
+            ));
         }
         if let Some(n) = scenario {
             if pending != n {
-                return Err(format!("offline queue: terminal reports {pending} pending; scenario expects {n} (model allows {lo}..={hi})"));
+                return Err(format!(
+                    "offline queue: terminal reports {pending} pending; scenario expects {n} (model allows {lo}..={hi})"
+                ));
             }
         }
         Ok(())
     }
 
-    async fn purchase(&mut self, step: &Step, spec: &PurchaseSpec, expect: Option<Expectation>) -> Result<String, String> {
+    async fn purchase(
+        &mut self,
+        step: &Step,
+        spec: &PurchaseSpec,
+        expect: Option<Expectation>,
+    ) -> Result<String, String> {
         let input = PurchaseInput {
             amount: spec.amount,
             card: spec.card.clone(),
@@ -332,10 +428,21 @@ impl Run {
             forced_offline: spec.forced_offline,
         };
         let prediction = self.model.predict(&input);
-        let r = self.request(&Request::StartPurchase { amount: spec.amount, forced_offline: spec.forced_offline }).await?;
+        let r = self
+            .request(&Request::StartPurchase {
+                amount: spec.amount,
+                forced_offline: spec.forced_offline,
+            })
+            .await?;
         match r.get() {
-            Response::Accepted { awaiting: Awaiting::Card } => {}
-            other => return Err(format!("StartPurchase: expected Accepted(awaiting Card), terminal answered {other:?}")),
+            Response::Accepted {
+                awaiting: Awaiting::Card,
+            } => {}
+            other => {
+                return Err(format!(
+                    "StartPurchase: expected Accepted(awaiting Card), terminal answered {other:?}"
+                ));
+            }
         }
         let card = CardData {
             entry_mode: spec.entry,
@@ -345,13 +452,19 @@ impl Run {
             pan_seq: spec.card.pan_seq,
         };
         let mut r = self.request(&Request::PresentCard(card)).await?;
-        if let Response::Accepted { awaiting: Awaiting::Pin } = r.get() {
+        if let Response::Accepted {
+            awaiting: Awaiting::Pin,
+        } = r.get()
+        {
             // No PIN (bypass) is sent as an empty PIN.
             let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
             r = self.request(&Request::EnterPin(PinText(pin))).await?;
         }
         let Response::Done(result) = r.get() else {
-            return Err(format!("purchase: expected a finished transaction (Done), terminal answered {:?}", r.get()));
+            return Err(format!(
+                "purchase: expected a finished transaction (Done), terminal answered {:?}",
+                r.get()
+            ));
         };
         let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
         let terminal = shown(result.outcome, result.reason);
@@ -363,7 +476,10 @@ impl Run {
             Some(r) => shown(e.outcome, r),
             None => outcome_name(e.outcome).to_string(),
         });
-        let both = format!("terminal: {terminal}; model: {model}; scenario: {}", scenario.as_deref().unwrap_or("-"));
+        let both = format!(
+            "terminal: {terminal}; model: {model}; scenario: {}",
+            scenario.as_deref().unwrap_or("-")
+        );
         if let Some(e) = expect {
             if e.outcome != result.outcome || e.reason.is_some_and(|r| r != result.reason) {
                 return Err(format!("outcome differs from the scenario: {both}"));
@@ -373,7 +489,10 @@ impl Run {
             return Err(format!("outcome differs from the reference model: {both}"));
         }
         self.model.observe(&input, result.outcome);
-        let approved = matches!(result.outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
+        let approved = matches!(
+            result.outcome,
+            Outcome::ApprovedOnline | Outcome::ApprovedOffline
+        );
         if approved {
             self.approvals.push(Approval {
                 seq: result.txn_seq,
@@ -393,20 +512,29 @@ impl Run {
             };
             let problems = payhil_model::receipt::findings(result.receipt, &facts);
             let receipt = result.receipt.to_string();
-            self.artifacts.push(crate::Artifact { name: format!("step{:02}_receipt", step.index), text: receipt });
+            self.artifacts.push(crate::Artifact {
+                name: format!("step{:02}_receipt", step.index),
+                text: receipt,
+            });
             if !problems.is_empty() {
                 return Err(format!("receipt: {}", problems.join("; ")));
             }
         } else if approved {
             return Err("CARD-08: an approved purchase printed no receipt".into());
         }
-        Ok(format!("{} {} -> {terminal} (#{})", spec.card.name, spec.amount, result.txn_seq))
+        Ok(format!(
+            "{} {} -> {terminal} (#{})",
+            spec.card.name, spec.amount, result.txn_seq
+        ))
     }
 
     async fn check_exactly_once(&mut self) -> Result<(), String> {
         let r = self.request(&Request::QueueStatus).await?;
         let Response::Queue(q) = r.get() else {
-            return Err(format!("QueueStatus: expected Queue, terminal answered {:?}", r.get()));
+            return Err(format!(
+                "QueueStatus: expected Queue, terminal answered {:?}",
+                r.get()
+            ));
         };
         let books = self.bench.host.books();
         let terminal_id = self.bench.device.terminal_id.clone();
@@ -421,16 +549,37 @@ impl Run {
             })
             .collect();
         // Approvals the host later declined are the merchant's loss, not lost by the terminal.
-        let declined: Vec<u32> = books.items.values().filter(|s| s.response_code != 0).map(|s| s.seq).collect();
-        let approvals: Vec<Approval> = self.approvals.iter().filter(|a| !declined.contains(&a.seq)).cloned().collect();
+        let declined: Vec<u32> = books
+            .items
+            .values()
+            .filter(|s| s.response_code != 0)
+            .map(|s| s.seq)
+            .collect();
+        let approvals: Vec<Approval> = self
+            .approvals
+            .iter()
+            .filter(|a| !declined.contains(&a.seq))
+            .cloned()
+            .collect();
         let verdict = exactly_once(&approvals, &booked, q.pending);
         self.bench.transcript.record(
             Source::Step,
             format!(
                 "exactly-once: lost {} duplicated {} unexpected {} recovered {} pending {}",
-                verdict.lost, verdict.duplicated, verdict.unexpected, verdict.recovered, verdict.pending
+                verdict.lost,
+                verdict.duplicated,
+                verdict.unexpected,
+                verdict.recovered,
+                verdict.pending
             ),
         );
-        if verdict.ok() { Ok(()) } else { Err(format!("PBS-02 exactly-once: {}", verdict.findings.join("; "))) }
+        if verdict.ok() {
+            Ok(())
+        } else {
+            Err(format!(
+                "PBS-02 exactly-once: {}",
+                verdict.findings.join("; ")
+            ))
+        }
     }
 }

@@ -34,7 +34,9 @@ pub enum Comparison {
 /// Compares `text` with `dir/NAME.snap` (insta's format: a `---` header, then the content).
 pub fn compare(dir: &Path, name: &str, text: &str) -> Comparison {
     let file = dir.join(format!("{name}.snap"));
-    let Ok(snap) = std::fs::read_to_string(&file) else { return Comparison::Missing(file) };
+    let Ok(snap) = std::fs::read_to_string(&file) else {
+        return Comparison::Missing(file);
+    };
     let body = snap
         .strip_prefix("---\n")
         .and_then(|rest| rest.split_once("\n---\n"))
@@ -68,9 +70,16 @@ mod tests {
     fn reads_insta_format() {
         let d = std::env::temp_dir().join(format!("payhil-snap-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("a.snap"), "---\nsource: x\nexpression: y\n---\nline1\nline2\n").unwrap();
+        std::fs::write(
+            d.join("a.snap"),
+            "---\nsource: x\nexpression: y\n---\nline1\nline2\n",
+        )
+        .unwrap();
         assert_eq!(compare(&d, "a", "line1\nline2"), Comparison::Match);
-        assert!(matches!(compare(&d, "a", "line1\nlineX"), Comparison::Differs { line: 2, .. }));
+        assert!(matches!(
+            compare(&d, "a", "line1\nlineX"),
+            Comparison::Differs { line: 2, .. }
+        ));
         assert!(matches!(compare(&d, "b", ""), Comparison::Missing(_)));
         std::fs::remove_dir_all(&d).unwrap();
     }

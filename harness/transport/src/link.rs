@@ -27,7 +27,10 @@ pub struct LinkSettings {
 impl Default for LinkSettings {
     fn default() -> Self {
         // The terminal may itself wait up to its host timeout (2 s) before it answers.
-        Self { response_timeout: Duration::from_secs(4), max_retries: 2 }
+        Self {
+            response_timeout: Duration::from_secs(4),
+            max_retries: 2,
+        }
     }
 }
 
@@ -35,7 +38,9 @@ impl Default for LinkSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     /// The port reached EOF or failed: the device is gone (unplugged, process died).
-    #[error("{device}: device gone while waiting for the response to {request}: {cause}; last received: {last}")]
+    #[error(
+        "{device}: device gone while waiting for the response to {request}: {cause}; last received: {last}"
+    )]
     DeviceGone {
         /// Device label.
         device: String,
@@ -47,7 +52,9 @@ pub enum LinkError {
         last: String,
     },
     /// No valid response within the timeout, after all retries.
-    #[error("{device}: no response to {request} after {attempts} attempts over {waited:?}; last received: {last}")]
+    #[error(
+        "{device}: no response to {request} after {attempts} attempts over {waited:?}; last received: {last}"
+    )]
     Timeout {
         /// Device label.
         device: String,
@@ -61,7 +68,9 @@ pub enum LinkError {
         last: String,
     },
     /// The terminal restarted (sent Boot) while a request was outstanding.
-    #[error("{device}: terminal restarted (boot {boot_count}) while waiting for the response to {request}")]
+    #[error(
+        "{device}: terminal restarted (boot {boot_count}) while waiting for the response to {request}"
+    )]
     Restarted {
         /// Device label.
         device: String,
@@ -100,7 +109,8 @@ impl ResponseBytes {
     /// The response.
     pub fn get(&self) -> Response<'_> {
         // Checked in `request` before this value was made.
-        postcard::from_bytes(&self.0).unwrap_or(Response::Rejected(payhil_protocol::RequestError::Malformed))
+        postcard::from_bytes(&self.0)
+            .unwrap_or(Response::Rejected(payhil_protocol::RequestError::Malformed))
     }
 }
 
@@ -149,7 +159,12 @@ pub struct FrameLink<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
     /// Wraps an open byte stream. `device` labels errors and transcript lines.
-    pub fn new(io: S, device: impl Into<String>, settings: LinkSettings, transcript: Transcript) -> Self {
+    pub fn new(
+        io: S,
+        device: impl Into<String>,
+        settings: LinkSettings,
+        transcript: Transcript,
+    ) -> Self {
         Self {
             io,
             device: device.into(),
@@ -197,7 +212,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         let deadline = Instant::now() + limit;
         let what = "the Boot event".to_string();
         loop {
-            let incoming = match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await {
+            let incoming = match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await
+            {
                 Err(_) => {
                     return Err(LinkError::Timeout {
                         device: self.device.clone(),
@@ -228,42 +244,60 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         // Leading delimiter: ends any partial frame the terminal holds from line noise.
         buf[0] = 0;
         let n = frame::encode(FrameKind::Request, id, req, &mut buf[1..])
-            .map_err(|e| LinkError::Write { device: self.device.clone(), request: what.clone(), cause: format!("{e:?}") })?
+            .map_err(|e| LinkError::Write {
+                device: self.device.clone(),
+                request: what.clone(),
+                cause: format!("{e:?}"),
+            })?
             .len();
         let wire = buf[..=n].to_vec();
         let started = Instant::now();
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            self.transcript.record(Source::ToTerminal, format!("{what}{}", if attempts > 1 { " [retry]" } else { "" }));
+            self.transcript.record(
+                Source::ToTerminal,
+                format!("{what}{}", if attempts > 1 { " [retry]" } else { "" }),
+            );
             self.send(&wire, &what).await?;
             let deadline = Instant::now() + self.settings.response_timeout;
             let retry = loop {
-                let incoming = match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await {
-                    Err(_) => break "timeout",
-                    Ok(r) => r?,
-                };
+                let incoming =
+                    match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await {
+                        Err(_) => break "timeout",
+                        Ok(r) => r?,
+                    };
                 match incoming {
-                    Incoming::Response(seq, payload) if seq == id => match postcard::from_bytes::<Response>(&payload) {
-                        Ok(resp) => {
-                            self.transcript.record(Source::FromTerminal, format!("{resp:?} (#{id})"));
-                            return Ok(ResponseBytes(payload));
+                    Incoming::Response(seq, payload) if seq == id => {
+                        match postcard::from_bytes::<Response>(&payload) {
+                            Ok(resp) => {
+                                self.transcript
+                                    .record(Source::FromTerminal, format!("{resp:?} (#{id})"));
+                                return Ok(ResponseBytes(payload));
+                            }
+                            Err(e) => {
+                                return Err(LinkError::BadResponse {
+                                    device: self.device.clone(),
+                                    request: what,
+                                    cause: e.to_string(),
+                                });
+                            }
                         }
-                        Err(e) => {
-                            return Err(LinkError::BadResponse {
-                                device: self.device.clone(),
-                                request: what,
-                                cause: e.to_string(),
-                            });
-                        }
-                    },
+                    }
                     Incoming::Response(seq, _) => {
                         self.stats.stale_responses += 1;
-                        self.transcript.record(Source::FromTerminal, format!("stale response #{seq} ignored"));
+                        self.transcript.record(
+                            Source::FromTerminal,
+                            format!("stale response #{seq} ignored"),
+                        );
                     }
                     Incoming::Event(_, payload) => {
                         if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
-                            return Err(LinkError::Restarted { device: self.device.clone(), request: what, boot_count });
+                            return Err(LinkError::Restarted {
+                                device: self.device.clone(),
+                                request: what,
+                                boot_count,
+                            });
                         }
                         self.events.push_back(payload);
                     }
@@ -281,7 +315,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                 });
             }
             self.stats.retries += 1;
-            self.transcript.record(Source::Step, format!("repeating {what} after {retry}"));
+            self.transcript
+                .record(Source::Step, format!("repeating {what} after {retry}"));
             if retry != "timeout" {
                 // Let the rest of a garbled burst arrive before repeating, so the repeat is not
                 // garbled by it too. Bounded and short; not a timeout being waited out.
@@ -300,7 +335,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                 self.stats.sent += 1;
                 Ok(())
             }
-            Ok(Err(e)) => Err(LinkError::Write { device: self.device.clone(), request: what.into(), cause: e.to_string() }),
+            Ok(Err(e)) => Err(LinkError::Write {
+                device: self.device.clone(),
+                request: what.into(),
+                cause: e.to_string(),
+            }),
             Err(_) => Err(LinkError::Write {
                 device: self.device.clone(),
                 request: what.into(),
@@ -328,7 +367,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     Some(Decoded::Frame(f)) => {
                         self.stats.received += 1;
                         let (incoming, text) = match f.kind {
-                            FrameKind::Response => (Incoming::Response(f.seq, f.payload.to_vec()), format!("response #{}", f.seq)),
+                            FrameKind::Response => (
+                                Incoming::Response(f.seq, f.payload.to_vec()),
+                                format!("response #{}", f.seq),
+                            ),
                             FrameKind::Event => {
                                 let text = match postcard::from_bytes::<Event>(f.payload) {
                                     Ok(ev) => format!("event {}: {ev:?}", f.seq),
@@ -340,13 +382,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 self.stats.naks += 1;
                                 (Incoming::Nak, "NAK".to_string())
                             }
-                            FrameKind::Request => (Incoming::Bad, "unexpected request frame from terminal".to_string()),
+                            FrameKind::Request => (
+                                Incoming::Bad,
+                                "unexpected request frame from terminal".to_string(),
+                            ),
                         };
                         if let Incoming::Event(seq, _) = &incoming {
                             if let Some(prev) = self.last_event_seq {
                                 if *seq != prev.wrapping_add(1) && *seq != 0 {
                                     self.stats.event_gaps += 1;
-                                    self.transcript.record(Source::FromTerminal, format!("event gap: {prev} then {seq}"));
+                                    self.transcript.record(
+                                        Source::FromTerminal,
+                                        format!("event gap: {prev} then {seq}"),
+                                    );
                                 }
                             }
                             self.last_event_seq = Some(*seq);
@@ -374,8 +422,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
     }
 
     fn gone(&self, what: &str, cause: String) -> LinkError {
-        self.transcript.record(Source::FromTerminal, format!("device gone: {cause}"));
-        LinkError::DeviceGone { device: self.device.clone(), request: what.into(), cause, last: self.last() }
+        self.transcript
+            .record(Source::FromTerminal, format!("device gone: {cause}"));
+        LinkError::DeviceGone {
+            device: self.device.clone(),
+            request: what.into(),
+            cause,
+            last: self.last(),
+        }
     }
 }
 
@@ -403,7 +457,14 @@ mod tests {
                     if let Some(Decoded::Frame(f)) = d {
                         seen.push(f.seq);
                         let mut out = [0u8; MAX_ENCODED];
-                        let mut w = encode(FrameKind::Response, f.seq, &Response::Pong { nonce: 9 }, &mut out).unwrap().to_vec();
+                        let mut w = encode(
+                            FrameKind::Response,
+                            f.seq,
+                            &Response::Pong { nonce: 9 },
+                            &mut out,
+                        )
+                        .unwrap()
+                        .to_vec();
                         if seen.len() == 1 {
                             w[3] ^= 0xFF; // corrupt the first answer
                         }
@@ -425,7 +486,10 @@ mod tests {
         let (harness, _terminal) = tokio::io::duplex(4096);
         let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), Transcript::new());
         let err = link.request(&Request::QueueStatus).await.unwrap_err();
-        assert!(matches!(err, LinkError::Timeout { attempts: 3, .. }), "{err}");
+        assert!(
+            matches!(err, LinkError::Timeout { attempts: 3, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("QueueStatus"), "{err}");
     }
 
@@ -435,6 +499,9 @@ mod tests {
         drop(terminal);
         let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), Transcript::new());
         let err = link.request(&Request::QueueStatus).await.unwrap_err();
-        assert!(matches!(err, LinkError::DeviceGone { .. } | LinkError::Write { .. }), "{err}");
+        assert!(
+            matches!(err, LinkError::DeviceGone { .. } | LinkError::Write { .. }),
+            "{err}"
+        );
     }
 }

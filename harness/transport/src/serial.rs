@@ -22,12 +22,18 @@ pub fn pty_pair() -> std::io::Result<PtyPair> {
         .name()
         .map(PathBuf::from)
         .ok_or_else(|| std::io::Error::other("PTY pair has no slave path"))?;
-    Ok(PtyPair { harness, terminal_path, keepalive: Some(terminal) })
+    Ok(PtyPair {
+        harness,
+        terminal_path,
+        keepalive: Some(terminal),
+    })
 }
 
 /// Opens a real serial port (e.g. `/dev/ttyUSB0`) at `baud`, 8N1, no flow control.
 pub fn open_port(path: &Path, baud: u32) -> std::io::Result<SerialStream> {
     tokio_serial::new(path.to_string_lossy(), baud)
         .open_native_async()
-        .map_err(|e| std::io::Error::other(format!("cannot open serial port {}: {e}", path.display())))
+        .map_err(|e| {
+            std::io::Error::other(format!("cannot open serial port {}: {e}", path.display()))
+        })
 }

@@ -70,7 +70,11 @@ impl Default for Transcript {
 impl Transcript {
     /// An empty transcript starting now.
     pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(Inner { start: Instant::now(), clock: 0, entries: Vec::new() })))
+        Self(Arc::new(Mutex::new(Inner {
+            start: Instant::now(),
+            clock: 0,
+            entries: Vec::new(),
+        })))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -88,7 +92,12 @@ impl Transcript {
         let mut g = self.lock();
         let micros = g.start.elapsed().as_micros() as u64;
         let clock = g.clock;
-        g.entries.push(Entry { micros, clock, source, text: text.into() });
+        g.entries.push(Entry {
+            micros,
+            clock,
+            source,
+            text: text.into(),
+        });
     }
 
     /// A copy of all entries.
@@ -122,7 +131,14 @@ impl Transcript {
 fn render(entries: &[Entry]) -> String {
     let mut s = String::new();
     for e in entries {
-        let _ = writeln!(s, "{:>10.3}ms clock={} {:<4} {}", e.micros as f64 / 1000.0, e.clock, e.source.tag(), e.text);
+        let _ = writeln!(
+            s,
+            "{:>10.3}ms clock={} {:<4} {}",
+            e.micros as f64 / 1000.0,
+            e.clock,
+            e.source.tag(),
+            e.text
+        );
     }
     s
 }
