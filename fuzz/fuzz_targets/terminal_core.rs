@@ -1,0 +1,122 @@
+//! Arbitrary sequences of test-agent requests and host results into the firmware core, with a
+//! power cut at an arbitrary flash write: the core must never panic, and after a reboot on the
+//! same flash it must mount. (The differential check against the harness's model is a later
+//! target.)
+#![no_main]
+
+use arbitrary::Arbitrary;
+use fut_core::flash::{NorFlash, PowerCut};
+use fut_core::limits::OfflineLimits;
+use fut_core::terminal::HostUnreachable;
+use fut_core::{Config, Step, Terminal};
+use libfuzzer_sys::fuzz_target;
+use payhil_protocol::host_link::HostResponse;
+use payhil_protocol::{Amount, CardData, Currency, EntryMode, Expiry, Network, PanText, PinText, Request};
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Start { minor: u32, forced: bool },
+    Card { entry: u8, network: u8, pan: u8, year: u16, month: u8 },
+    Pin { ok: bool },
+    Cancel,
+    Advance { secs: u16 },
+    Forward,
+    Status,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Host {
+    Approve,
+    Decline(u8),
+    Unreachable,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    ops: Vec<(Op, Host)>,
+    cut_at: Option<u16>,
+}
+
+const PANS: [&str; 4] = ["5019100000000006", "4571100000000009", "4111111111111111", "5019100000000007"];
+
+const CFG: Config<'static> = Config {
+    model: "FUZZ",
+    serial: "0",
+    firmware_version: "0",
+    build_hash: "0",
+    terminal_id: "T",
+    merchant_id: "M",
+    merchant_name: "SHOP",
+    offline: OfflineLimits { currency: Currency::DKK, per_transaction_minor: 1_500_00, per_card_minor: 20_000_00 },
+    forward_retry_s: 60,
+};
+
+fuzz_target!(|input: Input| {
+    let mut mem = vec![0xFFu8; 8 * 4096];
+    let mut flash = NorFlash::new(&mut mem[..], 4096);
+    flash.cut_power_at(input.cut_at.map(|at| PowerCut { at: u32::from(at), tear: at % 2 == 0 }));
+    let Ok(mut t) = Terminal::boot(CFG, flash) else { return };
+    t.handle(&Request::SetClock { unix_s: 1_772_446_500 });
+    let mut halted = false;
+    for (op, host) in &input.ops {
+        let entry = [EntryMode::Chip, EntryMode::Contactless, EntryMode::Wallet, EntryMode::Magstripe];
+        let networks = [Network::Dankort, Network::Visa, Network::VisaDebit, Network::Mastercard, Network::BankAxept];
+        let req = match *op {
+            Op::Start { minor, forced } => Request::StartPurchase {
+                amount: Amount { minor: u64::from(minor), currency: Currency::DKK },
+                forced_offline: forced,
+            },
+            Op::Card { entry: e, network, pan, year, month } => Request::PresentCard(CardData {
+                entry_mode: entry[usize::from(e) % 4],
+                network: networks[usize::from(network) % 5],
+                pan: PanText(PANS[usize::from(pan) % 4]),
+                expiry: Expiry { year, month },
+                pan_seq: 1,
+            }),
+            Op::Pin { ok } => Request::EnterPin(PinText(if ok { "1234" } else { "" })),
+            Op::Cancel => Request::Cancel,
+            Op::Advance { secs } => Request::AdvanceClock { secs: u32::from(secs) },
+            Op::Forward => Request::ForwardQueue,
+            Op::Status => Request::QueueStatus,
+        };
+        let mut step = t.handle(&req);
+        let mut rounds = 0;
+        loop {
+            match step {
+                Step::Reply(_) => break,
+                Step::Halt => {
+                    halted = true;
+                    break;
+                }
+                Step::Host(req) => {
+                    rounds += 1;
+                    assert!(rounds < 10_000, "host exchange loop does not end");
+                    let seq = match req {
+                        payhil_protocol::host_link::HostRequest::Authorise(d) => d.txn_seq,
+                        payhil_protocol::host_link::HostRequest::Advice(d) => d.txn_seq,
+                    };
+                    let is_advice = matches!(req, payhil_protocol::host_link::HostRequest::Advice(_));
+                    let result = match host {
+                        Host::Unreachable => Err(HostUnreachable),
+                        Host::Approve | Host::Decline(_) => {
+                            let code = if let Host::Decline(c) = host { *c } else { 0 };
+                            Ok(if is_advice {
+                                HostResponse::AdviceAck { txn_seq: seq, response_code: code }
+                            } else {
+                                HostResponse::AuthResult { txn_seq: seq, response_code: code, auth_code: "123456" }
+                            })
+                        }
+                    };
+                    step = t.host_result(result);
+                }
+            }
+        }
+        if halted {
+            break;
+        }
+    }
+    drop(t);
+    // Reboot on whatever the flash holds now: it must mount.
+    let flash = NorFlash::new(&mut mem[..], 4096);
+    assert!(Terminal::boot(CFG, flash).is_ok(), "terminal does not boot after the run");
+});
