@@ -11,7 +11,7 @@ use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
 use libfuzzer_sys::fuzz_target;
 use payhil_protocol::host_link::HostResponse;
-use payhil_protocol::{Amount, CardData, Currency, EntryMode, Expiry, Network, PanText, PinText, Request};
+use payhil_protocol::{Amount, CardData, Currency, EntryMode, Expiry, Identity, Network, PanText, PinText, Request};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -40,12 +40,7 @@ struct Input {
 const PANS: [&str; 4] = ["5019100000000006", "4571100000000009", "4111111111111111", "5019100000000007"];
 
 const CFG: Config<'static> = Config {
-    model: "FUZZ",
-    serial: "0",
-    firmware_version: "0",
-    build_hash: "0",
-    terminal_id: "T",
-    merchant_id: "M",
+    identity: Identity { model: "FUZZ", serial: "0", firmware_version: "0", build_hash: "0", terminal_id: "T", merchant_id: "M" },
     merchant_name: "SHOP",
     offline: OfflineLimits { currency: Currency::DKK, per_transaction_minor: 1_500_00, per_card_minor: 20_000_00 },
     forward_retry_s: 60,

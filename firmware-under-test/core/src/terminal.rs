@@ -12,8 +12,8 @@ use crate::receipt::{self, ReceiptData};
 use crate::text::TextBuf;
 use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code};
 use payhil_protocol::{
-    Amount, Awaiting, CardData, DeviceInfo, EntryMode, Expiry, Network, Outcome, PROTOCOL_VERSION,
-    PanText, QueueStatus, Reason, Request, RequestError, Response, TxnResult,
+    Amount, Awaiting, CardData, DeviceInfo, EntryMode, Expiry, Identity, Network, Outcome,
+    PROTOCOL_VERSION, PanText, QueueStatus, Reason, Request, RequestError, Response, TxnResult,
 };
 
 /// Capacity of the offline queue (pending index).
@@ -22,18 +22,8 @@ pub const MAX_PENDING: usize = 1024;
 /// Static configuration of a terminal.
 #[derive(Debug, Clone, Copy)]
 pub struct Config<'a> {
-    /// Device model reported in Hello.
-    pub model: &'a str,
-    /// Serial number.
-    pub serial: &'a str,
-    /// Firmware version.
-    pub firmware_version: &'a str,
-    /// Build hash.
-    pub build_hash: &'a str,
-    /// Terminal id towards the acquirer.
-    pub terminal_id: &'a str,
-    /// Merchant id towards the acquirer.
-    pub merchant_id: &'a str,
+    /// Model, serial, versions and acquirer ids, reported in Hello.
+    pub identity: Identity<'a>,
     /// Merchant name printed on receipts.
     pub merchant_name: &'a str,
     /// Offline limits (NETS-03, NETS-04).
@@ -175,12 +165,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 }
                 Step::Reply(Response::Hello(DeviceInfo {
                     protocol_version: PROTOCOL_VERSION,
-                    model: self.cfg.model,
-                    serial: self.cfg.serial,
-                    firmware_version: self.cfg.firmware_version,
-                    build_hash: self.cfg.build_hash,
-                    terminal_id: self.cfg.terminal_id,
-                    merchant_id: self.cfg.merchant_id,
+                    identity: self.cfg.identity,
                     boot_count: self.journal.boot_count(),
                 }))
             }
@@ -315,8 +300,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
 
     fn cfg_txn_data<'s>(&'s self, t: &'s Txn) -> TxnData<'s> {
         TxnData {
-            terminal_id: self.cfg.terminal_id,
-            merchant_id: self.cfg.merchant_id,
+            terminal_id: self.cfg.identity.terminal_id,
+            merchant_id: self.cfg.identity.merchant_id,
             txn_seq: t.seq,
             pan: PanText(t.card.pan.as_str()),
             expiry: t.card.expiry,
@@ -464,8 +449,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
         let auth = core::str::from_utf8(&self.auth[..self.auth_len]).unwrap_or("");
         let data = ReceiptData {
             merchant_name: self.cfg.merchant_name,
-            merchant_id: self.cfg.merchant_id,
-            terminal_id: self.cfg.terminal_id,
+            merchant_id: self.cfg.identity.merchant_id,
+            terminal_id: self.cfg.identity.terminal_id,
             time: self.now,
             amount: txn.amount,
             network: txn.card.network,
@@ -504,8 +489,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     unreachable!()
                 };
                 Step::Host(HostRequest::Advice(TxnData {
-                    terminal_id: self.cfg.terminal_id,
-                    merchant_id: self.cfg.merchant_id,
+                    terminal_id: self.cfg.identity.terminal_id,
+                    merchant_id: self.cfg.identity.merchant_id,
                     txn_seq: rec.seq,
                     pan: PanText(rec.pan.as_str()),
                     // Expiry is not kept in the offline queue: it is not needed to settle.
@@ -559,12 +544,14 @@ mod tests {
     use std::vec;
 
     const CFG: Config<'static> = Config {
-        model: "T",
-        serial: "S",
-        firmware_version: "0",
-        build_hash: "0",
-        terminal_id: "TERM0001",
-        merchant_id: "M1",
+        identity: Identity {
+            model: "T",
+            serial: "S",
+            firmware_version: "0",
+            build_hash: "0",
+            terminal_id: "TERM0001",
+            merchant_id: "M1",
+        },
         merchant_name: "SHOP",
         offline: OfflineLimits {
             currency: Currency::DKK,

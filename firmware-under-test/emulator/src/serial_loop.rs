@@ -8,7 +8,7 @@ use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
 use payhil_protocol::host_link::{self as hl, HostResponse, MAX_HOST_MESSAGE};
-use payhil_protocol::{Currency, Event, Request, RequestError, Response};
+use payhil_protocol::{Currency, Event, Identity, Request, RequestError, Response};
 use std::io::{ErrorKind, Read, Write};
 use std::time::Duration;
 
@@ -38,12 +38,14 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
     }));
     let build_hash = build_hash();
     let cfg = Config {
-        model: "PAYHIL-REF-1",
-        serial: &args.serial,
-        firmware_version: crate::FIRMWARE_VERSION,
-        build_hash: &build_hash,
-        terminal_id: &args.terminal_id,
-        merchant_id: &args.merchant_id,
+        identity: Identity {
+            model: "PAYHIL-REF-1",
+            serial: &args.serial,
+            firmware_version: crate::FIRMWARE_VERSION,
+            build_hash: &build_hash,
+            terminal_id: &args.terminal_id,
+            merchant_id: &args.merchant_id,
+        },
         merchant_name: &args.merchant_name,
         offline: OfflineLimits {
             currency: Currency::DKK,

@@ -263,12 +263,12 @@ impl Bench {
             Response::Hello(d) => {
                 self.device = DeviceIdentity {
                     protocol_version: d.protocol_version,
-                    model: d.model.into(),
-                    serial: d.serial.into(),
-                    firmware_version: d.firmware_version.into(),
-                    build_hash: d.build_hash.into(),
-                    terminal_id: d.terminal_id.into(),
-                    merchant_id: d.merchant_id.into(),
+                    model: d.identity.model.into(),
+                    serial: d.identity.serial.into(),
+                    firmware_version: d.identity.firmware_version.into(),
+                    build_hash: d.identity.build_hash.into(),
+                    terminal_id: d.identity.terminal_id.into(),
+                    merchant_id: d.identity.merchant_id.into(),
                     boot_count: d.boot_count,
                 };
                 Ok(&self.device)

@@ -135,73 +135,12 @@ fn encode_raw<'o>(
     let crc = CRC.checksum(&raw[..body_len]);
     raw[body_len..body_len + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     let total = body_len + CRC_LEN;
-    if out.len() < postcard_cobs_max(total) + 1 {
+    if out.len() < cobs::max_encoding_length(total) + 1 {
         return Err(EncodeError::TooLarge);
     }
-    let n = cobs_encode(&raw[..total], out);
+    let n = cobs::encode(&raw[..total], out);
     out[n] = 0;
     Ok(&out[..n + 1])
-}
-
-const fn postcard_cobs_max(len: usize) -> usize {
-    len + len / 254 + 1
-}
-
-/// COBS encoding (Cheshire & Baker 1999). Returns the number of bytes written.
-/// Hand-written because it is 20 lines and keeps the no_std crate free of a second COBS copy
-/// with a different API; the fuzz target `frame_decode` and the tests cross-check it.
-fn cobs_encode(src: &[u8], dst: &mut [u8]) -> usize {
-    let mut code_idx = 0;
-    let mut out = 1;
-    let mut code: u8 = 1;
-    for &b in src {
-        if b == 0 {
-            dst[code_idx] = code;
-            code_idx = out;
-            out += 1;
-            code = 1;
-        } else {
-            dst[out] = b;
-            out += 1;
-            code += 1;
-            if code == 0xFF {
-                dst[code_idx] = code;
-                code_idx = out;
-                out += 1;
-                code = 1;
-            }
-        }
-    }
-    dst[code_idx] = code;
-    out
-}
-
-/// COBS decoding in place semantics into `dst`; returns the decoded length.
-fn cobs_decode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
-    let mut i = 0;
-    let mut out = 0;
-    while i < src.len() {
-        let code = src[i];
-        if code == 0 {
-            return None;
-        }
-        i += 1;
-        let run = code as usize - 1;
-        if i + run > src.len() || out + run > dst.len() {
-            return None;
-        }
-        dst[out..out + run].copy_from_slice(&src[i..i + run]);
-        out += run;
-        i += run;
-        if code != 0xFF && i < src.len() {
-            if out >= dst.len() {
-                return None;
-            }
-            dst[out] = 0;
-            out += 1;
-        }
-    }
-    Some(out)
 }
 
 /// Incremental receiver: feed bytes as they arrive, get frames or errors out.
@@ -286,7 +225,7 @@ impl FrameDecoder {
     }
 
     fn finish(&mut self, n: usize) -> Decoded<'_> {
-        let Some(len) = cobs_decode(&self.buf[..n], &mut self.decoded) else {
+        let Ok(len) = cobs::decode(&self.buf[..n], &mut self.decoded) else {
             return Decoded::Error(FrameError::BadCobs);
         };
         match parse_decoded(&self.decoded[..len]) {

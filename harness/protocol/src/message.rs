@@ -274,11 +274,9 @@ pub enum Reason {
     Cancelled,
 }
 
-/// Identity the terminal reports in Hello.
+/// Who a terminal is: fixed by its build and configuration.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceInfo<'a> {
-    /// The terminal's [`crate::PROTOCOL_VERSION`].
-    pub protocol_version: u16,
+pub struct Identity<'a> {
     /// Device model.
     pub model: &'a str,
     /// Serial number.
@@ -291,6 +289,17 @@ pub struct DeviceInfo<'a> {
     pub terminal_id: &'a str,
     /// Merchant id used towards the acquirer.
     pub merchant_id: &'a str,
+}
+
+/// What the terminal reports in Hello. Postcard inlines `identity`, so on the wire this is
+/// protocol_version, the six identity strings, boot_count (PROTOCOL.md 4.3).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceInfo<'a> {
+    /// The terminal's [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// Model, serial, versions and acquirer ids.
+    #[serde(borrow)]
+    pub identity: Identity<'a>,
     /// Power-ups since the flash was formatted.
     pub boot_count: u32,
 }
@@ -409,6 +418,27 @@ mod tests {
             currency: Currency::DKK,
         };
         assert_eq!(format!("{a}"), "125.50 DKK");
+    }
+
+    #[test]
+    fn hello_response_bytes_match_protocol_md() {
+        // Response::Hello (variant 0), protocol_version 1, six one-letter strings, boot_count 2:
+        // the nested Identity adds no bytes of its own.
+        let hello = Response::Hello(DeviceInfo {
+            protocol_version: 1,
+            identity: Identity {
+                model: "M",
+                serial: "S",
+                firmware_version: "F",
+                build_hash: "B",
+                terminal_id: "T",
+                merchant_id: "I",
+            },
+            boot_count: 2,
+        });
+        let mut buf = [0u8; 32];
+        let bytes = postcard::to_slice(&hello, &mut buf).unwrap();
+        assert_eq!(bytes, b"\x00\x01\x01M\x01S\x01F\x01B\x01T\x01I\x02");
     }
 
     #[test]
