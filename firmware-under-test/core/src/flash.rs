@@ -65,6 +65,7 @@ pub struct NorFlash<S> {
     storage: S,
     page_size: u32,
     writes: u32,
+    erases: u32,
     cut: Option<PowerCut>,
     dead: bool,
 }
@@ -76,6 +77,7 @@ impl<S: Storage> NorFlash<S> {
             storage,
             page_size,
             writes: 0,
+            erases: 0,
             cut: None,
             dead: false,
         }
@@ -89,6 +91,11 @@ impl<S: Storage> NorFlash<S> {
     /// Programs and erases performed so far.
     pub fn writes(&self) -> u32 {
         self.writes
+    }
+
+    /// Page erases performed so far (including a cut one).
+    pub fn erases(&self) -> u32 {
+        self.erases
     }
 
     /// The storage (to inspect or persist it).
@@ -163,16 +170,19 @@ impl<S: Storage> Flash for NorFlash<S> {
     fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
         let start = page * self.page_size;
         let a = self.check(start, self.page_size as usize)?;
-        let erased = [0xFFu8; 256];
-        let chunks = self.page_size as usize / erased.len();
+        // A torn erase leaves the first half of the page's words erased and the rest as they
+        // were: the cut may fall inside a record, leaving it unreadable, or leave whole records.
+        let words = self.page_size / WORD;
+        self.erases += 1;
         let cut = self.tick();
         let n = match cut {
-            None => chunks,
-            Some(true) => chunks / 2,
+            None => words,
+            Some(true) => words / 2,
             Some(false) => 0,
         };
-        for i in 0..n {
-            self.storage.write(a + i * erased.len(), &erased);
+        for w in 0..n as usize {
+            self.storage
+                .write(a + w * WORD as usize, &[0xFF; WORD as usize]);
         }
         match cut {
             Some(_) => Err(FlashError::PowerLost),

@@ -43,6 +43,12 @@ pub enum Step<'s> {
     Halt,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoRoom {
+    Full,
+    PowerLost,
+}
+
 /// The host exchange failed: no connection, reset, or no answer in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostUnreachable;
@@ -260,20 +266,24 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 }));
             }
         };
+        // The sequence number is taken when the transaction is decided (see `claim_seq`).
         let txn = Txn {
-            seq: self.journal.next_seq(),
+            seq: 0,
             amount,
             forced_offline,
             card,
             pin_verified: false,
         };
         if expired(card.expiry, self.now) {
-            return self.finish(
-                txn,
-                Outcome::Declined,
-                Reason::CardExpired,
-                TxnStatus::Declined,
-            );
+            return match self.claim_seq(txn) {
+                Ok(txn) => self.finish(
+                    txn,
+                    Outcome::Declined,
+                    Reason::CardExpired,
+                    TxnStatus::Declined,
+                ),
+                Err(why) => self.refuse(why),
+            };
         }
         match c.entry_mode {
             EntryMode::Chip | EntryMode::Magstripe => {
@@ -287,7 +297,42 @@ impl<'a, F: Flash> Terminal<'a, F> {
         }
     }
 
+    /// Gives the transaction its sequence number, once the journal is sure to have room for its
+    /// record: a number that went to the host is always journaled before the next is taken.
+    fn claim_seq(&mut self, mut txn: Txn) -> Result<Txn, NoRoom> {
+        match self.journal.ensure_room() {
+            Ok(()) => {
+                txn.seq = self.journal.take_seq();
+                Ok(txn)
+            }
+            Err(JournalError::Flash(FlashError::PowerLost)) => Err(NoRoom::PowerLost),
+            Err(_) => Err(NoRoom::Full),
+        }
+    }
+
+    /// Nothing more can be journaled until the queue is forwarded: refuse before the host or
+    /// the cardholder is involved.
+    fn refuse(&mut self, why: NoRoom) -> Step<'_> {
+        if why == NoRoom::PowerLost {
+            return Step::Halt;
+        }
+        self.state = State::Idle;
+        self.receipt.clear();
+        self.auth_len = 0;
+        Step::Reply(Response::Done(TxnResult {
+            outcome: Outcome::Declined,
+            reason: Reason::OfflineQueueFull,
+            txn_seq: 0,
+            auth_code: "",
+            receipt: "",
+        }))
+    }
+
     fn authorise(&mut self, txn: Txn) -> Step<'_> {
+        let txn = match self.claim_seq(txn) {
+            Ok(t) => t,
+            Err(why) => return self.refuse(why),
+        };
         if txn.forced_offline {
             return self.offline(txn); // NETS-02
         }

@@ -5,32 +5,51 @@
 //! written, so the transaction sequence number (the stable id the host deduplicates on, PBS-02)
 //! survives power cuts, and support can recover what happened (SUPPORT-02).
 //!
-//! Layout: the device is a ring of 64-byte slots. A slot is
+//! Layout: the device is a ring of 64-byte slots, pages of `page_size / 64` slots. A slot is
 //! ```text
-//!  0..2   magic "PH"          2      kind (1 txn, 2 boot)   3  layout version (1)
-//!  4..8   lsn (u32 LE): log sequence number, strictly increasing; a txn's lsn is its txn_seq
-//!  8..52  body (44 bytes, see TxnRecord::encode)
+//!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (2)
+//!  4..8   lsn (u32 LE): log sequence number, strictly increasing over all records
+//!  8..52  body (44 bytes): txn see TxnRecord::encode; boot: boot_count, burned seq;
+//!         erase intent: page number
 //! 52..56  CRC-32 over bytes 0..52
 //! 56..60  done marker: FF FF FF FF = pending, 00 00 00 00 = forwarded and acknowledged
 //! 60..64  host-declined marker: 00 00 00 00 = the host declined the forwarded item (NETS-10)
 //! ```
-//! Bytes 0..56 are written by one program operation; a torn write fails its CRC and the slot is
-//! skipped, so an interrupted append is found once or not at all. The markers are programmed
-//! only after the host acknowledged, so a cut before them re-forwards an item the host already
-//! has, which the host's deduplication by stable id absorbs (PBS-02).
+//! Power-loss rules, each tested by cutting power at every single write of a workload
+//! (`power_cut_tests`):
+//! * Bytes 0..56 are written by one program operation (0..60, done marker included, for records
+//!   that need no forwarding). A torn write fails its CRC and the slot is
+//!   skipped (never reused before its page is erased): an interrupted append is found once or
+//!   not at all. An append is durable when `record` returns, and only then may the terminal
+//!   approve offline.
+//! * The markers are programmed only after the host acknowledged; any cleared bit counts. A cut
+//!   before the marker re-forwards an item the host already has, which the host's
+//!   deduplication by stable id absorbs (PBS-02).
+//! * A page is reused only when none of its records is pending, and an erase-intent record for
+//!   it is written first (in the last slot of the page before). At mount, records in a page that
+//!   are older than an erase intent for that page are ignored, so a torn erase cannot bring a
+//!   forwarded record back as pending. (If the intent write itself was torn, the page is erased
+//!   without one; only a second, torn erase right after could then resurrect a done record,
+//!   which the host's deduplication again absorbs.)
+//! * A transaction takes its sequence number just before it goes to the host or is approved
+//!   offline, and is journaled before the terminal answers. Each boot burns the next number in
+//!   its boot record, so the one number a cut can leave unjournaled is never given again.
+//! * When no page can be reused the journal refuses (`Full`): it never overwrites a pending item.
 //!
-//! Only one transaction is in flight at a time and its sequence number is `max lsn + 1`; the boot
-//! record written at power-up takes that number, so a sequence number sent to the host by a
-//! transaction that was cut before it was journaled is never given to another transaction.
-//!
-//! Not yet here (firmware issue): compaction of pending items out of a page that must be erased,
-//! and protection against resurrection by a torn erase.
+//! Not here: compaction (copying pending items out of a page that must be reused). Pending items
+//! are the newest offline approvals, forwarded oldest first, so the ring only fills when about
+//! `slots - slots_per_page` records were written since the oldest unforwarded one.
 
 use crate::flash::{Flash, FlashError};
 use payhil_protocol::{Amount, Currency, EntryMode, Network, Reason};
 
+#[cfg(test)]
+mod power_cut_tests;
+
 /// Bytes per slot.
 pub const SLOT: u32 = 64;
+/// Most pages a device may have (fixed so the erase-intent table needs no heap).
+pub const MAX_PAGES: usize = 256;
 const HEADER_AND_BODY: usize = 52;
 const WRITTEN: usize = 56;
 const DONE_AT: u32 = 56;
@@ -38,7 +57,8 @@ const DECLINED_AT: u32 = 60;
 const MAGIC: [u8; 2] = *b"PH";
 const KIND_TXN: u8 = 1;
 const KIND_BOOT: u8 = 2;
-const LAYOUT: u8 = 1;
+const KIND_INTENT: u8 = 3;
+const LAYOUT: u8 = 2;
 
 /// How a journaled transaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,10 +273,13 @@ impl TxnRecord {
 /// Why the journal could not take a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JournalError {
-    /// No erasable space: pending items occupy the page the log must reuse.
+    /// No reusable space: the page the log must reuse still holds pending items.
     Full,
     /// The pending index is at capacity.
     TooManyPending,
+    /// The device is larger than [`MAX_PAGES`] pages, smaller than two, or has pages smaller
+    /// than two slots.
+    BadGeometry,
     /// The flash failed (including a power cut).
     Flash(FlashError),
 }
@@ -267,6 +290,17 @@ impl From<FlashError> for JournalError {
     }
 }
 
+/// A journaled transaction as found on flash, with its forwarding state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    /// The record.
+    pub record: TxnRecord,
+    /// Forwarded and acknowledged (or never needed forwarding).
+    pub done: bool,
+    /// The host declined it after forwarding (NETS-10).
+    pub host_declined: bool,
+}
+
 /// The journal over a flash device; `P` is the capacity of the pending (offline) index.
 pub struct Journal<F, const P: usize> {
     flash: F,
@@ -274,74 +308,135 @@ pub struct Journal<F, const P: usize> {
     slots_per_page: u32,
     head: u32,
     next_lsn: u32,
+    next_seq: u32,
     boot_count: u32,
+    /// Newest erase intent per page (0 = none).
+    intents: [u32; MAX_PAGES],
+    /// Slots of pending items, oldest sequence number first.
     pending: [u16; P],
     pending_len: usize,
     declined_by_host: u32,
     forwarded: u32,
+    /// The boot record (which burns a sequence number) could not be written at mount because
+    /// the journal was full; it is written before any number is handed out.
+    boot_unrecorded: bool,
 }
 
+#[derive(Clone, Copy)]
 enum SlotState {
     Erased,
     Garbage,
     Boot {
         lsn: u32,
         boot_count: u32,
+        burned: u32,
+    },
+    Intent {
+        lsn: u32,
+        page: u32,
     },
     Txn {
         lsn: u32,
-        done: bool,
-        declined: bool,
+        found: Found,
     },
 }
 
+impl SlotState {
+    fn lsn(&self) -> Option<u32> {
+        match *self {
+            SlotState::Boot { lsn, .. }
+            | SlotState::Intent { lsn, .. }
+            | SlotState::Txn { lsn, .. } => Some(lsn),
+            _ => None,
+        }
+    }
+}
+
 impl<F: Flash, const P: usize> Journal<F, P> {
-    /// Mounts the journal: scans every slot, rebuilds the pending index, and writes a boot record.
+    /// Mounts the journal: scans every slot, rebuilds the pending index, and writes a boot
+    /// record (which burns one sequence number, see the module documentation).
     pub fn mount(flash: F) -> Result<Self, JournalError> {
+        Self::mount_keep(flash).map_err(|(e, _)| e)
+    }
+
+    /// Like [`Journal::mount`], but gives the flash back on failure, so that a boot cut short by
+    /// a power loss can be retried on the same device.
+    pub fn mount_keep(flash: F) -> Result<Self, (JournalError, F)> {
         let slots = flash.size() / SLOT;
         let slots_per_page = flash.page_size() / SLOT;
+        let pages = flash.size() / flash.page_size().max(1);
+        if slots_per_page < 2
+            || !(2..=MAX_PAGES as u32).contains(&pages)
+            || slots > u32::from(u16::MAX)
+        {
+            return Err((JournalError::BadGeometry, flash));
+        }
         let mut j = Self {
             flash,
             slots,
             slots_per_page,
             head: 0,
             next_lsn: 1,
+            next_seq: 1,
             boot_count: 0,
+            intents: [0; MAX_PAGES],
             pending: [0; P],
             pending_len: 0,
             declined_by_host: 0,
             forwarded: 0,
+            boot_unrecorded: false,
         };
+        match j.recover(pages) {
+            Ok(()) => Ok(j),
+            Err(e) => Err((e, j.flash)),
+        }
+    }
+
+    fn recover(&mut self, pages: u32) -> Result<(), JournalError> {
+        let j = self;
+        let slots = j.slots;
+        // Pass 1: erase intents, so that pass 2 can tell stale records from live ones.
+        for slot in 0..slots {
+            if let SlotState::Intent { lsn, page } = j.read_slot(slot)? {
+                if page < pages && lsn > j.intents[page as usize] {
+                    j.intents[page as usize] = lsn;
+                }
+            }
+        }
+        // Pass 2: everything else.
         let mut max: Option<(u32, u32)> = None; // (lsn, slot)
+        let mut max_seq = 0u32;
         let mut pendings: [(u32, u16); P] = [(0, 0); P];
         for slot in 0..slots {
-            match j.read_slot(slot)? {
-                SlotState::Erased | SlotState::Garbage => {}
-                SlotState::Boot { lsn, boot_count } => {
-                    j.boot_count = j.boot_count.max(boot_count);
-                    if max.is_none_or(|(m, _)| lsn > m) {
-                        max = Some((lsn, slot));
-                    }
-                }
-                SlotState::Txn {
-                    lsn,
-                    done,
-                    declined,
+            let state = j.read_slot(slot)?;
+            let Some(lsn) = state.lsn() else { continue };
+            if j.is_stale(slot, lsn) {
+                continue;
+            }
+            if max.is_none_or(|(m, _)| lsn > m) {
+                max = Some((lsn, slot));
+            }
+            match state {
+                SlotState::Boot {
+                    boot_count, burned, ..
                 } => {
-                    if max.is_none_or(|(m, _)| lsn > m) {
-                        max = Some((lsn, slot));
-                    }
-                    if declined {
+                    j.boot_count = j.boot_count.max(boot_count);
+                    max_seq = max_seq.max(burned);
+                }
+                SlotState::Txn { found, .. } => {
+                    max_seq = max_seq.max(found.record.seq);
+                    if found.host_declined {
                         j.declined_by_host += 1;
                     }
-                    if !done {
+                    if !found.done {
                         if j.pending_len == P {
                             return Err(JournalError::TooManyPending);
                         }
-                        pendings[j.pending_len] = (lsn, slot as u16);
+                        pendings[j.pending_len] = (found.record.seq, slot as u16);
                         j.pending_len += 1;
                     }
                 }
+                _ => {}
             }
         }
         pendings[..j.pending_len].sort_unstable_by_key(|p| p.0);
@@ -353,10 +448,32 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             j.head = (slot + 1) % slots;
         }
         j.boot_count += 1;
+        // Burn the next sequence number: a transaction cut before it was journaled may have
+        // sent it to the host already.
+        j.next_seq = max_seq + 2;
+        match j.write_boot_record() {
+            // A journal full of pending items must still boot, so that it can forward them.
+            // The boot record is then written by `ensure_room`, before any number is taken.
+            Ok(()) => Ok(()),
+            Err(JournalError::Full) => {
+                j.boot_unrecorded = true;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_boot_record(&mut self) -> Result<(), JournalError> {
+        let burned = self.next_seq - 1;
         let mut body = [0xFFu8; 44];
-        body[0..4].copy_from_slice(&j.boot_count.to_le_bytes());
-        j.append(KIND_BOOT, &body)?;
-        Ok(j)
+        body[0..4].copy_from_slice(&self.boot_count.to_le_bytes());
+        body[4..8].copy_from_slice(&burned.to_le_bytes());
+        self.append(KIND_BOOT, &body, false).map(|_| ())
+    }
+
+    /// A record is stale if its page has a newer erase intent: the page was (being) erased.
+    fn is_stale(&self, slot: u32, lsn: u32) -> bool {
+        self.intents[(slot / self.slots_per_page) as usize] > lsn
     }
 
     fn read_slot(&mut self, slot: u32) -> Result<SlotState, FlashError> {
@@ -369,35 +486,53 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         if b[0..2] != MAGIC || b[3] != LAYOUT || crate::flash_crc(&b[..HEADER_AND_BODY]) != crc {
             return Ok(SlotState::Garbage);
         }
-        let lsn = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let lsn = u32_at(4);
         Ok(match b[2] {
             KIND_BOOT => SlotState::Boot {
                 lsn,
-                boot_count: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+                boot_count: u32_at(8),
+                burned: u32_at(12),
             },
-            KIND_TXN => {
+            KIND_INTENT => SlotState::Intent {
+                lsn,
+                page: u32_at(8),
+            },
+            KIND_TXN => match TxnRecord::decode(&b[8..52]) {
                 // Any cleared bit counts: a torn marker write still means the host acknowledged.
-                let done = b[56..60] != [0xFF; 4];
-                let declined = b[60..64] != [0xFF; 4];
-                if TxnRecord::decode(&b[8..52]).is_none() {
-                    SlotState::Garbage
-                } else {
-                    SlotState::Txn {
-                        lsn,
-                        done,
-                        declined,
-                    }
-                }
-            }
+                Some(record) => SlotState::Txn {
+                    lsn,
+                    found: Found {
+                        record,
+                        done: b[56..60] != [0xFF; 4],
+                        host_declined: b[60..64] != [0xFF; 4],
+                    },
+                },
+                None => SlotState::Garbage,
+            },
             _ => SlotState::Garbage,
         })
     }
 
-    /// Writes a record at the head, erasing the head's page first if it must be reused.
-    fn append(&mut self, kind: u8, body: &[u8; 44]) -> Result<u32, JournalError> {
+    /// Writes a record at the head (erasing the next page first if it must be reused). With
+    /// `done`, the done marker is written in the same program, so a record that needs no
+    /// forwarding can never be found pending.
+    fn append(&mut self, kind: u8, body: &[u8; 44], done: bool) -> Result<u32, JournalError> {
         let slot = self.free_slot()?;
+        self.write_at(slot, kind, body, done)?;
+        Ok(slot)
+    }
+
+    fn write_at(
+        &mut self,
+        slot: u32,
+        kind: u8,
+        body: &[u8; 44],
+        done: bool,
+    ) -> Result<(), JournalError> {
         let lsn = self.next_lsn;
-        let mut b = [0u8; WRITTEN];
+        // Bytes 56..60 stay 00 (done) only when `done`; otherwise they are not programmed.
+        let mut b = [0u8; WRITTEN + 4];
         b[0..2].copy_from_slice(&MAGIC);
         b[2] = kind;
         b[3] = LAYOUT;
@@ -405,32 +540,74 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         b[8..52].copy_from_slice(body);
         let crc = crate::flash_crc(&b[..HEADER_AND_BODY]);
         b[52..56].copy_from_slice(&crc.to_le_bytes());
-        self.flash.program(slot * SLOT, &b)?;
-        self.next_lsn += 1;
+        // Whatever happens to this program, the slot and the lsn are used up.
         self.head = (slot + 1) % self.slots;
-        Ok(slot)
+        self.next_lsn += 1;
+        let len = if done { WRITTEN + 4 } else { WRITTEN };
+        self.flash.program(slot * SLOT, &b[..len])?;
+        if kind == KIND_INTENT {
+            let page = u32::from_le_bytes([body[0], body[1], body[2], body[3]]);
+            self.intents[page as usize] = lsn;
+        }
+        Ok(())
     }
 
-    /// Finds the next erased slot from the head, erasing a page whose records are all done.
+    /// Finds the next erased slot from the head. Before the log enters a page that holds old
+    /// records, it writes an erase intent for that page (in the last slot of the page before)
+    /// and erases it; a page with pending items is never erased.
     fn free_slot(&mut self) -> Result<u32, JournalError> {
-        for _ in 0..self.slots {
+        let pages = self.slots / self.slots_per_page;
+        for _ in 0..=self.slots {
             let slot = self.head;
-            if slot % self.slots_per_page == 0
-                && !self.page_is_erased(slot / self.slots_per_page)?
+            let page = slot / self.slots_per_page;
+            let free = matches!(self.read_slot(slot)?, SlotState::Erased);
+            if free && slot % self.slots_per_page == self.slots_per_page - 1 {
+                let next = (page + 1) % pages;
+                if !self.page_is_erased(next)? {
+                    if self.page_has_pending(next) {
+                        return Err(JournalError::Full);
+                    }
+                    let mut body = [0xFFu8; 44];
+                    body[0..4].copy_from_slice(&next.to_le_bytes());
+                    self.write_at(slot, KIND_INTENT, &body, false)?;
+                    self.flash.erase_page(next)?;
+                    continue;
+                }
+            }
+            if !free
+                && slot % self.slots_per_page == 0
+                && !self.page_has_live_records_after(page)?
             {
-                let page = slot / self.slots_per_page;
+                // The log arrived here without a usable intent slot (the intent write was torn,
+                // or a mount found the page not yet erased): erase if nothing pending is here.
                 if self.page_has_pending(page) {
                     return Err(JournalError::Full);
                 }
                 self.flash.erase_page(page)?;
+                continue;
             }
-            if matches!(self.read_slot(slot)?, SlotState::Erased) {
+            if free {
                 return Ok(slot);
             }
-            // A torn or foreign slot is never reused before its page is erased.
+            // A torn or stale slot is never reused before its page is erased.
             self.head = (slot + 1) % self.slots;
         }
         Err(JournalError::Full)
+    }
+
+    /// True if the page holds a live record written after the log last left it, i.e. the page
+    /// is the one the log is currently filling (so it must not be erased).
+    fn page_has_live_records_after(&mut self, page: u32) -> Result<bool, FlashError> {
+        let first = page * self.slots_per_page;
+        let newest = self.next_lsn.saturating_sub(self.slots);
+        for s in first..first + self.slots_per_page {
+            if let Some(lsn) = self.read_slot(s)?.lsn() {
+                if lsn > newest && !self.is_stale(s, lsn) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     fn page_is_erased(&mut self, page: u32) -> Result<bool, FlashError> {
@@ -449,9 +626,32 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             .any(|&s| u32::from(s) / self.slots_per_page == page)
     }
 
-    /// The sequence number the next transaction will be journaled under.
+    /// The sequence number the next transaction will get.
     pub fn next_seq(&self) -> u32 {
-        self.next_lsn
+        self.next_seq
+    }
+
+    /// Takes the next sequence number for a transaction about to go to the host or to be
+    /// approved offline. The transaction must be journaled (any outcome) before the terminal
+    /// takes another.
+    pub fn take_seq(&mut self) -> u32 {
+        debug_assert!(
+            !self.boot_unrecorded,
+            "ensure_room must succeed before a number is taken"
+        );
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
+
+    /// Makes sure the next record has a slot (erasing a reusable page if needed); `Full` if not.
+    /// Must succeed before [`Journal::take_seq`].
+    pub fn ensure_room(&mut self) -> Result<(), JournalError> {
+        if self.boot_unrecorded {
+            self.write_boot_record()?;
+            self.boot_unrecorded = false;
+        }
+        self.free_slot().map(|_| ())
     }
 
     /// Power-ups since the flash was formatted, including this one.
@@ -462,20 +662,18 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     /// Journals a finished transaction. Returns only when the record is on flash: an offline
     /// approval may be given only after this succeeded (NETS-01, PBS-02).
     pub fn record(&mut self, rec: &TxnRecord) -> Result<(), JournalError> {
-        debug_assert_eq!(rec.seq, self.next_lsn);
         let offline = rec.status == TxnStatus::ApprovedOffline;
         if offline && self.pending_len == P {
             return Err(JournalError::TooManyPending);
         }
         let mut body = [0u8; 44];
         rec.encode(&mut body);
-        let slot = self.append(KIND_TXN, &body)?;
+        // Nothing to forward for anything but an offline approval: written done at once.
+        let slot = self.append(KIND_TXN, &body, !offline)?;
         if offline {
+            // Sequence numbers grow, so appending keeps the index sorted.
             self.pending[self.pending_len] = slot as u16;
             self.pending_len += 1;
-        } else {
-            // Nothing to forward: mark done at once so the page can be reclaimed.
-            self.flash.program(slot * SLOT + DONE_AT, &[0; 4])?;
         }
         Ok(())
     }
@@ -508,6 +706,19 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         let mut b = [0u8; SLOT as usize];
         self.flash.read(u32::from(self.pending[i]) * SLOT, &mut b)?;
         Ok(TxnRecord::decode(&b[8..52]))
+    }
+
+    /// Visits every transaction still on flash (what support can recover, SUPPORT-02), in slot
+    /// order. Records of reused pages are gone; pending ones are never reused.
+    pub fn for_each(&mut self, mut f: impl FnMut(Found)) -> Result<(), JournalError> {
+        for slot in 0..self.slots {
+            if let SlotState::Txn { lsn, found } = self.read_slot(slot)? {
+                if !self.is_stale(slot, lsn) {
+                    f(found);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sum of pending amounts for a card (its unforwarded offline exposure, NETS-04).
@@ -557,6 +768,12 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         Ok(())
     }
 
+    /// The flash device (tests arm power cuts on it).
+    #[cfg(test)]
+    pub(crate) fn flash_mut(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
     /// Gives the flash back (tests "reboot" by mounting it again).
     pub fn into_flash(self) -> F {
         self.flash
@@ -571,7 +788,7 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
+    pub(super) fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
         TxnRecord {
             seq,
             amount: Amount {
@@ -596,7 +813,7 @@ mod tests {
         let mut mem = vec![0xFFu8; 16 * 4096];
         let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
         for i in 0..5 {
-            let seq = j.next_seq();
+            let seq = j.take_seq();
             let st = if i % 2 == 0 {
                 TxnStatus::ApprovedOffline
             } else {
@@ -608,6 +825,7 @@ mod tests {
         let first = j.pending(0).unwrap().unwrap().seq;
         j.acknowledge(first, false).unwrap();
         j.acknowledge(first, false).unwrap(); // repeated ack: no effect
+        assert_eq!(j.forwarded(), 1);
         let flash = j.into_flash();
         let mut j: J = Journal::mount(flash).unwrap();
         assert_eq!(j.boot_count(), 2);
@@ -617,21 +835,54 @@ mod tests {
                 .unwrap(),
             102 + 104
         );
-        // The boot record took one lsn; sequence numbers never repeat across boots.
-        assert!(j.next_seq() > first + 5);
+        // One number was burned by the boot: sequence numbers never repeat across boots.
+        assert_eq!(j.next_seq(), first + 6);
+        let mut seen = Vec::new();
+        j.for_each(|f| seen.push((f.record.seq, f.done))).unwrap();
+        assert_eq!(seen.len(), 5);
     }
 
     #[test]
-    fn the_ring_reclaims_pages_whose_records_are_done() {
+    fn the_ring_reuses_pages_whose_records_are_done() {
         let mut mem = vec![0xFFu8; 4 * 4096];
         let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
         let mut seqs = Vec::new();
-        for _ in 0..1000 {
-            let seq = j.next_seq();
-            j.record(&rec(seq, 1, TxnStatus::ApprovedOnline)).unwrap();
+        for i in 0..1000 {
+            let seq = j.take_seq();
+            let st = if i % 10 == 0 {
+                TxnStatus::ApprovedOffline
+            } else {
+                TxnStatus::ApprovedOnline
+            };
+            j.record(&rec(seq, 1, st)).unwrap();
+            if st == TxnStatus::ApprovedOffline {
+                j.acknowledge(seq, false).unwrap();
+            }
             seqs.push(seq);
         }
         assert_eq!(seqs.windows(2).filter(|w| w[1] != w[0] + 1).count(), 0);
+        let j: J = Journal::mount(j.into_flash()).unwrap();
+        assert_eq!(j.pending_len(), 0);
+        assert!(j.next_seq() > 1000);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_overwrites_nothing() {
+        // 4 pages of 64 slots: at most three pages' worth of pending items fit.
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        let mut stored = 0;
+        let err = loop {
+            let seq = j.take_seq();
+            match j.record(&rec(seq, 1, TxnStatus::ApprovedOffline)) {
+                Ok(()) => stored += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, JournalError::Full);
+        assert!(stored >= 3 * 64 - 2, "{stored}");
+        let j: J = Journal::mount(j.into_flash()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(j.pending_len(), stored);
     }
 
     #[test]
@@ -642,18 +893,22 @@ mod tests {
             // Write 1 is the boot record; write 2 is the append.
             flash.cut_power_at(Some(PowerCut { at: 2, tear }));
             let mut j: J = Journal::mount(flash).unwrap();
-            let seq = j.next_seq();
-            assert!(matches!(
-                j.record(&rec(seq, 5, TxnStatus::ApprovedOffline)),
-                Err(JournalError::Flash(FlashError::PowerLost))
-            ));
+            let seq = j.take_seq();
+            let r = j.record(&rec(seq, 5, TxnStatus::ApprovedOffline));
+            assert_eq!(r, Err(JournalError::Flash(FlashError::PowerLost)));
             let j: J = Journal::mount(NorFlash::new(j.into_flash().into_storage(), 4096)).unwrap();
             assert_eq!(j.pending_len(), 0);
-            let next = j.next_seq();
             assert!(
-                next > seq,
-                "the cut transaction's number {seq} is never reused ({next})"
+                j.next_seq() > seq,
+                "the cut transaction's number {seq} is never reused"
             );
         }
+    }
+
+    #[test]
+    fn bad_geometry_is_refused() {
+        let mut mem = vec![0xFFu8; 4096];
+        let j: Result<J, _> = Journal::mount(NorFlash::new(&mut mem[..], 4096));
+        assert!(matches!(j, Err(JournalError::BadGeometry)));
     }
 }
