@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = postcard::from_bytes::<Response>(f.payload);
             let _ = postcard::from_bytes::<Event>(f.payload);
             let mut out = [0u8; MAX_ENCODED];
-            let wire = encode_bytes(f.kind, f.seq, f.payload, &mut out).expect("an accepted frame re-encodes");
+            let wire = encode_bytes(f.kind, f.seq, f.payload, &mut out)
+                .expect("an accepted frame re-encodes");
             let mut again = FrameDecoder::new();
             let (_, back) = again.feed(wire);
             assert_eq!(back, Some(Decoded::Frame(f)));

@@ -6,22 +6,44 @@
 
 use arbitrary::Arbitrary;
 use fut_core::flash::{NorFlash, PowerCut};
-use fut_core::limits::OfflineLimits;
+use fut_core::limits::Limits;
 use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
 use libfuzzer_sys::fuzz_target;
 use payhil_protocol::host_link::HostResponse;
-use payhil_protocol::{Amount, CardData, Currency, EntryMode, Expiry, Identity, Network, PanText, PinText, Request};
+use payhil_protocol::{
+    Amount, CardData, Currency, EntryMode, Expiry, IdType, Identity, Network, PanText, PinText,
+    Request, ReserveDetails,
+};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Start { minor: u32, forced: bool },
-    Card { entry: u8, network: u8, pan: u8, year: u16, month: u8 },
-    Pin { ok: bool },
+    Start {
+        minor: u32,
+        forced: bool,
+    },
+    Card {
+        entry: u8,
+        network: u8,
+        pan: u8,
+        year: u16,
+        month: u8,
+    },
+    Pin {
+        ok: bool,
+    },
     Cancel,
-    Advance { secs: u16 },
+    Advance {
+        secs: u16,
+    },
     Forward,
     Status,
+    ChipError,
+    Reserve {
+        attendant: bool,
+        id: u8,
+        code: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -37,42 +59,106 @@ struct Input {
     cut_at: Option<u16>,
 }
 
-const PANS: [&str; 4] = ["5019100000000006", "4571100000000009", "4111111111111111", "5019100000000007"];
+const PANS: [&str; 4] = [
+    "5019100000000006",
+    "4571100000000009",
+    "4111111111111111",
+    "5019100000000007",
+];
 
-const CFG: Config<'static> = Config {
-    identity: Identity { model: "FUZZ", serial: "0", firmware_version: "0", build_hash: "0", terminal_id: "T", merchant_id: "M" },
-    merchant_name: "SHOP",
-    offline: OfflineLimits { currency: Currency::DKK, per_transaction_minor: 1_500_00, per_card_minor: 20_000_00 },
-    forward_retry_s: 60,
-};
+fn cfg() -> Config<'static> {
+    Config {
+        identity: Identity {
+            model: "FUZZ",
+            serial: "0",
+            firmware_version: "0",
+            build_hash: "0",
+            terminal_id: "T",
+            merchant_id: "M",
+        },
+        merchant_name: "SHOP",
+        limits: Limits::default(),
+        forward_retry_s: 60,
+        forward_deadline_s: fut_core::terminal::TWO_WEEKS_S,
+        reserve_deadline_s: fut_core::terminal::TWO_WEEKS_S,
+    }
+}
 
 fuzz_target!(|input: Input| {
     let mut mem = vec![0xFFu8; 8 * 4096];
     let mut flash = NorFlash::new(&mut mem[..], 4096);
-    flash.cut_power_at(input.cut_at.map(|at| PowerCut { at: u32::from(at), tear: at % 2 == 0 }));
-    let Ok(mut t) = Terminal::boot(CFG, flash) else { return };
-    t.handle(&Request::SetClock { unix_s: 1_772_446_500 });
+    flash.cut_power_at(input.cut_at.map(|at| PowerCut {
+        at: u32::from(at),
+        tear: at % 2 == 0,
+    }));
+    let Ok(mut t) = Terminal::boot(cfg(), flash) else {
+        return;
+    };
+    t.handle(&Request::SetClock {
+        unix_s: 1_772_446_500,
+    });
     let mut halted = false;
     for (op, host) in &input.ops {
-        let entry = [EntryMode::Chip, EntryMode::Contactless, EntryMode::Wallet, EntryMode::Magstripe];
-        let networks = [Network::Dankort, Network::Visa, Network::VisaDebit, Network::Mastercard, Network::BankAxept];
+        let entry = [
+            EntryMode::Chip,
+            EntryMode::Contactless,
+            EntryMode::Wallet,
+            EntryMode::Magstripe,
+        ];
+        let networks = [
+            Network::Dankort,
+            Network::Visa,
+            Network::VisaDebit,
+            Network::Mastercard,
+            Network::BankAxept,
+        ];
         let req = match *op {
             Op::Start { minor, forced } => Request::StartPurchase {
-                amount: Amount { minor: u64::from(minor), currency: Currency::DKK },
+                amount: Amount {
+                    minor: u64::from(minor),
+                    currency: Currency::DKK,
+                },
                 forced_offline: forced,
             },
-            Op::Card { entry: e, network, pan, year, month } => Request::PresentCard(CardData {
+            Op::Card {
+                entry: e,
+                network,
+                pan,
+                year,
+                month,
+            } => Request::PresentCard(CardData {
                 entry_mode: entry[usize::from(e) % 4],
                 network: networks[usize::from(network) % 5],
                 pan: PanText(PANS[usize::from(pan) % 4]),
                 expiry: Expiry { year, month },
                 pan_seq: 1,
+                account: if network % 5 == 4 { "12345678903" } else { "" },
             }),
             Op::Pin { ok } => Request::EnterPin(PinText(if ok { "1234" } else { "" })),
             Op::Cancel => Request::Cancel,
-            Op::Advance { secs } => Request::AdvanceClock { secs: u32::from(secs) },
+            Op::Advance { secs } => Request::AdvanceClock {
+                secs: u32::from(secs),
+            },
             Op::Forward => Request::ForwardQueue,
             Op::Status => Request::QueueStatus,
+            Op::ChipError => Request::ChipUnreadable,
+            Op::Reserve {
+                attendant,
+                id,
+                code,
+            } => Request::EnterReserveDetails(ReserveDetails {
+                attendant_present: attendant,
+                id_type: [
+                    IdType::BankCardWithPhoto,
+                    IdType::DriversLicence,
+                    IdType::NationalIdCard,
+                    IdType::Passport,
+                ][usize::from(id) % 4],
+                id_reference: ["AB12345", "12345678901", "X1234567", "12345678"]
+                    [usize::from(id) % 4],
+                note_account: "12345678903",
+                phone_auth_code: if code { "AB1234" } else { "" },
+            }),
         };
         let mut step = t.handle(&req);
         let mut rounds = 0;
@@ -89,16 +175,30 @@ fuzz_target!(|input: Input| {
                     let seq = match req {
                         payhil_protocol::host_link::HostRequest::Authorise(d) => d.txn_seq,
                         payhil_protocol::host_link::HostRequest::Advice(d) => d.txn_seq,
+                        payhil_protocol::host_link::HostRequest::FetchBlockList { .. } => {
+                            step = t.host_result(Ok(HostResponse::BlockList {
+                                pans: payhil_protocol::host_link::PanList("5019100000000007"),
+                            }));
+                            continue;
+                        }
                     };
-                    let is_advice = matches!(req, payhil_protocol::host_link::HostRequest::Advice(_));
+                    let is_advice =
+                        matches!(req, payhil_protocol::host_link::HostRequest::Advice(_));
                     let result = match host {
                         Host::Unreachable => Err(HostUnreachable),
                         Host::Approve | Host::Decline(_) => {
                             let code = if let Host::Decline(c) = host { *c } else { 0 };
                             Ok(if is_advice {
-                                HostResponse::AdviceAck { txn_seq: seq, response_code: code }
+                                HostResponse::AdviceAck {
+                                    txn_seq: seq,
+                                    response_code: code,
+                                }
                             } else {
-                                HostResponse::AuthResult { txn_seq: seq, response_code: code, auth_code: "123456" }
+                                HostResponse::AuthResult {
+                                    txn_seq: seq,
+                                    response_code: code,
+                                    auth_code: "123456",
+                                }
                             })
                         }
                     };
@@ -113,5 +213,8 @@ fuzz_target!(|input: Input| {
     drop(t);
     // Reboot on whatever the flash holds now: it must mount.
     let flash = NorFlash::new(&mut mem[..], 4096);
-    assert!(Terminal::boot(CFG, flash).is_ok(), "terminal does not boot after the run");
+    assert!(
+        Terminal::boot(cfg(), flash).is_ok(),
+        "terminal does not boot after the run"
+    );
 });

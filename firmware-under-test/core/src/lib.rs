@@ -16,6 +16,7 @@ pub mod flash;
 pub mod journal;
 pub mod limits;
 pub mod receipt;
+pub mod reserve;
 pub mod terminal;
 mod text;
 

@@ -5,7 +5,7 @@
 use crate::calendar;
 use crate::journal::StoredPan;
 use core::fmt::{self, Write};
-use payhil_protocol::{Amount, EntryMode, Network, Outcome, Reason};
+use payhil_protocol::{Amount, EntryMode, IdType, Network, Outcome, Reason, ReserveDetails};
 
 /// What a receipt shows.
 pub struct ReceiptData<'a> {
@@ -64,6 +64,16 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::CommunicationFailure => "COMMUNICATION FAILURE",
         Reason::CardDataInvalid => "CARD UNREADABLE",
         Reason::Cancelled => "CANCELLED",
+        Reason::ChipUnreadable => "CHIP UNREADABLE",
+        Reason::FallbackOnlineOnly => "FALLBACK ONLY ONLINE",
+        Reason::GamblingDailyLimit => "DAILY CARD LIMIT REACHED",
+        Reason::SplitSuspected => "SPLIT PAYMENT NOT ALLOWED",
+        Reason::ReserveNotAllowed => "RESERVE NOT ALLOWED",
+        Reason::ReserveAttendantRequired => "ATTENDANT REQUIRED",
+        Reason::ReserveIdInvalid => "ID REFERENCE INVALID",
+        Reason::ReserveAccountInvalid => "ACCOUNT NUMBER INVALID",
+        Reason::ReserveAuthCodeRequired => "PHONE AUTH CODE REQUIRED",
+        Reason::ReserveAggregateLimit => "RESERVE LIMIT REACHED",
     }
 }
 
@@ -122,4 +132,61 @@ pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
         }
     }
     line(out, "TXN", format_args!("{:06}", r.txn_seq))
+}
+
+/// Renders a BankAxept reserve debit note (BAX-02, BAX-04, BAX-08). Never the card's expiry
+/// date or CVC (BAX-05); the card number masked (PCI-01).
+pub fn render_debit_note(
+    out: &mut impl Write,
+    r: &ReceiptData<'_>,
+    note: &ReserveDetails<'_>,
+) -> fmt::Result {
+    let t = calendar::from_unix(r.time);
+    let pan = r.pan.as_str();
+    writeln!(out, "{}", r.merchant_name)?;
+    line(out, "MERCHANT", format_args!("{}", r.merchant_id))?;
+    line(out, "TERMINAL", format_args!("{}", r.terminal_id))?;
+    line(
+        out,
+        "",
+        format_args!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        ),
+    )?;
+    writeln!(out, "BANKAXEPT RESERVE")?;
+    writeln!(out, "DEBITERINGSNOTA / DEBIT NOTE")?;
+    let stars = "*********";
+    line(
+        out,
+        "CARD",
+        format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()),
+    )?;
+    line(out, "ACCOUNT", format_args!("{}", note.note_account))?;
+    let scale = 10u64.pow(r.amount.currency.exponent());
+    line(
+        out,
+        "AMOUNT",
+        format_args!(
+            "{} {}.{:02}",
+            r.amount.currency.alpha(),
+            r.amount.minor / scale,
+            r.amount.minor % scale
+        ),
+    )?;
+    let id = match note.id_type {
+        IdType::BankCardWithPhoto => "BANK CARD PHOTO",
+        IdType::DriversLicence => "DRIVING LICENCE",
+        IdType::NationalIdCard => "NATIONAL ID",
+        IdType::Passport => "PASSPORT",
+    };
+    line(out, "ID", format_args!("{id}"))?;
+    line(out, "ID REF", format_args!("{}", note.id_reference))?;
+    if !note.phone_auth_code.is_empty() {
+        line(out, "PHONE AUTH", format_args!("{}", note.phone_auth_code))?;
+    }
+    line(out, "TXN", format_args!("{:06}", r.txn_seq))?;
+    writeln!(out, "PAYER SIGNATURE")?;
+    writeln!(out, "________________________________")?;
+    writeln!(out, "MERCHANT KEEPS THIS NOTE 12 MONTHS")
 }

@@ -4,20 +4,30 @@
 //! [`Terminal::handle`] and host results with [`Terminal::host_result`]; each returns a [`Step`]:
 //! a response to send back, a message to send to the host (whose result comes back through
 //! `host_result`), or `Halt` when the flash lost power.
+//!
+//! A purchase: StartPurchase -> PresentCard (or ChipUnreadable, then a fallback card) ->
+//! EnterPin when a PIN is required -> the limit engine routes it online, offline or to the
+//! BankAxept reserve solution (EnterReserveDetails) -> journaled -> Done with the receipt.
 
 use crate::flash::{Flash, FlashError};
 use crate::journal::{Journal, JournalError, StoredPan, TxnRecord, TxnStatus};
-use crate::limits::{OfflineAttempt, OfflineLimits, offline_decision};
+use crate::limits::{self, Attempt, Limits, Route};
 use crate::receipt::{self, ReceiptData};
+use crate::reserve;
 use crate::text::TextBuf;
+#[cfg(test)]
+use payhil_protocol::host_link::PanList;
 use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code};
 use payhil_protocol::{
     Amount, Awaiting, CardData, DeviceInfo, EntryMode, Expiry, Identity, Network, Outcome,
-    PROTOCOL_VERSION, PanText, QueueStatus, Reason, Request, RequestError, Response, TxnResult,
+    PROTOCOL_VERSION, PanText, QueueStatus, Reason, Request, RequestError, ReserveDetails,
+    Response, TxnResult,
 };
 
 /// Capacity of the offline queue (pending index).
 pub const MAX_PENDING: usize = 1024;
+/// Capacity of the blocked-card list.
+pub const MAX_BLOCKED: usize = 64;
 
 /// Static configuration of a terminal.
 #[derive(Debug, Clone, Copy)]
@@ -26,11 +36,18 @@ pub struct Config<'a> {
     pub identity: Identity<'a>,
     /// Merchant name printed on receipts.
     pub merchant_name: &'a str,
-    /// Offline limits (NETS-03, NETS-04).
-    pub offline: OfflineLimits,
+    /// Limits (NETS-03, NETS-04, CARD-02, CARD-04, PBS-05, BAX-*).
+    pub limits: Limits,
     /// Seconds between attempts to forward the offline queue.
     pub forward_retry_s: u32,
+    /// Offline items must reach the acquirer within this many seconds (Nets; configuration).
+    pub forward_deadline_s: u32,
+    /// BankAxept reserve items must reach the acquirer within this many seconds (BAX-10).
+    pub reserve_deadline_s: u32,
 }
+
+/// Two weeks, the BankAxept deadline (BAX-10).
+pub const TWO_WEEKS_S: u32 = 14 * 86_400;
 
 /// What the caller must do next.
 #[derive(Debug)]
@@ -43,15 +60,15 @@ pub enum Step<'s> {
     Halt,
 }
 
+/// The host exchange failed: no connection, reset, or no answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostUnreachable;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NoRoom {
     Full,
     PowerLost,
 }
-
-/// The host exchange failed: no connection, reset, or no answer in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostUnreachable;
 
 #[derive(Debug, Clone, Copy)]
 struct Card {
@@ -60,6 +77,19 @@ struct Card {
     pan_seq: u8,
     network: Network,
     entry_mode: EntryMode,
+    account: [u8; 11],
+    has_account: bool,
+    fallback: bool,
+}
+
+impl Card {
+    fn account(&self) -> &str {
+        if self.has_account {
+            core::str::from_utf8(&self.account).unwrap_or("")
+        } else {
+            ""
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,9 +113,14 @@ enum State {
     AwaitingCard {
         amount: Amount,
         forced_offline: bool,
+        fallback: bool,
     },
     AwaitingPin(Txn),
     AwaitingHost(Txn),
+    AwaitingReserve(Txn),
+    FetchingBlockList {
+        after: After,
+    },
     Forwarding {
         rec: TxnRecord,
         after: After,
@@ -99,6 +134,8 @@ pub struct Terminal<'a, F: Flash> {
     now: i64,
     state: State,
     next_forward_at: i64,
+    blocked: [StoredPan; MAX_BLOCKED],
+    blocked_len: usize,
     receipt: TextBuf<1024>,
     auth: [u8; 6],
     auth_len: usize,
@@ -125,6 +162,16 @@ fn expired(expiry: Expiry, now: i64) -> bool {
     (t.year, t.month) > (i32::from(expiry.year), expiry.month)
 }
 
+fn done(outcome: Outcome, reason: Reason) -> Response<'static> {
+    Response::Done(TxnResult {
+        outcome,
+        reason,
+        txn_seq: 0,
+        auth_code: "",
+        receipt: "",
+    })
+}
+
 impl<'a, F: Flash> Terminal<'a, F> {
     /// Boots: mounts the journal (recovering the offline queue) and starts idle.
     pub fn boot(cfg: Config<'a>, flash: F) -> Result<Self, JournalError> {
@@ -134,6 +181,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
             now: 0,
             state: State::Idle,
             next_forward_at: 0,
+            blocked: [StoredPan::EMPTY; MAX_BLOCKED],
+            blocked_len: 0,
             receipt: TextBuf::new(),
             auth: [b' '; 6],
             auth_len: 0,
@@ -150,14 +199,43 @@ impl<'a, F: Flash> Terminal<'a, F> {
         match self.state {
             State::AwaitingCard { .. } => Awaiting::Card,
             State::AwaitingPin(_) => Awaiting::Pin,
+            State::AwaitingReserve(_) => Awaiting::ReserveDetails,
             _ => Awaiting::Nothing,
         }
+    }
+
+    /// Replaces the blocked-card list (CARD-10) with comma-separated card numbers; malformed
+    /// entries are skipped, entries past the capacity dropped. Kept in RAM: the host sends it
+    /// again before every forwarding round.
+    pub fn set_blocked(&mut self, pans: &str) {
+        self.blocked_len = 0;
+        for p in pans
+            .split(',')
+            .filter_map(|p| StoredPan::from_ascii(p.trim()))
+        {
+            if self.blocked_len == MAX_BLOCKED {
+                break;
+            }
+            self.blocked[self.blocked_len] = p;
+            self.blocked_len += 1;
+        }
+    }
+
+    fn is_blocked(&self, pan: &StoredPan) -> bool {
+        self.blocked[..self.blocked_len].contains(pan)
     }
 
     fn wrong_state(&self) -> Step<'_> {
         Step::Reply(Response::Rejected(RequestError::WrongState {
             awaiting: self.awaiting(),
         }))
+    }
+
+    fn abort(&mut self, reason: Reason) -> Step<'_> {
+        self.state = State::Idle;
+        self.receipt.clear();
+        self.auth_len = 0;
+        Step::Reply(done(Outcome::Aborted, reason))
     }
 
     /// Handles one request from the test agent.
@@ -182,7 +260,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
             }
             Request::AdvanceClock { secs } => {
                 self.now += i64::from(secs);
-                if self.now >= self.next_forward_at {
+                if self.now >= self.next_forward_at && self.journal.pending_len() > 0 {
                     self.start_forwarding(After::Clock)
                 } else {
                     Step::Reply(Response::Clock { unix_s: self.now })
@@ -201,11 +279,30 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 self.state = State::AwaitingCard {
                     amount,
                     forced_offline,
+                    fallback: false,
                 };
                 Step::Reply(Response::Accepted {
                     awaiting: Awaiting::Card,
                 })
             }
+            Request::ChipUnreadable => match self.state {
+                // SUPPORT-03: the chip failed; a fallback card read may follow, online only.
+                State::AwaitingCard {
+                    amount,
+                    forced_offline,
+                    ..
+                } => {
+                    self.state = State::AwaitingCard {
+                        amount,
+                        forced_offline,
+                        fallback: true,
+                    };
+                    Step::Reply(Response::Accepted {
+                        awaiting: Awaiting::Card,
+                    })
+                }
+                _ => self.wrong_state(),
+            },
             Request::PresentCard(card) => self.present_card(&card),
             Request::EnterPin(pin) => {
                 let State::AwaitingPin(mut txn) = self.state else {
@@ -216,19 +313,21 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 txn.pin_verified = (4..=12).contains(&p.len()) && p.iter().all(u8::is_ascii_digit);
                 self.authorise(txn)
             }
+            Request::EnterReserveDetails(details) => {
+                let State::AwaitingReserve(txn) = self.state else {
+                    return self.wrong_state();
+                };
+                self.reserve(txn, &details)
+            }
             Request::Cancel => match self.state {
-                State::AwaitingCard { .. } | State::AwaitingPin(_) => {
-                    self.state = State::Idle;
-                    self.receipt.clear();
-                    self.auth_len = 0;
-                    Step::Reply(Response::Done(TxnResult {
-                        outcome: Outcome::Aborted,
-                        reason: Reason::Cancelled,
-                        txn_seq: 0,
-                        auth_code: "",
-                        receipt: "",
-                    }))
-                }
+                State::AwaitingCard { .. } | State::AwaitingPin(_) => self.abort(Reason::Cancelled),
+                // The reserve checks could not be done: the payment is reversed (BAX-07).
+                State::AwaitingReserve(txn) => self.finish(
+                    txn,
+                    Outcome::Declined,
+                    Reason::Cancelled,
+                    TxnStatus::Declined,
+                ),
                 _ => self.wrong_state(),
             },
             Request::QueueStatus => self.queue_status(),
@@ -241,32 +340,35 @@ impl<'a, F: Flash> Terminal<'a, F> {
         let State::AwaitingCard {
             amount,
             forced_offline,
+            fallback,
         } = self.state
         else {
             return self.wrong_state();
         };
+        let account = c.account.as_bytes();
         let card = match StoredPan::from_ascii(c.pan.0) {
-            Some(pan) if luhn_ok(pan.as_str()) && (1..=12).contains(&c.expiry.month) => Card {
-                pan,
-                expiry: c.expiry,
-                pan_seq: c.pan_seq,
-                network: c.network,
-                entry_mode: c.entry_mode,
-            },
-            _ => {
-                self.state = State::Idle;
-                self.receipt.clear();
-                self.auth_len = 0;
-                return Step::Reply(Response::Done(TxnResult {
-                    outcome: Outcome::Aborted,
-                    reason: Reason::CardDataInvalid,
-                    txn_seq: 0,
-                    auth_code: "",
-                    receipt: "",
-                }));
+            Some(pan)
+                if luhn_ok(pan.as_str())
+                    && (1..=12).contains(&c.expiry.month)
+                    && (account.is_empty()
+                        || (account.len() == 11 && account.iter().all(u8::is_ascii_digit))) =>
+            {
+                let mut acc = [b'0'; 11];
+                acc[..account.len()].copy_from_slice(account);
+                Card {
+                    pan,
+                    expiry: c.expiry,
+                    pan_seq: c.pan_seq,
+                    network: c.network,
+                    entry_mode: c.entry_mode,
+                    account: acc,
+                    has_account: !account.is_empty(),
+                    // A chip card read another way after the chip failed (SUPPORT-03).
+                    fallback: fallback && c.entry_mode != EntryMode::Chip,
+                }
             }
+            _ => return self.abort(Reason::CardDataInvalid),
         };
-        // The sequence number is taken when the transaction is decided (see `claim_seq`).
         let txn = Txn {
             seq: 0,
             amount,
@@ -285,15 +387,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 Err(why) => self.refuse(why),
             };
         }
-        match c.entry_mode {
-            EntryMode::Chip | EntryMode::Magstripe => {
-                self.state = State::AwaitingPin(txn);
-                Step::Reply(Response::Accepted {
-                    awaiting: Awaiting::Pin,
-                })
-            }
-            // Contactless and wallets go straight to authorisation (CVM on the device).
-            EntryMode::Contactless | EntryMode::Wallet => self.authorise(txn),
+        if limits::pin_required(&self.cfg.limits, amount, c.entry_mode) {
+            self.state = State::AwaitingPin(txn);
+            Step::Reply(Response::Accepted {
+                awaiting: Awaiting::Pin,
+            })
+        } else {
+            self.authorise(txn)
         }
     }
 
@@ -319,31 +419,90 @@ impl<'a, F: Flash> Terminal<'a, F> {
         self.state = State::Idle;
         self.receipt.clear();
         self.auth_len = 0;
-        Step::Reply(Response::Done(TxnResult {
-            outcome: Outcome::Declined,
-            reason: Reason::OfflineQueueFull,
-            txn_seq: 0,
-            auth_code: "",
-            receipt: "",
-        }))
+        Step::Reply(done(Outcome::Declined, Reason::OfflineQueueFull))
+    }
+
+    /// The facts the limit engine needs, from the card, the journal and the clock.
+    fn attempt(&mut self, txn: &Txn, host_reachable: bool) -> Result<Attempt, JournalError> {
+        let mut a = Attempt {
+            amount: txn.amount,
+            network: txn.card.network,
+            entry_mode: txn.card.entry_mode,
+            fallback: txn.card.fallback,
+            pin_verified: txn.pin_verified,
+            blocked: self.is_blocked(&txn.card.pan),
+            host_reachable,
+            forced_offline: txn.forced_offline,
+            card_exposure_minor: 0,
+            card_recent_offline_minor: 0,
+            card_today_minor: 0,
+            reserve_pending_minor: 0,
+        };
+        let window_start = self.now - i64::from(self.cfg.limits.split_window_s);
+        for i in 0..self.journal.pending_len() {
+            let Some(r) = self.journal.pending(i)? else {
+                continue;
+            };
+            if r.network == Network::BankAxept {
+                a.reserve_pending_minor = a.reserve_pending_minor.saturating_add(r.amount.minor);
+            }
+            if r.pan == txn.card.pan {
+                a.card_exposure_minor = a.card_exposure_minor.saturating_add(r.amount.minor);
+                if r.local_time >= window_start {
+                    a.card_recent_offline_minor =
+                        a.card_recent_offline_minor.saturating_add(r.amount.minor);
+                }
+            }
+        }
+        if self.cfg.limits.gambling_daily_max_minor.is_some() {
+            // CARD-04: this card's approved purchases on the same (UTC) day.
+            let day = self.now.div_euclid(86_400);
+            let mut today = 0u64;
+            self.journal.for_each(|f| {
+                let r = f.record;
+                let approved = matches!(
+                    r.status,
+                    TxnStatus::ApprovedOnline | TxnStatus::ApprovedOffline
+                );
+                if approved
+                    && r.pan == txn.card.pan
+                    && r.local_time.div_euclid(86_400) == day
+                    && !f.host_declined
+                {
+                    today = today.saturating_add(r.amount.minor);
+                }
+            })?;
+            a.card_today_minor = today;
+        }
+        Ok(a)
     }
 
     fn authorise(&mut self, txn: Txn) -> Step<'_> {
+        // Card-level and merchant-level refusals come before anything is sent (CARD-04, CARD-10).
+        let facts = match self.attempt(&txn, true) {
+            Ok(f) => f,
+            Err(_) => return Step::Halt,
+        };
+        let pre = limits::route(&self.cfg.limits, &facts);
         let txn = match self.claim_seq(txn) {
             Ok(t) => t,
             Err(why) => return self.refuse(why),
         };
-        if txn.forced_offline {
-            return self.offline(txn); // NETS-02
+        match pre {
+            Err(reason) => self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined),
+            Ok(Route::Online) => {
+                self.state = State::AwaitingHost(txn);
+                let State::AwaitingHost(ref t) = self.state else {
+                    unreachable!()
+                };
+                Step::Host(HostRequest::Authorise(self.txn_data(t)))
+            }
+            // Forced offline (NETS-02), which the limit engine routed without the host.
+            Ok(_) => self.offline(txn, true),
         }
-        self.state = State::AwaitingHost(txn);
-        let State::AwaitingHost(ref t) = self.state else {
-            unreachable!()
-        };
-        Step::Host(HostRequest::Authorise(self.cfg_txn_data(t)))
     }
 
-    fn cfg_txn_data<'s>(&'s self, t: &'s Txn) -> TxnData<'s> {
+    fn txn_data<'s>(&'s self, t: &'s Txn) -> TxnData<'s> {
         TxnData {
             terminal_id: self.cfg.identity.terminal_id,
             merchant_id: self.cfg.identity.merchant_id,
@@ -389,7 +548,14 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     }
                 }
                 // No usable answer: the host is unreachable, so try offline (NETS-01).
-                _ => self.offline(txn),
+                _ => self.offline(txn, false),
+            },
+            State::FetchingBlockList { after } => match result {
+                Ok(HostResponse::BlockList { pans }) => {
+                    self.set_blocked(pans.0);
+                    self.forward_next(after)
+                }
+                _ => self.forwarding_failed(after),
             },
             State::Forwarding { rec, after } => match result {
                 Ok(HostResponse::AdviceAck {
@@ -403,46 +569,60 @@ impl<'a, F: Flash> Terminal<'a, F> {
                         Err(_) => Step::Halt,
                     }
                 }
-                _ => {
-                    self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
-                    self.state = State::Idle;
-                    self.after(after)
-                }
+                _ => self.forwarding_failed(after),
             },
             _ => self.wrong_state(),
         }
     }
 
-    fn offline(&mut self, txn: Txn) -> Step<'_> {
-        let exposure = match self.journal.pending_exposure(&txn.card.pan) {
-            Ok(e) => e,
+    /// The offline decision once the host is known unreachable (or forced offline).
+    fn offline(&mut self, txn: Txn, forced: bool) -> Step<'_> {
+        let facts = match self.attempt(&txn, forced && !txn.forced_offline) {
+            Ok(f) => f,
             Err(_) => return Step::Halt,
         };
-        let attempt = OfflineAttempt {
-            amount: txn.amount,
-            network: txn.card.network,
-            entry_mode: txn.card.entry_mode,
-            pin_verified: txn.pin_verified,
-            card_exposure_minor: exposure,
-        };
-        match offline_decision(&self.cfg.offline, &attempt) {
-            Ok(()) => {
+        match limits::route(&self.cfg.limits, &facts) {
+            Ok(Route::Reserve) => {
+                self.state = State::AwaitingReserve(txn);
+                Step::Reply(Response::Accepted {
+                    awaiting: Awaiting::ReserveDetails,
+                })
+            }
+            Ok(_) => {
                 // EMV offline approval codes: Y1 offline by choice, Y3 unable to go online.
                 self.set_auth(if txn.forced_offline { "Y1" } else { "Y3" });
-                if self.journal.pending_len() == 0 {
-                    self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
-                }
-                self.finish(
-                    txn,
-                    Outcome::ApprovedOffline,
-                    Reason::Approved,
-                    TxnStatus::ApprovedOffline,
-                )
+                self.approve_stored(txn, None)
             }
-            Err(reason) => {
-                self.auth_len = 0;
-                self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined)
+            Err(reason) => self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined),
+        }
+    }
+
+    fn approve_stored(&mut self, txn: Txn, note: Option<&ReserveDetails<'_>>) -> Step<'_> {
+        if self.journal.pending_len() == 0 {
+            self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
+        }
+        self.finish_with(
+            txn,
+            Outcome::ApprovedOffline,
+            Reason::Approved,
+            TxnStatus::ApprovedOffline,
+            note,
+        )
+    }
+
+    /// BankAxept reserve: the debit-note checks, then store or reverse (BAX-02..08).
+    fn reserve(&mut self, txn: Txn, note: &ReserveDetails<'_>) -> Step<'_> {
+        match reserve::check_note(&self.cfg.limits, txn.amount, note, txn.card.account()) {
+            Ok(()) => {
+                self.set_auth(if note.phone_auth_code.is_empty() {
+                    "R"
+                } else {
+                    note.phone_auth_code
+                });
+                self.approve_stored(txn, Some(note))
             }
+            // BAX-07: a check failed or could not be done; the payment is reversed.
+            Err(reason) => self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined),
         }
     }
 
@@ -453,8 +633,30 @@ impl<'a, F: Flash> Terminal<'a, F> {
         self.auth_len = n;
     }
 
-    /// Journals the transaction, then prints the receipt. The journal write comes first: an
-    /// offline approval exists only once it is durable.
+    fn receipt_data<'s>(
+        &'s self,
+        txn: &'s Txn,
+        outcome: Outcome,
+        reason: Reason,
+        auth: &'s str,
+    ) -> ReceiptData<'s> {
+        ReceiptData {
+            merchant_name: self.cfg.merchant_name,
+            merchant_id: self.cfg.identity.merchant_id,
+            terminal_id: self.cfg.identity.terminal_id,
+            time: self.now,
+            amount: txn.amount,
+            network: txn.card.network,
+            entry_mode: txn.card.entry_mode,
+            pan: &txn.card.pan,
+            pin_verified: txn.pin_verified,
+            outcome,
+            reason,
+            auth_code: auth,
+            txn_seq: txn.seq,
+        }
+    }
+
     fn finish(
         &mut self,
         txn: Txn,
@@ -462,8 +664,22 @@ impl<'a, F: Flash> Terminal<'a, F> {
         reason: Reason,
         status: TxnStatus,
     ) -> Step<'_> {
+        self.finish_with(txn, outcome, reason, status, None)
+    }
+
+    /// Journals the transaction, then prints the receipt, or the debit note of an approved
+    /// reserve payment (BAX-02). The journal write comes first: an offline approval exists
+    /// only once it is durable.
+    fn finish_with(
+        &mut self,
+        txn: Txn,
+        outcome: Outcome,
+        reason: Reason,
+        status: TxnStatus,
+        note: Option<&ReserveDetails<'_>>,
+    ) -> Step<'_> {
         self.state = State::Idle;
-        if outcome != Outcome::ApprovedOnline && outcome != Outcome::ApprovedOffline {
+        if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
             self.auth_len = 0;
         }
         let rec = TxnRecord {
@@ -484,7 +700,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Err(_) if outcome == Outcome::ApprovedOffline => {
                 (Outcome::Declined, Reason::OfflineQueueFull)
             }
-            // The journal is only for history of online outcomes; the host has the authority.
+            // `claim_seq` made room; other outcomes are the host's decision either way.
             Err(_) => (outcome, reason),
         };
         if outcome == Outcome::Declined {
@@ -492,24 +708,21 @@ impl<'a, F: Flash> Terminal<'a, F> {
         }
         self.receipt.clear();
         let auth = core::str::from_utf8(&self.auth[..self.auth_len]).unwrap_or("");
-        let data = ReceiptData {
-            merchant_name: self.cfg.merchant_name,
-            merchant_id: self.cfg.identity.merchant_id,
-            terminal_id: self.cfg.identity.terminal_id,
-            time: self.now,
-            amount: txn.amount,
-            network: txn.card.network,
-            entry_mode: txn.card.entry_mode,
-            pan: &txn.card.pan,
-            pin_verified: txn.pin_verified,
-            outcome,
-            reason,
-            auth_code: auth,
-            txn_seq: txn.seq,
+        let data = self.receipt_data(&txn, outcome, reason, auth);
+        let mut out = TextBuf::<1024>::new();
+        let rendered = match note {
+            Some(note) if outcome == Outcome::ApprovedOffline => {
+                receipt::render_debit_note(&mut out, &data, note)
+            }
+            _ => receipt::render(&mut out, &data),
         };
-        if receipt::render(&mut self.receipt, &data).is_err() {
-            self.receipt.clear();
+        if rendered.is_ok() {
+            self.receipt = out;
         }
+        self.reply_done(txn, outcome, reason)
+    }
+
+    fn reply_done(&self, txn: Txn, outcome: Outcome, reason: Reason) -> Step<'_> {
         Step::Reply(Response::Done(TxnResult {
             outcome,
             reason,
@@ -519,11 +732,21 @@ impl<'a, F: Flash> Terminal<'a, F> {
         }))
     }
 
+    /// A forwarding round: fetch the blocked-card list (CARD-10), then send every pending item.
     fn start_forwarding(&mut self, after: After) -> Step<'_> {
         if !matches!(self.state, State::Idle) {
             return self.after(after);
         }
-        self.forward_next(after)
+        self.state = State::FetchingBlockList { after };
+        Step::Host(HostRequest::FetchBlockList {
+            terminal_id: self.cfg.identity.terminal_id,
+        })
+    }
+
+    fn forwarding_failed(&mut self, after: After) -> Step<'_> {
+        self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
+        self.state = State::Idle;
+        self.after(after)
     }
 
     fn forward_next(&mut self, after: After) -> Step<'_> {
@@ -567,63 +790,98 @@ impl<'a, F: Flash> Terminal<'a, F> {
     }
 
     fn queue_status(&mut self) -> Step<'_> {
-        let Ok(total) = self.journal.pending_total() else {
-            return Step::Halt;
-        };
+        let mut total = 0u64;
+        let mut overdue = 0u32;
+        for i in 0..self.journal.pending_len() {
+            let Ok(Some(r)) = self.journal.pending(i) else {
+                return Step::Halt;
+            };
+            total = total.saturating_add(r.amount.minor);
+            let deadline = if r.network == Network::BankAxept {
+                self.cfg.reserve_deadline_s
+            } else {
+                self.cfg.forward_deadline_s
+            };
+            if self.now - r.local_time > i64::from(deadline) {
+                overdue += 1; // BAX-10, NETS-10: the merchant must see these
+            }
+        }
         Step::Reply(Response::Queue(QueueStatus {
             pending: self.journal.pending_len() as u32,
             forwarded: self.journal.forwarded(),
             declined_by_host: self.journal.declined_by_host(),
             capacity: self.journal.capacity() as u32,
             pending_minor: total,
+            overdue,
         }))
     }
 }
-
 #[cfg(test)]
 mod tests {
     extern crate std;
     use super::*;
     use crate::flash::NorFlash;
-    use payhil_protocol::{Currency, PinText};
+    use payhil_protocol::{Currency, IdType, PinText};
     use std::vec;
 
-    const CFG: Config<'static> = Config {
-        identity: Identity {
-            model: "T",
-            serial: "S",
-            firmware_version: "0",
-            build_hash: "0",
-            terminal_id: "TERM0001",
-            merchant_id: "M1",
-        },
-        merchant_name: "SHOP",
-        offline: OfflineLimits {
-            currency: Currency::DKK,
-            per_transaction_minor: 1_500_00,
-            per_card_minor: 20_000_00,
-        },
-        forward_retry_s: 60,
-    };
+    fn cfg() -> Config<'static> {
+        Config {
+            identity: Identity {
+                model: "T",
+                serial: "S",
+                firmware_version: "0",
+                build_hash: "0",
+                terminal_id: "TERM0001",
+                merchant_id: "M1",
+            },
+            merchant_name: "SHOP",
+            limits: Limits::default(),
+            forward_retry_s: 60,
+            forward_deadline_s: TWO_WEEKS_S,
+            reserve_deadline_s: TWO_WEEKS_S,
+        }
+    }
 
-    fn card() -> CardData<'static> {
+    const DANKORT: &str = "5019100000000006";
+    const BANKAXEPT: &str = "7000000000000005";
+    const ACCOUNT: &str = "12345678903";
+
+    fn card(pan: &'static str, network: Network, entry_mode: EntryMode) -> CardData<'static> {
+        let account = if network == Network::BankAxept {
+            ACCOUNT
+        } else {
+            ""
+        };
         CardData {
-            entry_mode: EntryMode::Chip,
-            network: Network::Dankort,
-            pan: PanText("5019100000000006"),
+            entry_mode,
+            network,
+            pan: PanText(pan),
             expiry: Expiry {
                 year: 2030,
                 month: 12,
             },
             pan_seq: 1,
+            account,
         }
     }
 
-    fn buy<F: Flash>(t: &mut Terminal<'_, F>, minor: u64) -> (Outcome, Reason, u32) {
-        let amount = Amount {
-            minor,
-            currency: Currency::DKK,
-        };
+    type T<'m> = Terminal<'static, NorFlash<&'m mut [u8]>>;
+
+    fn boot(mem: &mut [u8]) -> T<'_> {
+        let mut t = Terminal::boot(cfg(), NorFlash::new(mem, 4096)).unwrap();
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        t
+    }
+
+    /// Drives a purchase up to the point where the terminal wants the host or has finished.
+    fn start(
+        t: &mut T<'_>,
+        amount: Amount,
+        c: CardData<'static>,
+        pin: Option<&'static str>,
+    ) -> Option<Response<'static>> {
         assert!(matches!(
             t.handle(&Request::StartPurchase {
                 amount,
@@ -631,24 +889,74 @@ mod tests {
             }),
             Step::Reply(Response::Accepted { .. })
         ));
-        assert!(matches!(
-            t.handle(&Request::PresentCard(card())),
-            Step::Reply(Response::Accepted {
-                awaiting: Awaiting::Pin
-            })
-        ));
-        assert!(matches!(
-            t.handle(&Request::EnterPin(PinText("1234"))),
-            Step::Host(HostRequest::Authorise(_))
-        ));
-        match t.host_result(Err(HostUnreachable)) {
-            Step::Reply(Response::Done(r)) => {
+        let step = t.handle(&Request::PresentCard(c));
+        let step = match (step, pin) {
+            (
+                Step::Reply(Response::Accepted {
+                    awaiting: Awaiting::Pin,
+                }),
+                Some(p),
+            ) => t.handle(&Request::EnterPin(PinText(p))),
+            (other, _) => other,
+        };
+        match step {
+            Step::Host(_) => None,
+            Step::Reply(r) => Some(strip(r)),
+            Step::Halt => panic!("halt"),
+        }
+    }
+
+    /// Keeps what the tests look at, without the borrow of the terminal.
+    fn strip(r: Response<'_>) -> Response<'static> {
+        match r {
+            Response::Done(d) => {
                 assert!(
-                    !r.receipt.contains("5019100000000006"),
-                    "receipt masks the PAN (PCI-01)"
+                    !d.receipt.contains(DANKORT) && !d.receipt.contains(BANKAXEPT),
+                    "PCI-01: {}",
+                    d.receipt
                 );
-                (r.outcome, r.reason, r.txn_seq)
+                assert!(
+                    !d.receipt.contains("2030-12") && !d.receipt.contains("12/30"),
+                    "BAX-05: no expiry"
+                );
+                Response::Done(TxnResult {
+                    receipt: "",
+                    auth_code: "",
+                    ..d
+                })
             }
+            Response::Accepted { awaiting } => Response::Accepted { awaiting },
+            Response::Queue(q) => Response::Queue(q),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn outcome(r: Option<Response<'_>>) -> (Outcome, Reason) {
+        match r {
+            Some(Response::Done(d)) => (d.outcome, d.reason),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn dkk(minor: u64) -> Amount {
+        Amount {
+            minor,
+            currency: Currency::DKK,
+        }
+    }
+
+    fn offline_purchase(t: &mut T<'_>, minor: u64) -> (Outcome, Reason, u32) {
+        assert!(
+            start(
+                t,
+                dkk(minor),
+                card(DANKORT, Network::Dankort, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        match t.host_result(Err(HostUnreachable)) {
+            Step::Reply(Response::Done(r)) => (r.outcome, r.reason, r.txn_seq),
             other => panic!("{other:?}"),
         }
     }
@@ -656,17 +964,21 @@ mod tests {
     #[test]
     fn nets_01_offline_approval_is_stored_and_forwarded_once_after_a_reboot() {
         let mut mem = vec![0xFFu8; 16 * 4096];
-        let mut t = Terminal::boot(CFG, NorFlash::new(&mut mem[..], 4096)).unwrap();
-        t.handle(&Request::SetClock {
-            unix_s: 1_800_000_000,
-        });
-        let (outcome, _, seq) = buy(&mut t, 100_00);
+        let mut t = boot(&mut mem);
+        let (outcome, _, seq) = offline_purchase(&mut t, 100_00);
         assert_eq!(outcome, Outcome::ApprovedOffline);
-        assert_eq!(buy(&mut t, 1_500_01).1, Reason::OfflineAmountLimit);
-        // Reboot on the same flash: the item is still pending.
-        let flash = t.journal.into_flash();
-        let mut t = Terminal::boot(CFG, flash).unwrap();
-        let Step::Host(HostRequest::Advice(d)) = t.handle(&Request::ForwardQueue) else {
+        assert_eq!(
+            offline_purchase(&mut t, 1_500_01).1,
+            Reason::OfflineAmountLimit
+        );
+        let mut t = boot(&mut mem);
+        let Step::Host(HostRequest::FetchBlockList { .. }) = t.handle(&Request::ForwardQueue)
+        else {
+            panic!()
+        };
+        let Step::Host(HostRequest::Advice(d)) =
+            t.host_result(Ok(HostResponse::BlockList { pans: PanList("") }))
+        else {
             panic!()
         };
         assert_eq!(d.txn_seq, seq);
@@ -678,5 +990,212 @@ mod tests {
             panic!("{step:?}")
         };
         assert_eq!((q.pending, q.forwarded), (0, 1));
+    }
+
+    #[test]
+    fn card_02_contactless_above_the_cvm_limit_asks_for_the_pin() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let tap = card(DANKORT, Network::Dankort, EntryMode::Contactless);
+        assert_eq!(
+            start(&mut t, dkk(350_00), tap, None),
+            None,
+            "below the limit: straight to the host"
+        );
+        t.host_result(Ok(HostResponse::AuthResult {
+            txn_seq: 2,
+            response_code: 0,
+            auth_code: "1",
+        }));
+        assert_eq!(
+            start(&mut t, dkk(350_01), tap, None),
+            Some(Response::Accepted {
+                awaiting: Awaiting::Pin
+            })
+        );
+    }
+
+    #[test]
+    fn card_03_valid_through_the_last_day_of_the_expiry_month() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let mut c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        c.expiry = Expiry {
+            year: 2027,
+            month: 2,
+        };
+        t.handle(&Request::SetClock {
+            unix_s: 1_803_859_199,
+        }); // 2027-02-28T23:59:59Z
+        assert_eq!(start(&mut t, dkk(100), c, Some("1234")), None);
+        t.host_result(Ok(HostResponse::AuthResult {
+            txn_seq: 2,
+            response_code: 0,
+            auth_code: "1",
+        }));
+        t.handle(&Request::SetClock {
+            unix_s: 1_803_859_200,
+        }); // 2027-03-01T00:00:00Z
+        assert_eq!(
+            outcome(start(&mut t, dkk(100), c, Some("1234"))),
+            (Outcome::Declined, Reason::CardExpired)
+        );
+    }
+
+    #[test]
+    fn card_10_the_host_pushes_the_blocked_list_before_forwarding() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        offline_purchase(&mut t, 100_00);
+        t.handle(&Request::ForwardQueue);
+        t.host_result(Ok(HostResponse::BlockList {
+            pans: PanList("4111111111111111, 5019100000000006"),
+        }));
+        t.host_result(Ok(HostResponse::AdviceAck {
+            txn_seq: 2,
+            response_code: 0,
+        }));
+        let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        assert_eq!(
+            outcome(start(&mut t, dkk(100), c, Some("1234"))),
+            (Outcome::Declined, Reason::CardBlocked)
+        );
+    }
+
+    #[test]
+    fn support_03_unreadable_chip_then_fallback_only_online() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        t.handle(&Request::StartPurchase {
+            amount: dkk(100_00),
+            forced_offline: false,
+        });
+        assert!(matches!(
+            t.handle(&Request::ChipUnreadable),
+            Step::Reply(Response::Accepted {
+                awaiting: Awaiting::Card
+            })
+        ));
+        t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Magstripe,
+        )));
+        assert!(matches!(
+            t.handle(&Request::EnterPin(PinText("1234"))),
+            Step::Host(_)
+        ));
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable)) else {
+            panic!()
+        };
+        assert_eq!(
+            (r.outcome, r.reason),
+            (Outcome::Declined, Reason::FallbackOnlineOnly)
+        );
+    }
+
+    fn reserve_until_details(t: &mut T<'_>, minor: u64) {
+        let nok = Amount {
+            minor,
+            currency: Currency::NOK,
+        };
+        assert!(
+            start(
+                t,
+                nok,
+                card(BANKAXEPT, Network::BankAxept, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        assert!(matches!(
+            t.host_result(Err(HostUnreachable)),
+            Step::Reply(Response::Accepted {
+                awaiting: Awaiting::ReserveDetails
+            })
+        ));
+    }
+
+    #[test]
+    fn bax_02_reserve_payment_prints_a_debit_note_and_is_stored() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        reserve_until_details(&mut t, 300_00);
+        let note = ReserveDetails {
+            attendant_present: true,
+            id_type: IdType::DriversLicence,
+            id_reference: "12345678901",
+            note_account: ACCOUNT,
+            phone_auth_code: "",
+        };
+        let Step::Reply(Response::Done(r)) = t.handle(&Request::EnterReserveDetails(note)) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        for want in [
+            "DEBIT NOTE",
+            "DRIVING LICENCE",
+            "12345678901",
+            ACCOUNT,
+            "NOK 300.00",
+            "SIGNATURE",
+            "700000******0005",
+        ] {
+            assert!(
+                r.receipt.contains(want),
+                "{want} missing from\n{}",
+                r.receipt
+            );
+        }
+        assert!(!r.receipt.contains("2030"), "BAX-05: no expiry on the note");
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 1);
+        // BAX-10: two weeks later the item is overdue.
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000 + i64::from(TWO_WEEKS_S) + 1,
+        });
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.overdue, 1);
+    }
+
+    #[test]
+    fn bax_07_a_failed_note_check_reverses_the_payment() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        reserve_until_details(&mut t, 3_000_00);
+        let note = ReserveDetails {
+            attendant_present: true,
+            id_type: IdType::Passport,
+            id_reference: "12345678",
+            note_account: ACCOUNT,
+            phone_auth_code: "",
+        };
+        let Step::Reply(Response::Done(r)) = t.handle(&Request::EnterReserveDetails(note)) else {
+            panic!()
+        };
+        assert_eq!(
+            (r.outcome, r.reason),
+            (Outcome::Declined, Reason::ReserveAuthCodeRequired)
+        );
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 0, "nothing stored");
+    }
+
+    #[test]
+    fn footprint() {
+        use core::mem::size_of;
+        let state = size_of::<Terminal<'static, NorFlash<&'static mut [u8]>>>();
+        // Reported in the issue note; a generous bound keeps it from growing unnoticed.
+        assert!(state < 8 * 1024, "terminal state is {state} bytes");
+        std::println!(
+            "size_of Terminal: {state} bytes; flash per queued transaction: {} bytes",
+            crate::journal::SLOT
+        );
     }
 }

@@ -61,6 +61,25 @@ pub struct EmulatorArgs {
     /// Offline per-card cumulative limit in minor units (NETS-04).
     #[arg(long, default_value_t = 20_000_00)]
     pub card_limit_minor: u64,
+    /// Contactless purchases above this need the PIN, minor units (CARD-02).
+    #[arg(long, default_value_t = 350_00)]
+    pub cvm_limit_minor: u64,
+    /// Gambling merchant: most one card may spend per day, minor units (CARD-04).
+    #[arg(long)]
+    pub gambling_daily_max_minor: Option<u64>,
+    /// The terminal is self-service (BAX-03: reserve needs an attendant).
+    #[arg(long)]
+    pub self_service: bool,
+    /// BankAxept reserve: phone authorisation above this, minor units NOK (BAX-08).
+    #[arg(long, default_value_t = 2_500_00)]
+    pub reserve_phone_auth_above_minor: u64,
+    /// BankAxept reserve: aggregate cap on unforwarded reserve payments, minor units NOK
+    /// (BAX-09); 0 for none.
+    #[arg(long, default_value_t = 20_000_00)]
+    pub reserve_cap_minor: u64,
+    /// Offline items must be forwarded within this many seconds (Nets deadline).
+    #[arg(long, default_value_t = fut_core::terminal::TWO_WEEKS_S)]
+    pub forward_deadline_s: u32,
     /// Seconds between attempts to forward the offline queue (controlled clock).
     #[arg(long, default_value_t = 60)]
     pub forward_retry_s: u32,

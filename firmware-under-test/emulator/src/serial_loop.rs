@@ -3,7 +3,7 @@
 use crate::host_link::HostLink;
 use crate::{EXIT_LINK_GONE, EXIT_POWER_LOST, EmulatorArgs, FileStorage, SetupError};
 use fut_core::flash::{NorFlash, PowerCut};
-use fut_core::limits::OfflineLimits;
+use fut_core::limits::{Limits, ReserveLimits};
 use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
@@ -47,12 +47,23 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             merchant_id: &args.merchant_id,
         },
         merchant_name: &args.merchant_name,
-        offline: OfflineLimits {
+        limits: Limits {
             currency: Currency::DKK,
-            per_transaction_minor: args.offline_limit_minor,
-            per_card_minor: args.card_limit_minor,
+            offline_per_transaction_minor: args.offline_limit_minor,
+            offline_per_card_minor: args.card_limit_minor,
+            contactless_cvm_limit_minor: args.cvm_limit_minor,
+            gambling_daily_max_minor: args.gambling_daily_max_minor,
+            split_window_s: 600,
+            self_service: args.self_service,
+            reserve: ReserveLimits {
+                currency: Currency::NOK,
+                phone_auth_above_minor: args.reserve_phone_auth_above_minor,
+                aggregate_cap_minor: (args.reserve_cap_minor > 0).then_some(args.reserve_cap_minor),
+            },
         },
         forward_retry_s: args.forward_retry_s,
+        forward_deadline_s: args.forward_deadline_s,
+        reserve_deadline_s: fut_core::terminal::TWO_WEEKS_S,
     };
     let mut terminal = match Terminal::boot(cfg, flash) {
         Ok(t) => t,

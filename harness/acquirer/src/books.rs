@@ -2,7 +2,9 @@
 
 use payhil_cards::catalogue::{self, IssuerBehaviour};
 use payhil_cards::{MaskedPan, Pan};
-use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code as rc};
+use payhil_protocol::host_link::{
+    HostRequest, HostResponse, PanList, TxnData, response_code as rc,
+};
 use payhil_protocol::{Amount, EntryMode, Expiry, Network};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -81,31 +83,66 @@ fn issuer_decision(d: &TxnData<'_>) -> u8 {
 
 /// The host's answer to one request, owned so the books need not outlive it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// True for an advice acknowledgement, false for an authorisation result.
-    pub advice: bool,
-    /// The request's sequence number.
-    pub txn_seq: u32,
-    /// ISO 8583 response code.
-    pub response_code: u8,
-    /// Authorisation code (approved authorisations only).
-    pub auth_code: String,
+pub enum Reply {
+    /// Answer to an authorisation or an advice.
+    Txn {
+        /// True for an advice acknowledgement, false for an authorisation result.
+        advice: bool,
+        /// The request's sequence number.
+        txn_seq: u32,
+        /// ISO 8583 response code.
+        response_code: u8,
+        /// Authorisation code (approved authorisations only).
+        auth_code: String,
+    },
+    /// The blocked-card list, comma-separated (CARD-10).
+    BlockList(String),
+}
+
+/// Card numbers of the test cards the issuer has blocked (CARD-10).
+fn blocked_cards() -> String {
+    catalogue::all()
+        .iter()
+        .filter(|c| c.issuer == IssuerBehaviour::Blocked)
+        .map(|c| c.pan.reveal().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Reply {
     /// The wire message.
     pub fn message(&self) -> HostResponse<'_> {
-        if self.advice {
-            HostResponse::AdviceAck {
-                txn_seq: self.txn_seq,
-                response_code: self.response_code,
-            }
-        } else {
-            HostResponse::AuthResult {
-                txn_seq: self.txn_seq,
-                response_code: self.response_code,
-                auth_code: &self.auth_code,
-            }
+        match self {
+            Reply::Txn {
+                advice: true,
+                txn_seq,
+                response_code,
+                ..
+            } => HostResponse::AdviceAck {
+                txn_seq: *txn_seq,
+                response_code: *response_code,
+            },
+            Reply::Txn {
+                txn_seq,
+                response_code,
+                auth_code,
+                ..
+            } => HostResponse::AuthResult {
+                txn_seq: *txn_seq,
+                response_code: *response_code,
+                auth_code,
+            },
+            Reply::BlockList(pans) => HostResponse::BlockList {
+                pans: PanList(pans),
+            },
+        }
+    }
+
+    /// The response code of a transaction reply (`None` for a block list).
+    pub fn response_code(&self) -> Option<u8> {
+        match self {
+            Reply::Txn { response_code, .. } => Some(*response_code),
+            Reply::BlockList(_) => None,
         }
     }
 }
@@ -117,6 +154,7 @@ impl Books {
         let (advice, d) = match req {
             HostRequest::Authorise(d) => (false, d),
             HostRequest::Advice(d) => (true, d),
+            HostRequest::FetchBlockList { .. } => return Reply::BlockList(blocked_cards()),
         };
         let delivery = Delivery {
             terminal_id: d.terminal_id.into(),
@@ -156,7 +194,7 @@ impl Books {
             }
         };
         let auth_code = if advice { String::new() } else { auth };
-        Reply {
+        Reply::Txn {
             advice,
             txn_seq: d.txn_seq,
             response_code: code,
@@ -319,21 +357,23 @@ mod tests {
         let mut b = Books::default();
         assert_eq!(
             b.handle(&HostRequest::Authorise(data(1, "5019100000000022")))
-                .response_code,
-            51
+                .response_code(),
+            Some(51)
         );
         assert_eq!(
             b.handle(&HostRequest::Authorise(data(2, "5019100000000030")))
-                .response_code,
-            62
+                .response_code(),
+            Some(62)
         );
         assert_eq!(b.settled().count(), 0);
-        assert_eq!(
+        let Reply::Txn { auth_code, .. } =
             b.handle(&HostRequest::Authorise(data(3, "5019100000000014")))
-                .auth_code
-                .len(),
-            6
-        );
+        else {
+            panic!("an authorisation gets a transaction reply")
+        };
+        assert_eq!(auth_code.len(), 6);
         assert_eq!(b.settled().count(), 1);
+        let list = b.handle(&HostRequest::FetchBlockList { terminal_id: "T1" });
+        assert_eq!(list, Reply::BlockList("5019100000000030".into()));
     }
 }

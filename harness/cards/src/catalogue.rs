@@ -34,6 +34,8 @@ pub struct TestCard {
     pub issuer: IssuerBehaviour,
     /// The card's PIN.
     pub pin: Pin,
+    /// Bank account number on the card (BankAxept), empty if none.
+    pub account: &'static str,
 }
 
 struct Row(
@@ -146,6 +148,12 @@ pub fn all() -> Vec<TestCard> {
             networks: r.4,
             issuer: r.5,
             pin: Pin::parse(TEST_PIN).unwrap_or_else(|| panic!("catalogue PIN is invalid")),
+            // A MOD-11-valid Norwegian account number for the BankAxept card (BAX-06).
+            account: if r.4.contains(&Network::BankAxept) {
+                "12345678903"
+            } else {
+                ""
+            },
         })
         .collect()
 }

@@ -60,6 +60,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         pan: PanText(card.pan.reveal()),
         expiry: card.expiry,
         pan_seq: card.pan_seq,
+        account: card.account,
     };
     let amount = Amount {
         minor: 4_995,

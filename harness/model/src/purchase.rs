@@ -13,6 +13,9 @@ pub struct ModelConfig {
     pub card_limit_minor: u64,
     /// The terminal retries forwarding at least this often (seconds of the controlled clock).
     pub forward_retry_s: u32,
+    /// Offline purchases on one card within this window count together against the
+    /// per-transaction limit (PBS-05).
+    pub split_window_s: u32,
 }
 
 impl Default for ModelConfig {
@@ -24,6 +27,7 @@ impl Default for ModelConfig {
             },
             card_limit_minor: 20_000_00,
             forward_retry_s: 60,
+            split_window_s: 600,
         }
     }
 }
@@ -68,6 +72,7 @@ impl Prediction {
 struct Pending {
     pan: Pan,
     amount: Amount,
+    at: i64,
 }
 
 /// The model's state: clock, network, and the offline items it believes are unforwarded.
@@ -81,6 +86,8 @@ pub struct Model {
     /// Offline approvals the terminal may or may not have forwarded yet.
     uncertain: Vec<Pending>,
     last_attempt: i64,
+    /// The terminal has fetched the host's blocked-card list (CARD-10).
+    block_list_known: bool,
 }
 
 impl Model {
@@ -93,6 +100,7 @@ impl Model {
             certain: Vec::new(),
             uncertain: Vec::new(),
             last_attempt: i64::MIN / 2,
+            block_list_known: false,
         }
     }
 
@@ -105,7 +113,8 @@ impl Model {
     /// has passed since the last attempt.
     pub fn advance_clock(&mut self, secs: u32) {
         self.now += i64::from(secs);
-        if self.now - self.last_attempt >= i64::from(self.cfg.forward_retry_s) {
+        let pending = !self.certain.is_empty() || !self.uncertain.is_empty();
+        if pending && self.now - self.last_attempt >= i64::from(self.cfg.forward_retry_s) {
             self.forwarding_opportunity();
         }
     }
@@ -123,6 +132,8 @@ impl Model {
     pub fn forwarding_opportunity(&mut self) {
         self.last_attempt = self.now;
         if self.network_up {
+            // Each forwarding round starts by fetching the blocked-card list.
+            self.block_list_known = true;
             self.certain.clear();
             self.uncertain.clear();
         }
@@ -141,16 +152,20 @@ impl Model {
         )
     }
 
-    fn exposure(&self, pan: &Pan, include_uncertain: bool) -> u64 {
+    /// This card's unforwarded offline total, and the part of it within the split window.
+    fn exposure(&self, pan: &Pan, include_uncertain: bool) -> (u64, u64) {
         let mut items: Vec<&Pending> = self.certain.iter().collect();
         if include_uncertain {
             items.extend(self.uncertain.iter());
         }
-        items
-            .iter()
-            .filter(|p| p.pan == *pan)
+        let mine = items.iter().filter(|p| p.pan == *pan);
+        let since = self.now - i64::from(self.cfg.split_window_s);
+        let recent = mine
+            .clone()
+            .filter(|p| p.at >= since)
             .map(|p| p.amount.minor)
-            .sum()
+            .sum();
+        (mine.map(|p| p.amount.minor).sum(), recent)
     }
 
     /// Predicts a purchase.
@@ -162,6 +177,12 @@ impl Model {
             {
                 return Prediction::Exact(Outcome::Declined, Reason::CardExpired);
             }
+        }
+        // CARD-10: a blocked card is declined once the terminal knows of the block.
+        if p.card.issuer == IssuerBehaviour::Blocked
+            && (self.block_list_known || self.network_up && !p.forced_offline)
+        {
+            return Prediction::Exact(Outcome::Declined, Reason::CardBlocked);
         }
         if p.forced_offline || !self.network_up {
             let low = self.offline(p, self.exposure(&p.card.pan, false));
@@ -187,7 +208,7 @@ impl Model {
     }
 
     /// The offline rules (NETS-03..08), in the order a cardholder would meet them.
-    fn offline(&self, p: &PurchaseInput, exposure: u64) -> (Outcome, Reason) {
+    fn offline(&self, p: &PurchaseInput, (exposure, recent): (u64, u64)) -> (Outcome, Reason) {
         let declined = |r| (Outcome::Declined, r);
         match p.entry_mode {
             EntryMode::Wallet => return declined(Reason::OfflineWalletNotAllowed),
@@ -206,6 +227,9 @@ impl Model {
         if p.amount.currency != limit.currency || p.amount.minor > limit.minor {
             return declined(Reason::OfflineAmountLimit);
         }
+        if recent + p.amount.minor > limit.minor {
+            return declined(Reason::SplitSuspected); // PBS-05
+        }
         if exposure + p.amount.minor > self.cfg.card_limit_minor {
             return declined(Reason::OfflineCardLimit);
         }
@@ -218,6 +242,7 @@ impl Model {
             let item = Pending {
                 pan: p.card.pan.clone(),
                 amount: p.amount,
+                at: self.now,
             };
             if self.network_up {
                 self.uncertain.push(item)
@@ -264,6 +289,8 @@ mod tests {
                 Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
             );
             m.observe(&p, Outcome::ApprovedOffline);
+            // Beyond the split window, so each purchase stands alone (PBS-05).
+            m.advance_clock(11 * 60);
         }
         // 13 x 1,500 = 19,500; another 1,500 would pass 20,000.
         assert_eq!(

@@ -18,6 +18,11 @@ pub enum HostRequest<'a> {
     /// Store-and-forward advice of an offline-approved purchase; `TxnData::txn_seq` is the
     /// stable id the host deduplicates on (PBS-02).
     Advice(#[serde(borrow)] TxnData<'a>),
+    /// Asks for the current list of blocked cards (CARD-10); sent before each forwarding round.
+    FetchBlockList {
+        /// Terminal id.
+        terminal_id: &'a str,
+    },
 }
 
 /// Fields common to authorisations and advices.
@@ -69,6 +74,24 @@ pub enum HostResponse<'a> {
         /// ISO 8583 response code; non-zero means the host declined the forwarded item.
         response_code: u8,
     },
+    /// The blocked-card list (CARD-10): card numbers separated by commas, replacing the
+    /// terminal's list.
+    BlockList {
+        /// Comma-separated card numbers.
+        #[serde(borrow)]
+        pans: PanList<'a>,
+    },
+}
+
+/// Card numbers separated by commas. `Debug` shows only how many, never the numbers (PCI-01).
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub struct PanList<'a>(#[serde(borrow)] pub &'a str);
+
+impl core::fmt::Debug for PanList<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let n = self.0.split(',').filter(|p| !p.trim().is_empty()).count();
+        write!(f, "PanList({n} cards)")
+    }
 }
 
 /// ISO 8583 response codes used by the simulator and the firmware.

@@ -166,6 +166,36 @@ pub struct CardData<'a> {
     pub expiry: Expiry,
     /// PAN sequence number (EMV tag 5F34).
     pub pan_seq: u8,
+    /// Bank account number the card carries (BankAxept: 11 digits), empty if none.
+    pub account: &'a str,
+}
+
+/// Kind of identification checked for a BankAxept reserve payment (BAX-04).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdType {
+    /// Bank card with photo: control number, letters and digits.
+    BankCardWithPhoto,
+    /// Driving licence: licence number, 11 digits.
+    DriversLicence,
+    /// National ID card: document number, letters and digits.
+    NationalIdCard,
+    /// Passport: passport number, 8 digits.
+    Passport,
+}
+
+/// What the merchant enters for a BankAxept reserve payment (BAX-03..08).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReserveDetails<'a> {
+    /// An attendant is present (required on self-service terminals, BAX-03).
+    pub attendant_present: bool,
+    /// The ID checked.
+    pub id_type: IdType,
+    /// The ID's reference as written on the note.
+    pub id_reference: &'a str,
+    /// The account number written on the note (11 digits).
+    pub note_account: &'a str,
+    /// Authorisation code obtained by phone, empty if none (BAX-08).
+    pub phone_auth_code: &'a str,
 }
 
 /// Requests from the harness; each is answered by exactly one [`Response`] with the same id.
@@ -211,6 +241,10 @@ pub enum Request<'a> {
     ForwardQueue,
     /// 10: cuts power; answered by [`Response::PoweringOff`], then the terminal stops.
     PowerCut,
+    /// 11: the card was inserted but its chip could not be read (SUPPORT-03).
+    ChipUnreadable,
+    /// 12: the merchant enters the debit-note details of a BankAxept reserve payment.
+    EnterReserveDetails(#[serde(borrow)] ReserveDetails<'a>),
 }
 
 /// What the terminal waits for next.
@@ -222,6 +256,8 @@ pub enum Awaiting {
     Card,
     /// The PIN.
     Pin,
+    /// The debit-note details of a BankAxept reserve payment.
+    ReserveDetails,
 }
 
 /// How a transaction ended.
@@ -272,6 +308,27 @@ pub enum Reason {
     CardDataInvalid,
     /// The operator cancelled.
     Cancelled,
+    /// The chip could not be read (SUPPORT-03); a fallback may be tried online.
+    ChipUnreadable,
+    /// A fallback presentation (after an unreadable chip) can only be authorised online
+    /// (SUPPORT-03).
+    FallbackOnlineOnly,
+    /// The gambling merchant's daily maximum for this card would be passed (CARD-04).
+    GamblingDailyLimit,
+    /// The payment looks split to stay under a limit (PBS-05, BAX-09).
+    SplitSuspected,
+    /// The BankAxept reserve solution may not be used here and now (BAX-01).
+    ReserveNotAllowed,
+    /// Reserve on a self-service terminal needs an attendant present (BAX-03).
+    ReserveAttendantRequired,
+    /// The ID reference on the debit note is missing or malformed (BAX-04, BAX-07).
+    ReserveIdInvalid,
+    /// The account number on the note fails MOD-11 or differs from the card's (BAX-06, BAX-07).
+    ReserveAccountInvalid,
+    /// Above the threshold a phone authorisation code is needed (BAX-08).
+    ReserveAuthCodeRequired,
+    /// The aggregate cap on reserve transactions would be passed (BAX-09).
+    ReserveAggregateLimit,
 }
 
 /// Who a terminal is: fixed by its build and configuration.
@@ -333,6 +390,9 @@ pub struct QueueStatus {
     pub capacity: u32,
     /// Total amount pending, minor units (all currencies added: informational only).
     pub pending_minor: u64,
+    /// Pending items older than their forwarding deadline (BAX-10: two weeks for BankAxept
+    /// reserve; the Nets deadline is configuration).
+    pub overdue: u32,
 }
 
 /// Why a request could not be carried out.

@@ -572,6 +572,16 @@ const REASONS: &[Reason] = &[
     Reason::CommunicationFailure,
     Reason::CardDataInvalid,
     Reason::Cancelled,
+    Reason::ChipUnreadable,
+    Reason::FallbackOnlineOnly,
+    Reason::GamblingDailyLimit,
+    Reason::SplitSuspected,
+    Reason::ReserveNotAllowed,
+    Reason::ReserveAttendantRequired,
+    Reason::ReserveIdInvalid,
+    Reason::ReserveAccountInvalid,
+    Reason::ReserveAuthCodeRequired,
+    Reason::ReserveAggregateLimit,
 ];
 
 fn expectation(cx: &Ctx<'_>, e: &Spanned<RawExpect>) -> Result<Expectation, ScenarioError> {

@@ -186,6 +186,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
             offline_limit: t.offline_limit,
             card_limit_minor: t.card_limit.minor,
             forward_retry_s: t.forward_retry_s,
+            split_window_s: 600,
         }),
         now: DEFAULT_CLOCK,
         approvals: Vec::new(),
@@ -450,6 +451,7 @@ impl Run {
             pan: PanText(spec.card.pan.reveal()),
             expiry: spec.card.expiry,
             pan_seq: spec.card.pan_seq,
+            account: spec.card.account,
         };
         let mut r = self.request(&Request::PresentCard(card)).await?;
         if let Response::Accepted {
