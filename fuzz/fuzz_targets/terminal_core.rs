@@ -10,6 +10,7 @@ use fut_core::limits::Limits;
 use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
 use libfuzzer_sys::fuzz_target;
+use payhil_protocol::TxnKind;
 use payhil_protocol::host_link::HostResponse;
 use payhil_protocol::{
     Amount, CardData, Currency, EntryMode, Expiry, IdType, Identity, Network, PanText, PinText,
@@ -44,6 +45,13 @@ enum Op {
         id: u8,
         code: bool,
     },
+    Txn {
+        kind: u8,
+        minor: u16,
+        tip: u8,
+        reference: u8,
+    },
+    Reconcile,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -142,6 +150,28 @@ fuzz_target!(|input: Input| {
             Op::Forward => Request::ForwardQueue,
             Op::Status => Request::QueueStatus,
             Op::ChipError => Request::ChipUnreadable,
+            Op::Txn {
+                kind,
+                minor,
+                tip,
+                reference,
+            } => Request::StartTransaction {
+                kind: [
+                    TxnKind::Purchase,
+                    TxnKind::Refund,
+                    TxnKind::PreAuthorisation,
+                    TxnKind::Capture,
+                    TxnKind::Reversal,
+                ][usize::from(kind) % 5],
+                amount: Amount {
+                    minor: u64::from(minor),
+                    currency: Currency::DKK,
+                },
+                tip_minor: u64::from(tip),
+                forced_offline: false,
+                reference: u32::from(reference),
+            },
+            Op::Reconcile => Request::Reconcile,
             Op::Reserve {
                 attendant,
                 id,

@@ -1,4 +1,5 @@
-//! Civil date and time from Unix seconds (UTC), for receipts. Proleptic Gregorian calendar.
+//! Civil dates and times from Unix seconds (UTC) for receipts, and banking days for settlement
+//! (CARD-09, CARD-11). Proleptic Gregorian calendar.
 
 /// A UTC date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,5 +71,194 @@ mod tests {
             }
         );
         assert_eq!(from_unix(-1).year, 1969);
+    }
+}
+
+/// A calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    /// Year.
+    pub year: i32,
+    /// Month 1..=12.
+    pub month: u8,
+    /// Day 1..=31.
+    pub day: u8,
+}
+
+impl Date {
+    /// The date of a Unix time (UTC).
+    pub fn of_unix(unix_s: i64) -> Self {
+        let t = from_unix(unix_s);
+        Self {
+            year: t.year,
+            month: t.month,
+            day: t.day,
+        }
+    }
+
+    /// Days since 1970-01-01 (Hinnant's `days_from_civil`).
+    pub fn days(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date `n` days later.
+    pub fn plus_days(self, n: i64) -> Self {
+        Self::of_unix((self.days() + n) * 86_400)
+    }
+
+    /// Day of the week, 0 = Monday .. 6 = Sunday.
+    pub fn weekday(self) -> u8 {
+        // 1970-01-01 was a Thursday (3).
+        ((self.days() + 3).rem_euclid(7)) as u8
+    }
+}
+
+/// Easter Sunday (Gregorian; anonymous algorithm, Meeus/Jones/Butcher).
+pub fn easter(year: i32) -> Date {
+    let a = year % 19;
+    let b = year / 100;
+    let c = year % 100;
+    let d = b / 4;
+    let e = b % 4;
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15) % 30;
+    let i = c / 4;
+    let k = c % 4;
+    let l = (32 + 2 * e + 2 * i - h - k) % 7;
+    let m = (a + 11 * h + 22 * l) / 451;
+    let month = (h + l - 7 * m + 114) / 31;
+    let day = (h + l - 7 * m + 114) % 31 + 1;
+    Date {
+        year,
+        month: month as u8,
+        day: day as u8,
+    }
+}
+
+/// Bank holidays as data (CARD-11): fixed dates and days relative to Easter Sunday.
+#[derive(Debug, Clone, Copy)]
+pub struct HolidayCalendar<'a> {
+    /// Name, for reports.
+    pub name: &'a str,
+    /// (month, day) closed every year.
+    pub fixed: &'a [(u8, u8)],
+    /// Days relative to Easter Sunday that are closed.
+    pub easter_offsets: &'a [i16],
+}
+
+/// The Faroe Islands' banking calendar as the Visa/Dankort terms list it ("Bankdag", seed 001
+/// section 21): weekends, public holidays (including Great Prayer Day, Easter + 26), the flag
+/// day 25 April, Constitution Day 5 June, Ólavsøka eve and day 28-29 July, Christmas Eve and
+/// 31 December.
+pub const FAROESE_BANKING: HolidayCalendar<'static> = HolidayCalendar {
+    name: "FO",
+    fixed: &[
+        (1, 1),
+        (4, 25),
+        (6, 5),
+        (7, 28),
+        (7, 29),
+        (12, 24),
+        (12, 25),
+        (12, 26),
+        (12, 31),
+    ],
+    easter_offsets: &[-3, -2, 0, 1, 26, 39, 49, 50],
+};
+
+/// Denmark's banking calendar: weekends, public holidays (Great Prayer Day abolished from
+/// 2024), the Friday after Ascension, Constitution Day, Christmas Eve and 31 December.
+pub const DANISH_BANKING: HolidayCalendar<'static> = HolidayCalendar {
+    name: "DK",
+    fixed: &[(1, 1), (6, 5), (12, 24), (12, 25), (12, 26), (12, 31)],
+    easter_offsets: &[-3, -2, 0, 1, 39, 40, 49, 50],
+};
+
+impl HolidayCalendar<'_> {
+    /// True on banking days: not a Saturday, Sunday or listed holiday (CARD-11).
+    pub fn is_banking_day(&self, d: Date) -> bool {
+        if d.weekday() >= 5 || self.fixed.contains(&(d.month, d.day)) {
+            return false;
+        }
+        let e = easter(d.year).days();
+        !self
+            .easter_offsets
+            .iter()
+            .any(|&o| e + i64::from(o) == d.days())
+    }
+
+    /// The first banking day on or after `d`.
+    pub fn on_or_after(&self, d: Date) -> Date {
+        let mut x = d;
+        // At most a handful of closed days in a row; bounded anyway.
+        for _ in 0..14 {
+            if self.is_banking_day(x) {
+                return x;
+            }
+            x = x.plus_days(1);
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod banking_tests {
+    use super::*;
+
+    fn d(year: i32, month: u8, day: u8) -> Date {
+        Date { year, month, day }
+    }
+
+    #[test]
+    fn easter_dates() {
+        assert_eq!(easter(2024), d(2024, 3, 31));
+        assert_eq!(easter(2026), d(2026, 4, 5));
+        assert_eq!(easter(2027), d(2027, 3, 28));
+    }
+
+    #[test]
+    fn card_11_banking_days_exclude_weekends_and_the_seeds_holidays() {
+        let fo = FAROESE_BANKING;
+        assert!(fo.is_banking_day(d(2026, 3, 2)), "a Monday");
+        assert!(
+            !fo.is_banking_day(d(2026, 3, 7)) && !fo.is_banking_day(d(2026, 3, 8)),
+            "weekend"
+        );
+        assert!(
+            !fo.is_banking_day(d(2029, 4, 25)),
+            "flag day (a Wednesday in 2029)"
+        );
+        assert!(
+            !fo.is_banking_day(d(2026, 7, 28)),
+            "Ólavsøkuaften (a Tuesday in 2026)"
+        );
+        assert!(!fo.is_banking_day(d(2026, 7, 29)), "Ólavsøkudag");
+        assert!(!fo.is_banking_day(d(2026, 12, 24)) && !fo.is_banking_day(d(2026, 12, 31)));
+        assert!(!fo.is_banking_day(d(2026, 4, 3)), "Good Friday 2026");
+        assert!(
+            !fo.is_banking_day(d(2026, 5, 1)),
+            "Great Prayer Day 2026 (Easter + 26)"
+        );
+        assert!(
+            DANISH_BANKING.is_banking_day(d(2026, 5, 1)),
+            "abolished in Denmark"
+        );
+        assert!(
+            !DANISH_BANKING.is_banking_day(d(2026, 5, 15)),
+            "Friday after Ascension"
+        );
+        assert_eq!(d(2026, 4, 2).weekday(), 3, "Maundy Thursday is a Thursday");
+        assert_eq!(
+            fo.on_or_after(d(2026, 4, 2)),
+            d(2026, 4, 7),
+            "Easter: Thu..Mon closed"
+        );
     }
 }

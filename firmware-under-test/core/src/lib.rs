@@ -17,6 +17,7 @@ pub mod journal;
 pub mod limits;
 pub mod receipt;
 pub mod reserve;
+pub mod settlement;
 pub mod terminal;
 mod text;
 

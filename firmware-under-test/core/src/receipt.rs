@@ -5,10 +5,16 @@
 use crate::calendar;
 use crate::journal::StoredPan;
 use core::fmt::{self, Write};
-use payhil_protocol::{Amount, EntryMode, IdType, Network, Outcome, Reason, ReserveDetails};
+use payhil_protocol::{
+    Amount, EntryMode, IdType, Network, Outcome, Reason, ReserveDetails, TxnKind,
+};
 
 /// What a receipt shows.
 pub struct ReceiptData<'a> {
+    /// What kind of transaction.
+    pub kind: TxnKind,
+    /// Tip included in `amount`, minor units (CARD-05).
+    pub tip_minor: u64,
     /// Merchant name.
     pub merchant_name: &'a str,
     /// Merchant id.
@@ -17,7 +23,7 @@ pub struct ReceiptData<'a> {
     pub terminal_id: &'a str,
     /// Local time, Unix seconds.
     pub time: i64,
-    /// Amount charged.
+    /// Amount charged, tip included.
     pub amount: Amount,
     /// Network used (CARD-01).
     pub network: Network,
@@ -74,6 +80,9 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::ReserveAccountInvalid => "ACCOUNT NUMBER INVALID",
         Reason::ReserveAuthCodeRequired => "PHONE AUTH CODE REQUIRED",
         Reason::ReserveAggregateLimit => "RESERVE LIMIT REACHED",
+        Reason::OnlineOnly => "HOST NEEDED: TRY AGAIN LATER",
+        Reason::CaptureExceedsAuthorised => "OVER APPROVED AMOUNT",
+        Reason::NoSuchTransaction => "NO SUCH TRANSACTION",
     }
 }
 
@@ -92,7 +101,17 @@ pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
             t.year, t.month, t.day, t.hour, t.minute, t.second
         ),
     )?;
-    writeln!(out, "PURCHASE")?;
+    writeln!(
+        out,
+        "{}",
+        match r.kind {
+            TxnKind::Purchase => "PURCHASE",
+            TxnKind::Refund => "REFUND",
+            TxnKind::PreAuthorisation => "PRE-AUTHORISATION",
+            TxnKind::Capture => "CAPTURE",
+            TxnKind::Reversal => "REVERSAL",
+        }
+    )?;
     let mode = match r.entry_mode {
         EntryMode::Chip => "CHIP",
         EntryMode::Contactless => "CONTACTLESS",
@@ -106,17 +125,22 @@ pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
         "CARD",
         format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()),
     )?;
-    let scale = 10u64.pow(r.amount.currency.exponent());
-    line(
-        out,
-        "AMOUNT",
-        format_args!(
-            "{} {}.{:02}",
-            r.amount.currency.alpha(),
-            r.amount.minor / scale,
-            r.amount.minor % scale
-        ),
-    )?;
+    let money = |minor: u64| {
+        let scale = 10u64.pow(r.amount.currency.exponent());
+        (r.amount.currency.alpha(), minor / scale, minor % scale)
+    };
+    if r.tip_minor > 0 {
+        // CARD-05: the purchase, the tip and the full amount charged.
+        let (c, a, b) = money(r.amount.minor - r.tip_minor);
+        line(out, "AMOUNT", format_args!("{c} {a}.{b:02}"))?;
+        let (c, a, b) = money(r.tip_minor);
+        line(out, "TIP", format_args!("{c} {a}.{b:02}"))?;
+        let (c, a, b) = money(r.amount.minor);
+        line(out, "TOTAL", format_args!("{c} {a}.{b:02}"))?;
+    } else {
+        let (c, a, b) = money(r.amount.minor);
+        line(out, "AMOUNT", format_args!("{c} {a}.{b:02}"))?;
+    }
     if r.pin_verified {
         writeln!(out, "PIN VERIFIED")?;
     }

@@ -21,7 +21,7 @@ use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_co
 use payhil_protocol::{
     Amount, Awaiting, CardData, DeviceInfo, EntryMode, Expiry, Identity, Network, Outcome,
     PROTOCOL_VERSION, PanText, QueueStatus, Reason, Request, RequestError, ReserveDetails,
-    Response, TxnResult,
+    Response, TxnKind, TxnResult,
 };
 
 /// Capacity of the offline queue (pending index).
@@ -95,7 +95,11 @@ impl Card {
 #[derive(Debug, Clone, Copy)]
 struct Txn {
     seq: u32,
+    kind: TxnKind,
+    /// The full amount charged, tip included (CARD-05).
     amount: Amount,
+    tip_minor: u64,
+    related_seq: u32,
     forced_offline: bool,
     card: Card,
     pin_verified: bool,
@@ -111,7 +115,9 @@ enum After {
 enum State {
     Idle,
     AwaitingCard {
+        kind: TxnKind,
         amount: Amount,
+        tip_minor: u64,
         forced_offline: bool,
         fallback: bool,
     },
@@ -269,31 +275,27 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Request::StartPurchase {
                 amount,
                 forced_offline,
-            } => {
-                if !matches!(self.state, State::Idle) {
-                    return self.wrong_state();
-                }
-                if amount.minor == 0 || amount.currency.alpha() == "XXX" {
-                    return Step::Reply(Response::Rejected(RequestError::BadAmount));
-                }
-                self.state = State::AwaitingCard {
-                    amount,
-                    forced_offline,
-                    fallback: false,
-                };
-                Step::Reply(Response::Accepted {
-                    awaiting: Awaiting::Card,
-                })
-            }
+            } => self.start(TxnKind::Purchase, amount, 0, forced_offline, 0),
+            Request::StartTransaction {
+                kind,
+                amount,
+                tip_minor,
+                forced_offline,
+                reference,
+            } => self.start(kind, amount, tip_minor, forced_offline, reference),
             Request::ChipUnreadable => match self.state {
                 // SUPPORT-03: the chip failed; a fallback card read may follow, online only.
                 State::AwaitingCard {
+                    kind,
                     amount,
+                    tip_minor,
                     forced_offline,
                     ..
                 } => {
                     self.state = State::AwaitingCard {
+                        kind,
                         amount,
+                        tip_minor,
                         forced_offline,
                         fallback: true,
                     };
@@ -333,12 +335,191 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Request::QueueStatus => self.queue_status(),
             Request::ForwardQueue => self.start_forwarding(After::Queue),
             Request::PowerCut => Step::Reply(Response::PoweringOff),
+            Request::Reconcile => match crate::settlement::totals(&mut self.journal) {
+                Ok(t) => Step::Reply(Response::Totals(t)),
+                Err(_) => Step::Halt,
+            },
         }
+    }
+
+    fn start(
+        &mut self,
+        kind: TxnKind,
+        amount: Amount,
+        tip_minor: u64,
+        forced_offline: bool,
+        reference: u32,
+    ) -> Step<'_> {
+        if !matches!(self.state, State::Idle) {
+            return self.wrong_state();
+        }
+        let Some(total) = amount.minor.checked_add(tip_minor) else {
+            return Step::Reply(Response::Rejected(RequestError::BadAmount));
+        };
+        if (amount.minor == 0 && kind != TxnKind::Reversal) || amount.currency.alpha() == "XXX" {
+            return Step::Reply(Response::Rejected(RequestError::BadAmount));
+        }
+        let amount = Amount {
+            minor: total,
+            currency: amount.currency,
+        };
+        match kind {
+            TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation => {
+                self.state = State::AwaitingCard {
+                    kind,
+                    amount,
+                    tip_minor,
+                    forced_offline,
+                    fallback: false,
+                };
+                Step::Reply(Response::Accepted {
+                    awaiting: Awaiting::Card,
+                })
+            }
+            TxnKind::Capture | TxnKind::Reversal => self.follow_up(kind, amount, reference),
+        }
+    }
+
+    /// The journaled transaction `seq`, if it is still on flash.
+    fn find(&mut self, seq: u32) -> Result<Option<crate::journal::Found>, JournalError> {
+        let mut hit = None;
+        self.journal.for_each(|f| {
+            if f.record.seq == seq {
+                hit = Some(f);
+            }
+        })?;
+        Ok(hit)
+    }
+
+    /// Captures (CARD-06) and reversals (PBS-03) refer to an earlier transaction and need no
+    /// card: the terminal has what it needs in its journal.
+    fn follow_up(&mut self, kind: TxnKind, amount: Amount, reference: u32) -> Step<'_> {
+        let Ok(original) = self.find(reference) else {
+            return Step::Halt;
+        };
+        let wanted = match kind {
+            TxnKind::Capture => TxnKind::PreAuthorisation,
+            _ => TxnKind::Purchase,
+        };
+        let usable = original.filter(|f| {
+            f.record.kind == wanted
+                && f.record.status != TxnStatus::Declined
+                && !f.reversed
+                && !f.host_declined
+        });
+        let Some(orig) = usable else {
+            return self.abort(Reason::NoSuchTransaction);
+        };
+        // A pre-authorisation is captured once; a second capture would charge twice.
+        let mut captured = false;
+        if kind == TxnKind::Capture {
+            let r = self.journal.for_each(|f| {
+                captured |= f.record.kind == TxnKind::Capture
+                    && f.record.related_seq == reference
+                    && f.record.status != TxnStatus::Declined;
+            });
+            if r.is_err() {
+                return Step::Halt;
+            }
+        }
+        if captured {
+            return self.abort(Reason::NoSuchTransaction);
+        }
+        let r = orig.record;
+        let card = Card {
+            pan: r.pan,
+            expiry: Expiry { year: 0, month: 0 },
+            pan_seq: r.pan_seq,
+            network: r.network,
+            entry_mode: r.entry_mode,
+            account: [b'0'; 11],
+            has_account: false,
+            fallback: false,
+        };
+        let amount = if kind == TxnKind::Reversal {
+            r.amount
+        } else {
+            amount
+        };
+        let txn = Txn {
+            seq: 0,
+            kind,
+            amount,
+            tip_minor: 0,
+            related_seq: reference,
+            forced_offline: false,
+            card,
+            pin_verified: false,
+        };
+        let txn = match self.claim_seq(txn) {
+            Ok(t) => t,
+            Err(why) => return self.refuse(why),
+        };
+        if kind == TxnKind::Capture && amount.minor > r.amount.minor {
+            return self.finish(
+                txn,
+                Outcome::Declined,
+                Reason::CaptureExceedsAuthorised,
+                TxnStatus::Declined,
+            );
+        }
+        if kind == TxnKind::Reversal && r.status == TxnStatus::ApprovedOffline && !orig.done {
+            // Still in the offline queue: the host never saw it, so it is voided here and
+            // never forwarded; the cardholder is not charged (PBS-03).
+            return match self.journal.mark_reversed(reference) {
+                Ok(_) => {
+                    self.set_auth("VOID");
+                    self.finish(
+                        txn,
+                        Outcome::ApprovedOffline,
+                        Reason::Approved,
+                        TxnStatus::ApprovedOnline,
+                    )
+                }
+                Err(_) => Step::Halt,
+            };
+        }
+        self.state = State::AwaitingHost(txn);
+        let State::AwaitingHost(ref t) = self.state else {
+            unreachable!()
+        };
+        Step::Host(HostRequest::Authorise(self.txn_data(t)))
+    }
+
+    /// A capture or reversal the host could not be told about now: stored and forwarded like an
+    /// offline purchase. A stored reversal takes the original out of the settlement at once.
+    fn store_follow_up(&mut self, txn: Txn) -> Step<'_> {
+        self.set_auth("STORED");
+        if self.journal.pending_len() == 0 {
+            self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
+        }
+        if txn.kind == TxnKind::Reversal {
+            // The reversal record first: if power is cut before the mark, the stored reversal
+            // still reaches the host.
+            let rec = self.record_of(&txn, TxnStatus::ApprovedOffline, Reason::Approved);
+            match self.journal.record(&rec) {
+                Ok(()) => {}
+                Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
+                Err(_) => return self.abort(Reason::OfflineQueueFull),
+            }
+            if self.journal.mark_reversed(txn.related_seq).is_err() {
+                return Step::Halt;
+            }
+            return self.render_and_reply(txn, Outcome::ApprovedOffline, Reason::Approved, None);
+        }
+        self.finish(
+            txn,
+            Outcome::ApprovedOffline,
+            Reason::Approved,
+            TxnStatus::ApprovedOffline,
+        )
     }
 
     fn present_card(&mut self, c: &CardData<'_>) -> Step<'_> {
         let State::AwaitingCard {
+            kind,
             amount,
+            tip_minor,
             forced_offline,
             fallback,
         } = self.state
@@ -371,7 +552,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
         };
         let txn = Txn {
             seq: 0,
+            kind,
             amount,
+            tip_minor,
+            related_seq: 0,
             forced_offline,
             card,
             pin_verified: false,
@@ -387,7 +571,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 Err(why) => self.refuse(why),
             };
         }
-        if limits::pin_required(&self.cfg.limits, amount, c.entry_mode) {
+        // A refund credits the cardholder: no PIN needed (CARD-07).
+        if kind != TxnKind::Refund && limits::pin_required(&self.cfg.limits, amount, c.entry_mode) {
             self.state = State::AwaitingPin(txn);
             Step::Reply(Response::Accepted {
                 awaiting: Awaiting::Pin,
@@ -446,7 +631,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
             if r.network == Network::BankAxept {
                 a.reserve_pending_minor = a.reserve_pending_minor.saturating_add(r.amount.minor);
             }
-            if r.pan == txn.card.pan {
+            // Only purchases are offline exposure; stored captures and reversals were authorised.
+            if r.pan == txn.card.pan && r.kind == TxnKind::Purchase {
                 a.card_exposure_minor = a.card_exposure_minor.saturating_add(r.amount.minor);
                 if r.local_time >= window_start {
                     a.card_recent_offline_minor =
@@ -463,7 +649,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 let approved = matches!(
                     r.status,
                     TxnStatus::ApprovedOnline | TxnStatus::ApprovedOffline
-                );
+                ) && matches!(r.kind, TxnKind::Purchase | TxnKind::Capture)
+                    && !f.reversed;
                 if approved
                     && r.pan == txn.card.pan
                     && r.local_time.div_euclid(86_400) == day
@@ -483,7 +670,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Ok(f) => f,
             Err(_) => return Step::Halt,
         };
-        let pre = limits::route(&self.cfg.limits, &facts);
+        let pre = match txn.kind {
+            TxnKind::Purchase => limits::route(&self.cfg.limits, &facts),
+            // Refunds and pre-authorisations need the host: never offline.
+            _ if txn.forced_offline => Err(Reason::OnlineOnly),
+            TxnKind::Refund => Ok(Route::Online),
+            _ => limits::card_check(&facts).map(|()| Route::Online),
+        };
         let txn = match self.claim_seq(txn) {
             Ok(t) => t,
             Err(why) => return self.refuse(why),
@@ -504,6 +697,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
 
     fn txn_data<'s>(&'s self, t: &'s Txn) -> TxnData<'s> {
         TxnData {
+            kind: t.kind,
+            related_seq: t.related_seq,
             terminal_id: self.cfg.identity.terminal_id,
             merchant_id: self.cfg.identity.merchant_id,
             txn_seq: t.seq,
@@ -530,6 +725,11 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 }) if txn_seq == txn.seq => {
                     self.set_auth(auth_code);
                     if code == response_code::APPROVED {
+                        if txn.kind == TxnKind::Reversal
+                            && !matches!(self.journal.mark_reversed(txn.related_seq), Ok(true))
+                        {
+                            return Step::Halt;
+                        }
                         self.finish(
                             txn,
                             Outcome::ApprovedOnline,
@@ -548,7 +748,17 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     }
                 }
                 // No usable answer: the host is unreachable, so try offline (NETS-01).
-                _ => self.offline(txn, false),
+                _ => match txn.kind {
+                    TxnKind::Purchase => self.offline(txn, false),
+                    // Already authorised: store and forward (CARD-06, PBS-03).
+                    TxnKind::Capture | TxnKind::Reversal => self.store_follow_up(txn),
+                    TxnKind::Refund | TxnKind::PreAuthorisation => self.finish(
+                        txn,
+                        Outcome::Declined,
+                        Reason::OnlineOnly,
+                        TxnStatus::Declined,
+                    ),
+                },
             },
             State::FetchingBlockList { after } => match result {
                 Ok(HostResponse::BlockList { pans }) => {
@@ -641,6 +851,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
         auth: &'s str,
     ) -> ReceiptData<'s> {
         ReceiptData {
+            kind: txn.kind,
+            tip_minor: txn.tip_minor,
             merchant_name: self.cfg.merchant_name,
             merchant_id: self.cfg.identity.merchant_id,
             terminal_id: self.cfg.identity.terminal_id,
@@ -678,22 +890,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
         status: TxnStatus,
         note: Option<&ReserveDetails<'_>>,
     ) -> Step<'_> {
-        self.state = State::Idle;
         if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
             self.auth_len = 0;
         }
-        let rec = TxnRecord {
-            seq: txn.seq,
-            amount: txn.amount,
-            status,
-            network: txn.card.network,
-            entry_mode: txn.card.entry_mode,
-            pan: txn.card.pan,
-            pan_seq: txn.card.pan_seq,
-            local_time: self.now,
-            auth_code: self.auth,
-            reason,
-        };
+        let rec = self.record_of(&txn, status, reason);
         let (outcome, reason) = match self.journal.record(&rec) {
             Ok(()) => (outcome, reason),
             Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
@@ -703,7 +903,37 @@ impl<'a, F: Flash> Terminal<'a, F> {
             // `claim_seq` made room; other outcomes are the host's decision either way.
             Err(_) => (outcome, reason),
         };
-        if outcome == Outcome::Declined {
+        self.render_and_reply(txn, outcome, reason, note)
+    }
+
+    fn record_of(&self, txn: &Txn, status: TxnStatus, reason: Reason) -> TxnRecord {
+        TxnRecord {
+            seq: txn.seq,
+            kind: txn.kind,
+            related_seq: txn.related_seq,
+            amount: txn.amount,
+            status,
+            network: txn.card.network,
+            entry_mode: txn.card.entry_mode,
+            pan: txn.card.pan,
+            pan_seq: txn.card.pan_seq,
+            local_time: self.now,
+            auth_code: self.auth,
+            reason,
+        }
+    }
+
+    /// Prints the receipt (or the debit note of an approved reserve payment, BAX-02) and
+    /// answers; the transaction is over.
+    fn render_and_reply(
+        &mut self,
+        txn: Txn,
+        outcome: Outcome,
+        reason: Reason,
+        note: Option<&ReserveDetails<'_>>,
+    ) -> Step<'_> {
+        self.state = State::Idle;
+        if outcome == Outcome::Declined || outcome == Outcome::Aborted {
             self.auth_len = 0;
         }
         self.receipt.clear();
@@ -757,6 +987,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     unreachable!()
                 };
                 Step::Host(HostRequest::Advice(TxnData {
+                    kind: rec.kind,
+                    related_seq: rec.related_seq,
                     terminal_id: self.cfg.identity.terminal_id,
                     merchant_id: self.cfg.identity.merchant_id,
                     txn_seq: rec.seq,
@@ -1185,6 +1417,246 @@ mod tests {
             panic!()
         };
         assert_eq!(q.pending, 0, "nothing stored");
+    }
+
+    fn txn(t: &mut T<'_>, kind: TxnKind, minor: u64, tip: u64, reference: u32) -> Step<'static> {
+        let step = t.handle(&Request::StartTransaction {
+            kind,
+            amount: dkk(minor),
+            tip_minor: tip,
+            forced_offline: false,
+            reference,
+        });
+        match step {
+            Step::Reply(r) => Step::Reply(strip(r)),
+            Step::Host(HostRequest::Authorise(d)) => {
+                assert_eq!((d.kind, d.related_seq), (kind, reference));
+                Step::Host(HostRequest::FetchBlockList { terminal_id: "" })
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn approve(t: &mut T<'_>, seq: u32) -> (Outcome, Reason, std::string::String) {
+        match t.host_result(Ok(HostResponse::AuthResult {
+            txn_seq: seq,
+            response_code: 0,
+            auth_code: "123456",
+        })) {
+            Step::Reply(Response::Done(d)) => (d.outcome, d.reason, d.receipt.into()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn totals(t: &mut T<'_>) -> payhil_protocol::SettlementTotals {
+        match t.handle(&Request::Reconcile) {
+            Step::Reply(Response::Totals(x)) => x,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn card_05_a_tip_shows_the_full_amount_charged() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        t.handle(&Request::StartTransaction {
+            kind: TxnKind::Purchase,
+            amount: dkk(200_00),
+            tip_minor: 25_00,
+            forced_offline: false,
+            reference: 0,
+        });
+        t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        )));
+        let Step::Host(HostRequest::Authorise(d)) = t.handle(&Request::EnterPin(PinText("1234")))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            d.amount.minor, 225_00,
+            "the host is asked for the full amount"
+        );
+        let (o, _, receipt) = approve(&mut t, 2);
+        assert_eq!(o, Outcome::ApprovedOnline);
+        for want in [
+            "AMOUNT",
+            "DKK 200.00",
+            "TIP",
+            "DKK 25.00",
+            "TOTAL",
+            "DKK 225.00",
+        ] {
+            assert!(receipt.contains(want), "{want}: {receipt}");
+        }
+        assert_eq!(totals(&mut t).dankort.minor, 225_00);
+    }
+
+    #[test]
+    fn card_07_a_refund_is_its_own_transaction_and_online_only() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        t.handle(&Request::StartTransaction {
+            kind: TxnKind::Refund,
+            amount: dkk(80_00),
+            tip_minor: 0,
+            forced_offline: false,
+            reference: 0,
+        });
+        let Step::Host(HostRequest::Authorise(d)) = t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        ))) else {
+            panic!("a refund needs no PIN and goes to the host")
+        };
+        assert_eq!(d.kind, TxnKind::Refund);
+        let (o, _, receipt) = approve(&mut t, 2);
+        assert_eq!(o, Outcome::ApprovedOnline);
+        assert!(receipt.contains("REFUND"), "{receipt}");
+        let tot = totals(&mut t);
+        assert_eq!(
+            (
+                tot.dankort.count,
+                tot.dankort.refund_count,
+                tot.dankort.refund_minor
+            ),
+            (0, 1, 80_00)
+        );
+        // Host down: declined, not stored.
+        t.handle(&Request::StartTransaction {
+            kind: TxnKind::Refund,
+            amount: dkk(80_00),
+            tip_minor: 0,
+            forced_offline: false,
+            reference: 0,
+        });
+        t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        )));
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable)) else {
+            panic!()
+        };
+        assert_eq!(
+            (r.outcome, r.reason),
+            (Outcome::Declined, Reason::OnlineOnly)
+        );
+    }
+
+    #[test]
+    fn card_06_capture_at_most_the_approved_amount_and_only_once() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        t.handle(&Request::StartTransaction {
+            kind: TxnKind::PreAuthorisation,
+            amount: dkk(500_00),
+            tip_minor: 0,
+            forced_offline: false,
+            reference: 0,
+        });
+        t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        )));
+        t.handle(&Request::EnterPin(PinText("1234")));
+        assert_eq!(approve(&mut t, 2).0, Outcome::ApprovedOnline);
+        assert_eq!(
+            totals(&mut t).dankort.count,
+            0,
+            "a pre-authorisation is not settled"
+        );
+        let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Capture, 500_01, 0, 2) else {
+            panic!()
+        };
+        assert_eq!(
+            (r.outcome, r.reason),
+            (Outcome::Declined, Reason::CaptureExceedsAuthorised)
+        );
+        assert!(matches!(
+            txn(&mut t, TxnKind::Capture, 420_00, 0, 2),
+            Step::Host(_)
+        ));
+        assert_eq!(approve(&mut t, 4).0, Outcome::ApprovedOnline);
+        let tot = totals(&mut t);
+        assert_eq!((tot.dankort.count, tot.dankort.minor), (1, 420_00));
+        let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Capture, 10_00, 0, 2) else {
+            panic!()
+        };
+        assert_eq!(r.reason, Reason::NoSuchTransaction, "captured once");
+    }
+
+    #[test]
+    fn pbs_03_a_queued_offline_purchase_is_voided_and_never_forwarded() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let (_, _, seq) = offline_purchase(&mut t, 100_00);
+        let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Reversal, 0, 0, seq) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 0, "nothing to forward");
+        assert_eq!(
+            totals(&mut t).dankort.count,
+            0,
+            "the cardholder is not charged"
+        );
+        let mut t = boot(&mut mem);
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 0, "still voided after a restart");
+        let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Reversal, 0, 0, seq) else {
+            panic!()
+        };
+        assert_eq!(r.reason, Reason::NoSuchTransaction, "reversed once");
+    }
+
+    #[test]
+    fn pbs_03_reversal_of_an_online_purchase_is_stored_when_the_host_is_down() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        assert!(
+            start(
+                &mut t,
+                dkk(300_00),
+                card(DANKORT, Network::Dankort, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        assert_eq!(approve(&mut t, 2).0, Outcome::ApprovedOnline);
+        assert!(matches!(
+            txn(&mut t, TxnKind::Reversal, 0, 0, 2),
+            Step::Host(_)
+        ));
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable)) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        assert_eq!(
+            totals(&mut t).dankort.count,
+            0,
+            "taken out of the settlement at once"
+        );
+        // Forwarded later as an advice of kind Reversal.
+        t.handle(&Request::ForwardQueue);
+        let Step::Host(HostRequest::Advice(d)) =
+            t.host_result(Ok(HostResponse::BlockList { pans: PanList("") }))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (d.kind, d.related_seq, d.amount.minor),
+            (TxnKind::Reversal, 2, 300_00)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use payhil_cards::{MaskedPan, Pan};
 use payhil_protocol::host_link::{
     HostRequest, HostResponse, PanList, TxnData, response_code as rc,
 };
-use payhil_protocol::{Amount, EntryMode, Expiry, Network};
+use payhil_protocol::{Amount, EntryMode, Expiry, Network, TxnKind};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -41,6 +41,12 @@ pub struct Settled {
     pub auth_code: String,
     /// 0 if in the settlement; otherwise the response code it was declined with (NETS-10).
     pub response_code: u8,
+    /// Purchase, refund, pre-authorisation, capture or reversal.
+    pub txn: TxnKind,
+    /// A later reversal cancelled it (PBS-03).
+    pub reversed: bool,
+    /// Captures and reversals: the transaction referred to.
+    pub related_seq: u32,
 }
 
 /// One advice as it arrived, duplicates included (for the oracle's duplicate count).
@@ -171,6 +177,22 @@ impl Books {
             // A repeat: the same answer, booked once (PBS-02).
             (Some(prev), _) => (prev.response_code, prev.auth_code.clone()),
             (None, Err(_)) => (14, String::new()),
+            (None, Ok(pan)) if d.kind == TxnKind::Capture || d.kind == TxnKind::Reversal => {
+                let code = self.follow_up(d);
+                let kind = if advice {
+                    SettledKind::Offline
+                } else {
+                    SettledKind::Online
+                };
+                let auth = if code == rc::APPROVED {
+                    auth_code(d.txn_seq)
+                } else {
+                    String::new()
+                };
+                let item = settled(d, pan.masked(), kind, code, auth.clone());
+                self.items.insert(key, item);
+                (code, auth)
+            }
             (None, Ok(pan)) => {
                 let (kind, code, auth) = if advice {
                     // The purchase already happened; the issuer can still refuse to pay
@@ -202,11 +224,44 @@ impl Books {
         }
     }
 
-    /// Items in the settlement (approved), in settlement order.
+    /// Checks a capture against its pre-authorisation (CARD-06) or applies a reversal to its
+    /// original (PBS-03); returns the response code.
+    fn follow_up(&mut self, d: &TxnData<'_>) -> u8 {
+        let original = self
+            .items
+            .get_mut(&(d.terminal_id.to_string(), d.related_seq));
+        let Some(o) = original.filter(|o| o.response_code == rc::APPROVED && !o.reversed) else {
+            return 25; // unable to locate the original
+        };
+        match d.kind {
+            TxnKind::Capture if o.txn != TxnKind::PreAuthorisation => 25,
+            TxnKind::Capture if d.amount.minor > o.amount.minor => 13, // invalid amount
+            TxnKind::Capture => {
+                let already = self.items.values().any(|i| {
+                    i.txn == TxnKind::Capture
+                        && i.response_code == rc::APPROVED
+                        && i.related_seq == d.related_seq
+                });
+                if already { rc::DUPLICATE } else { rc::APPROVED }
+            }
+            _ => {
+                o.reversed = true;
+                rc::APPROVED
+            }
+        }
+    }
+
+    /// Items in the settlement, in settlement order: approved purchases, captures and refunds
+    /// that were not reversed.
     pub fn settled(&self) -> impl Iterator<Item = &Settled> {
-        self.items
-            .values()
-            .filter(|s| s.response_code == rc::APPROVED)
+        self.items.values().filter(|s| {
+            s.response_code == rc::APPROVED
+                && !s.reversed
+                && matches!(
+                    s.txn,
+                    TxnKind::Purchase | TxnKind::Capture | TxnKind::Refund
+                )
+        })
     }
 
     /// The settlement file: one batch per network, totals per batch, declined forwarded items
@@ -221,17 +276,33 @@ impl Books {
         for (network, items) in &by_network {
             let _ = writeln!(out, "BATCH {}", network.label());
             let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+            let mut refunds: BTreeMap<&str, u64> = BTreeMap::new();
             for s in items {
                 let _ = writeln!(out, "  {}", line(s));
-                *totals.entry(s.amount.currency.alpha()).or_default() += s.amount.minor;
+                // Refunds are credits to the cardholder: totalled apart (CARD-07).
+                let sums = if s.txn == TxnKind::Refund {
+                    &mut refunds
+                } else {
+                    &mut totals
+                };
+                *sums.entry(s.amount.currency.alpha()).or_default() += s.amount.minor;
                 count += 1;
             }
+            let sales = items.iter().filter(|s| s.txn != TxnKind::Refund).count();
+            let label = network.label();
             for (cur, minor) in totals {
                 let _ = writeln!(
                     out,
-                    "  TOTAL {} COUNT {} {cur} {}.{:02}",
-                    network.label(),
-                    items.len(),
+                    "  TOTAL {label} COUNT {sales} {cur} {}.{:02}",
+                    minor / 100,
+                    minor % 100
+                );
+            }
+            for (cur, minor) in refunds {
+                let n = items.len() - sales;
+                let _ = writeln!(
+                    out,
+                    "  REFUNDS {label} COUNT {n} {cur} -{}.{:02}",
                     minor / 100,
                     minor % 100
                 );
@@ -264,12 +335,17 @@ fn line(s: &Settled) -> String {
         })
         .unwrap_or_else(|| s.local_time.to_string());
     format!(
-        "{} {:06} {:<7} {:<16} {} {}.{:02} AUTH {:<6} {}",
+        "{} {:06} {:<7} {}{:<16} {} {}.{:02} AUTH {:<6} {}",
         s.terminal_id,
         s.seq,
         match s.kind {
             SettledKind::Online => "ONLINE",
             SettledKind::Offline => "OFFLINE",
+        },
+        match s.txn {
+            TxnKind::Refund => "REFUND ",
+            TxnKind::Capture => "CAPTURE ",
+            _ => "",
         },
         s.pan.to_string(),
         s.amount.currency.alpha(),
@@ -296,6 +372,9 @@ fn settled(d: &TxnData<'_>, pan: MaskedPan, kind: SettledKind, code: u8, auth: S
             String::new()
         },
         response_code: code,
+        txn: d.kind,
+        reversed: false,
+        related_seq: d.related_seq,
     }
 }
 
@@ -329,6 +408,8 @@ mod tests {
             local_time: 1_772_446_500,
             pin_verified: true,
             auth_code: "Y3",
+            kind: TxnKind::Purchase,
+            related_seq: 0,
         }
     }
 
@@ -375,5 +456,54 @@ mod tests {
         assert_eq!(b.settled().count(), 1);
         let list = b.handle(&HostRequest::FetchBlockList { terminal_id: "T1" });
         assert_eq!(list, Reply::BlockList("5019100000000030".into()));
+    }
+
+    #[test]
+    fn card_06_pbs_03_captures_reversals_and_refunds_settle_as_they_should() {
+        let mut b = Books::default();
+        let mut pre = data(1, "5019100000000006");
+        pre.kind = TxnKind::PreAuthorisation;
+        pre.amount.minor = 500_00;
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(pre)).response_code(),
+            Some(0)
+        );
+        let mut cap = data(2, "5019100000000006");
+        cap.kind = TxnKind::Capture;
+        cap.related_seq = 1;
+        cap.amount.minor = 500_01;
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(cap)).response_code(),
+            Some(13),
+            "over the approved amount"
+        );
+        cap.txn_seq = 3;
+        cap.amount.minor = 400_00;
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(cap)).response_code(),
+            Some(0)
+        );
+        cap.txn_seq = 4;
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(cap)).response_code(),
+            Some(rc::DUPLICATE),
+            "captured once"
+        );
+        let buy = data(5, "5019100000000006");
+        b.handle(&HostRequest::Authorise(buy));
+        let mut rev = data(6, "5019100000000006");
+        rev.kind = TxnKind::Reversal;
+        rev.related_seq = 5;
+        assert_eq!(b.handle(&HostRequest::Advice(rev)).response_code(), Some(0));
+        let mut refund = data(7, "5019100000000006");
+        refund.kind = TxnKind::Refund;
+        b.handle(&HostRequest::Authorise(refund));
+        let settled: Vec<(u32, TxnKind)> = b.settled().map(|s| (s.seq, s.txn)).collect();
+        assert_eq!(settled, vec![(3, TxnKind::Capture), (7, TxnKind::Refund)]);
+        let file = b.settlement_file();
+        assert!(
+            file.contains("REFUNDS DANKORT COUNT 1 DKK -125.50"),
+            "{file}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! ISO 8583). It lives here because both the firmware and the harness's host simulator speak it,
 //! and the firmware may depend only on this crate.
 
-use crate::message::{Amount, EntryMode, Expiry, Network, PanText};
+use crate::message::{Amount, EntryMode, Expiry, Network, PanText, TxnKind};
 use serde::{Deserialize, Serialize};
 
 /// Largest body the host link carries.
@@ -53,6 +53,10 @@ pub struct TxnData<'a> {
     pub pin_verified: bool,
     /// Offline authorisation code (advices only), ASCII.
     pub auth_code: &'a str,
+    /// What kind of transaction.
+    pub kind: TxnKind,
+    /// Captures and reversals: the sequence number of the transaction referred to.
+    pub related_seq: u32,
 }
 
 /// Host to terminal.

@@ -245,6 +245,38 @@ pub enum Request<'a> {
     ChipUnreadable,
     /// 12: the merchant enters the debit-note details of a BankAxept reserve payment.
     EnterReserveDetails(#[serde(borrow)] ReserveDetails<'a>),
+    /// 13: asks for the settlement totals per network (reconciliation).
+    Reconcile,
+    /// 14: the operator starts a transaction of any kind. Purchases, refunds and
+    /// pre-authorisations continue with PresentCard; captures and reversals refer to an earlier
+    /// transaction and are carried out at once.
+    StartTransaction {
+        /// What kind.
+        kind: TxnKind,
+        /// Amount (for a purchase without the tip; for a capture the amount to capture).
+        amount: Amount,
+        /// Tip added by the cardholder, minor units, same currency (CARD-05).
+        tip_minor: u64,
+        /// Operator chose forced offline (NETS-02).
+        forced_offline: bool,
+        /// For captures and reversals: the sequence number of the transaction referred to.
+        reference: u32,
+    },
+}
+
+/// Kinds of transaction.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TxnKind {
+    /// A purchase.
+    Purchase,
+    /// A refund to the card, a credit (CARD-07).
+    Refund,
+    /// A pre-authorisation (reservation), not settled until captured (CARD-06).
+    PreAuthorisation,
+    /// Capture of a pre-authorisation, at most the amount approved (CARD-06).
+    Capture,
+    /// Reversal (annulment) of an authorised purchase (PBS-03).
+    Reversal,
 }
 
 /// What the terminal waits for next.
@@ -329,6 +361,12 @@ pub enum Reason {
     ReserveAuthCodeRequired,
     /// The aggregate cap on reserve transactions would be passed (BAX-09).
     ReserveAggregateLimit,
+    /// This kind of transaction needs the host, which cannot be reached.
+    OnlineOnly,
+    /// A capture above the amount the cardholder approved (CARD-06).
+    CaptureExceedsAuthorised,
+    /// The referenced transaction does not exist, or cannot be captured or reversed (again).
+    NoSuchTransaction,
 }
 
 /// Who a terminal is: fixed by its build and configuration.
@@ -442,6 +480,36 @@ pub enum Response<'a> {
     Rejected(RequestError),
     /// 7: power is being cut; nothing more will be sent before the next boot.
     PoweringOff,
+    /// 8: settlement totals per network.
+    Totals(SettlementTotals),
+}
+
+/// One network's batch: how many transactions and their sum in minor units.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchTotal {
+    /// Purchases and captures in the batch.
+    pub count: u32,
+    /// Their sum, minor units.
+    pub minor: u64,
+    /// Refunds in the batch (CARD-07).
+    pub refund_count: u32,
+    /// Their sum, minor units (credited to cardholders).
+    pub refund_minor: u64,
+}
+
+/// Settlement totals per network (CARD-09 keeps the batches apart).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SettlementTotals {
+    /// Dankort.
+    pub dankort: BatchTotal,
+    /// Visa.
+    pub visa: BatchTotal,
+    /// Visa Debit.
+    pub visa_debit: BatchTotal,
+    /// Mastercard.
+    pub mastercard: BatchTotal,
+    /// BankAxept.
+    pub bankaxept: BatchTotal,
 }
 
 /// Unsolicited terminal events; informational, numbered so that a gap is noticed.

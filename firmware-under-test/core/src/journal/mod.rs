@@ -7,13 +7,14 @@
 //!
 //! Layout: the device is a ring of 64-byte slots, pages of `page_size / 64` slots. A slot is
 //! ```text
-//!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (2)
+//!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (3)
 //!  4..8   lsn (u32 LE): log sequence number, strictly increasing over all records
 //!  8..52  body (44 bytes): txn see TxnRecord::encode; boot: boot_count, burned seq;
 //!         erase intent: page number
 //! 52..56  CRC-32 over bytes 0..52
 //! 56..60  done marker: FF FF FF FF = pending, 00 00 00 00 = forwarded and acknowledged
-//! 60..64  host-declined marker: 00 00 00 00 = the host declined the forwarded item (NETS-10)
+//! 60..62  host-declined marker: 00 00 = the host declined the forwarded item (NETS-10)
+//! 62..64  reversed marker: 00 00 = reversed or voided afterwards (PBS-03)
 //! ```
 //! Power-loss rules, each tested by cutting power at every single write of a workload
 //! (`power_cut_tests`):
@@ -41,7 +42,7 @@
 //! `slots - slots_per_page` records were written since the oldest unforwarded one.
 
 use crate::flash::{Flash, FlashError};
-use payhil_protocol::{Amount, Currency, EntryMode, Network, Reason};
+use payhil_protocol::{Amount, Currency, EntryMode, Network, Reason, TxnKind};
 
 #[cfg(test)]
 mod power_cut_tests;
@@ -58,7 +59,7 @@ const MAGIC: [u8; 2] = *b"PH";
 const KIND_TXN: u8 = 1;
 const KIND_BOOT: u8 = 2;
 const KIND_INTENT: u8 = 3;
-const LAYOUT: u8 = 2;
+const LAYOUT: u8 = 3;
 
 /// How a journaled transaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,8 +149,12 @@ impl StoredPan {
 /// One journaled transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxnRecord {
-    /// Stable id (= lsn).
+    /// Stable id, the transaction sequence number.
     pub seq: u32,
+    /// What kind of transaction.
+    pub kind: TxnKind,
+    /// Captures and reversals: the transaction referred to (0 otherwise).
+    pub related_seq: u32,
     /// Amount.
     pub amount: Amount,
     /// Outcome.
@@ -162,7 +167,7 @@ pub struct TxnRecord {
     pub pan: StoredPan,
     /// PAN sequence number.
     pub pan_seq: u8,
-    /// Local time, Unix seconds.
+    /// Local time, Unix seconds (stored as u32: 1970..2106).
     pub local_time: i64,
     /// Authorisation code, ASCII, space padded.
     pub auth_code: [u8; 6],
@@ -223,15 +228,20 @@ fn reason_from(c: u8) -> Reason {
 }
 
 impl TxnRecord {
+    /// Body layout (44 bytes): 0..4 seq, 4..12 amount minor, 12..14 currency, 14 kind << 4 |
+    /// status, 15 network, 16 entry mode, 17 PAN length, 18..28 PAN packed BCD, 28 PAN
+    /// sequence number, 29..33 local time (u32), 33..37 related seq, 37..43 auth code,
+    /// 43 reason.
     fn encode(&self, body: &mut [u8; 44]) {
         body[0..4].copy_from_slice(&self.seq.to_le_bytes());
         body[4..12].copy_from_slice(&self.amount.minor.to_le_bytes());
         body[12..14].copy_from_slice(&self.amount.currency.0.to_le_bytes());
-        body[14] = match self.status {
+        let status = match self.status {
             TxnStatus::ApprovedOnline => 1,
             TxnStatus::ApprovedOffline => 2,
             TxnStatus::Declined => 3,
         };
+        body[14] = kind_code(self.kind) << 4 | status;
         body[15] = network_code(self.network);
         body[16] = entry_code(self.entry_mode);
         body[17] = self.pan.len;
@@ -239,7 +249,9 @@ impl TxnRecord {
         self.pan.pack(&mut packed);
         body[18..28].copy_from_slice(&packed);
         body[28] = self.pan_seq;
-        body[29..37].copy_from_slice(&self.local_time.to_le_bytes());
+        let time = u32::try_from(self.local_time).unwrap_or(0);
+        body[29..33].copy_from_slice(&time.to_le_bytes());
+        body[33..37].copy_from_slice(&self.related_seq.to_le_bytes());
         body[37..43].copy_from_slice(&self.auth_code);
         body[43] = reason_code(self.reason);
     }
@@ -249,17 +261,17 @@ impl TxnRecord {
             |i: usize| u32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
         let mut minor = [0u8; 8];
         minor.copy_from_slice(&body[4..12]);
-        let mut time = [0u8; 8];
-        time.copy_from_slice(&body[29..37]);
         let mut auth_code = [0u8; 6];
         auth_code.copy_from_slice(&body[37..43]);
         Some(Self {
             seq: u32_at(0),
+            kind: kind_from(body[14] >> 4)?,
+            related_seq: u32_at(33),
             amount: Amount {
                 minor: u64::from_le_bytes(minor),
                 currency: Currency(u16::from_le_bytes([body[12], body[13]])),
             },
-            status: match body[14] {
+            status: match body[14] & 0x0F {
                 1 => TxnStatus::ApprovedOnline,
                 2 => TxnStatus::ApprovedOffline,
                 3 => TxnStatus::Declined,
@@ -269,11 +281,32 @@ impl TxnRecord {
             entry_mode: entry_from(body[16])?,
             pan: StoredPan::unpack(body[17], &body[18..28])?,
             pan_seq: body[28],
-            local_time: i64::from_le_bytes(time),
+            local_time: i64::from(u32_at(29)),
             auth_code,
             reason: reason_from(body[43]),
         })
     }
+}
+
+fn kind_code(k: TxnKind) -> u8 {
+    match k {
+        TxnKind::Purchase => 0,
+        TxnKind::Refund => 1,
+        TxnKind::PreAuthorisation => 2,
+        TxnKind::Capture => 3,
+        TxnKind::Reversal => 4,
+    }
+}
+
+fn kind_from(c: u8) -> Option<TxnKind> {
+    Some(match c {
+        0 => TxnKind::Purchase,
+        1 => TxnKind::Refund,
+        2 => TxnKind::PreAuthorisation,
+        3 => TxnKind::Capture,
+        4 => TxnKind::Reversal,
+        _ => return None,
+    })
 }
 
 /// Why the journal could not take a record.
@@ -305,6 +338,8 @@ pub struct Found {
     pub done: bool,
     /// The host declined it after forwarding (NETS-10).
     pub host_declined: bool,
+    /// Reversed or voided afterwards (PBS-03): not settled.
+    pub reversed: bool,
 }
 
 /// The journal over a flash device; `P` is the capacity of the pending (offline) index.
@@ -434,7 +469,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     if found.host_declined {
                         j.declined_by_host += 1;
                     }
-                    if !found.done {
+                    if !found.done && !found.reversed {
                         if j.pending_len == P {
                             return Err(JournalError::TooManyPending);
                         }
@@ -511,7 +546,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     found: Found {
                         record,
                         done: b[56..60] != [0xFF; 4],
-                        host_declined: b[60..64] != [0xFF; 4],
+                        host_declined: b[60..62] != [0xFF; 2],
+                        reversed: b[62..64] != [0xFF; 2],
                     },
                 },
                 None => SlotState::Garbage,
@@ -764,7 +800,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         let Some(i) = found else { return Ok(()) };
         let slot = u32::from(self.pending[i]);
         if host_declined {
-            self.flash.program(slot * SLOT + DECLINED_AT, &[0; 4])?;
+            self.flash
+                .program(slot * SLOT + DECLINED_AT, &[0, 0, 0xFF, 0xFF])?;
             self.declined_by_host += 1;
         }
         self.flash.program(slot * SLOT + DONE_AT, &[0; 4])?;
@@ -772,6 +809,37 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         self.pending_len -= 1;
         self.forwarded += 1;
         Ok(())
+    }
+
+    /// Marks the transaction `seq` reversed (PBS-03) so it is not settled; a pending one is also
+    /// marked done, so it is never forwarded (voided). Returns whether it was found.
+    pub fn mark_reversed(&mut self, seq: u32) -> Result<bool, JournalError> {
+        let mut target = None;
+        for slot in 0..self.slots {
+            if let SlotState::Txn { lsn, found } = self.read_slot(slot)? {
+                if found.record.seq == seq && !self.is_stale(slot, lsn) {
+                    target = Some((slot, found));
+                }
+            }
+        }
+        let Some((slot, found)) = target else {
+            return Ok(false);
+        };
+        if found.reversed {
+            return Ok(true);
+        }
+        // One program: a reversed record is never pending (see `mount`), so a pending item is
+        // voided by this alone and never forwarded.
+        self.flash
+            .program(slot * SLOT + DECLINED_AT, &[0xFF, 0xFF, 0, 0])?;
+        if let Some(i) = self.pending[..self.pending_len]
+            .iter()
+            .position(|&s| u32::from(s) == slot)
+        {
+            self.pending.copy_within(i + 1..self.pending_len, i);
+            self.pending_len -= 1;
+        }
+        Ok(true)
     }
 
     /// The flash device (tests arm power cuts on it).
@@ -796,6 +864,8 @@ mod tests {
 
     pub(super) fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
         TxnRecord {
+            kind: TxnKind::Purchase,
+            related_seq: 0,
             seq,
             amount: Amount {
                 minor,
