@@ -195,6 +195,12 @@ fn reserve_route(l: &Limits, a: &Attempt) -> Result<Route, Reason> {
             return Err(Reason::ReserveAggregateLimit); // BAX-09
         }
     }
+    // BAX-09: one card's reserve payments within the split window count together against the
+    // phone-authorisation threshold, so a payment split to avoid the phone call is refused.
+    let recent = a.card_recent_offline_minor;
+    if recent > 0 && recent.saturating_add(a.amount.minor) > l.reserve.phone_auth_above_minor {
+        return Err(Reason::SplitSuspected);
+    }
     Ok(Route::Reserve)
 }
 
@@ -470,6 +476,20 @@ mod tests {
             ..bax(100)
         };
         assert_eq!(route(&L, &forced), Err(Reason::ReserveNotAllowed));
+    }
+
+    #[test]
+    fn bax_09_splitting_to_avoid_the_phone_authorisation_is_refused() {
+        let a = Attempt {
+            card_recent_offline_minor: 2_000_00,
+            ..bax(1_000_00)
+        };
+        assert_eq!(route(&L, &a), Err(Reason::SplitSuspected));
+        let a = Attempt {
+            card_recent_offline_minor: 1_000_00,
+            ..bax(1_000_00)
+        };
+        assert_eq!(route(&L, &a), Ok(Route::Reserve));
     }
 
     #[test]

@@ -1660,6 +1660,60 @@ mod tests {
     }
 
     #[test]
+    fn card_01_a_co_badged_card_is_paid_on_the_chosen_network() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let mut c = card("4571100000000009", Network::Visa, EntryMode::Chip);
+        assert!(start(&mut t, dkk(100_00), c, Some("1234")).is_none());
+        let (_, _, receipt) = approve(&mut t, 2);
+        assert!(receipt.contains("VISA"), "{receipt}");
+        c.network = Network::Dankort;
+        assert!(start(&mut t, dkk(100_00), c, Some("1234")).is_none());
+        let (_, _, receipt) = approve(&mut t, 3);
+        assert!(receipt.contains("DANKORT"), "{receipt}");
+        let tot = totals(&mut t);
+        assert_eq!(
+            (tot.visa.count, tot.dankort.count),
+            (1, 1),
+            "batches kept apart (CARD-09)"
+        );
+    }
+
+    #[test]
+    fn card_04_gambling_daily_maximum_counts_the_days_purchases() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut c = cfg();
+        c.limits.gambling_daily_max_minor = Some(1_000_00);
+        let mut t = Terminal::boot(c, NorFlash::new(&mut mem[..], 4096)).unwrap();
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        let k = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        assert!(start(&mut t, dkk(600_00), k, Some("1234")).is_none());
+        assert_eq!(approve(&mut t, 2).0, Outcome::ApprovedOnline);
+        assert_eq!(
+            outcome(start(&mut t, dkk(400_01), k, Some("1234"))),
+            (Outcome::Declined, Reason::GamblingDailyLimit)
+        );
+                assert!(start(&mut t, dkk(400_00), k, Some("1234")).is_none(), "exactly at the maximum");
+        assert_eq!(approve(&mut t, 4).0, Outcome::ApprovedOnline);
+        // The next day the card may play again.
+        t.handle(&Request::AdvanceClock { secs: 86_400 });
+        assert!(start(&mut t, dkk(900_00), k, Some("1234")).is_none());
+    }
+
+    #[test]
+    fn a_card_number_failing_luhn_is_unreadable_card_data() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let bad = card("5019100000000007", Network::Dankort, EntryMode::Chip);
+        assert_eq!(
+            outcome(start(&mut t, dkk(100), bad, None)),
+            (Outcome::Aborted, Reason::CardDataInvalid)
+        );
+    }
+
+    #[test]
     fn footprint() {
         use core::mem::size_of;
         let state = size_of::<Terminal<'static, NorFlash<&'static mut [u8]>>>();
