@@ -463,9 +463,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 TxnStatus::Declined,
             );
         }
+        if kind == TxnKind::Reversal
+            && r.status == TxnStatus::ApprovedOffline
+            && !orig.done
+            && orig.sent
+        {
+            // Queued, but an advice may have reached the host before a cut: the original stays
+            // out of the queue and a stored reversal follows it, which cancels it at the host
+            // if it is there and is refused harmlessly if not.
+            return self.store_follow_up(txn);
+        }
         if kind == TxnKind::Reversal && r.status == TxnStatus::ApprovedOffline && !orig.done {
-            // Still in the offline queue: the host never saw it, so it is voided here and
-            // never forwarded; the cardholder is not charged (PBS-03).
+            // Still in the offline queue and never sent: the host never saw it, so it is voided
+            // here and never forwarded; the cardholder is not charged (PBS-03).
             return match self.journal.mark_reversed(reference) {
                 Ok(_) => {
                     self.set_auth("VOID");
@@ -982,6 +992,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
     fn forward_next(&mut self, after: After) -> Step<'_> {
         match self.journal.pending(0) {
             Ok(Some(rec)) => {
+                // Durably "sent" before it is sent: the host may have it from now on.
+                if self.journal.mark_sent(rec.seq).is_err() {
+                    return Step::Halt;
+                }
                 self.state = State::Forwarding { rec, after };
                 let State::Forwarding { ref rec, .. } = self.state else {
                     unreachable!()
@@ -1695,7 +1709,10 @@ mod tests {
             outcome(start(&mut t, dkk(400_01), k, Some("1234"))),
             (Outcome::Declined, Reason::GamblingDailyLimit)
         );
-                assert!(start(&mut t, dkk(400_00), k, Some("1234")).is_none(), "exactly at the maximum");
+        assert!(
+            start(&mut t, dkk(400_00), k, Some("1234")).is_none(),
+            "exactly at the maximum"
+        );
         assert_eq!(approve(&mut t, 4).0, Outcome::ApprovedOnline);
         // The next day the card may play again.
         t.handle(&Request::AdvanceClock { secs: 86_400 });
@@ -1711,6 +1728,33 @@ mod tests {
             outcome(start(&mut t, dkk(100), bad, None)),
             (Outcome::Aborted, Reason::CardDataInvalid)
         );
+    }
+
+    #[test]
+    fn pbs_03_a_queued_purchase_that_may_have_reached_the_host_is_reversed_not_voided() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let (_, _, seq) = offline_purchase(&mut t, 100_00);
+        // A forwarding round sends the advice, then the link drops before the answer.
+        t.handle(&Request::ForwardQueue);
+        assert!(matches!(
+            t.host_result(Ok(HostResponse::BlockList { pans: PanList("") })),
+            Step::Host(HostRequest::Advice(_))
+        ));
+        t.host_result(Err(HostUnreachable));
+        let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Reversal, 0, 0, seq) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        // The original is out of the queue; the stored reversal is what gets forwarded.
+        t.handle(&Request::ForwardQueue);
+        let Step::Host(HostRequest::Advice(d)) =
+            t.host_result(Ok(HostResponse::BlockList { pans: PanList("") }))
+        else {
+            panic!()
+        };
+        assert_eq!((d.kind, d.related_seq), (TxnKind::Reversal, seq));
+        assert_eq!(totals(&mut t).dankort.count, 0);
     }
 
     #[test]

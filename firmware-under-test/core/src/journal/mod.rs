@@ -7,12 +7,13 @@
 //!
 //! Layout: the device is a ring of 64-byte slots, pages of `page_size / 64` slots. A slot is
 //! ```text
-//!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (3)
+//!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (4)
 //!  4..8   lsn (u32 LE): log sequence number, strictly increasing over all records
 //!  8..52  body (44 bytes): txn see TxnRecord::encode; boot: boot_count, burned seq;
 //!         erase intent: page number
 //! 52..56  CRC-32 over bytes 0..52
-//! 56..60  done marker: FF FF FF FF = pending, 00 00 00 00 = forwarded and acknowledged
+//! 56..58  sent marker: 00 00 = an advice for it may have reached the host
+//! 58..60  done marker: 00 00 = forwarded and acknowledged (written with the sent marker)
 //! 60..62  host-declined marker: 00 00 = the host declined the forwarded item (NETS-10)
 //! 62..64  reversed marker: 00 00 = reversed or voided afterwards (PBS-03)
 //! ```
@@ -59,7 +60,7 @@ const MAGIC: [u8; 2] = *b"PH";
 const KIND_TXN: u8 = 1;
 const KIND_BOOT: u8 = 2;
 const KIND_INTENT: u8 = 3;
-const LAYOUT: u8 = 3;
+const LAYOUT: u8 = 4;
 
 /// How a journaled transaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,6 +337,8 @@ pub struct Found {
     pub record: TxnRecord,
     /// Forwarded and acknowledged (or never needed forwarding).
     pub done: bool,
+    /// An advice for it may have reached the host (it was sent at least once).
+    pub sent: bool,
     /// The host declined it after forwarding (NETS-10).
     pub host_declined: bool,
     /// Reversed or voided afterwards (PBS-03): not settled.
@@ -545,7 +548,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     lsn,
                     found: Found {
                         record,
-                        done: b[56..60] != [0xFF; 4],
+                        done: b[58..60] != [0xFF; 2],
+                        sent: b[56..60] != [0xFF; 4],
                         host_declined: b[60..62] != [0xFF; 2],
                         reversed: b[62..64] != [0xFF; 2],
                     },
@@ -800,14 +804,44 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         let Some(i) = found else { return Ok(()) };
         let slot = u32::from(self.pending[i]);
         if host_declined {
-            self.flash
-                .program(slot * SLOT + DECLINED_AT, &[0, 0, 0xFF, 0xFF])?;
+            self.clear_bits(slot * SLOT + DECLINED_AT, [0, 0, 0xFF, 0xFF])?;
             self.declined_by_host += 1;
         }
-        self.flash.program(slot * SLOT + DONE_AT, &[0; 4])?;
+        self.clear_bits(slot * SLOT + DONE_AT, [0; 4])?;
         self.pending.copy_within(i + 1..self.pending_len, i);
         self.pending_len -= 1;
         self.forwarded += 1;
+        Ok(())
+    }
+
+    /// Clears the bits that are 0 in `mask` in the marker word at `addr`, keeping those already
+    /// cleared: markers share words, and a word is only ever programmed towards 0. (This needs
+    /// NOR flash that allows a word to be programmed more than once, as serial NOR does.)
+    fn clear_bits(&mut self, addr: u32, mask: [u8; 4]) -> Result<(), FlashError> {
+        let mut word = [0u8; 4];
+        self.flash.read(addr, &mut word)?;
+        let new = [
+            word[0] & mask[0],
+            word[1] & mask[1],
+            word[2] & mask[2],
+            word[3] & mask[3],
+        ];
+        if new == word {
+            return Ok(()); // already so: no write, no wear
+        }
+        self.flash.program(addr, &new)
+    }
+
+    /// Records that an advice for the pending item `seq` is about to be sent: from now on the
+    /// host may have it, so it can no longer be voided locally (PBS-03). Call before sending.
+    pub fn mark_sent(&mut self, seq: u32) -> Result<(), JournalError> {
+        for i in 0..self.pending_len {
+            if self.pending(i)?.is_some_and(|r| r.seq == seq) {
+                let slot = u32::from(self.pending[i]);
+                self.clear_bits(slot * SLOT + DONE_AT, [0, 0, 0xFF, 0xFF])?;
+                return Ok(());
+            }
+        }
         Ok(())
     }
 
@@ -830,8 +864,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         }
         // One program: a reversed record is never pending (see `mount`), so a pending item is
         // voided by this alone and never forwarded.
-        self.flash
-            .program(slot * SLOT + DECLINED_AT, &[0xFF, 0xFF, 0, 0])?;
+        self.clear_bits(slot * SLOT + DECLINED_AT, [0xFF, 0xFF, 0, 0])?;
         if let Some(i) = self.pending[..self.pending_len]
             .iter()
             .position(|&s| u32::from(s) == slot)

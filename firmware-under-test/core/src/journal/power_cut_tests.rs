@@ -43,7 +43,11 @@ type J = Journal<NorFlash<Ram>, 1024>;
 enum Op {
     Offline,
     Online,
-    ForwardAll { decline_every: u8 },
+    ForwardAll {
+        decline_every: u8,
+    },
+    /// Reverses (voids) the oldest pending item, which must then never be forwarded (PBS-03).
+    VoidOldest,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -55,6 +59,12 @@ struct Truth {
     in_flight_ack: Option<u32>,
     /// Acks interrupted by a cut, per sequence number: these may be sent again.
     cut_acks: BTreeSet<u32>,
+    voided: BTreeSet<u32>,
+    /// Forwards each voided item had had when it was voided: none may follow.
+    forwards_at_void: BTreeMap<u32, u32>,
+    in_flight_void: Option<u32>,
+    /// Voids interrupted by a cut that did not take: these may still be forwarded.
+    cut_voids: BTreeSet<u32>,
     forwards: BTreeMap<u32, u32>,
 }
 
@@ -88,12 +98,23 @@ fn apply(j: &mut J, t: &mut Truth, op: Op) -> Result<(), JournalError> {
         }
         Op::ForwardAll { decline_every } => {
             while let Some(r) = j.pending(0)? {
-                *t.forwards.entry(r.seq).or_default() += 1;
                 t.in_flight_ack = Some(r.seq);
+                j.mark_sent(r.seq)?;
+                *t.forwards.entry(r.seq).or_default() += 1;
                 let declined = decline_every > 0 && r.seq % u32::from(decline_every) == 0;
                 j.acknowledge(r.seq, declined)?;
                 t.in_flight_ack = None;
                 t.acked.insert(r.seq);
+            }
+        }
+        Op::VoidOldest => {
+            if let Some(r) = j.pending(0)? {
+                t.in_flight_void = Some(r.seq);
+                t.forwards_at_void
+                    .insert(r.seq, t.forwards.get(&r.seq).copied().unwrap_or(0));
+                assert!(j.mark_reversed(r.seq)?);
+                t.in_flight_void = None;
+                t.voided.insert(r.seq);
             }
         }
     }
@@ -119,13 +140,21 @@ fn check_after_mount(j: &mut J, t: &mut Truth, context: &str) {
     for s in &t.offline {
         let acked = t.acked.contains(s);
         let acking = t.in_flight_ack == Some(*s);
-        if !acked && !acking {
+        let voided = t.voided.contains(s);
+        let voiding = t.in_flight_void == Some(*s);
+        if !acked && !acking && !voided && !voiding {
             assert!(set.contains(s), "{context}: offline item #{s} was lost");
         }
         if acked {
             assert!(
                 !set.contains(s),
                 "{context}: acknowledged item #{s} came back as pending"
+            );
+        }
+        if voided {
+            assert!(
+                !set.contains(s),
+                "{context}: voided item #{s} came back as pending"
             );
         }
     }
@@ -160,6 +189,13 @@ fn check_after_mount(j: &mut J, t: &mut Truth, context: &str) {
             t.acked.insert(s);
         }
     }
+    if let Some(s) = t.in_flight_void.take() {
+        if set.contains(&s) {
+            t.cut_voids.insert(s);
+        } else {
+            t.voided.insert(s);
+        }
+    }
     t.in_flight_append = None;
 }
 
@@ -167,6 +203,14 @@ fn finish(j: &mut J, t: &mut Truth, context: &str) {
     apply(j, t, Op::ForwardAll { decline_every: 0 }).unwrap();
     for s in &t.offline {
         let n = t.forwards.get(s).copied().unwrap_or(0);
+        if t.voided.contains(s) {
+            let before = t.forwards_at_void.get(s).copied().unwrap_or(0);
+            assert_eq!(
+                n, before,
+                "{context}: voided item #{s} was forwarded after the void"
+            );
+            continue;
+        }
         assert!(n >= 1, "{context}: offline item #{s} was never forwarded");
         assert!(
             n == 1 || t.cut_acks.contains(s),
@@ -189,6 +233,9 @@ fn workload() -> Vec<Op> {
     let mut ops = Vec::new();
     for i in 0..50 {
         ops.push(if i % 3 == 2 { Op::Online } else { Op::Offline });
+        if i % 10 == 4 {
+            ops.push(Op::VoidOldest);
+        }
         if i % 10 == 9 {
             ops.push(Op::ForwardAll { decline_every: 7 });
         }
@@ -271,7 +318,8 @@ impl ReferenceStateMachine for Reference {
         prop_oneof![
             4 => Just(Transition::Do(Op::Offline)),
             2 => Just(Transition::Do(Op::Online)),
-            1 => (0u8..5).prop_map(|d| Transition::Do(Op::ForwardAll { decline_every: d })),
+                        1 => (0u8..5).prop_map(|d| Transition::Do(Op::ForwardAll { decline_every: d })),
+            1 => Just(Transition::Do(Op::VoidOldest)),
             1 => (1u8..30, any::<bool>()).prop_map(|(after, tear)| Transition::ArmCut { after, tear }),
             1 => Just(Transition::Reboot),
         ]
