@@ -18,6 +18,7 @@ use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use std::collections::{BTreeMap, BTreeSet};
 use std::format;
+use std::println;
 use std::vec;
 use std::vec::Vec;
 
@@ -269,6 +270,10 @@ fn every_single_power_cut_in_a_50_transaction_workload_loses_and_duplicates_noth
     assert!(
         erases >= 4,
         "the workload must wrap the ring and erase pages ({erases} erases)"
+    );
+    println!(
+        "{total} flash writes ({erases} erases): {} power-cut cases",
+        2 * total
     );
     for at in 1..=total {
         for tear in [false, true] {
