@@ -159,3 +159,67 @@ mod tests {
         assert_eq!((r.duplicated, r.unexpected), (1, 1));
     }
 }
+
+/// Limit invariants over what the terminal actually approved offline, whatever the model or
+/// the scenario said: no offline approval above the per-transaction limit (NETS-03), no card's
+/// unforwarded offline total above its limit (NETS-04), none by a forbidden entry mode or card
+/// type (NETS-05..07), none without the PIN (NETS-08).
+#[derive(Debug, Clone)]
+pub struct OfflineInvariants {
+    per_transaction: payhil_protocol::Amount,
+    per_card_minor: u64,
+    outstanding: BTreeMap<u32, (payhil_cards::Pan, u64)>,
+}
+
+impl OfflineInvariants {
+    /// With the terminal's configured limits.
+    pub fn new(per_transaction: payhil_protocol::Amount, per_card_minor: u64) -> Self {
+        Self { per_transaction, per_card_minor, outstanding: BTreeMap::new() }
+    }
+
+    /// An offline purchase the terminal approved; returns the invariants it breaks.
+    #[allow(clippy::too_many_arguments)]
+    pub fn approved(
+        &mut self,
+        seq: u32,
+        pan: &payhil_cards::Pan,
+        amount: payhil_protocol::Amount,
+        entry: payhil_protocol::EntryMode,
+        network: payhil_protocol::Network,
+        pin_verified: bool,
+    ) -> Vec<String> {
+        use payhil_protocol::{EntryMode, Network};
+        let mut v = Vec::new();
+        if network != Network::BankAxept {
+            if amount.currency != self.per_transaction.currency || amount.minor > self.per_transaction.minor {
+                v.push(format!("NETS-03: offline approval of {amount} above the limit {}", self.per_transaction));
+            }
+            if entry != EntryMode::Chip {
+                v.push(format!("NETS-06/07: offline approval with entry mode {entry:?}"));
+            }
+            if network == Network::VisaDebit {
+                v.push("NETS-05: offline approval of a balance-controlled debit card".into());
+            }
+            if !pin_verified {
+                v.push("NETS-08: offline approval without the PIN".into());
+            }
+        }
+        self.outstanding.insert(seq, (pan.clone(), amount.minor));
+        let exposure: u64 = self.outstanding.values().filter(|(p, _)| p == pan).map(|(_, m)| m).sum();
+        if network != Network::BankAxept && exposure > self.per_card_minor {
+            v.push(format!(
+                "NETS-04: card {pan}'s unforwarded offline total is {}.{:02}, above {}.{:02}",
+                exposure / 100,
+                exposure % 100,
+                self.per_card_minor / 100,
+                self.per_card_minor % 100
+            ));
+        }
+        v
+    }
+
+    /// The host has the item (forwarded), or it was voided: it no longer counts.
+    pub fn settled(&mut self, seq: u32) {
+        self.outstanding.remove(&seq);
+    }
+}

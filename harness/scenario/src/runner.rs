@@ -116,6 +116,7 @@ impl ScenarioReport {
 struct Run {
     bench: Bench,
     model: Model,
+    invariants: payhil_model::oracle::OfflineInvariants,
     now: i64,
     approvals: Vec<Approval>,
     artifacts: Vec<Artifact>,
@@ -180,7 +181,8 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         ),
     );
     report.device = Some(bench.device.clone());
-    let mut run = Run {
+        let mut run = Run {
+        invariants: payhil_model::oracle::OfflineInvariants::new(t.offline_limit, t.card_limit.minor),
         bench,
         model: Model::new(ModelConfig {
             offline_limit: t.offline_limit,
@@ -490,7 +492,18 @@ impl Run {
         if !prediction.allows(result.outcome, result.reason) {
             return Err(format!("outcome differs from the reference model: {both}"));
         }
-        self.model.observe(&input, result.outcome);
+                self.model.observe(&input, result.outcome);
+        if result.outcome == Outcome::ApprovedOffline {
+            // Items the host already has no longer count towards a card's exposure.
+            for d in self.bench.host.books().advice_deliveries {
+                self.invariants.settled(d.seq);
+            }
+            let pin_ok = spec.pin.as_ref() == Some(&spec.card.pin);
+            let broken = self.invariants.approved(result.txn_seq, &spec.card.pan, spec.amount, spec.entry, spec.network, pin_ok);
+            if !broken.is_empty() {
+                return Err(format!("offline approval breaks the rules: {}", broken.join("; ")));
+            }
+        }
         let approved = matches!(
             result.outcome,
             Outcome::ApprovedOnline | Outcome::ApprovedOffline
