@@ -57,6 +57,16 @@ pub struct TerminalConfig {
     pub card_limit_minor: u64,
     /// Forward retry interval, controlled-clock seconds.
     pub forward_retry_s: u32,
+    /// Contactless CVM limit, minor units (CARD-02).
+    pub cvm_limit_minor: u64,
+    /// Gambling merchant's daily maximum per card, minor units (CARD-04).
+    pub gambling_daily_max_minor: Option<u64>,
+    /// Self-service terminal (BAX-03).
+    pub self_service: bool,
+    /// BankAxept reserve: phone authorisation above this, minor units NOK (BAX-08).
+    pub reserve_phone_auth_above_minor: u64,
+    /// BankAxept reserve: aggregate cap, minor units NOK, 0 for none (BAX-09).
+    pub reserve_cap_minor: u64,
 }
 
 impl Default for TerminalConfig {
@@ -65,6 +75,11 @@ impl Default for TerminalConfig {
             offline_limit_minor: 1_500_00,
             card_limit_minor: 20_000_00,
             forward_retry_s: 60,
+            cvm_limit_minor: 350_00,
+            gambling_daily_max_minor: None,
+            self_service: false,
+            reserve_phone_auth_above_minor: 2_500_00,
+            reserve_cap_minor: 20_000_00,
         }
     }
 }
@@ -356,6 +371,18 @@ fn spawn(
         .arg(spec.config.card_limit_minor.to_string())
         .arg("--forward-retry-s")
         .arg(spec.config.forward_retry_s.to_string())
+        .arg("--cvm-limit-minor")
+        .arg(spec.config.cvm_limit_minor.to_string())
+        .arg("--reserve-phone-auth-above-minor")
+        .arg(spec.config.reserve_phone_auth_above_minor.to_string())
+        .arg("--reserve-cap-minor")
+        .arg(spec.config.reserve_cap_minor.to_string())
+        .args(
+            spec.config
+                .gambling_daily_max_minor
+                .map(|m| format!("--gambling-daily-max-minor={m}")),
+        )
+        .args(spec.config.self_service.then_some("--self-service"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -30,7 +30,7 @@ enum Command {
         /// Scenario files (default: all under scenarios/).
         files: Vec<PathBuf>,
     },
-        /// Coverage of the requirement catalogue by the scenarios, with their last results.
+    /// Coverage of the requirement catalogue by the scenarios, with their last results.
     Rules(rules_cmd::RulesArgs),
     /// Measure purchases per second and protocol round-trip time on one emulated terminal.
     Bench(bench_cmd::BenchArgs),
@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Emulate(args) => std::process::exit(fut_emulator::run(&args)),
-                Command::Check { files } => std::process::exit(run_cmd::check(files)),
+        Command::Check { files } => std::process::exit(run_cmd::check(files)),
         Command::Rules(args) => std::process::exit(rules_cmd::rules(args)),
         Command::Run(args) => {
             let rt = tokio::runtime::Runtime::new()?;

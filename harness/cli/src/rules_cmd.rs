@@ -46,7 +46,12 @@ pub fn rules(args: RulesArgs) -> i32 {
     let last: BTreeMap<String, String> = std::fs::read_to_string(&results_path)
         .ok()
         .and_then(|t| serde_json::from_str::<crate::run_cmd::LastRun>(&t).ok())
-        .map(|r| r.scenarios.into_iter().map(|s| (s.file, s.result)).collect())
+        .map(|r| {
+            r.scenarios
+                .into_iter()
+                .map(|s| (s.file, s.result))
+                .collect()
+        })
         .unwrap_or_default();
     let mut by_rule: BTreeMap<String, Vec<ScenarioRef>> = BTreeMap::new();
     let mut bad = 0;
@@ -56,7 +61,10 @@ pub fn rules(args: RulesArgs) -> i32 {
                 let file = f.display().to_string();
                 for r in s.rules {
                     let last_result = last.get(&file).cloned().unwrap_or_else(|| "not run".into());
-                    by_rule.entry(r).or_default().push(ScenarioRef { file: file.clone(), last_result });
+                    by_rule.entry(r).or_default().push(ScenarioRef {
+                        file: file.clone(),
+                        last_result,
+                    });
                 }
             }
             Err(e) => {
@@ -98,11 +106,12 @@ pub fn rules(args: RulesArgs) -> i32 {
             let names: Vec<&str> = c.scenarios.iter().map(|s| s.file.as_str()).collect();
             println!("{:<11} {:<9} {}", c.id, result, names.join(", "));
         }
-        println!("{} rules, {} covered, {uncovered} without a scenario (results from {})", table.len(), table.len() - uncovered, results_path.display());
+        println!(
+            "{} rules, {} covered, {uncovered} without a scenario (results from {})",
+            table.len(),
+            table.len() - uncovered,
+            results_path.display()
+        );
     }
-    if bad > 0 {
-        2
-    } else {
-        i32::from(uncovered > 0)
-    }
+    if bad > 0 { 2 } else { i32::from(uncovered > 0) }
 }

@@ -54,7 +54,9 @@ pub struct LastResult {
 
 /// Where `payhil run` records its results (generated output: under `target/`).
 pub fn last_run_path() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from).join("payhil/last-run.json")
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .join("payhil/last-run.json")
 }
 
 /// The scenarios directory: `./scenarios` if present, else the one this binary was built from.
@@ -157,15 +159,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if files.is_empty() {
         anyhow::bail!("no scenario files found");
     }
-        let (mut passed, mut failed) = (0, 0);
-    let mut record = LastRun { seed, scenarios: Vec::new() };
+    let (mut passed, mut failed) = (0, 0);
+    let mut record = LastRun {
+        seed,
+        scenarios: Vec::new(),
+    };
     for file in &files {
         let scn = match parse_file(file) {
             Ok(s) => s,
             Err(e) => {
                 failed += 1;
                 println!("FAIL  {}\n      {e}", file.display());
-                record.scenarios.push(LastResult { file: file.display().to_string(), result: "fail".into(), failure: Some(e.to_string()) });
+                record.scenarios.push(LastResult {
+                    file: file.display().to_string(),
+                    result: "fail".into(),
+                    failure: Some(e.to_string()),
+                });
                 continue;
             }
         };
@@ -194,7 +203,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             report.elapsed.as_secs_f64(),
             report.rules.join(" ")
         );
-                record.scenarios.push(LastResult {
+        record.scenarios.push(LastResult {
             file: file.display().to_string(),
             result: if problems.is_empty() { "pass" } else { "fail" }.into(),
             failure: problems.first().cloned(),
@@ -213,13 +222,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             }
         }
     }
-        let path = last_run_path();
+    let path = last_run_path();
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap_or_default()));
+        .and_then(|()| {
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&record).unwrap_or_default(),
+            )
+        });
     if let Err(e) = written {
-        eprintln!("payhil run: could not record results in {}: {e}", path.display());
+        eprintln!(
+            "payhil run: could not record results in {}: {e}",
+            path.display()
+        );
     }
     println!("{passed} passed, {failed} failed");
     Ok(i32::from(failed > 0))

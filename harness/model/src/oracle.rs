@@ -174,7 +174,11 @@ pub struct OfflineInvariants {
 impl OfflineInvariants {
     /// With the terminal's configured limits.
     pub fn new(per_transaction: payhil_protocol::Amount, per_card_minor: u64) -> Self {
-        Self { per_transaction, per_card_minor, outstanding: BTreeMap::new() }
+        Self {
+            per_transaction,
+            per_card_minor,
+            outstanding: BTreeMap::new(),
+        }
     }
 
     /// An offline purchase the terminal approved; returns the invariants it breaks.
@@ -191,11 +195,18 @@ impl OfflineInvariants {
         use payhil_protocol::{EntryMode, Network};
         let mut v = Vec::new();
         if network != Network::BankAxept {
-            if amount.currency != self.per_transaction.currency || amount.minor > self.per_transaction.minor {
-                v.push(format!("NETS-03: offline approval of {amount} above the limit {}", self.per_transaction));
+            if amount.currency != self.per_transaction.currency
+                || amount.minor > self.per_transaction.minor
+            {
+                v.push(format!(
+                    "NETS-03: offline approval of {amount} above the limit {}",
+                    self.per_transaction
+                ));
             }
             if entry != EntryMode::Chip {
-                v.push(format!("NETS-06/07: offline approval with entry mode {entry:?}"));
+                v.push(format!(
+                    "NETS-06/07: offline approval with entry mode {entry:?}"
+                ));
             }
             if network == Network::VisaDebit {
                 v.push("NETS-05: offline approval of a balance-controlled debit card".into());
@@ -205,7 +216,12 @@ impl OfflineInvariants {
             }
         }
         self.outstanding.insert(seq, (pan.clone(), amount.minor));
-        let exposure: u64 = self.outstanding.values().filter(|(p, _)| p == pan).map(|(_, m)| m).sum();
+        let exposure: u64 = self
+            .outstanding
+            .values()
+            .filter(|(p, _)| p == pan)
+            .map(|(_, m)| m)
+            .sum();
         if network != Network::BankAxept && exposure > self.per_card_minor {
             v.push(format!(
                 "NETS-04: card {pan}'s unforwarded offline total is {}.{:02}, above {}.{:02}",

@@ -16,6 +16,10 @@ pub struct ModelConfig {
     /// Offline purchases on one card within this window count together against the
     /// per-transaction limit (PBS-05).
     pub split_window_s: u32,
+    /// Contactless purchases above this need the PIN (CARD-02).
+    pub cvm_limit_minor: u64,
+    /// Gambling merchant: most one card may spend per day (CARD-04).
+    pub gambling_daily_max_minor: Option<u64>,
 }
 
 impl Default for ModelConfig {
@@ -28,6 +32,8 @@ impl Default for ModelConfig {
             card_limit_minor: 20_000_00,
             forward_retry_s: 60,
             split_window_s: 600,
+            cvm_limit_minor: 350_00,
+            gambling_daily_max_minor: None,
         }
     }
 }
@@ -88,6 +94,8 @@ pub struct Model {
     last_attempt: i64,
     /// The terminal has fetched the host's blocked-card list (CARD-10).
     block_list_known: bool,
+    /// Approved purchases: card, UTC day, amount (CARD-04).
+    approved: Vec<(Pan, i64, u64)>,
 }
 
 impl Model {
@@ -101,6 +109,7 @@ impl Model {
             uncertain: Vec::new(),
             last_attempt: i64::MIN / 2,
             block_list_known: false,
+            approved: Vec::new(),
         }
     }
 
@@ -178,6 +187,20 @@ impl Model {
                 return Prediction::Exact(Outcome::Declined, Reason::CardExpired);
             }
         }
+        // CARD-04: a gambling merchant's daily maximum per card, online and offline alike.
+        if let Some(max) = self.cfg.gambling_daily_max_minor {
+            let day = self.now.div_euclid(86_400);
+            let today: u64 = self
+                .approved
+                .iter()
+                .filter(|(pan, d, _)| *pan == p.card.pan && *d == day)
+                .map(|(_, _, m)| m)
+                .sum();
+            let blocked_known = p.card.issuer == IssuerBehaviour::Blocked && self.block_list_known;
+            if !blocked_known && today + p.amount.minor > max {
+                return Prediction::Exact(Outcome::Declined, Reason::GamblingDailyLimit);
+            }
+        }
         // CARD-10: a blocked card is declined once the terminal knows of the block.
         if p.card.issuer == IssuerBehaviour::Blocked
             && (self.block_list_known || self.network_up && !p.forced_offline)
@@ -236,8 +259,32 @@ impl Model {
         (Outcome::ApprovedOffline, Reason::Approved)
     }
 
+    /// Whether the terminal must ask for the PIN: always for chip and magstripe (NETS-08), for
+    /// contactless above the CVM limit (CARD-02), never for a wallet (verified on the phone).
+    pub fn pin_prompted(&self, p: &PurchaseInput) -> bool {
+        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(self.now) {
+            if (t.year(), u8::from(t.month()))
+                > (i32::from(p.card.expiry.year), p.card.expiry.month)
+            {
+                return false; // declined before any PIN
+            }
+        }
+        match p.entry_mode {
+            EntryMode::Chip | EntryMode::Magstripe => true,
+            EntryMode::Contactless => p.amount.minor > self.cfg.cvm_limit_minor,
+            EntryMode::Wallet => false,
+        }
+    }
+
     /// Records what the terminal did, so later predictions see the same queue.
     pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome) {
+        if matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
+            self.approved.push((
+                p.card.pan.clone(),
+                self.now.div_euclid(86_400),
+                p.amount.minor,
+            ));
+        }
         if outcome == Outcome::ApprovedOffline {
             let item = Pending {
                 pan: p.card.pan.clone(),

@@ -7,8 +7,10 @@ use payhil_protocol::{Amount, Network};
 /// The facts a receipt must carry.
 #[derive(Debug, Clone)]
 pub struct ReceiptFacts<'a> {
-    /// Amount charged (CARD-05: the full amount).
+    /// Amount charged (CARD-05: the full amount, tip included).
     pub amount: Amount,
+    /// The tip within it, minor units: a receipt with a tip shows it.
+    pub tip_minor: u64,
     /// Network used (CARD-01).
     pub network: Network,
     /// The card; only its masked form may appear.
@@ -37,8 +39,12 @@ pub fn findings(text: &str, f: &ReceiptFacts<'_>) -> Vec<String> {
     );
     need(
         text.contains(&major),
-        format!("CARD-08: amount {major} not shown"),
+        format!("CARD-08/CARD-05: full amount {major} not shown"),
     );
+    if f.tip_minor > 0 {
+        let tip = format!("{}.{:02}", f.tip_minor / 100, f.tip_minor % 100);
+        need(text.contains(&tip), format!("CARD-05: tip {tip} not shown"));
+    }
     need(
         text.to_uppercase().contains(f.network.label()),
         format!("CARD-01: network {} not shown", f.network.label()),

@@ -73,6 +73,16 @@ pub struct TerminalSettings {
     pub card_limit: Amount,
     /// Forward retry interval in seconds.
     pub forward_retry_s: u32,
+    /// Contactless purchases above this need the PIN (CARD-02).
+    pub cvm_limit: Amount,
+    /// Gambling merchant's daily maximum per card (CARD-04).
+    pub gambling_daily_max: Option<Amount>,
+    /// Self-service terminal (BAX-03).
+    pub self_service: bool,
+    /// BankAxept reserve: phone authorisation above this (BAX-08).
+    pub reserve_phone_auth_above: Amount,
+    /// BankAxept reserve: aggregate cap (BAX-09).
+    pub reserve_cap: Amount,
 }
 
 impl Default for TerminalSettings {
@@ -87,6 +97,20 @@ impl Default for TerminalSettings {
                 currency: Currency::DKK,
             },
             forward_retry_s: 60,
+            cvm_limit: Amount {
+                minor: 350_00,
+                currency: Currency::DKK,
+            },
+            gambling_daily_max: None,
+            self_service: false,
+            reserve_phone_auth_above: Amount {
+                minor: 2_500_00,
+                currency: Currency::NOK,
+            },
+            reserve_cap: Amount {
+                minor: 20_000_00,
+                currency: Currency::NOK,
+            },
         }
     }
 }
@@ -106,6 +130,18 @@ pub struct PurchaseSpec {
     pub pin: Option<Pin>,
     /// Forced offline (NETS-02).
     pub forced_offline: bool,
+    /// Tip added by the cardholder (CARD-05), minor units of the amount's currency.
+    pub tip_minor: u64,
+}
+
+impl PurchaseSpec {
+    /// The full amount charged, tip included (CARD-05).
+    pub fn total(&self) -> Amount {
+        Amount {
+            minor: self.amount.minor + self.tip_minor,
+            currency: self.amount.currency,
+        }
+    }
 }
 
 /// What the scenario expects of a purchase.
@@ -115,6 +151,8 @@ pub struct Expectation {
     pub outcome: Outcome,
     /// Reason, if given.
     pub reason: Option<Reason>,
+    /// Whether the terminal must ask for the PIN, if given (CARD-02, NETS-08).
+    pub pin_prompted: Option<bool>,
 }
 
 /// One step's action.
@@ -187,6 +225,12 @@ struct RawTerminal {
     offline_limit: Option<Spanned<String>>,
     card_limit: Option<Spanned<String>>,
     forward_retry: Option<Spanned<String>>,
+    cvm_limit: Option<Spanned<String>>,
+    gambling_daily_max: Option<Spanned<String>>,
+    #[serde(default)]
+    self_service: bool,
+    reserve_phone_auth_above: Option<Spanned<String>>,
+    reserve_cap: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +252,7 @@ struct RawStep {
 #[serde(deny_unknown_fields)]
 struct RawPurchase {
     amount: Spanned<String>,
+    tip: Option<Spanned<String>>,
     card: Spanned<String>,
     network: Option<Spanned<String>>,
     entry: Option<Spanned<String>>,
@@ -221,6 +266,7 @@ struct RawPurchase {
 struct RawExpect {
     outcome: Spanned<String>,
     reason: Option<Spanned<String>>,
+    pin_prompted: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +350,19 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         if let Some(d) = &t.forward_retry {
             terminal.forward_retry_s = duration(&cx, d)?;
+        }
+        if let Some(a) = &t.cvm_limit {
+            terminal.cvm_limit = amount(&cx, a)?;
+        }
+        if let Some(a) = &t.gambling_daily_max {
+            terminal.gambling_daily_max = Some(amount(&cx, a)?);
+        }
+        terminal.self_service = t.self_service;
+        if let Some(a) = &t.reserve_phone_auth_above {
+            terminal.reserve_phone_auth_above = amount(&cx, a)?;
+        }
+        if let Some(a) = &t.reserve_cap {
+            terminal.reserve_cap = amount(&cx, a)?;
         }
     }
     if raw.step.is_empty() {
@@ -518,13 +577,25 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
             None => return Err(cx.err(p.span(), "a PIN is 4 to 12 digits, or \"\" for no PIN")),
         },
     };
+    let amount = amount(cx, &r.amount)?;
+    let tip_minor = match &r.tip {
+        None => 0,
+        Some(t) => {
+            let tip = self::amount(cx, t)?;
+            if tip.currency != amount.currency {
+                return Err(cx.err(t.span(), "the tip must be in the purchase's currency"));
+            }
+            tip.minor
+        }
+    };
     Ok(PurchaseSpec {
-        amount: amount(cx, &r.amount)?,
+        amount,
         card,
         network,
         entry,
         pin,
         forced_offline: r.forced_offline,
+        tip_minor,
     })
 }
 
@@ -620,7 +691,11 @@ fn expectation(cx: &Ctx<'_>, e: &Spanned<RawExpect>) -> Result<Expectation, Scen
                 })?,
         ),
     };
-    Ok(Expectation { outcome, reason })
+    Ok(Expectation {
+        outcome,
+        reason,
+        pin_prompted: r.pin_prompted,
+    })
 }
 
 #[cfg(test)]

@@ -151,6 +151,11 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                 offline_limit_minor: t.offline_limit.minor,
                 card_limit_minor: t.card_limit.minor,
                 forward_retry_s: t.forward_retry_s,
+                cvm_limit_minor: t.cvm_limit.minor,
+                gambling_daily_max_minor: t.gambling_daily_max.map(|a| a.minor),
+                self_service: t.self_service,
+                reserve_phone_auth_above_minor: t.reserve_phone_auth_above.minor,
+                reserve_cap_minor: t.reserve_cap.minor,
             },
         }),
         TerminalTarget::Physical { port, baud } => Target::Physical {
@@ -181,14 +186,19 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         ),
     );
     report.device = Some(bench.device.clone());
-        let mut run = Run {
-        invariants: payhil_model::oracle::OfflineInvariants::new(t.offline_limit, t.card_limit.minor),
+    let mut run = Run {
+        invariants: payhil_model::oracle::OfflineInvariants::new(
+            t.offline_limit,
+            t.card_limit.minor,
+        ),
         bench,
         model: Model::new(ModelConfig {
             offline_limit: t.offline_limit,
             card_limit_minor: t.card_limit.minor,
             forward_retry_s: t.forward_retry_s,
             split_window_s: 600,
+            cvm_limit_minor: t.cvm_limit.minor,
+            gambling_daily_max_minor: t.gambling_daily_max.map(|a| a.minor),
         }),
         now: DEFAULT_CLOCK,
         approvals: Vec::new(),
@@ -423,7 +433,7 @@ impl Run {
         expect: Option<Expectation>,
     ) -> Result<String, String> {
         let input = PurchaseInput {
-            amount: spec.amount,
+            amount: spec.total(),
             card: spec.card.clone(),
             network: spec.network,
             entry_mode: spec.entry,
@@ -431,12 +441,21 @@ impl Run {
             forced_offline: spec.forced_offline,
         };
         let prediction = self.model.predict(&input);
-        let r = self
-            .request(&Request::StartPurchase {
+        let start = if spec.tip_minor > 0 {
+            Request::StartTransaction {
+                kind: payhil_protocol::TxnKind::Purchase,
+                amount: spec.amount,
+                tip_minor: spec.tip_minor,
+                forced_offline: spec.forced_offline,
+                reference: 0,
+            }
+        } else {
+            Request::StartPurchase {
                 amount: spec.amount,
                 forced_offline: spec.forced_offline,
-            })
-            .await?;
+            }
+        };
+        let r = self.request(&start).await?;
         match r.get() {
             Response::Accepted {
                 awaiting: Awaiting::Card,
@@ -456,10 +475,26 @@ impl Run {
             account: spec.card.account,
         };
         let mut r = self.request(&Request::PresentCard(card)).await?;
-        if let Response::Accepted {
-            awaiting: Awaiting::Pin,
-        } = r.get()
-        {
+        let prompted = matches!(
+            r.get(),
+            Response::Accepted {
+                awaiting: Awaiting::Pin
+            }
+        );
+        let want_prompt = self.model.pin_prompted(&input);
+        if prompted != want_prompt {
+            return Err(format!(
+                "PIN prompt: terminal asked: {prompted}; model expects: {want_prompt} (CARD-02, NETS-08)"
+            ));
+        }
+        if let Some(want) = expect.and_then(|e| e.pin_prompted) {
+            if prompted != want {
+                return Err(format!(
+                    "PIN prompt: terminal asked: {prompted}; scenario expects: {want}"
+                ));
+            }
+        }
+        if prompted {
             // No PIN (bypass) is sent as an empty PIN.
             let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
             r = self.request(&Request::EnterPin(PinText(pin))).await?;
@@ -492,16 +527,26 @@ impl Run {
         if !prediction.allows(result.outcome, result.reason) {
             return Err(format!("outcome differs from the reference model: {both}"));
         }
-                self.model.observe(&input, result.outcome);
+        self.model.observe(&input, result.outcome);
         if result.outcome == Outcome::ApprovedOffline {
             // Items the host already has no longer count towards a card's exposure.
             for d in self.bench.host.books().advice_deliveries {
                 self.invariants.settled(d.seq);
             }
             let pin_ok = spec.pin.as_ref() == Some(&spec.card.pin);
-            let broken = self.invariants.approved(result.txn_seq, &spec.card.pan, spec.amount, spec.entry, spec.network, pin_ok);
+            let broken = self.invariants.approved(
+                result.txn_seq,
+                &spec.card.pan,
+                spec.total(),
+                spec.entry,
+                spec.network,
+                pin_ok,
+            );
             if !broken.is_empty() {
-                return Err(format!("offline approval breaks the rules: {}", broken.join("; ")));
+                return Err(format!(
+                    "offline approval breaks the rules: {}",
+                    broken.join("; ")
+                ));
             }
         }
         let approved = matches!(
@@ -512,13 +557,14 @@ impl Run {
             self.approvals.push(Approval {
                 seq: result.txn_seq,
                 offline: result.outcome == Outcome::ApprovedOffline,
-                minor: spec.amount.minor,
+                minor: spec.total().minor,
                 last4: spec.card.pan.masked().last4().to_string(),
             });
         }
         if !result.receipt.is_empty() {
             let facts = payhil_model::receipt::ReceiptFacts {
-                amount: spec.amount,
+                amount: spec.total(),
+                tip_minor: spec.tip_minor,
                 network: spec.network,
                 pan: &spec.card.pan,
                 unix_s: self.now,
@@ -539,7 +585,9 @@ impl Run {
         }
         Ok(format!(
             "{} {} -> {terminal} (#{})",
-            spec.card.name, spec.amount, result.txn_seq
+            spec.card.name,
+            spec.total(),
+            result.txn_seq
         ))
     }
 
