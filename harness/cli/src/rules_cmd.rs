@@ -92,7 +92,7 @@ pub fn rules(args: RulesArgs) -> i32 {
             }
         }
     } else {
-        println!("{:<11} {:<9} {}", "RULE", "RESULT", "SCENARIOS");
+        println!("{:<11} {:<9} SCENARIOS", "RULE", "RESULT");
         for c in &table {
             let result = if c.scenarios.is_empty() {
                 "NONE"
