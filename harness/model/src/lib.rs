@@ -11,5 +11,6 @@
 pub mod oracle;
 pub mod purchase;
 pub mod receipt;
+pub mod reserve;
 
 pub use purchase::{Model, ModelConfig, Prediction, PurchaseInput};

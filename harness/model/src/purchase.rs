@@ -1,8 +1,15 @@
-//! Prediction of purchase outcomes and of the offline queue.
+//! Prediction of transaction outcomes and of the offline queue, written from RULES.md.
+//!
+//! The model keeps its own view of the terminal: the clock, the network, which offline items
+//! are certainly or possibly still unforwarded, what each card spent today, which
+//! pre-authorisations are captured and which purchases reversed. Where the rules leave the
+//! terminal a choice (forwarding earlier than it must), the model predicts a range.
 
+use crate::reserve::{self, Note};
 use payhil_cards::catalogue::{IssuerBehaviour, TestCard};
 use payhil_cards::{Pan, Pin};
-use payhil_protocol::{Amount, Currency, EntryMode, Network, Outcome, Reason};
+use payhil_protocol::{Amount, Currency, EntryMode, Network, Outcome, Reason, TxnKind};
+use std::collections::BTreeMap;
 
 /// The terminal configuration the model assumes (must match the terminal under test).
 #[derive(Debug, Clone, Copy)]
@@ -13,13 +20,20 @@ pub struct ModelConfig {
     pub card_limit_minor: u64,
     /// The terminal retries forwarding at least this often (seconds of the controlled clock).
     pub forward_retry_s: u32,
-    /// Offline purchases on one card within this window count together against the
-    /// per-transaction limit (PBS-05).
+    /// Offline purchases on one card within this window count together (PBS-05, BAX-09).
     pub split_window_s: u32,
     /// Contactless purchases above this need the PIN (CARD-02).
     pub cvm_limit_minor: u64,
     /// Gambling merchant: most one card may spend per day (CARD-04).
     pub gambling_daily_max_minor: Option<u64>,
+    /// Self-service terminal (BAX-03).
+    pub self_service: bool,
+    /// BankAxept reserve: a phone authorisation code above this, NOK minor units (BAX-08).
+    pub reserve_phone_auth_above_minor: u64,
+    /// BankAxept reserve: aggregate cap, NOK minor units, 0 for none (BAX-09).
+    pub reserve_cap_minor: u64,
+    /// Offline items are overdue after this many seconds (BAX-10: two weeks).
+    pub forward_deadline_s: u32,
 }
 
 impl Default for ModelConfig {
@@ -34,25 +48,35 @@ impl Default for ModelConfig {
             split_window_s: 600,
             cvm_limit_minor: 350_00,
             gambling_daily_max_minor: None,
+            self_service: false,
+            reserve_phone_auth_above_minor: 2_500_00,
+            reserve_cap_minor: 20_000_00,
+            forward_deadline_s: 14 * 86_400,
         }
     }
 }
 
-/// One purchase attempt as the harness drives it.
+/// One card transaction as the harness drives it.
 #[derive(Debug, Clone)]
 pub struct PurchaseInput {
-    /// Amount.
+    /// Full amount (tip included).
     pub amount: Amount,
     /// The card.
     pub card: TestCard,
     /// The application used (one of the card's networks).
     pub network: Network,
-    /// Entry mode.
+    /// Entry mode (the fallback read when `fallback`).
     pub entry_mode: EntryMode,
     /// The PIN the cardholder enters; `None` bypasses PIN entry.
     pub pin: Option<Pin>,
     /// Operator chose forced offline (NETS-02).
     pub forced_offline: bool,
+    /// Purchase, refund or pre-authorisation.
+    pub kind: TxnKind,
+    /// The chip could not be read; this is a fallback read (SUPPORT-03).
+    pub fallback: bool,
+    /// Debit-note details, if the merchant has them (BAX-02..08).
+    pub note: Option<Note>,
 }
 
 /// What the model expects.
@@ -76,26 +100,52 @@ impl Prediction {
 
 #[derive(Debug, Clone)]
 struct Pending {
+    seq: u32,
     pan: Pan,
     amount: Amount,
     at: i64,
+    network: Network,
+    /// Only offline purchases are exposure; stored captures and reversals are not.
+    purchase: bool,
 }
 
-/// The model's state: clock, network, and the offline items it believes are unforwarded.
+/// A transaction the terminal approved, as captures and reversals need to know it.
+#[derive(Debug, Clone)]
+struct Done {
+    kind: TxnKind,
+    amount: Amount,
+    captured: bool,
+    reversed: bool,
+}
+
+const DECLINED: fn(Reason) -> Prediction = |r| Prediction::Exact(Outcome::Declined, r);
+
+/// The model's state.
 #[derive(Debug, Clone)]
 pub struct Model {
     cfg: ModelConfig,
     now: i64,
     network_up: bool,
-    /// Offline approvals certainly not yet forwarded.
+    /// Offline items certainly not yet forwarded.
     certain: Vec<Pending>,
-    /// Offline approvals the terminal may or may not have forwarded yet.
+    /// Offline items the terminal may or may not have forwarded yet.
     uncertain: Vec<Pending>,
     last_attempt: i64,
     /// The terminal has fetched the host's blocked-card list (CARD-10).
     block_list_known: bool,
     /// Approved purchases: card, UTC day, amount (CARD-04).
     approved: Vec<(Pan, i64, u64)>,
+    /// Approved transactions by sequence number.
+    done: BTreeMap<u32, Done>,
+}
+
+fn issuer(card: &TestCard) -> Prediction {
+    match card.issuer {
+        IssuerBehaviour::Approve => Prediction::Exact(Outcome::ApprovedOnline, Reason::Approved),
+        IssuerBehaviour::InsufficientFunds => DECLINED(Reason::InsufficientFunds),
+        IssuerBehaviour::Blocked => DECLINED(Reason::CardBlocked),
+        IssuerBehaviour::IssuerUnavailable => DECLINED(Reason::IssuerUnavailable),
+    }
 }
 
 impl Model {
@@ -110,6 +160,7 @@ impl Model {
             last_attempt: i64::MIN / 2,
             block_list_known: false,
             approved: Vec::new(),
+            done: BTreeMap::new(),
         }
     }
 
@@ -161,31 +212,79 @@ impl Model {
         )
     }
 
-    /// This card's unforwarded offline total, and the part of it within the split window.
-    fn exposure(&self, pan: &Pan, include_uncertain: bool) -> (u64, u64) {
-        let mut items: Vec<&Pending> = self.certain.iter().collect();
-        if include_uncertain {
-            items.extend(self.uncertain.iter());
-        }
-        let mine = items.iter().filter(|p| p.pan == *pan);
-        let since = self.now - i64::from(self.cfg.split_window_s);
-        let recent = mine
-            .clone()
-            .filter(|p| p.at >= since)
-            .map(|p| p.amount.minor)
-            .sum();
-        (mine.map(|p| p.amount.minor).sum(), recent)
+    /// Expected number of overdue pending items (BAX-10): `(min, max)`.
+    pub fn overdue_bounds(&self) -> (u32, u32) {
+        let late = |v: &Vec<Pending>| {
+            v.iter()
+                .filter(|p| self.now - p.at > i64::from(self.cfg.forward_deadline_s))
+                .count() as u32
+        };
+        (
+            late(&self.certain),
+            late(&self.certain) + late(&self.uncertain),
+        )
     }
 
-    /// Predicts a purchase.
+    fn pending(&self, include_uncertain: bool) -> impl Iterator<Item = &Pending> {
+        self.certain
+            .iter()
+            .chain(self.uncertain.iter().filter(move |_| include_uncertain))
+    }
+
+    /// This card's unforwarded offline purchases, and the part within the split window.
+    fn exposure(&self, pan: &Pan, include_uncertain: bool) -> (u64, u64) {
+        let since = self.now - i64::from(self.cfg.split_window_s);
+        let mine: Vec<&Pending> = self
+            .pending(include_uncertain)
+            .filter(|p| p.pan == *pan && p.purchase)
+            .collect();
+        (
+            mine.iter().map(|p| p.amount.minor).sum(),
+            mine.iter()
+                .filter(|p| p.at >= since)
+                .map(|p| p.amount.minor)
+                .sum(),
+        )
+    }
+
+    fn expired(&self, card: &TestCard) -> bool {
+        // CARD-03: valid through the last day of the expiry month.
+        time::OffsetDateTime::from_unix_timestamp(self.now).is_ok_and(|t| {
+            (t.year(), u8::from(t.month())) > (i32::from(card.expiry.year), card.expiry.month)
+        })
+    }
+
+    /// Predicts a purchase, refund or pre-authorisation.
     pub fn predict(&self, p: &PurchaseInput) -> Prediction {
-        // CARD-03: valid through the last day of the expiry month, checked at the terminal.
-        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(self.now) {
-            if (t.year(), u8::from(t.month()))
-                > (i32::from(p.card.expiry.year), p.card.expiry.month)
-            {
-                return Prediction::Exact(Outcome::Declined, Reason::CardExpired);
+        if self.expired(&p.card) {
+            return DECLINED(Reason::CardExpired);
+        }
+        let blocked_known = p.card.issuer == IssuerBehaviour::Blocked && self.block_list_known;
+        let reachable = self.network_up && !p.forced_offline;
+        match p.kind {
+            // A refund credits the cardholder; it needs the host (CARD-07).
+            TxnKind::Refund => {
+                return if reachable {
+                    issuer(&p.card)
+                } else {
+                    DECLINED(Reason::OnlineOnly)
+                };
             }
+            TxnKind::PreAuthorisation => {
+                if blocked_known {
+                    return DECLINED(Reason::CardBlocked);
+                }
+                return if reachable {
+                    issuer(&p.card)
+                } else {
+                    DECLINED(Reason::OnlineOnly)
+                };
+            }
+            _ => {}
+        }
+        // CARD-10: a blocked card is declined once the terminal knows of the block.
+        if blocked_known {
+            return DECLINED(Reason::CardBlocked);
         }
         // CARD-04: a gambling merchant's daily maximum per card, online and offline alike.
         if let Some(max) = self.cfg.gambling_daily_max_minor {
@@ -196,50 +295,39 @@ impl Model {
                 .filter(|(pan, d, _)| *pan == p.card.pan && *d == day)
                 .map(|(_, _, m)| m)
                 .sum();
-            let blocked_known = p.card.issuer == IssuerBehaviour::Blocked && self.block_list_known;
-            if !blocked_known && today + p.amount.minor > max {
-                return Prediction::Exact(Outcome::Declined, Reason::GamblingDailyLimit);
+            if today + p.amount.minor > max {
+                return DECLINED(Reason::GamblingDailyLimit);
             }
         }
-        // CARD-10: a blocked card is declined once the terminal knows of the block.
-        if p.card.issuer == IssuerBehaviour::Blocked
-            && (self.block_list_known || self.network_up && !p.forced_offline)
-        {
-            return Prediction::Exact(Outcome::Declined, Reason::CardBlocked);
+        if reachable {
+            return issuer(&p.card);
         }
-        if p.forced_offline || !self.network_up {
-            let low = self.offline(p, self.exposure(&p.card.pan, false));
-            let high = self.offline(p, self.exposure(&p.card.pan, true));
-            return if low == high {
-                Prediction::Exact(low.0, low.1)
-            } else {
-                Prediction::Either(low, high)
-            };
+        if p.network == Network::BankAxept {
+            return self.reserve(p);
         }
-        Prediction::Exact(
-            match p.card.issuer {
-                IssuerBehaviour::Approve => Outcome::ApprovedOnline,
-                _ => Outcome::Declined,
-            },
-            match p.card.issuer {
-                IssuerBehaviour::Approve => Reason::Approved,
-                IssuerBehaviour::InsufficientFunds => Reason::InsufficientFunds,
-                IssuerBehaviour::Blocked => Reason::CardBlocked,
-                IssuerBehaviour::IssuerUnavailable => Reason::IssuerUnavailable,
-            },
-        )
+        let low = self.offline(p, self.exposure(&p.card.pan, false));
+        let high = self.offline(p, self.exposure(&p.card.pan, true));
+        if low == high {
+            Prediction::Exact(low.0, low.1)
+        } else {
+            Prediction::Either(low, high)
+        }
     }
 
-    /// The offline rules (NETS-03..08), in the order a cardholder would meet them.
+    /// The Nets offline rules (NETS-03..08, SUPPORT-03, PBS-05), in the order a cardholder
+    /// meets them.
     fn offline(&self, p: &PurchaseInput, (exposure, recent): (u64, u64)) -> (Outcome, Reason) {
         let declined = |r| (Outcome::Declined, r);
+        if p.fallback {
+            return declined(Reason::FallbackOnlineOnly);
+        }
         match p.entry_mode {
             EntryMode::Wallet => return declined(Reason::OfflineWalletNotAllowed),
             EntryMode::Contactless => return declined(Reason::OfflineContactlessNotAllowed),
             EntryMode::Magstripe => return declined(Reason::OfflineCardTypeNotAllowed),
             EntryMode::Chip => {}
         }
-        if matches!(p.network, Network::VisaDebit | Network::BankAxept) {
+        if p.network == Network::VisaDebit {
             return declined(Reason::OfflineCardTypeNotAllowed);
         }
         let pin_ok = p.pin.as_ref() == Some(&p.card.pin);
@@ -259,15 +347,56 @@ impl Model {
         (Outcome::ApprovedOffline, Reason::Approved)
     }
 
+    /// BankAxept reserve solution (BAX-01..09): only when the host cannot be reached.
+    fn reserve(&self, p: &PurchaseInput) -> Prediction {
+        if p.forced_offline && self.network_up {
+            return DECLINED(Reason::ReserveNotAllowed); // BAX-01
+        }
+        if p.fallback || p.entry_mode != EntryMode::Chip {
+            return DECLINED(Reason::OfflineCardTypeNotAllowed);
+        }
+        if p.amount.currency != Currency::NOK {
+            return DECLINED(Reason::OfflineAmountLimit);
+        }
+        let reserved: u64 = self
+            .pending(true)
+            .filter(|i| i.network == Network::BankAxept)
+            .map(|i| i.amount.minor)
+            .sum();
+        if self.cfg.reserve_cap_minor > 0 && reserved + p.amount.minor > self.cfg.reserve_cap_minor
+        {
+            return DECLINED(Reason::ReserveAggregateLimit); // BAX-09
+        }
+        let (_, recent) = self.exposure(&p.card.pan, true);
+        if recent > 0 && recent + p.amount.minor > self.cfg.reserve_phone_auth_above_minor {
+            return DECLINED(Reason::SplitSuspected); // BAX-09: split to avoid the phone call
+        }
+        // The checks on the note (BAX-03..08); without a note they cannot be done (BAX-07).
+        let Some(n) = &p.note else {
+            return DECLINED(Reason::Cancelled);
+        };
+        if self.cfg.self_service && !n.attendant {
+            return DECLINED(Reason::ReserveAttendantRequired);
+        }
+        if !reserve::id_ok(n.id_type, &n.id_reference) {
+            return DECLINED(Reason::ReserveIdInvalid);
+        }
+        if !reserve::account_ok(&n.account) || n.account != p.card.account {
+            return DECLINED(Reason::ReserveAccountInvalid);
+        }
+        let code_ok = (4..=8).contains(&n.phone_code.len())
+            && n.phone_code.chars().all(|c| c.is_ascii_alphanumeric());
+        if p.amount.minor > self.cfg.reserve_phone_auth_above_minor && !code_ok {
+            return DECLINED(Reason::ReserveAuthCodeRequired);
+        }
+        Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+    }
+
     /// Whether the terminal must ask for the PIN: always for chip and magstripe (NETS-08), for
-    /// contactless above the CVM limit (CARD-02), never for a wallet (verified on the phone).
+    /// contactless above the CVM limit (CARD-02), never for a wallet or a refund.
     pub fn pin_prompted(&self, p: &PurchaseInput) -> bool {
-        if let Ok(t) = time::OffsetDateTime::from_unix_timestamp(self.now) {
-            if (t.year(), u8::from(t.month()))
-                > (i32::from(p.card.expiry.year), p.card.expiry.month)
-            {
-                return false; // declined before any PIN
-            }
+        if self.expired(&p.card) || p.kind == TxnKind::Refund {
+            return false;
         }
         match p.entry_mode {
             EntryMode::Chip | EntryMode::Magstripe => true,
@@ -276,30 +405,149 @@ impl Model {
         }
     }
 
-    /// Records what the terminal did, so later predictions see the same queue.
-    pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome) {
-        if matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
+    fn queue(&mut self, item: Pending) {
+        let first = self.certain.is_empty() && self.uncertain.is_empty();
+        if self.network_up {
+            self.uncertain.push(item)
+        } else {
+            self.certain.push(item)
+        }
+        if first {
+            // The first queued item starts the retry timer.
+            self.last_attempt = self.now;
+        }
+    }
+
+    /// Records what the terminal did with a card transaction.
+    pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome, seq: u32) {
+        if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
+            return;
+        }
+        if p.kind == TxnKind::Purchase {
             self.approved.push((
                 p.card.pan.clone(),
                 self.now.div_euclid(86_400),
                 p.amount.minor,
             ));
         }
+        self.done.insert(
+            seq,
+            Done {
+                kind: p.kind,
+                amount: p.amount,
+                captured: false,
+                reversed: false,
+            },
+        );
         if outcome == Outcome::ApprovedOffline {
             let item = Pending {
+                seq,
                 pan: p.card.pan.clone(),
                 amount: p.amount,
                 at: self.now,
+                network: p.network,
+                purchase: true,
             };
-            if self.network_up {
-                self.uncertain.push(item)
+            self.queue(item);
+        }
+    }
+
+    /// Predicts the capture of pre-authorisation `of` (CARD-06).
+    pub fn predict_capture(&self, of: Option<u32>, amount: Amount) -> Prediction {
+        let pre = of
+            .and_then(|s| self.done.get(&s))
+            .filter(|d| d.kind == TxnKind::PreAuthorisation && !d.captured);
+        let Some(pre) = pre else {
+            return Prediction::Exact(Outcome::Aborted, Reason::NoSuchTransaction);
+        };
+        if amount.minor > pre.amount.minor {
+            return DECLINED(Reason::CaptureExceedsAuthorised);
+        }
+        // Already authorised: online if the host answers, stored for forwarding if not.
+        let o = if self.network_up {
+            Outcome::ApprovedOnline
+        } else {
+            Outcome::ApprovedOffline
+        };
+        Prediction::Exact(o, Reason::Approved)
+    }
+
+    /// Predicts the reversal of purchase `of` (PBS-03).
+    pub fn predict_reversal(&self, of: Option<u32>) -> Prediction {
+        let orig = of
+            .and_then(|s| self.done.get(&s).map(|d| (s, d)))
+            .filter(|(_, d)| d.kind == TxnKind::Purchase && !d.reversed);
+        let Some((seq, _)) = orig else {
+            return Prediction::Exact(Outcome::Aborted, Reason::NoSuchTransaction);
+        };
+        let approved = |o| (o, Reason::Approved);
+        if self.certain.iter().any(|p| p.seq == seq) || !self.network_up {
+            // Voided in the queue, or stored until the host can be told: both offline.
+            return Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved);
+        }
+        if self.uncertain.iter().any(|p| p.seq == seq) {
+            return Prediction::Either(
+                approved(Outcome::ApprovedOffline),
+                approved(Outcome::ApprovedOnline),
+            );
+        }
+        Prediction::Exact(Outcome::ApprovedOnline, Reason::Approved)
+    }
+
+    /// Records a capture or reversal of transaction `of` the terminal approved as `seq`.
+    pub fn observe_follow_up(
+        &mut self,
+        kind: TxnKind,
+        of: u32,
+        outcome: Outcome,
+        seq: u32,
+        amount: Amount,
+        pan: &Pan,
+        network: Network,
+    ) {
+        if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
+            return;
+        }
+        if let Some(d) = self.done.get_mut(&of) {
+            if kind == TxnKind::Capture {
+                d.captured = true
             } else {
-                self.certain.push(item)
+                d.reversed = true
             }
-            if self.certain.len() + self.uncertain.len() == 1 {
-                // The first queued item starts the retry timer.
-                self.last_attempt = self.now;
-            }
+        }
+        let was_certain = self.certain.iter().any(|p| p.seq == of);
+        let was_uncertain = self.uncertain.iter().any(|p| p.seq == of);
+        if kind == TxnKind::Reversal {
+            self.certain.retain(|p| p.seq != of);
+            self.uncertain.retain(|p| p.seq != of);
+        }
+        self.done.insert(
+            seq,
+            Done {
+                kind,
+                amount,
+                captured: false,
+                reversed: false,
+            },
+        );
+        if outcome != Outcome::ApprovedOffline {
+            return;
+        }
+        let item = Pending {
+            seq,
+            pan: pan.clone(),
+            amount,
+            at: self.now,
+            network,
+            purchase: false,
+        };
+        match kind {
+            // A reversal of an item never sent voids it: nothing to forward.
+            TxnKind::Reversal if was_certain => {}
+            // Voided or stored, depending on whether the original had been forwarded.
+            TxnKind::Reversal if was_uncertain => self.uncertain.push(item),
+            // A stored capture or reversal waits in the queue for the host.
+            _ => self.queue(item),
         }
     }
 }
@@ -321,6 +569,9 @@ mod tests {
             card,
             entry_mode: entry,
             forced_offline: false,
+            kind: TxnKind::Purchase,
+            fallback: false,
+            note: None,
         }
     }
 
@@ -335,7 +586,7 @@ mod tests {
                 m.predict(&p),
                 Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
             );
-            m.observe(&p, Outcome::ApprovedOffline);
+            m.observe(&p, Outcome::ApprovedOffline, 0);
             // Beyond the split window, so each purchase stands alone (PBS-05).
             m.advance_clock(11 * 60);
         }

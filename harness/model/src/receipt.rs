@@ -21,6 +21,11 @@ pub struct ReceiptFacts<'a> {
     pub terminal_id: &'a str,
     /// True for offline approvals: the receipt must say so.
     pub offline: bool,
+    /// The card's expiry, which no receipt or debit note may show (BAX-05).
+    pub expiry: payhil_protocol::Expiry,
+    /// For a BankAxept debit note: the ID reference and account number it must carry (BAX-04,
+    /// BAX-06).
+    pub note: Option<(&'a str, &'a str)>,
 }
 
 /// Problems with a receipt; empty if it shows everything required.
@@ -70,11 +75,61 @@ pub fn findings(text: &str, f: &ReceiptFacts<'_>) -> Vec<String> {
         text.contains(f.terminal_id),
         format!("SUPPORT-02: terminal id {} not shown", f.terminal_id),
     );
-    if f.offline {
-        need(
-            text.to_uppercase().contains("OFFLINE"),
-            "NETS-10: an offline approval's receipt must say OFFLINE".into(),
-        );
+        need(!shows_expiry(text, f.expiry), "BAX-05: the card's expiry date is printed".into());
+    match f.note {
+        Some((id_reference, account)) => {
+            let upper = text.to_uppercase();
+            need(
+                upper.contains("DEBIT"),
+                "BAX-02: a reserve payment prints a debit note".into(),
+            );
+            need(
+                text.contains(id_reference),
+                "BAX-04: the ID reference is not on the debit note".into(),
+            );
+            need(
+                text.contains(account),
+                "BAX-06: the account number is not on the debit note".into(),
+            );
+            need(
+                upper.contains("SIGNATURE"),
+                "BAX-02: the debit note has no signature line".into(),
+            );
+        }
+        None if f.offline => {
+            need(
+                text.to_uppercase().contains("OFFLINE"),
+                "NETS-10: an offline approval's receipt must say OFFLINE".into(),
+            );
+        }
+        None => {}
     }
     out
+}
+
+/// Whether `text` shows the expiry as MM/YY, or as YYYY-MM that is not the start of a full
+/// date (a receipt dated in the expiry month is fine).
+fn shows_expiry(text: &str, e: payhil_protocol::Expiry) -> bool {
+    if text.contains(&format!("{:02}/{:02}", e.month, e.year % 100)) {
+        return true;
+    }
+    let ym = format!("{:04}-{:02}", e.year, e.month);
+    text.match_indices(&ym).any(|(i, _)| {
+        let rest = &text.as_bytes()[i + ym.len()..];
+        !(rest.len() >= 3 && rest[0] == b'-' && rest[1].is_ascii_digit() && rest[2].is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shows_expiry;
+    use payhil_protocol::Expiry;
+
+    #[test]
+    fn bax_05_expiry_is_found_but_a_date_in_the_expiry_month_is_not() {
+        let e = Expiry { year: 2029, month: 6 };
+        assert!(shows_expiry("EXP 06/29", e));
+        assert!(shows_expiry("EXPIRY 2029-06\n", e));
+        assert!(!shows_expiry("2029-06-30 23:59:59", e));
+    }
 }

@@ -31,7 +31,7 @@
 
 use payhil_cards::Pin;
 use payhil_cards::catalogue::{self, TestCard};
-use payhil_protocol::{Amount, Currency, EntryMode, Network, Outcome, Reason};
+use payhil_protocol::{Amount, Currency, EntryMode, IdType, Network, Outcome, Reason, TxnKind};
 use serde::Deserialize;
 use std::fmt;
 use std::ops::Range;
@@ -132,6 +132,27 @@ pub struct PurchaseSpec {
     pub forced_offline: bool,
     /// Tip added by the cardholder (CARD-05), minor units of the amount's currency.
     pub tip_minor: u64,
+    /// Purchase, refund (CARD-07) or pre-authorisation (CARD-06).
+    pub kind: TxnKind,
+    /// The chip is unreadable; `entry` is the fallback read (SUPPORT-03).
+    pub chip_unreadable: bool,
+    /// What the merchant enters if the terminal asks for a BankAxept debit note (BAX-02..08).
+    pub reserve: Option<ReserveSpec>,
+}
+
+/// The debit-note details of a BankAxept reserve payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReserveSpec {
+    /// An attendant is present (BAX-03).
+    pub attendant: bool,
+    /// The ID checked (BAX-04).
+    pub id_type: IdType,
+    /// Its reference as written on the note.
+    pub id_reference: String,
+    /// The account number written on the note (BAX-06).
+    pub account: String,
+    /// Phone authorisation code, empty if none (BAX-08).
+    pub phone_code: String,
 }
 
 impl PurchaseSpec {
@@ -168,8 +189,24 @@ pub enum Action {
     Purchase(Box<PurchaseSpec>, Option<Expectation>),
     /// The operator forwards the offline queue.
     Forward,
-    /// The terminal must report this many pending offline items.
-    ExpectQueue(u32),
+    /// The terminal must report this many pending offline items (and, if given, overdue ones).
+    ExpectQueue(u32, Option<u32>),
+    /// Capture the pre-authorisation made in step `of` (CARD-06).
+    Capture {
+        /// The step that made the pre-authorisation.
+        of: usize,
+        /// Amount to capture.
+        amount: Amount,
+        /// Expected outcome.
+        expect: Option<Expectation>,
+    },
+    /// Reverse the purchase made in step `of` (PBS-03).
+    Reverse {
+        /// The step that made the purchase.
+        of: usize,
+        /// Expected outcome.
+        expect: Option<Expectation>,
+    },
     /// Write the settlement file and check exactly-once.
     Settle,
     /// Cut power and boot again.
@@ -243,6 +280,8 @@ struct RawStep {
     expect: Option<Spanned<RawExpect>>,
     forward: Option<Spanned<bool>>,
     expect_queue: Option<Spanned<RawQueue>>,
+    capture: Option<Spanned<RawCapture>>,
+    reverse: Option<Spanned<RawReverse>>,
     settle: Option<Spanned<bool>>,
     power_cycle: Option<Spanned<bool>>,
     note: Option<String>,
@@ -253,6 +292,10 @@ struct RawStep {
 struct RawPurchase {
     amount: Spanned<String>,
     tip: Option<Spanned<String>>,
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    chip_unreadable: bool,
+    reserve: Option<RawReserve>,
     card: Spanned<String>,
     network: Option<Spanned<String>>,
     entry: Option<Spanned<String>>,
@@ -273,6 +316,36 @@ struct RawExpect {
 #[serde(deny_unknown_fields)]
 struct RawQueue {
     pending: u32,
+    overdue: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCapture {
+    of: Spanned<usize>,
+    amount: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReverse {
+    of: Spanned<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReserve {
+    #[serde(default = "yes")]
+    attendant: bool,
+    id_type: Spanned<String>,
+    id_reference: String,
+    account: String,
+    #[serde(default)]
+    phone_code: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 struct Ctx<'a> {
@@ -419,8 +492,11 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
             p.span(),
             Action::Purchase(Box::new(purchase(cx, p)?), expect),
         ));
-    } else if let Some(e) = &r.expect {
-        return Err(cx.err(e.span(), "`expect` belongs to a `purchase` step"));
+    } else if let (Some(e), None, None) = (&r.expect, &r.capture, &r.reverse) {
+        return Err(cx.err(
+            e.span(),
+            "`expect` belongs to a `purchase`, `capture` or `reverse` step",
+        ));
     }
     for (flag, action) in [
         (&r.forward, Action::Forward),
@@ -435,10 +511,44 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
         }
     }
     if let Some(q) = &r.expect_queue {
-        actions.push((q.span(), Action::ExpectQueue(q.get_ref().pending)));
+        actions.push((
+            q.span(),
+            Action::ExpectQueue(q.get_ref().pending, q.get_ref().overdue),
+        ));
+    }
+    let earlier = |of: &Spanned<usize>| {
+        if *of.get_ref() == 0 || *of.get_ref() >= index {
+            Err(cx.err(
+                of.span(),
+                format!("`of` must name an earlier step (1..{})", index - 1),
+            ))
+        } else {
+            Ok(*of.get_ref())
+        }
+    };
+    let expect = || r.expect.as_ref().map(|e| expectation(cx, e)).transpose();
+    if let Some(c) = &r.capture {
+        let a = amount(cx, &c.get_ref().amount)?;
+        actions.push((
+            c.span(),
+            Action::Capture {
+                of: earlier(&c.get_ref().of)?,
+                amount: a,
+                expect: expect()?,
+            },
+        ));
+    }
+    if let Some(v) = &r.reverse {
+        actions.push((
+            v.span(),
+            Action::Reverse {
+                of: earlier(&v.get_ref().of)?,
+                expect: expect()?,
+            },
+        ));
     }
     match actions.len() {
-        0 => Err(cx.err(s.span(), format!("step {index} has no action (set_clock, advance_clock, network, purchase, forward, expect_queue, settle, power_cycle)"))),
+                0 => Err(cx.err(s.span(), format!("step {index} has no action (set_clock, advance_clock, network, purchase, capture, reverse, forward, expect_queue, settle, power_cycle)"))),
         1 => {
             let (span, action) = actions.remove(0);
             Ok(Step { index, line: cx.line_col(span.start).0, action, note: r.note.clone() })
@@ -588,6 +698,48 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
             tip.minor
         }
     };
+    let kind = match r.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
+        None | Some(("purchase", _)) => TxnKind::Purchase,
+        Some(("refund", _)) => TxnKind::Refund,
+        Some(("preauth", _)) => TxnKind::PreAuthorisation,
+        Some((other, span)) => return Err(cx.err(span, format!("kind is purchase, refund or preauth, not `{other}` (captures and reversals are steps of their own)"))),
+    };
+    if r.chip_unreadable && entry == EntryMode::Chip {
+        return Err(cx.err(
+            p.span(),
+            "with chip_unreadable, `entry` is the fallback read: magstripe or contactless",
+        ));
+    }
+    let reserve = match &r.reserve {
+        None => None,
+        Some(rv) => {
+            if network != Network::BankAxept {
+                return Err(cx.err(
+                    p.span(),
+                    "a debit note (`reserve`) is only for BankAxept cards",
+                ));
+            }
+            let id_type = match rv.id_type.get_ref().as_str() {
+                "bank_card_with_photo" => IdType::BankCardWithPhoto,
+                "drivers_licence" => IdType::DriversLicence,
+                "national_id_card" => IdType::NationalIdCard,
+                "passport" => IdType::Passport,
+                other => {
+                    return Err(cx.err(
+                        rv.id_type.span(),
+                        format!("id_type is bank_card_with_photo, drivers_licence, national_id_card or passport, not `{other}`"),
+                    ));
+                }
+            };
+            Some(ReserveSpec {
+                attendant: rv.attendant,
+                id_type,
+                id_reference: rv.id_reference.clone(),
+                account: rv.account.clone(),
+                phone_code: rv.phone_code.clone(),
+            })
+        }
+    };
     Ok(PurchaseSpec {
         amount,
         card,
@@ -596,6 +748,9 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
         pin,
         forced_offline: r.forced_offline,
         tip_minor,
+        kind,
+        chip_unreadable: r.chip_unreadable,
+        reserve,
     })
 }
 
@@ -653,6 +808,9 @@ const REASONS: &[Reason] = &[
     Reason::ReserveAccountInvalid,
     Reason::ReserveAuthCodeRequired,
     Reason::ReserveAggregateLimit,
+    Reason::OnlineOnly,
+    Reason::CaptureExceedsAuthorised,
+    Reason::NoSuchTransaction,
 ];
 
 fn expectation(cx: &Ctx<'_>, e: &Spanned<RawExpect>) -> Result<Expectation, ScenarioError> {

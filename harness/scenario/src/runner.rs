@@ -8,7 +8,10 @@ use payhil_bench::{Bench, BenchConfig, DeviceIdentity, EmulatorSpec, Target, Ter
 use payhil_faults::LinkState;
 use payhil_model::oracle::{Approval, Booked, exactly_once};
 use payhil_model::{Model, ModelConfig, Prediction, PurchaseInput};
-use payhil_protocol::{Awaiting, CardData, Outcome, PanText, PinText, Reason, Request, Response};
+use payhil_protocol::{
+    Amount, Awaiting, CardData, Outcome, PanText, PinText, Reason, Request, ReserveDetails,
+    Response, TxnKind,
+};
 use payhil_transport::Source;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -114,6 +117,8 @@ impl ScenarioReport {
 }
 
 struct Run {
+    /// Sequence number and purchase of each step that made a transaction.
+    txns: std::collections::HashMap<usize, (u32, PurchaseSpec)>,
     bench: Bench,
     model: Model,
     invariants: payhil_model::oracle::OfflineInvariants,
@@ -187,6 +192,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     );
     report.device = Some(bench.device.clone());
     let mut run = Run {
+        txns: std::collections::HashMap::new(),
         invariants: payhil_model::oracle::OfflineInvariants::new(
             t.offline_limit,
             t.card_limit.minor,
@@ -199,6 +205,10 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
             split_window_s: 600,
             cvm_limit_minor: t.cvm_limit.minor,
             gambling_daily_max_minor: t.gambling_daily_max.map(|a| a.minor),
+            self_service: t.self_service,
+            reserve_phone_auth_above_minor: t.reserve_phone_auth_above.minor,
+            reserve_cap_minor: t.reserve_cap.minor,
+            forward_deadline_s: 14 * 86_400,
         }),
         now: DEFAULT_CLOCK,
         approvals: Vec::new(),
@@ -368,12 +378,21 @@ impl Run {
                     )),
                 }
             }
-            Action::ExpectQueue(n) => {
+            Action::Capture { of, amount, expect } => {
+                self.follow_up(step, TxnKind::Capture, *of, Some(*amount), *expect)
+                    .await
+            }
+            Action::Reverse { of, expect } => {
+                self.follow_up(step, TxnKind::Reversal, *of, None, *expect)
+                    .await
+            }
+            Action::ExpectQueue(n, overdue) => {
                 let r = self.request(&Request::QueueStatus).await?;
                 match r.get() {
                     Response::Queue(q) => self
                         .check_queue(q.pending, Some(*n))
-                        .map(|_| format!("{} pending", q.pending)),
+                        .and_then(|()| self.check_overdue(q.overdue, *overdue))
+                        .map(|_| format!("{} pending, {} overdue", q.pending, q.overdue)),
                     other => Err(format!(
                         "QueueStatus: expected Queue, terminal answered {other:?}"
                     )),
@@ -426,12 +445,95 @@ impl Run {
         Ok(())
     }
 
+    fn check_overdue(&self, overdue: u32, scenario: Option<u32>) -> Result<(), String> {
+        let (lo, hi) = self.model.overdue_bounds();
+        if overdue < lo || overdue > hi {
+            return Err(format!(
+                "BAX-10: terminal reports {overdue} overdue; model expects {lo}..={hi}"
+            ));
+        }
+        match scenario {
+            Some(n) if n != overdue => Err(format!(
+                "BAX-10: terminal reports {overdue} overdue; scenario expects {n}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Compares the terminal's outcome with the model's prediction and the scenario's
+    /// expectation; an error shows all three.
+    fn judge(
+        &self,
+        prediction: Prediction,
+        expect: Option<Expectation>,
+        outcome: Outcome,
+        reason: Reason,
+    ) -> Result<String, String> {
+        let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
+        let terminal = shown(outcome, reason);
+        let model = match prediction {
+            Prediction::Exact(o, r) => shown(o, r),
+            Prediction::Either(a, b) => format!("{} or {}", shown(a.0, a.1), shown(b.0, b.1)),
+        };
+        let scenario = expect.map(|e| match e.reason {
+            Some(r) => shown(e.outcome, r),
+            None => outcome_name(e.outcome).to_string(),
+        });
+        let both = format!(
+            "terminal: {terminal}; model: {model}; scenario: {}",
+            scenario.as_deref().unwrap_or("-")
+        );
+        if let Some(e) = expect {
+            if e.outcome != outcome || e.reason.is_some_and(|r| r != reason) {
+                return Err(format!("outcome differs from the scenario: {both}"));
+            }
+        }
+        if !prediction.allows(outcome, reason) {
+            return Err(format!("outcome differs from the reference model: {both}"));
+        }
+        Ok(terminal)
+    }
+
+    /// Keeps the receipt as an artifact and checks what it must show.
+    fn check_receipt(
+        &mut self,
+        step: &Step,
+        receipt: &str,
+        facts: &payhil_model::receipt::ReceiptFacts<'_>,
+        approved: bool,
+    ) -> Result<(), String> {
+        if receipt.is_empty() {
+            return if approved {
+                Err("CARD-08: an approved transaction printed no receipt".into())
+            } else {
+                Ok(())
+            };
+        }
+        let problems = payhil_model::receipt::findings(receipt, facts);
+        self.artifacts.push(crate::Artifact {
+            name: format!("step{:02}_receipt", step.index),
+            text: receipt.to_string(),
+        });
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("receipt: {}", problems.join("; ")))
+        }
+    }
+
     async fn purchase(
         &mut self,
         step: &Step,
         spec: &PurchaseSpec,
         expect: Option<Expectation>,
     ) -> Result<String, String> {
+        let note = spec.reserve.as_ref().map(|r| payhil_model::reserve::Note {
+            attendant: r.attendant,
+            id_type: r.id_type,
+            id_reference: r.id_reference.clone(),
+            account: r.account.clone(),
+            phone_code: r.phone_code.clone(),
+        });
         let input = PurchaseInput {
             amount: spec.total(),
             card: spec.card.clone(),
@@ -439,11 +541,14 @@ impl Run {
             entry_mode: spec.entry,
             pin: spec.pin.clone(),
             forced_offline: spec.forced_offline,
+            kind: spec.kind,
+            fallback: spec.chip_unreadable,
+            note,
         };
         let prediction = self.model.predict(&input);
-        let start = if spec.tip_minor > 0 {
+        let start = if spec.tip_minor > 0 || spec.kind != TxnKind::Purchase {
             Request::StartTransaction {
-                kind: payhil_protocol::TxnKind::Purchase,
+                kind: spec.kind,
                 amount: spec.amount,
                 tip_minor: spec.tip_minor,
                 forced_offline: spec.forced_offline,
@@ -456,13 +561,27 @@ impl Run {
             }
         };
         let r = self.request(&start).await?;
-        match r.get() {
-            Response::Accepted {
+        if r.get()
+            != (Response::Accepted {
                 awaiting: Awaiting::Card,
-            } => {}
-            other => {
+            })
+        {
+            return Err(format!(
+                "{start:?}: expected Accepted(awaiting Card), terminal answered {:?}",
+                r.get()
+            ));
+        }
+        if spec.chip_unreadable {
+            // SUPPORT-03: the chip fails; the fallback read follows.
+            let r = self.request(&Request::ChipUnreadable).await?;
+            if r.get()
+                != (Response::Accepted {
+                    awaiting: Awaiting::Card,
+                })
+            {
                 return Err(format!(
-                    "StartPurchase: expected Accepted(awaiting Card), terminal answered {other:?}"
+                    "ChipUnreadable: expected Accepted(awaiting Card) for a fallback read, terminal answered {:?}",
+                    r.get()
                 ));
             }
         }
@@ -475,12 +594,10 @@ impl Run {
             account: spec.card.account,
         };
         let mut r = self.request(&Request::PresentCard(card)).await?;
-        let prompted = matches!(
-            r.get(),
-            Response::Accepted {
-                awaiting: Awaiting::Pin
-            }
-        );
+        let prompted = r.get()
+            == (Response::Accepted {
+                awaiting: Awaiting::Pin,
+            });
         let want_prompt = self.model.pin_prompted(&input);
         if prompted != want_prompt {
             return Err(format!(
@@ -499,36 +616,43 @@ impl Run {
             let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
             r = self.request(&Request::EnterPin(PinText(pin))).await?;
         }
+        if r.get()
+            == (Response::Accepted {
+                awaiting: Awaiting::ReserveDetails,
+            })
+        {
+            r = match &spec.reserve {
+                Some(n) => {
+                    let details = ReserveDetails {
+                        attendant_present: n.attendant,
+                        id_type: n.id_type,
+                        id_reference: &n.id_reference,
+                        note_account: &n.account,
+                        phone_auth_code: &n.phone_code,
+                    };
+                    self.request(&Request::EnterReserveDetails(details)).await?
+                }
+                // The checks cannot be done: the payment is reversed (BAX-07).
+                None => self.request(&Request::Cancel).await?,
+            };
+        }
         let Response::Done(result) = r.get() else {
             return Err(format!(
-                "purchase: expected a finished transaction (Done), terminal answered {:?}",
+                "{:?}: expected a finished transaction (Done), terminal answered {:?}",
+                spec.kind,
                 r.get()
             ));
         };
-        let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
-        let terminal = shown(result.outcome, result.reason);
-        let model = match prediction {
-            Prediction::Exact(o, r) => shown(o, r),
-            Prediction::Either(a, b) => format!("{} or {}", shown(a.0, a.1), shown(b.0, b.1)),
-        };
-        let scenario = expect.map(|e| match e.reason {
-            Some(r) => shown(e.outcome, r),
-            None => outcome_name(e.outcome).to_string(),
-        });
-        let both = format!(
-            "terminal: {terminal}; model: {model}; scenario: {}",
-            scenario.as_deref().unwrap_or("-")
+        let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
+        self.model.observe(&input, result.outcome, result.txn_seq);
+        let approved = matches!(
+            result.outcome,
+            Outcome::ApprovedOnline | Outcome::ApprovedOffline
         );
-        if let Some(e) = expect {
-            if e.outcome != result.outcome || e.reason.is_some_and(|r| r != result.reason) {
-                return Err(format!("outcome differs from the scenario: {both}"));
-            }
+        if result.txn_seq > 0 {
+            self.txns.insert(step.index, (result.txn_seq, spec.clone()));
         }
-        if !prediction.allows(result.outcome, result.reason) {
-            return Err(format!("outcome differs from the reference model: {both}"));
-        }
-        self.model.observe(&input, result.outcome);
-        if result.outcome == Outcome::ApprovedOffline {
+        if result.outcome == Outcome::ApprovedOffline && spec.kind == TxnKind::Purchase {
             // Items the host already has no longer count towards a card's exposure.
             for d in self.bench.host.books().advice_deliveries {
                 self.invariants.settled(d.seq);
@@ -549,11 +673,8 @@ impl Run {
                 ));
             }
         }
-        let approved = matches!(
-            result.outcome,
-            Outcome::ApprovedOnline | Outcome::ApprovedOffline
-        );
-        if approved {
+        // Purchases and refunds are settled; a pre-authorisation only through its capture.
+        if approved && spec.kind != TxnKind::PreAuthorisation {
             self.approvals.push(Approval {
                 seq: result.txn_seq,
                 offline: result.outcome == Outcome::ApprovedOffline,
@@ -561,33 +682,111 @@ impl Run {
                 last4: spec.card.pan.masked().last4().to_string(),
             });
         }
-        if !result.receipt.is_empty() {
-            let facts = payhil_model::receipt::ReceiptFacts {
-                amount: spec.total(),
-                tip_minor: spec.tip_minor,
-                network: spec.network,
-                pan: &spec.card.pan,
-                unix_s: self.now,
-                terminal_id: &self.bench.device.terminal_id,
-                offline: result.outcome == Outcome::ApprovedOffline,
-            };
-            let problems = payhil_model::receipt::findings(result.receipt, &facts);
-            let receipt = result.receipt.to_string();
-            self.artifacts.push(crate::Artifact {
-                name: format!("step{:02}_receipt", step.index),
-                text: receipt,
-            });
-            if !problems.is_empty() {
-                return Err(format!("receipt: {}", problems.join("; ")));
+        let terminal_id = self.bench.device.terminal_id.clone();
+        let facts = payhil_model::receipt::ReceiptFacts {
+            amount: spec.total(),
+            tip_minor: spec.tip_minor,
+            network: spec.network,
+            pan: &spec.card.pan,
+            expiry: spec.card.expiry,
+            unix_s: self.now,
+            terminal_id: &terminal_id,
+            offline: result.outcome == Outcome::ApprovedOffline,
+            note: spec
+                .reserve
+                .as_ref()
+                .filter(|_| approved)
+                .map(|n| (n.id_reference.as_str(), n.account.as_str())),
+        };
+        let receipt = result.receipt.to_string();
+        let (seq, total) = (result.txn_seq, spec.total());
+        self.check_receipt(step, &receipt, &facts, approved)?;
+        Ok(format!("{} {total} -> {verdict} (#{seq})", spec.card.name))
+    }
+
+    /// A capture (CARD-06) or reversal (PBS-03) of the transaction made in step `of`.
+    async fn follow_up(
+        &mut self,
+        step: &Step,
+        kind: TxnKind,
+        of: usize,
+        amount: Option<Amount>,
+        expect: Option<Expectation>,
+    ) -> Result<String, String> {
+        let original = self.txns.get(&of).cloned();
+        let of_seq = original.as_ref().map(|(s, _)| *s);
+        let Some((_, spec)) = original else {
+            return Err(format!("step {of} made no transaction to refer to"));
+        };
+        let amount = amount.unwrap_or(spec.total());
+        let prediction = match kind {
+            TxnKind::Capture => self.model.predict_capture(of_seq, amount),
+            _ => self.model.predict_reversal(of_seq),
+        };
+        let req = Request::StartTransaction {
+            kind,
+            amount,
+            tip_minor: 0,
+            forced_offline: false,
+            reference: of_seq.unwrap_or(0),
+        };
+        let r = self.request(&req).await?;
+        let Response::Done(result) = r.get() else {
+            return Err(format!(
+                "{kind:?}: expected a finished transaction (Done), terminal answered {:?}",
+                r.get()
+            ));
+        };
+        let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
+        let approved = matches!(
+            result.outcome,
+            Outcome::ApprovedOnline | Outcome::ApprovedOffline
+        );
+        let seq = result.txn_seq;
+        let receipt = result.receipt.to_string();
+        let outcome = result.outcome;
+        self.model.observe_follow_up(
+            kind,
+            of_seq.unwrap_or(0),
+            outcome,
+            seq,
+            amount,
+            &spec.card.pan,
+            spec.network,
+        );
+        if approved {
+            match kind {
+                TxnKind::Capture => self.approvals.push(Approval {
+                    seq,
+                    offline: outcome == Outcome::ApprovedOffline,
+                    minor: amount.minor,
+                    last4: spec.card.pan.masked().last4().to_string(),
+                }),
+                // The cardholder must not be charged: the original leaves the settlement.
+                _ => {
+                    let gone = of_seq.unwrap_or(0);
+                    self.approvals.retain(|a| a.seq != gone);
+                    self.invariants.settled(gone);
+                }
             }
-        } else if approved {
-            return Err("CARD-08: an approved purchase printed no receipt".into());
+            self.txns.insert(step.index, (seq, spec.clone()));
         }
+        let terminal_id = self.bench.device.terminal_id.clone();
+        let facts = payhil_model::receipt::ReceiptFacts {
+            amount,
+            tip_minor: 0,
+            network: spec.network,
+            pan: &spec.card.pan,
+            expiry: spec.card.expiry,
+            unix_s: self.now,
+            terminal_id: &terminal_id,
+            // A voided or stored follow-up is not an offline payment: no OFFLINE marker needed.
+            offline: false,
+            note: None,
+        };
+        self.check_receipt(step, &receipt, &facts, approved)?;
         Ok(format!(
-            "{} {} -> {terminal} (#{})",
-            spec.card.name,
-            spec.total(),
-            result.txn_seq
+            "{kind:?} of step {of} {amount} -> {verdict} (#{seq})"
         ))
     }
 
