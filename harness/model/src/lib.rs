@@ -13,4 +13,4 @@ pub mod purchase;
 pub mod receipt;
 pub mod reserve;
 
-pub use purchase::{Model, ModelConfig, Prediction, PurchaseInput};
+pub use purchase::{FollowUp, Model, ModelConfig, Prediction, PurchaseInput};

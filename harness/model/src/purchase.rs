@@ -79,6 +79,23 @@ pub struct PurchaseInput {
     pub note: Option<Note>,
 }
 
+/// A capture or reversal of the transaction `of`, answered as `seq`.
+#[derive(Debug, Clone, Copy)]
+pub struct FollowUp<'a> {
+    /// Capture or reversal.
+    pub kind: TxnKind,
+    /// Sequence number of the transaction referred to.
+    pub of: u32,
+    /// The follow-up's own sequence number.
+    pub seq: u32,
+    /// Its amount.
+    pub amount: Amount,
+    /// The card of the original.
+    pub pan: &'a Pan,
+    /// The network of the original.
+    pub network: Network,
+}
+
 /// What the model expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prediction {
@@ -494,17 +511,16 @@ impl Model {
         Prediction::Exact(Outcome::ApprovedOnline, Reason::Approved)
     }
 
-    /// Records a capture or reversal of transaction `of` the terminal approved as `seq`.
-    pub fn observe_follow_up(
-        &mut self,
-        kind: TxnKind,
-        of: u32,
-        outcome: Outcome,
-        seq: u32,
-        amount: Amount,
-        pan: &Pan,
-        network: Network,
-    ) {
+    /// Records a capture or reversal the terminal answered with `outcome`.
+    pub fn observe_follow_up(&mut self, f: &FollowUp<'_>, outcome: Outcome) {
+        let FollowUp {
+            kind,
+            of,
+            seq,
+            amount,
+            pan,
+            network,
+        } = *f;
         if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
             return;
         }

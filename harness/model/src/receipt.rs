@@ -75,7 +75,10 @@ pub fn findings(text: &str, f: &ReceiptFacts<'_>) -> Vec<String> {
         text.contains(f.terminal_id),
         format!("SUPPORT-02: terminal id {} not shown", f.terminal_id),
     );
-        need(!shows_expiry(text, f.expiry), "BAX-05: the card's expiry date is printed".into());
+    need(
+        !shows_expiry(text, f.expiry),
+        "BAX-05: the card's expiry date is printed".into(),
+    );
     match f.note {
         Some((id_reference, account)) => {
             let upper = text.to_uppercase();
@@ -116,7 +119,10 @@ fn shows_expiry(text: &str, e: payhil_protocol::Expiry) -> bool {
     let ym = format!("{:04}-{:02}", e.year, e.month);
     text.match_indices(&ym).any(|(i, _)| {
         let rest = &text.as_bytes()[i + ym.len()..];
-        !(rest.len() >= 3 && rest[0] == b'-' && rest[1].is_ascii_digit() && rest[2].is_ascii_digit())
+        !(rest.len() >= 3
+            && rest[0] == b'-'
+            && rest[1].is_ascii_digit()
+            && rest[2].is_ascii_digit())
     })
 }
 
@@ -127,7 +133,10 @@ mod tests {
 
     #[test]
     fn bax_05_expiry_is_found_but_a_date_in_the_expiry_month_is_not() {
-        let e = Expiry { year: 2029, month: 6 };
+        let e = Expiry {
+            year: 2029,
+            month: 6,
+        };
         assert!(shows_expiry("EXP 06/29", e));
         assert!(shows_expiry("EXPIRY 2029-06\n", e));
         assert!(!shows_expiry("2029-06-30 23:59:59", e));

@@ -745,15 +745,15 @@ impl Run {
         let seq = result.txn_seq;
         let receipt = result.receipt.to_string();
         let outcome = result.outcome;
-        self.model.observe_follow_up(
+        let follow = payhil_model::FollowUp {
             kind,
-            of_seq.unwrap_or(0),
-            outcome,
+            of: of_seq.unwrap_or(0),
             seq,
             amount,
-            &spec.card.pan,
-            spec.network,
-        );
+            pan: &spec.card.pan,
+            network: spec.network,
+        };
+        self.model.observe_follow_up(&follow, outcome);
         if approved {
             match kind {
                 TxnKind::Capture => self.approvals.push(Approval {
