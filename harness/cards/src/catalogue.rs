@@ -131,7 +131,7 @@ const ROWS: &[Row] = &[
 ];
 
 /// PIN of every test card.
-pub const TEST_PIN: &str = "1234";
+pub const TEST_PIN: &str = "739216";
 
 /// All test cards.
 pub fn all() -> Vec<TestCard> {

@@ -15,7 +15,7 @@
 //! [[step]]
 //! network = "down"                        # or "up"
 //! [[step]]
-//! purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "1234" }
+//! purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "739216" }
 //! expect = { outcome = "approved_offline" }   # optional: reason = "offline_card_limit"
 //! [[step]]
 //! advance_clock = "2m"                    # s, m, h, d
@@ -886,7 +886,7 @@ expect = { outcome = "approved_offline", reason = "approved" }
             panic!()
         };
         assert_eq!(p.amount.minor, 12_550);
-        assert_eq!(p.pin.as_ref().map(Pin::reveal), Some("1234"));
+        assert_eq!(p.pin.as_ref().map(Pin::reveal), Some("739216"));
         assert_eq!(e.outcome, Outcome::ApprovedOffline);
         assert_eq!(s.steps[1].line, 7);
     }
