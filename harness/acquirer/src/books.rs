@@ -325,8 +325,8 @@ impl Books {
 }
 
 fn line(s: &Settled) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(s.local_time)
-        .ok()
+    let t = time::OffsetDateTime::from_unix_timestamp(s.local_time).ok();
+    let at = t
         .and_then(|t| {
             t.format(time::macros::format_description!(
                 "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
@@ -334,8 +334,12 @@ fn line(s: &Settled) -> String {
             .ok()
         })
         .unwrap_or_else(|| s.local_time.to_string());
+    // CARD-09/CARD-11: when the acquirer settles it, on a banking day.
+    let settles = t
+        .map(|t| crate::banking::settlement_date(s.network, t.date()).to_string())
+        .unwrap_or_default();
     format!(
-        "{} {:06} {:<7} {}{:<16} {} {}.{:02} AUTH {:<6} {}",
+        "{} {:06} {:<7} {}{:<16} {} {}.{:02} AUTH {:<6} {} SETTLES {}",
         s.terminal_id,
         s.seq,
         match s.kind {
@@ -352,7 +356,8 @@ fn line(s: &Settled) -> String {
         s.amount.minor / 100,
         s.amount.minor % 100,
         s.auth_code,
-        t
+        at,
+        settles
     )
 }
 

@@ -11,6 +11,7 @@
 //! The wire format is the interim host link of `payhil-protocol`; ISO 8583 replaces it.
 #![warn(missing_docs)]
 
+pub mod banking;
 mod books;
 
 pub use books::{Books, Delivery, Reply, Settled, SettledKind};
