@@ -105,3 +105,82 @@ async fn an_emulator_that_cannot_start_is_reported_with_its_last_words() {
         Ok(_) => panic!("an emulator without flash must not start"),
     }
 }
+
+#[test]
+fn payhil_rules_fails_while_a_rule_has_no_scenario_and_prints_json() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("one.toml"),
+        "name = \"one\"\nrules = [\"NETS-01\"]\n[[step]]\nnetwork = \"up\"\n",
+    )
+    .unwrap();
+    let results = dir.path().join("none.json");
+    let out = Command::new(PAYHIL)
+        .arg("rules")
+        .arg(dir.path())
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("NETS-01     not run"), "{stdout}");
+    assert!(stdout.contains("NETS-02     NONE"), "{stdout}");
+    assert!(
+        stdout.contains("41 rules, 1 covered, 40 without a scenario"),
+        "{stdout}"
+    );
+    let out = Command::new(PAYHIL)
+        .args(["rules", "--json"])
+        .arg(dir.path())
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(41));
+    assert_eq!(json[0]["id"], "NETS-01");
+    assert_eq!(json[0]["scenarios"][0]["last_result"], "not run");
+}
+
+#[test]
+fn impossible_steps_are_reported_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("reverse = { of = 3 }", "`of` must name an earlier step"),
+        (
+            "purchase = { amount = \"1.00 DKK\", card = \"dankort\", reserve = { id_type = \"passport\", id_reference = \"12345678\", account = \"12345678903\" } }",
+            "only for BankAxept",
+        ),
+        (
+            "purchase = { amount = \"1.00 DKK\", card = \"dankort\", chip_unreadable = true }",
+            "the fallback read",
+        ),
+        (
+            "purchase = { amount = \"1.00 DKK\", card = \"dankort\", kind = \"capture\" }",
+            "captures and reversals are steps of their own",
+        ),
+    ];
+    for (i, (step, want)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "name = \"x\"\nrules = [\"PBS-03\"]\n[[step]]\nnetwork = \"up\"\n[[step]]\n{step}\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(PAYHIL)
+            .arg("check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        let at = format!("{}:6:", file.display());
+        assert!(
+            stdout.contains(&at) && stdout.contains(want),
+            "expected {at}..{want} in {stdout}"
+        );
+    }
+}

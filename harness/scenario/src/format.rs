@@ -9,6 +9,11 @@
 //! offline_limit = "1500.00 DKK"           # NETS-03
 //! card_limit = "20000.00 DKK"             # NETS-04
 //! forward_retry = "60s"
+//! cvm_limit = "350.00 DKK"                # CARD-02
+//! gambling_daily_max = "1000.00 DKK"      # CARD-04 (absent: not a gambling merchant)
+//! self_service = false                    # BAX-03
+//! reserve_phone_auth_above = "2500.00 NOK"  # BAX-08
+//! reserve_cap = "20000.00 NOK"            # BAX-09
 //!
 //! [[step]]
 //! set_clock = 2026-03-02T10:15:00Z
@@ -16,15 +21,21 @@
 //! network = "down"                        # or "up"
 //! [[step]]
 //! purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "739216" }
-//! expect = { outcome = "approved_offline" }   # optional: reason = "offline_card_limit"
+//! expect = { outcome = "approved_offline" }   # also: reason = "...", pin_prompted = true
 //! [[step]]
 //! advance_clock = "2m"                    # s, m, h, d
 //! [[step]]
-//! expect_queue = { pending = 0 }
+//! expect_queue = { pending = 0 }          # also: overdue = N (BAX-10)
 //! [[step]]
 //! settle = true                           # settlement file + exactly-once check
 //! ```
-//! Other steps: `forward = true` (operator forwards the queue), `power_cycle = true`.
+//! A `purchase` may also have `tip = "25.00 DKK"` (CARD-05), `kind = "refund"` or `"preauth"`
+//! (CARD-07, CARD-06), `network = "visa"` for a co-badged card (CARD-01), `forced_offline = true`
+//! (NETS-02), `chip_unreadable = true` with `entry` the fallback read (SUPPORT-03), `pin = ""`
+//! for a PIN bypass, and for BankAxept a debit note: `reserve = { id_type = "passport",
+//! id_reference = "12345678", account = "12345678903", phone_code = "AB1234", attendant = true }`.
+//! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
+//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`.
 //! Each `[[step]]` has exactly one action; `note = "..."` may describe it.
 //!
 //! Every error names `file:line:column`.
