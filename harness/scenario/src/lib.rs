@@ -1,6 +1,6 @@
 //! Scenario files: what they say, how they are parsed, how they run.
 //!
-//! * [`format`]: the TOML format, parsed with spans so every error names file:line:column.
+//! * [`mod@format`]: the TOML format, parsed with spans so every error names file:line:column.
 //! * [`rules`]: the requirement catalogue scenarios name (rules/catalogue.toml).
 //! * [`runner`]: runs a scenario on a [`payhil_bench::Bench`], checks the terminal against the
 //!   scenario's expectations and the reference model, and collects artifacts.
