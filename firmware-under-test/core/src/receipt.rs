@@ -86,21 +86,54 @@ pub fn reason_text(r: Reason) -> &'static str {
     }
 }
 
-/// Renders a purchase receipt.
-pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
+/// Merchant, terminal and the date and time: the top of every receipt and debit note.
+fn header(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
     let t = calendar::from_unix(r.time);
-    let pan = r.pan.as_str();
     writeln!(out, "{}", r.merchant_name)?;
     line(out, "MERCHANT", format_args!("{}", r.merchant_id))?;
     line(out, "TERMINAL", format_args!("{}", r.terminal_id))?;
+    let (y, mo, d, h, mi, se) = (t.year, t.month, t.day, t.hour, t.minute, t.second);
     line(
         out,
         "",
+        format_args!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}"),
+    )
+}
+
+/// An amount in major units with its currency code (PBS-04), right-aligned.
+fn amount_line(
+    out: &mut impl Write,
+    label: &str,
+    currency: payhil_protocol::Currency,
+    minor: u64,
+) -> fmt::Result {
+    let scale = 10u64.pow(currency.exponent());
+    line(
+        out,
+        label,
         format_args!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            t.year, t.month, t.day, t.hour, t.minute, t.second
+            "{} {}.{:02}",
+            currency.alpha(),
+            minor / scale,
+            minor % scale
         ),
-    )?;
+    )
+}
+
+/// The card number, first six and last four digits only (PCI-01).
+fn masked_card(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
+    let pan = r.pan.as_str();
+    let stars = "*********";
+    line(
+        out,
+        "CARD",
+        format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()),
+    )
+}
+
+/// Renders a purchase receipt.
+pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
+    header(out, r)?;
     writeln!(
         out,
         "{}",
@@ -119,27 +152,19 @@ pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
         EntryMode::Magstripe => "MAGSTRIPE",
     };
     line(out, r.network.label(), format_args!("{mode}"))?;
-    let stars = "*********";
-    line(
-        out,
-        "CARD",
-        format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()),
-    )?;
-    let money = |minor: u64| {
-        let scale = 10u64.pow(r.amount.currency.exponent());
-        (r.amount.currency.alpha(), minor / scale, minor % scale)
-    };
+    masked_card(out, r)?;
     if r.tip_minor > 0 {
         // CARD-05: the purchase, the tip and the full amount charged.
-        let (c, a, b) = money(r.amount.minor - r.tip_minor);
-        line(out, "AMOUNT", format_args!("{c} {a}.{b:02}"))?;
-        let (c, a, b) = money(r.tip_minor);
-        line(out, "TIP", format_args!("{c} {a}.{b:02}"))?;
-        let (c, a, b) = money(r.amount.minor);
-        line(out, "TOTAL", format_args!("{c} {a}.{b:02}"))?;
+        amount_line(
+            out,
+            "AMOUNT",
+            r.amount.currency,
+            r.amount.minor - r.tip_minor,
+        )?;
+        amount_line(out, "TIP", r.amount.currency, r.tip_minor)?;
+        amount_line(out, "TOTAL", r.amount.currency, r.amount.minor)?;
     } else {
-        let (c, a, b) = money(r.amount.minor);
-        line(out, "AMOUNT", format_args!("{c} {a}.{b:02}"))?;
+        amount_line(out, "AMOUNT", r.amount.currency, r.amount.minor)?;
     }
     if r.pin_verified {
         writeln!(out, "PIN VERIFIED")?;
@@ -165,39 +190,12 @@ pub fn render_debit_note(
     r: &ReceiptData<'_>,
     note: &ReserveDetails<'_>,
 ) -> fmt::Result {
-    let t = calendar::from_unix(r.time);
-    let pan = r.pan.as_str();
-    writeln!(out, "{}", r.merchant_name)?;
-    line(out, "MERCHANT", format_args!("{}", r.merchant_id))?;
-    line(out, "TERMINAL", format_args!("{}", r.terminal_id))?;
-    line(
-        out,
-        "",
-        format_args!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            t.year, t.month, t.day, t.hour, t.minute, t.second
-        ),
-    )?;
+    header(out, r)?;
     writeln!(out, "BANKAXEPT RESERVE")?;
     writeln!(out, "DEBITERINGSNOTA / DEBIT NOTE")?;
-    let stars = "*********";
-    line(
-        out,
-        "CARD",
-        format_args!("{}{}{}", &pan[..6], &stars[..pan.len() - 10], r.pan.last4()),
-    )?;
+    masked_card(out, r)?;
     line(out, "ACCOUNT", format_args!("{}", note.note_account))?;
-    let scale = 10u64.pow(r.amount.currency.exponent());
-    line(
-        out,
-        "AMOUNT",
-        format_args!(
-            "{} {}.{:02}",
-            r.amount.currency.alpha(),
-            r.amount.minor / scale,
-            r.amount.minor % scale
-        ),
-    )?;
+    amount_line(out, "AMOUNT", r.amount.currency, r.amount.minor)?;
     let id = match note.id_type {
         IdType::BankCardWithPhoto => "BANK CARD PHOTO",
         IdType::DriversLicence => "DRIVING LICENCE",
