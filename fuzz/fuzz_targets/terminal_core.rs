@@ -215,7 +215,7 @@ fuzz_target!(|input: Input| {
                     let is_advice =
                         matches!(req, payhil_protocol::host_link::HostRequest::Advice(_));
                     let result = match host {
-                        Host::Unreachable => Err(HostUnreachable),
+                        Host::Unreachable => Err(HostUnreachable::NotSent),
                         Host::Approve | Host::Decline(_) => {
                             let code = if let Host::Decline(c) = host { *c } else { 0 };
                             Ok(if is_advice {

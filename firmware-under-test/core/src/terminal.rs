@@ -60,9 +60,14 @@ pub enum Step<'s> {
     Halt,
 }
 
-/// The host exchange failed: no connection, reset, or no answer in time.
+/// The host exchange failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostUnreachable;
+pub enum HostUnreachable {
+    /// Nothing reached the host (no connection, or the request could not be sent).
+    NotSent,
+    /// The request was sent but no usable answer came back: the host may have acted on it.
+    NoAnswer,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NoRoom {
@@ -145,6 +150,9 @@ pub struct Terminal<'a, F: Flash> {
     receipt: TextBuf<1024>,
     auth: [u8; 6],
     auth_len: usize,
+    /// The transaction whose authorisation may have reached the host without its answer
+    /// reaching the terminal: if it ends declined, a reversal is stored for it.
+    unresolved: Option<u32>,
 }
 
 fn luhn_ok(digits: &str) -> bool {
@@ -192,6 +200,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
             receipt: TextBuf::new(),
             auth: [b' '; 6],
             auth_len: 0,
+            unresolved: None,
         })
     }
 
@@ -757,18 +766,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
                         self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined)
                     }
                 }
-                // No usable answer: the host is unreachable, so try offline (NETS-01).
-                _ => match txn.kind {
-                    TxnKind::Purchase => self.offline(txn, false),
-                    // Already authorised: store and forward (CARD-06, PBS-03).
-                    TxnKind::Capture | TxnKind::Reversal => self.store_follow_up(txn),
-                    TxnKind::Refund | TxnKind::PreAuthorisation => self.finish(
-                        txn,
-                        Outcome::Declined,
-                        Reason::OnlineOnly,
-                        TxnStatus::Declined,
-                    ),
-                },
+                // No usable answer: the host is unreachable, so try offline (NETS-01). If the
+                // request may have reached the host, the outcome must be resolved with it.
+                other => {
+                    if !matches!(other, Err(HostUnreachable::NotSent))
+                        && matches!(
+                            txn.kind,
+                            TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation
+                        )
+                    {
+                        self.unresolved = Some(txn.seq);
+                    }
+                    self.after_no_answer(txn)
+                }
             },
             State::FetchingBlockList { after } => match result {
                 Ok(HostResponse::BlockList { pans }) => {
@@ -782,8 +792,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     txn_seq,
                     response_code: code,
                 }) if txn_seq == rec.seq => {
-                    let declined =
-                        code != response_code::APPROVED && code != response_code::DUPLICATE;
+                    let declined = code != response_code::APPROVED
+                            && code != response_code::DUPLICATE
+                            // A reversal of an authorisation the host never got: nothing to undo.
+                            && !(rec.kind == TxnKind::Reversal && code == response_code::NOT_FOUND);
                     match self.journal.acknowledge(rec.seq, declined) {
                         Ok(()) => self.forward_next(after),
                         Err(_) => Step::Halt,
@@ -792,6 +804,22 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 _ => self.forwarding_failed(after),
             },
             _ => self.wrong_state(),
+        }
+    }
+
+    /// The host gave no usable answer: purchases try offline (NETS-01); captures and reversals
+    /// were authorised already and are stored; refunds and pre-authorisations need the host.
+    fn after_no_answer(&mut self, txn: Txn) -> Step<'_> {
+        match txn.kind {
+            TxnKind::Purchase => self.offline(txn, false),
+            // Already authorised: store and forward (CARD-06, PBS-03).
+            TxnKind::Capture | TxnKind::Reversal => self.store_follow_up(txn),
+            TxnKind::Refund | TxnKind::PreAuthorisation => self.finish(
+                txn,
+                Outcome::Declined,
+                Reason::OnlineOnly,
+                TxnStatus::Declined,
+            ),
         }
     }
 
@@ -913,7 +941,45 @@ impl<'a, F: Flash> Terminal<'a, F> {
             // `claim_seq` made room; other outcomes are the host's decision either way.
             Err(_) => (outcome, reason),
         };
+        if self.unresolved == Some(txn.seq) {
+            self.unresolved = None;
+            if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline)
+                && self.store_reversal_of(&txn).is_err()
+            {
+                return Step::Halt;
+            }
+        }
         self.render_and_reply(txn, outcome, reason, note)
+    }
+
+    /// The host may have approved an authorisation whose answer never arrived, while the
+    /// terminal ended the transaction declined: a reversal is stored and forwarded, so the
+    /// cardholder is not charged (PBS-03). If the journal is full it cannot be stored; the
+    /// host's own timeout reversal is then the only safeguard.
+    fn store_reversal_of(&mut self, original: &Txn) -> Result<(), ()> {
+        match self.journal.ensure_room() {
+            Ok(()) => {}
+            Err(JournalError::Flash(FlashError::PowerLost)) => return Err(()),
+            Err(_) => return Ok(()),
+        }
+        if self.journal.pending_len() == 0 {
+            self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
+        }
+        let reversal = Txn {
+            seq: self.journal.take_seq(),
+            kind: TxnKind::Reversal,
+            related_seq: original.seq,
+            tip_minor: 0,
+            forced_offline: false,
+            pin_verified: false,
+            ..*original
+        };
+        let mut rec = self.record_of(&reversal, TxnStatus::ApprovedOffline, Reason::Approved);
+        rec.auth_code = *b"UNRES ";
+        match self.journal.record(&rec) {
+            Err(JournalError::Flash(FlashError::PowerLost)) => Err(()),
+            _ => Ok(()),
+        }
     }
 
     fn record_of(&self, txn: &Txn, status: TxnStatus, reason: Reason) -> TxnRecord {
@@ -1201,7 +1267,7 @@ mod tests {
             )
             .is_none()
         );
-        match t.host_result(Err(HostUnreachable)) {
+        match t.host_result(Err(HostUnreachable::NotSent)) {
             Step::Reply(Response::Done(r)) => (r.outcome, r.reason, r.txn_seq),
             other => panic!("{other:?}"),
         }
@@ -1331,7 +1397,7 @@ mod tests {
             t.handle(&Request::EnterPin(PinText("1234"))),
             Step::Host(_)
         ));
-        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable)) else {
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
             panic!()
         };
         assert_eq!(
@@ -1355,7 +1421,7 @@ mod tests {
             .is_none()
         );
         assert!(matches!(
-            t.host_result(Err(HostUnreachable)),
+            t.host_result(Err(HostUnreachable::NotSent)),
             Step::Reply(Response::Accepted {
                 awaiting: Awaiting::ReserveDetails
             })
@@ -1552,7 +1618,7 @@ mod tests {
             Network::Dankort,
             EntryMode::Chip,
         )));
-        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable)) else {
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
             panic!()
         };
         assert_eq!(
@@ -1651,7 +1717,7 @@ mod tests {
             txn(&mut t, TxnKind::Reversal, 0, 0, 2),
             Step::Host(_)
         ));
-        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable)) else {
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
             panic!()
         };
         assert_eq!(r.outcome, Outcome::ApprovedOffline);
@@ -1741,7 +1807,7 @@ mod tests {
             t.host_result(Ok(HostResponse::BlockList { pans: PanList("") })),
             Step::Host(HostRequest::Advice(_))
         ));
-        t.host_result(Err(HostUnreachable));
+        t.host_result(Err(HostUnreachable::NotSent));
         let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Reversal, 0, 0, seq) else {
             panic!()
         };

@@ -38,18 +38,25 @@ impl HostLink {
 
     /// Sends `request` (already length-prefixed) and reads one response body into `out`.
     /// A kept-alive connection that turns out dead is retried once on a fresh connection;
-    /// the host deduplicates by transaction sequence number, so a repeat is harmless.
+    /// the host deduplicates by transaction sequence number, so a repeat is harmless. On failure
+    /// it says whether the request may have reached the host.
     pub fn exchange(
         &mut self,
         request: &[u8],
         out: &mut [u8; MAX_HOST_MESSAGE],
-    ) -> std::io::Result<usize> {
+    ) -> Result<usize, HostError> {
         let reused = self.conn.is_some();
         match self.try_exchange(request, out) {
             Ok(n) => Ok(n),
-            Err(e) if reused => {
-                eprintln!("fut-emulator: host connection lost ({e}); reconnecting once");
-                self.try_exchange(request, out)
+            Err(first) if reused => {
+                eprintln!(
+                    "fut-emulator: host connection lost ({}); reconnecting once",
+                    first.error
+                );
+                self.try_exchange(request, out).map_err(|e| HostError {
+                    sent: e.sent || first.sent,
+                    error: e.error,
+                })
             }
             Err(e) => Err(e),
         }
@@ -59,23 +66,33 @@ impl HostLink {
         &mut self,
         request: &[u8],
         out: &mut [u8; MAX_HOST_MESSAGE],
-    ) -> std::io::Result<usize> {
-        let conn = match self.conn.take() {
+    ) -> Result<usize, HostError> {
+        let unsent = |error| HostError { sent: false, error };
+        let sent = |error| HostError { sent: true, error };
+        let mut conn = match self.conn.take() {
             Some(c) => c,
-            None => self.connect()?,
+            None => self.connect().map_err(unsent)?,
         };
-        let mut conn = conn;
-        conn.write_all(request)?;
+        conn.write_all(request).map_err(unsent)?;
         let mut len = [0u8; 2];
-        conn.read_exact(&mut len)?;
+        conn.read_exact(&mut len).map_err(sent)?;
         let n = usize::from(u16::from_be_bytes(len));
         if n > MAX_HOST_MESSAGE {
-            return Err(std::io::Error::other(format!(
+            return Err(sent(std::io::Error::other(format!(
                 "host message of {n} bytes exceeds the limit"
-            )));
+            ))));
         }
-        conn.read_exact(&mut out[..n])?;
+        conn.read_exact(&mut out[..n]).map_err(sent)?;
         self.conn = Some(conn);
         Ok(n)
     }
+}
+
+/// A failed host exchange.
+#[derive(Debug)]
+pub struct HostError {
+    /// The request was written: the host may have acted on it.
+    pub sent: bool,
+    /// What failed.
+    pub error: std::io::Error,
 }

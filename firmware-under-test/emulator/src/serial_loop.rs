@@ -231,13 +231,26 @@ fn answer<F: fut_core::flash::Flash>(
                 eprintln!("fut-emulator: -> host {msg:?}");
                 let result = match hl::encode(&msg, &mut host_buf) {
                     Some(wire) => host.exchange(wire, &mut resp_buf),
-                    None => Err(std::io::Error::other("host message too large")),
+                    None => Err(crate::host_link::HostError {
+                        sent: false,
+                        error: std::io::Error::other("host message too large"),
+                    }),
                 };
                 let decoded: Result<HostResponse<'_>, HostUnreachable> = match &result {
-                    Ok(n) => postcard::from_bytes(&resp_buf[..*n]).map_err(|_| HostUnreachable),
+                    Ok(n) => {
+                        postcard::from_bytes(&resp_buf[..*n]).map_err(|_| HostUnreachable::NoAnswer)
+                    }
                     Err(e) => {
-                        eprintln!("fut-emulator: host unreachable: {e}");
-                        Err(HostUnreachable)
+                        eprintln!(
+                            "fut-emulator: host unreachable: {} (request {})",
+                            e.error,
+                            if e.sent { "sent" } else { "not sent" }
+                        );
+                        Err(if e.sent {
+                            HostUnreachable::NoAnswer
+                        } else {
+                            HostUnreachable::NotSent
+                        })
                     }
                 };
                 if let Ok(r) = &decoded {

@@ -95,6 +95,8 @@ pub struct BenchConfig {
     pub link: LinkSettings,
     /// How long a starting terminal may take to announce itself.
     pub boot_timeout: Duration,
+    /// Seed for every random choice of the instruments (fault proxy).
+    pub seed: u64,
 }
 
 impl BenchConfig {
@@ -105,6 +107,7 @@ impl BenchConfig {
             proxy_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             link: LinkSettings::default(),
             boot_timeout: Duration::from_secs(10),
+            seed: 0,
         }
     }
 }
@@ -199,7 +202,7 @@ impl Bench {
         let host = HostSim::start(SocketAddr::from(([127, 0, 0, 1], 0)), transcript.clone())
             .await
             .map_err(io("starting the host simulator"))?;
-        let proxy = NetProxy::start(cfg.proxy_listen, host.addr(), transcript.clone())
+        let proxy = NetProxy::start(cfg.proxy_listen, host.addr(), transcript.clone(), cfg.seed)
             .await
             .map_err(io(format!(
                 "starting the network proxy on {}",

@@ -3,4 +3,4 @@
 
 pub mod net_proxy;
 
-pub use net_proxy::{LinkState, NetProxy};
+pub use net_proxy::{DirectionFaults, Faults, LinkState, NetProxy};

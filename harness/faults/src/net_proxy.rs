@@ -1,12 +1,23 @@
 //! A TCP proxy that owns the wire between terminal and host, so that network faults are real
 //! socket events the terminal's own stack sees, not flags it is told about.
 //!
-//! States: `Up` forwards bytes both ways; `Down` cuts every open connection and closes each new
-//! one as soon as it is accepted, which the terminal sees as a refused or reset connection. The
-//! finer faults (blackhole, latency, cut after N bytes, slicing, flapping) attach here.
+//! Link states: `Up` forwards; `Down` cuts every open connection and closes each new one at once
+//! (the terminal sees a refused or reset connection); `Blackhole` accepts and swallows, never
+//! answering (the terminal waits out its own host timeout).
+//!
+//! On top of `Up`, [`Faults`] apply per direction to the next connections: latency with jitter,
+//! a bandwidth limit, a cut (reset) after N bytes, writes sliced into small pieces, a slow close,
+//! and cut points drawn from a seed. Byte counts rather than timers make every cut land at the
+//! same byte on every run. Each fault event is written to the transcript.
 
 use payhil_transport::{Source, Transcript};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -14,53 +25,138 @@ use tokio::task::JoinHandle;
 /// The state of the proxied link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
-    /// Bytes flow.
+    /// Bytes flow (subject to [`Faults`]).
     Up,
     /// No connection survives or is accepted.
     Down,
+    /// Connections are accepted and swallowed: nothing is forwarded, nothing answered.
+    Blackhole,
+}
+
+/// Faults on one direction of a connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionFaults {
+    /// Added to every chunk.
+    pub latency: Duration,
+    /// Up to this much more, drawn from the seed.
+    pub jitter: Duration,
+    /// Bandwidth limit in bytes per second.
+    pub bytes_per_s: Option<u32>,
+    /// Reset the connection once this many bytes have passed in this direction (0: before the
+    /// first byte).
+    pub cut_after_bytes: Option<u64>,
+    /// Write in pieces of at most this many bytes.
+    pub slice: Option<usize>,
+}
+
+/// Faults for the next connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Terminal to host.
+    pub upstream: DirectionFaults,
+    /// Host to terminal.
+    pub downstream: DirectionFaults,
+    /// Cut each connection after a number of bytes (either direction together) drawn uniformly
+    /// from 1..=this, from the seed: a flapping link that fails at a different byte each time.
+    pub random_cut_max_bytes: Option<u64>,
+    /// Hold the close of a connection the other side closed this long.
+    pub slow_close: Duration,
+    /// How many further connections these faults apply to (`None`: until changed).
+    pub connections: Option<u32>,
+}
+
+impl Faults {
+    /// No faults.
+    pub fn none() -> Self {
+        Self::default()
+    }
+}
+
+struct Plan {
+    faults: Faults,
+    rng: ChaCha8Rng,
+    seed: u64,
+    connection: u64,
 }
 
 /// A running proxy.
 pub struct NetProxy {
     addr: SocketAddr,
+    upstream: SocketAddr,
     state: watch::Sender<LinkState>,
+    plan: Arc<Mutex<Plan>>,
     transcript: Transcript,
-    task: JoinHandle<()>,
+    /// The accept loop; `None` while the link is down (nothing listens: connections are refused).
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What one connection gets, decided when it is accepted.
+#[derive(Debug, Clone, Copy)]
+struct ConnFaults {
+    up: DirectionFaults,
+    down: DirectionFaults,
+    total_cut: Option<u64>,
+    slow_close: Duration,
+    jitter_seed: u64,
 }
 
 impl NetProxy {
-    /// Listens on `listen` (use port 0) and forwards to `upstream`; starts `Up`.
+    /// Listens on `listen` (use port 0) and forwards to `upstream`; starts `Up` without faults.
+    /// `seed` drives every random choice of the proxy (jitter, random cut points).
     pub async fn start(
         listen: SocketAddr,
         upstream: SocketAddr,
         transcript: Transcript,
+        seed: u64,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(listen).await?;
+        let listener = bind(listen)?;
         let addr = listener.local_addr()?;
-        let (state, rx) = watch::channel(LinkState::Up);
-        let t = transcript.clone();
+        let (state, _) = watch::channel(LinkState::Up);
+        let plan = Arc::new(Mutex::new(Plan {
+            faults: Faults::none(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+            connection: 0,
+        }));
+        let proxy = Self {
+            addr,
+            upstream,
+            state,
+            plan,
+            transcript,
+            task: Mutex::new(None),
+        };
+        proxy.serve(listener);
+        Ok(proxy)
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (rx, t, p, upstream) = (
+            self.state.subscribe(),
+            self.transcript.clone(),
+            self.plan.clone(),
+            self.upstream,
+        );
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, peer)) = listener.accept().await else {
                     continue;
                 };
-                if *rx.borrow() == LinkState::Down {
-                    t.record(
-                        Source::Proxy,
-                        format!("connection from {peer} closed: link down"),
-                    );
-                    drop(client);
-                    continue;
+                let state = *rx.borrow();
+                match state {
+                    LinkState::Down => reset(client),
+                    LinkState::Blackhole => {
+                        t.record(Source::Proxy, format!("connection from {peer} blackholed"));
+                        tokio::spawn(swallow(client, rx.clone()));
+                    }
+                    LinkState::Up => {
+                        let cf = next_connection(&p, &t, peer);
+                        tokio::spawn(pipe(client, peer, upstream, rx.clone(), t.clone(), cf));
+                    }
                 }
-                tokio::spawn(pipe(client, peer, upstream, rx.clone(), t.clone()));
             }
         });
-        Ok(Self {
-            addr,
-            state,
-            transcript,
-            task,
-        })
+        *self.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
     }
 
     /// Where the terminal should connect.
@@ -68,34 +164,198 @@ impl NetProxy {
         self.addr
     }
 
-    /// Sets the link state; going `Down` cuts the open connections at once.
-    pub fn set(&self, state: LinkState) {
+    /// Sets the link state. `Down` closes the listening socket, so new connections are refused
+    /// as when the host's network is gone (nothing was sent), and cuts the open ones; leaving
+    /// `Down` listens on the same address again. `Blackhole` cuts open connections too.
+    pub async fn set(&self, state: LinkState) {
+        let was = self.state();
         self.transcript
             .record(Source::Proxy, format!("link {state:?}"));
         self.state.send_replace(state);
+        if state == LinkState::Down {
+            let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(t) = task {
+                t.abort();
+                // Wait until the task, and with it the listening socket, is gone.
+                let _ = t.await;
+            }
+        } else if was == LinkState::Down {
+            match bind(self.addr) {
+                Ok(l) => self.serve(l),
+                Err(e) => self.transcript.record(
+                    Source::Proxy,
+                    format!("cannot listen on {} again: {e}", self.addr),
+                ),
+            }
+        }
     }
 
     /// The current link state.
     pub fn state(&self) -> LinkState {
         *self.state.borrow()
     }
+
+    /// Sets the faults for the next connections (open ones keep theirs).
+    pub fn set_faults(&self, faults: Faults) {
+        self.transcript
+            .record(Source::Proxy, format!("faults {faults:?}"));
+        let mut p = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+        p.faults = faults;
+    }
+
+    /// The seed the proxy draws from.
+    pub fn seed(&self) -> u64 {
+        self.plan.lock().unwrap_or_else(|e| e.into_inner()).seed
+    }
+}
+
+/// A listening socket that may take over the address again right after it was closed.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(128)
 }
 
 impl Drop for NetProxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            t.abort();
+        }
+    }
+}
+
+fn next_connection(plan: &Mutex<Plan>, t: &Transcript, peer: SocketAddr) -> ConnFaults {
+    let mut p = plan.lock().unwrap_or_else(|e| e.into_inner());
+    p.connection += 1;
+    let f = p.faults;
+    let total_cut = f
+        .random_cut_max_bytes
+        .map(|max| p.rng.random_range(1..=max.max(1)));
+    let jitter_seed = p.rng.random();
+    let cf = ConnFaults {
+        up: f.upstream,
+        down: f.downstream,
+        total_cut,
+        slow_close: f.slow_close,
+        jitter_seed,
+    };
+    if f != Faults::none() {
+        t.record(
+            Source::Proxy,
+            format!(
+                "connection {} from {peer}: {f:?}, random cut at {total_cut:?}",
+                p.connection
+            ),
+        );
+    }
+    if let Some(n) = f.connections {
+        p.faults.connections = Some(n.saturating_sub(1));
+        if n <= 1 {
+            p.faults = Faults::none();
+        }
+    }
+    cf
+}
+
+/// Closes with a TCP reset (linger 0), the way a dropped link or a crashed peer looks.
+fn reset(s: TcpStream) {
+    let _ = socket_linger_zero(&s);
+    drop(s);
+}
+
+fn socket_linger_zero(s: &TcpStream) -> std::io::Result<()> {
+    #[allow(deprecated)] // tokio deprecates set_linger for its blocking close; we want the RST.
+    s.set_linger(Some(Duration::ZERO))
+}
+
+async fn swallow(mut client: TcpStream, mut state: watch::Receiver<LinkState>) {
+    let mut buf = [0u8; 1024];
+    loop {
+        tokio::select! {
+            r = client.read(&mut buf) => if matches!(r, Ok(0) | Err(_)) { return },
+            _ = state.wait_for(|s| *s != LinkState::Blackhole) => { reset(client); return }
+        }
+    }
+}
+
+enum End {
+    Closed,
+    Cut(u64),
+}
+
+/// Copies one direction, applying its faults. `passed` counts both directions' bytes for a
+/// connection-wide cut.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    f: DirectionFaults,
+    total_cut: Option<u64>,
+    passed_total: Arc<Mutex<u64>>,
+    jitter_seed: u64,
+) -> std::io::Result<End> {
+    let mut buf = [0u8; 4096];
+    let mut passed = 0u64;
+    let mut rng = ChaCha8Rng::seed_from_u64(jitter_seed);
+    loop {
+        if f.cut_after_bytes == Some(passed) {
+            return Ok(End::Cut(passed));
+        }
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(End::Closed);
+        }
+        // How much of this chunk may pass before a cut.
+        let mut allow = n as u64;
+        if let Some(limit) = f.cut_after_bytes {
+            allow = allow.min(limit - passed);
+        }
+        if let Some(limit) = total_cut {
+            let t = *passed_total.lock().unwrap_or_else(|e| e.into_inner());
+            allow = allow.min(limit.saturating_sub(t));
+        }
+        let delay = f.latency
+            + if f.jitter.is_zero() {
+                Duration::ZERO
+            } else {
+                f.jitter.mul_f64(rng.random::<f64>())
+            };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let chunk = &buf[..allow as usize];
+        for piece in chunk.chunks(f.slice.unwrap_or(usize::MAX).max(1)) {
+            if let Some(bps) = f.bytes_per_s {
+                tokio::time::sleep(Duration::from_secs_f64(
+                    piece.len() as f64 / f64::from(bps.max(1)),
+                ))
+                .await;
+            }
+            to.write_all(piece).await?;
+            to.flush().await?;
+        }
+        passed += allow;
+        *passed_total.lock().unwrap_or_else(|e| e.into_inner()) += allow;
+        if allow < n as u64 {
+            return Ok(End::Cut(passed));
+        }
     }
 }
 
 async fn pipe(
-    mut client: TcpStream,
+    client: TcpStream,
     peer: SocketAddr,
     upstream: SocketAddr,
     mut state: watch::Receiver<LinkState>,
     t: Transcript,
+    cf: ConnFaults,
 ) {
     let _ = client.set_nodelay(true);
-    let mut server = match TcpStream::connect(upstream).await {
+    let server = match TcpStream::connect(upstream).await {
         Ok(s) => s,
         Err(e) => {
             t.record(
@@ -106,27 +366,52 @@ async fn pipe(
         }
     };
     let _ = server.set_nodelay(true);
-    tokio::select! {
-        r = tokio::io::copy_bidirectional(&mut client, &mut server) => {
-            if let Err(e) = r {
-                t.record(Source::Proxy, format!("connection from {peer} ended: {e}"));
-            }
-        }
-        _ = state.wait_for(|s| *s == LinkState::Down) => {
-            t.record(Source::Proxy, format!("connection from {peer} cut: link down"));
-        }
+    let _ = socket_linger_zero(&client);
+    let _ = socket_linger_zero(&server);
+    let (cr, cw) = client.into_split();
+    let (sr, sw) = server.into_split();
+    let total = Arc::new(Mutex::new(0u64));
+    let up = pump(cr, sw, cf.up, cf.total_cut, total.clone(), cf.jitter_seed);
+    let down = pump(
+        sr,
+        cw,
+        cf.down,
+        cf.total_cut,
+        total.clone(),
+        cf.jitter_seed.wrapping_add(1),
+    );
+    tokio::pin!(up, down);
+    enum Ended {
+        Up(std::io::Result<End>),
+        Down(std::io::Result<End>),
+        LinkDown,
     }
+    let ended = tokio::select! {
+        r = &mut up => Ended::Up(r),
+        r = &mut down => Ended::Down(r),
+        _ = state.wait_for(|s| *s != LinkState::Up) => Ended::LinkDown,
+    };
+    let why = match ended {
+        Ended::Up(Ok(End::Cut(n))) => format!("cut after {n} bytes towards the host"),
+        Ended::Down(Ok(End::Cut(n))) => format!("cut after {n} bytes towards the terminal"),
+        Ended::Up(Ok(End::Closed)) | Ended::Down(Ok(End::Closed)) => {
+            tokio::time::sleep(cf.slow_close).await;
+            "closed by its peer".into()
+        }
+        Ended::Up(Err(e)) | Ended::Down(Err(e)) => format!("ended: {e}"),
+        Ended::LinkDown => "cut: link down".into(),
+    };
+    // Dropping both halves of both sockets (linger 0) resets the connection.
+    t.record(Source::Proxy, format!("connection from {peer} {why}"));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[tokio::test]
-    async fn down_cuts_open_connections_and_refuses_new_ones() {
+    async fn echo() -> SocketAddr {
         let echo = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let echo_addr = echo.local_addr().unwrap();
+        let addr = echo.local_addr().unwrap();
         tokio::spawn(async move {
             loop {
                 let (mut s, _) = echo.accept().await.unwrap();
@@ -140,8 +425,25 @@ mod tests {
                 });
             }
         });
+        addr
+    }
+
+    async fn read_all(c: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut b = [0u8; 64];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), c.read(&mut b)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return got,
+                Ok(Ok(n)) => got.extend_from_slice(&b[..n]),
+                Err(_) => panic!("a cut connection must end"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn down_cuts_open_connections_and_refuses_new_ones() {
         let t = Transcript::new();
-        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo_addr, t.clone())
+        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 1)
             .await
             .unwrap();
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
@@ -149,21 +451,93 @@ mod tests {
         let mut b = [0u8; 4];
         c.read_exact(&mut b).await.unwrap();
         assert_eq!(&b, b"ping");
+        proxy.set(LinkState::Down).await;
+        read_all(&mut c).await;
+        assert!(
+            TcpStream::connect(proxy.addr()).await.is_err(),
+            "connections are refused while down"
+        );
+        proxy.set(LinkState::Up).await;
+        let mut c3 = TcpStream::connect(proxy.addr()).await.unwrap();
+        c3.write_all(b"back").await.unwrap();
+        let mut b = [0u8; 4];
+        c3.read_exact(&mut b).await.unwrap();
+        assert_eq!(&b, b"back", "the same address serves again");
+        assert!(t.render().contains("link Down"));
+    }
 
-        proxy.set(LinkState::Down);
-        let mut rest = Vec::new();
-        // The cut connection ends (EOF or reset), bounded by the test's own timeout.
-        let r =
-            tokio::time::timeout(std::time::Duration::from_secs(5), c.read_to_end(&mut rest)).await;
-        assert!(r.is_ok(), "cut connection must end");
-        let mut c2 = TcpStream::connect(proxy.addr()).await.unwrap();
-        let n = tokio::time::timeout(std::time::Duration::from_secs(5), c2.read(&mut b))
+    #[tokio::test]
+    async fn a_cut_after_n_bytes_lands_on_that_byte() {
+        let t = Transcript::new();
+        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 1)
             .await
             .unwrap();
+        proxy.set_faults(Faults {
+            downstream: DirectionFaults {
+                cut_after_bytes: Some(5),
+                slice: Some(2),
+                ..Default::default()
+            },
+            connections: Some(1),
+            ..Faults::none()
+        });
+        let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+        c.write_all(b"0123456789").await.unwrap();
+        assert_eq!(read_all(&mut c).await, b"01234");
         assert!(
-            matches!(n, Ok(0) | Err(_)),
-            "new connection is closed while down"
+            t.render()
+                .contains("cut after 5 bytes towards the terminal"),
+            "{}",
+            t.render()
         );
-        assert!(t.render().contains("link Down"));
+        // The fault was for one connection only.
+        let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+        c.write_all(b"abc").await.unwrap();
+        let mut b = [0u8; 3];
+        c.read_exact(&mut b).await.unwrap();
+        assert_eq!(&b, b"abc");
+    }
+
+    #[tokio::test]
+    async fn random_cuts_are_reproducible_from_the_seed() {
+        let mut cuts = Vec::new();
+        for _ in 0..2 {
+            let t = Transcript::new();
+            let proxy =
+                NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 42)
+                    .await
+                    .unwrap();
+            proxy.set_faults(Faults {
+                random_cut_max_bytes: Some(8),
+                ..Faults::none()
+            });
+            let mut run = Vec::new();
+            for _ in 0..3 {
+                let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+                c.write_all(b"0123456789abcdef").await.unwrap();
+                run.push(read_all(&mut c).await.len());
+            }
+            cuts.push(run);
+        }
+        assert_eq!(cuts[0], cuts[1], "same seed, same cuts");
+        assert!(cuts[0].iter().all(|&n| n < 16), "{cuts:?}");
+    }
+
+    #[tokio::test]
+    async fn blackhole_accepts_and_never_answers() {
+        let proxy = NetProxy::start(
+            "127.0.0.1:0".parse().unwrap(),
+            echo().await,
+            Transcript::new(),
+            1,
+        )
+        .await
+        .unwrap();
+        proxy.set(LinkState::Blackhole).await;
+        let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+        c.write_all(b"hello").await.unwrap();
+        let mut b = [0u8; 1];
+        let r = tokio::time::timeout(Duration::from_millis(200), c.read(&mut b)).await;
+        assert!(r.is_err(), "no answer from a blackhole");
     }
 }

@@ -112,6 +112,8 @@ pub mod response_code {
     pub const ISSUER_UNAVAILABLE: u8 = 91;
     /// Duplicate transmission (already in the books).
     pub const DUPLICATE: u8 = 94;
+    /// Unable to locate the original (a reversal or capture of something the host never got).
+    pub const NOT_FOUND: u8 = 25;
 }
 
 /// Writes `len(2, BE) | postcard(msg)` into `out`; returns the bytes to send.

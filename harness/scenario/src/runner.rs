@@ -170,6 +170,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     };
     let mut cfg = BenchConfig::new(target);
     cfg.boot_timeout = opts.boot_timeout;
+    cfg.seed = seed;
     let bench = match Bench::start(cfg).await {
         Ok(b) => b,
         Err(e) => {
@@ -361,7 +362,8 @@ impl Run {
             Action::Network(up) => {
                 self.bench
                     .proxy
-                    .set(if *up { LinkState::Up } else { LinkState::Down });
+                    .set(if *up { LinkState::Up } else { LinkState::Down })
+                    .await;
                 self.model.set_network(*up);
                 Ok(format!("network {}", if *up { "up" } else { "down" }))
             }
