@@ -67,6 +67,8 @@ pub struct TerminalConfig {
     pub reserve_phone_auth_above_minor: u64,
     /// BankAxept reserve: aggregate cap, minor units NOK, 0 for none (BAX-09).
     pub reserve_cap_minor: u64,
+    /// How long the terminal waits for the host (real time, milliseconds).
+    pub host_timeout_ms: u64,
 }
 
 impl Default for TerminalConfig {
@@ -80,6 +82,7 @@ impl Default for TerminalConfig {
             self_service: false,
             reserve_phone_auth_above_minor: 2_500_00,
             reserve_cap_minor: 20_000_00,
+            host_timeout_ms: 2_000,
         }
     }
 }
@@ -380,6 +383,8 @@ fn spawn(
         .arg(spec.config.reserve_phone_auth_above_minor.to_string())
         .arg("--reserve-cap-minor")
         .arg(spec.config.reserve_cap_minor.to_string())
+        .arg("--host-timeout-ms")
+        .arg(spec.config.host_timeout_ms.to_string())
         .args(
             spec.config
                 .gambling_daily_max_minor

@@ -87,7 +87,9 @@ pub fn exactly_once(
                 if a.offline {
                     r.recovered += 1;
                 }
-                if (b.minor, &b.last4, b.offline) != (a.minor, &a.last4, a.offline) {
+                // Online or offline may differ legitimately (an answer lost on the way back makes
+                // the terminal approve offline what the host already approved): not compared.
+                if (b.minor, &b.last4) != (a.minor, &a.last4) {
                     r.findings.push(format!(
                         "#{} booked as {} minor, card ..{}, offline={} but approved as {} minor, card ..{}, offline={}",
                         a.seq, b.minor, b.last4, b.offline, a.minor, a.last4, a.offline

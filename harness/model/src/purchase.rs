@@ -103,14 +103,41 @@ pub enum Prediction {
     Exact(Outcome, Reason),
     /// The rules allow either (e.g. the queue may or may not have been forwarded yet).
     Either((Outcome, Reason), (Outcome, Reason)),
+    /// Any of these (a faulty link: online, or offline after a lost answer).
+    OneOf([Option<(Outcome, Reason)>; 3]),
 }
 
 impl Prediction {
     /// Whether an observed outcome is allowed.
     pub fn allows(&self, outcome: Outcome, reason: Reason) -> bool {
+        self.outcomes().contains(&(outcome, reason))
+    }
+
+    /// The outcomes allowed.
+    pub fn outcomes(&self) -> Vec<(Outcome, Reason)> {
         match *self {
-            Prediction::Exact(o, r) => (o, r) == (outcome, reason),
-            Prediction::Either(a, b) => a == (outcome, reason) || b == (outcome, reason),
+            Prediction::Exact(o, r) => vec![(o, r)],
+            Prediction::Either(a, b) => vec![a, b],
+            Prediction::OneOf(v) => v.into_iter().flatten().collect(),
+        }
+    }
+
+    /// This prediction, or `other`: what a link that may or may not answer allows.
+    fn or(self, other: Prediction) -> Prediction {
+        let mut all = self.outcomes();
+        for o in other.outcomes() {
+            if !all.contains(&o) {
+                all.push(o);
+            }
+        }
+        match all.as_slice() {
+            [a] => Prediction::Exact(a.0, a.1),
+            [a, b] => Prediction::Either(*a, *b),
+            _ => Prediction::OneOf([
+                all.first().copied(),
+                all.get(1).copied(),
+                all.get(2).copied(),
+            ]),
         }
     }
 }
@@ -143,6 +170,10 @@ pub struct Model {
     cfg: ModelConfig,
     now: i64,
     network_up: bool,
+    /// The link accepts but never answers: every request goes unanswered.
+    blackhole: bool,
+    /// Faults on the link: any exchange may fail at any byte.
+    flaky: bool,
     /// Offline items certainly not yet forwarded.
     certain: Vec<Pending>,
     /// Offline items the terminal may or may not have forwarded yet.
@@ -172,6 +203,8 @@ impl Model {
             cfg,
             now: 0,
             network_up: true,
+            blackhole: false,
+            flaky: false,
             certain: Vec::new(),
             uncertain: Vec::new(),
             last_attempt: i64::MIN / 2,
@@ -199,15 +232,38 @@ impl Model {
     /// The network between terminal and host changed.
     pub fn set_network(&mut self, up: bool) {
         self.network_up = up;
+        self.blackhole = false;
         if up {
             // From now on the terminal may forward whenever it likes.
             self.uncertain.append(&mut self.certain);
         }
     }
 
+    /// The link swallows everything (accepts, never answers).
+    pub fn set_blackhole(&mut self) {
+        self.network_up = false;
+        self.blackhole = true;
+    }
+
+    /// Faults are (or are no longer) active on the link.
+    pub fn set_flaky(&mut self, flaky: bool) {
+        self.flaky = flaky;
+    }
+
+    /// The terminal reported an empty offline queue.
+    pub fn queue_observed_empty(&mut self) {
+        self.certain.clear();
+        self.uncertain.clear();
+    }
+
     /// The operator asked the terminal to forward (or another moment it must try).
     pub fn forwarding_opportunity(&mut self) {
         self.last_attempt = self.now;
+        if self.network_up && self.flaky {
+            // Some may get through, some not.
+            self.uncertain.append(&mut self.certain);
+            return;
+        }
         if self.network_up {
             // Each forwarding round starts by fetching the blocked-card list.
             self.block_list_known = true;
@@ -316,19 +372,53 @@ impl Model {
                 return DECLINED(Reason::GamblingDailyLimit);
             }
         }
-        if reachable {
+        if reachable && !self.flaky {
             return issuer(&p.card);
         }
-        if p.network == Network::BankAxept {
-            return self.reserve(p);
-        }
-        let low = self.offline(p, self.exposure(&p.card.pan, false));
-        let high = self.offline(p, self.exposure(&p.card.pan, true));
-        if low == high {
-            Prediction::Exact(low.0, low.1)
+        let offline = if p.network == Network::BankAxept {
+            self.reserve(p)
         } else {
-            Prediction::Either(low, high)
+            let low = self.offline(p, self.exposure(&p.card.pan, false));
+            let high = self.offline(p, self.exposure(&p.card.pan, true));
+            if low == high {
+                Prediction::Exact(low.0, low.1)
+            } else {
+                Prediction::Either(low, high)
+            }
+        };
+        // A faulty link: the answer may come, or be lost and the terminal decide offline.
+        if reachable {
+            issuer(&p.card).or(offline)
+        } else {
+            offline
         }
+    }
+
+    /// Whether a transaction goes to the host at all (it may still get no answer): not when it
+    /// is refused before (expired, known blocked, over the gambling maximum) or forced offline.
+    fn reaches_for_host(&self, p: &PurchaseInput) -> bool {
+        if p.forced_offline || self.expired(&p.card) {
+            return false;
+        }
+        let blocked_known = p.card.issuer == IssuerBehaviour::Blocked && self.block_list_known;
+        if blocked_known && p.kind != TxnKind::Refund {
+            return false;
+        }
+        if p.kind == TxnKind::Purchase {
+            if let Some(max) = self.cfg.gambling_daily_max_minor {
+                let day = self.now.div_euclid(86_400);
+                let today: u64 = self
+                    .approved
+                    .iter()
+                    .filter(|(pan, d, _)| *pan == p.card.pan && *d == day)
+                    .map(|(_, _, m)| m)
+                    .sum();
+                if today + p.amount.minor > max {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// The Nets offline rules (NETS-03..08, SUPPORT-03, PBS-05), in the order a cardholder
@@ -438,6 +528,24 @@ impl Model {
     /// Records what the terminal did with a card transaction.
     pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome, seq: u32) {
         if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
+            // Sent but never answered, then declined: the terminal stores a reversal, since
+            // the host may have approved (PBS-03). On a faulty link it may or may not have.
+            let unanswered = self.blackhole || (self.flaky && self.network_up);
+            if unanswered && self.reaches_for_host(p) {
+                let item = Pending {
+                    seq: 0,
+                    pan: p.card.pan.clone(),
+                    amount: p.amount,
+                    at: self.now,
+                    network: p.network,
+                    purchase: false,
+                };
+                if self.blackhole {
+                    self.certain.push(item)
+                } else {
+                    self.uncertain.push(item)
+                }
+            }
             return;
         }
         if p.kind == TxnKind::Purchase {
@@ -465,7 +573,11 @@ impl Model {
                 network: p.network,
                 purchase: true,
             };
-            self.queue(item);
+            if self.flaky {
+                self.uncertain.push(item)
+            } else {
+                self.queue(item)
+            }
         }
     }
 

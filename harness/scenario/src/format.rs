@@ -94,6 +94,8 @@ pub struct TerminalSettings {
     pub reserve_phone_auth_above: Amount,
     /// BankAxept reserve: aggregate cap (BAX-09).
     pub reserve_cap: Amount,
+    /// How long the terminal waits for the host, in milliseconds (real time).
+    pub host_timeout_ms: u64,
 }
 
 impl Default for TerminalSettings {
@@ -122,6 +124,7 @@ impl Default for TerminalSettings {
                 minor: 20_000_00,
                 currency: Currency::NOK,
             },
+            host_timeout_ms: 2_000,
         }
     }
 }
@@ -194,14 +197,28 @@ pub enum Action {
     SetClock(i64),
     /// Advance the clock by seconds.
     AdvanceClock(u32),
-    /// Bring the terminal-host network up (true) or down.
-    Network(bool),
+    /// Set the terminal-host link.
+    Network(LinkSpec),
+    /// Faults on the link for the next connections (`None`: clear them).
+    Faults(Option<payhil_faults::Faults>),
+    /// Many purchases at once, rotating over cards (for long offline queues).
+    Purchases {
+        /// How many.
+        count: u32,
+        /// Each one's amount.
+        amount: Amount,
+        /// Cards used in turn.
+        cards: Vec<TestCard>,
+    },
+    /// Ask the terminal to forward until nothing is pending, at most this many rounds.
+    ForwardUntilEmpty(u32),
     /// A purchase.
     Purchase(Box<PurchaseSpec>, Option<Expectation>),
     /// The operator forwards the offline queue.
     Forward,
-    /// The terminal must report this many pending offline items (and, if given, overdue ones).
-    ExpectQueue(u32, Option<u32>),
+    /// The terminal must report this many pending offline items (and, if given, overdue ones
+    /// and ones the host declined after forwarding).
+    ExpectQueue(u32, Option<u32>, Option<u32>),
     /// Capture the pre-authorisation made in step `of` (CARD-06).
     Capture {
         /// The step that made the pre-authorisation.
@@ -222,6 +239,17 @@ pub enum Action {
     Settle,
     /// Cut power and boot again.
     PowerCycle,
+}
+
+/// The state of the terminal-host link a step sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkSpec {
+    /// Up.
+    Up,
+    /// Down: connections refused.
+    Down,
+    /// Accepts, never answers.
+    Blackhole,
 }
 
 /// A step with its place in the file.
@@ -279,6 +307,7 @@ struct RawTerminal {
     self_service: bool,
     reserve_phone_auth_above: Option<Spanned<String>>,
     reserve_cap: Option<Spanned<String>>,
+    host_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +320,9 @@ struct RawStep {
     expect: Option<Spanned<RawExpect>>,
     forward: Option<Spanned<bool>>,
     expect_queue: Option<Spanned<RawQueue>>,
+    faults: Option<Spanned<RawFaults>>,
+    purchases: Option<Spanned<RawBulk>>,
+    forward_until_empty: Option<Spanned<u32>>,
     capture: Option<Spanned<RawCapture>>,
     reverse: Option<Spanned<RawReverse>>,
     settle: Option<Spanned<bool>>,
@@ -328,6 +360,37 @@ struct RawExpect {
 struct RawQueue {
     pending: u32,
     overdue: Option<u32>,
+    declined_by_host: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDirection {
+    latency: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    bytes_per_s: Option<u32>,
+    cut_after_bytes: Option<u64>,
+    slice: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaults {
+    #[serde(default)]
+    upstream: RawDirection,
+    #[serde(default)]
+    downstream: RawDirection,
+    random_cut_max_bytes: Option<u64>,
+    slow_close: Option<Spanned<String>>,
+    connections: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBulk {
+    count: Spanned<u32>,
+    amount: Spanned<String>,
+    cards: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -448,6 +511,9 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         if let Some(a) = &t.reserve_cap {
             terminal.reserve_cap = amount(&cx, a)?;
         }
+        if let Some(d) = &t.host_timeout {
+            terminal.host_timeout_ms = millis(&cx, d)?;
+        }
     }
     if raw.step.is_empty() {
         return Err(cx.err(0..0, "a scenario needs at least one [[step]]"));
@@ -485,17 +551,18 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
         actions.push((d.span(), Action::AdvanceClock(duration(cx, d)?)));
     }
     if let Some(n) = &r.network {
-        let up = match n.get_ref().as_str() {
-            "up" => true,
-            "down" => false,
+        let link = match n.get_ref().as_str() {
+            "up" => LinkSpec::Up,
+            "down" => LinkSpec::Down,
+            "blackhole" => LinkSpec::Blackhole,
             other => {
                 return Err(cx.err(
                     n.span(),
-                    format!("network is \"up\" or \"down\", not \"{other}\""),
+                    format!("network is \"up\", \"down\" or \"blackhole\", not \"{other}\""),
                 ));
             }
         };
-        actions.push((n.span(), Action::Network(up)));
+        actions.push((n.span(), Action::Network(link)));
     }
     if let Some(p) = &r.purchase {
         let expect = r.expect.as_ref().map(|e| expectation(cx, e)).transpose()?;
@@ -522,10 +589,45 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
         }
     }
     if let Some(q) = &r.expect_queue {
+        let q2 = q.get_ref();
         actions.push((
             q.span(),
-            Action::ExpectQueue(q.get_ref().pending, q.get_ref().overdue),
+            Action::ExpectQueue(q2.pending, q2.overdue, q2.declined_by_host),
         ));
+    }
+    if let Some(f) = &r.faults {
+        actions.push((f.span(), Action::Faults(faults(cx, f.get_ref())?)));
+    }
+    if let Some(b) = &r.purchases {
+        let raw = b.get_ref();
+        if *raw.count.get_ref() == 0 || *raw.count.get_ref() > 10_000 {
+            return Err(cx.err(raw.count.span(), "count is 1 to 10000"));
+        }
+        let mut cards = Vec::new();
+        for c in &raw.cards {
+            cards.push(
+                catalogue::by_name(c.get_ref())
+                    .ok_or_else(|| cx.err(c.span(), format!("unknown card `{}`", c.get_ref())))?,
+            );
+        }
+        if cards.is_empty() {
+            return Err(cx.err(b.span(), "`cards` names at least one test card"));
+        }
+        let a = amount(cx, &raw.amount)?;
+        actions.push((
+            b.span(),
+            Action::Purchases {
+                count: *raw.count.get_ref(),
+                amount: a,
+                cards,
+            },
+        ));
+    }
+    if let Some(n) = &r.forward_until_empty {
+        if *n.get_ref() == 0 {
+            return Err(cx.err(n.span(), "at least one round"));
+        }
+        actions.push((n.span(), Action::ForwardUntilEmpty(*n.get_ref())));
     }
     let earlier = |of: &Spanned<usize>| {
         if *of.get_ref() == 0 || *of.get_ref() >= index {
@@ -620,6 +722,59 @@ fn duration(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<u32, ScenarioError> {
         _ => return Err(bad()),
     };
     n.checked_mul(mult).ok_or_else(bad)
+}
+
+/// "250ms", "2s" as milliseconds (real time, for the link and the terminal's host timeout).
+fn millis(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<u64, ScenarioError> {
+    let t = s.get_ref().trim();
+    let bad = || {
+        cx.err(
+            s.span(),
+            format!("`{t}`: write a whole number of ms or s (e.g. \"250ms\")"),
+        )
+    };
+    if let Some(n) = t.strip_suffix("ms") {
+        n.parse().map_err(|_| bad())
+    } else if let Some(n) = t.strip_suffix('s') {
+        n.parse::<u64>().map(|v| v * 1000).map_err(|_| bad())
+    } else {
+        Err(bad())
+    }
+}
+
+fn direction(
+    cx: &Ctx<'_>,
+    d: &RawDirection,
+) -> Result<payhil_faults::DirectionFaults, ScenarioError> {
+    let ms = |x: &Option<Spanned<String>>| -> Result<std::time::Duration, ScenarioError> {
+        Ok(std::time::Duration::from_millis(
+            x.as_ref().map(|v| millis(cx, v)).transpose()?.unwrap_or(0),
+        ))
+    };
+    Ok(payhil_faults::DirectionFaults {
+        latency: ms(&d.latency)?,
+        jitter: ms(&d.jitter)?,
+        bytes_per_s: d.bytes_per_s,
+        cut_after_bytes: d.cut_after_bytes,
+        slice: d.slice,
+    })
+}
+
+fn faults(cx: &Ctx<'_>, f: &RawFaults) -> Result<Option<payhil_faults::Faults>, ScenarioError> {
+    let faults = payhil_faults::Faults {
+        upstream: direction(cx, &f.upstream)?,
+        downstream: direction(cx, &f.downstream)?,
+        random_cut_max_bytes: f.random_cut_max_bytes,
+        slow_close: std::time::Duration::from_millis(
+            f.slow_close
+                .as_ref()
+                .map(|v| millis(cx, v))
+                .transpose()?
+                .unwrap_or(0),
+        ),
+        connections: f.connections,
+    };
+    Ok((faults != payhil_faults::Faults::none()).then_some(faults))
 }
 
 fn datetime(cx: &Ctx<'_>, s: &Spanned<toml::value::Datetime>) -> Result<i64, ScenarioError> {

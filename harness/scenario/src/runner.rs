@@ -2,7 +2,9 @@
 //! expectations, against the reference model, and against the invariants (exactly-once,
 //! receipts, no card data in any artifact).
 
-use crate::format::{Action, Expectation, PurchaseSpec, Scenario, Step, outcome_name, reason_name};
+use crate::format::{
+    Action, Expectation, LinkSpec, PurchaseSpec, Scenario, Step, outcome_name, reason_name,
+};
 use payhil_acquirer::SettledKind;
 use payhil_bench::{Bench, BenchConfig, DeviceIdentity, EmulatorSpec, Target, TerminalConfig};
 use payhil_faults::LinkState;
@@ -161,6 +163,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                 self_service: t.self_service,
                 reserve_phone_auth_above_minor: t.reserve_phone_auth_above.minor,
                 reserve_cap_minor: t.reserve_cap.minor,
+                host_timeout_ms: t.host_timeout_ms,
             },
         }),
         TerminalTarget::Physical { port, baud } => Target::Physical {
@@ -359,13 +362,67 @@ impl Run {
                     )),
                 }
             }
-            Action::Network(up) => {
-                self.bench
-                    .proxy
-                    .set(if *up { LinkState::Up } else { LinkState::Down })
-                    .await;
-                self.model.set_network(*up);
-                Ok(format!("network {}", if *up { "up" } else { "down" }))
+            Action::Network(link) => {
+                let (state, name) = match link {
+                    LinkSpec::Up => (LinkState::Up, "up"),
+                    LinkSpec::Down => (LinkState::Down, "down"),
+                    LinkSpec::Blackhole => (LinkState::Blackhole, "blackhole"),
+                };
+                self.bench.proxy.set(state).await;
+                match link {
+                    LinkSpec::Blackhole => self.model.set_blackhole(),
+                    other => self.model.set_network(*other == LinkSpec::Up),
+                }
+                Ok(format!("network {name}"))
+            }
+            Action::Faults(f) => {
+                self.bench.proxy.set_faults(f.unwrap_or_default());
+                self.model.set_flaky(f.is_some());
+                Ok(format!("faults {f:?}"))
+            }
+            Action::Purchases {
+                count,
+                amount,
+                cards,
+            } => {
+                for i in 0..*count as usize {
+                    let card = cards[i % cards.len()].clone();
+                    let spec = PurchaseSpec {
+                        amount: *amount,
+                        network: card.networks[0],
+                        entry: payhil_protocol::EntryMode::Chip,
+                        pin: Some(card.pin.clone()),
+                        card,
+                        forced_offline: false,
+                        tip_minor: 0,
+                        kind: TxnKind::Purchase,
+                        chip_unreadable: false,
+                        reserve: None,
+                    };
+                    self.purchase_with(step, &spec, None, false)
+                        .await
+                        .map_err(|e| format!("purchase {} of {count}: {e}", i + 1))?;
+                }
+                Ok(format!("{count} purchases of {amount}"))
+            }
+            Action::ForwardUntilEmpty(max) => {
+                for round in 1..=*max {
+                    let r = self.request(&Request::ForwardQueue).await?;
+                    self.model.forwarding_opportunity();
+                    let Response::Queue(q) = r.get() else {
+                        return Err(format!(
+                            "ForwardQueue: expected Queue, terminal answered {:?}",
+                            r.get()
+                        ));
+                    };
+                    if q.pending == 0 {
+                        self.model.queue_observed_empty();
+                        return Ok(format!("queue empty after {round} forwarding rounds"));
+                    }
+                }
+                Err(format!(
+                    "offline queue not empty after {max} forwarding rounds"
+                ))
             }
             Action::Purchase(spec, expect) => self.purchase(step, spec, *expect).await,
             Action::Forward => {
@@ -388,12 +445,19 @@ impl Run {
                 self.follow_up(step, TxnKind::Reversal, *of, None, *expect)
                     .await
             }
-            Action::ExpectQueue(n, overdue) => {
+            Action::ExpectQueue(n, overdue, declined) => {
                 let r = self.request(&Request::QueueStatus).await?;
                 match r.get() {
                     Response::Queue(q) => self
                         .check_queue(q.pending, Some(*n))
                         .and_then(|()| self.check_overdue(q.overdue, *overdue))
+                        .and_then(|()| match declined {
+                            Some(d) if *d != q.declined_by_host => Err(format!(
+                                "NETS-10: terminal reports {} declined by the host after forwarding; scenario expects {d}",
+                                q.declined_by_host
+                            )),
+                            _ => Ok(()),
+                        })
                         .map(|_| format!("{} pending, {} overdue", q.pending, q.overdue)),
                     other => Err(format!(
                         "QueueStatus: expected Queue, terminal answered {other:?}"
@@ -475,7 +539,12 @@ impl Run {
         let terminal = shown(outcome, reason);
         let model = match prediction {
             Prediction::Exact(o, r) => shown(o, r),
-            Prediction::Either(a, b) => format!("{} or {}", shown(a.0, a.1), shown(b.0, b.1)),
+            Prediction::Either(..) | Prediction::OneOf(..) => prediction
+                .outcomes()
+                .iter()
+                .map(|(o, r)| shown(*o, *r))
+                .collect::<Vec<_>>()
+                .join(" or "),
         };
         let scenario = expect.map(|e| match e.reason {
             Some(r) => shown(e.outcome, r),
@@ -528,6 +597,18 @@ impl Run {
         step: &Step,
         spec: &PurchaseSpec,
         expect: Option<Expectation>,
+    ) -> Result<String, String> {
+        self.purchase_with(step, spec, expect, true).await
+    }
+
+    /// A purchase; `keep_receipt` false checks the receipt without keeping it as an artifact
+    /// (bulk purchases would drown the snapshots).
+    async fn purchase_with(
+        &mut self,
+        step: &Step,
+        spec: &PurchaseSpec,
+        expect: Option<Expectation>,
+        keep_receipt: bool,
     ) -> Result<String, String> {
         let note = spec.reserve.as_ref().map(|r| payhil_model::reserve::Note {
             attendant: r.attendant,
@@ -702,7 +783,14 @@ impl Run {
         };
         let receipt = result.receipt.to_string();
         let (seq, total) = (result.txn_seq, spec.total());
-        self.check_receipt(step, &receipt, &facts, approved)?;
+        if keep_receipt {
+            self.check_receipt(step, &receipt, &facts, approved)?;
+        } else {
+            let problems = payhil_model::receipt::findings(&receipt, &facts);
+            if !problems.is_empty() {
+                return Err(format!("receipt: {}", problems.join("; ")));
+            }
+        }
         Ok(format!("{} {total} -> {verdict} (#{seq})", spec.card.name))
     }
 
