@@ -311,7 +311,13 @@ impl Books {
         let declined: Vec<_> = self
             .items
             .values()
-            .filter(|s| s.kind == SettledKind::Offline && s.response_code != rc::APPROVED)
+            .filter(|s| {
+                // Offline purchases the issuer refused (NETS-10); a reversal of something the
+                // host never had is not a loss and is not listed.
+                s.kind == SettledKind::Offline
+                    && s.response_code != rc::APPROVED
+                    && s.txn == TxnKind::Purchase
+            })
             .collect();
         if !declined.is_empty() {
             out.push_str("DECLINED AFTER FORWARDING\n");

@@ -84,6 +84,8 @@ pub struct NetProxy {
     addr: SocketAddr,
     upstream: SocketAddr,
     state: watch::Sender<LinkState>,
+    /// Bumped whenever faults change: open connections end, so the faults apply from now on.
+    epoch: watch::Sender<u64>,
     plan: Arc<Mutex<Plan>>,
     transcript: Transcript,
     /// The accept loop; `None` while the link is down (nothing listens: connections are refused).
@@ -118,10 +120,12 @@ impl NetProxy {
             seed,
             connection: 0,
         }));
+        let (epoch, _) = watch::channel(0);
         let proxy = Self {
             addr,
             upstream,
             state,
+            epoch,
             plan,
             transcript,
             task: Mutex::new(None),
@@ -137,6 +141,7 @@ impl NetProxy {
             self.plan.clone(),
             self.upstream,
         );
+        let epoch = self.epoch.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, peer)) = listener.accept().await else {
@@ -151,7 +156,15 @@ impl NetProxy {
                     }
                     LinkState::Up => {
                         let cf = next_connection(&p, &t, peer);
-                        tokio::spawn(pipe(client, peer, upstream, rx.clone(), t.clone(), cf));
+                        tokio::spawn(pipe(
+                            client,
+                            peer,
+                            upstream,
+                            rx.clone(),
+                            epoch.subscribe(),
+                            t.clone(),
+                            cf,
+                        ));
                     }
                 }
             }
@@ -195,12 +208,13 @@ impl NetProxy {
         *self.state.borrow()
     }
 
-    /// Sets the faults for the next connections (open ones keep theirs).
+    /// Sets the faults for the next connections and ends the open ones, so that the faults
+    /// apply to every exchange from now on (a terminal reconnects as after any cut).
     pub fn set_faults(&self, faults: Faults) {
         self.transcript
             .record(Source::Proxy, format!("faults {faults:?}"));
-        let mut p = self.plan.lock().unwrap_or_else(|e| e.into_inner());
-        p.faults = faults;
+        self.plan.lock().unwrap_or_else(|e| e.into_inner()).faults = faults;
+        self.epoch.send_modify(|e| *e += 1);
     }
 
     /// The seed the proxy draws from.
@@ -351,6 +365,7 @@ async fn pipe(
     peer: SocketAddr,
     upstream: SocketAddr,
     mut state: watch::Receiver<LinkState>,
+    mut epoch: watch::Receiver<u64>,
     t: Transcript,
     cf: ConnFaults,
 ) {
@@ -385,11 +400,13 @@ async fn pipe(
         Up(std::io::Result<End>),
         Down(std::io::Result<End>),
         LinkDown,
+        FaultsChanged,
     }
     let ended = tokio::select! {
         r = &mut up => Ended::Up(r),
         r = &mut down => Ended::Down(r),
         _ = state.wait_for(|s| *s != LinkState::Up) => Ended::LinkDown,
+        _ = epoch.changed() => Ended::FaultsChanged,
     };
     let why = match ended {
         Ended::Up(Ok(End::Cut(n))) => format!("cut after {n} bytes towards the host"),
@@ -400,6 +417,7 @@ async fn pipe(
         }
         Ended::Up(Err(e)) | Ended::Down(Err(e)) => format!("ended: {e}"),
         Ended::LinkDown => "cut: link down".into(),
+        Ended::FaultsChanged => "cut: faults changed".into(),
     };
     // Dropping both halves of both sockets (linger 0) resets the connection.
     t.record(Source::Proxy, format!("connection from {peer} {why}"));
@@ -539,5 +557,26 @@ mod tests {
         let mut b = [0u8; 1];
         let r = tokio::time::timeout(Duration::from_millis(200), c.read(&mut b)).await;
         assert!(r.is_err(), "no answer from a blackhole");
+    }
+
+    #[tokio::test]
+    async fn changing_faults_ends_open_connections() {
+        let t = Transcript::new();
+        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 1)
+            .await
+            .unwrap();
+        let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+        c.write_all(b"hi").await.unwrap();
+        let mut b = [0u8; 2];
+        c.read_exact(&mut b).await.unwrap();
+        proxy.set_faults(Faults {
+            downstream: DirectionFaults {
+                cut_after_bytes: Some(0),
+                ..Default::default()
+            },
+            ..Faults::none()
+        });
+        read_all(&mut c).await;
+        assert!(t.render().contains("cut: faults changed"), "{}", t.render());
     }
 }
