@@ -716,6 +716,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
 
     fn txn_data<'s>(&'s self, t: &'s Txn) -> TxnData<'s> {
         TxnData {
+            repeat: false,
             kind: t.kind,
             related_seq: t.related_seq,
             terminal_id: self.cfg.identity.terminal_id,
@@ -1058,6 +1059,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
     fn forward_next(&mut self, after: After) -> Step<'_> {
         match self.journal.pending(0) {
             Ok(Some(rec)) => {
+                // A second send of the same item is a repeat advice (0221/0421).
+                let Ok(repeat) = self.journal.pending_was_sent(0) else {
+                    return Step::Halt;
+                };
                 // Durably "sent" before it is sent: the host may have it from now on.
                 if self.journal.mark_sent(rec.seq).is_err() {
                     return Step::Halt;
@@ -1067,6 +1072,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     unreachable!()
                 };
                 Step::Host(HostRequest::Advice(TxnData {
+                    repeat,
                     kind: rec.kind,
                     related_seq: rec.related_seq,
                     terminal_id: self.cfg.identity.terminal_id,

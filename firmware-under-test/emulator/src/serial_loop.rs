@@ -7,7 +7,8 @@ use fut_core::limits::{Limits, ReserveLimits};
 use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
-use payhil_protocol::host_link::{self as hl, HostResponse, MAX_HOST_MESSAGE};
+use payhil_protocol::host_link::{HostResponse, MAX_HOST_MESSAGE};
+use payhil_protocol::iso8583::mapping as iso;
 use payhil_protocol::{Currency, Event, Identity, Request, RequestError, Response};
 use std::io::{ErrorKind, Read, Write};
 use std::time::Duration;
@@ -204,7 +205,8 @@ fn answer<F: fut_core::flash::Flash>(
     };
     eprintln!("fut-emulator: <- #{seq} {req:?}");
     let mut step = terminal.handle(&req);
-    let mut host_buf = [0u8; MAX_HOST_MESSAGE + 2];
+    let mut host_buf = [0u8; iso::MAX_WIRE];
+    let mut fields = iso::Fields::new();
     let mut resp_buf = [0u8; MAX_HOST_MESSAGE];
     loop {
         match step {
@@ -229,16 +231,17 @@ fn answer<F: fut_core::flash::Flash>(
             }
             Step::Host(msg) => {
                 eprintln!("fut-emulator: -> host {msg:?}");
-                let result = match hl::encode(&msg, &mut host_buf) {
-                    Some(wire) => host.exchange(wire, &mut resp_buf),
-                    None => Err(crate::host_link::HostError {
+                // ISO 8583 on the wire (see payhil_protocol::iso8583).
+                let result = match iso::encode_request(&msg, &mut fields, &mut host_buf) {
+                    Ok(wire) => host.exchange(wire, &mut resp_buf),
+                    Err(e) => Err(crate::host_link::HostError {
                         sent: false,
-                        error: std::io::Error::other("host message too large"),
+                        error: std::io::Error::other(format!("cannot encode the request: {e:?}")),
                     }),
                 };
                 let decoded: Result<HostResponse<'_>, HostUnreachable> = match &result {
                     Ok(n) => {
-                        postcard::from_bytes(&resp_buf[..*n]).map_err(|_| HostUnreachable::NoAnswer)
+                        iso::decode_response(&resp_buf[..*n]).map_err(|_| HostUnreachable::NoAnswer)
                     }
                     Err(e) => {
                         eprintln!(

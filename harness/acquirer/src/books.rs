@@ -421,6 +421,7 @@ mod tests {
             auth_code: "Y3",
             kind: TxnKind::Purchase,
             related_seq: 0,
+            repeat: false,
         }
     }
 

@@ -8,7 +8,8 @@
 //! * [`Books::settlement_file`] writes the settlement: Dankort and Visa batches apart (CARD-09),
 //!   masked card numbers only (PCI-01).
 //!
-//! The wire format is the interim host link of `payhil-protocol`; ISO 8583 replaces it.
+//! The wire format is ISO 8583 (`payhil_protocol::iso8583`): 0100/0110, 0200/0210, 0220/0221/0230,
+//! 0400/0410, 0420/0421/0430 and 0800/0810 for the blocked-card list.
 #![warn(missing_docs)]
 
 pub mod banking;
@@ -17,6 +18,7 @@ mod books;
 pub use books::{Books, Delivery, Reply, Settled, SettledKind};
 
 use payhil_protocol::host_link::{HostRequest, MAX_HOST_MESSAGE};
+use payhil_protocol::iso8583::mapping;
 use payhil_transport::{Source, Transcript};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -89,27 +91,38 @@ async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: 
             );
             return;
         }
-        let req: HostRequest<'_> = match postcard::from_bytes(&body[..n]) {
+        let mti = mapping::request_mti(&body[..n]).unwrap_or(0);
+        let req: HostRequest<'_> = match mapping::decode_request(&body[..n]) {
             Ok(r) => r,
             Err(e) => {
                 t.record(
                     Source::Host,
-                    format!("{peer}: undecodable message ({e}); closing"),
+                    format!("{peer}: undecodable ISO 8583 message ({e:?}); closing"),
                 );
                 return;
             }
         };
-        t.record(Source::Host, format!("<- {req:?}"));
-        let resp_bytes = {
+        t.record(Source::Host, format!("<- {mti:04} {req:?}"));
+        let mut fields = mapping::Fields::new();
+        let mut out = vec![0u8; mapping::MAX_WIRE];
+        let wire = {
             let mut b = books.lock().unwrap_or_else(|p| p.into_inner());
             let reply = b.handle(&req);
-            t.record(Source::Host, format!("-> {:?}", reply.message()));
-            postcard::to_stdvec(&reply.message())
+            t.record(
+                Source::Host,
+                format!("-> {:04} {:?}", mapping::response_mti(mti), reply.message()),
+            );
+            match mapping::encode_response(&reply.message(), mti, &mut fields, &mut out) {
+                Ok(w) => w.to_vec(),
+                Err(e) => {
+                    t.record(
+                        Source::Host,
+                        format!("{peer}: cannot encode the answer ({e:?}); closing"),
+                    );
+                    return;
+                }
+            }
         };
-        let Ok(resp) = resp_bytes else { return };
-        let mut wire = Vec::with_capacity(resp.len() + 2);
-        wire.extend_from_slice(&(resp.len() as u16).to_be_bytes());
-        wire.extend_from_slice(&resp);
         if s.write_all(&wire).await.is_err() {
             t.record(
                 Source::Host,

@@ -1,14 +1,13 @@
-//! Interim terminal <-> acquirer messages: a 2-byte big-endian length, then a postcard body.
-//!
-//! This is the walking skeleton's host link; ISO 8583 replaces it (issue: acquirer host on
-//! ISO 8583). It lives here because both the firmware and the harness's host simulator speak it,
-//! and the firmware may depend only on this crate.
+//! The terminal <-> acquirer messages as the firmware core and the host simulator see them. On
+//! the wire they are ISO 8583 (`crate::iso8583::mapping`) behind a 2-byte big-endian length.
+//! They live here because both the firmware and the harness's host simulator speak them, and
+//! the firmware may depend only on this crate.
 
 use crate::message::{Amount, EntryMode, Expiry, Network, PanText, TxnKind};
 use serde::{Deserialize, Serialize};
 
 /// Largest body the host link carries.
-pub const MAX_HOST_MESSAGE: usize = 512;
+pub const MAX_HOST_MESSAGE: usize = 1200;
 
 /// Terminal to host.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +56,8 @@ pub struct TxnData<'a> {
     pub kind: TxnKind,
     /// Captures and reversals: the sequence number of the transaction referred to.
     pub related_seq: u32,
+    /// An advice sent again after a cut (ISO 8583 0221/0421 instead of 0220/0420).
+    pub repeat: bool,
 }
 
 /// Host to terminal.
@@ -114,17 +115,4 @@ pub mod response_code {
     pub const DUPLICATE: u8 = 94;
     /// Unable to locate the original (a reversal or capture of something the host never got).
     pub const NOT_FOUND: u8 = 25;
-}
-
-/// Writes `len(2, BE) | postcard(msg)` into `out`; returns the bytes to send.
-pub fn encode<'o, T: Serialize>(msg: &T, out: &'o mut [u8]) -> Option<&'o [u8]> {
-    if out.len() < 2 {
-        return None;
-    }
-    let n = postcard::to_slice(msg, &mut out[2..]).ok()?.len();
-    if n > MAX_HOST_MESSAGE {
-        return None;
-    }
-    out[..2].copy_from_slice(&(n as u16).to_be_bytes());
-    Some(&out[..n + 2])
 }

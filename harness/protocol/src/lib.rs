@@ -13,6 +13,7 @@
 
 pub mod frame;
 pub mod host_link;
+pub mod iso8583;
 pub mod message;
 
 pub use frame::{Frame, FrameDecoder, FrameError, FrameKind};

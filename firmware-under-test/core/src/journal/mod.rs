@@ -832,6 +832,17 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         self.flash.program(addr, &new)
     }
 
+    /// Whether the `i`-th pending item was sent before (its advice is then a repeat, 0221).
+    pub fn pending_was_sent(&mut self, i: usize) -> Result<bool, JournalError> {
+        if i >= self.pending_len {
+            return Ok(false);
+        }
+        Ok(match self.read_slot(u32::from(self.pending[i]))? {
+            SlotState::Txn { found, .. } => found.sent,
+            _ => false,
+        })
+    }
+
     /// Records that an advice for the pending item `seq` is about to be sent: from now on the
     /// host may have it, so it can no longer be voided locally (PBS-03). Call before sending.
     pub fn mark_sent(&mut self, seq: u32) -> Result<(), JournalError> {

@@ -1,0 +1,998 @@
+//! ISO 8583 (1987 numbering) between terminal and acquirer: a binary bitmap, a documented field
+//! subset, and a 2-byte big-endian length prefix on TCP. `no_std`, no allocation: decoding
+//! borrows field values from the input; encoding writes into a caller's buffer.
+//!
+//! Field encodings (all ASCII except the bitmaps and DE 55):
+//!
+//! | DE | name | format |
+//! |---|---|---|
+//! | 2 | primary account number | LLVAR n..19 |
+//! | 3 | processing code | n6 (000000 purchase, 200000 refund) |
+//! | 4 | amount, transaction | n12, minor units |
+//! | 11 | system trace audit number | n6 (sequence number mod 1,000,000) |
+//! | 12 | local transaction date and time | n12 YYMMDDhhmmss (the 1993 layout: 1987's DE 12/13 carry no year) |
+//! | 14 | expiry date | n4 YYMM |
+//! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = 1 PIN verified, 2 not |
+//! | 23 | PAN sequence number | n3 |
+//! | 37 | retrieval reference number | an12: the terminal's full sequence number, zero padded |
+//! | 38 | authorisation identification response | an6 (space padded) |
+//! | 39 | response code | an2 |
+//! | 41 | card acceptor terminal id | ans8 (space padded) |
+//! | 42 | card acceptor id | ans15 (space padded) |
+//! | 48 | additional data, private | LLLVAR ans..999 (0810: the blocked-card list) |
+//! | 49 | currency code, transaction | n3 |
+//! | 55 | ICC data | LLLVAR b..255, BER-TLV |
+//! | 70 | network management information code | n3 (301: blocked-card list) |
+//! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
+//! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16 |
+//!
+//! Malformed input is an error, never a panic (fuzzed by `fuzz/fuzz_targets/iso8583_decode`).
+
+/// Message type indicator, e.g. `0200`.
+pub type Mti = u16;
+
+/// Highest field number handled (secondary bitmap).
+pub const MAX_FIELD: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// Fixed length, ASCII.
+    Fixed(usize),
+    /// 2-digit ASCII length, then that many bytes.
+    LlVar(usize),
+    /// 3-digit ASCII length, then that many bytes.
+    LllVar(usize),
+}
+
+/// The format of each supported field; `None` for fields outside the subset.
+const fn format(de: usize) -> Option<Format> {
+    Some(match de {
+        2 => Format::LlVar(19),
+        3 | 11 => Format::Fixed(6),
+        4 | 12 | 37 => Format::Fixed(12),
+        14 => Format::Fixed(4),
+        22 | 23 | 49 | 70 => Format::Fixed(3),
+        38 => Format::Fixed(6),
+        39 => Format::Fixed(2),
+        41 => Format::Fixed(8),
+        42 => Format::Fixed(15),
+        48 => Format::LllVar(999),
+        55 => Format::LllVar(255),
+        74 | 76 => Format::Fixed(10),
+        86 | 88 => Format::Fixed(16),
+        90 => Format::Fixed(42),
+        _ => return None,
+    })
+}
+
+/// Why bytes are not a message of the subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Iso8583Error {
+    /// Fewer bytes than the structure needs.
+    Truncated,
+    /// The MTI is not four ASCII digits.
+    BadMti,
+    /// A field outside the documented subset is present.
+    UnsupportedField(u8),
+    /// A length prefix is not digits, or exceeds the field's maximum.
+    BadLength(u8),
+    /// A numeric field holds something other than digits.
+    NotNumeric(u8),
+    /// Bytes left over after the last field.
+    TrailingBytes,
+    /// The output buffer is too small, or a value does not fit its field.
+    TooLarge(u8),
+}
+
+/// A message: its type and the fields present, borrowed from the decoded bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// Message type indicator.
+    pub mti: Mti,
+    fields: [Option<&'a [u8]>; MAX_FIELD + 1],
+}
+
+fn numeric(de: usize) -> bool {
+    matches!(
+        de,
+        3 | 4 | 11 | 12 | 14 | 22 | 23 | 49 | 70 | 74 | 76 | 86 | 88 | 90 | 2
+    )
+}
+
+impl<'a> Message<'a> {
+    /// An empty message of type `mti`.
+    pub const fn new(mti: Mti) -> Self {
+        Self {
+            mti,
+            fields: [None; MAX_FIELD + 1],
+        }
+    }
+
+    /// Sets field `de` (the value is written as given: ASCII digits for numeric fields).
+    pub fn set(&mut self, de: usize, value: &'a [u8]) -> &mut Self {
+        if de <= MAX_FIELD {
+            self.fields[de] = Some(value);
+        }
+        self
+    }
+
+    /// Field `de`, if present.
+    pub fn get(&self, de: usize) -> Option<&'a [u8]> {
+        self.fields.get(de).copied().flatten()
+    }
+
+    /// Field `de` as text (ASCII fields), trailing spaces trimmed.
+    pub fn text(&self, de: usize) -> Option<&'a str> {
+        self.get(de)
+            .and_then(|v| core::str::from_utf8(v).ok())
+            .map(|s| s.trim_end())
+    }
+
+    /// Field `de` as a number (numeric fields).
+    pub fn number(&self, de: usize) -> Option<u64> {
+        let v = self.get(de)?;
+        if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        v.iter().try_fold(0u64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+    }
+
+    /// Encodes `len(2, BE) | MTI | bitmap(s) | fields` into `out`; returns the bytes to send.
+    pub fn encode<'o>(&self, out: &'o mut [u8]) -> Result<&'o [u8], Iso8583Error> {
+        let secondary = self.fields[65..].iter().any(Option::is_some);
+        let mut bitmap = [0u8; 16];
+        for (de, v) in self.fields.iter().enumerate().skip(2) {
+            if v.is_some() {
+                if format(de).is_none() {
+                    return Err(Iso8583Error::UnsupportedField(de as u8));
+                }
+                bitmap[(de - 1) / 8] |= 0x80 >> ((de - 1) % 8);
+            }
+        }
+        if secondary {
+            bitmap[0] |= 0x80;
+        }
+        let mut w = Writer { out, at: 2 };
+        let mti = [
+            b'0' + (self.mti / 1000 % 10) as u8,
+            b'0' + (self.mti / 100 % 10) as u8,
+            b'0' + (self.mti / 10 % 10) as u8,
+            b'0' + (self.mti % 10) as u8,
+        ];
+        w.put(&mti, 0)?;
+        w.put(&bitmap[..if secondary { 16 } else { 8 }], 0)?;
+        for de in 2..=MAX_FIELD {
+            let Some(v) = self.fields[de] else { continue };
+            let tag = de as u8;
+            match format(de) {
+                Some(Format::Fixed(n)) => {
+                    if v.len() != n {
+                        return Err(Iso8583Error::TooLarge(tag));
+                    }
+                    w.put(v, tag)?;
+                }
+                Some(Format::LlVar(max)) => {
+                    if v.len() > max {
+                        return Err(Iso8583Error::TooLarge(tag));
+                    }
+                    w.put(
+                        &[b'0' + (v.len() / 10) as u8, b'0' + (v.len() % 10) as u8],
+                        tag,
+                    )?;
+                    w.put(v, tag)?;
+                }
+                Some(Format::LllVar(max)) => {
+                    if v.len() > max {
+                        return Err(Iso8583Error::TooLarge(tag));
+                    }
+                    let l = v.len();
+                    w.put(
+                        &[
+                            b'0' + (l / 100) as u8,
+                            b'0' + (l / 10 % 10) as u8,
+                            b'0' + (l % 10) as u8,
+                        ],
+                        tag,
+                    )?;
+                    w.put(v, tag)?;
+                }
+                None => return Err(Iso8583Error::UnsupportedField(tag)),
+            }
+        }
+        let body = w.at - 2;
+        let len = u16::try_from(body).map_err(|_| Iso8583Error::TooLarge(0))?;
+        w.out[..2].copy_from_slice(&len.to_be_bytes());
+        Ok(&w.out[..w.at])
+    }
+
+    /// Decodes one message body (without the length prefix).
+    pub fn decode(b: &'a [u8]) -> Result<Self, Iso8583Error> {
+        let mut r = Reader { b, at: 0 };
+        let mti = r.take(4)?;
+        if !mti.iter().all(u8::is_ascii_digit) {
+            return Err(Iso8583Error::BadMti);
+        }
+        let mut m = Message::new(mti.iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0')));
+        let primary = r.take(8)?;
+        let mut bitmap = [0u8; 16];
+        bitmap[..8].copy_from_slice(primary);
+        if primary[0] & 0x80 != 0 {
+            bitmap[8..].copy_from_slice(r.take(8)?);
+        }
+        for de in 2..=MAX_FIELD {
+            if bitmap[(de - 1) / 8] & (0x80 >> ((de - 1) % 8)) == 0 || de == 65 {
+                continue;
+            }
+            let tag = de as u8;
+            let v = match format(de) {
+                None => return Err(Iso8583Error::UnsupportedField(tag)),
+                Some(Format::Fixed(n)) => r.take(n)?,
+                Some(Format::LlVar(max)) => {
+                    let n = digits(r.take(2)?).ok_or(Iso8583Error::BadLength(tag))?;
+                    if n > max {
+                        return Err(Iso8583Error::BadLength(tag));
+                    }
+                    r.take(n)?
+                }
+                Some(Format::LllVar(max)) => {
+                    let n = digits(r.take(3)?).ok_or(Iso8583Error::BadLength(tag))?;
+                    if n > max {
+                        return Err(Iso8583Error::BadLength(tag));
+                    }
+                    r.take(n)?
+                }
+            };
+            if numeric(de) && !v.iter().all(u8::is_ascii_digit) {
+                return Err(Iso8583Error::NotNumeric(tag));
+            }
+            m.fields[de] = Some(v);
+        }
+        if r.at != b.len() {
+            return Err(Iso8583Error::TrailingBytes);
+        }
+        Ok(m)
+    }
+}
+
+fn digits(b: &[u8]) -> Option<usize> {
+    b.iter().try_fold(0usize, |acc, d| {
+        d.is_ascii_digit().then(|| acc * 10 + usize::from(d - b'0'))
+    })
+}
+
+struct Writer<'o> {
+    out: &'o mut [u8],
+    at: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, v: &[u8], tag: u8) -> Result<(), Iso8583Error> {
+        let end = self.at + v.len();
+        if end > self.out.len() {
+            return Err(Iso8583Error::TooLarge(tag));
+        }
+        self.out[self.at..end].copy_from_slice(v);
+        self.at = end;
+        Ok(())
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Iso8583Error> {
+        let end = self.at.checked_add(n).ok_or(Iso8583Error::Truncated)?;
+        let v = self.b.get(self.at..end).ok_or(Iso8583Error::Truncated)?;
+        self.at = end;
+        Ok(v)
+    }
+}
+
+/// Writes `value` as `width` ASCII digits (zero padded) into `out`; `None` if it does not fit.
+pub fn num<const N: usize>(value: u64) -> Option<[u8; N]> {
+    let mut out = [b'0'; N];
+    let mut v = value;
+    for d in out.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    (v == 0).then_some(out)
+}
+
+/// Writes `text` left-aligned and space padded into `N` bytes; `None` if it is longer.
+pub fn padded<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let b = text.as_bytes();
+    if b.len() > N {
+        return None;
+    }
+    let mut out = [b' '; N];
+    out[..b.len()].copy_from_slice(b);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    /// An 0200 with DE 3, 4, 11, 41, derived by hand from the field table:
+    /// fields 3, 4, 11 are in byte 0 (bits 3, 4 -> 0x30) and byte 1 (bit 11 -> 0x20);
+    /// field 41 is in byte 5 (bit 41 -> 0x80).
+    #[test]
+    fn encodes_the_hand_derived_bytes() {
+        let mut m = Message::new(200);
+        m.set(3, b"000000")
+            .set(4, b"000000012550")
+            .set(11, b"000007")
+            .set(41, b"TERM0001");
+        let mut out = [0u8; 128];
+        let wire = m.encode(&mut out).unwrap();
+        let body: &[u8] = &[
+            b'0', b'2', b'0', b'0', // MTI
+            0x30, 0x20, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, // primary bitmap
+        ];
+        let mut expect = std::vec::Vec::from(body);
+        expect.extend_from_slice(b"000000");
+        expect.extend_from_slice(b"000000012550");
+        expect.extend_from_slice(b"000007");
+        expect.extend_from_slice(b"TERM0001");
+        assert_eq!(&wire[..2], &(expect.len() as u16).to_be_bytes());
+        assert_eq!(&wire[2..], expect.as_slice());
+        let back = Message::decode(&wire[2..]).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.number(4), Some(12550));
+        assert_eq!(back.text(41), Some("TERM0001"));
+    }
+
+    #[test]
+    fn variable_fields_and_the_secondary_bitmap() {
+        let mut m = Message::new(810);
+        m.set(2, b"4111111111111111")
+            .set(48, b"a,b")
+            .set(70, b"301");
+        let mut out = [0u8; 128];
+        let wire = m.encode(&mut out).unwrap();
+        // MTI, primary bitmap with bit 1 (secondary) and bit 2, secondary bitmap with bit 70.
+        assert_eq!(&wire[2..6], b"0810");
+        assert_eq!(wire[6], 0xC0);
+        assert_eq!(wire[6 + 5], 0x01, "bit 48 is the last bit of byte 5");
+        assert_eq!(
+            &wire[14..22],
+            &[0x04, 0, 0, 0, 0, 0, 0, 0],
+            "bit 70 is bit 6 of the secondary bitmap"
+        );
+        assert_eq!(&wire[22..40], b"164111111111111111");
+        assert_eq!(&wire[40..46], b"003a,b");
+        assert_eq!(&wire[46..], b"301");
+        assert_eq!(Message::decode(&wire[2..]).unwrap(), m);
+    }
+
+    #[test]
+    fn malformed_messages_are_errors() {
+        assert_eq!(Message::decode(b"02"), Err(Iso8583Error::Truncated));
+        assert_eq!(
+            Message::decode(b"02x0\0\0\0\0\0\0\0\0"),
+            Err(Iso8583Error::BadMti)
+        );
+        // Field 5 is outside the subset.
+        assert_eq!(
+            Message::decode(b"0200\x08\0\0\0\0\0\0\0"),
+            Err(Iso8583Error::UnsupportedField(5))
+        );
+        // PAN length 99.
+        let mut b = std::vec::Vec::from(&b"0200\x40\0\0\0\0\0\0\0"[..]);
+        b.extend_from_slice(b"99123");
+        assert_eq!(Message::decode(&b), Err(Iso8583Error::BadLength(2)));
+        // Letters in the amount.
+        let mut b = std::vec::Vec::from(&b"0200\x10\0\0\0\0\0\0\0"[..]);
+        b.extend_from_slice(b"00000001255A");
+        assert_eq!(Message::decode(&b), Err(Iso8583Error::NotNumeric(4)));
+        let mut b = std::vec::Vec::from(&b"0200\x20\0\0\0\0\0\0\0"[..]);
+        b.extend_from_slice(b"000000X");
+        assert_eq!(Message::decode(&b), Err(Iso8583Error::TrailingBytes));
+    }
+}
+
+/// The terminal <-> acquirer messages of `host_link` as ISO 8583.
+pub mod mapping {
+    use super::{Iso8583Error, Message, num, padded};
+    use crate::host_link::{HostRequest, HostResponse, PanList, TxnData};
+    use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
+
+    /// Largest encoded message (length prefix included).
+    pub const MAX_WIRE: usize = 2 + 4 + 16 + 1200;
+
+    /// The application identifier (EMV tag 4F) of each network, carried in DE 55. Visa Debit is
+    /// told apart by the Visa Electron AID in this simulation.
+    pub const fn aid(n: Network) -> [u8; 7] {
+        match n {
+            Network::Dankort => [0xA0, 0x00, 0x00, 0x01, 0x21, 0x10, 0x10],
+            Network::Visa => [0xA0, 0x00, 0x00, 0x00, 0x03, 0x10, 0x10],
+            Network::VisaDebit => [0xA0, 0x00, 0x00, 0x00, 0x03, 0x20, 0x10],
+            Network::Mastercard => [0xA0, 0x00, 0x00, 0x00, 0x04, 0x10, 0x10],
+            Network::BankAxept => [0xD5, 0x78, 0x00, 0x00, 0x02, 0x10, 0x10],
+        }
+    }
+
+    fn network_of(aid_bytes: &[u8]) -> Option<Network> {
+        [
+            Network::Dankort,
+            Network::Visa,
+            Network::VisaDebit,
+            Network::Mastercard,
+            Network::BankAxept,
+        ]
+        .into_iter()
+        .find(|n| aid(*n) == aid_bytes)
+    }
+
+    /// Civil date from days since 1970-01-01 (Hinnant).
+    fn civil(days: i64) -> (i64, u32, u32) {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        (yoe + era * 400 + i64::from(m <= 2), m, d)
+    }
+
+    fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+        let y = y - i64::from(m <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(m);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+    }
+
+    /// DE 12 as YYMMDDhhmmss (years 2000..2099).
+    fn de12(unix: i64) -> [u8; 12] {
+        let (y, m, d) = civil(unix.div_euclid(86_400));
+        let s = unix.rem_euclid(86_400) as u64;
+        let v = (y.rem_euclid(100) as u64) * 10_000_000_000
+            + u64::from(m) * 100_000_000
+            + u64::from(d) * 1_000_000
+            + (s / 3600) * 10_000
+            + (s % 3600 / 60) * 100
+            + s % 60;
+        num::<12>(v).unwrap_or([b'0'; 12])
+    }
+
+    fn unix_of_de12(v: u64) -> i64 {
+        let (yy, mm, dd) = (
+            (v / 10_000_000_000) as i64,
+            (v / 100_000_000 % 100) as u32,
+            (v / 1_000_000 % 100) as u32,
+        );
+        let (h, mi, s) = (
+            (v / 10_000 % 100) as i64,
+            (v / 100 % 100) as i64,
+            (v % 100) as i64,
+        );
+        days_from_civil(2000 + yy, mm, dd) * 86_400 + h * 3600 + mi * 60 + s
+    }
+
+    fn bcd<const N: usize>(v: u64) -> [u8; N] {
+        let mut out = [0u8; N];
+        let mut v = v;
+        for b in out.iter_mut().rev() {
+            *b = ((v / 10 % 10) as u8) << 4 | (v % 10) as u8;
+            v /= 100;
+        }
+        out
+    }
+
+    /// Scratch space for the field values of one message (they are borrowed by the message).
+    pub struct Fields {
+        de3: [u8; 6],
+        de4: [u8; 12],
+        de11: [u8; 6],
+        de12: [u8; 12],
+        de14: [u8; 4],
+        de22: [u8; 3],
+        de23: [u8; 3],
+        de37: [u8; 12],
+        de38: [u8; 6],
+        de39: [u8; 2],
+        de41: [u8; 8],
+        de42: [u8; 15],
+        de49: [u8; 3],
+        de55: [u8; 48],
+        de55_len: usize,
+        de90: [u8; 42],
+    }
+
+    impl Default for Fields {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Fields {
+        /// Empty scratch space.
+        pub const fn new() -> Self {
+            Self {
+                de3: [b'0'; 6],
+                de4: [b'0'; 12],
+                de11: [b'0'; 6],
+                de12: [b'0'; 12],
+                de14: [b'0'; 4],
+                de22: [b'0'; 3],
+                de23: [b'0'; 3],
+                de37: [b'0'; 12],
+                de38: [b' '; 6],
+                de39: [b'0'; 2],
+                de41: [b' '; 8],
+                de42: [b' '; 15],
+                de49: [b'0'; 3],
+                de55: [0; 48],
+                de55_len: 0,
+                de90: [b'0'; 42],
+            }
+        }
+    }
+
+    fn mti_of(req: &HostRequest<'_>) -> u16 {
+        match req {
+            HostRequest::Authorise(d) => match d.kind {
+                TxnKind::PreAuthorisation => 100,
+                TxnKind::Reversal => 400,
+                _ => 200,
+            },
+            HostRequest::Advice(d) => match (d.kind, d.repeat) {
+                (TxnKind::Reversal, false) => 420,
+                (TxnKind::Reversal, true) => 421,
+                (_, false) => 220,
+                (_, true) => 221,
+            },
+            HostRequest::FetchBlockList { .. } => 800,
+        }
+    }
+
+    fn entry_code(e: EntryMode, pin: bool) -> [u8; 3] {
+        let p = if pin { b'1' } else { b'2' };
+        match e {
+            EntryMode::Chip => [b'0', b'5', p],
+            EntryMode::Contactless => [b'0', b'7', p],
+            EntryMode::Wallet => [b'8', b'1', p],
+            EntryMode::Magstripe => [b'9', b'0', p],
+        }
+    }
+
+    /// Encodes a terminal request (length prefix included) into `out`.
+    pub fn encode_request<'o>(
+        req: &HostRequest<'_>,
+        f: &mut Fields,
+        out: &'o mut [u8],
+    ) -> Result<&'o [u8], Iso8583Error> {
+        let mti = mti_of(req);
+        let d = match req {
+            HostRequest::FetchBlockList { terminal_id } => {
+                f.de41 = padded::<8>(terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
+                let mut m = Message::new(mti);
+                m.set(41, &f.de41).set(70, b"301");
+                return m.encode(out);
+            }
+            HostRequest::Authorise(d) | HostRequest::Advice(d) => d,
+        };
+        f.de3 = if d.kind == TxnKind::Refund {
+            *b"200000"
+        } else {
+            *b"000000"
+        };
+        f.de4 = num::<12>(d.amount.minor).ok_or(Iso8583Error::TooLarge(4))?;
+        f.de11 = num::<6>(u64::from(d.txn_seq) % 1_000_000).ok_or(Iso8583Error::TooLarge(11))?;
+        f.de12 = de12(d.local_time);
+        f.de22 = entry_code(d.entry_mode, d.pin_verified);
+        f.de23 = num::<3>(u64::from(d.pan_seq)).ok_or(Iso8583Error::TooLarge(23))?;
+        f.de37 = num::<12>(u64::from(d.txn_seq)).ok_or(Iso8583Error::TooLarge(37))?;
+        f.de41 = padded::<8>(d.terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
+        f.de42 = padded::<15>(d.merchant_id).ok_or(Iso8583Error::TooLarge(42))?;
+        f.de49 = num::<3>(u64::from(d.amount.currency.0)).ok_or(Iso8583Error::TooLarge(49))?;
+        // DE 55: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence.
+        let mut t = [0u8; 48];
+        let mut n = 0;
+        let mut tlv = |tag: &[u8], v: &[u8]| {
+            t[n..n + tag.len()].copy_from_slice(tag);
+            n += tag.len();
+            t[n] = v.len() as u8;
+            n += 1;
+            t[n..n + v.len()].copy_from_slice(v);
+            n += v.len();
+        };
+        tlv(&[0x4F], &aid(d.network));
+        tlv(&[0x9F, 0x02], &bcd::<6>(d.amount.minor));
+        tlv(&[0x5F, 0x2A], &bcd::<2>(u64::from(d.amount.currency.0)));
+        let (y, m, day) = civil(d.local_time.div_euclid(86_400));
+        tlv(
+            &[0x9A],
+            &bcd::<3>((y.rem_euclid(100) as u64) * 10_000 + u64::from(m) * 100 + u64::from(day)),
+        );
+        tlv(
+            &[0x9C],
+            &[if d.kind == TxnKind::Refund {
+                0x20
+            } else {
+                0x00
+            }],
+        );
+        tlv(&[0x5F, 0x34], &[d.pan_seq]);
+        f.de55 = t;
+        f.de55_len = n;
+        let mut msg = Message::new(mti);
+        msg.set(2, d.pan.0.as_bytes())
+            .set(3, &f.de3)
+            .set(4, &f.de4)
+            .set(11, &f.de11)
+            .set(12, &f.de12);
+        if d.expiry != (Expiry { year: 0, month: 0 }) {
+            f.de14 = num::<4>(u64::from(d.expiry.year % 100) * 100 + u64::from(d.expiry.month))
+                .ok_or(Iso8583Error::TooLarge(14))?;
+            msg.set(14, &f.de14);
+        }
+        msg.set(22, &f.de22)
+            .set(23, &f.de23)
+            .set(37, &f.de37)
+            .set(41, &f.de41)
+            .set(42, &f.de42)
+            .set(49, &f.de49);
+        msg.set(55, &f.de55[..f.de55_len]);
+        if !d.auth_code.is_empty() {
+            f.de38 = padded::<6>(d.auth_code).ok_or(Iso8583Error::TooLarge(38))?;
+            msg.set(38, &f.de38);
+        }
+        if matches!(d.kind, TxnKind::Capture | TxnKind::Reversal) {
+            let orig_mti: u64 = if d.kind == TxnKind::Capture { 100 } else { 200 };
+            f.de90 = [b'0'; 42];
+            f.de90[..4].copy_from_slice(&num::<4>(orig_mti).unwrap_or(*b"0000"));
+            f.de90[4..14].copy_from_slice(
+                &num::<10>(u64::from(d.related_seq)).ok_or(Iso8583Error::TooLarge(90))?,
+            );
+            msg.set(90, &f.de90);
+        }
+        msg.encode(out)
+    }
+
+    fn de55_network(icc: &[u8]) -> Option<Network> {
+        // A minimal BER-TLV walk over the primitive tags this mapping writes.
+        let mut i = 0;
+        while i < icc.len() {
+            let two = icc[i] & 0x1F == 0x1F;
+            let tag_len = if two { 2 } else { 1 };
+            let tag = icc.get(i..i + tag_len)?;
+            let len = usize::from(*icc.get(i + tag_len)?);
+            let v = icc.get(i + tag_len + 1..i + tag_len + 1 + len)?;
+            if tag == [0x4F] {
+                return network_of(v);
+            }
+            i += tag_len + 1 + len;
+        }
+        None
+    }
+
+    fn entry_of(de22: &[u8]) -> Option<(EntryMode, bool)> {
+        let e = match &de22[..2] {
+            b"05" => EntryMode::Chip,
+            b"07" => EntryMode::Contactless,
+            b"81" => EntryMode::Wallet,
+            b"90" => EntryMode::Magstripe,
+            _ => return None,
+        };
+        Some((e, de22[2] == b'1'))
+    }
+
+    /// Why a decoded message is not a request this mapping knows.
+    const BAD: Iso8583Error = Iso8583Error::NotNumeric(0);
+
+    /// Decodes a terminal request body (without the length prefix).
+    pub fn decode_request(body: &[u8]) -> Result<HostRequest<'_>, Iso8583Error> {
+        let m = Message::decode(body)?;
+        let text = |de| m.text(de).ok_or(Iso8583Error::Truncated);
+        if m.mti == 800 {
+            return Ok(HostRequest::FetchBlockList {
+                terminal_id: text(41)?,
+            });
+        }
+        let number = |de| m.number(de).ok_or(Iso8583Error::Truncated);
+        let pan =
+            core::str::from_utf8(m.get(2).ok_or(Iso8583Error::Truncated)?).map_err(|_| BAD)?;
+        let (entry_mode, pin_verified) = entry_of(m.get(22).ok_or(Iso8583Error::Truncated)?)
+            .ok_or(Iso8583Error::NotNumeric(22))?;
+        let network = de55_network(m.get(55).ok_or(Iso8583Error::Truncated)?)
+            .ok_or(Iso8583Error::NotNumeric(55))?;
+        let expiry = match m.number(14) {
+            Some(v) => Expiry {
+                year: 2000 + (v / 100) as u16,
+                month: (v % 100) as u8,
+            },
+            None => Expiry { year: 0, month: 0 },
+        };
+        let related = m
+            .get(90)
+            .map(|v| m_number(&v[4..14]))
+            .transpose()?
+            .unwrap_or(0);
+        let kind = match (m.mti, m.get(90).is_some(), m.get(3) == Some(b"200000")) {
+            (100, _, _) => TxnKind::PreAuthorisation,
+            (400 | 420 | 421, _, _) => TxnKind::Reversal,
+            (_, true, _) => TxnKind::Capture,
+            (_, _, true) => TxnKind::Refund,
+            _ => TxnKind::Purchase,
+        };
+        let d = TxnData {
+            terminal_id: text(41)?,
+            merchant_id: text(42)?,
+            txn_seq: u32::try_from(number(37)?).map_err(|_| Iso8583Error::NotNumeric(37))?,
+            pan: PanText(pan),
+            expiry,
+            pan_seq: u8::try_from(number(23)?).map_err(|_| Iso8583Error::NotNumeric(23))?,
+            network,
+            entry_mode,
+            amount: Amount {
+                minor: number(4)?,
+                currency: Currency(
+                    u16::try_from(number(49)?).map_err(|_| Iso8583Error::NotNumeric(49))?,
+                ),
+            },
+            local_time: unix_of_de12(number(12)?),
+            pin_verified,
+            auth_code: m.text(38).unwrap_or(""),
+            kind,
+            related_seq: u32::try_from(related).map_err(|_| Iso8583Error::NotNumeric(90))?,
+            repeat: matches!(m.mti, 221 | 421),
+        };
+        match m.mti {
+            100 | 200 | 400 => Ok(HostRequest::Authorise(d)),
+            220 | 221 | 420 | 421 => Ok(HostRequest::Advice(d)),
+            _ => Err(Iso8583Error::BadMti),
+        }
+    }
+
+    fn m_number(v: &[u8]) -> Result<u64, Iso8583Error> {
+        v.iter().try_fold(0u64, |a, d| {
+            if d.is_ascii_digit() {
+                Ok(a * 10 + u64::from(d - b'0'))
+            } else {
+                Err(Iso8583Error::NotNumeric(90))
+            }
+        })
+    }
+
+    /// The answer's MTI: the request's, without the repeat digit, plus 10 (0221 -> 0230).
+    pub const fn response_mti(request_mti: u16) -> u16 {
+        request_mti - request_mti % 10 + 10
+    }
+
+    /// Encodes the host's answer to a request of type `request_mti`.
+    pub fn encode_response<'o>(
+        resp: &HostResponse<'_>,
+        request_mti: u16,
+        f: &mut Fields,
+        out: &'o mut [u8],
+    ) -> Result<&'o [u8], Iso8583Error> {
+        let mut m = Message::new(response_mti(request_mti));
+        match resp {
+            HostResponse::AuthResult {
+                txn_seq,
+                response_code,
+                auth_code,
+            } => {
+                f.de37 = num::<12>(u64::from(*txn_seq)).ok_or(Iso8583Error::TooLarge(37))?;
+                f.de39 = num::<2>(u64::from(*response_code)).ok_or(Iso8583Error::TooLarge(39))?;
+                m.set(37, &f.de37).set(39, &f.de39);
+                if !auth_code.is_empty() {
+                    f.de38 = padded::<6>(auth_code).ok_or(Iso8583Error::TooLarge(38))?;
+                    m.set(38, &f.de38);
+                }
+            }
+            HostResponse::AdviceAck {
+                txn_seq,
+                response_code,
+            } => {
+                f.de37 = num::<12>(u64::from(*txn_seq)).ok_or(Iso8583Error::TooLarge(37))?;
+                f.de39 = num::<2>(u64::from(*response_code)).ok_or(Iso8583Error::TooLarge(39))?;
+                m.set(37, &f.de37).set(39, &f.de39);
+            }
+            HostResponse::BlockList { pans } => {
+                m.set(39, b"00").set(48, pans.0.as_bytes()).set(70, b"301");
+            }
+        }
+        m.encode(out)
+    }
+
+    /// The MTI of a request body, to answer it.
+    pub fn request_mti(body: &[u8]) -> Option<u16> {
+        let b = body.get(..4)?;
+        b.iter().try_fold(0u16, |a, d| {
+            d.is_ascii_digit().then(|| a * 10 + u16::from(d - b'0'))
+        })
+    }
+
+    /// Decodes the host's answer (without the length prefix).
+    pub fn decode_response(body: &[u8]) -> Result<HostResponse<'_>, Iso8583Error> {
+        let m = Message::decode(body)?;
+        let seq = || {
+            m.number(37)
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or(Iso8583Error::Truncated)
+        };
+        let code = || {
+            m.number(39)
+                .and_then(|v| u8::try_from(v).ok())
+                .ok_or(Iso8583Error::Truncated)
+        };
+        match m.mti {
+            110 | 210 | 410 => Ok(HostResponse::AuthResult {
+                txn_seq: seq()?,
+                response_code: code()?,
+                auth_code: m.text(38).unwrap_or(""),
+            }),
+            230 | 430 => Ok(HostResponse::AdviceAck {
+                txn_seq: seq()?,
+                response_code: code()?,
+            }),
+            810 => Ok(HostResponse::BlockList {
+                pans: PanList(m.text(48).unwrap_or("")),
+            }),
+            _ => Err(Iso8583Error::BadMti),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        extern crate std;
+        use super::*;
+
+        fn data() -> TxnData<'static> {
+            TxnData {
+                terminal_id: "TERM0001",
+                merchant_id: "100200300",
+                txn_seq: 1234567,
+                pan: PanText("5019100000000006"),
+                expiry: Expiry {
+                    year: 2030,
+                    month: 12,
+                },
+                pan_seq: 1,
+                network: Network::Dankort,
+                entry_mode: EntryMode::Chip,
+                amount: Amount {
+                    minor: 12550,
+                    currency: Currency::DKK,
+                },
+                local_time: 1_772_446_500, // 2026-03-02T10:15:00Z
+                pin_verified: true,
+                auth_code: "",
+                kind: TxnKind::Purchase,
+                related_seq: 0,
+                repeat: false,
+            }
+        }
+
+        #[test]
+        fn an_authorisation_has_the_documented_fields() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let wire = encode_request(&HostRequest::Authorise(data()), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.mti, 200);
+            assert_eq!(m.get(12), Some(&b"260302101500"[..]), "DE 12 YYMMDDhhmmss");
+            assert_eq!(m.get(22), Some(&b"051"[..]), "chip, PIN verified");
+            assert_eq!(m.get(37), Some(&b"000001234567"[..]));
+            assert_eq!(m.get(11), Some(&b"234567"[..]));
+            assert_eq!(m.get(14), Some(&b"3012"[..]));
+            assert_eq!(m.get(49), Some(&b"208"[..]));
+            // DE 55 starts with 4F 07 and the Dankort AID, then 9F02 06 000000012550.
+            let icc = m.get(55).unwrap();
+            assert_eq!(
+                &icc[..9],
+                &[0x4F, 0x07, 0xA0, 0x00, 0x00, 0x01, 0x21, 0x10, 0x10]
+            );
+            assert_eq!(
+                &icc[9..18],
+                &[0x9F, 0x02, 0x06, 0x00, 0x00, 0x00, 0x01, 0x25, 0x50]
+            );
+            assert_eq!(
+                decode_request(&wire[2..]).unwrap(),
+                HostRequest::Authorise(data())
+            );
+        }
+
+        #[test]
+        fn every_request_kind_roundtrips() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            for (kind, advice, repeat, mti) in [
+                (TxnKind::Purchase, true, false, 220),
+                (TxnKind::Purchase, true, true, 221),
+                (TxnKind::Refund, false, false, 200),
+                (TxnKind::PreAuthorisation, false, false, 100),
+                (TxnKind::Capture, false, false, 200),
+                (TxnKind::Reversal, false, false, 400),
+                (TxnKind::Reversal, true, false, 420),
+            ] {
+                let mut d = data();
+                d.kind = kind;
+                d.repeat = repeat;
+                d.related_seq = if matches!(kind, TxnKind::Capture | TxnKind::Reversal) {
+                    99
+                } else {
+                    0
+                };
+                if advice {
+                    d.expiry = Expiry { year: 0, month: 0 };
+                    d.auth_code = "Y3";
+                }
+                let req = if advice {
+                    HostRequest::Advice(d)
+                } else {
+                    HostRequest::Authorise(d)
+                };
+                let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+                assert_eq!(request_mti(&wire[2..]), Some(mti), "{kind:?}");
+                assert_eq!(decode_request(&wire[2..]).unwrap(), req, "{kind:?}");
+            }
+            let req = HostRequest::FetchBlockList {
+                terminal_id: "TERM0001",
+            };
+            let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+            assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+        }
+
+        #[test]
+        fn responses_roundtrip() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            for (resp, mti) in [
+                (
+                    HostResponse::AuthResult {
+                        txn_seq: 7,
+                        response_code: 0,
+                        auth_code: "123456",
+                    },
+                    200,
+                ),
+                (
+                    HostResponse::AuthResult {
+                        txn_seq: 7,
+                        response_code: 51,
+                        auth_code: "",
+                    },
+                    100,
+                ),
+                (
+                    HostResponse::AdviceAck {
+                        txn_seq: 9,
+                        response_code: 0,
+                    },
+                    220,
+                ),
+                (
+                    HostResponse::BlockList {
+                        pans: PanList("5019100000000030"),
+                    },
+                    800,
+                ),
+            ] {
+                let wire = encode_response(&resp, mti, &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
+                assert_eq!(request_mti(&wire[2..]), Some(mti + 10));
+                assert_eq!(decode_response(&wire[2..]).unwrap(), resp);
+            }
+            for (mti, answer) in [(221, 230), (421, 430), (420, 430), (100, 110), (800, 810)] {
+                assert_eq!(response_mti(mti), answer, "the answer to {mti:04}");
+            }
+        }
+    }
+}
