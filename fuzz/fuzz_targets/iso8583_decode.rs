@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(wire) = mapping::encode_request(&req, &mut f, &mut out) {
             let wire = wire.to_vec();
             // Re-encoding normalises (padding, defaults), so compare the decoded forms.
-            assert_eq!(mapping::decode_request(&wire[2..]).map(|r| format!("{r:?}")), Ok(format!("{req:?}")));
+            assert_eq!(
+                mapping::decode_request(&wire[2..]).map(|r| format!("{r:?}")),
+                Ok(format!("{req:?}"))
+            );
         }
     }
     let _ = mapping::decode_response(data);

@@ -205,6 +205,12 @@ fuzz_target!(|input: Input| {
                     let seq = match req {
                         payhil_protocol::host_link::HostRequest::Authorise(d) => d.txn_seq,
                         payhil_protocol::host_link::HostRequest::Advice(d) => d.txn_seq,
+                        payhil_protocol::host_link::HostRequest::Reconcile { .. } => {
+                            step = t.host_result(Ok(HostResponse::ReconcileResult {
+                                in_balance: true,
+                            }));
+                            continue;
+                        }
                         payhil_protocol::host_link::HostRequest::FetchBlockList { .. } => {
                             step = t.host_result(Ok(HostResponse::BlockList {
                                 pans: payhil_protocol::host_link::PanList("5019100000000007"),

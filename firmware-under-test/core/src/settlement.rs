@@ -8,6 +8,7 @@ use crate::calendar::{Date, HolidayCalendar};
 use crate::flash::Flash;
 use crate::journal::{Found, Journal, JournalError, TxnStatus};
 use core::fmt::{self, Write};
+use payhil_protocol::host_link::ReconcileTotals;
 use payhil_protocol::{BatchTotal, Network, SettlementTotals, TxnKind};
 
 /// When a purchase made on `txn` is settled: Dankort (and BankAxept, also domestic debit) the
@@ -61,6 +62,26 @@ pub fn totals<F: Flash, const P: usize>(
             } else {
                 b.count += 1;
                 b.minor = b.minor.saturating_add(f.record.amount.minor);
+            }
+        }
+    })?;
+    Ok(t)
+}
+
+/// What the host should have: the settled transactions that are online or already forwarded
+/// (ISO 8583 0500 totals; debits are purchases and captures, credits refunds).
+pub fn host_view<F: Flash, const P: usize>(
+    j: &mut Journal<F, P>,
+) -> Result<ReconcileTotals, JournalError> {
+    let mut t = ReconcileTotals::default();
+    j.for_each(|f| {
+        if settles(&f) && f.done {
+            if f.record.kind == TxnKind::Refund {
+                t.credits += 1;
+                t.credits_minor = t.credits_minor.saturating_add(f.record.amount.minor);
+            } else {
+                t.debits += 1;
+                t.debits_minor = t.debits_minor.saturating_add(f.record.amount.minor);
             }
         }
     })?;

@@ -132,6 +132,9 @@ enum State {
     FetchingBlockList {
         after: After,
     },
+    Reconciling {
+        totals: payhil_protocol::SettlementTotals,
+    },
     Forwarding {
         rec: TxnRecord,
         after: After,
@@ -344,10 +347,23 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Request::QueueStatus => self.queue_status(),
             Request::ForwardQueue => self.start_forwarding(After::Queue),
             Request::PowerCut => Step::Reply(Response::PoweringOff),
-            Request::Reconcile => match crate::settlement::totals(&mut self.journal) {
-                Ok(t) => Step::Reply(Response::Totals(t)),
-                Err(_) => Step::Halt,
-            },
+            Request::Reconcile => {
+                if !matches!(self.state, State::Idle) {
+                    return self.wrong_state();
+                }
+                let (Ok(totals), Ok(host_view)) = (
+                    crate::settlement::totals(&mut self.journal),
+                    crate::settlement::host_view(&mut self.journal),
+                ) else {
+                    return Step::Halt;
+                };
+                // Reconcile with the host (ISO 8583 0500); its verdict goes into the answer.
+                self.state = State::Reconciling { totals };
+                Step::Host(HostRequest::Reconcile {
+                    terminal_id: self.cfg.identity.terminal_id,
+                    totals: host_view,
+                })
+            }
         }
     }
 
@@ -781,6 +797,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     self.after_no_answer(txn)
                 }
             },
+            State::Reconciling { mut totals } => {
+                totals.host = match result {
+                    Ok(HostResponse::ReconcileResult { in_balance: true }) => {
+                        payhil_protocol::HostBalance::InBalance
+                    }
+                    Ok(HostResponse::ReconcileResult { in_balance: false }) => {
+                        payhil_protocol::HostBalance::OutOfBalance
+                    }
+                    _ => payhil_protocol::HostBalance::NotChecked,
+                };
+                self.state = State::Idle;
+                Step::Reply(Response::Totals(totals))
+            }
             State::FetchingBlockList { after } => match result {
                 Ok(HostResponse::BlockList { pans }) => {
                     self.set_blocked(pans.0);
@@ -1535,7 +1564,11 @@ mod tests {
     }
 
     fn totals(t: &mut T<'_>) -> payhil_protocol::SettlementTotals {
-        match t.handle(&Request::Reconcile) {
+        assert!(matches!(
+            t.handle(&Request::Reconcile),
+            Step::Host(HostRequest::Reconcile { .. })
+        ));
+        match t.host_result(Err(HostUnreachable::NotSent)) {
             Step::Reply(Response::Totals(x)) => x,
             other => panic!("{other:?}"),
         }
@@ -1826,6 +1859,11 @@ mod tests {
             panic!()
         };
         assert_eq!((d.kind, d.related_seq), (TxnKind::Reversal, seq));
+        let rev = d.txn_seq;
+        t.host_result(Ok(HostResponse::AdviceAck {
+            txn_seq: rev,
+            response_code: 0,
+        }));
         assert_eq!(totals(&mut t).dankort.count, 0);
     }
 

@@ -3,7 +3,7 @@
 use payhil_cards::catalogue::{self, IssuerBehaviour};
 use payhil_cards::{MaskedPan, Pan};
 use payhil_protocol::host_link::{
-    HostRequest, HostResponse, PanList, TxnData, response_code as rc,
+    HostRequest, HostResponse, PanList, ReconcileTotals, TxnData, response_code as rc,
 };
 use payhil_protocol::{Amount, EntryMode, Expiry, Network, TxnKind};
 use std::collections::BTreeMap;
@@ -103,6 +103,8 @@ pub enum Reply {
     },
     /// The blocked-card list, comma-separated (CARD-10).
     BlockList(String),
+    /// Whether a terminal's reconciliation totals match the books (0510).
+    Reconciled(bool),
 }
 
 /// Card numbers of the test cards the issuer has blocked (CARD-10).
@@ -141,6 +143,7 @@ impl Reply {
             Reply::BlockList(pans) => HostResponse::BlockList {
                 pans: PanList(pans),
             },
+            Reply::Reconciled(ok) => HostResponse::ReconcileResult { in_balance: *ok },
         }
     }
 
@@ -149,6 +152,7 @@ impl Reply {
         match self {
             Reply::Txn { response_code, .. } => Some(*response_code),
             Reply::BlockList(_) => None,
+            Reply::Reconciled(_) => None,
         }
     }
 }
@@ -161,6 +165,10 @@ impl Books {
             HostRequest::Authorise(d) => (false, d),
             HostRequest::Advice(d) => (true, d),
             HostRequest::FetchBlockList { .. } => return Reply::BlockList(blocked_cards()),
+            HostRequest::Reconcile {
+                terminal_id,
+                totals,
+            } => return Reply::Reconciled(self.reconcile(terminal_id, totals)),
         };
         let delivery = Delivery {
             terminal_id: d.terminal_id.into(),
@@ -249,6 +257,22 @@ impl Books {
                 rc::APPROVED
             }
         }
+    }
+
+    /// Compares a terminal's totals with the books for it: debits are purchases and captures,
+    /// credits refunds, each settled once and not reversed.
+    pub fn reconcile(&self, terminal_id: &str, t: &ReconcileTotals) -> bool {
+        let mut mine = ReconcileTotals::default();
+        for s in self.settled().filter(|s| s.terminal_id == terminal_id) {
+            if s.txn == TxnKind::Refund {
+                mine.credits += 1;
+                mine.credits_minor += s.amount.minor;
+            } else {
+                mine.debits += 1;
+                mine.debits_minor += s.amount.minor;
+            }
+        }
+        mine == *t
     }
 
     /// Items in the settlement, in settlement order: approved purchases, captures and refunds
@@ -516,6 +540,41 @@ mod tests {
         assert!(
             file.contains("REFUNDS DANKORT COUNT 1 DKK -125.50"),
             "{file}"
+        );
+    }
+
+    #[test]
+    fn reconciliation_compares_the_terminals_totals_with_the_books() {
+        let mut b = Books::default();
+        b.handle(&HostRequest::Authorise(data(1, "5019100000000006")));
+        let mut refund = data(2, "5019100000000006");
+        refund.kind = TxnKind::Refund;
+        b.handle(&HostRequest::Authorise(refund));
+        let right = ReconcileTotals {
+            debits: 1,
+            debits_minor: 125_50,
+            credits: 1,
+            credits_minor: 125_50,
+        };
+        assert!(b.reconcile("T1", &right));
+        assert!(
+            !b.reconcile(
+                "T1",
+                &ReconcileTotals {
+                    debits_minor: 125_51,
+                    ..right
+                }
+            ),
+            "one øre off"
+        );
+        assert!(!b.reconcile("T2", &right), "another terminal's books");
+        let reply = b.handle(&HostRequest::Reconcile {
+            terminal_id: "T1",
+            totals: right,
+        });
+        assert_eq!(
+            reply.message(),
+            HostResponse::ReconcileResult { in_balance: true }
         );
     }
 }

@@ -22,6 +22,26 @@ pub enum HostRequest<'a> {
         /// Terminal id.
         terminal_id: &'a str,
     },
+    /// Reconciliation (ISO 8583 0500): the terminal's totals of what the host should have.
+    Reconcile {
+        /// Terminal id.
+        terminal_id: &'a str,
+        /// The totals.
+        totals: ReconcileTotals,
+    },
+}
+
+/// Reconciliation totals: debits are purchases and captures, credits are refunds.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReconcileTotals {
+    /// Number of debits.
+    pub debits: u32,
+    /// Sum of debits, minor units.
+    pub debits_minor: u64,
+    /// Number of credits.
+    pub credits: u32,
+    /// Sum of credits, minor units.
+    pub credits_minor: u64,
 }
 
 /// Fields common to authorisations and advices.
@@ -78,6 +98,11 @@ pub enum HostResponse<'a> {
         txn_seq: u32,
         /// ISO 8583 response code; non-zero means the host declined the forwarded item.
         response_code: u8,
+    },
+    /// Answer to a reconciliation: whether the host's books agree (0510, 00 or 95).
+    ReconcileResult {
+        /// The totals match the host's.
+        in_balance: bool,
     },
     /// The blocked-card list (CARD-10): card numbers separated by commas, replacing the
     /// terminal's list.

@@ -401,7 +401,7 @@ mod tests {
 /// The terminal <-> acquirer messages of `host_link` as ISO 8583.
 pub mod mapping {
     use super::{Iso8583Error, Message, num, padded};
-    use crate::host_link::{HostRequest, HostResponse, PanList, TxnData};
+    use crate::host_link::{HostRequest, HostResponse, PanList, ReconcileTotals, TxnData};
     use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
 
     /// Largest encoded message (length prefix included).
@@ -554,6 +554,7 @@ pub mod mapping {
                 (_, true) => 221,
             },
             HostRequest::FetchBlockList { .. } => 800,
+            HostRequest::Reconcile { .. } => 500,
         }
     }
 
@@ -575,6 +576,29 @@ pub mod mapping {
     ) -> Result<&'o [u8], Iso8583Error> {
         let mti = mti_of(req);
         let d = match req {
+            HostRequest::Reconcile {
+                terminal_id,
+                totals,
+            } => {
+                f.de41 = padded::<8>(terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
+                let (c, d, ca, da) = (
+                    num::<10>(u64::from(totals.credits)).ok_or(Iso8583Error::TooLarge(74))?,
+                    num::<10>(u64::from(totals.debits)).ok_or(Iso8583Error::TooLarge(76))?,
+                    num::<16>(totals.credits_minor).ok_or(Iso8583Error::TooLarge(86))?,
+                    num::<16>(totals.debits_minor).ok_or(Iso8583Error::TooLarge(88))?,
+                );
+                f.de55[..10].copy_from_slice(&c);
+                f.de55[10..20].copy_from_slice(&d);
+                f.de55[20..36].copy_from_slice(&ca);
+                f.de90[..16].copy_from_slice(&da);
+                let mut m = Message::new(500);
+                m.set(41, &f.de41)
+                    .set(74, &f.de55[..10])
+                    .set(76, &f.de55[10..20])
+                    .set(86, &f.de55[20..36])
+                    .set(88, &f.de90[..16]);
+                return m.encode(out);
+            }
             HostRequest::FetchBlockList { terminal_id } => {
                 f.de41 = padded::<8>(terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
                 let mut m = Message::new(mti);
@@ -701,6 +725,21 @@ pub mod mapping {
                 terminal_id: text(41)?,
             });
         }
+        if m.mti == 500 {
+            let n = |de| m.number(de).ok_or(Iso8583Error::Truncated);
+            let count = |de: usize| {
+                n(de).and_then(|v| u32::try_from(v).map_err(|_| Iso8583Error::NotNumeric(de as u8)))
+            };
+            return Ok(HostRequest::Reconcile {
+                terminal_id: text(41)?,
+                totals: ReconcileTotals {
+                    credits: count(74)?,
+                    debits: count(76)?,
+                    credits_minor: n(86)?,
+                    debits_minor: n(88)?,
+                },
+            });
+        }
         let number = |de| m.number(de).ok_or(Iso8583Error::Truncated);
         let pan =
             core::str::from_utf8(m.get(2).ok_or(Iso8583Error::Truncated)?).map_err(|_| BAD)?;
@@ -804,6 +843,9 @@ pub mod mapping {
             HostResponse::BlockList { pans } => {
                 m.set(39, b"00").set(48, pans.0.as_bytes()).set(70, b"301");
             }
+            HostResponse::ReconcileResult { in_balance } => {
+                m.set(39, if *in_balance { b"00" } else { b"95" });
+            }
         }
         m.encode(out)
     }
@@ -841,6 +883,9 @@ pub mod mapping {
             }),
             810 => Ok(HostResponse::BlockList {
                 pans: PanList(m.text(48).unwrap_or("")),
+            }),
+            510 => Ok(HostResponse::ReconcileResult {
+                in_balance: code()? == 0,
             }),
             _ => Err(Iso8583Error::BadMti),
         }
@@ -983,6 +1028,8 @@ pub mod mapping {
                     },
                     800,
                 ),
+                (HostResponse::ReconcileResult { in_balance: true }, 500),
+                (HostResponse::ReconcileResult { in_balance: false }, 500),
             ] {
                 let wire = encode_response(&resp, mti, &mut f, &mut out)
                     .unwrap()
@@ -993,6 +1040,33 @@ pub mod mapping {
             for (mti, answer) in [(221, 230), (421, 430), (420, 430), (100, 110), (800, 810)] {
                 assert_eq!(response_mti(mti), answer, "the answer to {mti:04}");
             }
+        }
+
+        #[test]
+        fn reconciliation_carries_counts_and_amounts() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let totals = ReconcileTotals {
+                debits: 3,
+                debits_minor: 380_00,
+                credits: 1,
+                credits_minor: 80_00,
+            };
+            let req = HostRequest::Reconcile {
+                terminal_id: "TERM0001",
+                totals,
+            };
+            let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+            assert_eq!(request_mti(&wire[2..]), Some(500));
+            let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.get(76), Some(&b"0000000003"[..]), "DE 76 debits, number");
+            assert_eq!(
+                m.get(88),
+                Some(&b"0000000000038000"[..]),
+                "DE 88 debits, amount"
+            );
+            assert_eq!(m.get(74), Some(&b"0000000001"[..]), "DE 74 credits, number");
+            assert_eq!(decode_request(&wire[2..]).unwrap(), req);
         }
     }
 }

@@ -510,6 +510,20 @@ pub struct SettlementTotals {
     pub mastercard: BatchTotal,
     /// BankAxept.
     pub bankaxept: BatchTotal,
+    /// What the host said when the terminal reconciled with it.
+    pub host: HostBalance,
+}
+
+/// The host's verdict on a reconciliation (ISO 8583 0510).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostBalance {
+    /// The host could not be asked.
+    #[default]
+    NotChecked,
+    /// The host's books agree with the terminal's.
+    InBalance,
+    /// They differ.
+    OutOfBalance,
 }
 
 /// Unsolicited terminal events; informational, numbered so that a gap is noticed.

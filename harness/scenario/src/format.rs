@@ -28,6 +28,8 @@
 //! expect_queue = { pending = 0 }          # also: overdue = N (BAX-10)
 //! [[step]]
 //! settle = true                           # settlement file + exactly-once check
+//! [[step]]
+//! reconcile = true                        # ISO 8583 0500: terminal and host totals agree
 //! ```
 //! A `purchase` may also have `tip = "25.00 DKK"` (CARD-05), `kind = "refund"` or `"preauth"`
 //! (CARD-07, CARD-06), `network = "visa"` for a co-badged card (CARD-01), `forced_offline = true`
@@ -237,6 +239,8 @@ pub enum Action {
     },
     /// Write the settlement file and check exactly-once.
     Settle,
+    /// The terminal reconciles with the host (0500); they must be in balance.
+    Reconcile,
     /// Cut power and boot again.
     PowerCycle,
 }
@@ -326,6 +330,7 @@ struct RawStep {
     capture: Option<Spanned<RawCapture>>,
     reverse: Option<Spanned<RawReverse>>,
     settle: Option<Spanned<bool>>,
+    reconcile: Option<Spanned<bool>>,
     power_cycle: Option<Spanned<bool>>,
     note: Option<String>,
 }
@@ -579,6 +584,7 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
     for (flag, action) in [
         (&r.forward, Action::Forward),
         (&r.settle, Action::Settle),
+        (&r.reconcile, Action::Reconcile),
         (&r.power_cycle, Action::PowerCycle),
     ] {
         if let Some(f) = flag {

@@ -476,6 +476,22 @@ impl Run {
                     books.settled().count()
                 ))
             }
+            Action::Reconcile => {
+                let r = self.request(&Request::Reconcile).await?;
+                let Response::Totals(t) = r.get() else {
+                    return Err(format!(
+                        "Reconcile: expected Totals, terminal answered {:?}",
+                        r.get()
+                    ));
+                };
+                if t.host != payhil_protocol::HostBalance::InBalance {
+                    return Err(format!(
+                        "reconciliation: the host says {:?} for the terminal's totals {t:?}",
+                        t.host
+                    ));
+                }
+                Ok(format!("reconciled with the host: {:?}", t.host))
+            }
             Action::PowerCycle => {
                 self.bench
                     .power_cycle(self.boot_timeout)
