@@ -18,21 +18,12 @@ pub struct DateTime {
     pub second: u8,
 }
 
-/// Converts Unix seconds to a UTC date and time (Hinnant's `civil_from_days`).
+/// Converts Unix seconds to a UTC date and time.
 pub fn from_unix(unix_s: i64) -> DateTime {
-    let days = unix_s.div_euclid(86_400);
+    let (year, month, day) = payhil_protocol::civil::from_days(unix_s.div_euclid(86_400));
     let secs = unix_s.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
     DateTime {
-        year,
+        year: year as i32,
         month,
         day,
         hour: (secs / 3600) as u8,
@@ -96,15 +87,9 @@ impl Date {
         }
     }
 
-    /// Days since 1970-01-01 (Hinnant's `days_from_civil`).
+    /// Days since 1970-01-01.
     pub fn days(self) -> i64 {
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        payhil_protocol::civil::to_days(i64::from(self.year), self.month, self.day)
     }
 
     /// The date `n` days later.

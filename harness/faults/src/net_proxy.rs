@@ -316,9 +316,6 @@ async fn pump(
     let mut passed = 0u64;
     let mut rng = ChaCha8Rng::seed_from_u64(jitter_seed);
     loop {
-        if f.cut_after_bytes == Some(passed) {
-            return Ok(End::Cut(passed));
-        }
         let n = from.read(&mut buf).await?;
         if n == 0 {
             return Ok(End::Closed);
@@ -331,6 +328,12 @@ async fn pump(
         if let Some(limit) = total_cut {
             let t = *passed_total.lock().unwrap_or_else(|e| e.into_inner());
             allow = allow.min(limit.saturating_sub(t));
+        }
+        // The limit is checked when bytes arrive, never before: "cut after 0 bytes towards the
+        // terminal" means the host's first answer byte is where the link breaks, so the host
+        // has certainly received the request. Checking earlier would race the other direction.
+        if allow == 0 {
+            return Ok(End::Cut(passed));
         }
         let delay = f.latency
             + if f.jitter.is_zero() {

@@ -361,14 +361,7 @@ impl Model {
         }
         // CARD-04: a gambling merchant's daily maximum per card, online and offline alike.
         if let Some(max) = self.cfg.gambling_daily_max_minor {
-            let day = self.now.div_euclid(86_400);
-            let today: u64 = self
-                .approved
-                .iter()
-                .filter(|(pan, d, _)| *pan == p.card.pan && *d == day)
-                .map(|(_, _, m)| m)
-                .sum();
-            if today + p.amount.minor > max {
+            if self.spent_today(&p.card.pan) + p.amount.minor > max {
                 return DECLINED(Reason::GamblingDailyLimit);
             }
         }
@@ -394,6 +387,16 @@ impl Model {
         }
     }
 
+    /// What a card spent in approved purchases today (UTC), for CARD-04.
+    fn spent_today(&self, pan: &Pan) -> u64 {
+        let day = self.now.div_euclid(86_400);
+        self.approved
+            .iter()
+            .filter(|(p, d, _)| p == pan && *d == day)
+            .map(|(_, _, m)| m)
+            .sum()
+    }
+
     /// Whether a transaction goes to the host at all (it may still get no answer): not when it
     /// is refused before (expired, known blocked, over the gambling maximum) or forced offline.
     fn reaches_for_host(&self, p: &PurchaseInput) -> bool {
@@ -406,14 +409,7 @@ impl Model {
         }
         if p.kind == TxnKind::Purchase {
             if let Some(max) = self.cfg.gambling_daily_max_minor {
-                let day = self.now.div_euclid(86_400);
-                let today: u64 = self
-                    .approved
-                    .iter()
-                    .filter(|(pan, d, _)| *pan == p.card.pan && *d == day)
-                    .map(|(_, _, m)| m)
-                    .sum();
-                if today + p.amount.minor > max {
+                if self.spent_today(&p.card.pan) + p.amount.minor > max {
                     return false;
                 }
             }

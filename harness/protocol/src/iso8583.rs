@@ -431,26 +431,13 @@ pub mod mapping {
         .find(|n| aid(*n) == aid_bytes)
     }
 
-    /// Civil date from days since 1970-01-01 (Hinnant).
     fn civil(days: i64) -> (i64, u32, u32) {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
+        let (y, m, d) = crate::civil::from_days(days);
+        (y, u32::from(m), u32::from(d))
     }
 
     fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-        let y = y - i64::from(m <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let m = i64::from(m);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+        crate::civil::to_days(y, m as u8, d as u8)
     }
 
     /// DE 12 as YYMMDDhhmmss (years 2000..2099).

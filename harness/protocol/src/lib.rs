@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod civil;
 pub mod frame;
 pub mod host_link;
 pub mod iso8583;
