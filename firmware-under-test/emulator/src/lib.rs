@@ -89,6 +89,11 @@ pub struct EmulatorArgs {
     /// With --power-cut-at: tear the interrupted write (half of it lands).
     #[arg(long)]
     pub tear: bool,
+    /// Log every request and host exchange to stderr (errors are always logged). Off by
+    /// default: the harness records every frame and host message itself, and the extra line
+    /// per request costs about a third of the throughput.
+    #[arg(long)]
+    pub trace: bool,
     /// Real-time bound on one host exchange (connect, send, receive), in milliseconds.
     #[arg(long, default_value_t = 2_000)]
     pub host_timeout_ms: u64,

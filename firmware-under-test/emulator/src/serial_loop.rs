@@ -142,14 +142,20 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                     _ => {
                         let seq = f.seq;
                         let payload = f.payload.to_vec();
-                        let (bytes, power_off) =
-                            match answer(&mut terminal, &mut host, &payload, seq, &mut out) {
-                                Some(r) => r,
-                                None => {
-                                    eprintln!("fut-emulator: power lost");
-                                    return Ok(EXIT_POWER_LOST);
-                                }
-                            };
+                        let (bytes, power_off) = match answer(
+                            args.trace,
+                            &mut terminal,
+                            &mut host,
+                            &payload,
+                            seq,
+                            &mut out,
+                        ) {
+                            Some(r) => r,
+                            None => {
+                                eprintln!("fut-emulator: power lost");
+                                return Ok(EXIT_POWER_LOST);
+                            }
+                        };
                         if power_off {
                             let _ = port.write_all(&bytes);
                             let _ = port.flush();
@@ -185,6 +191,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
 /// Runs one request through the core, doing host exchanges as asked. Returns the encoded
 /// response frame and whether power is to be cut, or `None` if the flash lost power.
 fn answer<F: fut_core::flash::Flash>(
+    trace: bool,
     terminal: &mut Terminal<'_, F>,
     host: &mut HostLink,
     payload: &[u8],
@@ -203,7 +210,9 @@ fn answer<F: fut_core::flash::Flash>(
             ));
         }
     };
-    eprintln!("fut-emulator: <- #{seq} {req:?}");
+    if trace {
+        eprintln!("fut-emulator: <- #{seq} {req:?}");
+    }
     let mut step = terminal.handle(&req);
     let mut host_buf = [0u8; iso::MAX_WIRE];
     let mut fields = iso::Fields::new();
@@ -230,7 +239,9 @@ fn answer<F: fut_core::flash::Flash>(
                 return Some((bytes, power_off));
             }
             Step::Host(msg) => {
-                eprintln!("fut-emulator: -> host {msg:?}");
+                if trace {
+                    eprintln!("fut-emulator: -> host {msg:?}");
+                }
                 // ISO 8583 on the wire (see payhil_protocol::iso8583).
                 let result = match iso::encode_request(&msg, &mut fields, &mut host_buf) {
                     Ok(wire) => host.exchange(wire, &mut resp_buf),
@@ -256,7 +267,7 @@ fn answer<F: fut_core::flash::Flash>(
                         })
                     }
                 };
-                if let Ok(r) = &decoded {
+                if let (true, Ok(r)) = (trace, &decoded) {
                     eprintln!("fut-emulator: <- host {r:?}");
                 }
                 step = terminal.host_result(decoded);

@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// Do not compare receipts and settlement files with the reviewed snapshots.
     #[arg(long)]
     no_snapshots: bool,
+    /// Have the embedded terminal log every request and host exchange into the transcript.
+    #[arg(long)]
+    trace_terminal: bool,
     /// Bound on a terminal's start-up, in seconds.
     #[arg(long, default_value_t = 10)]
     boot_timeout: u64,
@@ -146,7 +149,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         },
         None => TerminalTarget::Emulated {
             program: std::env::current_exe().context("locating the payhil executable")?,
-            args: vec!["emulate".into()],
+            args: if args.trace_terminal {
+                vec!["emulate".into(), "--trace".into()]
+            } else {
+                vec!["emulate".into()]
+            },
         },
     };
     let compare_snapshots = !args.no_snapshots && args.port.is_none();
