@@ -52,20 +52,7 @@ fn batch(t: &mut SettlementTotals, n: Network) -> &mut BatchTotal {
 pub fn totals<F: Flash, const P: usize>(
     j: &mut Journal<F, P>,
 ) -> Result<SettlementTotals, JournalError> {
-    let mut t = SettlementTotals::default();
-    j.for_each(|f| {
-        if settles(&f) {
-            let b = batch(&mut t, f.record.network);
-            if f.record.kind == TxnKind::Refund {
-                b.refund_count += 1;
-                b.refund_minor = b.refund_minor.saturating_add(f.record.amount.minor);
-            } else {
-                b.count += 1;
-                b.minor = b.minor.saturating_add(f.record.amount.minor);
-            }
-        }
-    })?;
-    Ok(t)
+    totals_where(j, |_| true)
 }
 
 /// What the host should have: the settled transactions that are online or already forwarded
@@ -73,15 +60,31 @@ pub fn totals<F: Flash, const P: usize>(
 pub fn host_view<F: Flash, const P: usize>(
     j: &mut Journal<F, P>,
 ) -> Result<ReconcileTotals, JournalError> {
-    let mut t = ReconcileTotals::default();
+    let t = totals_where(j, |f| f.done)?;
+    let mut r = ReconcileTotals::default();
+    for b in [t.dankort, t.visa, t.visa_debit, t.mastercard, t.bankaxept] {
+        r.debits += b.count;
+        r.debits_minor = r.debits_minor.saturating_add(b.minor);
+        r.credits += b.refund_count;
+        r.credits_minor = r.credits_minor.saturating_add(b.refund_minor);
+    }
+    Ok(r)
+}
+
+fn totals_where<F: Flash, const P: usize>(
+    j: &mut Journal<F, P>,
+    include: impl Fn(&Found) -> bool,
+) -> Result<SettlementTotals, JournalError> {
+    let mut t = SettlementTotals::default();
     j.for_each(|f| {
-        if settles(&f) && f.done {
+        if settles(&f) && include(&f) {
+            let b = batch(&mut t, f.record.network);
             if f.record.kind == TxnKind::Refund {
-                t.credits += 1;
-                t.credits_minor = t.credits_minor.saturating_add(f.record.amount.minor);
+                b.refund_count += 1;
+                b.refund_minor = b.refund_minor.saturating_add(f.record.amount.minor);
             } else {
-                t.debits += 1;
-                t.debits_minor = t.debits_minor.saturating_add(f.record.amount.minor);
+                b.count += 1;
+                b.minor = b.minor.saturating_add(f.record.amount.minor);
             }
         }
     })?;
