@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// Do not compare receipts and settlement files with the reviewed snapshots.
     #[arg(long)]
     no_snapshots: bool,
+    /// Where the acquirer proxy listens (a physical terminal's configured host address).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    proxy_listen: std::net::SocketAddr,
     /// Have the embedded terminal log every request and host exchange into the transcript.
     #[arg(long)]
     trace_terminal: bool,
@@ -157,10 +160,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         },
     };
     let compare_snapshots = !args.no_snapshots && args.port.is_none();
+    if args.port.is_some() {
+        println!(
+            "payhil run: the acquirer proxy listens on {}; the terminal's host address must point there",
+            args.proxy_listen
+        );
+    }
     let opts = RunOptions {
         target,
         seed,
         boot_timeout: Duration::from_secs(args.boot_timeout),
+        proxy_listen: args.proxy_listen,
     };
     let files = discover(&args.paths)?;
     if files.is_empty() {

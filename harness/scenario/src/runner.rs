@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub seed: u64,
     /// Bound on a starting or restarting terminal.
     pub boot_timeout: Duration,
+    /// Where the acquirer proxy listens (port 0: any free port).
+    pub proxy_listen: std::net::SocketAddr,
 }
 
 /// A file the run produced: a receipt or the settlement.
@@ -174,6 +176,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     let mut cfg = BenchConfig::new(target);
     cfg.boot_timeout = opts.boot_timeout;
     cfg.seed = seed;
+    cfg.proxy_listen = opts.proxy_listen;
     let bench = match Bench::start(cfg).await {
         Ok(b) => b,
         Err(e) => {

@@ -149,6 +149,8 @@ pub struct FrameLink<S> {
     rx_pos: usize,
     next_id: u16,
     last_event_seq: Option<u16>,
+    /// A response has arrived: from now on a Boot event means the terminal restarted.
+    in_session: bool,
     events: VecDeque<Vec<u8>>,
     last_rx: Option<(Instant, String)>,
     settings: LinkSettings,
@@ -173,6 +175,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             rx_pos: 0,
             next_id: 1,
             last_event_seq: None,
+            in_session: false,
             events: VecDeque::new(),
             last_rx: None,
             settings,
@@ -183,6 +186,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
 
     /// Forgets buffered bytes and event numbering (after the terminal restarted).
     pub fn reset(&mut self) {
+        self.in_session = false;
         self.decoder.reset();
         self.rx.clear();
         self.rx_pos = 0;
@@ -273,6 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                             Ok(resp) => {
                                 self.transcript
                                     .record(Source::FromTerminal, format!("{resp:?} (#{id})"));
+                                self.in_session = true;
                                 return Ok(ResponseBytes(payload));
                             }
                             Err(e) => {
@@ -293,11 +298,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     }
                     Incoming::Event(_, payload) => {
                         if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
-                            return Err(LinkError::Restarted {
-                                device: self.device.clone(),
-                                request: what,
-                                boot_count,
-                            });
+                            // Before the first answer a Boot is how a device that was just
+                            // powered up announces itself; later it means a restart.
+                            if self.in_session {
+                                return Err(LinkError::Restarted {
+                                    device: self.device.clone(),
+                                    request: what,
+                                    boot_count,
+                                });
+                            }
+                            self.transcript.record(
+                                Source::FromTerminal,
+                                format!("boot {boot_count} before the session"),
+                            );
+                            continue;
                         }
                         self.events.push_back(payload);
                     }
