@@ -156,20 +156,9 @@ pub struct PurchaseSpec {
     pub reserve: Option<ReserveSpec>,
 }
 
-/// The debit-note details of a BankAxept reserve payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReserveSpec {
-    /// An attendant is present (BAX-03).
-    pub attendant: bool,
-    /// The ID checked (BAX-04).
-    pub id_type: IdType,
-    /// Its reference as written on the note.
-    pub id_reference: String,
-    /// The account number written on the note (BAX-06).
-    pub account: String,
-    /// Phone authorisation code, empty if none (BAX-08).
-    pub phone_code: String,
-}
+/// The debit-note details of a BankAxept reserve payment: what the scenario has the merchant
+/// write is exactly what the reference model checks, so it is the model's type.
+pub type ReserveSpec = payhil_model::reserve::Note;
 
 impl PurchaseSpec {
     /// The full amount charged, tip included (CARD-05).

@@ -629,13 +629,6 @@ impl Run {
         expect: Option<Expectation>,
         keep_receipt: bool,
     ) -> Result<String, String> {
-        let note = spec.reserve.as_ref().map(|r| payhil_model::reserve::Note {
-            attendant: r.attendant,
-            id_type: r.id_type,
-            id_reference: r.id_reference.clone(),
-            account: r.account.clone(),
-            phone_code: r.phone_code.clone(),
-        });
         let input = PurchaseInput {
             amount: spec.total(),
             card: spec.card.clone(),
@@ -645,7 +638,7 @@ impl Run {
             forced_offline: spec.forced_offline,
             kind: spec.kind,
             fallback: spec.chip_unreadable,
-            note,
+            note: spec.reserve.clone(),
         };
         let prediction = self.model.predict(&input);
         let start = if spec.tip_minor > 0 || spec.kind != TxnKind::Purchase {
