@@ -2,7 +2,7 @@
 //! simulator's issuer answers. One table so the three never disagree.
 
 use crate::{Pan, Pin};
-use payhil_protocol::{Expiry, Network};
+use payhil_protocol::{CardData, EntryMode, Expiry, Network, PanText};
 
 /// How the simulated issuer answers an online authorisation for a card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,21 @@ pub struct TestCard {
     pub pin: Pin,
     /// Bank account number on the card (BankAxept), empty if none.
     pub account: &'static str,
+}
+
+impl TestCard {
+    /// What the card simulator presents to a terminal for this card, read by `entry_mode` on
+    /// application `network` (one of [`TestCard::networks`] for a well-behaved read).
+    pub fn presented(&self, network: Network, entry_mode: EntryMode) -> CardData<'_> {
+        CardData {
+            entry_mode,
+            network,
+            pan: PanText(self.pan.reveal()),
+            expiry: self.expiry,
+            pan_seq: self.pan_seq,
+            account: self.account,
+        }
+    }
 }
 
 struct Row(

@@ -4,9 +4,7 @@
 use anyhow::{Context, bail};
 use payhil_bench::{Bench, BenchConfig, EmulatorSpec, Target, TerminalConfig};
 use payhil_cards::catalogue;
-use payhil_protocol::{
-    Amount, Awaiting, CardData, Currency, Outcome, PanText, PinText, Request, Response,
-};
+use payhil_protocol::{Amount, Awaiting, Currency, Outcome, PinText, Request, Response};
 use std::time::{Duration, Instant};
 
 /// Arguments of `payhil bench`.
@@ -54,14 +52,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let median = pct(0.5);
 
     let card = catalogue::by_name("visa").context("test card")?;
-    let data = CardData {
-        entry_mode: payhil_protocol::EntryMode::Chip,
-        network: card.networks[0],
-        pan: PanText(card.pan.reveal()),
-        expiry: card.expiry,
-        pan_seq: card.pan_seq,
-        account: card.account,
-    };
+    let data = card.presented(card.networks[0], payhil_protocol::EntryMode::Chip);
     let amount = Amount {
         minor: 4_995,
         currency: Currency::DKK,

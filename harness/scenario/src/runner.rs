@@ -11,8 +11,7 @@ use payhil_faults::LinkState;
 use payhil_model::oracle::{Approval, Booked, exactly_once};
 use payhil_model::{Model, ModelConfig, Prediction, PurchaseInput};
 use payhil_protocol::{
-    Amount, Awaiting, CardData, Outcome, PanText, PinText, Reason, Request, ReserveDetails,
-    Response, TxnKind,
+    Amount, Awaiting, Outcome, PinText, Reason, Request, ReserveDetails, Response, TxnKind,
 };
 use payhil_transport::Source;
 use std::path::PathBuf;
@@ -680,14 +679,7 @@ impl Run {
                 ));
             }
         }
-        let card = CardData {
-            entry_mode: spec.entry,
-            network: spec.network,
-            pan: PanText(spec.card.pan.reveal()),
-            expiry: spec.card.expiry,
-            pan_seq: spec.card.pan_seq,
-            account: spec.card.account,
-        };
+        let card = spec.card.presented(spec.network, spec.entry);
         let mut r = self.request(&Request::PresentCard(card)).await?;
         let prompted = r.get()
             == (Response::Accepted {
