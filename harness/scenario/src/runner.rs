@@ -11,7 +11,8 @@ use payhil_faults::LinkState;
 use payhil_model::oracle::{Approval, Booked, exactly_once};
 use payhil_model::{Model, ModelConfig, Prediction, PurchaseInput};
 use payhil_protocol::{
-    Amount, Awaiting, Outcome, PinText, Reason, Request, ReserveDetails, Response, TxnKind,
+    Amount, Awaiting, Outcome, PinText, QueueStatus, Reason, Request, ReserveDetails, Response,
+    TxnKind,
 };
 use payhil_transport::Source;
 use std::path::PathBuf;
@@ -331,6 +332,38 @@ impl Run {
             .map_err(|e| e.to_string())
     }
 
+    /// Sends `req` (`QueueStatus` or `ForwardQueue`) and returns the queue the terminal reports.
+    async fn queue(&mut self, req: &Request<'_>) -> Result<QueueStatus, String> {
+        let r = self.request(req).await?;
+        match r.get() {
+            Response::Queue(q) => Ok(q),
+            other => Err(format!(
+                "{req:?}: expected Queue, terminal answered {other:?}"
+            )),
+        }
+    }
+
+    /// Sends `req` and checks that the terminal now waits for a card (`why` ends the error).
+    async fn expect_card_wait(&mut self, req: &Request<'_>, why: &str) -> Result<(), String> {
+        let r = self.request(req).await?;
+        match r.get() {
+            Response::Accepted {
+                awaiting: Awaiting::Card,
+            } => Ok(()),
+            other => Err(format!(
+                "{req:?}: expected Accepted(awaiting Card){why}, terminal answered {other:?}"
+            )),
+        }
+    }
+
+    /// One forwarding round: the terminal forwards what it can, and the model knows it had
+    /// the chance.
+    async fn forward(&mut self) -> Result<QueueStatus, String> {
+        let q = self.queue(&Request::ForwardQueue).await;
+        self.model.forwarding_opportunity();
+        q
+    }
+
     async fn set_clock(&mut self, unix_s: i64) -> Result<String, String> {
         let r = self.request(&Request::SetClock { unix_s }).await?;
         match r.get() {
@@ -409,14 +442,7 @@ impl Run {
             }
             Action::ForwardUntilEmpty(max) => {
                 for round in 1..=*max {
-                    let r = self.request(&Request::ForwardQueue).await?;
-                    self.model.forwarding_opportunity();
-                    let Response::Queue(q) = r.get() else {
-                        return Err(format!(
-                            "ForwardQueue: expected Queue, terminal answered {:?}",
-                            r.get()
-                        ));
-                    };
+                    let q = self.forward().await?;
                     if q.pending == 0 {
                         self.model.queue_observed_empty();
                         return Ok(format!("queue empty after {round} forwarding rounds"));
@@ -428,16 +454,9 @@ impl Run {
             }
             Action::Purchase(spec, expect) => self.purchase(step, spec, *expect).await,
             Action::Forward => {
-                let r = self.request(&Request::ForwardQueue).await?;
-                self.model.forwarding_opportunity();
-                match r.get() {
-                    Response::Queue(q) => self
-                        .check_queue(q.pending, None)
-                        .map(|_| format!("forwarded; {} pending", q.pending)),
-                    other => Err(format!(
-                        "ForwardQueue: expected Queue, terminal answered {other:?}"
-                    )),
-                }
+                let q = self.forward().await?;
+                self.check_queue(q.pending, None)
+                    .map(|_| format!("forwarded; {} pending", q.pending))
             }
             Action::Capture { of, amount, expect } => {
                 self.follow_up(step, TxnKind::Capture, *of, Some(*amount), *expect)
@@ -448,23 +467,17 @@ impl Run {
                     .await
             }
             Action::ExpectQueue(n, overdue, declined) => {
-                let r = self.request(&Request::QueueStatus).await?;
-                match r.get() {
-                    Response::Queue(q) => self
-                        .check_queue(q.pending, Some(*n))
-                        .and_then(|()| self.check_overdue(q.overdue, *overdue))
-                        .and_then(|()| match declined {
-                            Some(d) if *d != q.declined_by_host => Err(format!(
-                                "NETS-10: terminal reports {} declined by the host after forwarding; scenario expects {d}",
-                                q.declined_by_host
-                            )),
-                            _ => Ok(()),
-                        })
-                        .map(|_| format!("{} pending, {} overdue", q.pending, q.overdue)),
-                    other => Err(format!(
-                        "QueueStatus: expected Queue, terminal answered {other:?}"
-                    )),
-                }
+                let q = self.queue(&Request::QueueStatus).await?;
+                self.check_queue(q.pending, Some(*n))
+                    .and_then(|()| self.check_overdue(q.overdue, *overdue))
+                    .and_then(|()| match declined {
+                        Some(d) if *d != q.declined_by_host => Err(format!(
+                            "NETS-10: terminal reports {} declined by the host after forwarding; scenario expects {d}",
+                            q.declined_by_host
+                        )),
+                        _ => Ok(()),
+                    })
+                    .map(|_| format!("{} pending, {} overdue", q.pending, q.overdue))
             }
             Action::Settle => {
                 let books = self.bench.host.books();
@@ -654,30 +667,11 @@ impl Run {
                 forced_offline: spec.forced_offline,
             }
         };
-        let r = self.request(&start).await?;
-        if r.get()
-            != (Response::Accepted {
-                awaiting: Awaiting::Card,
-            })
-        {
-            return Err(format!(
-                "{start:?}: expected Accepted(awaiting Card), terminal answered {:?}",
-                r.get()
-            ));
-        }
+        self.expect_card_wait(&start, "").await?;
         if spec.chip_unreadable {
             // SUPPORT-03: the chip fails; the fallback read follows.
-            let r = self.request(&Request::ChipUnreadable).await?;
-            if r.get()
-                != (Response::Accepted {
-                    awaiting: Awaiting::Card,
-                })
-            {
-                return Err(format!(
-                    "ChipUnreadable: expected Accepted(awaiting Card) for a fallback read, terminal answered {:?}",
-                    r.get()
-                ));
-            }
+            self.expect_card_wait(&Request::ChipUnreadable, " for a fallback read")
+                .await?;
         }
         let card = spec.card.presented(spec.network, spec.entry);
         let mut r = self.request(&Request::PresentCard(card)).await?;
@@ -885,13 +879,7 @@ impl Run {
     }
 
     async fn check_exactly_once(&mut self) -> Result<(), String> {
-        let r = self.request(&Request::QueueStatus).await?;
-        let Response::Queue(q) = r.get() else {
-            return Err(format!(
-                "QueueStatus: expected Queue, terminal answered {:?}",
-                r.get()
-            ));
-        };
+        let q = self.queue(&Request::QueueStatus).await?;
         let books = self.bench.host.books();
         let terminal_id = self.bench.device.terminal_id.clone();
         let booked: Vec<Booked> = books
