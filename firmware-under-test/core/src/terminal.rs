@@ -1215,7 +1215,11 @@ mod tests {
     type T<'m> = Terminal<'static, NorFlash<&'m mut [u8]>>;
 
     fn boot(mem: &mut [u8]) -> T<'_> {
-        let mut t = Terminal::boot(cfg(), NorFlash::new(mem, 4096)).unwrap();
+        boot_with(cfg(), mem)
+    }
+
+    fn boot_with<'m>(c: Config<'static>, mem: &'m mut [u8]) -> T<'m> {
+        let mut t = Terminal::boot(c, NorFlash::new(mem, 4096)).unwrap();
         t.handle(&Request::SetClock {
             unix_s: 1_800_000_000,
         });
@@ -1552,6 +1556,22 @@ mod tests {
         }
     }
 
+    /// Starts a card transaction (no reference) and presents the Dankort chip.
+    fn start_dankort<'t>(t: &'t mut T<'_>, kind: TxnKind, minor: u64, tip: u64) -> Step<'t> {
+        t.handle(&Request::StartTransaction {
+            kind,
+            amount: dkk(minor),
+            tip_minor: tip,
+            forced_offline: false,
+            reference: 0,
+        });
+        t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        )))
+    }
+
     fn approve(t: &mut T<'_>, seq: u32) -> (Outcome, Reason, std::string::String) {
         match t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: seq,
@@ -1578,18 +1598,7 @@ mod tests {
     fn card_05_a_tip_shows_the_full_amount_charged() {
         let mut mem = vec![0xFFu8; 16 * 4096];
         let mut t = boot(&mut mem);
-        t.handle(&Request::StartTransaction {
-            kind: TxnKind::Purchase,
-            amount: dkk(200_00),
-            tip_minor: 25_00,
-            forced_offline: false,
-            reference: 0,
-        });
-        t.handle(&Request::PresentCard(card(
-            DANKORT,
-            Network::Dankort,
-            EntryMode::Chip,
-        )));
+        start_dankort(&mut t, TxnKind::Purchase, 200_00, 25_00);
         let Step::Host(HostRequest::Authorise(d)) = t.handle(&Request::EnterPin(PinText("1234")))
         else {
             panic!()
@@ -1617,18 +1626,9 @@ mod tests {
     fn card_07_a_refund_is_its_own_transaction_and_online_only() {
         let mut mem = vec![0xFFu8; 16 * 4096];
         let mut t = boot(&mut mem);
-        t.handle(&Request::StartTransaction {
-            kind: TxnKind::Refund,
-            amount: dkk(80_00),
-            tip_minor: 0,
-            forced_offline: false,
-            reference: 0,
-        });
-        let Step::Host(HostRequest::Authorise(d)) = t.handle(&Request::PresentCard(card(
-            DANKORT,
-            Network::Dankort,
-            EntryMode::Chip,
-        ))) else {
+        let Step::Host(HostRequest::Authorise(d)) =
+            start_dankort(&mut t, TxnKind::Refund, 80_00, 0)
+        else {
             panic!("a refund needs no PIN and goes to the host")
         };
         assert_eq!(d.kind, TxnKind::Refund);
@@ -1645,18 +1645,7 @@ mod tests {
             (0, 1, 80_00)
         );
         // Host down: declined, not stored.
-        t.handle(&Request::StartTransaction {
-            kind: TxnKind::Refund,
-            amount: dkk(80_00),
-            tip_minor: 0,
-            forced_offline: false,
-            reference: 0,
-        });
-        t.handle(&Request::PresentCard(card(
-            DANKORT,
-            Network::Dankort,
-            EntryMode::Chip,
-        )));
+        start_dankort(&mut t, TxnKind::Refund, 80_00, 0);
         let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
             panic!()
         };
@@ -1670,18 +1659,7 @@ mod tests {
     fn card_06_capture_at_most_the_approved_amount_and_only_once() {
         let mut mem = vec![0xFFu8; 16 * 4096];
         let mut t = boot(&mut mem);
-        t.handle(&Request::StartTransaction {
-            kind: TxnKind::PreAuthorisation,
-            amount: dkk(500_00),
-            tip_minor: 0,
-            forced_offline: false,
-            reference: 0,
-        });
-        t.handle(&Request::PresentCard(card(
-            DANKORT,
-            Network::Dankort,
-            EntryMode::Chip,
-        )));
+        start_dankort(&mut t, TxnKind::PreAuthorisation, 500_00, 0);
         t.handle(&Request::EnterPin(PinText("1234")));
         assert_eq!(approve(&mut t, 2).0, Outcome::ApprovedOnline);
         assert_eq!(
@@ -1803,10 +1781,7 @@ mod tests {
         let mut mem = vec![0xFFu8; 16 * 4096];
         let mut c = cfg();
         c.limits.gambling_daily_max_minor = Some(1_000_00);
-        let mut t = Terminal::boot(c, NorFlash::new(&mut mem[..], 4096)).unwrap();
-        t.handle(&Request::SetClock {
-            unix_s: 1_800_000_000,
-        });
+        let mut t = boot_with(c, &mut mem);
         let k = card(DANKORT, Network::Dankort, EntryMode::Chip);
         assert!(start(&mut t, dkk(600_00), k, Some("1234")).is_none());
         assert_eq!(approve(&mut t, 2).0, Outcome::ApprovedOnline);
