@@ -4,16 +4,29 @@
 use payhil_bench::{Bench, BenchConfig, BenchError, EmulatorSpec, Target, TerminalConfig};
 use payhil_protocol::Request;
 use payhil_transport::LinkError;
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PAYHIL: &str = env!("CARGO_BIN_EXE_payhil");
 
-fn scenario(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+fn scenario_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scenarios")
-        .join(name);
-    std::fs::read_to_string(p).unwrap()
+        .join(name)
+}
+
+fn scenario(name: &str) -> String {
+    std::fs::read_to_string(scenario_path(name)).unwrap()
+}
+
+/// Runs the payhil binary; its exit code and standard output.
+fn payhil<A: AsRef<OsStr>>(args: impl IntoIterator<Item = A>) -> (Option<i32>, String) {
+    let out = Command::new(PAYHIL).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -27,9 +40,8 @@ fn payhil_run_fails_when_an_expected_outcome_is_changed() {
         text.replace("\"approved_online\"", "\"approved_offline\""),
     )
     .unwrap();
-    let out = Command::new(PAYHIL).arg("run").arg(&file).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = payhil([OsStr::new("run"), file.as_os_str()]);
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("differs from the scenario"), "{stdout}");
     assert!(
         stdout.contains("terminal: approved_online/approved"),
@@ -40,15 +52,14 @@ fn payhil_run_fails_when_an_expected_outcome_is_changed() {
 
 #[test]
 fn payhil_run_passes_a_shipped_scenario_and_prints_the_seed() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios/online/online_purchase_approved.toml");
-    let out = Command::new(PAYHIL)
-        .args(["run", "--seed", "42"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let file = scenario_path("online/online_purchase_approved.toml");
+    let (code, stdout) = payhil([
+        OsStr::new("run"),
+        OsStr::new("--seed"),
+        OsStr::new("42"),
+        file.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("seed 42"), "{stdout}");
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
 }
@@ -59,9 +70,8 @@ fn a_malformed_scenario_names_file_line_and_column() {
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "name = \"bad\"\nrules = [\"NETS-01\"]\n[[step]]\npurchase = { amount = \"12,50 DKK\", card = \"dankort\" }\n").unwrap();
     for cmd in ["check", "run"] {
-        let out = Command::new(PAYHIL).arg(cmd).arg(&file).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{cmd}: {stdout}");
+        let (code, stdout) = payhil([OsStr::new(cmd), file.as_os_str()]);
+        assert_eq!(code, Some(1), "{cmd}: {stdout}");
         let want = format!("{}:4:23: amount `12,50 DKK`", file.display());
         assert!(stdout.contains(&want), "{cmd}: expected {want} in {stdout}");
     }
@@ -115,29 +125,27 @@ fn payhil_rules_fails_while_a_rule_has_no_scenario_and_prints_json() {
     )
     .unwrap();
     let results = dir.path().join("none.json");
-    let out = Command::new(PAYHIL)
-        .arg("rules")
-        .arg(dir.path())
-        .arg("--results")
-        .arg(&results)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = payhil([
+        OsStr::new("rules"),
+        dir.path().as_os_str(),
+        OsStr::new("--results"),
+        results.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("NETS-01     not run"), "{stdout}");
     assert!(stdout.contains("NETS-02     NONE"), "{stdout}");
     assert!(
         stdout.contains("41 rules, 1 covered, 40 without a scenario"),
         "{stdout}"
     );
-    let out = Command::new(PAYHIL)
-        .args(["rules", "--json"])
-        .arg(dir.path())
-        .arg("--results")
-        .arg(&results)
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, stdout) = payhil([
+        OsStr::new("rules"),
+        OsStr::new("--json"),
+        dir.path().as_os_str(),
+        OsStr::new("--results"),
+        results.as_os_str(),
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json.as_array().map(Vec::len), Some(41));
     assert_eq!(json[0]["id"], "NETS-01");
     assert_eq!(json[0]["scenarios"][0]["last_result"], "not run");
@@ -170,13 +178,8 @@ fn impossible_steps_are_reported_with_file_line_and_column() {
             ),
         )
         .unwrap();
-        let out = Command::new(PAYHIL)
-            .arg("check")
-            .arg(&file)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        let (code, stdout) = payhil([OsStr::new("check"), file.as_os_str()]);
+        assert_eq!(code, Some(1), "{stdout}");
         let at = format!("{}:6:", file.display());
         assert!(
             stdout.contains(&at) && stdout.contains(want),
