@@ -449,6 +449,26 @@ mod tests {
         addr
     }
 
+    /// A proxy on a free loopback port in front of a fresh echo server.
+    async fn proxy_to_echo(t: &Transcript, seed: u64) -> NetProxy {
+        NetProxy::start(
+            "127.0.0.1:0".parse().unwrap(),
+            echo().await,
+            t.clone(),
+            seed,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Sends `msg` on `c` and checks that the echo comes back whole.
+    async fn assert_echoed(c: &mut TcpStream, msg: &[u8], why: &str) {
+        c.write_all(msg).await.unwrap();
+        let mut b = vec![0u8; msg.len()];
+        c.read_exact(&mut b).await.unwrap();
+        assert_eq!(b, msg, "{why}");
+    }
+
     async fn read_all(c: &mut TcpStream) -> Vec<u8> {
         let mut got = Vec::new();
         let mut b = [0u8; 64];
@@ -464,14 +484,9 @@ mod tests {
     #[tokio::test]
     async fn down_cuts_open_connections_and_refuses_new_ones() {
         let t = Transcript::new();
-        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 1)
-            .await
-            .unwrap();
+        let proxy = proxy_to_echo(&t, 1).await;
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
-        c.write_all(b"ping").await.unwrap();
-        let mut b = [0u8; 4];
-        c.read_exact(&mut b).await.unwrap();
-        assert_eq!(&b, b"ping");
+        assert_echoed(&mut c, b"ping", "up").await;
         proxy.set(LinkState::Down).await;
         read_all(&mut c).await;
         assert!(
@@ -480,19 +495,14 @@ mod tests {
         );
         proxy.set(LinkState::Up).await;
         let mut c3 = TcpStream::connect(proxy.addr()).await.unwrap();
-        c3.write_all(b"back").await.unwrap();
-        let mut b = [0u8; 4];
-        c3.read_exact(&mut b).await.unwrap();
-        assert_eq!(&b, b"back", "the same address serves again");
+        assert_echoed(&mut c3, b"back", "the same address serves again").await;
         assert!(t.render().contains("link Down"));
     }
 
     #[tokio::test]
     async fn a_cut_after_n_bytes_lands_on_that_byte() {
         let t = Transcript::new();
-        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 1)
-            .await
-            .unwrap();
+        let proxy = proxy_to_echo(&t, 1).await;
         proxy.set_faults(Faults {
             downstream: DirectionFaults {
                 cut_after_bytes: Some(5),
@@ -513,10 +523,7 @@ mod tests {
         );
         // The fault was for one connection only.
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
-        c.write_all(b"abc").await.unwrap();
-        let mut b = [0u8; 3];
-        c.read_exact(&mut b).await.unwrap();
-        assert_eq!(&b, b"abc");
+        assert_echoed(&mut c, b"abc", "no fault after the first connection").await;
     }
 
     #[tokio::test]
@@ -524,10 +531,7 @@ mod tests {
         let mut cuts = Vec::new();
         for _ in 0..2 {
             let t = Transcript::new();
-            let proxy =
-                NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 42)
-                    .await
-                    .unwrap();
+            let proxy = proxy_to_echo(&t, 42).await;
             proxy.set_faults(Faults {
                 random_cut_max_bytes: Some(8),
                 ..Faults::none()
@@ -546,14 +550,7 @@ mod tests {
 
     #[tokio::test]
     async fn blackhole_accepts_and_never_answers() {
-        let proxy = NetProxy::start(
-            "127.0.0.1:0".parse().unwrap(),
-            echo().await,
-            Transcript::new(),
-            1,
-        )
-        .await
-        .unwrap();
+        let proxy = proxy_to_echo(&Transcript::new(), 1).await;
         proxy.set(LinkState::Blackhole).await;
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
         c.write_all(b"hello").await.unwrap();
@@ -565,13 +562,9 @@ mod tests {
     #[tokio::test]
     async fn changing_faults_ends_open_connections() {
         let t = Transcript::new();
-        let proxy = NetProxy::start("127.0.0.1:0".parse().unwrap(), echo().await, t.clone(), 1)
-            .await
-            .unwrap();
+        let proxy = proxy_to_echo(&t, 1).await;
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
-        c.write_all(b"hi").await.unwrap();
-        let mut b = [0u8; 2];
-        c.read_exact(&mut b).await.unwrap();
+        assert_echoed(&mut c, b"hi", "up").await;
         proxy.set_faults(Faults {
             downstream: DirectionFaults {
                 cut_after_bytes: Some(0),
