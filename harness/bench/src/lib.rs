@@ -115,8 +115,8 @@ impl BenchConfig {
     }
 }
 
-/// What the terminal said about itself in Hello.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the terminal said about itself in Hello (empty until the first Hello).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeviceIdentity {
     /// Protocol version.
     pub protocol_version: u16,
@@ -255,16 +255,7 @@ impl Bench {
             host,
             proxy,
             transcript,
-            device: DeviceIdentity {
-                protocol_version: 0,
-                model: String::new(),
-                serial: String::new(),
-                firmware_version: String::new(),
-                build_hash: String::new(),
-                terminal_id: String::new(),
-                merchant_id: String::new(),
-                boot_count: 0,
-            },
+            device: DeviceIdentity::default(),
             emulator,
             _workdir: workdir,
         };
