@@ -767,49 +767,35 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         Ok(())
     }
 
-    /// Sum of pending amounts for a card (its unforwarded offline exposure, NETS-04).
-    pub fn pending_exposure(&mut self, pan: &StoredPan) -> Result<u64, JournalError> {
-        let mut sum = 0u64;
+    /// Where the pending item `seq` stands in the queue, if it is pending.
+    fn pending_index(&mut self, seq: u32) -> Result<Option<usize>, JournalError> {
         for i in 0..self.pending_len {
-            if let Some(r) = self.pending(i)? {
-                if r.pan == *pan {
-                    sum = sum.saturating_add(r.amount.minor);
-                }
+            if self.pending(i)?.is_some_and(|r| r.seq == seq) {
+                return Ok(Some(i));
             }
         }
-        Ok(sum)
+        Ok(None)
     }
 
-    /// Sum of all pending amounts.
-    pub fn pending_total(&mut self) -> Result<u64, JournalError> {
-        let mut sum = 0u64;
-        for i in 0..self.pending_len {
-            if let Some(r) = self.pending(i)? {
-                sum = sum.saturating_add(r.amount.minor);
-            }
-        }
-        Ok(sum)
+    /// Takes the `i`-th item out of the in-RAM queue (its flash markers say why).
+    fn remove_pending(&mut self, i: usize) {
+        self.pending.copy_within(i + 1..self.pending_len, i);
+        self.pending_len -= 1;
     }
 
     /// Marks the pending item `seq` forwarded and acknowledged (optionally declined by the host).
     /// Unknown sequence numbers are ignored: a repeated acknowledgement changes nothing.
     pub fn acknowledge(&mut self, seq: u32, host_declined: bool) -> Result<(), JournalError> {
-        let mut found = None;
-        for i in 0..self.pending_len {
-            if self.pending(i)?.is_some_and(|r| r.seq == seq) {
-                found = Some(i);
-                break;
-            }
-        }
-        let Some(i) = found else { return Ok(()) };
+        let Some(i) = self.pending_index(seq)? else {
+            return Ok(());
+        };
         let slot = u32::from(self.pending[i]);
         if host_declined {
             self.clear_bits(slot * SLOT + DECLINED_AT, [0, 0, 0xFF, 0xFF])?;
             self.declined_by_host += 1;
         }
         self.clear_bits(slot * SLOT + DONE_AT, [0; 4])?;
-        self.pending.copy_within(i + 1..self.pending_len, i);
-        self.pending_len -= 1;
+        self.remove_pending(i);
         self.forwarded += 1;
         Ok(())
     }
@@ -846,12 +832,9 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     /// Records that an advice for the pending item `seq` is about to be sent: from now on the
     /// host may have it, so it can no longer be voided locally (PBS-03). Call before sending.
     pub fn mark_sent(&mut self, seq: u32) -> Result<(), JournalError> {
-        for i in 0..self.pending_len {
-            if self.pending(i)?.is_some_and(|r| r.seq == seq) {
-                let slot = u32::from(self.pending[i]);
-                self.clear_bits(slot * SLOT + DONE_AT, [0, 0, 0xFF, 0xFF])?;
-                return Ok(());
-            }
+        if let Some(i) = self.pending_index(seq)? {
+            let slot = u32::from(self.pending[i]);
+            self.clear_bits(slot * SLOT + DONE_AT, [0, 0, 0xFF, 0xFF])?;
         }
         Ok(())
     }
@@ -880,8 +863,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             .iter()
             .position(|&s| u32::from(s) == slot)
         {
-            self.pending.copy_within(i + 1..self.pending_len, i);
-            self.pending_len -= 1;
+            self.remove_pending(i);
         }
         Ok(true)
     }
@@ -950,11 +932,13 @@ mod tests {
         let mut j: J = Journal::mount(flash).unwrap();
         assert_eq!(j.boot_count(), 2);
         assert_eq!(j.pending_len(), 2);
-        assert_eq!(
-            j.pending_exposure(&StoredPan::from_ascii("5019100000000006").unwrap())
-                .unwrap(),
-            102 + 104
-        );
+        let pan = StoredPan::from_ascii("5019100000000006").unwrap();
+        let pending_for_card: u64 = (0..j.pending_len())
+            .filter_map(|i| j.pending(i).unwrap())
+            .filter(|r| r.pan == pan)
+            .map(|r| r.amount.minor)
+            .sum();
+        assert_eq!(pending_for_card, 102 + 104);
         // One number was burned by the boot: sequence numbers never repeat across boots.
         assert_eq!(j.next_seq(), first + 6);
         let mut seen = Vec::new();
