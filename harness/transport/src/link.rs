@@ -10,7 +10,6 @@
 use crate::transcript::{Source, Transcript};
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
 use payhil_protocol::{Event, Request, Response};
-use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
@@ -151,7 +150,6 @@ pub struct FrameLink<S> {
     last_event_seq: Option<u16>,
     /// A response has arrived: from now on a Boot event means the terminal restarted.
     in_session: bool,
-    events: VecDeque<Vec<u8>>,
     last_rx: Option<(Instant, String)>,
     settings: LinkSettings,
     transcript: Transcript,
@@ -176,7 +174,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             next_id: 1,
             last_event_seq: None,
             in_session: false,
-            events: VecDeque::new(),
             last_rx: None,
             settings,
             transcript,
@@ -196,11 +193,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
     /// The transcript this link records into.
     pub fn transcript(&self) -> &Transcript {
         &self.transcript
-    }
-
-    /// Events received so far and not yet taken (raw payloads; decode with postcard).
-    pub fn take_events(&mut self) -> Vec<Vec<u8>> {
-        self.events.drain(..).collect()
     }
 
     fn last(&self) -> String {
@@ -311,9 +303,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 Source::FromTerminal,
                                 format!("boot {boot_count} before the session"),
                             );
-                            continue;
                         }
-                        self.events.push_back(payload);
+                        // Other events (prompts) are in the transcript already; nothing waits
+                        // on them.
                     }
                     Incoming::Nak => break "NAK",
                     Incoming::Bad => break "corrupted frame",
