@@ -82,28 +82,7 @@ pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     } else {
         paths.to_vec()
     };
-    let mut files = Vec::new();
-    for root in roots {
-        if root.is_dir() {
-            let mut stack = vec![root.clone()];
-            while let Some(dir) = stack.pop() {
-                for entry in
-                    std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-                {
-                    let p = entry?.path();
-                    if p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots") {
-                        stack.push(p);
-                    } else if p.extension().is_some_and(|e| e == "toml") {
-                        files.push(p);
-                    }
-                }
-            }
-        } else {
-            files.push(root);
-        }
-    }
-    files.sort();
-    Ok(files)
+    Ok(payhil_scenario::discovery::scenario_files(&roots)?)
 }
 
 /// `payhil check`: exit status 0 if every file is valid, 1 otherwise.
@@ -260,7 +239,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
 }
 
 fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
-    let dir = file.parent().unwrap_or(Path::new(".")).join("snapshots");
+    let dir = snapshot::dir_for(file);
     let mut out = Vec::new();
     for a in &report.artifacts {
         match snapshot::compare(&dir, &snapshot::name(&report.stem, &a.name), &a.text) {

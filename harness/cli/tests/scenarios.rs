@@ -6,28 +6,8 @@
 use libtest_mimic::{Arguments, Failed, Trial};
 use payhil_scenario::runner::{RunOptions, TerminalTarget};
 use payhil_scenario::snapshot;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-fn scenario_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots") {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "toml") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn run_one(path: &Path) -> Result<(), Failed> {
     let scn = payhil_scenario::parse_file(path).map_err(|e| e.to_string())?;
@@ -63,7 +43,7 @@ fn run_one(path: &Path) -> Result<(), Failed> {
         return Err(msg.into());
     }
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(path.parent().unwrap_or(Path::new(".")).join("snapshots"));
+    settings.set_snapshot_path(snapshot::dir_for(path));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_input_file(path);
     settings.set_description(format!("{} [{}]", scn.name, scn.rules.join(" ")));
@@ -79,7 +59,9 @@ fn run_one(path: &Path) -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-    let trials = scenario_files(&dir)
+    let files = payhil_scenario::discovery::scenario_files(std::slice::from_ref(&dir))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let trials = files
         .into_iter()
         .map(|p| {
             let rel = p.strip_prefix(&dir).unwrap_or(&p).with_extension("");

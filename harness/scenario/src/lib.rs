@@ -4,9 +4,12 @@
 //! * [`rules`]: the requirement catalogue scenarios name (rules/catalogue.toml).
 //! * [`runner`]: runs a scenario on a [`payhil_bench::Bench`], checks the terminal against the
 //!   scenario's expectations and the reference model, and collects artifacts.
-//! * [`snapshot`]: compares artifacts with the reviewed insta snapshots in `scenarios/snapshots`.
+//! * [`snapshot`]: compares artifacts with the reviewed insta snapshots beside each scenario
+//!   (`scenarios/<group>/snapshots`).
+//! * [`discovery`]: which scenario files a set of paths holds.
 #![warn(missing_docs)]
 
+pub mod discovery;
 pub mod format;
 pub mod rules;
 pub mod runner;

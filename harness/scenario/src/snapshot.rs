@@ -3,8 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-/// Directory of the reviewed snapshots, relative to the repository root.
-pub const SNAPSHOT_DIR: &str = "scenarios/snapshots";
+/// Directory of the reviewed snapshots of a scenario file: `snapshots/` beside it.
+pub fn dir_for(scenario_file: &Path) -> PathBuf {
+    scenario_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("snapshots")
+}
 
 /// The snapshot name of an artifact of a scenario.
 pub fn name(stem: &str, artifact: &str) -> String {
