@@ -431,18 +431,9 @@ pub mod mapping {
         .find(|n| aid(*n) == aid_bytes)
     }
 
-    fn civil(days: i64) -> (i64, u32, u32) {
-        let (y, m, d) = crate::civil::from_days(days);
-        (y, u32::from(m), u32::from(d))
-    }
-
-    fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-        crate::civil::to_days(y, m as u8, d as u8)
-    }
-
     /// DE 12 as YYMMDDhhmmss (years 2000..2099).
     fn de12(unix: i64) -> [u8; 12] {
-        let (y, m, d) = civil(unix.div_euclid(86_400));
+        let (y, m, d) = crate::civil::from_days(unix.div_euclid(86_400));
         let s = unix.rem_euclid(86_400) as u64;
         let v = (y.rem_euclid(100) as u64) * 10_000_000_000
             + u64::from(m) * 100_000_000
@@ -456,15 +447,15 @@ pub mod mapping {
     fn unix_of_de12(v: u64) -> i64 {
         let (yy, mm, dd) = (
             (v / 10_000_000_000) as i64,
-            (v / 100_000_000 % 100) as u32,
-            (v / 1_000_000 % 100) as u32,
+            (v / 100_000_000 % 100) as u8,
+            (v / 1_000_000 % 100) as u8,
         );
         let (h, mi, s) = (
             (v / 10_000 % 100) as i64,
             (v / 100 % 100) as i64,
             (v % 100) as i64,
         );
-        days_from_civil(2000 + yy, mm, dd) * 86_400 + h * 3600 + mi * 60 + s
+        crate::civil::to_days(2000 + yy, mm, dd) * 86_400 + h * 3600 + mi * 60 + s
     }
 
     fn bcd<const N: usize>(v: u64) -> [u8; N] {
@@ -622,7 +613,7 @@ pub mod mapping {
         tlv(&[0x4F], &aid(d.network));
         tlv(&[0x9F, 0x02], &bcd::<6>(d.amount.minor));
         tlv(&[0x5F, 0x2A], &bcd::<2>(u64::from(d.amount.currency.0)));
-        let (y, m, day) = civil(d.local_time.div_euclid(86_400));
+        let (y, m, day) = crate::civil::from_days(d.local_time.div_euclid(86_400));
         tlv(
             &[0x9A],
             &bcd::<3>((y.rem_euclid(100) as u64) * 10_000 + u64::from(m) * 100 + u64::from(day)),
@@ -707,27 +698,27 @@ pub mod mapping {
     pub fn decode_request(body: &[u8]) -> Result<HostRequest<'_>, Iso8583Error> {
         let m = Message::decode(body)?;
         let text = |de| m.text(de).ok_or(Iso8583Error::Truncated);
+        let number = |de| m.number(de).ok_or(Iso8583Error::Truncated);
         if m.mti == 800 {
             return Ok(HostRequest::FetchBlockList {
                 terminal_id: text(41)?,
             });
         }
         if m.mti == 500 {
-            let n = |de| m.number(de).ok_or(Iso8583Error::Truncated);
             let count = |de: usize| {
-                n(de).and_then(|v| u32::try_from(v).map_err(|_| Iso8583Error::NotNumeric(de as u8)))
+                number(de)
+                    .and_then(|v| u32::try_from(v).map_err(|_| Iso8583Error::NotNumeric(de as u8)))
             };
             return Ok(HostRequest::Reconcile {
                 terminal_id: text(41)?,
                 totals: ReconcileTotals {
                     credits: count(74)?,
                     debits: count(76)?,
-                    credits_minor: n(86)?,
-                    debits_minor: n(88)?,
+                    credits_minor: number(86)?,
+                    debits_minor: number(88)?,
                 },
             });
         }
-        let number = |de| m.number(de).ok_or(Iso8583Error::Truncated);
         let pan =
             core::str::from_utf8(m.get(2).ok_or(Iso8583Error::Truncated)?).map_err(|_| BAD)?;
         let (entry_mode, pin_verified) = entry_of(m.get(22).ok_or(Iso8583Error::Truncated)?)
