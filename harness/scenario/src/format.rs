@@ -737,18 +737,23 @@ fn millis(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<u64, ScenarioError> {
     }
 }
 
+/// An optional [`millis`] value as a duration; absent is zero.
+fn optional_millis(
+    cx: &Ctx<'_>,
+    s: &Option<Spanned<String>>,
+) -> Result<std::time::Duration, ScenarioError> {
+    Ok(std::time::Duration::from_millis(
+        s.as_ref().map(|v| millis(cx, v)).transpose()?.unwrap_or(0),
+    ))
+}
+
 fn direction(
     cx: &Ctx<'_>,
     d: &RawDirection,
 ) -> Result<payhil_faults::DirectionFaults, ScenarioError> {
-    let ms = |x: &Option<Spanned<String>>| -> Result<std::time::Duration, ScenarioError> {
-        Ok(std::time::Duration::from_millis(
-            x.as_ref().map(|v| millis(cx, v)).transpose()?.unwrap_or(0),
-        ))
-    };
     Ok(payhil_faults::DirectionFaults {
-        latency: ms(&d.latency)?,
-        jitter: ms(&d.jitter)?,
+        latency: optional_millis(cx, &d.latency)?,
+        jitter: optional_millis(cx, &d.jitter)?,
         bytes_per_s: d.bytes_per_s,
         cut_after_bytes: d.cut_after_bytes,
         slice: d.slice,
@@ -760,13 +765,7 @@ fn faults(cx: &Ctx<'_>, f: &RawFaults) -> Result<Option<payhil_faults::Faults>, 
         upstream: direction(cx, &f.upstream)?,
         downstream: direction(cx, &f.downstream)?,
         random_cut_max_bytes: f.random_cut_max_bytes,
-        slow_close: std::time::Duration::from_millis(
-            f.slow_close
-                .as_ref()
-                .map(|v| millis(cx, v))
-                .transpose()?
-                .unwrap_or(0),
-        ),
+        slow_close: optional_millis(cx, &f.slow_close)?,
         connections: f.connections,
     };
     Ok((faults != payhil_faults::Faults::none()).then_some(faults))
