@@ -731,7 +731,10 @@ fn millis(cx: &Ctx<'_>, s: &Spanned<String>) -> Result<u64, ScenarioError> {
     if let Some(n) = t.strip_suffix("ms") {
         n.parse().map_err(|_| bad())
     } else if let Some(n) = t.strip_suffix('s') {
-        n.parse::<u64>().map(|v| v * 1000).map_err(|_| bad())
+        n.parse::<u64>()
+            .ok()
+            .and_then(|v| v.checked_mul(1000))
+            .ok_or_else(bad)
     } else {
         Err(bad())
     }
@@ -1075,6 +1078,14 @@ expect = { outcome = "approved_offline", reason = "approved" }
 
         let e = parse(&format!("{OK}network = \"sideways\"\n")).unwrap_err();
         assert_eq!(e.line, 9, "{e}");
+
+        // Too many seconds to count in milliseconds: an error, not an overflow.
+        let e = parse(&OK.replace(
+            "rules = [\"NETS-01\"]",
+            "rules = [\"NETS-01\"]\nterminal = { host_timeout = \"18446744073709552s\" }",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("whole number of ms or s"), "{e}");
     }
 
     #[test]
