@@ -3,6 +3,7 @@
 
 use crate::{Pan, Pin};
 use payhil_protocol::{CardData, EntryMode, Expiry, Network, PanText};
+use std::sync::LazyLock;
 
 /// How the simulated issuer answers an online authorisation for a card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,8 +149,13 @@ const ROWS: &[Row] = &[
 /// PIN of every test card.
 pub const TEST_PIN: &str = "739216";
 
-/// All test cards.
-pub fn all() -> Vec<TestCard> {
+/// All test cards (built once: the host simulator looks cards up on every request).
+pub fn all() -> &'static [TestCard] {
+    static CARDS: LazyLock<Vec<TestCard>> = LazyLock::new(build);
+    &CARDS
+}
+
+fn build() -> Vec<TestCard> {
     ROWS.iter()
         .map(|r| TestCard {
             name: r.0,
@@ -174,13 +180,13 @@ pub fn all() -> Vec<TestCard> {
 }
 
 /// Looks a card up by scenario name.
-pub fn by_name(name: &str) -> Option<TestCard> {
-    all().into_iter().find(|c| c.name == name)
+pub fn by_name(name: &str) -> Option<&'static TestCard> {
+    all().iter().find(|c| c.name == name)
 }
 
 /// Looks a card up by number (the host simulator's issuer lookup).
-pub fn by_pan(digits: &str) -> Option<TestCard> {
-    all().into_iter().find(|c| c.pan.reveal() == digits)
+pub fn by_pan(digits: &str) -> Option<&'static TestCard> {
+    all().iter().find(|c| c.pan.reveal() == digits)
 }
 
 /// Names of all test cards, for error messages.

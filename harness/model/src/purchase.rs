@@ -682,7 +682,7 @@ mod tests {
     use payhil_cards::catalogue::by_name;
 
     fn input(card: &str, minor: u64, entry: EntryMode) -> PurchaseInput {
-        let card = by_name(card).unwrap();
+        let card = by_name(card).unwrap().clone();
         PurchaseInput {
             amount: Amount {
                 minor,

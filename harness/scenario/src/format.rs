@@ -602,6 +602,7 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
         for c in &raw.cards {
             cards.push(
                 catalogue::by_name(c.get_ref())
+                    .cloned()
                     .ok_or_else(|| cx.err(c.span(), format!("unknown card `{}`", c.get_ref())))?,
             );
         }
@@ -905,7 +906,7 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
     };
     Ok(PurchaseSpec {
         amount,
-        card,
+        card: card.clone(),
         network,
         entry,
         pin,
