@@ -41,12 +41,18 @@ impl HostSim {
         let books = Arc::new(Mutex::new(Books::default()));
         let b = books.clone();
         let task = tokio::spawn(async move {
+            // Connections are named by number in the transcript: a peer's port differs from run
+            // to run, and the transcript of a seeded run must not.
+            let mut accepted = 0u64;
             loop {
-                let Ok((stream, peer)) = listener.accept().await else {
+                let Ok((stream, _peer)) = listener.accept().await else {
+                    // A persistent error (EMFILE) must not spin a core.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 };
+                accepted += 1;
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, peer, b.clone(), transcript.clone()));
+                tokio::spawn(serve(stream, accepted, b.clone(), transcript.clone()));
             }
         });
         Ok(Self { addr, books, task })
@@ -69,7 +75,7 @@ impl Drop for HostSim {
     }
 }
 
-async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: Transcript) {
+async fn serve(mut s: TcpStream, conn: u64, books: Arc<Mutex<Books>>, t: Transcript) {
     let mut body = vec![0u8; MAX_HOST_MESSAGE];
     loop {
         let mut len = [0u8; 2];
@@ -80,14 +86,14 @@ async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: 
         if n > MAX_HOST_MESSAGE {
             t.record(
                 Source::Host,
-                format!("{peer}: message of {n} bytes exceeds the limit; closing"),
+                format!("connection {conn}: message of {n} bytes exceeds the limit; closing"),
             );
             return;
         }
         if s.read_exact(&mut body[..n]).await.is_err() {
             t.record(
                 Source::Host,
-                format!("{peer}: connection lost inside a message"),
+                format!("connection {conn}: connection lost inside a message"),
             );
             return;
         }
@@ -97,7 +103,7 @@ async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: 
             Err(e) => {
                 t.record(
                     Source::Host,
-                    format!("{peer}: undecodable ISO 8583 message ({e:?}); closing"),
+                    format!("connection {conn}: undecodable ISO 8583 message ({e:?}); closing"),
                 );
                 return;
             }
@@ -117,7 +123,7 @@ async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: 
                 Err(e) => {
                     t.record(
                         Source::Host,
-                        format!("{peer}: cannot encode the answer ({e:?}); closing"),
+                        format!("connection {conn}: cannot encode the answer ({e:?}); closing"),
                     );
                     return;
                 }
@@ -126,7 +132,7 @@ async fn serve(mut s: TcpStream, peer: SocketAddr, books: Arc<Mutex<Books>>, t: 
         if s.write_all(&wire).await.is_err() {
             t.record(
                 Source::Host,
-                format!("{peer}: response could not be delivered"),
+                format!("connection {conn}: response could not be delivered"),
             );
             return;
         }

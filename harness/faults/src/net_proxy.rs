@@ -76,7 +76,6 @@ struct Plan {
     faults: Faults,
     rng: ChaCha8Rng,
     seed: u64,
-    connection: u64,
 }
 
 /// A running proxy.
@@ -90,6 +89,17 @@ pub struct NetProxy {
     transcript: Transcript,
     /// The accept loop; `None` while the link is down (nothing listens: connections are refused).
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Every connection task not yet known to have ended. A change of state or faults waits for
+    /// them, so that a fault is in force (and the cut recorded) when the change returns.
+    conns: Arc<Mutex<Conns>>,
+}
+
+/// The proxy's open connections, and how many it has accepted (their numbers name them in the
+/// transcript: a peer's port differs from run to run, a connection's number does not).
+#[derive(Default)]
+struct Conns {
+    accepted: u64,
+    live: Vec<JoinHandle<()>>,
 }
 
 /// What one connection gets, decided when it is accepted.
@@ -118,7 +128,6 @@ impl NetProxy {
             faults: Faults::none(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
-            connection: 0,
         }));
         let (epoch, _) = watch::channel(0);
         let proxy = Self {
@@ -129,6 +138,7 @@ impl NetProxy {
             plan,
             transcript,
             task: Mutex::new(None),
+            conns: Arc::default(),
         };
         proxy.serve(listener);
         Ok(proxy)
@@ -142,34 +152,59 @@ impl NetProxy {
             self.upstream,
         );
         let epoch = self.epoch.clone();
+        let conns = self.conns.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, peer)) = listener.accept().await else {
+                let Ok((client, _peer)) = listener.accept().await else {
+                    // A persistent error (EMFILE) must not spin a core.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let state = *rx.borrow();
-                match state {
-                    LinkState::Down => reset(client),
+                // The state is read and the task registered under the lock a change takes, so
+                // a change either sees this connection or this connection sees the change.
+                let mut c = lock(&conns);
+                c.live.retain(|h| !h.is_finished());
+                c.accepted += 1;
+                let id = c.accepted;
+                let handle = match *rx.borrow() {
+                    LinkState::Down => {
+                        reset(client);
+                        continue;
+                    }
                     LinkState::Blackhole => {
-                        t.record(Source::Proxy, format!("connection from {peer} blackholed"));
-                        tokio::spawn(swallow(client, rx.clone()));
+                        t.record(Source::Proxy, format!("connection {id} blackholed"));
+                        tokio::spawn(swallow(client, id, rx.clone(), t.clone()))
                     }
                     LinkState::Up => {
-                        let cf = next_connection(&p, &t, peer);
+                        let cf = next_connection(&p, &t, id);
                         tokio::spawn(pipe(
                             client,
-                            peer,
+                            id,
                             upstream,
                             rx.clone(),
                             epoch.subscribe(),
                             t.clone(),
                             cf,
-                        ));
+                        ))
                     }
-                }
+                };
+                c.live.push(handle);
             }
         });
-        *self.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        *lock(&self.task) = Some(task);
+    }
+
+    /// Ends every open connection and waits until each has been cut and its end recorded.
+    /// `change` runs under the registry lock, so no connection accepted afterwards misses it.
+    async fn cut_open_connections(&self, change: impl FnOnce()) {
+        let live = {
+            let mut c = lock(&self.conns);
+            change();
+            std::mem::take(&mut c.live)
+        };
+        for h in live {
+            let _ = h.await;
+        }
     }
 
     /// Where the terminal should connect.
@@ -179,20 +214,26 @@ impl NetProxy {
 
     /// Sets the link state. `Down` closes the listening socket, so new connections are refused
     /// as when the host's network is gone (nothing was sent), and cuts the open ones; leaving
-    /// `Down` listens on the same address again. `Blackhole` cuts open connections too.
+    /// `Down` listens on the same address again. `Blackhole` cuts open connections too. When
+    /// this returns, the state is in force: every connection it ends has been cut and its cut
+    /// recorded in the transcript.
     pub async fn set(&self, state: LinkState) {
         let was = self.state();
         self.transcript
             .record(Source::Proxy, format!("link {state:?}"));
-        self.state.send_replace(state);
         if state == LinkState::Down {
-            let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+            // Stop accepting first: the listening socket closes, so nothing new gets in.
+            let task = lock(&self.task).take();
             if let Some(t) = task {
                 t.abort();
-                // Wait until the task, and with it the listening socket, is gone.
                 let _ = t.await;
             }
-        } else if was == LinkState::Down {
+        }
+        self.cut_open_connections(|| {
+            self.state.send_replace(state);
+        })
+        .await;
+        if state != LinkState::Down && was == LinkState::Down {
             match bind(self.addr) {
                 Ok(l) => self.serve(l),
                 Err(e) => self.transcript.record(
@@ -209,18 +250,27 @@ impl NetProxy {
     }
 
     /// Sets the faults for the next connections and ends the open ones, so that the faults
-    /// apply to every exchange from now on (a terminal reconnects as after any cut).
-    pub fn set_faults(&self, faults: Faults) {
+    /// apply to every exchange from now on (a terminal reconnects as after any cut). When this
+    /// returns, every open connection has been cut and its cut recorded.
+    pub async fn set_faults(&self, faults: Faults) {
         self.transcript
             .record(Source::Proxy, format!("faults {faults:?}"));
-        self.plan.lock().unwrap_or_else(|e| e.into_inner()).faults = faults;
-        self.epoch.send_modify(|e| *e += 1);
+        self.cut_open_connections(|| {
+            lock(&self.plan).faults = faults;
+            self.epoch.send_modify(|e| *e += 1);
+        })
+        .await;
     }
 
     /// The seed the proxy draws from.
     pub fn seed(&self) -> u64 {
-        self.plan.lock().unwrap_or_else(|e| e.into_inner()).seed
+        lock(&self.plan).seed
     }
+}
+
+/// Locks, going on after a panic elsewhere: every guarded value stays consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A listening socket that may take over the address again right after it was closed.
@@ -237,15 +287,17 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 impl Drop for NetProxy {
     fn drop(&mut self) {
-        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(t) = lock(&self.task).take() {
             t.abort();
+        }
+        for h in lock(&self.conns).live.drain(..) {
+            h.abort();
         }
     }
 }
 
-fn next_connection(plan: &Mutex<Plan>, t: &Transcript, peer: SocketAddr) -> ConnFaults {
-    let mut p = plan.lock().unwrap_or_else(|e| e.into_inner());
-    p.connection += 1;
+fn next_connection(plan: &Mutex<Plan>, t: &Transcript, id: u64) -> ConnFaults {
+    let mut p = lock(plan);
     let f = p.faults;
     let total_cut = f
         .random_cut_max_bytes
@@ -261,10 +313,7 @@ fn next_connection(plan: &Mutex<Plan>, t: &Transcript, peer: SocketAddr) -> Conn
     if f != Faults::none() {
         t.record(
             Source::Proxy,
-            format!(
-                "connection {} from {peer}: {f:?}, random cut at {total_cut:?}",
-                p.connection
-            ),
+            format!("connection {id}: {f:?}, random cut at {total_cut:?}"),
         );
     }
     if let Some(n) = f.connections {
@@ -287,12 +336,22 @@ fn socket_linger_zero(s: &TcpStream) -> std::io::Result<()> {
     s.set_linger(Some(Duration::ZERO))
 }
 
-async fn swallow(mut client: TcpStream, mut state: watch::Receiver<LinkState>) {
+async fn swallow(
+    mut client: TcpStream,
+    id: u64,
+    mut state: watch::Receiver<LinkState>,
+    t: Transcript,
+) {
     let mut buf = [0u8; 1024];
     loop {
         tokio::select! {
+            biased;
+            _ = state.wait_for(|s| *s != LinkState::Blackhole) => {
+                reset(client);
+                t.record(Source::Proxy, format!("connection {id} cut: link no longer blackholed"));
+                return;
+            }
             r = client.read(&mut buf) => if matches!(r, Ok(0) | Err(_)) { return },
-            _ = state.wait_for(|s| *s != LinkState::Blackhole) => { reset(client); return }
         }
     }
 }
@@ -365,7 +424,7 @@ async fn pump(
 
 async fn pipe(
     client: TcpStream,
-    peer: SocketAddr,
+    id: u64,
     upstream: SocketAddr,
     mut state: watch::Receiver<LinkState>,
     mut epoch: watch::Receiver<u64>,
@@ -378,7 +437,7 @@ async fn pipe(
         Err(e) => {
             t.record(
                 Source::Proxy,
-                format!("connection from {peer}: host unreachable ({e})"),
+                format!("connection {id}: host unreachable ({e})"),
             );
             return;
         }
@@ -405,11 +464,14 @@ async fn pipe(
         LinkDown,
         FaultsChanged,
     }
+    // Biased: a change of state or faults wins over bytes waiting to be copied, so nothing
+    // passes once the change has been made (the order is also the same on every run).
     let ended = tokio::select! {
-        r = &mut up => Ended::Up(r),
-        r = &mut down => Ended::Down(r),
+        biased;
         _ = state.wait_for(|s| *s != LinkState::Up) => Ended::LinkDown,
         _ = epoch.changed() => Ended::FaultsChanged,
+        r = &mut up => Ended::Up(r),
+        r = &mut down => Ended::Down(r),
     };
     let why = match ended {
         Ended::Up(Ok(End::Cut(n))) => format!("cut after {n} bytes towards the host"),
@@ -423,7 +485,7 @@ async fn pipe(
         Ended::FaultsChanged => "cut: faults changed".into(),
     };
     // Dropping both halves of both sockets (linger 0) resets the connection.
-    t.record(Source::Proxy, format!("connection from {peer} {why}"));
+    t.record(Source::Proxy, format!("connection {id} {why}"));
 }
 
 #[cfg(test)]
@@ -503,15 +565,17 @@ mod tests {
     async fn a_cut_after_n_bytes_lands_on_that_byte() {
         let t = Transcript::new();
         let proxy = proxy_to_echo(&t, 1).await;
-        proxy.set_faults(Faults {
-            downstream: DirectionFaults {
-                cut_after_bytes: Some(5),
-                slice: Some(2),
-                ..Default::default()
-            },
-            connections: Some(1),
-            ..Faults::none()
-        });
+        proxy
+            .set_faults(Faults {
+                downstream: DirectionFaults {
+                    cut_after_bytes: Some(5),
+                    slice: Some(2),
+                    ..Default::default()
+                },
+                connections: Some(1),
+                ..Faults::none()
+            })
+            .await;
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
         c.write_all(b"0123456789").await.unwrap();
         assert_eq!(read_all(&mut c).await, b"01234");
@@ -532,10 +596,12 @@ mod tests {
         for _ in 0..2 {
             let t = Transcript::new();
             let proxy = proxy_to_echo(&t, 42).await;
-            proxy.set_faults(Faults {
-                random_cut_max_bytes: Some(8),
-                ..Faults::none()
-            });
+            proxy
+                .set_faults(Faults {
+                    random_cut_max_bytes: Some(8),
+                    ..Faults::none()
+                })
+                .await;
             let mut run = Vec::new();
             for _ in 0..3 {
                 let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
@@ -565,14 +631,38 @@ mod tests {
         let proxy = proxy_to_echo(&t, 1).await;
         let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
         assert_echoed(&mut c, b"hi", "up").await;
-        proxy.set_faults(Faults {
-            downstream: DirectionFaults {
-                cut_after_bytes: Some(0),
-                ..Default::default()
-            },
-            ..Faults::none()
-        });
-        read_all(&mut c).await;
+        proxy
+            .set_faults(Faults {
+                downstream: DirectionFaults {
+                    cut_after_bytes: Some(0),
+                    ..Default::default()
+                },
+                ..Faults::none()
+            })
+            .await;
+        // In force when the change returns: the cut is already in the transcript.
         assert!(t.render().contains("cut: faults changed"), "{}", t.render());
+        read_all(&mut c).await;
+    }
+
+    /// A change of state is in force when `set` returns: open connections have been cut and
+    /// the cut is in the transcript before anything else happens (issue 8: the terminal's next
+    /// authorisation reached the host after "link Down").
+    #[tokio::test]
+    async fn a_state_change_is_in_force_when_set_returns() {
+        for state in [LinkState::Down, LinkState::Blackhole] {
+            let t = Transcript::new();
+            let proxy = proxy_to_echo(&t, 1).await;
+            let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+            assert_echoed(&mut c, b"ping", "up").await;
+            proxy.set(state).await;
+            let log = t.render();
+            let down = log.find(&format!("link {state:?}")).unwrap();
+            let cut = log.find("connection 1 cut: link down");
+            assert!(cut.is_some_and(|c| c > down), "{state:?}: {log}");
+            // Bytes written after the change never reach the other side.
+            let _ = c.write_all(b"late").await;
+            assert!(read_all(&mut c).await.is_empty(), "{state:?}");
+        }
     }
 }

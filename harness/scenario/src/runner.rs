@@ -411,7 +411,7 @@ impl Run {
                 Ok(format!("network {name}"))
             }
             Action::Faults(f) => {
-                self.bench.proxy.set_faults(f.unwrap_or_default());
+                self.bench.proxy.set_faults(f.unwrap_or_default()).await;
                 self.model.set_flaky(f.is_some());
                 Ok(format!("faults {f:?}"))
             }
