@@ -49,13 +49,28 @@ pub struct Settled {
     pub related_seq: u32,
 }
 
-/// One advice as it arrived, duplicates included (for the oracle's duplicate count).
+/// One request as it arrived, duplicates included (for the oracle's duplicate check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// Terminal id.
     pub terminal_id: String,
     /// Stable id.
     pub seq: u32,
+    /// The harness's fault epoch when it arrived (see [`Books::fault_context`]).
+    pub epoch: u64,
+    /// Faults were active on the link when it arrived.
+    pub faulty: bool,
+}
+
+/// One reconciliation request (0500) and the host's verdict, as the host saw them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// Terminal id.
+    pub terminal_id: String,
+    /// The totals the terminal sent.
+    pub totals: ReconcileTotals,
+    /// What the host answered.
+    pub in_balance: bool,
 }
 
 /// Everything the host has seen and decided.
@@ -67,6 +82,11 @@ pub struct Books {
     pub advice_deliveries: Vec<Delivery>,
     /// Every authorisation request in arrival order.
     pub auth_requests: Vec<Delivery>,
+    /// Every reconciliation in arrival order.
+    pub reconciliations: Vec<Reconciliation>,
+    /// The harness's fault epoch and whether faults are active, stamped on each delivery: a
+    /// request delivered twice in one clean epoch was sent again after its answer.
+    pub fault_context: (u64, bool),
 }
 
 fn issuer_decision(d: &TxnData<'_>) -> u8 {
@@ -168,11 +188,21 @@ impl Books {
             HostRequest::Reconcile {
                 terminal_id,
                 totals,
-            } => return Reply::Reconciled(self.reconcile(terminal_id, totals)),
+            } => {
+                let in_balance = self.reconcile(terminal_id, totals);
+                self.reconciliations.push(Reconciliation {
+                    terminal_id: terminal_id.to_string(),
+                    totals: *totals,
+                    in_balance,
+                });
+                return Reply::Reconciled(in_balance);
+            }
         };
         let delivery = Delivery {
             terminal_id: d.terminal_id.into(),
             seq: d.txn_seq,
+            epoch: self.fault_context.0,
+            faulty: self.fault_context.1,
         };
         if advice {
             &mut self.advice_deliveries

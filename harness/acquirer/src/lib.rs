@@ -15,7 +15,7 @@
 pub mod banking;
 mod books;
 
-pub use books::{Books, Delivery, Reply, Settled, SettledKind};
+pub use books::{Books, Delivery, Reconciliation, Reply, Settled, SettledKind};
 
 use payhil_protocol::host_link::{HostRequest, MAX_HOST_MESSAGE};
 use payhil_protocol::iso8583::mapping;
@@ -61,6 +61,16 @@ impl HostSim {
     /// The address terminals (or the fault proxy) connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Starts fault epoch `epoch` (`faulty`: faults are active on the link); every later
+    /// delivery is stamped with it, so the oracle can tell a repeat after a lost answer from a
+    /// repeat after an answer the terminal received.
+    pub fn set_fault_context(&self, epoch: u64, faulty: bool) {
+        self.books
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fault_context = (epoch, faulty);
     }
 
     /// A snapshot of the host's records.

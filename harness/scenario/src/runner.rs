@@ -2,21 +2,19 @@
 //! expectations, against the reference model, and against the invariants (exactly-once,
 //! receipts, no card data in any artifact).
 
-use crate::format::{
-    Action, Expectation, LinkSpec, PurchaseSpec, Scenario, Step, outcome_name, reason_name,
-};
-use payhil_acquirer::SettledKind;
+use crate::format::{Action, Expectation, LinkSpec, PurchaseSpec, Scenario, Step};
 use payhil_bench::{Bench, BenchConfig, DeviceIdentity, EmulatorSpec, Target, TerminalConfig};
 use payhil_faults::LinkState;
-use payhil_model::oracle::{Approval, Booked, exactly_once};
-use payhil_model::{Model, ModelConfig, Prediction, PurchaseInput};
+use payhil_model::ledger::{Answered, Ledger, Phase};
+use payhil_model::{Model, ModelConfig, PurchaseInput};
 use payhil_protocol::{
-    Amount, Awaiting, Outcome, PinText, QueueStatus, Reason, Request, ReserveDetails, Response,
-    TxnKind,
+    Amount, Awaiting, Outcome, PinText, QueueStatus, Request, ReserveDetails, Response, TxnKind,
 };
 use payhil_transport::Source;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+mod checks;
 
 /// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.
 pub const DEFAULT_CLOCK: i64 = 1_767_603_600;
@@ -127,7 +125,14 @@ struct Run {
     model: Model,
     invariants: payhil_model::oracle::OfflineInvariants,
     now: i64,
-    approvals: Vec<Approval>,
+    /// What the terminal approved, as the harness recorded it (the oracle's side).
+    ledger: Ledger,
+    /// The fault epoch: a new one at every network change, fault change and power cut.
+    fault_epoch: u64,
+    /// Faults are active on the link.
+    faulty: bool,
+    /// The scenario expects items still pending at its end: no drain before the final check.
+    end_pending: bool,
     artifacts: Vec<Artifact>,
     steps: Vec<StepResult>,
     boot_timeout: Duration,
@@ -218,7 +223,10 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
             forward_deadline_s: 14 * 86_400,
         }),
         now: DEFAULT_CLOCK,
-        approvals: Vec::new(),
+        ledger: Ledger::default(),
+        fault_epoch: 0,
+        faulty: false,
+        end_pending: false,
         artifacts: Vec::new(),
         steps: Vec::new(),
         boot_timeout: opts.boot_timeout,
@@ -262,8 +270,9 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         }
     }
     if failure.is_none() {
-        // Whatever the scenario says, nothing approved may be lost or doubled (PBS-02).
-        if let Err(message) = run.check_exactly_once().await {
+        // Whatever the scenario says, nothing approved may be lost or doubled (PBS-02): the
+        // queue is drained, then every approval must be in the host's books exactly once.
+        if let Err(message) = run.drain_and_check().await {
             failure = Some(Failure {
                 step: 0,
                 line: 0,
@@ -404,6 +413,7 @@ impl Run {
                     LinkSpec::Blackhole => (LinkState::Blackhole, "blackhole"),
                 };
                 self.bench.proxy.set(state).await;
+                self.new_fault_epoch(self.faulty);
                 match link {
                     LinkSpec::Blackhole => self.model.set_blackhole(),
                     other => self.model.set_network(*other == LinkSpec::Up),
@@ -412,6 +422,7 @@ impl Run {
             }
             Action::Faults(f) => {
                 self.bench.proxy.set_faults(f.unwrap_or_default()).await;
+                self.new_fault_epoch(f.is_some());
                 self.model.set_flaky(f.is_some());
                 Ok(format!("faults {f:?}"))
             }
@@ -470,13 +481,7 @@ impl Run {
                 let q = self.queue(&Request::QueueStatus).await?;
                 self.check_queue(q.pending, Some(*n))
                     .and_then(|()| self.check_overdue(q.overdue, *overdue))
-                    .and_then(|()| match declined {
-                        Some(d) if *d != q.declined_by_host => Err(format!(
-                            "NETS-10: terminal reports {} declined by the host after forwarding; scenario expects {d}",
-                            q.declined_by_host
-                        )),
-                        _ => Ok(()),
-                    })
+                    .and_then(|()| self.check_declined_by_host(q.declined_by_host, *declined))
                     .map(|_| format!("{} pending, {} overdue", q.pending, q.overdue))
             }
             Action::Settle => {
@@ -485,7 +490,7 @@ impl Run {
                     name: "settlement".into(),
                     text: books.settlement_file(),
                 });
-                self.check_exactly_once().await?;
+                self.check_exactly_once(Phase::Running)?;
                 Ok(format!(
                     "settlement written: {} items",
                     books.settled().count()
@@ -499,12 +504,7 @@ impl Run {
                         r.get()
                     ));
                 };
-                if t.host != payhil_protocol::HostBalance::InBalance {
-                    return Err(format!(
-                        "reconciliation: the host says {:?} for the terminal's totals {t:?}",
-                        t.host
-                    ));
-                }
+                self.check_reconciliation(&t)?;
                 Ok(format!("reconciled with the host: {:?}", t.host))
             }
             Action::PowerCycle => {
@@ -512,6 +512,7 @@ impl Run {
                     .power_cycle(self.boot_timeout)
                     .await
                     .map_err(|e| e.to_string())?;
+                self.new_fault_epoch(self.faulty);
                 self.model.restarted();
                 // A terminal's real-time clock keeps running through a power cut; the emulator's
                 // controlled clock is given back its time.
@@ -522,104 +523,6 @@ impl Run {
                     self.bench.device.boot_count
                 ))
             }
-        }
-    }
-
-    fn check_queue(&self, pending: u32, scenario: Option<u32>) -> Result<(), String> {
-        let (lo, hi) = self.model.queue_bounds();
-        if pending < lo || pending > hi {
-            return Err(format!(
-                "offline queue: terminal reports {pending} pending; model expects {lo}..={hi}"
-            ));
-        }
-        if let Some(n) = scenario {
-            if pending != n {
-                return Err(format!(
-                    "offline queue: terminal reports {pending} pending; scenario expects {n} (model allows {lo}..={hi})"
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn check_overdue(&self, overdue: u32, scenario: Option<u32>) -> Result<(), String> {
-        let (lo, hi) = self.model.overdue_bounds();
-        if overdue < lo || overdue > hi {
-            return Err(format!(
-                "BAX-10: terminal reports {overdue} overdue; model expects {lo}..={hi}"
-            ));
-        }
-        match scenario {
-            Some(n) if n != overdue => Err(format!(
-                "BAX-10: terminal reports {overdue} overdue; scenario expects {n}"
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Compares the terminal's outcome with the model's prediction and the scenario's
-    /// expectation; an error shows all three.
-    fn judge(
-        &self,
-        prediction: Prediction,
-        expect: Option<Expectation>,
-        outcome: Outcome,
-        reason: Reason,
-    ) -> Result<String, String> {
-        let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
-        let terminal = shown(outcome, reason);
-        let model = match prediction {
-            Prediction::Exact(o, r) => shown(o, r),
-            Prediction::Either(..) | Prediction::OneOf(..) => prediction
-                .outcomes()
-                .iter()
-                .map(|(o, r)| shown(*o, *r))
-                .collect::<Vec<_>>()
-                .join(" or "),
-        };
-        let scenario = expect.map(|e| match e.reason {
-            Some(r) => shown(e.outcome, r),
-            None => outcome_name(e.outcome).to_string(),
-        });
-        let both = format!(
-            "terminal: {terminal}; model: {model}; scenario: {}",
-            scenario.as_deref().unwrap_or("-")
-        );
-        if let Some(e) = expect {
-            if e.outcome != outcome || e.reason.is_some_and(|r| r != reason) {
-                return Err(format!("outcome differs from the scenario: {both}"));
-            }
-        }
-        if !prediction.allows(outcome, reason) {
-            return Err(format!("outcome differs from the reference model: {both}"));
-        }
-        Ok(terminal)
-    }
-
-    /// Keeps the receipt as an artifact and checks what it must show.
-    fn check_receipt(
-        &mut self,
-        step: &Step,
-        receipt: &str,
-        facts: &payhil_model::receipt::ReceiptFacts<'_>,
-        approved: bool,
-    ) -> Result<(), String> {
-        if receipt.is_empty() {
-            return if approved {
-                Err("CARD-08: an approved transaction printed no receipt".into())
-            } else {
-                Ok(())
-            };
-        }
-        let problems = payhil_model::receipt::findings(receipt, facts);
-        self.artifacts.push(crate::Artifact {
-            name: format!("step{:02}_receipt", step.index),
-            text: receipt.to_string(),
-        });
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("receipt: {}", problems.join("; ")))
         }
     }
 
@@ -754,13 +657,15 @@ impl Run {
                 ));
             }
         }
-        // Purchases and refunds are settled; a pre-authorisation only through its capture.
-        if approved && spec.kind != TxnKind::PreAuthorisation {
-            self.approvals.push(Approval {
+        if approved {
+            self.ledger.approved(Answered {
                 seq: result.txn_seq,
+                kind: spec.kind,
                 offline: result.outcome == Outcome::ApprovedOffline,
-                minor: spec.total().minor,
-                last4: spec.card.pan.masked().last4().to_string(),
+                amount: spec.total(),
+                pan: spec.card.pan.masked(),
+                network: spec.network,
+                at: self.now,
             });
         }
         let terminal_id = self.bench.device.terminal_id.clone();
@@ -843,19 +748,20 @@ impl Run {
         };
         self.model.observe_follow_up(&follow, outcome);
         if approved {
-            match kind {
-                TxnKind::Capture => self.approvals.push(Approval {
-                    seq,
-                    offline: outcome == Outcome::ApprovedOffline,
-                    minor: amount.minor,
-                    last4: spec.card.pan.masked().last4().to_string(),
-                }),
+            self.ledger.approved(Answered {
+                seq,
+                kind,
+                offline: outcome == Outcome::ApprovedOffline,
+                amount,
+                pan: spec.card.pan.masked(),
+                network: spec.network,
+                at: self.now,
+            });
+            if kind == TxnKind::Reversal {
                 // The cardholder must not be charged: the original leaves the settlement.
-                _ => {
-                    let gone = of_seq.unwrap_or(0);
-                    self.approvals.retain(|a| a.seq != gone);
-                    self.invariants.settled(gone);
-                }
+                let gone = of_seq.unwrap_or(0);
+                self.ledger.reversed(gone);
+                self.invariants.settled(gone);
             }
             self.txns.insert(step.index, (seq, spec.clone()));
         }
@@ -876,54 +782,5 @@ impl Run {
         Ok(format!(
             "{kind:?} of step {of} {amount} -> {verdict} (#{seq})"
         ))
-    }
-
-    async fn check_exactly_once(&mut self) -> Result<(), String> {
-        let q = self.queue(&Request::QueueStatus).await?;
-        let books = self.bench.host.books();
-        let terminal_id = self.bench.device.terminal_id.clone();
-        let booked: Vec<Booked> = books
-            .settled()
-            .filter(|s| s.terminal_id == terminal_id)
-            .map(|s| Booked {
-                seq: s.seq,
-                offline: s.kind == SettledKind::Offline,
-                minor: s.amount.minor,
-                last4: s.pan.last4().to_string(),
-            })
-            .collect();
-        // Approvals the host later declined are the merchant's loss, not lost by the terminal.
-        let declined: Vec<u32> = books
-            .items
-            .values()
-            .filter(|s| s.response_code != 0)
-            .map(|s| s.seq)
-            .collect();
-        let approvals: Vec<Approval> = self
-            .approvals
-            .iter()
-            .filter(|a| !declined.contains(&a.seq))
-            .cloned()
-            .collect();
-        let verdict = exactly_once(&approvals, &booked, q.pending);
-        self.bench.transcript.record(
-            Source::Step,
-            format!(
-                "exactly-once: lost {} duplicated {} unexpected {} recovered {} pending {}",
-                verdict.lost,
-                verdict.duplicated,
-                verdict.unexpected,
-                verdict.recovered,
-                verdict.pending
-            ),
-        );
-        if verdict.ok() {
-            Ok(())
-        } else {
-            Err(format!(
-                "PBS-02 exactly-once: {}",
-                verdict.findings.join("; ")
-            ))
-        }
     }
 }

@@ -1,0 +1,330 @@
+//! The verdict's checks: the terminal's answers against the model and the scenario, its queue
+//! and reconciliation reports against the harness's ledger and the host's books, and the
+//! exactly-once check after the queue is drained. Nothing the terminal reports about itself is
+//! used to excuse a difference.
+
+use super::Run;
+use crate::format::reason_name;
+use crate::format::{Expectation, Step, outcome_name};
+use payhil_faults::{Faults, LinkState};
+use payhil_model::Prediction;
+use payhil_model::ledger::{self, Booked, Delivery, NetworkTotals, Phase, exactly_once};
+use payhil_protocol::{
+    BatchTotal, HostBalance, Network, Outcome, Reason, Request, SettlementTotals, TxnKind,
+};
+use payhil_transport::Source;
+use std::collections::BTreeMap;
+
+/// Forwarding rounds the final drain allows before the queue counts as stuck.
+const DRAIN_ROUNDS: u32 = 20;
+
+impl Run {
+    pub(super) fn check_queue(&self, pending: u32, scenario: Option<u32>) -> Result<(), String> {
+        let (lo, hi) = self.model.queue_bounds();
+        if pending < lo || pending > hi {
+            return Err(format!(
+                "offline queue: terminal reports {pending} pending; model expects {lo}..={hi}"
+            ));
+        }
+        if let Some(n) = scenario {
+            if pending != n {
+                return Err(format!(
+                    "offline queue: terminal reports {pending} pending; scenario expects {n} (model allows {lo}..={hi})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_overdue(&self, overdue: u32, scenario: Option<u32>) -> Result<(), String> {
+        let (lo, hi) = self.model.overdue_bounds();
+        if overdue < lo || overdue > hi {
+            return Err(format!(
+                "BAX-10: terminal reports {overdue} overdue; model expects {lo}..={hi}"
+            ));
+        }
+        match scenario {
+            Some(n) if n != overdue => Err(format!(
+                "BAX-10: terminal reports {overdue} overdue; scenario expects {n}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Compares the terminal's outcome with the model's prediction and the scenario's
+    /// expectation; an error shows all three.
+    pub(super) fn judge(
+        &self,
+        prediction: Prediction,
+        expect: Option<Expectation>,
+        outcome: Outcome,
+        reason: Reason,
+    ) -> Result<String, String> {
+        let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
+        let terminal = shown(outcome, reason);
+        let model = match prediction {
+            Prediction::Exact(o, r) => shown(o, r),
+            Prediction::Either(..) | Prediction::OneOf(..) => prediction
+                .outcomes()
+                .iter()
+                .map(|(o, r)| shown(*o, *r))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        };
+        let scenario = expect.map(|e| match e.reason {
+            Some(r) => shown(e.outcome, r),
+            None => outcome_name(e.outcome).to_string(),
+        });
+        let both = format!(
+            "terminal: {terminal}; model: {model}; scenario: {}",
+            scenario.as_deref().unwrap_or("-")
+        );
+        if let Some(e) = expect {
+            if e.outcome != outcome || e.reason.is_some_and(|r| r != reason) {
+                return Err(format!("outcome differs from the scenario: {both}"));
+            }
+        }
+        if !prediction.allows(outcome, reason) {
+            return Err(format!("outcome differs from the reference model: {both}"));
+        }
+        Ok(terminal)
+    }
+
+    /// Keeps the receipt as an artifact and checks what it must show.
+    pub(super) fn check_receipt(
+        &mut self,
+        step: &Step,
+        receipt: &str,
+        facts: &payhil_model::receipt::ReceiptFacts<'_>,
+        approved: bool,
+    ) -> Result<(), String> {
+        if receipt.is_empty() {
+            return if approved {
+                Err("CARD-08: an approved transaction printed no receipt".into())
+            } else {
+                Ok(())
+            };
+        }
+        let problems = payhil_model::receipt::findings(receipt, facts);
+        self.artifacts.push(crate::Artifact {
+            name: format!("step{:02}_receipt", step.index),
+            text: receipt.to_string(),
+        });
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("receipt: {}", problems.join("; ")))
+        }
+    }
+
+    /// Starts a new fault epoch (a network change, fault change or power cut): a request the
+    /// host sees again after this may be a legitimate repeat of one whose answer was lost.
+    pub(super) fn new_fault_epoch(&mut self, faulty: bool) {
+        self.fault_epoch += 1;
+        self.faulty = faulty;
+        self.bench.host.set_fault_context(self.fault_epoch, faulty);
+    }
+
+    /// NETS-10: the terminal's count of forwarded items the host declined must be what the host
+    /// declined, and what the scenario says if it says.
+    pub(super) fn check_declined_by_host(
+        &self,
+        reported: u32,
+        scenario: Option<u32>,
+    ) -> Result<(), String> {
+        let host = self.host_declined_offline();
+        if reported != host {
+            return Err(format!(
+                "NETS-10: terminal reports {reported} declined by the host after forwarding; the host declined {host}"
+            ));
+        }
+        match scenario {
+            Some(d) if d != reported => Err(format!(
+                "NETS-10: terminal reports {reported} declined by the host after forwarding; scenario expects {d}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Forwarded offline purchases of this terminal that the host declined (NETS-10).
+    fn host_declined_offline(&self) -> u32 {
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        books
+            .items
+            .values()
+            .filter(|s| {
+                &s.terminal_id == tid
+                    && s.kind == payhil_acquirer::SettledKind::Offline
+                    && s.txn == TxnKind::Purchase
+                    && s.response_code != 0
+            })
+            .count() as u32
+    }
+
+    /// The ledger against the host's books and delivery log.
+    pub(super) fn check_exactly_once(&mut self, phase: Phase) -> Result<(), String> {
+        let books = self.bench.host.books();
+        let tid = self.bench.device.terminal_id.clone();
+        let booked: Vec<Booked> = books
+            .items
+            .values()
+            .filter(|s| s.terminal_id == tid)
+            .map(|s| Booked {
+                seq: s.seq,
+                kind: s.txn,
+                offline: s.kind == payhil_acquirer::SettledKind::Offline,
+                amount: s.amount,
+                pan: s.pan.clone(),
+                network: s.network,
+                local_time: s.local_time,
+                approved: s.response_code == 0,
+                reversed: s.reversed,
+            })
+            .collect();
+        let deliveries: Vec<Delivery> = books
+            .advice_deliveries
+            .iter()
+            .map(|d| (d, true))
+            .chain(books.auth_requests.iter().map(|d| (d, false)))
+            .filter(|(d, _)| d.terminal_id == tid)
+            .map(|(d, advice)| Delivery {
+                seq: d.seq,
+                advice,
+                epoch: d.epoch,
+                faulty: d.faulty,
+            })
+            .collect();
+        let verdict = exactly_once(&self.ledger, &booked, &deliveries, phase);
+        self.bench.transcript.record(
+            Source::Step,
+            format!(
+                "exactly-once ({phase:?}): lost {} duplicated {} unexpected {} recovered {} declined by the host {}",
+                verdict.lost,
+                verdict.duplicated,
+                verdict.unexpected,
+                verdict.recovered,
+                verdict.host_declined
+            ),
+        );
+        if verdict.ok() {
+            Ok(())
+        } else {
+            Err(format!(
+                "PBS-02 exactly-once: {}",
+                verdict.findings.join("; ")
+            ))
+        }
+    }
+
+    /// The end of every scenario: the link is made clean, the terminal forwards until its queue
+    /// is empty, and then every approval must be in the host's books exactly once. A terminal
+    /// that cannot empty its queue on a clean link, or reports items the ledger does not hold,
+    /// fails here. A scenario that must end with items pending skips the drain and is held to
+    /// the mid-run check.
+    pub(super) async fn drain_and_check(&mut self) -> Result<(), String> {
+        if self.end_pending {
+            return self.check_exactly_once(Phase::Running);
+        }
+        self.bench.transcript.record(
+            Source::Step,
+            "end of run: drain the offline queue on a clean link",
+        );
+        self.bench.proxy.set_faults(Faults::none()).await;
+        self.bench.proxy.set(LinkState::Up).await;
+        self.new_fault_epoch(false);
+        self.model.set_flaky(false);
+        self.model.set_network(true);
+        let mut pending = None;
+        for _ in 0..DRAIN_ROUNDS {
+            let q = self.forward().await?;
+            if q.pending == 0 {
+                pending = Some(q);
+                break;
+            }
+        }
+        let Some(q) = pending else {
+            let q = self.queue(&Request::QueueStatus).await?;
+            return Err(format!(
+                "the terminal still reports {} pending after {DRAIN_ROUNDS} forwarding rounds on a clean link",
+                q.pending
+            ));
+        };
+        self.check_declined_by_host(q.declined_by_host, None)?;
+        self.check_exactly_once(Phase::Drained)
+    }
+
+    /// The terminal's reconciliation report against the host's books and the host's own
+    /// verdict: a terminal that says "in balance" is believed only if the host said so, and the
+    /// totals it reports must be the host's books for it.
+    pub(super) fn check_reconciliation(&self, t: &SettlementTotals) -> Result<(), String> {
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        let host_said = books
+            .reconciliations
+            .iter()
+            .rev()
+            .find(|r| &r.terminal_id == tid)
+            .map(|r| r.in_balance);
+        let reported = match t.host {
+            HostBalance::InBalance => Some(true),
+            HostBalance::OutOfBalance => Some(false),
+            HostBalance::NotChecked => None,
+        };
+        if reported != host_said {
+            return Err(format!(
+                "reconciliation: the terminal reports the host's verdict as {:?}; the host {}",
+                t.host,
+                match host_said {
+                    None => "received no reconciliation".to_string(),
+                    Some(true) => "answered in balance".to_string(),
+                    Some(false) => "answered out of balance".to_string(),
+                }
+            ));
+        }
+        let mine = ledger::totals(
+            books
+                .settled()
+                .filter(|s| &s.terminal_id == tid)
+                .map(|s| (s.network, s.txn, s.amount.minor)),
+        );
+        let theirs = terminal_totals(t);
+        if mine != theirs {
+            return Err(format!(
+                "reconciliation: the terminal's totals {theirs:?} differ from the host's books {mine:?}"
+            ));
+        }
+        if host_said != Some(true) {
+            return Err(format!(
+                "reconciliation: the host says {:?} for the terminal's totals {t:?}",
+                t.host
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The terminal's per-network totals, networks without items left out (as the ledger's are).
+fn terminal_totals(t: &SettlementTotals) -> BTreeMap<Network, NetworkTotals> {
+    [
+        (Network::Dankort, t.dankort),
+        (Network::Visa, t.visa),
+        (Network::VisaDebit, t.visa_debit),
+        (Network::Mastercard, t.mastercard),
+        (Network::BankAxept, t.bankaxept),
+    ]
+    .into_iter()
+    .filter(|(_, b)| *b != BatchTotal::default())
+    .map(|(n, b)| {
+        (
+            n,
+            NetworkTotals {
+                debits: b.count,
+                debits_minor: b.minor,
+                credits: b.refund_count,
+                credits_minor: b.refund_minor,
+            },
+        )
+    })
+    .collect()
+}
