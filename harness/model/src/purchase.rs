@@ -34,6 +34,9 @@ pub struct ModelConfig {
     pub reserve_cap_minor: u64,
     /// Offline items are overdue after this many seconds (BAX-10: two weeks).
     pub forward_deadline_s: u32,
+    /// How many items the terminal's offline queue holds (a device property, from the
+    /// terminal's own report; `None` until known). A full queue refuses offline payments.
+    pub queue_capacity: Option<u32>,
 }
 
 impl Default for ModelConfig {
@@ -52,6 +55,7 @@ impl Default for ModelConfig {
             reserve_phone_auth_above_minor: 2_500_00,
             reserve_cap_minor: 20_000_00,
             forward_deadline_s: 14 * 86_400,
+            queue_capacity: None,
         }
     }
 }
@@ -250,10 +254,21 @@ impl Model {
         self.flaky = flaky;
     }
 
-    /// The terminal reported an empty offline queue.
-    pub fn queue_observed_empty(&mut self) {
-        self.certain.clear();
-        self.uncertain.clear();
+    /// The terminal reported an empty queue after forwarding: what the host's books hold
+    /// (`host_has`) has left the queue. An item the model knows by its sequence number and the
+    /// host does not have stays certain, so the terminal's word alone never empties the model's
+    /// queue; stored reversals of unanswered authorisations, whose numbers the model cannot
+    /// know, are judged by the books at the end of the run instead.
+    pub fn queue_reported_empty(&mut self, host_has: impl Fn(u32) -> bool) {
+        let keep = |p: &Pending| p.seq != 0 && !host_has(p.seq);
+        let mut kept: Vec<Pending> = self.certain.drain(..).filter(|p| keep(p)).collect();
+        kept.extend(self.uncertain.drain(..).filter(|p| keep(p)));
+        self.certain = kept;
+    }
+
+    /// Sets the terminal's offline queue capacity once it is known.
+    pub fn set_queue_capacity(&mut self, capacity: u32) {
+        self.cfg.queue_capacity = Some(capacity);
     }
 
     /// The operator asked the terminal to forward (or another moment it must try).
@@ -371,8 +386,12 @@ impl Model {
         let offline = if p.network == Network::BankAxept {
             self.reserve(p)
         } else {
-            let low = self.offline(p, self.exposure(&p.card.pan, false));
-            let high = self.offline(p, self.exposure(&p.card.pan, true));
+            let low = self.offline(p, self.exposure(&p.card.pan, false), self.certain.len());
+            let high = self.offline(
+                p,
+                self.exposure(&p.card.pan, true),
+                self.certain.len() + self.uncertain.len(),
+            );
             if low == high {
                 Prediction::Exact(low.0, low.1)
             } else {
@@ -419,7 +438,12 @@ impl Model {
 
     /// The Nets offline rules (NETS-03..08, SUPPORT-03, PBS-05), in the order a cardholder
     /// meets them.
-    fn offline(&self, p: &PurchaseInput, (exposure, recent): (u64, u64)) -> (Outcome, Reason) {
+    fn offline(
+        &self,
+        p: &PurchaseInput,
+        (exposure, recent): (u64, u64),
+        queued: usize,
+    ) -> (Outcome, Reason) {
         let declined = |r| (Outcome::Declined, r);
         if p.fallback {
             return declined(Reason::FallbackOnlineOnly);
@@ -446,6 +470,15 @@ impl Model {
         }
         if exposure + p.amount.minor > self.cfg.card_limit_minor {
             return declined(Reason::OfflineCardLimit);
+        }
+        // An offline payment the rules allow still needs a place in the queue (NETS-01: it is
+        // recorded now and forwarded later); a full queue must refuse, never overwrite.
+        if self
+            .cfg
+            .queue_capacity
+            .is_some_and(|cap| queued >= cap as usize)
+        {
+            return declined(Reason::OfflineQueueFull);
         }
         (Outcome::ApprovedOffline, Reason::Approved)
     }
@@ -726,6 +759,48 @@ mod tests {
             m.predict(&p),
             Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
         );
+    }
+
+    /// Issue 8: the model had no queue capacity, so a terminal that correctly refused the
+    /// payment after its queue was full failed the run.
+    #[test]
+    fn nets_01_a_full_queue_refuses_offline_payments() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_queue_capacity(2);
+        m.set_clock(1_800_000_000);
+        m.set_network(false);
+        for card in ["dankort", "visa_dankort", "dankort"] {
+            let mut p = input(card, 100_00, EntryMode::Chip);
+            p.network = Network::Dankort;
+            m.advance_clock(11 * 60);
+            if m.queue_bounds().0 < 2 {
+                assert_eq!(
+                    m.predict(&p),
+                    Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+                );
+                m.observe(&p, Outcome::ApprovedOffline, m.queue_bounds().0 + 1);
+            } else {
+                assert_eq!(
+                    m.predict(&p),
+                    Prediction::Exact(Outcome::Declined, Reason::OfflineQueueFull)
+                );
+            }
+        }
+    }
+
+    /// Issue 8: the runner emptied the model's queue whenever the terminal said it was empty.
+    #[test]
+    fn a_queue_reported_empty_keeps_what_the_host_does_not_have() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_clock(1_800_000_000);
+        m.set_network(false);
+        let p = input("dankort", 100_00, EntryMode::Chip);
+        m.observe(&p, Outcome::ApprovedOffline, 7);
+        m.advance_clock(11 * 60);
+        m.observe(&p, Outcome::ApprovedOffline, 8);
+        m.set_network(true);
+        m.queue_reported_empty(|seq| seq == 7);
+        assert_eq!(m.queue_bounds(), (1, 1), "#8 never reached the host");
     }
 
     #[test]

@@ -221,6 +221,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
             reserve_phone_auth_above_minor: t.reserve_phone_auth_above.minor,
             reserve_cap_minor: t.reserve_cap.minor,
             forward_deadline_s: 14 * 86_400,
+            queue_capacity: None,
         }),
         now: DEFAULT_CLOCK,
         ledger: Ledger::default(),
@@ -231,8 +232,8 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         steps: Vec::new(),
         boot_timeout: opts.boot_timeout,
     };
-    let mut failure = match run.set_clock(DEFAULT_CLOCK).await {
-        Ok(_) => None,
+    let mut failure = match run.start().await {
+        Ok(()) => None,
         Err(message) => Some(Failure {
             step: 0,
             line: 0,
@@ -365,6 +366,15 @@ impl Run {
         }
     }
 
+    /// Sets the clock and learns the device's queue capacity (a device property the model
+    /// needs; every other answer of the terminal is judged, not learnt).
+    async fn start(&mut self) -> Result<(), String> {
+        self.set_clock(DEFAULT_CLOCK).await?;
+        let q = self.queue(&Request::QueueStatus).await?;
+        self.model.set_queue_capacity(q.capacity);
+        self.check_queue(q.pending, None)
+    }
+
     /// One forwarding round: the terminal forwards what it can, and the model knows it had
     /// the chance.
     async fn forward(&mut self) -> Result<QueueStatus, String> {
@@ -455,7 +465,12 @@ impl Run {
                 for round in 1..=*max {
                     let q = self.forward().await?;
                     if q.pending == 0 {
-                        self.model.queue_observed_empty();
+                        let books = self.bench.host.books();
+                        let tid = self.bench.device.terminal_id.clone();
+                        self.model.queue_reported_empty(|seq| {
+                            books.items.contains_key(&(tid.clone(), seq))
+                        });
+                        self.check_queue(0, None)?;
                         return Ok(format!("queue empty after {round} forwarding rounds"));
                     }
                 }
