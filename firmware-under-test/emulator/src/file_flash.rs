@@ -45,7 +45,7 @@ impl Storage for FileStorage {
         if let Err(e) = self.file.write_all_at(data, offset as u64) {
             // The in-memory copy stays right; a later restart would see the old bytes, which
             // is the same as a power cut before this write.
-            eprintln!("fut-emulator: flash file write failed: {e}");
+            diag!("fut-emulator: flash file write failed: {e}");
         }
     }
 }

@@ -49,7 +49,7 @@ impl HostLink {
         match self.try_exchange(request, out) {
             Ok(n) => Ok(n),
             Err(first) if reused => {
-                eprintln!(
+                diag!(
                     "fut-emulator: host connection lost ({}); reconnecting once",
                     first.error
                 );

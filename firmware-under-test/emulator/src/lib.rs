@@ -6,6 +6,8 @@
 //! masked, through the protocol types' `Debug`.
 #![warn(missing_docs)]
 
+#[macro_use]
+mod diag;
 mod file_flash;
 mod host_link;
 mod serial_loop;
@@ -107,7 +109,7 @@ pub fn run(args: &EmulatorArgs) -> i32 {
     match serial_loop::serve(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fut-emulator: {e}");
+            diag!("fut-emulator: {e}");
             EXIT_SETUP
         }
     }

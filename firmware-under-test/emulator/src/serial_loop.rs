@@ -69,7 +69,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
     let mut terminal = match Terminal::boot(cfg, flash) {
         Ok(t) => t,
         Err(fut_core::journal::JournalError::Flash(fut_core::flash::FlashError::PowerLost)) => {
-            eprintln!("fut-emulator: power lost during boot");
+            diag!("fut-emulator: power lost during boot");
             return Ok(EXIT_POWER_LOST);
         }
         Err(e) => return Err(SetupError::Mount(e)),
@@ -90,11 +90,11 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
         if port.write_all(&out[..=n]).is_err() {
             return Ok(EXIT_LINK_GONE);
         }
+        crate::diag::frame_written();
     }
-    eprintln!(
-        "fut-emulator: booted (boot {}), serving {}",
-        terminal.boot_count(),
-        args.port.display()
+    diag!(
+        "fut-emulator: booted (boot {}), serving its serial port",
+        terminal.boot_count()
     );
 
     let mut decoder = FrameDecoder::new();
@@ -106,7 +106,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
         let n = match port.read(&mut rx) {
             // EOF: the harness closed its end. Treat it as gone rather than spinning on Ok(0).
             Ok(0) => {
-                eprintln!("fut-emulator: serial EOF, exiting");
+                diag!("fut-emulator: serial EOF, exiting");
                 return Ok(EXIT_LINK_GONE);
             }
             Ok(n) => n,
@@ -114,7 +114,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 continue;
             }
             Err(e) => {
-                eprintln!("fut-emulator: serial read failed ({e}), exiting");
+                diag!("fut-emulator: serial read failed ({e}), exiting");
                 return Ok(EXIT_LINK_GONE);
             }
         };
@@ -125,18 +125,18 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             let reply: Option<Vec<u8>> = match decoded {
                 None => None,
                 Some(Decoded::Error(e)) => {
-                    eprintln!("fut-emulator: bad frame ({e:?}), sending NAK");
+                    diag!("fut-emulator: bad frame ({e:?}), sending NAK");
                     frame::encode_bytes(FrameKind::Nak, 0, &[], &mut out)
                         .ok()
                         .map(<[u8]>::to_vec)
                 }
                 Some(Decoded::Frame(f)) if f.kind != FrameKind::Request => {
-                    eprintln!("fut-emulator: ignoring {:?} frame from the harness", f.kind);
+                    diag!("fut-emulator: ignoring {:?} frame from the harness", f.kind);
                     None
                 }
                 Some(Decoded::Frame(f)) => match &last {
                     Some((id, bytes)) if *id == f.seq => {
-                        eprintln!("fut-emulator: repeated request id {id}, replaying the response");
+                        diag!("fut-emulator: repeated request id {id}, replaying the response");
                         Some(bytes.clone())
                     }
                     _ => {
@@ -152,14 +152,15 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                         ) {
                             Some(r) => r,
                             None => {
-                                eprintln!("fut-emulator: power lost");
+                                diag!("fut-emulator: power lost");
                                 return Ok(EXIT_POWER_LOST);
                             }
                         };
                         if power_off {
                             let _ = port.write_all(&bytes);
                             let _ = port.flush();
-                            eprintln!("fut-emulator: power cut requested, stopping");
+                            crate::diag::frame_written();
+                            diag!("fut-emulator: power cut requested, stopping");
                             return Ok(EXIT_POWER_LOST);
                         }
                         last = Some((seq, bytes.clone()));
@@ -168,10 +169,9 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 },
             };
             if let Some(bytes) = reply {
-                if let Err(e) = port.write_all(&bytes) {
-                    eprintln!("fut-emulator: serial write failed ({e}), exiting");
-                    return Ok(EXIT_LINK_GONE);
-                }
+                // The prompt goes out before the answer that leaves the terminal waiting, so a
+                // harness has seen it by the time it has the answer (PROTOCOL.md 5: a prompt
+                // event precedes its response).
                 if terminal.awaiting() != payhil_protocol::Awaiting::Nothing {
                     event_seq = event_seq.wrapping_add(1);
                     if let Ok(w) = frame::encode(
@@ -180,9 +180,16 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                         &Event::Prompt(terminal.awaiting()),
                         &mut out,
                     ) {
-                        let _ = port.write_all(w);
+                        if port.write_all(w).is_ok() {
+                            crate::diag::frame_written();
+                        }
                     }
                 }
+                if let Err(e) = port.write_all(&bytes) {
+                    diag!("fut-emulator: serial write failed ({e}), exiting");
+                    return Ok(EXIT_LINK_GONE);
+                }
+                crate::diag::frame_written();
             }
         }
     }
@@ -211,7 +218,7 @@ fn answer<F: fut_core::flash::Flash>(
         }
     };
     if trace {
-        eprintln!("fut-emulator: <- #{seq} {req:?}");
+        diag!("fut-emulator: <- #{seq} {req:?}");
     }
     let mut step = terminal.handle(&req);
     let mut host_buf = [0u8; iso::MAX_WIRE];
@@ -225,7 +232,7 @@ fn answer<F: fut_core::flash::Flash>(
                 let bytes = match frame::encode(FrameKind::Response, seq, &resp, out) {
                     Ok(b) => b.to_vec(),
                     Err(_) => {
-                        eprintln!("fut-emulator: response too large for a frame");
+                        diag!("fut-emulator: response too large for a frame");
                         frame::encode(
                             FrameKind::Response,
                             seq,
@@ -240,7 +247,7 @@ fn answer<F: fut_core::flash::Flash>(
             }
             Step::Host(msg) => {
                 if trace {
-                    eprintln!("fut-emulator: -> host {msg:?}");
+                    diag!("fut-emulator: -> host {msg:?}");
                 }
                 // ISO 8583 on the wire (see payhil_protocol::iso8583).
                 let result = match iso::encode_request(&msg, &mut fields, &mut host_buf) {
@@ -255,7 +262,7 @@ fn answer<F: fut_core::flash::Flash>(
                         iso::decode_response(&resp_buf[..*n]).map_err(|_| HostUnreachable::NoAnswer)
                     }
                     Err(e) => {
-                        eprintln!(
+                        diag!(
                             "fut-emulator: host unreachable: {} (request {})",
                             e.error,
                             if e.sent { "sent" } else { "not sent" }
@@ -268,7 +275,7 @@ fn answer<F: fut_core::flash::Flash>(
                     }
                 };
                 if let (true, Ok(r)) = (trace, &decoded) {
-                    eprintln!("fut-emulator: <- host {r:?}");
+                    diag!("fut-emulator: <- host {r:?}");
                 }
                 step = terminal.host_result(decoded);
             }

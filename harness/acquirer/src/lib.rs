@@ -26,11 +26,25 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+/// Resolves once the host has finished with the connection from a peer address (the shape the
+/// fault proxy's `UpstreamClosed` hook takes).
+pub type ConnectionClosed =
+    Arc<dyn Fn(SocketAddr) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// A running host simulator.
 pub struct HostSim {
     addr: SocketAddr,
     books: Arc<Mutex<Books>>,
     task: JoinHandle<()>,
+    conns: Arc<Connections>,
+}
+
+/// The host's connection tasks by peer address, so a fault proxy can wait until the host has
+/// finished with a connection it cut (see [`HostSim::connection_closed`]).
+#[derive(Default)]
+struct Connections {
+    tasks: Mutex<std::collections::HashMap<SocketAddr, JoinHandle<()>>>,
+    accepted: tokio::sync::Notify,
 }
 
 impl HostSim {
@@ -40,22 +54,61 @@ impl HostSim {
         let addr = listener.local_addr()?;
         let books = Arc::new(Mutex::new(Books::default()));
         let b = books.clone();
+        let conns = Arc::new(Connections::default());
+        let c = conns.clone();
         let task = tokio::spawn(async move {
             // Connections are named by number in the transcript: a peer's port differs from run
             // to run, and the transcript of a seeded run must not.
             let mut accepted = 0u64;
             loop {
-                let Ok((stream, _peer)) = listener.accept().await else {
+                let Ok((stream, peer)) = listener.accept().await else {
                     // A persistent error (EMFILE) must not spin a core.
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 };
                 accepted += 1;
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, accepted, b.clone(), transcript.clone()));
+                let handle = tokio::spawn(serve(stream, accepted, b.clone(), transcript.clone()));
+                let mut tasks = c.tasks.lock().unwrap_or_else(|p| p.into_inner());
+                tasks.retain(|_, h| !h.is_finished());
+                tasks.insert(peer, handle);
+                drop(tasks);
+                c.accepted.notify_waiters();
             }
         });
-        Ok(Self { addr, books, task })
+        Ok(Self {
+            addr,
+            books,
+            task,
+            conns,
+        })
+    }
+
+    /// A hook for the fault proxy: resolves once the host has finished with the connection from
+    /// `peer` (it may not have been accepted yet when the proxy cuts it; the hook waits for the
+    /// accept first). The caller bounds the wait.
+    pub fn connection_closed(&self) -> ConnectionClosed {
+        let conns = self.conns.clone();
+        Arc::new(move |peer| {
+            let conns = conns.clone();
+            Box::pin(async move {
+                loop {
+                    let accepted = conns.accepted.notified();
+                    tokio::pin!(accepted);
+                    accepted.as_mut().enable();
+                    let task = conns
+                        .tasks
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&peer);
+                    if let Some(task) = task {
+                        let _ = task.await;
+                        return;
+                    }
+                    accepted.await;
+                }
+            })
+        })
     }
 
     /// The address terminals (or the fault proxy) connect to.
@@ -82,6 +135,15 @@ impl HostSim {
 impl Drop for HostSim {
     fn drop(&mut self) {
         self.task.abort();
+        for (_, t) in self
+            .conns
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
+            t.abort();
+        }
     }
 }
 

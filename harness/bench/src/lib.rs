@@ -8,6 +8,8 @@
 //! the proxy address this bench prints.
 #![warn(missing_docs)]
 
+mod terminal_log;
+
 use payhil_acquirer::HostSim;
 use payhil_faults::NetProxy;
 use payhil_protocol::{PROTOCOL_VERSION, Request, Response};
@@ -18,7 +20,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_serial::SerialStream;
 
@@ -211,13 +212,11 @@ impl Bench {
                 "starting the network proxy on {}",
                 cfg.proxy_listen
             )))?;
-        transcript.record(
+        proxy.set_upstream_closed(host.connection_closed());
+        transcript.record_local(
             Source::Step,
-            format!(
-                "host simulator on {}, proxy on {}",
-                host.addr(),
-                proxy.addr()
-            ),
+            "host simulator and network proxy listening",
+            format!("host {}, proxy {}", host.addr(), proxy.addr()),
         );
         let (link, emulator) = match &cfg.target {
             Target::Emulated(spec) => {
@@ -240,9 +239,10 @@ impl Bench {
             Target::Physical { port, baud } => {
                 let s =
                     open_port(port, *baud).map_err(io(format!("opening {}", port.display())))?;
-                transcript.record(
+                transcript.record_local(
                     Source::Step,
-                    format!("opened {} at {baud} baud", port.display()),
+                    format!("opened the serial port at {baud} baud"),
+                    port.display().to_string(),
                 );
                 (
                     FrameLink::new(s, port.display().to_string(), cfg.link, transcript.clone()),
@@ -304,6 +304,9 @@ impl Bench {
                 "killed after not stopping in time".into()
             }
         };
+        // Everything the terminal logged before it died, then the ends of its host connections.
+        self.transcript.take_terminal_log();
+        self.proxy.wait_idle().await;
         self.transcript
             .record(Source::Step, format!("terminal powered off ({status})"));
         // Hold the terminal end open while the new process starts, as at first start.
@@ -336,9 +339,17 @@ impl Bench {
 
     /// Stops the emulator (if any) and reports its exit.
     pub async fn shutdown(mut self) -> Option<String> {
+        self.stop_terminal().await
+    }
+
+    /// Stops the emulator (if any), takes in its last log lines and waits for its host
+    /// connections to end, so the transcript is complete and in order; reports the exit.
+    pub async fn stop_terminal(&mut self) -> Option<String> {
         let emu = self.emulator.as_mut()?;
         let _ = emu.child.start_kill();
         let status = tokio::time::timeout(Duration::from_secs(5), emu.child.wait()).await;
+        self.transcript.take_terminal_log();
+        self.proxy.wait_idle().await;
         Some(match status {
             Ok(Ok(s)) => s.to_string(),
             Ok(Err(e)) => e.to_string(),
@@ -389,22 +400,14 @@ fn spawn(
     let mut child = cmd
         .spawn()
         .map_err(io(format!("spawning {}", spec.program.display())))?;
-    t.record(
+    t.record_local(
         Source::Step,
-        format!(
-            "spawned emulator pid {:?} on {}",
-            child.id(),
-            port.display()
-        ),
+        "spawned the emulator on a PTY",
+        format!("pid {:?} on {}", child.id(), port.display()),
     );
     if let Some(stderr) = child.stderr.take() {
-        let t = t.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                t.record(Source::TerminalLog, line);
-            }
-        });
+        let drain = terminal_log::start(stderr).map_err(io("reading the emulator's log"))?;
+        t.set_terminal_log(Some(drain));
     }
     Ok(child)
 }
@@ -422,8 +425,8 @@ async fn await_boot(
             Ok(())
         }
         s = emu.child.wait() => {
-            // Give the stderr reader a moment to record the emulator's last words.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The process is gone, so its log is complete: take its last words in.
+            t.take_terminal_log();
             Err(BenchError::EmulatorDied {
                 status: s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
                 log: t.tail(10),

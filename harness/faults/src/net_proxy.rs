@@ -22,6 +22,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Resolves once the host has finished with the connection the proxy opened from this local
+/// address (the host's side of a cut). The proxy waits for it before the terminal sees the cut,
+/// so that whatever the host records about the cut is in the transcript before the terminal's
+/// reaction: the order is causal, not a race.
+pub type UpstreamClosed =
+    Arc<dyn Fn(SocketAddr) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// The state of the proxied link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
@@ -92,6 +99,8 @@ pub struct NetProxy {
     /// Every connection task not yet known to have ended. A change of state or faults waits for
     /// them, so that a fault is in force (and the cut recorded) when the change returns.
     conns: Arc<Mutex<Conns>>,
+    /// See [`UpstreamClosed`]; `None`: the host is not ours to wait for.
+    upstream_closed: Arc<Mutex<Option<UpstreamClosed>>>,
 }
 
 /// The proxy's open connections, and how many it has accepted (their numbers name them in the
@@ -139,6 +148,7 @@ impl NetProxy {
             transcript,
             task: Mutex::new(None),
             conns: Arc::default(),
+            upstream_closed: Arc::default(),
         };
         proxy.serve(listener);
         Ok(proxy)
@@ -153,6 +163,7 @@ impl NetProxy {
         );
         let epoch = self.epoch.clone();
         let conns = self.conns.clone();
+        let upstream_closed = self.upstream_closed.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _peer)) = listener.accept().await else {
@@ -177,21 +188,38 @@ impl NetProxy {
                     }
                     LinkState::Up => {
                         let cf = next_connection(&p, &t, id);
-                        tokio::spawn(pipe(
-                            client,
-                            id,
-                            upstream,
-                            rx.clone(),
-                            epoch.subscribe(),
-                            t.clone(),
-                            cf,
-                        ))
+                        let ends = Ends {
+                            state: rx.clone(),
+                            epoch: epoch.subscribe(),
+                            upstream_closed: lock(&upstream_closed).clone(),
+                        };
+                        tokio::spawn(pipe(client, id, upstream, ends, t.clone(), cf))
                     }
                 };
                 c.live.push(handle);
             }
         });
         *lock(&self.task) = Some(task);
+    }
+
+    /// Has the proxy wait for the host's side of every cut (see [`UpstreamClosed`]).
+    pub fn set_upstream_closed(&self, hook: UpstreamClosed) {
+        *lock(&self.upstream_closed) = Some(hook);
+    }
+
+    /// Waits (a bounded time) until every open connection has ended by itself, e.g. after the
+    /// terminal lost power, so that their ends are recorded before anything that follows.
+    pub async fn wait_idle(&self) {
+        let live = std::mem::take(&mut lock(&self.conns).live);
+        for mut h in live {
+            if tokio::time::timeout(IDLE_BOUND, &mut h).await.is_err() {
+                h.abort();
+                self.transcript.record(
+                    Source::Proxy,
+                    format!("a connection still open after {IDLE_BOUND:?}: cut"),
+                );
+            }
+        }
     }
 
     /// Ends every open connection and waits until each has been cut and its end recorded.
@@ -271,6 +299,19 @@ impl NetProxy {
 /// Locks, going on after a panic elsewhere: every guarded value stays consistent.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long [`NetProxy::wait_idle`] waits for a connection to end by itself.
+const IDLE_BOUND: Duration = Duration::from_secs(5);
+/// How long a cut waits for the host's side of it.
+const HOST_BOUND: Duration = Duration::from_secs(5);
+
+/// What ends a connection besides its own bytes: a change of state or faults; and whom to wait
+/// for when it ends.
+struct Ends {
+    state: watch::Receiver<LinkState>,
+    epoch: watch::Receiver<u64>,
+    upstream_closed: Option<UpstreamClosed>,
 }
 
 /// A listening socket that may take over the address again right after it was closed.
@@ -364,8 +405,8 @@ enum End {
 /// Copies one direction, applying its faults. `passed` counts both directions' bytes for a
 /// connection-wide cut.
 async fn pump(
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
     f: DirectionFaults,
     total_cut: Option<u64>,
     passed_total: Arc<Mutex<u64>>,
@@ -426,8 +467,7 @@ async fn pipe(
     client: TcpStream,
     id: u64,
     upstream: SocketAddr,
-    mut state: watch::Receiver<LinkState>,
-    mut epoch: watch::Receiver<u64>,
+    mut ends: Ends,
     t: Transcript,
     cf: ConnFaults,
 ) {
@@ -445,33 +485,43 @@ async fn pipe(
     let _ = server.set_nodelay(true);
     let _ = socket_linger_zero(&client);
     let _ = socket_linger_zero(&server);
-    let (cr, cw) = client.into_split();
-    let (sr, sw) = server.into_split();
+    let server_local = server.local_addr().ok();
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
     let total = Arc::new(Mutex::new(0u64));
-    let up = pump(cr, sw, cf.up, cf.total_cut, total.clone(), cf.jitter_seed);
-    let down = pump(
-        sr,
-        cw,
-        cf.down,
-        cf.total_cut,
-        total.clone(),
-        cf.jitter_seed.wrapping_add(1),
-    );
-    tokio::pin!(up, down);
     enum Ended {
         Up(std::io::Result<End>),
         Down(std::io::Result<End>),
         LinkDown,
         FaultsChanged,
     }
-    // Biased: a change of state or faults wins over bytes waiting to be copied, so nothing
-    // passes once the change has been made (the order is also the same on every run).
-    let ended = tokio::select! {
-        biased;
-        _ = state.wait_for(|s| *s != LinkState::Up) => Ended::LinkDown,
-        _ = epoch.changed() => Ended::FaultsChanged,
-        r = &mut up => Ended::Up(r),
-        r = &mut down => Ended::Down(r),
+    let ended = {
+        let up = pump(
+            &mut cr,
+            &mut sw,
+            cf.up,
+            cf.total_cut,
+            total.clone(),
+            cf.jitter_seed,
+        );
+        let down = pump(
+            &mut sr,
+            &mut cw,
+            cf.down,
+            cf.total_cut,
+            total.clone(),
+            cf.jitter_seed.wrapping_add(1),
+        );
+        tokio::pin!(up, down);
+        // Biased: a change of state or faults wins over bytes waiting to be copied, so nothing
+        // passes once the change has been made (the order is also the same on every run).
+        tokio::select! {
+            biased;
+            _ = ends.state.wait_for(|s| *s != LinkState::Up) => Ended::LinkDown,
+            _ = ends.epoch.changed() => Ended::FaultsChanged,
+            r = &mut up => Ended::Up(r),
+            r = &mut down => Ended::Down(r),
+        }
     };
     let why = match ended {
         Ended::Up(Ok(End::Cut(n))) => format!("cut after {n} bytes towards the host"),
@@ -480,12 +530,18 @@ async fn pipe(
             tokio::time::sleep(cf.slow_close).await;
             "closed by its peer".into()
         }
-        Ended::Up(Err(e)) | Ended::Down(Err(e)) => format!("ended: {e}"),
+        Ended::Up(Err(e)) | Ended::Down(Err(e)) => format!("ended: {}", e.kind()),
         Ended::LinkDown => "cut: link down".into(),
         Ended::FaultsChanged => "cut: faults changed".into(),
     };
-    // Dropping both halves of both sockets (linger 0) resets the connection.
     t.record(Source::Proxy, format!("connection {id} {why}"));
+    // The host's side first (linger 0: a reset), and the host done with it, then the
+    // terminal's: what the host makes of the cut is recorded before the terminal can react.
+    drop((sr, sw));
+    if let (Some(hook), Some(local)) = (ends.upstream_closed, server_local) {
+        let _ = tokio::time::timeout(HOST_BOUND, hook(local)).await;
+    }
+    drop((cr, cw));
 }
 
 #[cfg(test)]

@@ -105,6 +105,9 @@ pub struct ScenarioReport {
     pub artifacts: Vec<Artifact>,
     /// The rendered transcript.
     pub transcript: String,
+    /// The transcript without wall-clock times and machine-local details: the same seed must
+    /// give the same text on every run, under any load.
+    pub replayable_transcript: String,
     /// The terminal's identity.
     pub device: Option<DeviceIdentity>,
     /// Wall time.
@@ -153,6 +156,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         invariant_findings: Vec::new(),
         artifacts: Vec::new(),
         transcript: String::new(),
+        replayable_transcript: String::new(),
         device: None,
         elapsed: Duration::ZERO,
     };
@@ -294,12 +298,16 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         .collect();
     let pins: Vec<&str> = pins.iter().map(String::as_str).collect();
     let Run {
-        bench,
+        mut bench,
         artifacts,
         steps,
         ..
     } = run;
+    // Stopped before the transcript is rendered: the terminal's last words and the ends of its
+    // connections are in it, in order.
+    let _ = bench.stop_terminal().await;
     let transcript = bench.transcript.render();
+    let replayable = bench.transcript.render_replayable();
     let mut findings = Vec::new();
     // PCI-01/PCI-02: no artifact and no line of the transcript holds a full card number.
     for (what, text) in artifacts
@@ -320,12 +328,12 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
             ));
         }
     }
-    let _ = bench.shutdown().await;
     report.steps = steps;
     report.failure = failure;
     report.invariant_findings = findings;
     report.artifacts = artifacts;
     report.transcript = transcript;
+    report.replayable_transcript = replayable;
     report.elapsed = started.elapsed();
     report
 }

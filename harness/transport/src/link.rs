@@ -361,6 +361,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             while self.rx_pos < self.rx.len() {
                 let (used, decoded) = self.decoder.feed(&self.rx[self.rx_pos..]);
                 self.rx_pos += used;
+                if decoded.is_some() {
+                    self.transcript.frame_from_terminal();
+                }
                 let incoming = match decoded {
                     None => continue,
                     Some(Decoded::Error(e)) => {

@@ -1,5 +1,13 @@
-//! The transcript of a run: every frame, fault, host message and terminal log line, in order,
-//! with the real time since the run started and the terminal's controlled clock.
+//! The transcript of a run: every frame, fault, host message and terminal log line, in one
+//! ordered stream, with the real time since the run started and the terminal's controlled clock.
+//!
+//! What differs from machine to machine or run to run (wall-clock times, loopback ports, process
+//! ids, device paths) is kept in fields of its own, so that [`Transcript::render_replayable`] of
+//! two runs with one seed can be compared byte for byte. The order itself is causal, not a race:
+//! the proxy and host record before the terminal can see the effect, and the terminal's own log
+//! (a separate pipe) carries, per line, how many frames the terminal had sent when it wrote the
+//! line, so each line is placed between the same two frames on every run, however the two
+//! processes were scheduled.
 //!
 //! Entries are text built from the protocol types' `Debug`, which masks PANs and redacts PINs;
 //! the oracle still scans the rendered transcript for full card numbers (PCI-01).
@@ -49,12 +57,59 @@ pub struct Entry {
     pub source: Source,
     /// What happened.
     pub text: String,
+    /// Details that differ between runs of the same seed (addresses, process ids, device
+    /// paths): shown, but left out of the replayable rendering.
+    pub local: Option<String>,
 }
+
+/// One line of the terminal's own log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// How many frames the terminal had sent when it wrote the line (`None`: unknown; the line
+    /// is placed before the next frame that arrives).
+    pub after_frames: Option<u64>,
+    /// The line.
+    pub text: String,
+}
+
+/// Reads whatever the terminal has logged so far, without waiting: complete lines, in order.
+pub type LogDrain = Box<dyn FnMut() -> Vec<LogLine> + Send>;
 
 struct Inner {
     start: Instant,
     clock: i64,
     entries: Vec<Entry>,
+    terminal_log: Option<LogDrain>,
+    /// Log lines written after frames that have not arrived yet.
+    held: std::collections::VecDeque<LogLine>,
+    /// Frames from the terminal so far (since the log source was set).
+    frames: u64,
+}
+
+impl Inner {
+    fn add(&mut self, source: Source, text: String, local: Option<String>) {
+        let micros = self.start.elapsed().as_micros() as u64;
+        let clock = self.clock;
+        self.entries.push(Entry {
+            micros,
+            clock,
+            source,
+            text,
+            local,
+        });
+    }
+
+    /// Records, in order, the held and newly logged lines for which `due` holds, up to the
+    /// first that is not due (a line's place never moves before an earlier line's).
+    fn release(&mut self, due: impl Fn(&LogLine) -> bool) {
+        let new = self.terminal_log.as_mut().map(|d| d()).unwrap_or_default();
+        self.held.extend(new);
+        while self.held.front().is_some_and(&due) {
+            if let Some(l) = self.held.pop_front() {
+                self.add(Source::TerminalLog, l.text, None);
+            }
+        }
+    }
 }
 
 /// A shared, append-only transcript (cheap to clone: all clones write to the same log).
@@ -74,6 +129,9 @@ impl Transcript {
             start: Instant::now(),
             clock: 0,
             entries: Vec::new(),
+            terminal_log: None,
+            held: std::collections::VecDeque::new(),
+            frames: 0,
         })))
     }
 
@@ -89,15 +147,40 @@ impl Transcript {
 
     /// Appends an entry.
     pub fn record(&self, source: Source, text: impl Into<String>) {
+        self.push(source, text.into(), None);
+    }
+
+    /// Appends an entry with details that differ between runs (see [`Entry::local`]).
+    pub fn record_local(&self, source: Source, text: impl Into<String>, local: impl Into<String>) {
+        self.push(source, text.into(), Some(local.into()));
+    }
+
+    fn push(&self, source: Source, text: String, local: Option<String>) {
+        self.lock().add(source, text, local);
+    }
+
+    /// A frame (or a garbled run of bytes) from the terminal has arrived: the terminal's log
+    /// lines written before it was sent take their place now, before it is recorded.
+    pub fn frame_from_terminal(&self) {
         let mut g = self.lock();
-        let micros = g.start.elapsed().as_micros() as u64;
-        let clock = g.clock;
-        g.entries.push(Entry {
-            micros,
-            clock,
-            source,
-            text: text.into(),
-        });
+        g.frames += 1;
+        let frames = g.frames;
+        g.release(|l| l.after_frames.is_none_or(|n| n < frames));
+    }
+
+    /// Where the terminal's log comes from (replacing any earlier source, whose remaining lines
+    /// are taken in first); frames are counted afresh.
+    pub fn set_terminal_log(&self, drain: Option<LogDrain>) {
+        let mut g = self.lock();
+        g.release(|_| true);
+        g.terminal_log = drain;
+        g.frames = 0;
+    }
+
+    /// Takes in everything the terminal has logged (when no frame will follow: the terminal
+    /// stopped, or the run ends).
+    pub fn take_terminal_log(&self) {
+        self.lock().release(|_| true);
     }
 
     /// A copy of all entries.
@@ -126,12 +209,22 @@ impl Transcript {
     pub fn render(&self) -> String {
         render(&self.lock().entries)
     }
+
+    /// The transcript without what differs between runs of one seed (wall-clock times and
+    /// local details): two runs with the same seed must render the same, byte for byte.
+    pub fn render_replayable(&self) -> String {
+        let mut s = String::new();
+        for e in &self.lock().entries {
+            let _ = writeln!(s, "clock={} {:<4} {}", e.clock, e.source.tag(), e.text);
+        }
+        s
+    }
 }
 
 fn render(entries: &[Entry]) -> String {
     let mut s = String::new();
     for e in entries {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{:>10.3}ms clock={} {:<4} {}",
             e.micros as f64 / 1000.0,
@@ -139,6 +232,45 @@ fn render(entries: &[Entry]) -> String {
             e.source.tag(),
             e.text
         );
+        if let Some(local) = &e.local {
+            let _ = write!(s, " [{local}]");
+        }
+        s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Log lines land between the frames they were written between, whenever they are read.
+    #[test]
+    fn terminal_log_lines_keep_their_place_between_frames() {
+        let t = Transcript::new();
+        let pending = Arc::new(Mutex::new(vec![
+            LogLine {
+                after_frames: Some(0),
+                text: "booting".into(),
+            },
+            LogLine {
+                after_frames: Some(1),
+                text: "after the boot frame".into(),
+            },
+        ]));
+        let p = pending.clone();
+        t.set_terminal_log(Some(Box::new(move || {
+            std::mem::take(&mut *p.lock().unwrap())
+        })));
+        t.frame_from_terminal();
+        t.record(Source::FromTerminal, "frame 1");
+        t.record(Source::ToTerminal, "request");
+        t.frame_from_terminal();
+        t.record(Source::FromTerminal, "frame 2");
+        t.take_terminal_log();
+        assert_eq!(
+            t.render_replayable(),
+            "clock=0 term booting\nclock=0 rx   frame 1\nclock=0 tx   request\nclock=0 term after the boot frame\nclock=0 rx   frame 2\n"
+        );
+    }
 }
