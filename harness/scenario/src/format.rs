@@ -418,18 +418,12 @@ fn yes() -> bool {
 
 struct Ctx<'a> {
     path: &'a Path,
-    text: &'a str,
+    lines: LineIndex,
 }
 
 impl Ctx<'_> {
     fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rfind('\n')
-            .map_or(before.len(), |nl| before.len() - nl - 1)
-            + 1;
-        (line, col)
+        self.lines.line_col(offset)
     }
 
     fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
@@ -440,6 +434,62 @@ impl Ctx<'_> {
             column,
             message: message.into(),
         }
+    }
+}
+
+/// Byte offset to 1-based line and column (in characters), in O(log n) per lookup.
+///
+/// Every step asks for its line, so scanning the text from its start for each one made a
+/// 100,000-step file take minutes. The index is built in one pass instead.
+struct LineIndex {
+    /// Byte offset where each line starts; the first is 0.
+    line_starts: Vec<usize>,
+    /// For each character of more than one byte: its byte offset, and the extra bytes (bytes
+    /// beyond one) of it and all such characters before it. Columns count characters, and
+    /// this turns a byte distance into a character distance without rescanning the line.
+    wide: Vec<(usize, usize)>,
+    /// Length of the text in bytes.
+    len: usize,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut line_starts = vec![0];
+        let mut wide = Vec::new();
+        let mut extra = 0;
+        for (at, c) in text.char_indices() {
+            if c == '\n' {
+                line_starts.push(at + 1);
+            }
+            if c.len_utf8() > 1 {
+                extra += c.len_utf8() - 1;
+                wide.push((at, extra));
+            }
+        }
+        Self {
+            line_starts,
+            wide,
+            len: text.len(),
+        }
+    }
+
+    /// Extra bytes of the multi-byte characters that start before `offset`.
+    fn extra_before(&self, offset: usize) -> usize {
+        match self.wide.partition_point(|(at, _)| *at < offset) {
+            0 => 0,
+            n => self.wide[n - 1].1,
+        }
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.len);
+        // The number of lines starting at or before `offset` is its 1-based line; there is
+        // always one, the first line at 0.
+        let line = self.line_starts.partition_point(|start| *start <= offset);
+        let start = self.line_starts[line.saturating_sub(1)];
+        let chars =
+            (offset - start).saturating_sub(self.extra_before(offset) - self.extra_before(start));
+        (line, chars + 1)
     }
 }
 
@@ -456,7 +506,10 @@ pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses scenario text; `path` names it in errors and gives the snapshot stem.
 pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let cx = Ctx { path, text };
+    let cx = Ctx {
+        path,
+        lines: LineIndex::new(text),
+    };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         cx.err(span, e.message().trim().to_string())
@@ -1087,6 +1140,66 @@ expect = { outcome = "approved_offline", reason = "approved" }
         ))
         .unwrap_err();
         assert!(e.message.contains("whole number of ms or s"), "{e}");
+    }
+
+    /// A scenario of `n` steps after the clock is set: `advance_clock` and a purchase in turn.
+    fn long_scenario(n: usize) -> String {
+        let mut text = String::from(
+            "name = \"long\"\nrules = [\"NETS-01\"]\n[[step]]\nset_clock = 2026-03-02T10:15:00Z\n",
+        );
+        for i in 0..n {
+            if i % 2 == 0 {
+                text.push_str("[[step]]\nadvance_clock = \"1m\"\n");
+            } else {
+                text.push_str("[[step]]\npurchase = { amount = \"12.50 DKK\", card = \"dankort\" }\nexpect = { outcome = \"approved_offline\" }\n");
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn a_100_000_step_scenario_parses_with_the_right_lines() {
+        // Each step's line used to be found by scanning the file from its start, so this took
+        // minutes; it must stay linear. Only correctness is asserted: timing is measured by hand.
+        let text = long_scenario(99_999);
+        let s = parse(&text).unwrap();
+        assert_eq!(s.steps.len(), 100_000);
+        // Lines: 4 for the header and the clock step, then 2 per advance and 3 per purchase;
+        // a step's line is its action's, the second of its block.
+        let last = &s.steps[99_999];
+        assert!(matches!(last.action, Action::AdvanceClock(60)));
+        assert_eq!(last.index, 100_000);
+        assert_eq!(last.line, 4 + 49_999 * 2 + 49_999 * 3 + 2);
+        let Action::Purchase(p, Some(_)) = &s.steps[99_998].action else {
+            panic!("step 99,999 is a purchase")
+        };
+        assert_eq!(p.amount.minor, 12_50);
+        assert_eq!(s.steps[99_998].line, 4 + 49_999 * 2 + 49_998 * 3 + 2);
+
+        // An error at the very end is still reported at its line and column.
+        let bad = format!("{text}[[step]]\nadvance_clock = \"1 fortnight\"\n");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!((e.line, e.column), (last.line + 2, 17), "{e}");
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        // Non-ASCII text before the bad value on the same line (the BankAxept note is checked
+        // after the amount, so the amount is what is reported).
+        let line = "purchase = { reserve = { id_type = \"passport\", id_reference = \"ÆØÅ-kø\", account = \"1\" }, card = \"dankort\", amount = \"12,50 DKK\" }";
+        let text = OK.replace(
+            "purchase = { amount = \"125.5 DKK\", card = \"dankort\" }",
+            line,
+        );
+        let at = line.find("\"12,50 DKK\"").unwrap();
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("amount `12,50 DKK`"), "{e}");
+        assert_eq!(
+            (e.line, e.column),
+            (7, line[..at].chars().count() + 1),
+            "{e}"
+        );
+        assert_ne!(e.column, at + 1, "the column must not count bytes");
     }
 
     #[test]
