@@ -495,13 +495,29 @@ impl LineIndex {
 
 /// Reads and parses a scenario file.
 pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
         file: path.to_owned(),
         line: 1,
         column: 1,
         message: format!("cannot read: {e}"),
     })?;
-    parse_str(path, &text)
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        // Reported where the first bad byte is, counted in the valid text before it, so an
+        // editor can jump there (`read_to_string` only said the file was not UTF-8, at 1:1).
+        let at = e.valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let (line, column) = LineIndex::new(valid).line_col(at);
+        ScenarioError {
+            file: path.to_owned(),
+            line,
+            column,
+            message: format!(
+                "not valid UTF-8 (byte 0x{:02X}); scenario files are UTF-8 text",
+                bytes.get(at).copied().unwrap_or_default()
+            ),
+        }
+    })?;
+    parse_str(path, text)
 }
 
 /// Parses scenario text; `path` names it in errors and gives the snapshot stem.
@@ -1200,6 +1216,22 @@ expect = { outcome = "approved_offline", reason = "approved" }
             "{e}"
         );
         assert_ne!(e.column, at + 1, "the column must not count bytes");
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("latin1.toml");
+        // "kø" in Latin-1: the ø is the single byte 0xF8, which is not UTF-8.
+        let mut bytes = OK
+            .replace("set_clock", "note = \"k@\"\nset_clock")
+            .into_bytes();
+        let at = bytes.iter().position(|b| *b == b'@').unwrap();
+        bytes[at] = 0xF8;
+        std::fs::write(&file, &bytes).unwrap();
+        let e = parse_file(&file).unwrap_err();
+        assert_eq!((e.line, e.column), (5, 10), "{e}");
+        assert!(e.message.contains("UTF-8"), "{e}");
     }
 
     #[test]
