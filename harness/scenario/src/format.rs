@@ -576,6 +576,14 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         if let Some(d) = &t.host_timeout {
             terminal.host_timeout_ms = millis(&cx, d)?;
+            // A zero timeout is no wait at all: the terminal could never reach the host (and
+            // the emulator's socket timeouts refuse zero).
+            if terminal.host_timeout_ms == 0 {
+                return Err(cx.err(
+                    d.span(),
+                    "host_timeout must be more than zero (e.g. \"2s\")",
+                ));
+            }
         }
     }
     if raw.step.is_empty() {
@@ -1232,6 +1240,29 @@ expect = { outcome = "approved_offline", reason = "approved" }
         let e = parse_file(&file).unwrap_err();
         assert_eq!((e.line, e.column), (5, 10), "{e}");
         assert!(e.message.contains("UTF-8"), "{e}");
+    }
+
+    /// The 1-based line and column where `needle` starts in `text`.
+    fn position(text: &str, needle: &str) -> (usize, usize) {
+        let at = text.find(needle).unwrap();
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        (
+            text[..at].matches('\n').count() + 1,
+            text[line_start..at].chars().count() + 1,
+        )
+    }
+
+    #[test]
+    fn a_zero_host_timeout_is_rejected() {
+        for zero in ["0ms", "0s"] {
+            let text = OK.replace(
+                "rules = [\"NETS-01\"]",
+                &format!("rules = [\"NETS-01\"]\nterminal = {{ host_timeout = \"{zero}\" }}"),
+            );
+            let e = parse(&text).unwrap_err();
+            assert_eq!((e.line, e.column), position(&text, "\"0"), "{e}");
+            assert!(e.message.contains("more than zero"), "{e}");
+        }
     }
 
     #[test]
