@@ -687,6 +687,10 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
             return Err(cx.err(b.span(), "`cards` names at least one test card"));
         }
         let a = amount(cx, &raw.amount)?;
+        for (name, card) in raw.cards.iter().zip(&cards) {
+            // The runner pays with each card's first application, as a plain purchase does.
+            currency_fits(cx, name.span(), card, card.networks[0], a)?;
+        }
         actions.push((
             b.span(),
             Action::Purchases {
@@ -876,6 +880,43 @@ fn datetime(cx: &Ctx<'_>, s: &Spanned<toml::value::Datetime>) -> Result<i64, Sce
         .unix_timestamp())
 }
 
+/// The one currency a domestic scheme's cards pay in; `None` for the international networks,
+/// which take any currency the harness knows.
+///
+/// Dankort is Danish debit (the NETS and PBS rules, offline limits in DKK) and BankAxept
+/// Norwegian debit (the BAX rules, reserve limits in NOK; the model declines a BankAxept
+/// reserve in any other currency). Neither the protocol crate nor the card catalogue records
+/// this, so it is written down here, where the check needs it.
+fn domestic_currency(network: Network) -> Option<Currency> {
+    match network {
+        Network::Dankort => Some(Currency::DKK),
+        Network::BankAxept => Some(Currency::NOK),
+        Network::Visa | Network::VisaDebit | Network::Mastercard => None,
+    }
+}
+
+/// An error at `span` unless `card` can pay `amount` on `network`.
+fn currency_fits(
+    cx: &Ctx<'_>,
+    span: Range<usize>,
+    card: &TestCard,
+    network: Network,
+    amount: Amount,
+) -> Result<(), ScenarioError> {
+    match domestic_currency(network) {
+        Some(only) if only != amount.currency => Err(cx.err(
+            span,
+            format!(
+                "card `{}` pays with {network:?}, which takes only the currency {}, not {}",
+                card.name,
+                only.alpha(),
+                amount.currency.alpha()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, ScenarioError> {
     let r = p.get_ref();
     let card = catalogue::by_name(r.card.get_ref()).ok_or_else(|| {
@@ -929,6 +970,7 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
         },
     };
     let amount = amount(cx, &r.amount)?;
+    currency_fits(cx, r.amount.span(), card, network, amount)?;
     let tip_minor = match &r.tip {
         None => 0,
         Some(t) => {
@@ -1242,6 +1284,13 @@ expect = { outcome = "approved_offline", reason = "approved" }
         assert!(e.message.contains("UTF-8"), "{e}");
     }
 
+    /// A scenario whose clock is set in step 1 and whose step 2 onwards are `steps`.
+    fn with_steps(steps: &str) -> String {
+        format!(
+            "name = \"x\"\nrules = [\"NETS-01\"]\n[[step]]\nset_clock = 2026-03-02T10:15:00Z\n[[step]]\n{steps}\n"
+        )
+    }
+
     /// The 1-based line and column where `needle` starts in `text`.
     fn position(text: &str, needle: &str) -> (usize, usize) {
         let at = text.find(needle).unwrap();
@@ -1262,6 +1311,48 @@ expect = { outcome = "approved_offline", reason = "approved" }
             let e = parse(&text).unwrap_err();
             assert_eq!((e.line, e.column), position(&text, "\"0"), "{e}");
             assert!(e.message.contains("more than zero"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_currency_the_cards_network_cannot_take_is_rejected_where_it_is_written() {
+        for (step, needle, want) in [
+            (
+                "purchase = { amount = \"125.50 NOK\", card = \"dankort\" }",
+                "\"125.50 NOK\"",
+                "Dankort",
+            ),
+            (
+                "purchase = { amount = \"125.50 DKK\", card = \"bankaxept\" }",
+                "\"125.50 DKK\"",
+                "BankAxept",
+            ),
+            (
+                "purchase = { amount = \"125.50 NOK\", card = \"visa_dankort\", network = \"dankort\" }",
+                "\"125.50 NOK\"",
+                "Dankort",
+            ),
+            (
+                "purchases = { count = 3, amount = \"10.00 NOK\", cards = [\"bankaxept\", \"dankort\"] }",
+                "\"dankort\"",
+                "Dankort",
+            ),
+        ] {
+            let text = with_steps(step);
+            let e = parse(&text).unwrap_err();
+            assert_eq!((e.line, e.column), position(&text, needle), "{e}");
+            assert!(
+                e.message.contains(want) && e.message.contains("currency"),
+                "{e}"
+            );
+        }
+        // International networks take any currency the harness knows.
+        for ok in [
+            "purchase = { amount = \"125.50 NOK\", card = \"visa\" }",
+            "purchase = { amount = \"125.50 EUR\", card = \"visa_dankort\", network = \"visa\" }",
+            "purchase = { amount = \"125.50 NOK\", card = \"bankaxept\" }",
+        ] {
+            parse(&with_steps(ok)).unwrap();
         }
     }
 
