@@ -164,7 +164,9 @@ impl PurchaseSpec {
     /// The full amount charged, tip included (CARD-05).
     pub fn total(&self) -> Amount {
         Amount {
-            minor: self.amount.minor + self.tip_minor,
+            // The parser rejects a tip that overflows; saturating keeps a spec built by hand
+            // from wrapping or panicking.
+            minor: self.amount.minor.saturating_add(self.tip_minor),
             currency: self.amount.currency,
         }
     }
@@ -590,8 +592,9 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         return Err(cx.err(0..0, "a scenario needs at least one [[step]]"));
     }
     let mut steps = Vec::new();
+    let mut charged = Charged::default();
     for (i, s) in raw.step.iter().enumerate() {
-        steps.push(step(&cx, i + 1, s)?);
+        steps.push(step(&cx, i + 1, s, &mut charged)?);
     }
     Ok(Scenario {
         name: raw.name.into_inner(),
@@ -612,7 +615,35 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     })
 }
 
-fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, ScenarioError> {
+/// The sum of every amount a scenario charges: purchases with their tips, bulk purchases and
+/// captures. The reference model, the host's books and the settlement totals add these up; if
+/// the whole sum fits in a `u64`, so does every partial sum they make, so nothing downstream
+/// can overflow.
+#[derive(Default)]
+struct Charged(u64);
+
+impl Charged {
+    /// Adds `minor`, or an error at `span` (where the amount that does not fit is written).
+    fn add(&mut self, cx: &Ctx<'_>, span: Range<usize>, minor: u64) -> Result<(), ScenarioError> {
+        self.0 = self.0.checked_add(minor).ok_or_else(|| {
+            cx.err(
+                span,
+                format!(
+                    "this amount makes the scenario's total overflow: all amounts together must stay within {} minor units",
+                    u64::MAX
+                ),
+            )
+        })?;
+        Ok(())
+    }
+}
+
+fn step(
+    cx: &Ctx<'_>,
+    index: usize,
+    s: &Spanned<RawStep>,
+    charged: &mut Charged,
+) -> Result<Step, ScenarioError> {
     let r = s.get_ref();
     let mut actions: Vec<(Range<usize>, Action)> = Vec::new();
     if let Some(t) = &r.set_clock {
@@ -637,10 +668,12 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
     }
     if let Some(p) = &r.purchase {
         let expect = r.expect.as_ref().map(|e| expectation(cx, e)).transpose()?;
-        actions.push((
-            p.span(),
-            Action::Purchase(Box::new(purchase(cx, p)?), expect),
-        ));
+        let spec = purchase(cx, p)?;
+        charged.add(cx, p.get_ref().amount.span(), spec.amount.minor)?;
+        if let Some(t) = &p.get_ref().tip {
+            charged.add(cx, t.span(), spec.tip_minor)?;
+        }
+        actions.push((p.span(), Action::Purchase(Box::new(spec), expect)));
     } else if let (Some(e), None, None) = (&r.expect, &r.capture, &r.reverse) {
         return Err(cx.err(
             e.span(),
@@ -687,6 +720,18 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
             return Err(cx.err(b.span(), "`cards` names at least one test card"));
         }
         let a = amount(cx, &raw.amount)?;
+        let total = u64::from(*raw.count.get_ref())
+            .checked_mul(a.minor)
+            .ok_or_else(|| {
+                cx.err(
+                    raw.count.span(),
+                    format!(
+                        "count × amount overflows: more than {} minor units",
+                        u64::MAX
+                    ),
+                )
+            })?;
+        charged.add(cx, raw.amount.span(), total)?;
         for (name, card) in raw.cards.iter().zip(&cards) {
             // The runner pays with each card's first application, as a plain purchase does.
             currency_fits(cx, name.span(), card, card.networks[0], a)?;
@@ -719,6 +764,7 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
     let expect = || r.expect.as_ref().map(|e| expectation(cx, e)).transpose();
     if let Some(c) = &r.capture {
         let a = amount(cx, &c.get_ref().amount)?;
+        charged.add(cx, c.get_ref().amount.span(), a.minor)?;
         actions.push((
             c.span(),
             Action::Capture {
@@ -977,6 +1023,16 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
             let tip = self::amount(cx, t)?;
             if tip.currency != amount.currency {
                 return Err(cx.err(t.span(), "the tip must be in the purchase's currency"));
+            }
+            // The terminal charges amount + tip as one amount, which must be countable.
+            if amount.minor.checked_add(tip.minor).is_none() {
+                return Err(cx.err(
+                    t.span(),
+                    format!(
+                        "amount plus tip overflows: more than {} minor units",
+                        u64::MAX
+                    ),
+                ));
             }
             tip.minor
         }
@@ -1354,6 +1410,45 @@ expect = { outcome = "approved_offline", reason = "approved" }
         ] {
             parse(&with_steps(ok)).unwrap();
         }
+    }
+
+    #[test]
+    fn sums_that_overflow_are_errors_not_wraps() {
+        let max = "184467440737095516.15 DKK"; // u64::MAX minor units
+        for (steps, needle) in [
+            (
+                format!(
+                    "purchase = {{ amount = \"{max}\", card = \"dankort\", tip = \"0.01 DKK\" }}"
+                ),
+                "\"0.01 DKK\"",
+            ),
+            (
+                format!("purchases = {{ count = 2, amount = \"{max}\", cards = [\"dankort\"] }}"),
+                "2,",
+            ),
+            (
+                format!(
+                    "purchase = {{ amount = \"{max}\", card = \"dankort\" }}\n[[step]]\npurchase = {{ amount = \"0.01 DKK\", card = \"dankort\" }}"
+                ),
+                "\"0.01 DKK\"",
+            ),
+            (
+                format!(
+                    "purchase = {{ amount = \"{max}\", card = \"dankort\", kind = \"preauth\" }}\n[[step]]\ncapture = {{ of = 2, amount = \"0.01 DKK\" }}"
+                ),
+                "\"0.01 DKK\"",
+            ),
+        ] {
+            let text = with_steps(&steps);
+            let e = parse(&text).unwrap_err();
+            assert_eq!((e.line, e.column), position(&text, needle), "{e}");
+            assert!(e.message.contains("overflow"), "{e}");
+        }
+        // Up to the limit is fine.
+        parse(&with_steps(&format!(
+            "purchase = {{ amount = \"{max}\", card = \"dankort\" }}"
+        )))
+        .unwrap();
     }
 
     #[test]
