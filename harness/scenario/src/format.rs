@@ -594,7 +594,8 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let mut steps = Vec::new();
     let mut charged = Charged::default();
     for (i, s) in raw.step.iter().enumerate() {
-        steps.push(step(&cx, i + 1, s, &mut charged)?);
+        let next = step(&cx, i + 1, s, &steps, &mut charged)?;
+        steps.push(next);
     }
     Ok(Scenario {
         name: raw.name.into_inner(),
@@ -642,6 +643,7 @@ fn step(
     cx: &Ctx<'_>,
     index: usize,
     s: &Spanned<RawStep>,
+    before: &[Step],
     charged: &mut Charged,
 ) -> Result<Step, ScenarioError> {
     let r = s.get_ref();
@@ -751,34 +753,92 @@ fn step(
         }
         actions.push((n.span(), Action::ForwardUntilEmpty(*n.get_ref())));
     }
+    // The step a capture or reversal names, which must come before it: the runner looks up
+    // the transaction that step made, and a later step has made none yet.
     let earlier = |of: &Spanned<usize>| {
-        if *of.get_ref() == 0 || *of.get_ref() >= index {
-            Err(cx.err(
-                of.span(),
-                format!("`of` must name an earlier step (1..{})", index - 1),
-            ))
-        } else {
-            Ok(*of.get_ref())
-        }
+        let n = *of.get_ref();
+        n.checked_sub(1)
+            .and_then(|i| before.get(i))
+            .map(|s| (n, &s.action))
+            .ok_or_else(|| {
+                cx.err(
+                    of.span(),
+                    format!("`of` must name an earlier step (1..{})", index - 1),
+                )
+            })
+    };
+    let no_transaction = |of: &Spanned<usize>, action: &Action, wanted: &str| {
+        let made = match action {
+            Action::Purchases { .. } => "many purchases, none of which a step can name",
+            other => action_name(other),
+        };
+        cx.err(
+            of.span(),
+            format!(
+                "step {} made no transaction to refer to ({made}); `of` names {wanted}",
+                of.get_ref()
+            ),
+        )
     };
     let expect = || r.expect.as_ref().map(|e| expectation(cx, e)).transpose();
     if let Some(c) = &r.capture {
-        let a = amount(cx, &c.get_ref().amount)?;
-        charged.add(cx, c.get_ref().amount.span(), a.minor)?;
+        let raw = c.get_ref();
+        let a = amount(cx, &raw.amount)?;
+        charged.add(cx, raw.amount.span(), a.minor)?;
+        let (of, action) = earlier(&raw.of)?;
+        let preauth = match action {
+            Action::Purchase(p, _) if p.kind == TxnKind::PreAuthorisation => p,
+            Action::Purchase(p, _) => {
+                return Err(cx.err(
+                    raw.of.span(),
+                    format!(
+                        "step {of} is a {}, not a pre-authorisation (kind = \"preauth\"); only a pre-authorisation can be captured",
+                        kind_name(p.kind)
+                    ),
+                ));
+            }
+            other => {
+                return Err(no_transaction(&raw.of, other, "a pre-authorisation step"));
+            }
+        };
+        if a.currency != preauth.amount.currency {
+            return Err(cx.err(
+                raw.amount.span(),
+                format!(
+                    "a capture is in the currency of its pre-authorisation ({}), not {}",
+                    preauth.amount.currency.alpha(),
+                    a.currency.alpha()
+                ),
+            ));
+        }
         actions.push((
             c.span(),
             Action::Capture {
-                of: earlier(&c.get_ref().of)?,
+                of,
                 amount: a,
                 expect: expect()?,
             },
         ));
     }
     if let Some(v) = &r.reverse {
+        let raw = v.get_ref();
+        let (of, action) = earlier(&raw.of)?;
+        // A purchase of any kind, a capture or a reversal makes a transaction the terminal
+        // can be asked to reverse; whether it was approved is for the run to find out.
+        if !matches!(
+            action,
+            Action::Purchase(..) | Action::Capture { .. } | Action::Reverse { .. }
+        ) {
+            return Err(no_transaction(
+                &raw.of,
+                action,
+                "a purchase, capture or reversal step",
+            ));
+        }
         actions.push((
             v.span(),
             Action::Reverse {
-                of: earlier(&v.get_ref().of)?,
+                of,
                 expect: expect()?,
             },
         ));
@@ -1091,6 +1151,37 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
         chip_unreadable: r.chip_unreadable,
         reserve,
     })
+}
+
+/// The key a step's action is written with, for error messages.
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::SetClock(_) => "set_clock",
+        Action::AdvanceClock(_) => "advance_clock",
+        Action::Network(_) => "network",
+        Action::Faults(_) => "faults",
+        Action::Purchases { .. } => "purchases",
+        Action::ForwardUntilEmpty(_) => "forward_until_empty",
+        Action::Purchase(..) => "purchase",
+        Action::Forward => "forward",
+        Action::ExpectQueue(..) => "expect_queue",
+        Action::Capture { .. } => "capture",
+        Action::Reverse { .. } => "reverse",
+        Action::Settle => "settle",
+        Action::Reconcile => "reconcile",
+        Action::PowerCycle => "power_cycle",
+    }
+}
+
+/// The `kind` a purchase step is written with, for error messages.
+fn kind_name(k: TxnKind) -> &'static str {
+    match k {
+        TxnKind::Purchase => "purchase",
+        TxnKind::Refund => "refund",
+        TxnKind::PreAuthorisation => "pre-authorisation",
+        TxnKind::Capture => "capture",
+        TxnKind::Reversal => "reversal",
+    }
 }
 
 /// Snake-case names of reasons, as scenarios write them.
@@ -1449,6 +1540,42 @@ expect = { outcome = "approved_offline", reason = "approved" }
             "purchase = {{ amount = \"{max}\", card = \"dankort\" }}"
         )))
         .unwrap();
+    }
+
+    #[test]
+    fn captures_and_reversals_must_refer_to_a_step_that_made_a_fitting_transaction() {
+        // Step 2 a purchase, step 3 no transaction, step 4 the follow-up.
+        let before = "purchase = { amount = \"125.50 DKK\", card = \"dankort\" }\n[[step]]\nnetwork = \"up\"\n[[step]]\n";
+        for (follow_up, want) in [
+            (
+                "capture = { of = 2, amount = \"1.00 DKK\" }",
+                "not a pre-authorisation",
+            ),
+            ("reverse = { of = 1 }", "made no transaction"),
+            (
+                "capture = { of = 3, amount = \"1.00 DKK\" }",
+                "made no transaction",
+            ),
+            ("reverse = { of = 4 }", "earlier step"),
+            ("reverse = { of = 5 }", "earlier step"),
+            ("reverse = { of = 0 }", "earlier step"),
+        ] {
+            let text = with_steps(&format!("{before}{follow_up}"));
+            let e = parse(&text).unwrap_err();
+            let (line, column) = position(&text, "of = ");
+            assert_eq!((e.line, e.column), (line, column + 5), "{follow_up}: {e}");
+            assert!(e.message.contains(want), "{follow_up}: {e}");
+        }
+        let preauth = "purchase = { amount = \"125.50 DKK\", card = \"dankort\", kind = \"preauth\" }\n[[step]]\nnetwork = \"up\"\n[[step]]\n";
+        parse(&with_steps(&format!(
+            "{preauth}capture = {{ of = 2, amount = \"1.00 DKK\" }}\n[[step]]\nreverse = {{ of = 4 }}\n[[step]]\nreverse = {{ of = 2 }}"
+        )))
+        .unwrap();
+        let e = parse(&with_steps(&format!(
+            "{preauth}capture = {{ of = 2, amount = \"1.00 NOK\" }}"
+        )))
+        .unwrap_err();
+        assert!(e.message.contains("currency"), "{e}");
     }
 
     #[test]
