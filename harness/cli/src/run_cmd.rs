@@ -85,15 +85,36 @@ pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(payhil_scenario::discovery::scenario_files(&roots)?)
 }
 
-/// `payhil check`: exit status 0 if every file is valid, 1 otherwise.
-pub fn check(files: Vec<PathBuf>) -> i32 {
-    let files = match discover(&files) {
+/// `payhil check`: exit status 0 if every file is valid, 1 if one is not, 2 if the scenarios
+/// cannot be found (an unreadable directory, or one without scenario files).
+pub fn check(paths: Vec<PathBuf>) -> i32 {
+    let files = match discover(&paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("payhil check: {e:#}");
             return 2;
         }
     };
+    // A directory without scenarios is almost surely a wrong path; "0 checked, 0 with errors"
+    // and success would let a CI job check nothing and pass.
+    let roots = if paths.is_empty() {
+        vec![default_scenario_dir()]
+    } else {
+        paths
+    };
+    let empty: Vec<&PathBuf> = roots
+        .iter()
+        .filter(|root| root.is_dir() && !files.iter().any(|f| f.starts_with(root)))
+        .collect();
+    if !empty.is_empty() {
+        for dir in empty {
+            eprintln!(
+                "payhil check: no scenario files (*.toml) in {}",
+                dir.display()
+            );
+        }
+        return 2;
+    }
     let mut bad = 0;
     for f in &files {
         match parse_file(f) {

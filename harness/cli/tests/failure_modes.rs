@@ -248,3 +248,18 @@ fn payhil_check_rejects_what_cannot_run_at_file_line_and_column() {
     let at = format!("{}:4:16: host_timeout", file.display());
     assert!(stdout.contains(&at), "expected {at} in {stdout}");
 }
+
+#[test]
+fn payhil_check_fails_on_a_directory_without_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.md"), "not a scenario").unwrap();
+    let (code, stdout, stderr) = payhil_with_stderr([OsStr::new("check"), dir.path().as_os_str()]);
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "{code:?}: {stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains("no scenario files") && stderr.contains(&dir.path().display().to_string()),
+        "{stderr}"
+    );
+}
