@@ -16,7 +16,9 @@ pub struct RunArgs {
     #[arg(long)]
     port: Option<PathBuf>,
     /// Baud rate for --port.
-    #[arg(long, default_value_t = 115_200, requires = "port")]
+    // Zero is no rate: on a serial line it means "hang up".
+    #[arg(long, default_value_t = 115_200, requires = "port",
+          value_parser = clap::value_parser!(u32).range(1..))]
     baud: u32,
     /// Seed for every random choice (printed; pass it again to replay a run exactly).
     #[arg(long)]
@@ -33,8 +35,11 @@ pub struct RunArgs {
     /// Have the embedded terminal log every request and host exchange into the transcript.
     #[arg(long)]
     trace_terminal: bool,
-    /// Bound on a terminal's start-up, in seconds.
-    #[arg(long, default_value_t = 10)]
+    /// Bound on a terminal's start-up, in seconds (1 to 86400).
+    // The bound is added to the current instant, which panics on overflow for values near
+    // u64::MAX seconds; a day is far more than any terminal needs, and zero cannot boot.
+    #[arg(long, default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     boot_timeout: u64,
 }
 

@@ -263,3 +263,42 @@ fn payhil_check_fails_on_a_directory_without_scenarios() {
         "{stderr}"
     );
 }
+
+/// Command-line numbers that cannot work are clear errors, never a panic.
+#[test]
+fn out_of_range_command_line_numbers_are_errors_not_panics() {
+    let file = scenario_path("online/online_purchase_approved.toml");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["run", "--boot-timeout", "18446744073709551615"],
+            "--boot-timeout",
+        ),
+        (&["run", "--boot-timeout", "0"], "--boot-timeout"),
+        (
+            &["run", "--port", "/nonexistent/tty", "--baud", "0"],
+            "--baud",
+        ),
+        (&["bench", "--pings", "0", "--purchases", "1"], "--pings"),
+        (
+            &["bench", "--pings", "4294967295", "--purchases", "1"],
+            "--pings",
+        ),
+        (&["bench", "--purchases", "0"], "--purchases"),
+    ];
+    for (args, want) in cases {
+        let mut all: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        if args[0] == "run" {
+            all.push(file.as_os_str());
+        }
+        let (code, stdout, stderr) = payhil_with_stderr(all);
+        assert!(
+            matches!(code, Some(c) if c != 0 && c != 101),
+            "{args:?}: exit {code:?}\n{stdout}{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(want),
+            "{args:?}: expected {want} in {stderr}"
+        );
+    }
+}
