@@ -37,7 +37,9 @@
 //! for a PIN bypass, and for BankAxept a debit note: `reserve = { id_type = "passport",
 //! id_reference = "12345678", account = "12345678903", phone_code = "AB1234", attendant = true }`.
 //! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
-//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`.
+//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`. A capture
+//! names an earlier `kind = "preauth"` step and is in its currency; a reversal names an earlier
+//! purchase, capture or reversal step. Dankort takes only DKK and BankAxept only NOK.
 //! Each `[[step]]` has exactly one action; `note = "..."` may describe it.
 //!
 //! Every error names `file:line:column`.
