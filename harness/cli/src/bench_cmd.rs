@@ -10,11 +10,15 @@ use std::time::{Duration, Instant};
 /// Arguments of `payhil bench`.
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Online purchases to time.
-    #[arg(long, default_value_t = 2000)]
+    /// Online purchases to time (at least 1).
+    // Zero purchases would time nothing and report 0 purchases/s.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     purchases: u32,
-    /// Pings to time.
-    #[arg(long, default_value_t = 2000)]
+    /// Pings to time (1 to 1000000).
+    // The percentiles index the sorted round trips, so there must be at least one; the upper
+    // bound keeps the buffer they are kept in (16 bytes each) to 16 MB.
+    #[arg(long, default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pings: u32,
 }
 

@@ -16,7 +16,9 @@ pub struct RunArgs {
     #[arg(long)]
     port: Option<PathBuf>,
     /// Baud rate for --port.
-    #[arg(long, default_value_t = 115_200, requires = "port")]
+    // Zero is no rate: on a serial line it means "hang up".
+    #[arg(long, default_value_t = 115_200, requires = "port",
+          value_parser = clap::value_parser!(u32).range(1..))]
     baud: u32,
     /// Seed for every random choice (printed; pass it again to replay a run exactly).
     #[arg(long)]
@@ -33,8 +35,11 @@ pub struct RunArgs {
     /// Have the embedded terminal log every request and host exchange into the transcript.
     #[arg(long)]
     trace_terminal: bool,
-    /// Bound on a terminal's start-up, in seconds.
-    #[arg(long, default_value_t = 10)]
+    /// Bound on a terminal's start-up, in seconds (1 to 86400).
+    // The bound is added to the current instant, which panics on overflow for values near
+    // u64::MAX seconds; a day is far more than any terminal needs, and zero cannot boot.
+    #[arg(long, default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     boot_timeout: u64,
 }
 
@@ -85,15 +90,36 @@ pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(payhil_scenario::discovery::scenario_files(&roots)?)
 }
 
-/// `payhil check`: exit status 0 if every file is valid, 1 otherwise.
-pub fn check(files: Vec<PathBuf>) -> i32 {
-    let files = match discover(&files) {
+/// `payhil check`: exit status 0 if every file is valid, 1 if one is not, 2 if the scenarios
+/// cannot be found (an unreadable directory, or one without scenario files).
+pub fn check(paths: Vec<PathBuf>) -> i32 {
+    let files = match discover(&paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("payhil check: {e:#}");
             return 2;
         }
     };
+    // A directory without scenarios is almost surely a wrong path; "0 checked, 0 with errors"
+    // and success would let a CI job check nothing and pass.
+    let roots = if paths.is_empty() {
+        vec![default_scenario_dir()]
+    } else {
+        paths
+    };
+    let empty: Vec<&PathBuf> = roots
+        .iter()
+        .filter(|root| root.is_dir() && !files.iter().any(|f| f.starts_with(root)))
+        .collect();
+    if !empty.is_empty() {
+        for dir in empty {
+            eprintln!(
+                "payhil check: no scenario files (*.toml) in {}",
+                dir.display()
+            );
+        }
+        return 2;
+    }
     let mut bad = 0;
     for f in &files {
         match parse_file(f) {

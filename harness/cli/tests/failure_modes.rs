@@ -22,10 +22,19 @@ fn scenario(name: &str) -> String {
 
 /// Runs the payhil binary; its exit code and standard output.
 fn payhil<A: AsRef<OsStr>>(args: impl IntoIterator<Item = A>) -> (Option<i32>, String) {
+    let (code, stdout, _) = payhil_with_stderr(args);
+    (code, stdout)
+}
+
+/// Runs the payhil binary; its exit code, standard output and standard error.
+fn payhil_with_stderr<A: AsRef<OsStr>>(
+    args: impl IntoIterator<Item = A>,
+) -> (Option<i32>, String, String) {
     let out = Command::new(PAYHIL).args(args).output().unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
@@ -184,6 +193,112 @@ fn impossible_steps_are_reported_with_file_line_and_column() {
         assert!(
             stdout.contains(&at) && stdout.contains(want),
             "expected {at}..{want} in {stdout}"
+        );
+    }
+}
+
+#[test]
+fn payhil_check_rejects_what_cannot_run_at_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "name = \"x\"\nrules = [\"CARD-06\"]\n[[step]]\nnetwork = \"up\"\n[[step]]\n";
+    let cases: [(&[u8], &str, &str); 5] = [
+        (
+            b"purchase = { amount = \"10.00 NOK\", card = \"dankort\" }\n",
+            "6:23:",
+            "currency",
+        ),
+        (
+            b"purchase = { amount = \"184467440737095516.15 DKK\", card = \"dankort\", tip = \"0.01 DKK\" }\n",
+            "6:76:",
+            "overflow",
+        ),
+        (
+            b"purchase = { amount = \"10.00 DKK\", card = \"dankort\" }\n[[step]]\ncapture = { of = 2, amount = \"1.00 DKK\" }\n",
+            "8:18:",
+            "not a pre-authorisation",
+        ),
+        (
+            b"reverse = { of = 1 }\n",
+            "6:18:",
+            "made no transaction",
+        ),
+        (b"note = \"k\xf8\"\nforward = true\n", "6:10:", "UTF-8"),
+    ];
+    for (i, (step, at, want)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        let mut text = head.as_bytes().to_vec();
+        text.extend_from_slice(step);
+        std::fs::write(&file, text).unwrap();
+        let (code, stdout) = payhil([OsStr::new("check"), file.as_os_str()]);
+        assert_eq!(code, Some(1), "{stdout}");
+        let at = format!("{}:{at}", file.display());
+        assert!(
+            stdout.contains(&at) && stdout.contains(want),
+            "expected {at} .. {want} in {stdout}"
+        );
+    }
+    let file = dir.path().join("zero_timeout.toml");
+    std::fs::write(
+        &file,
+        "name = \"x\"\nrules = [\"NETS-01\"]\n[terminal]\nhost_timeout = \"0ms\"\n[[step]]\nnetwork = \"up\"\n",
+    )
+    .unwrap();
+    let (code, stdout) = payhil([OsStr::new("check"), file.as_os_str()]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let at = format!("{}:4:16: host_timeout", file.display());
+    assert!(stdout.contains(&at), "expected {at} in {stdout}");
+}
+
+#[test]
+fn payhil_check_fails_on_a_directory_without_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.md"), "not a scenario").unwrap();
+    let (code, stdout, stderr) = payhil_with_stderr([OsStr::new("check"), dir.path().as_os_str()]);
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "{code:?}: {stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains("no scenario files") && stderr.contains(&dir.path().display().to_string()),
+        "{stderr}"
+    );
+}
+
+/// Command-line numbers that cannot work are clear errors, never a panic.
+#[test]
+fn out_of_range_command_line_numbers_are_errors_not_panics() {
+    let file = scenario_path("online/online_purchase_approved.toml");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["run", "--boot-timeout", "18446744073709551615"],
+            "--boot-timeout",
+        ),
+        (&["run", "--boot-timeout", "0"], "--boot-timeout"),
+        (
+            &["run", "--port", "/nonexistent/tty", "--baud", "0"],
+            "--baud",
+        ),
+        (&["bench", "--pings", "0", "--purchases", "1"], "--pings"),
+        (
+            &["bench", "--pings", "4294967295", "--purchases", "1"],
+            "--pings",
+        ),
+        (&["bench", "--purchases", "0"], "--purchases"),
+    ];
+    for (args, want) in cases {
+        let mut all: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        if args[0] == "run" {
+            all.push(file.as_os_str());
+        }
+        let (code, stdout, stderr) = payhil_with_stderr(all);
+        assert!(
+            matches!(code, Some(c) if c != 0 && c != 101),
+            "{args:?}: exit {code:?}\n{stdout}{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(want),
+            "{args:?}: expected {want} in {stderr}"
         );
     }
 }

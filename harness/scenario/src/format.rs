@@ -37,7 +37,9 @@
 //! for a PIN bypass, and for BankAxept a debit note: `reserve = { id_type = "passport",
 //! id_reference = "12345678", account = "12345678903", phone_code = "AB1234", attendant = true }`.
 //! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
-//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`.
+//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`. A capture
+//! names an earlier `kind = "preauth"` step and is in its currency; a reversal names an earlier
+//! purchase, capture or reversal step. Dankort takes only DKK and BankAxept only NOK.
 //! Each `[[step]]` has exactly one action; `note = "..."` may describe it.
 //!
 //! Every error names `file:line:column`.
@@ -164,7 +166,9 @@ impl PurchaseSpec {
     /// The full amount charged, tip included (CARD-05).
     pub fn total(&self) -> Amount {
         Amount {
-            minor: self.amount.minor + self.tip_minor,
+            // The parser rejects a tip that overflows; saturating keeps a spec built by hand
+            // from wrapping or panicking.
+            minor: self.amount.minor.saturating_add(self.tip_minor),
             currency: self.amount.currency,
         }
     }
@@ -418,18 +422,12 @@ fn yes() -> bool {
 
 struct Ctx<'a> {
     path: &'a Path,
-    text: &'a str,
+    lines: LineIndex,
 }
 
 impl Ctx<'_> {
     fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rfind('\n')
-            .map_or(before.len(), |nl| before.len() - nl - 1)
-            + 1;
-        (line, col)
+        self.lines.line_col(offset)
     }
 
     fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
@@ -443,20 +441,95 @@ impl Ctx<'_> {
     }
 }
 
+/// Byte offset to 1-based line and column (in characters), in O(log n) per lookup.
+///
+/// Every step asks for its line, so scanning the text from its start for each one made a
+/// 100,000-step file take minutes. The index is built in one pass instead.
+struct LineIndex {
+    /// Byte offset where each line starts; the first is 0.
+    line_starts: Vec<usize>,
+    /// For each character of more than one byte: its byte offset, and the extra bytes (bytes
+    /// beyond one) of it and all such characters before it. Columns count characters, and
+    /// this turns a byte distance into a character distance without rescanning the line.
+    wide: Vec<(usize, usize)>,
+    /// Length of the text in bytes.
+    len: usize,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut line_starts = vec![0];
+        let mut wide = Vec::new();
+        let mut extra = 0;
+        for (at, c) in text.char_indices() {
+            if c == '\n' {
+                line_starts.push(at + 1);
+            }
+            if c.len_utf8() > 1 {
+                extra += c.len_utf8() - 1;
+                wide.push((at, extra));
+            }
+        }
+        Self {
+            line_starts,
+            wide,
+            len: text.len(),
+        }
+    }
+
+    /// Extra bytes of the multi-byte characters that start before `offset`.
+    fn extra_before(&self, offset: usize) -> usize {
+        match self.wide.partition_point(|(at, _)| *at < offset) {
+            0 => 0,
+            n => self.wide[n - 1].1,
+        }
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.len);
+        // The number of lines starting at or before `offset` is its 1-based line; there is
+        // always one, the first line at 0.
+        let line = self.line_starts.partition_point(|start| *start <= offset);
+        let start = self.line_starts[line.saturating_sub(1)];
+        let chars =
+            (offset - start).saturating_sub(self.extra_before(offset) - self.extra_before(start));
+        (line, chars + 1)
+    }
+}
+
 /// Reads and parses a scenario file.
 pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
         file: path.to_owned(),
         line: 1,
         column: 1,
         message: format!("cannot read: {e}"),
     })?;
-    parse_str(path, &text)
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        // Reported where the first bad byte is, counted in the valid text before it, so an
+        // editor can jump there (`read_to_string` only said the file was not UTF-8, at 1:1).
+        let at = e.valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let (line, column) = LineIndex::new(valid).line_col(at);
+        ScenarioError {
+            file: path.to_owned(),
+            line,
+            column,
+            message: format!(
+                "not valid UTF-8 (byte 0x{:02X}); scenario files are UTF-8 text",
+                bytes.get(at).copied().unwrap_or_default()
+            ),
+        }
+    })?;
+    parse_str(path, text)
 }
 
 /// Parses scenario text; `path` names it in errors and gives the snapshot stem.
 pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let cx = Ctx { path, text };
+    let cx = Ctx {
+        path,
+        lines: LineIndex::new(text),
+    };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         cx.err(span, e.message().trim().to_string())
@@ -507,14 +580,24 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         if let Some(d) = &t.host_timeout {
             terminal.host_timeout_ms = millis(&cx, d)?;
+            // A zero timeout is no wait at all: the terminal could never reach the host (and
+            // the emulator's socket timeouts refuse zero).
+            if terminal.host_timeout_ms == 0 {
+                return Err(cx.err(
+                    d.span(),
+                    "host_timeout must be more than zero (e.g. \"2s\")",
+                ));
+            }
         }
     }
     if raw.step.is_empty() {
         return Err(cx.err(0..0, "a scenario needs at least one [[step]]"));
     }
     let mut steps = Vec::new();
+    let mut charged = Charged::default();
     for (i, s) in raw.step.iter().enumerate() {
-        steps.push(step(&cx, i + 1, s)?);
+        let next = step(&cx, i + 1, s, &steps, &mut charged)?;
+        steps.push(next);
     }
     Ok(Scenario {
         name: raw.name.into_inner(),
@@ -535,7 +618,36 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     })
 }
 
-fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, ScenarioError> {
+/// The sum of every amount a scenario charges: purchases with their tips, bulk purchases and
+/// captures. The reference model, the host's books and the settlement totals add these up; if
+/// the whole sum fits in a `u64`, so does every partial sum they make, so nothing downstream
+/// can overflow.
+#[derive(Default)]
+struct Charged(u64);
+
+impl Charged {
+    /// Adds `minor`, or an error at `span` (where the amount that does not fit is written).
+    fn add(&mut self, cx: &Ctx<'_>, span: Range<usize>, minor: u64) -> Result<(), ScenarioError> {
+        self.0 = self.0.checked_add(minor).ok_or_else(|| {
+            cx.err(
+                span,
+                format!(
+                    "this amount makes the scenario's total overflow: all amounts together must stay within {} minor units",
+                    u64::MAX
+                ),
+            )
+        })?;
+        Ok(())
+    }
+}
+
+fn step(
+    cx: &Ctx<'_>,
+    index: usize,
+    s: &Spanned<RawStep>,
+    before: &[Step],
+    charged: &mut Charged,
+) -> Result<Step, ScenarioError> {
     let r = s.get_ref();
     let mut actions: Vec<(Range<usize>, Action)> = Vec::new();
     if let Some(t) = &r.set_clock {
@@ -560,10 +672,12 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
     }
     if let Some(p) = &r.purchase {
         let expect = r.expect.as_ref().map(|e| expectation(cx, e)).transpose()?;
-        actions.push((
-            p.span(),
-            Action::Purchase(Box::new(purchase(cx, p)?), expect),
-        ));
+        let spec = purchase(cx, p)?;
+        charged.add(cx, p.get_ref().amount.span(), spec.amount.minor)?;
+        if let Some(t) = &p.get_ref().tip {
+            charged.add(cx, t.span(), spec.tip_minor)?;
+        }
+        actions.push((p.span(), Action::Purchase(Box::new(spec), expect)));
     } else if let (Some(e), None, None) = (&r.expect, &r.capture, &r.reverse) {
         return Err(cx.err(
             e.span(),
@@ -610,6 +724,22 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
             return Err(cx.err(b.span(), "`cards` names at least one test card"));
         }
         let a = amount(cx, &raw.amount)?;
+        let total = u64::from(*raw.count.get_ref())
+            .checked_mul(a.minor)
+            .ok_or_else(|| {
+                cx.err(
+                    raw.count.span(),
+                    format!(
+                        "count × amount overflows: more than {} minor units",
+                        u64::MAX
+                    ),
+                )
+            })?;
+        charged.add(cx, raw.amount.span(), total)?;
+        for (name, card) in raw.cards.iter().zip(&cards) {
+            // The runner pays with each card's first application, as a plain purchase does.
+            currency_fits(cx, name.span(), card, card.networks[0], a)?;
+        }
         actions.push((
             b.span(),
             Action::Purchases {
@@ -625,33 +755,92 @@ fn step(cx: &Ctx<'_>, index: usize, s: &Spanned<RawStep>) -> Result<Step, Scenar
         }
         actions.push((n.span(), Action::ForwardUntilEmpty(*n.get_ref())));
     }
+    // The step a capture or reversal names, which must come before it: the runner looks up
+    // the transaction that step made, and a later step has made none yet.
     let earlier = |of: &Spanned<usize>| {
-        if *of.get_ref() == 0 || *of.get_ref() >= index {
-            Err(cx.err(
-                of.span(),
-                format!("`of` must name an earlier step (1..{})", index - 1),
-            ))
-        } else {
-            Ok(*of.get_ref())
-        }
+        let n = *of.get_ref();
+        n.checked_sub(1)
+            .and_then(|i| before.get(i))
+            .map(|s| (n, &s.action))
+            .ok_or_else(|| {
+                cx.err(
+                    of.span(),
+                    format!("`of` must name an earlier step (1..{})", index - 1),
+                )
+            })
+    };
+    let no_transaction = |of: &Spanned<usize>, action: &Action, wanted: &str| {
+        let made = match action {
+            Action::Purchases { .. } => "many purchases, none of which a step can name",
+            other => action_name(other),
+        };
+        cx.err(
+            of.span(),
+            format!(
+                "step {} made no transaction to refer to ({made}); `of` names {wanted}",
+                of.get_ref()
+            ),
+        )
     };
     let expect = || r.expect.as_ref().map(|e| expectation(cx, e)).transpose();
     if let Some(c) = &r.capture {
-        let a = amount(cx, &c.get_ref().amount)?;
+        let raw = c.get_ref();
+        let a = amount(cx, &raw.amount)?;
+        charged.add(cx, raw.amount.span(), a.minor)?;
+        let (of, action) = earlier(&raw.of)?;
+        let preauth = match action {
+            Action::Purchase(p, _) if p.kind == TxnKind::PreAuthorisation => p,
+            Action::Purchase(p, _) => {
+                return Err(cx.err(
+                    raw.of.span(),
+                    format!(
+                        "step {of} is a {}, not a pre-authorisation (kind = \"preauth\"); only a pre-authorisation can be captured",
+                        kind_name(p.kind)
+                    ),
+                ));
+            }
+            other => {
+                return Err(no_transaction(&raw.of, other, "a pre-authorisation step"));
+            }
+        };
+        if a.currency != preauth.amount.currency {
+            return Err(cx.err(
+                raw.amount.span(),
+                format!(
+                    "a capture is in the currency of its pre-authorisation ({}), not {}",
+                    preauth.amount.currency.alpha(),
+                    a.currency.alpha()
+                ),
+            ));
+        }
         actions.push((
             c.span(),
             Action::Capture {
-                of: earlier(&c.get_ref().of)?,
+                of,
                 amount: a,
                 expect: expect()?,
             },
         ));
     }
     if let Some(v) = &r.reverse {
+        let raw = v.get_ref();
+        let (of, action) = earlier(&raw.of)?;
+        // A purchase of any kind, a capture or a reversal makes a transaction the terminal
+        // can be asked to reverse; whether it was approved is for the run to find out.
+        if !matches!(
+            action,
+            Action::Purchase(..) | Action::Capture { .. } | Action::Reverse { .. }
+        ) {
+            return Err(no_transaction(
+                &raw.of,
+                action,
+                "a purchase, capture or reversal step",
+            ));
+        }
         actions.push((
             v.span(),
             Action::Reverse {
-                of: earlier(&v.get_ref().of)?,
+                of,
                 expect: expect()?,
             },
         ));
@@ -799,6 +988,43 @@ fn datetime(cx: &Ctx<'_>, s: &Spanned<toml::value::Datetime>) -> Result<i64, Sce
         .unix_timestamp())
 }
 
+/// The one currency a domestic scheme's cards pay in; `None` for the international networks,
+/// which take any currency the harness knows.
+///
+/// Dankort is Danish debit (the NETS and PBS rules, offline limits in DKK) and BankAxept
+/// Norwegian debit (the BAX rules, reserve limits in NOK; the model declines a BankAxept
+/// reserve in any other currency). Neither the protocol crate nor the card catalogue records
+/// this, so it is written down here, where the check needs it.
+fn domestic_currency(network: Network) -> Option<Currency> {
+    match network {
+        Network::Dankort => Some(Currency::DKK),
+        Network::BankAxept => Some(Currency::NOK),
+        Network::Visa | Network::VisaDebit | Network::Mastercard => None,
+    }
+}
+
+/// An error at `span` unless `card` can pay `amount` on `network`.
+fn currency_fits(
+    cx: &Ctx<'_>,
+    span: Range<usize>,
+    card: &TestCard,
+    network: Network,
+    amount: Amount,
+) -> Result<(), ScenarioError> {
+    match domestic_currency(network) {
+        Some(only) if only != amount.currency => Err(cx.err(
+            span,
+            format!(
+                "card `{}` pays with {network:?}, which takes only the currency {}, not {}",
+                card.name,
+                only.alpha(),
+                amount.currency.alpha()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, ScenarioError> {
     let r = p.get_ref();
     let card = catalogue::by_name(r.card.get_ref()).ok_or_else(|| {
@@ -852,12 +1078,23 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
         },
     };
     let amount = amount(cx, &r.amount)?;
+    currency_fits(cx, r.amount.span(), card, network, amount)?;
     let tip_minor = match &r.tip {
         None => 0,
         Some(t) => {
             let tip = self::amount(cx, t)?;
             if tip.currency != amount.currency {
                 return Err(cx.err(t.span(), "the tip must be in the purchase's currency"));
+            }
+            // The terminal charges amount + tip as one amount, which must be countable.
+            if amount.minor.checked_add(tip.minor).is_none() {
+                return Err(cx.err(
+                    t.span(),
+                    format!(
+                        "amount plus tip overflows: more than {} minor units",
+                        u64::MAX
+                    ),
+                ));
             }
             tip.minor
         }
@@ -916,6 +1153,37 @@ fn purchase(cx: &Ctx<'_>, p: &Spanned<RawPurchase>) -> Result<PurchaseSpec, Scen
         chip_unreadable: r.chip_unreadable,
         reserve,
     })
+}
+
+/// The key a step's action is written with, for error messages.
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::SetClock(_) => "set_clock",
+        Action::AdvanceClock(_) => "advance_clock",
+        Action::Network(_) => "network",
+        Action::Faults(_) => "faults",
+        Action::Purchases { .. } => "purchases",
+        Action::ForwardUntilEmpty(_) => "forward_until_empty",
+        Action::Purchase(..) => "purchase",
+        Action::Forward => "forward",
+        Action::ExpectQueue(..) => "expect_queue",
+        Action::Capture { .. } => "capture",
+        Action::Reverse { .. } => "reverse",
+        Action::Settle => "settle",
+        Action::Reconcile => "reconcile",
+        Action::PowerCycle => "power_cycle",
+    }
+}
+
+/// The `kind` a purchase step is written with, for error messages.
+fn kind_name(k: TxnKind) -> &'static str {
+    match k {
+        TxnKind::Purchase => "purchase",
+        TxnKind::Refund => "refund",
+        TxnKind::PreAuthorisation => "pre-authorisation",
+        TxnKind::Capture => "capture",
+        TxnKind::Reversal => "reversal",
+    }
 }
 
 /// Snake-case names of reasons, as scenarios write them.
@@ -1087,6 +1355,229 @@ expect = { outcome = "approved_offline", reason = "approved" }
         ))
         .unwrap_err();
         assert!(e.message.contains("whole number of ms or s"), "{e}");
+    }
+
+    /// A scenario of `n` steps after the clock is set: `advance_clock` and a purchase in turn.
+    fn long_scenario(n: usize) -> String {
+        let mut text = String::from(
+            "name = \"long\"\nrules = [\"NETS-01\"]\n[[step]]\nset_clock = 2026-03-02T10:15:00Z\n",
+        );
+        for i in 0..n {
+            if i % 2 == 0 {
+                text.push_str("[[step]]\nadvance_clock = \"1m\"\n");
+            } else {
+                text.push_str("[[step]]\npurchase = { amount = \"12.50 DKK\", card = \"dankort\" }\nexpect = { outcome = \"approved_offline\" }\n");
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn a_100_000_step_scenario_parses_with_the_right_lines() {
+        // Each step's line used to be found by scanning the file from its start, so this took
+        // minutes; it must stay linear. Only correctness is asserted: timing is measured by hand.
+        let text = long_scenario(99_999);
+        let s = parse(&text).unwrap();
+        assert_eq!(s.steps.len(), 100_000);
+        // Lines: 4 for the header and the clock step, then 2 per advance and 3 per purchase;
+        // a step's line is its action's, the second of its block.
+        let last = &s.steps[99_999];
+        assert!(matches!(last.action, Action::AdvanceClock(60)));
+        assert_eq!(last.index, 100_000);
+        assert_eq!(last.line, 4 + 49_999 * 2 + 49_999 * 3 + 2);
+        let Action::Purchase(p, Some(_)) = &s.steps[99_998].action else {
+            panic!("step 99,999 is a purchase")
+        };
+        assert_eq!(p.amount.minor, 12_50);
+        assert_eq!(s.steps[99_998].line, 4 + 49_999 * 2 + 49_998 * 3 + 2);
+
+        // An error at the very end is still reported at its line and column.
+        let bad = format!("{text}[[step]]\nadvance_clock = \"1 fortnight\"\n");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!((e.line, e.column), (last.line + 2, 17), "{e}");
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        // Non-ASCII text before the bad value on the same line (the BankAxept note is checked
+        // after the amount, so the amount is what is reported).
+        let line = "purchase = { reserve = { id_type = \"passport\", id_reference = \"ÆØÅ-kø\", account = \"1\" }, card = \"dankort\", amount = \"12,50 DKK\" }";
+        let text = OK.replace(
+            "purchase = { amount = \"125.5 DKK\", card = \"dankort\" }",
+            line,
+        );
+        let at = line.find("\"12,50 DKK\"").unwrap();
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("amount `12,50 DKK`"), "{e}");
+        assert_eq!(
+            (e.line, e.column),
+            (7, line[..at].chars().count() + 1),
+            "{e}"
+        );
+        assert_ne!(e.column, at + 1, "the column must not count bytes");
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("latin1.toml");
+        // "kø" in Latin-1: the ø is the single byte 0xF8, which is not UTF-8.
+        let mut bytes = OK
+            .replace("set_clock", "note = \"k@\"\nset_clock")
+            .into_bytes();
+        let at = bytes.iter().position(|b| *b == b'@').unwrap();
+        bytes[at] = 0xF8;
+        std::fs::write(&file, &bytes).unwrap();
+        let e = parse_file(&file).unwrap_err();
+        assert_eq!((e.line, e.column), (5, 10), "{e}");
+        assert!(e.message.contains("UTF-8"), "{e}");
+    }
+
+    /// A scenario whose clock is set in step 1 and whose step 2 onwards are `steps`.
+    fn with_steps(steps: &str) -> String {
+        format!(
+            "name = \"x\"\nrules = [\"NETS-01\"]\n[[step]]\nset_clock = 2026-03-02T10:15:00Z\n[[step]]\n{steps}\n"
+        )
+    }
+
+    /// The 1-based line and column where `needle` starts in `text`.
+    fn position(text: &str, needle: &str) -> (usize, usize) {
+        let at = text.find(needle).unwrap();
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        (
+            text[..at].matches('\n').count() + 1,
+            text[line_start..at].chars().count() + 1,
+        )
+    }
+
+    #[test]
+    fn a_zero_host_timeout_is_rejected() {
+        for zero in ["0ms", "0s"] {
+            let text = OK.replace(
+                "rules = [\"NETS-01\"]",
+                &format!("rules = [\"NETS-01\"]\nterminal = {{ host_timeout = \"{zero}\" }}"),
+            );
+            let e = parse(&text).unwrap_err();
+            assert_eq!((e.line, e.column), position(&text, "\"0"), "{e}");
+            assert!(e.message.contains("more than zero"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_currency_the_cards_network_cannot_take_is_rejected_where_it_is_written() {
+        for (step, needle, want) in [
+            (
+                "purchase = { amount = \"125.50 NOK\", card = \"dankort\" }",
+                "\"125.50 NOK\"",
+                "Dankort",
+            ),
+            (
+                "purchase = { amount = \"125.50 DKK\", card = \"bankaxept\" }",
+                "\"125.50 DKK\"",
+                "BankAxept",
+            ),
+            (
+                "purchase = { amount = \"125.50 NOK\", card = \"visa_dankort\", network = \"dankort\" }",
+                "\"125.50 NOK\"",
+                "Dankort",
+            ),
+            (
+                "purchases = { count = 3, amount = \"10.00 NOK\", cards = [\"bankaxept\", \"dankort\"] }",
+                "\"dankort\"",
+                "Dankort",
+            ),
+        ] {
+            let text = with_steps(step);
+            let e = parse(&text).unwrap_err();
+            assert_eq!((e.line, e.column), position(&text, needle), "{e}");
+            assert!(
+                e.message.contains(want) && e.message.contains("currency"),
+                "{e}"
+            );
+        }
+        // International networks take any currency the harness knows.
+        for ok in [
+            "purchase = { amount = \"125.50 NOK\", card = \"visa\" }",
+            "purchase = { amount = \"125.50 EUR\", card = \"visa_dankort\", network = \"visa\" }",
+            "purchase = { amount = \"125.50 NOK\", card = \"bankaxept\" }",
+        ] {
+            parse(&with_steps(ok)).unwrap();
+        }
+    }
+
+    #[test]
+    fn sums_that_overflow_are_errors_not_wraps() {
+        let max = "184467440737095516.15 DKK"; // u64::MAX minor units
+        for (steps, needle) in [
+            (
+                format!(
+                    "purchase = {{ amount = \"{max}\", card = \"dankort\", tip = \"0.01 DKK\" }}"
+                ),
+                "\"0.01 DKK\"",
+            ),
+            (
+                format!("purchases = {{ count = 2, amount = \"{max}\", cards = [\"dankort\"] }}"),
+                "2,",
+            ),
+            (
+                format!(
+                    "purchase = {{ amount = \"{max}\", card = \"dankort\" }}\n[[step]]\npurchase = {{ amount = \"0.01 DKK\", card = \"dankort\" }}"
+                ),
+                "\"0.01 DKK\"",
+            ),
+            (
+                format!(
+                    "purchase = {{ amount = \"{max}\", card = \"dankort\", kind = \"preauth\" }}\n[[step]]\ncapture = {{ of = 2, amount = \"0.01 DKK\" }}"
+                ),
+                "\"0.01 DKK\"",
+            ),
+        ] {
+            let text = with_steps(&steps);
+            let e = parse(&text).unwrap_err();
+            assert_eq!((e.line, e.column), position(&text, needle), "{e}");
+            assert!(e.message.contains("overflow"), "{e}");
+        }
+        // Up to the limit is fine.
+        parse(&with_steps(&format!(
+            "purchase = {{ amount = \"{max}\", card = \"dankort\" }}"
+        )))
+        .unwrap();
+    }
+
+    #[test]
+    fn captures_and_reversals_must_refer_to_a_step_that_made_a_fitting_transaction() {
+        // Step 2 a purchase, step 3 no transaction, step 4 the follow-up.
+        let before = "purchase = { amount = \"125.50 DKK\", card = \"dankort\" }\n[[step]]\nnetwork = \"up\"\n[[step]]\n";
+        for (follow_up, want) in [
+            (
+                "capture = { of = 2, amount = \"1.00 DKK\" }",
+                "not a pre-authorisation",
+            ),
+            ("reverse = { of = 1 }", "made no transaction"),
+            (
+                "capture = { of = 3, amount = \"1.00 DKK\" }",
+                "made no transaction",
+            ),
+            ("reverse = { of = 4 }", "earlier step"),
+            ("reverse = { of = 5 }", "earlier step"),
+            ("reverse = { of = 0 }", "earlier step"),
+        ] {
+            let text = with_steps(&format!("{before}{follow_up}"));
+            let e = parse(&text).unwrap_err();
+            let (line, column) = position(&text, "of = ");
+            assert_eq!((e.line, e.column), (line, column + 5), "{follow_up}: {e}");
+            assert!(e.message.contains(want), "{follow_up}: {e}");
+        }
+        let preauth = "purchase = { amount = \"125.50 DKK\", card = \"dankort\", kind = \"preauth\" }\n[[step]]\nnetwork = \"up\"\n[[step]]\n";
+        parse(&with_steps(&format!(
+            "{preauth}capture = {{ of = 2, amount = \"1.00 DKK\" }}\n[[step]]\nreverse = {{ of = 4 }}\n[[step]]\nreverse = {{ of = 2 }}"
+        )))
+        .unwrap();
+        let e = parse(&with_steps(&format!(
+            "{preauth}capture = {{ of = 2, amount = \"1.00 NOK\" }}"
+        )))
+        .unwrap_err();
+        assert!(e.message.contains("currency"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The requirement catalogue (one entry per RULES.md ID), embedded from `rules/catalogue.toml`.
 
 use serde::Deserialize;
+use std::sync::LazyLock;
 
 /// One rule.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,17 +23,29 @@ struct File {
 
 const CATALOGUE: &str = include_str!("../../../rules/catalogue.toml");
 
-/// All rules in catalogue order.
-pub fn all() -> Vec<Rule> {
+/// How often the catalogue was parsed, so a test can see it is once.
+#[cfg(test)]
+static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The catalogue, parsed on first use: `payhil check` asks [`known`] for every rule ID of every
+/// file, and parsing the TOML each time made checking many files slow for nothing.
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    #[cfg(test)]
+    LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // The catalogue is part of this build and tested below; a parse failure is a build defect.
     toml::from_str::<File>(CATALOGUE)
         .map(|f| f.rule)
         .unwrap_or_default()
+});
+
+/// All rules in catalogue order.
+pub fn all() -> Vec<Rule> {
+    RULES.clone()
 }
 
 /// True if `id` is in the catalogue.
 pub fn known(id: &str) -> bool {
-    all().iter().any(|r| r.id == id)
+    RULES.iter().any(|r| r.id == id)
 }
 
 #[cfg(test)]
@@ -45,5 +58,20 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), all.len());
+    }
+
+    #[test]
+    fn the_catalogue_is_read_once_however_many_ids_are_looked_up() {
+        for _ in 0..1000 {
+            assert!(super::known("NETS-01"));
+            assert!(!super::known("NETS-99"));
+        }
+        assert_eq!(super::all().len(), 41);
+        // Other tests may run first, but all of them together read it at most once.
+        assert!(
+            super::LOADS.load(std::sync::atomic::Ordering::Relaxed) <= 1,
+            "the catalogue was parsed {} times",
+            super::LOADS.load(std::sync::atomic::Ordering::Relaxed)
+        );
     }
 }
