@@ -8,9 +8,37 @@
 //! are never joined: "AUTH 226707 2026-03-02" is an auth code and a date, not the Luhn-valid
 //! "226707202603" it would spell.
 
-/// A suspected full card number in a text.
+use std::fmt;
+
+/// What a [`Leak`] shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeakKind {
+    /// A full card number (PCI-01).
+    Pan,
+    /// A masked card number that shows more than its first six and last four digits (PCI-01).
+    RevealingMask,
+    /// A known PIN (PBS-01, PCI-02).
+    Pin,
+    /// A known card verification code (PBS-01, PCI-02).
+    Cvc,
+}
+
+impl fmt::Display for LeakKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pan => "full card number",
+            Self::RevealingMask => "masked card number showing more than first 6 and last 4",
+            Self::Pin => "PIN",
+            Self::Cvc => "CVC",
+        })
+    }
+}
+
+/// A suspected leak in a text: a full card number, a mask that shows too much, a PIN or a CVC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leak {
+    /// What was found.
+    pub kind: LeakKind,
     /// 1-based line.
     pub line: usize,
     /// 1-based column (in bytes) of the first digit.
@@ -127,20 +155,104 @@ fn pans_in_line(line: &[u8], groups: &[Group]) -> Vec<(usize, usize)> {
     found
 }
 
-/// Finds full card numbers as they are printed (see the module documentation).
+/// Characters that stand for a hidden digit in a masked card number.
+fn is_mask_char(c: u8) -> bool {
+    matches!(c, b'*' | b'X' | b'x' | b'#')
+}
+
+/// Maximal runs of digits and mask characters that are not part of a word (a letter or digit
+/// right before or after the run): "0x1f2e..." and "Boxxx123..." are not masked card numbers.
+fn mask_groups(line: &[u8]) -> Vec<Group> {
+    let in_group = |c: u8| c.is_ascii_digit() || is_mask_char(c);
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        if !in_group(line[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < line.len() && in_group(line[i]) {
+            i += 1;
+        }
+        let glued = (start > 0 && line[start - 1].is_ascii_alphanumeric())
+            || line.get(i).is_some_and(u8::is_ascii_alphanumeric);
+        if !glued {
+            groups.push(Group { start, end: i });
+        }
+    }
+    groups
+}
+
+/// How a masked card number reads: digits shown before and after its one run of mask
+/// characters. `None` if `chars` is not a mask: no mask character, a single one (as in "0x"),
+/// two different ones, or hidden digits in more than one run ("**123**" is emphasis).
+fn mask_shape(chars: &str) -> Option<(usize, usize)> {
+    let b = chars.as_bytes();
+    let first = b.iter().position(|&c| is_mask_char(c))?;
+    let last = b.iter().rposition(|&c| is_mask_char(c))?;
+    let run = &b[first..=last];
+    (run.len() >= 2 && run.iter().all(|&c| c == b[first])).then(|| (first, b.len() - 1 - last))
+}
+
+/// Masked card numbers in one line that show more than the first six and last four digits,
+/// as `(first group, one past the last group)` of `groups`.
+fn revealing_masks_in_line(line: &[u8], groups: &[Group]) -> Vec<(usize, usize)> {
+    let linked = |a: usize, b: usize| link(line, groups[a], groups[b]).is_some();
+    let mut found = Vec::new();
+    let mut s = 0;
+    while s < groups.len() {
+        let end = chain_end(line, groups, s);
+        let hit = (s + 1..=end).rev().find_map(|e| {
+            let lens: Vec<usize> = groups[s..e].iter().map(|g| g.end - g.start).collect();
+            let chars = joined(line, &groups[s..e]);
+            let (shown_first, shown_last) = mask_shape(&chars).filter(|_| card_shaped(&lens))?;
+            // A candidate never cuts a run of mask characters at a group boundary: in
+            // "2026 5019 10** **** 0006" the mask is the last four groups, not "2026 5019 10** ****".
+            let cut_before = shown_first == 0 && s > 0 && linked(s - 1, s);
+            let cut_after = shown_last == 0 && e < groups.len() && linked(e - 1, e);
+            (!cut_before && !cut_after).then_some((e, shown_first > 6 || shown_last > 4))
+        });
+        match hit {
+            Some((e, reveals)) => {
+                if reveals {
+                    found.push((s, e));
+                }
+                s = e;
+            }
+            None => s += 1,
+        }
+    }
+    found
+}
+
+/// Finds full card numbers as they are printed (see the module documentation), and masked
+/// card numbers ('*', 'X', 'x' or '#' for hidden digits) that show more than the first six and
+/// last four digits, whether or not the digits shown would pass Luhn.
 pub fn scan(text: &str) -> Vec<Leak> {
     let mut leaks = Vec::new();
     for (li, line) in text.lines().enumerate() {
         let b = line.as_bytes();
-        let groups = digit_groups(b);
-        for (s, e) in pans_in_line(b, &groups) {
+        let digits = digit_groups(b);
+        let masks = mask_groups(b);
+        let found = pans_in_line(b, &digits)
+            .into_iter()
+            .map(|(s, e)| (LeakKind::Pan, &digits[s..e]))
+            .chain(
+                revealing_masks_in_line(b, &masks)
+                    .into_iter()
+                    .map(|(s, e)| (LeakKind::RevealingMask, &masks[s..e])),
+            );
+        for (kind, groups) in found {
             leaks.push(Leak {
+                kind,
                 line: li + 1,
-                column: groups[s].start + 1,
-                masked: mask(&joined(b, &groups[s..e])),
+                column: groups[0].start + 1,
+                masked: mask(&joined(b, groups)),
             });
         }
     }
+    leaks.sort_by_key(|l| (l.line, l.column));
     leaks
 }
 
@@ -165,6 +277,7 @@ pub fn scan_pins(text: &str, pins: &[&str]) -> Vec<Leak> {
             }
             if pins.contains(&&line[start..i]) {
                 leaks.push(Leak {
+                    kind: LeakKind::Pin,
                     line: li + 1,
                     column: start + 1,
                     masked: "<PIN>".into(),
@@ -177,7 +290,7 @@ pub fn scan_pins(text: &str, pins: &[&str]) -> Vec<Leak> {
 
 #[cfg(test)]
 mod tests {
-    use super::{scan, scan_pins};
+    use super::{LeakKind, scan, scan_pins};
 
     #[test]
     fn pbs_01_finds_pins_next_to_the_word_pin() {
@@ -225,6 +338,44 @@ mod tests {
         assert_eq!(masked("2026 5019 1000 0000 0006"), ["501910******0006"]);
         // Mixed separators or double spaces do not join groups.
         assert!(scan("5019  1000  0000  0006").is_empty());
+    }
+
+    #[test]
+    fn pci_01_masks_may_show_first_six_and_last_four_only() {
+        // Luhn does not matter: the visible digits are what leaks.
+        for (t, shown) in [
+            ("card 5019100*****0006", "501910******0006"),
+            ("card 501910******90006", "501910*******0006"),
+            ("card 501910XXXXX00006", "501910******0006"),
+            ("card 5019 100x xxxx 0006", "501910******0006"),
+            ("card 5019-1000-####-0006", "501910******0006"),
+            ("card 37828224631####", "378282*****####"),
+        ] {
+            let leaks = scan(t);
+            assert_eq!(leaks.len(), 1, "{t}");
+            assert_eq!(
+                (leaks[0].kind, leaks[0].masked.as_str()),
+                (LeakKind::RevealingMask, shown),
+                "{t}"
+            );
+            assert_eq!(leaks[0].column, 6, "{t}");
+        }
+        for fine in [
+            "card 501910******0006",
+            "card 501910XXXXXX0006",
+            "card 5019 10xx xxxx 0006",
+            "card ############0006",
+            "card 3782 82XXXX X0005",
+            "card ****************",
+            // Not masks: a hex literal, a word, and a number in emphasis.
+            "id 0x00000000000012ab",
+            "Boxxx1234567890123",
+            "**1234567890123**",
+        ] {
+            assert!(scan(fine).is_empty(), "{fine}");
+        }
+        // A correct mask next to another field is not read together with it.
+        assert!(scan("2026 5019 10** **** 0006").is_empty());
     }
 
     #[test]
