@@ -256,48 +256,117 @@ pub fn scan(text: &str) -> Vec<Leak> {
     leaks
 }
 
-/// PBS-01: finds lines that speak of a PIN and carry one of `pins` as a standalone digit token
-/// (as a `Debug` of a struct with a `pin` field would). Reports the line, never the PIN.
-pub fn scan_pins(text: &str, pins: &[&str]) -> Vec<Leak> {
+/// Runs of digits in `line` equal to one of `secrets`, as `groups` indices. A run that is part
+/// of a longer run of digits is not the secret.
+fn secrets_in_line(groups: &[Group], line: &[u8], secrets: &[&str]) -> Vec<usize> {
+    (0..groups.len())
+        .filter(|&k| {
+            let g = groups[k];
+            secrets
+                .iter()
+                .any(|s| s.as_bytes() == &line[g.start..g.end])
+        })
+        .collect()
+}
+
+/// True if the digit run `g` is a part of an amount: right after a '.' or ',' that follows a
+/// digit ("1.947,00"), or right before one that a digit follows ("947.00").
+fn in_amount(line: &[u8], g: Group) -> bool {
+    let decimal = |c: u8| c == b'.' || c == b',';
+    let before = g.start >= 2 && decimal(line[g.start - 1]) && line[g.start - 2].is_ascii_digit();
+    let after = line.get(g.end).copied().is_some_and(decimal)
+        && line.get(g.end + 1).is_some_and(u8::is_ascii_digit);
+    before || after
+}
+
+/// Leaks of a known secret (each one a whole digit run) in every line of `text`.
+fn scan_secrets(text: &str, secrets: &[&str], kind: LeakKind) -> Vec<Leak> {
     let mut leaks = Vec::new();
     for (li, line) in text.lines().enumerate() {
-        if !line.to_ascii_lowercase().contains("pin") {
-            continue;
-        }
         let b = line.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if !b[i].is_ascii_digit() {
-                i += 1;
+        let groups = digit_groups(b);
+        for k in secrets_in_line(&groups, b, secrets) {
+            // Three digits are common: a CVC counts only outside an amount.
+            if kind == LeakKind::Cvc && in_amount(b, groups[k]) {
                 continue;
             }
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if pins.contains(&&line[start..i]) {
-                leaks.push(Leak {
-                    kind: LeakKind::Pin,
-                    line: li + 1,
-                    column: start + 1,
-                    masked: "<PIN>".into(),
-                });
-            }
+            leaks.push(Leak {
+                kind,
+                line: li + 1,
+                column: groups[k].start + 1,
+                masked: if kind == LeakKind::Cvc {
+                    "<CVC>"
+                } else {
+                    "<PIN>"
+                }
+                .into(),
+            });
         }
     }
     leaks
 }
 
+/// PBS-01: finds any of the known `pins` anywhere in `text` as a whole digit run (not inside a
+/// longer one), whatever the line says around it. Reports where, never the PIN.
+pub fn scan_pins(text: &str, pins: &[&str]) -> Vec<Leak> {
+    scan_secrets(text, pins, LeakKind::Pin)
+}
+
+/// PBS-01: finds any of the known `cvcs` in `text` as a standalone token: a whole digit run
+/// that is not part of an amount (not "947.00", "1.947,00"). Reports where, never the CVC.
+pub fn scan_cvcs(text: &str, cvcs: &[&str]) -> Vec<Leak> {
+    scan_secrets(text, cvcs, LeakKind::Cvc)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{LeakKind, scan, scan_pins};
+    use super::{LeakKind, scan, scan_cvcs, scan_pins};
 
     #[test]
     fn pbs_01_finds_pins_next_to_the_word_pin() {
         assert_eq!(scan_pins("EnterPin { pin: \"1234\" }", &["1234"]).len(), 1);
         assert!(scan_pins("EnterPin(PinText(<redacted>))", &["1234"]).is_empty());
         assert!(scan_pins("amount 12345 PIN VERIFIED", &["1234"]).is_empty());
-        assert!(scan_pins("amount 1234", &["1234"]).is_empty());
+    }
+
+    #[test]
+    fn pbs_01_finds_a_known_pin_anywhere_as_its_own_digit_run() {
+        // Not only on lines that say "pin": a PIN in a key log or a hex-free dump leaks too.
+        let l = scan_pins("x\nkeys 739216 sent", &["739216"]);
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].kind, l[0].line, l[0].column), (LeakKind::Pin, 2, 6));
+        assert!(!format!("{l:?}").contains("739216"), "never echoes the PIN");
+        assert_eq!(scan_pins("amount 1234", &["1234"]).len(), 1);
+        assert_eq!(scan_pins("a=1234,b=5", &["1234"]).len(), 1);
+        // Part of a longer digit run is not the PIN.
+        assert!(scan_pins("stan 0739216 seq 7392160", &["739216"]).is_empty());
+    }
+
+    #[test]
+    fn pbs_01_finds_a_known_cvc_only_as_a_standalone_token() {
+        for t in [
+            "cvc=947",
+            "CardData { cvc: \"947\" }",
+            "947 12/30",
+            "x\n 947.",
+        ] {
+            let l = scan_cvcs(t, &["947"]);
+            assert_eq!(l.len(), 1, "{t}");
+            assert_eq!(l[0].kind, LeakKind::Cvc);
+            assert!(!l[0].masked.contains("947"), "never echoes the CVC");
+        }
+        // Three-digit runs are common: inside amounts and longer numbers they are not a CVC.
+        for t in [
+            "947.00 DKK",
+            "1.947,00 DKK",
+            "1,947.00",
+            "12.947",
+            "amount 947,50",
+            "seq 0947",
+            "9470",
+        ] {
+            assert!(scan_cvcs(t, &["947"]).is_empty(), "{t}");
+        }
     }
 
     #[test]
