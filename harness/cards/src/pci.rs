@@ -226,34 +226,13 @@ fn revealing_masks_in_line(line: &[u8], groups: &[Group]) -> Vec<(usize, usize)>
     found
 }
 
-/// Finds full card numbers as they are printed (see the module documentation), and masked
-/// card numbers ('*', 'X', 'x' or '#' for hidden digits) that show more than the first six and
-/// last four digits, whether or not the digits shown would pass Luhn.
-pub fn scan(text: &str) -> Vec<Leak> {
-    let mut leaks = Vec::new();
-    for (li, line) in text.lines().enumerate() {
-        let b = line.as_bytes();
-        let digits = digit_groups(b);
-        let masks = mask_groups(b);
-        let found = pans_in_line(b, &digits)
-            .into_iter()
-            .map(|(s, e)| (LeakKind::Pan, &digits[s..e]))
-            .chain(
-                revealing_masks_in_line(b, &masks)
-                    .into_iter()
-                    .map(|(s, e)| (LeakKind::RevealingMask, &masks[s..e])),
-            );
-        for (kind, groups) in found {
-            leaks.push(Leak {
-                kind,
-                line: li + 1,
-                column: groups[0].start + 1,
-                masked: mask(&joined(b, groups)),
-            });
-        }
-    }
-    leaks.sort_by_key(|l| (l.line, l.column));
-    leaks
+/// One thing found in a line: what it is and where (`start..end` in bytes, separators of a
+/// grouped card number included).
+#[derive(Debug, Clone, Copy)]
+struct Finding {
+    kind: LeakKind,
+    start: usize,
+    end: usize,
 }
 
 /// Runs of digits in `line` equal to one of `secrets`, as `groups` indices. A run that is part
@@ -279,48 +258,166 @@ fn in_amount(line: &[u8], g: Group) -> bool {
     before || after
 }
 
-/// Leaks of a known secret (each one a whole digit run) in every line of `text`.
-fn scan_secrets(text: &str, secrets: &[&str], kind: LeakKind) -> Vec<Leak> {
+/// Everything in one line that must not be there: full card numbers, masks that show too
+/// much, and the given PINs and CVCs; in the order they start.
+fn findings(line: &[u8], pins: &[&str], cvcs: &[&str]) -> Vec<Finding> {
+    let digits = digit_groups(line);
+    let masks = mask_groups(line);
+    let span = |kind, groups: &[Group]| Finding {
+        kind,
+        start: groups[0].start,
+        end: groups[groups.len() - 1].end,
+    };
+    let mut found: Vec<Finding> = pans_in_line(line, &digits)
+        .into_iter()
+        .map(|(s, e)| span(LeakKind::Pan, &digits[s..e]))
+        .chain(
+            revealing_masks_in_line(line, &masks)
+                .into_iter()
+                .map(|(s, e)| span(LeakKind::RevealingMask, &masks[s..e])),
+        )
+        .collect();
+    for k in secrets_in_line(&digits, line, pins) {
+        found.push(span(LeakKind::Pin, &digits[k..=k]));
+    }
+    for k in secrets_in_line(&digits, line, cvcs) {
+        // Three digits are common: a CVC counts only outside an amount.
+        if !in_amount(line, digits[k]) {
+            found.push(span(LeakKind::Cvc, &digits[k..=k]));
+        }
+    }
+    found.sort_by_key(|f| (f.start, f.end));
+    found
+}
+
+/// The lines of `text` as `str::lines` cuts them ("\n" or "\r\n" ends a line), each with the
+/// byte offset where it starts.
+fn lines_at(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_inclusive('\n').scan(0, |offset, piece| {
+        let at = *offset;
+        *offset += piece.len();
+        let line = piece
+            .strip_suffix('\n')
+            .map_or(piece, |l| l.strip_suffix('\r').unwrap_or(l));
+        Some((at, line))
+    })
+}
+
+/// Every finding of `kinds` in `text`, as leaks that show nothing secret.
+fn leaks(text: &str, pins: &[&str], cvcs: &[&str], kinds: &[LeakKind]) -> Vec<Leak> {
     let mut leaks = Vec::new();
-    for (li, line) in text.lines().enumerate() {
+    for (li, (_, line)) in lines_at(text).enumerate() {
         let b = line.as_bytes();
-        let groups = digit_groups(b);
-        for k in secrets_in_line(&groups, b, secrets) {
-            // Three digits are common: a CVC counts only outside an amount.
-            if kind == LeakKind::Cvc && in_amount(b, groups[k]) {
+        for f in findings(b, pins, cvcs) {
+            if !kinds.contains(&f.kind) {
                 continue;
             }
-            leaks.push(Leak {
-                kind,
-                line: li + 1,
-                column: groups[k].start + 1,
-                masked: if kind == LeakKind::Cvc {
-                    "<CVC>"
-                } else {
-                    "<PIN>"
+            let masked = match f.kind {
+                LeakKind::Pan | LeakKind::RevealingMask => {
+                    let chars: String = line[f.start..f.end]
+                        .chars()
+                        .filter(|&c| c != ' ' && c != '-')
+                        .collect();
+                    mask(&chars)
                 }
-                .into(),
+                LeakKind::Pin => "<PIN>".into(),
+                LeakKind::Cvc => "<CVC>".into(),
+            };
+            leaks.push(Leak {
+                kind: f.kind,
+                line: li + 1,
+                column: f.start + 1,
+                masked,
             });
         }
     }
     leaks
 }
 
+/// Finds full card numbers as they are printed (see the module documentation), and masked
+/// card numbers ('*', 'X', 'x' or '#' for hidden digits) that show more than the first six and
+/// last four digits, whether or not the digits shown would pass Luhn.
+pub fn scan(text: &str) -> Vec<Leak> {
+    leaks(text, &[], &[], &[LeakKind::Pan, LeakKind::RevealingMask])
+}
+
 /// PBS-01: finds any of the known `pins` anywhere in `text` as a whole digit run (not inside a
 /// longer one), whatever the line says around it. Reports where, never the PIN.
 pub fn scan_pins(text: &str, pins: &[&str]) -> Vec<Leak> {
-    scan_secrets(text, pins, LeakKind::Pin)
+    leaks(text, pins, &[], &[LeakKind::Pin])
 }
 
 /// PBS-01: finds any of the known `cvcs` in `text` as a standalone token: a whole digit run
 /// that is not part of an amount (not "947.00", "1.947,00"). Reports where, never the CVC.
 pub fn scan_cvcs(text: &str, cvcs: &[&str]) -> Vec<Leak> {
-    scan_secrets(text, cvcs, LeakKind::Cvc)
+    leaks(text, &[], cvcs, &[LeakKind::Cvc])
+}
+
+/// A copy of `text` in which every full card number and every mask that shows too much is
+/// masked to its first six and last four digits, separators kept ("5019 10** **** 0006"), so
+/// that what the harness writes passes [`scan`] (PCI-01).
+pub fn redact(text: &str) -> String {
+    redact_with(text, &[], &[])
+}
+
+/// [`redact`], and each of the known `pins` replaced by "****" and `cvcs` by "***" where
+/// [`scan_pins`] and [`scan_cvcs`] would find them (PCI-02).
+pub fn redact_with(text: &str, pins: &[&str], cvcs: &[&str]) -> String {
+    let mut out = text.to_owned();
+    // A pass can uncover something new (a PIN's stars completing a mask, or a finding that
+    // overlapped one replaced first), so passes repeat until nothing is found. They end: each
+    // replacement turns at least one digit into '*' and adds none.
+    loop {
+        let mut edits = Vec::new();
+        for (at, line) in lines_at(&out) {
+            for f in findings(line.as_bytes(), pins, cvcs) {
+                let replacement = match f.kind {
+                    LeakKind::Pan | LeakKind::RevealingMask => mask_in_place(&line[f.start..f.end]),
+                    LeakKind::Pin => "****".into(),
+                    LeakKind::Cvc => "***".into(),
+                };
+                edits.push((at + f.start, at + f.end, replacement));
+            }
+        }
+        if edits.is_empty() {
+            return out;
+        }
+        let mut next = String::with_capacity(out.len());
+        let mut done = 0;
+        for (start, end, replacement) in edits {
+            // Overlapping findings: the first is replaced now, the next pass sees the rest.
+            if start < done {
+                continue;
+            }
+            next.push_str(&out[done..start]);
+            next.push_str(&replacement);
+            done = end;
+        }
+        next.push_str(&out[done..]);
+        out = next;
+    }
+}
+
+/// `s` (a card number or mask, possibly grouped) with its characters other than separators
+/// starred, except the first six and the last four.
+fn mask_in_place(s: &str) -> String {
+    let n = s.chars().filter(|&c| c != ' ' && c != '-').count();
+    let mut k = 0;
+    s.chars()
+        .map(|c| {
+            if c == ' ' || c == '-' {
+                return c;
+            }
+            let keep = k < 6 || k + 4 >= n;
+            k += 1;
+            if keep { c } else { '*' }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{LeakKind, scan, scan_cvcs, scan_pins};
+    use super::{LeakKind, redact, redact_with, scan, scan_cvcs, scan_pins};
 
     #[test]
     fn pbs_01_finds_pins_next_to_the_word_pin() {
@@ -445,6 +542,36 @@ mod tests {
         }
         // A correct mask next to another field is not read together with it.
         assert!(scan("2026 5019 10** **** 0006").is_empty());
+    }
+
+    #[test]
+    fn pci_01_pci_02_redact_leaves_nothing_for_the_scans() {
+        let text = "AUTH 226707 2026-03-02\n\
+                    card 5019 1000 0000 0006 ok\r\n\
+                    PAN=4111111111111111;amex 3782-822463-10005?\n\
+                    mask 5019100*****0006 and 6011000000000000001\n\
+                    PIN 739216 cvc 947 total 947.00\n\
+                    kept \u{f8} 501910******0006 x";
+        let redacted = redact_with(text, &["739216"], &["947"]);
+        assert_eq!(
+            redacted,
+            "AUTH 226707 2026-03-02\n\
+             card 5019 10** **** 0006 ok\r\n\
+             PAN=411111******1111;amex 3782-82****-*0005?\n\
+             mask 501910******0006 and 601100*********0001\n\
+             PIN **** cvc *** total 947.00\n\
+             kept \u{f8} 501910******0006 x"
+        );
+        assert!(scan(&redacted).is_empty());
+        assert!(scan_pins(&redacted, &["739216"]).is_empty());
+        assert!(scan_cvcs(&redacted, &["947"]).is_empty());
+        // Without PINs and CVCs, card numbers only.
+        let cards_only = redact(text);
+        assert!(scan(&cards_only).is_empty());
+        assert!(cards_only.contains("PIN 739216 cvc 947"));
+        // A clean text comes back as it was.
+        let clean = "amount 125.50 DKK at 2026-03-02 10:15:00, txn 000012\n";
+        assert_eq!(redact(clean), clean);
     }
 
     #[test]
