@@ -7,6 +7,10 @@
 //! number is printed in (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, ...). Digits of neighbouring fields
 //! are never joined: "AUTH 226707 2026-03-02" is an auth code and a date, not the Luhn-valid
 //! "226707202603" it would spell.
+//!
+//! Also reported: masked card numbers that show more than the first six and last four digits
+//! ([`scan`]), and known PINs and CVCs as standalone digit runs ([`scan_pins`],
+//! [`scan_cvcs`]). [`redact`] and [`redact_with`] mask all of these in a copy of a text.
 
 use std::fmt;
 
@@ -41,7 +45,7 @@ pub struct Leak {
     pub kind: LeakKind,
     /// 1-based line.
     pub line: usize,
-    /// 1-based column (in bytes) of the first digit.
+    /// 1-based column (in bytes) of the suspect's first character.
     pub column: usize,
     /// The suspect, masked (never echo the leak itself).
     pub masked: String,
