@@ -136,12 +136,16 @@ pub struct HolidayCalendar<'a> {
     pub fixed: &'a [(u8, u8)],
     /// Days relative to Easter Sunday that are closed.
     pub easter_offsets: &'a [i16],
+    /// Days relative to Easter Sunday that are closed up to and including a year only, as
+    /// (offset, last year): a holiday a law abolished from a date keeps its earlier dates.
+    pub easter_offsets_until: &'a [(i16, i32)],
 }
 
 /// The Faroe Islands' banking calendar as the Visa/Dankort terms list it ("Bankdag", seed 001
-/// section 21): weekends, public holidays (including Great Prayer Day, Easter + 26), the flag
-/// day 25 April, Constitution Day 5 June, Ólavsøka eve and day 28-29 July, Christmas Eve and
-/// 31 December.
+/// section 21): weekends, public holidays (including Great Prayer Day, Easter + 26, in every
+/// year: Denmark's 2024 abolition does not apply in the Faroe Islands), the flag day 25 April,
+/// Constitution Day 5 June, Ólavsøka eve and day 28-29 July, Christmas Eve and 31 December.
+/// The Friday after Ascension is a banking day: the seed does not list it.
 pub const FAROESE_BANKING: HolidayCalendar<'static> = HolidayCalendar {
     name: "FO",
     fixed: &[
@@ -156,14 +160,18 @@ pub const FAROESE_BANKING: HolidayCalendar<'static> = HolidayCalendar {
         (12, 31),
     ],
     easter_offsets: &[-3, -2, 0, 1, 26, 39, 49, 50],
+    easter_offsets_until: &[],
 };
 
-/// Denmark's banking calendar: weekends, public holidays (Great Prayer Day abolished from
-/// 2024), the Friday after Ascension, Constitution Day, Christmas Eve and 31 December.
+/// Denmark's banking calendar (not the seed's, which is the Faroese one above): weekends, public
+/// holidays (Great Prayer Day up to and including 2023: the act abolishing it applies from
+/// 2024), the Friday after Ascension (a bank closing day in Denmark), Constitution Day,
+/// Christmas Eve and 31 December.
 pub const DANISH_BANKING: HolidayCalendar<'static> = HolidayCalendar {
     name: "DK",
     fixed: &[(1, 1), (6, 5), (12, 24), (12, 25), (12, 26), (12, 31)],
     easter_offsets: &[-3, -2, 0, 1, 39, 40, 49, 50],
+    easter_offsets_until: &[(26, 2023)],
 };
 
 impl HolidayCalendar<'_> {
@@ -172,11 +180,16 @@ impl HolidayCalendar<'_> {
         if d.weekday() >= 5 || self.fixed.contains(&(d.month, d.day)) {
             return false;
         }
-        let e = easter(d.year).days();
-        !self
+        let after_easter = d.days() - easter(d.year).days();
+        let closed = self
             .easter_offsets
             .iter()
-            .any(|&o| e + i64::from(o) == d.days())
+            .any(|&o| i64::from(o) == after_easter)
+            || self
+                .easter_offsets_until
+                .iter()
+                .any(|&(o, last)| i64::from(o) == after_easter && d.year <= last);
+        !closed
     }
 
     /// The first banking day on or after `d`.
@@ -245,5 +258,89 @@ mod banking_tests {
             d(2026, 4, 7),
             "Easter: Thu..Mon closed"
         );
+    }
+
+    /// Closed weekdays of the seed's "Bankdag" (section 21) in a year.
+    fn seed_closed_weekdays(year: i32) -> &'static [(u8, u8)] {
+        match year {
+            // New Year's Day, Olavsoka day, Christmas Eve and 31 Dec fall on weekends in 2023.
+            2023 => &[
+                (4, 6),   // Maundy Thursday
+                (4, 7),   // Good Friday
+                (4, 10),  // Easter Monday
+                (4, 25),  // Faroese Flag Day
+                (5, 5),   // Great Prayer Day
+                (5, 18),  // Ascension Day
+                (5, 29),  // Whit Monday
+                (6, 5),   // Constitution Day
+                (7, 28),  // Olavsoka eve
+                (12, 25), // Christmas Day
+                (12, 26), // Boxing Day
+            ],
+            2024 => &[
+                (1, 1),
+                (3, 28),
+                (3, 29),
+                (4, 1),
+                (4, 25),
+                (4, 26), // Great Prayer Day, still a holiday in the Faroe Islands
+                (5, 9),
+                (5, 20),
+                (6, 5),
+                (7, 29),
+                (12, 24),
+                (12, 25),
+                (12, 26),
+                (12, 31),
+            ],
+            2026 => &[
+                (1, 1),
+                (4, 2),
+                (4, 3),
+                (4, 6),
+                (5, 1),
+                (5, 14),
+                (5, 25),
+                (6, 5),
+                (7, 28),
+                (7, 29),
+                (12, 24),
+                (12, 25),
+                (12, 31),
+            ],
+            _ => &[],
+        }
+    }
+
+    #[test]
+    fn card_11_faroese_calendar_closes_exactly_the_seeds_days() {
+        for year in [2023, 2024, 2026] {
+            let listed = seed_closed_weekdays(year);
+            let mut x = d(year, 1, 1);
+            while x.year == year {
+                let closed = x.weekday() >= 5 || listed.contains(&(x.month, x.day));
+                assert_eq!(FAROESE_BANKING.is_banking_day(x), !closed, "{x:?}");
+                x = x.plus_days(1);
+            }
+        }
+        // The Friday after Ascension is not in the seed's list.
+        for x in [d(2023, 5, 19), d(2024, 5, 10), d(2026, 5, 15)] {
+            assert!(FAROESE_BANKING.is_banking_day(x), "{x:?}");
+        }
+    }
+
+    #[test]
+    fn card_11_danish_great_prayer_day_is_closed_until_2023_only() {
+        // Denmark abolished Store Bededag from 2024 (the Faroe Islands did not).
+        assert!(!DANISH_BANKING.is_banking_day(d(2023, 5, 5)), "2023");
+        assert!(!DANISH_BANKING.is_banking_day(d(2016, 4, 22)), "2016");
+        assert!(DANISH_BANKING.is_banking_day(d(2024, 4, 26)), "2024");
+        assert!(DANISH_BANKING.is_banking_day(d(2026, 5, 1)), "2026");
+        assert_eq!(
+            DANISH_BANKING.on_or_after(d(2023, 5, 4).plus_days(1)),
+            d(2023, 5, 8),
+            "Great Prayer Day 2023, then the weekend"
+        );
+        assert!(!FAROESE_BANKING.is_banking_day(d(2024, 4, 26)));
     }
 }

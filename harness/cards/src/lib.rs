@@ -5,7 +5,8 @@
 //!   is called where the number must go onto the wire to the terminal.
 //! * [`MaskedPan`] is what may be shown anywhere: first six and last four digits (PCI-01).
 //! * [`catalogue`] holds the test cards that scenarios name and the host simulator knows.
-//! * [`pci`] scans artifacts for anything that looks like a full card number.
+//! * [`pci`] scans artifacts for anything that looks like a full card number, a mask that shows
+//!   too much, or a known PIN or CVC, and redacts them.
 #![warn(missing_docs)]
 
 pub mod catalogue;

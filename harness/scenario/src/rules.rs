@@ -74,4 +74,44 @@ mod tests {
             super::LOADS.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
+
+    /// A reading of a rule where its source leaves room (`[[interpretation]]`); the harness
+    /// does not use them, but each must be complete and name a rule of the catalogue.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Interpretation {
+        id: String,
+        rule: String,
+        reading: String,
+        source: String,
+        why: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Interpretations {
+        #[serde(default)]
+        interpretation: Vec<Interpretation>,
+    }
+
+    #[test]
+    fn interpretations_are_complete_and_name_known_rules() {
+        let file: Interpretations = toml::from_str(super::CATALOGUE).expect("catalogue parses");
+        assert!(!file.interpretation.is_empty());
+        for i in &file.interpretation {
+            assert!(super::known(&i.rule), "{}: unknown rule {}", i.id, i.rule);
+            assert!(i.id.starts_with(&format!("{}/", i.rule)), "{}", i.id);
+            for (field, text) in [
+                ("reading", &i.reading),
+                ("source", &i.source),
+                ("why", &i.why),
+            ] {
+                assert!(!text.trim().is_empty(), "{}: empty {field}", i.id);
+            }
+        }
+        let bankdag = file
+            .interpretation
+            .iter()
+            .find(|i| i.id == "CARD-11/bankdag");
+        assert!(bankdag.is_some_and(|i| i.source.contains("001_7a3bd471e617754d.txt")));
+    }
 }

@@ -316,9 +316,10 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         .chain([("transcript", transcript.as_str())])
     {
         for leak in payhil_cards::pci::scan(text) {
+            // The kind says whether a full number or a mask that shows too much was found.
             findings.push(format!(
-                "PCI-01: {what}:{}:{}: full card number {}",
-                leak.line, leak.column, leak.masked
+                "PCI-01: {what}:{}:{}: {} {}",
+                leak.line, leak.column, leak.kind, leak.masked
             ));
         }
         for leak in payhil_cards::pci::scan_pins(text, &pins) {
