@@ -142,8 +142,8 @@ pub struct HolidayCalendar<'a> {
 }
 
 /// The Faroe Islands' banking calendar as the Visa/Dankort terms list it ("Bankdag", seed 001
-/// section 21): weekends, public holidays (including Great Prayer Day, Easter + 26, in every
-/// year: Denmark's 2024 abolition does not apply in the Faroe Islands), the flag day 25 April,
+/// section 21): weekends, public holidays (Great Prayer Day, Easter + 26, up to and including
+/// 2023, following the 2024 abolition by date as the project reads the seed), the flag day 25 April,
 /// Constitution Day 5 June, Ólavsøka eve and day 28-29 July, Christmas Eve and 31 December.
 /// The Friday after Ascension is a banking day: the seed does not list it.
 pub const FAROESE_BANKING: HolidayCalendar<'static> = HolidayCalendar {
@@ -159,8 +159,8 @@ pub const FAROESE_BANKING: HolidayCalendar<'static> = HolidayCalendar {
         (12, 26),
         (12, 31),
     ],
-    easter_offsets: &[-3, -2, 0, 1, 26, 39, 49, 50],
-    easter_offsets_until: &[],
+    easter_offsets: &[-3, -2, 0, 1, 39, 49, 50],
+    easter_offsets_until: &[(26, 2023)],
 };
 
 /// Denmark's banking calendar (not the seed's, which is the Faroese one above): weekends, public
@@ -241,8 +241,8 @@ mod banking_tests {
         assert!(!fo.is_banking_day(d(2026, 12, 24)) && !fo.is_banking_day(d(2026, 12, 31)));
         assert!(!fo.is_banking_day(d(2026, 4, 3)), "Good Friday 2026");
         assert!(
-            !fo.is_banking_day(d(2026, 5, 1)),
-            "Great Prayer Day 2026 (Easter + 26)"
+            fo.is_banking_day(d(2026, 5, 1)),
+            "Great Prayer Day 2026 (Easter + 26): abolished from 2024"
         );
         assert!(
             DANISH_BANKING.is_banking_day(d(2026, 5, 1)),
@@ -283,7 +283,6 @@ mod banking_tests {
                 (3, 29),
                 (4, 1),
                 (4, 25),
-                (4, 26), // Great Prayer Day, still a holiday in the Faroe Islands
                 (5, 9),
                 (5, 20),
                 (6, 5),
@@ -298,7 +297,6 @@ mod banking_tests {
                 (4, 2),
                 (4, 3),
                 (4, 6),
-                (5, 1),
                 (5, 14),
                 (5, 25),
                 (6, 5),
@@ -331,7 +329,7 @@ mod banking_tests {
 
     #[test]
     fn card_11_danish_great_prayer_day_is_closed_until_2023_only() {
-        // Denmark abolished Store Bededag from 2024 (the Faroe Islands did not).
+        // Denmark abolished Store Bededag from 2024; the seed's calendar follows that by date.
         assert!(!DANISH_BANKING.is_banking_day(d(2023, 5, 5)), "2023");
         assert!(!DANISH_BANKING.is_banking_day(d(2016, 4, 22)), "2016");
         assert!(DANISH_BANKING.is_banking_day(d(2024, 4, 26)), "2024");
@@ -341,6 +339,7 @@ mod banking_tests {
             d(2023, 5, 8),
             "Great Prayer Day 2023, then the weekend"
         );
-        assert!(!FAROESE_BANKING.is_banking_day(d(2024, 4, 26)));
+        assert!(FAROESE_BANKING.is_banking_day(d(2024, 4, 26)));
+        assert!(!FAROESE_BANKING.is_banking_day(d(2023, 5, 5)));
     }
 }

@@ -23,12 +23,14 @@ const FIXED: [(Month, u8); 9] = [
 ];
 
 /// Closed on these days after Easter Sunday: Maundy Thursday, Good Friday, Easter Monday,
-/// Great Prayer Day, Ascension Day, Whit Monday (Easter and Whit Sunday are Sundays anyway).
-/// Great Prayer Day (Easter + 26) stays in every year: Denmark abolished it from 2024, but the
-/// Danish act does not reach the Faroe Islands, where it is still a public holiday, and the
-/// seed's "helligdage" are the Faroese ones. The Friday after Ascension is a Danish bank
-/// closing day the seed does not list, so it is a banking day here.
-const EASTER_OFFSETS: [i64; 6] = [-3, -2, 1, 26, 39, 50];
+/// Ascension Day, Whit Monday (Easter and Whit Sunday are Sundays anyway). The Friday after
+/// Ascension is a Danish bank closing day the seed does not list, so it is a banking day here.
+const EASTER_OFFSETS: [i64; 5] = [-3, -2, 1, 39, 50];
+
+/// Great Prayer Day (Easter + 26) is a public holiday up to and including this year: the law
+/// change that abolished it from 2024 is followed by date (rules/catalogue.toml,
+/// interpretation "CARD-11/bankdag", which also records the reading that would keep it).
+const GREAT_PRAYER_DAY: (i64, i32) = (26, 2023);
 
 /// Easter Sunday (Gregorian computus, Meeus/Jones/Butcher).
 pub fn easter(year: i32) -> Option<Date> {
@@ -50,7 +52,11 @@ pub fn is_banking_day(d: Date) -> bool {
     {
         return false;
     }
-    !easter(d.year()).is_some_and(|e| EASTER_OFFSETS.iter().any(|&o| e + Duration::days(o) == d))
+    let (prayer, until) = GREAT_PRAYER_DAY;
+    !easter(d.year()).is_some_and(|e| {
+        EASTER_OFFSETS.iter().any(|&o| e + Duration::days(o) == d)
+            || (d.year() <= until && e + Duration::days(prayer) == d)
+    })
 }
 
 /// The first banking day on or after `d`.
@@ -129,10 +135,6 @@ mod tests {
                 (date!(2024 - 03 - 29), "Good Friday"),
                 (date!(2024 - 04 - 01), "Easter Monday"),
                 (date!(2024 - 04 - 25), "Faroese Flag Day"),
-                (
-                    date!(2024 - 04 - 26),
-                    "Great Prayer Day (kept in the Faroe Islands)",
-                ),
                 (date!(2024 - 05 - 09), "Ascension Day"),
                 (date!(2024 - 05 - 20), "Whit Monday"),
                 (date!(2024 - 06 - 05), "Constitution Day"),
@@ -147,10 +149,6 @@ mod tests {
                 (date!(2026 - 04 - 02), "Maundy Thursday"),
                 (date!(2026 - 04 - 03), "Good Friday"),
                 (date!(2026 - 04 - 06), "Easter Monday"),
-                (
-                    date!(2026 - 05 - 01),
-                    "Great Prayer Day (kept in the Faroe Islands)",
-                ),
                 (date!(2026 - 05 - 14), "Ascension Day"),
                 (date!(2026 - 05 - 25), "Whit Monday"),
                 (date!(2026 - 06 - 05), "Constitution Day"),
@@ -183,6 +181,23 @@ mod tests {
     }
 
     #[test]
+    fn card_11_great_prayer_day_is_a_holiday_up_to_2023_only() {
+        assert!(!is_banking_day(date!(2023 - 05 - 05)));
+        assert!(is_banking_day(date!(2024 - 04 - 26)));
+        assert!(is_banking_day(date!(2026 - 05 - 01)));
+        assert_eq!(
+            settlement_date(Network::Visa, date!(2023 - 05 - 04)),
+            date!(2023 - 05 - 08),
+            "Great Prayer Day 2023 and the weekend"
+        );
+        assert_eq!(
+            settlement_date(Network::Visa, date!(2024 - 04 - 25)),
+            date!(2024 - 04 - 26),
+            "from the Faroese Flag Day to the former Great Prayer Day"
+        );
+    }
+
+    #[test]
     fn card_11_the_friday_after_ascension_is_a_banking_day() {
         // The seed does not list it (a Danish bank closing day, not a Faroese one).
         for d in [
@@ -208,8 +223,8 @@ mod tests {
         );
         assert_eq!(
             settlement_date(Network::Visa, date!(2024 - 04 - 24)),
-            date!(2024 - 04 - 29),
-            "Flag Day, Great Prayer Day, weekend"
+            date!(2024 - 04 - 26),
+            "Flag Day; Great Prayer Day is no longer a holiday"
         );
         assert_eq!(
             settlement_date(Network::Dankort, date!(2023 - 07 - 28)),
