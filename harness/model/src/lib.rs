@@ -11,7 +11,9 @@
 pub mod ledger;
 pub mod oracle;
 pub mod purchase;
+pub mod readings;
 pub mod receipt;
 pub mod reserve;
 
-pub use purchase::{FollowUp, Model, ModelConfig, Prediction, PurchaseInput};
+pub use purchase::{FollowUp, Model, ModelConfig, PinPrompt, Prediction, PurchaseInput};
+pub use readings::Readings;

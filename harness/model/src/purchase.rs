@@ -5,6 +5,7 @@
 //! pre-authorisations are captured and which purchases reversed. Where the rules leave the
 //! terminal a choice (forwarding earlier than it must), the model predicts a range.
 
+use crate::readings::Readings;
 use crate::reserve::{self, Note};
 use payhil_cards::catalogue::{IssuerBehaviour, TestCard};
 use payhil_cards::{Pan, Pin};
@@ -20,8 +21,6 @@ pub struct ModelConfig {
     pub card_limit_minor: u64,
     /// The terminal retries forwarding at least this often (seconds of the controlled clock).
     pub forward_retry_s: u32,
-    /// Offline purchases on one card within this window count together (PBS-05, BAX-09).
-    pub split_window_s: u32,
     /// Contactless purchases above this need the PIN (CARD-02).
     pub cvm_limit_minor: u64,
     /// Gambling merchant: most one card may spend per day (CARD-04).
@@ -32,8 +31,9 @@ pub struct ModelConfig {
     pub reserve_phone_auth_above_minor: u64,
     /// BankAxept reserve: aggregate cap, NOK minor units, 0 for none (BAX-09).
     pub reserve_cap_minor: u64,
-    /// Offline items are overdue after this many seconds (BAX-10: two weeks).
-    pub forward_deadline_s: u32,
+    /// The readings of the rules the seeds leave open (split window, formats, deadlines, the
+    /// daily total), from the rule catalogue.
+    pub readings: Readings,
     /// How many items the terminal's offline queue holds (a device property, from the
     /// terminal's own report; `None` until known). A full queue refuses offline payments.
     pub queue_capacity: Option<u32>,
@@ -48,13 +48,12 @@ impl Default for ModelConfig {
             },
             card_limit_minor: 20_000_00,
             forward_retry_s: 60,
-            split_window_s: 600,
             cvm_limit_minor: 350_00,
             gambling_daily_max_minor: None,
             self_service: false,
             reserve_phone_auth_above_minor: 2_500_00,
             reserve_cap_minor: 20_000_00,
-            forward_deadline_s: 14 * 86_400,
+            readings: Readings::builtin(),
             queue_capacity: None,
         }
     }
@@ -100,49 +99,58 @@ pub struct FollowUp<'a> {
     pub network: Network,
 }
 
-/// What the model expects.
+/// Whether a correct terminal asks for the PIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prediction {
-    /// Exactly this outcome and reason.
-    Exact(Outcome, Reason),
-    /// The rules allow either (e.g. the queue may or may not have been forwarded yet).
-    Either((Outcome, Reason), (Outcome, Reason)),
-    /// Any of these (a faulty link: online, or offline after a lost answer).
-    OneOf([Option<(Outcome, Reason)>; 3]),
+pub enum PinPrompt {
+    /// It must ask.
+    Required,
+    /// The rules leave it the choice.
+    Optional,
 }
 
+impl PinPrompt {
+    /// Whether asking (`true`) or not asking is allowed.
+    pub fn allows(self, asked: bool) -> bool {
+        asked || self == PinPrompt::Optional
+    }
+}
+
+/// What the model expects: the set of outcomes a correct terminal may give. The rules name no
+/// order among themselves, so when a payment breaks several, the reason of any one of them is
+/// right; and where the rules leave the terminal a choice (forwarding earlier than it must, an
+/// answer lost on a faulty link), every choice is in the set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prediction(Vec<(Outcome, Reason)>);
+
 impl Prediction {
+    /// Exactly this outcome and reason.
+    pub fn exact(o: Outcome, r: Reason) -> Self {
+        Self(vec![(o, r)])
+    }
+
+    /// Declined, for any of these reasons (at least one).
+    pub fn declined_for_any(reasons: &[Reason]) -> Self {
+        Self(reasons.iter().map(|r| (Outcome::Declined, *r)).collect())
+    }
+
     /// Whether an observed outcome is allowed.
     pub fn allows(&self, outcome: Outcome, reason: Reason) -> bool {
-        self.outcomes().contains(&(outcome, reason))
+        self.0.contains(&(outcome, reason))
     }
 
     /// The outcomes allowed.
-    pub fn outcomes(&self) -> Vec<(Outcome, Reason)> {
-        match *self {
-            Prediction::Exact(o, r) => vec![(o, r)],
-            Prediction::Either(a, b) => vec![a, b],
-            Prediction::OneOf(v) => v.into_iter().flatten().collect(),
-        }
+    pub fn outcomes(&self) -> &[(Outcome, Reason)] {
+        &self.0
     }
 
-    /// This prediction, or `other`: what a link that may or may not answer allows.
-    fn or(self, other: Prediction) -> Prediction {
-        let mut all = self.outcomes();
-        for o in other.outcomes() {
-            if !all.contains(&o) {
-                all.push(o);
+    /// This prediction, or `other`: what a choice the rules leave open allows.
+    pub fn or(mut self, other: Prediction) -> Prediction {
+        for o in other.0 {
+            if !self.0.contains(&o) {
+                self.0.push(o);
             }
         }
-        match all.as_slice() {
-            [a] => Prediction::Exact(a.0, a.1),
-            [a, b] => Prediction::Either(*a, *b),
-            _ => Prediction::OneOf([
-                all.first().copied(),
-                all.get(1).copied(),
-                all.get(2).copied(),
-            ]),
-        }
+        self
     }
 }
 
@@ -166,7 +174,18 @@ struct Done {
     reversed: bool,
 }
 
-const DECLINED: fn(Reason) -> Prediction = |r| Prediction::Exact(Outcome::Declined, r);
+/// An offline decision from the refusals that apply: approved if none, else any of them.
+fn offline_outcome(refusals: &[Reason]) -> Prediction {
+    if refusals.is_empty() {
+        Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
+    } else {
+        Prediction::declined_for_any(refusals)
+    }
+}
+
+fn declined(r: Reason) -> Prediction {
+    Prediction::exact(Outcome::Declined, r)
+}
 
 /// The model's state.
 #[derive(Debug, Clone)]
@@ -185,18 +204,19 @@ pub struct Model {
     last_attempt: i64,
     /// The terminal has fetched the host's blocked-card list (CARD-10).
     block_list_known: bool,
-    /// Approved purchases: card, UTC day, amount (CARD-04).
-    approved: Vec<(Pan, i64, u64)>,
+    /// What each card was charged, by day (CARD-04/daily-total): sequence number, card, day,
+    /// amount.
+    charged: Vec<(u32, Pan, i64, u64)>,
     /// Approved transactions by sequence number.
     done: BTreeMap<u32, Done>,
 }
 
 fn issuer(card: &TestCard) -> Prediction {
     match card.issuer {
-        IssuerBehaviour::Approve => Prediction::Exact(Outcome::ApprovedOnline, Reason::Approved),
-        IssuerBehaviour::InsufficientFunds => DECLINED(Reason::InsufficientFunds),
-        IssuerBehaviour::Blocked => DECLINED(Reason::CardBlocked),
-        IssuerBehaviour::IssuerUnavailable => DECLINED(Reason::IssuerUnavailable),
+        IssuerBehaviour::Approve => Prediction::exact(Outcome::ApprovedOnline, Reason::Approved),
+        IssuerBehaviour::InsufficientFunds => declined(Reason::InsufficientFunds),
+        IssuerBehaviour::Blocked => declined(Reason::CardBlocked),
+        IssuerBehaviour::IssuerUnavailable => declined(Reason::IssuerUnavailable),
     }
 }
 
@@ -213,7 +233,7 @@ impl Model {
             uncertain: Vec::new(),
             last_attempt: i64::MIN / 2,
             block_list_known: false,
-            approved: Vec::new(),
+            charged: Vec::new(),
             done: BTreeMap::new(),
         }
     }
@@ -302,9 +322,17 @@ impl Model {
 
     /// Expected number of overdue pending items (BAX-10): `(min, max)`.
     pub fn overdue_bounds(&self) -> (u32, u32) {
+        let r = &self.cfg.readings;
         let late = |v: &Vec<Pending>| {
             v.iter()
-                .filter(|p| self.now - p.at > i64::from(self.cfg.forward_deadline_s))
+                .filter(|p| {
+                    let deadline = if p.network == Network::BankAxept {
+                        r.reserve_deadline_s
+                    } else {
+                        r.nets_deadline_s
+                    };
+                    self.now.saturating_sub(p.at) > i64::from(deadline)
+                })
                 .count() as u32
         };
         (
@@ -321,7 +349,7 @@ impl Model {
 
     /// This card's unforwarded offline purchases, and the part within the split window.
     fn exposure(&self, pan: &Pan, include_uncertain: bool) -> (u64, u64) {
-        let since = self.now - i64::from(self.cfg.split_window_s);
+        let since = self.now - i64::from(self.cfg.readings.split_window_s);
         let mine: Vec<&Pending> = self
             .pending(include_uncertain)
             .filter(|p| p.pan == *pan && p.purchase)
@@ -345,7 +373,7 @@ impl Model {
     /// Predicts a purchase, refund or pre-authorisation.
     pub fn predict(&self, p: &PurchaseInput) -> Prediction {
         if self.expired(&p.card) {
-            return DECLINED(Reason::CardExpired);
+            return declined(Reason::CardExpired);
         }
         let blocked_known = p.card.issuer == IssuerBehaviour::Blocked && self.block_list_known;
         let reachable = self.network_up && !p.forced_offline;
@@ -355,29 +383,29 @@ impl Model {
                 return if reachable {
                     issuer(&p.card)
                 } else {
-                    DECLINED(Reason::OnlineOnly)
+                    declined(Reason::OnlineOnly)
                 };
             }
             TxnKind::PreAuthorisation => {
                 if blocked_known {
-                    return DECLINED(Reason::CardBlocked);
+                    return declined(Reason::CardBlocked);
                 }
                 return if reachable {
                     issuer(&p.card)
                 } else {
-                    DECLINED(Reason::OnlineOnly)
+                    declined(Reason::OnlineOnly)
                 };
             }
             _ => {}
         }
         // CARD-10: a blocked card is declined once the terminal knows of the block.
         if blocked_known {
-            return DECLINED(Reason::CardBlocked);
+            return declined(Reason::CardBlocked);
         }
         // CARD-04: a gambling merchant's daily maximum per card, online and offline alike.
         if let Some(max) = self.cfg.gambling_daily_max_minor {
-            if self.spent_today(&p.card.pan) + p.amount.minor > max {
-                return DECLINED(Reason::GamblingDailyLimit);
+            if self.spent_today(&p.card.pan).saturating_add(p.amount.minor) > max {
+                return declined(Reason::GamblingDailyLimit);
             }
         }
         if reachable && !self.flaky {
@@ -386,17 +414,15 @@ impl Model {
         let offline = if p.network == Network::BankAxept {
             self.reserve(p)
         } else {
-            let low = self.offline(p, self.exposure(&p.card.pan, false), self.certain.len());
-            let high = self.offline(
+            // What the terminal may already have forwarded is uncertain: both views are allowed.
+            let low =
+                self.offline_refusals(p, self.exposure(&p.card.pan, false), self.certain.len());
+            let high = self.offline_refusals(
                 p,
                 self.exposure(&p.card.pan, true),
                 self.certain.len() + self.uncertain.len(),
             );
-            if low == high {
-                Prediction::Exact(low.0, low.1)
-            } else {
-                Prediction::Either(low, high)
-            }
+            offline_outcome(&low).or(offline_outcome(&high))
         };
         // A faulty link: the answer may come, or be lost and the terminal decide offline.
         if reachable {
@@ -406,14 +432,21 @@ impl Model {
         }
     }
 
-    /// What a card spent in approved purchases today (UTC), for CARD-04.
+    /// The terminal's day (CARD-04/daily-total: the calendar day of its clock).
+    fn day(&self) -> i64 {
+        self.now
+            .saturating_add(self.cfg.readings.day_offset_s)
+            .div_euclid(86_400)
+    }
+
+    /// What a card was charged today, for CARD-04.
     fn spent_today(&self, pan: &Pan) -> u64 {
-        let day = self.now.div_euclid(86_400);
-        self.approved
+        let day = self.day();
+        self.charged
             .iter()
-            .filter(|(p, d, _)| p == pan && *d == day)
-            .map(|(_, _, m)| m)
-            .sum()
+            .filter(|(_, p, d, _)| p == pan && *d == day)
+            .map(|(_, _, _, m)| *m)
+            .fold(0, u64::saturating_add)
     }
 
     /// Whether a transaction goes to the host at all (it may still get no answer): not when it
@@ -428,7 +461,7 @@ impl Model {
         }
         if p.kind == TxnKind::Purchase {
             if let Some(max) = self.cfg.gambling_daily_max_minor {
-                if self.spent_today(&p.card.pan) + p.amount.minor > max {
+                if self.spent_today(&p.card.pan).saturating_add(p.amount.minor) > max {
                     return false;
                 }
             }
@@ -436,108 +469,135 @@ impl Model {
         true
     }
 
-    /// The Nets offline rules (NETS-03..08, SUPPORT-03, PBS-05), in the order a cardholder
-    /// meets them.
-    fn offline(
+    /// The Nets offline rules (NETS-03..08, SUPPORT-03, PBS-05, NETS-01's queue): every rule the
+    /// payment breaks, each a reason a correct terminal may give. Empty: approved offline.
+    fn offline_refusals(
         &self,
         p: &PurchaseInput,
         (exposure, recent): (u64, u64),
         queued: usize,
-    ) -> (Outcome, Reason) {
-        let declined = |r| (Outcome::Declined, r);
+    ) -> Vec<Reason> {
+        let mut why = Vec::new();
+        // SUPPORT-03: a fallback read never turns an offline-only situation into an approval.
         if p.fallback {
-            return declined(Reason::FallbackOnlineOnly);
+            why.push(Reason::FallbackOnlineOnly);
         }
         match p.entry_mode {
-            EntryMode::Wallet => return declined(Reason::OfflineWalletNotAllowed),
-            EntryMode::Contactless => return declined(Reason::OfflineContactlessNotAllowed),
-            EntryMode::Magstripe => return declined(Reason::OfflineCardTypeNotAllowed),
+            EntryMode::Wallet => why.push(Reason::OfflineWalletNotAllowed), // NETS-06
+            EntryMode::Contactless => why.push(Reason::OfflineContactlessNotAllowed), // NETS-07
+            // NETS-07 asks for the physical card inserted: a magnetic stripe is not the chip.
+            EntryMode::Magstripe => why.push(Reason::OfflineCardTypeNotAllowed),
             EntryMode::Chip => {}
         }
         if p.network == Network::VisaDebit {
-            return declined(Reason::OfflineCardTypeNotAllowed);
+            why.push(Reason::OfflineCardTypeNotAllowed); // NETS-05
         }
-        let pin_ok = p.pin.as_ref() == Some(&p.card.pin);
-        if !pin_ok {
-            return declined(Reason::OfflinePinRequired);
+        if p.pin.as_ref() != Some(&p.card.pin) {
+            why.push(Reason::OfflinePinRequired); // NETS-08
         }
         let limit = self.cfg.offline_limit;
+        let total = exposure.saturating_add(p.amount.minor);
         if p.amount.currency != limit.currency || p.amount.minor > limit.minor {
-            return declined(Reason::OfflineAmountLimit);
+            why.push(Reason::OfflineAmountLimit); // NETS-03
+        } else if recent.saturating_add(p.amount.minor) > limit.minor {
+            // PBS-05: together with this card's recent offline payments it passes the
+            // per-transaction limit (window: rules/catalogue.toml, PBS-05/split-window).
+            why.push(Reason::SplitSuspected);
         }
-        if recent + p.amount.minor > limit.minor {
-            return declined(Reason::SplitSuspected); // PBS-05
+        if total > self.cfg.card_limit_minor {
+            why.push(Reason::OfflineCardLimit); // NETS-04
         }
-        if exposure + p.amount.minor > self.cfg.card_limit_minor {
-            return declined(Reason::OfflineCardLimit);
-        }
-        // An offline payment the rules allow still needs a place in the queue (NETS-01: it is
-        // recorded now and forwarded later); a full queue must refuse, never overwrite.
-        if self
-            .cfg
-            .queue_capacity
-            .is_some_and(|cap| queued >= cap as usize)
+        // NETS-01: an offline payment must be recorded; a full queue cannot, and must refuse
+        // rather than overwrite. Only a payment the rules would allow needs the place.
+        if why.is_empty()
+            && self
+                .cfg
+                .queue_capacity
+                .is_some_and(|cap| queued >= cap as usize)
         {
-            return declined(Reason::OfflineQueueFull);
+            why.push(Reason::OfflineQueueFull);
         }
-        (Outcome::ApprovedOffline, Reason::Approved)
+        why
     }
 
-    /// BankAxept reserve solution (BAX-01..09): only when the host cannot be reached.
+    /// BankAxept reserve solution (BAX-01..09): only when the host cannot be reached. The
+    /// terminal asks for the debit note only when the reserve solution can be used at all, so
+    /// the refusals come in two rounds: before the note (any of them may be given), then the
+    /// checks on the note (any of them).
     fn reserve(&self, p: &PurchaseInput) -> Prediction {
+        let mut before = Vec::new();
         if p.forced_offline && self.network_up {
-            return DECLINED(Reason::ReserveNotAllowed); // BAX-01
+            before.push(Reason::ReserveNotAllowed); // BAX-01
         }
         if p.fallback || p.entry_mode != EntryMode::Chip {
-            return DECLINED(Reason::OfflineCardTypeNotAllowed);
+            // The reserve solution takes the card in the terminal, as NETS-07 does offline.
+            before.push(Reason::OfflineCardTypeNotAllowed);
         }
         if p.amount.currency != Currency::NOK {
-            return DECLINED(Reason::OfflineAmountLimit);
+            // BankAxept's limits (BAX-08, BAX-09) are in NOK.
+            before.push(Reason::OfflineAmountLimit);
         }
         let reserved: u64 = self
             .pending(true)
             .filter(|i| i.network == Network::BankAxept)
             .map(|i| i.amount.minor)
-            .sum();
-        if self.cfg.reserve_cap_minor > 0 && reserved + p.amount.minor > self.cfg.reserve_cap_minor
-        {
-            return DECLINED(Reason::ReserveAggregateLimit); // BAX-09
+            .fold(0, u64::saturating_add);
+        let cap = self.cfg.reserve_cap_minor;
+        if cap > 0 && reserved.saturating_add(p.amount.minor) > cap {
+            before.push(Reason::ReserveAggregateLimit); // BAX-09
         }
         let (_, recent) = self.exposure(&p.card.pan, true);
-        if recent > 0 && recent + p.amount.minor > self.cfg.reserve_phone_auth_above_minor {
-            return DECLINED(Reason::SplitSuspected); // BAX-09: split to avoid the phone call
+        if recent > 0
+            && recent.saturating_add(p.amount.minor) > self.cfg.reserve_phone_auth_above_minor
+        {
+            before.push(Reason::SplitSuspected); // BAX-09: split to avoid the phone call
+        }
+        if !before.is_empty() {
+            return Prediction::declined_for_any(&before);
         }
         // The checks on the note (BAX-03..08); without a note they cannot be done (BAX-07).
         let Some(n) = &p.note else {
-            return DECLINED(Reason::Cancelled);
+            return declined(Reason::Cancelled);
         };
+        let r = &self.cfg.readings;
+        let mut on_note = Vec::new();
         if self.cfg.self_service && !n.attendant {
-            return DECLINED(Reason::ReserveAttendantRequired);
+            on_note.push(Reason::ReserveAttendantRequired); // BAX-03
         }
-        if !reserve::id_ok(n.id_type, &n.id_reference) {
-            return DECLINED(Reason::ReserveIdInvalid);
+        if !reserve::id_ok(n.id_type, &n.id_reference, r.id_reference_len) {
+            on_note.push(Reason::ReserveIdInvalid); // BAX-04
         }
         if !reserve::account_ok(&n.account) || n.account != p.card.account {
-            return DECLINED(Reason::ReserveAccountInvalid);
+            on_note.push(Reason::ReserveAccountInvalid); // BAX-06
         }
-        let code_ok = (4..=8).contains(&n.phone_code.len())
-            && n.phone_code.chars().all(|c| c.is_ascii_alphanumeric());
-        if p.amount.minor > self.cfg.reserve_phone_auth_above_minor && !code_ok {
-            return DECLINED(Reason::ReserveAuthCodeRequired);
+        if p.amount.minor > self.cfg.reserve_phone_auth_above_minor
+            && !reserve::phone_code_ok(&n.phone_code, r.phone_code_len)
+        {
+            on_note.push(Reason::ReserveAuthCodeRequired); // BAX-08
         }
-        Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+        if on_note.is_empty() {
+            Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
+        } else {
+            Prediction::declined_for_any(&on_note)
+        }
     }
 
-    /// Whether the terminal must ask for the PIN: always for chip and magstripe (NETS-08), for
-    /// contactless above the CVM limit (CARD-02), never for a wallet or a refund.
-    pub fn pin_prompted(&self, p: &PurchaseInput) -> bool {
+    /// Whether the terminal must ask for the PIN. Required: a contactless payment above the CVM
+    /// limit (CARD-02), and a card read from the chip or stripe (chip and PIN; an offline payment
+    /// needs it, NETS-08, and the terminal asks before it knows whether the host will answer).
+    /// Everything else leaves the terminal the choice: CARD-02 lets it ask below the limit, a
+    /// wallet verifies the cardholder on the phone, a refund credits the cardholder, and an
+    /// expired card may be refused before or after the PIN.
+    pub fn pin_prompt(&self, p: &PurchaseInput) -> PinPrompt {
         if self.expired(&p.card) || p.kind == TxnKind::Refund {
-            return false;
+            return PinPrompt::Optional;
         }
         match p.entry_mode {
-            EntryMode::Chip | EntryMode::Magstripe => true,
-            EntryMode::Contactless => p.amount.minor > self.cfg.cvm_limit_minor,
-            EntryMode::Wallet => false,
+            EntryMode::Chip | EntryMode::Magstripe => PinPrompt::Required,
+            EntryMode::Contactless if p.amount.minor > self.cfg.cvm_limit_minor => {
+                PinPrompt::Required
+            }
+            EntryMode::Contactless | EntryMode::Wallet => PinPrompt::Optional,
         }
     }
 
@@ -578,11 +638,8 @@ impl Model {
             return;
         }
         if p.kind == TxnKind::Purchase {
-            self.approved.push((
-                p.card.pan.clone(),
-                self.now.div_euclid(86_400),
-                p.amount.minor,
-            ));
+            self.charged
+                .push((seq, p.card.pan.clone(), self.day(), p.amount.minor));
         }
         self.done.insert(
             seq,
@@ -616,10 +673,10 @@ impl Model {
             .and_then(|s| self.done.get(&s))
             .filter(|d| d.kind == TxnKind::PreAuthorisation && !d.captured);
         let Some(pre) = pre else {
-            return Prediction::Exact(Outcome::Aborted, Reason::NoSuchTransaction);
+            return Prediction::exact(Outcome::Aborted, Reason::NoSuchTransaction);
         };
         if amount.minor > pre.amount.minor {
-            return DECLINED(Reason::CaptureExceedsAuthorised);
+            return declined(Reason::CaptureExceedsAuthorised);
         }
         // Already authorised: online if the host answers, stored for forwarding if not.
         let o = if self.network_up {
@@ -627,7 +684,7 @@ impl Model {
         } else {
             Outcome::ApprovedOffline
         };
-        Prediction::Exact(o, Reason::Approved)
+        Prediction::exact(o, Reason::Approved)
     }
 
     /// Predicts the reversal of purchase `of` (PBS-03).
@@ -636,20 +693,17 @@ impl Model {
             .and_then(|s| self.done.get(&s).map(|d| (s, d)))
             .filter(|(_, d)| d.kind == TxnKind::Purchase && !d.reversed);
         let Some((seq, _)) = orig else {
-            return Prediction::Exact(Outcome::Aborted, Reason::NoSuchTransaction);
+            return Prediction::exact(Outcome::Aborted, Reason::NoSuchTransaction);
         };
-        let approved = |o| (o, Reason::Approved);
         if self.certain.iter().any(|p| p.seq == seq) || !self.network_up {
             // Voided in the queue, or stored until the host can be told: both offline.
-            return Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved);
+            return Prediction::exact(Outcome::ApprovedOffline, Reason::Approved);
         }
         if self.uncertain.iter().any(|p| p.seq == seq) {
-            return Prediction::Either(
-                approved(Outcome::ApprovedOffline),
-                approved(Outcome::ApprovedOnline),
-            );
+            return Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
+                .or(Prediction::exact(Outcome::ApprovedOnline, Reason::Approved));
         }
-        Prediction::Exact(Outcome::ApprovedOnline, Reason::Approved)
+        Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
     }
 
     /// Records a capture or reversal the terminal answered with `outcome`.
@@ -671,6 +725,15 @@ impl Model {
             } else {
                 d.reversed = true
             }
+        }
+        let r = self.cfg.readings;
+        match kind {
+            TxnKind::Capture if r.captures_count_today => {
+                let day = self.day();
+                self.charged.push((seq, pan.clone(), day, amount.minor));
+            }
+            TxnKind::Reversal if !r.reversed_counts_today => self.charged.retain(|c| c.0 != of),
+            _ => {}
         }
         let was_certain = self.certain.iter().any(|p| p.seq == of);
         let was_uncertain = self.uncertain.iter().any(|p| p.seq == of);
@@ -741,7 +804,7 @@ mod tests {
         for _ in 0..13 {
             assert_eq!(
                 m.predict(&p),
-                Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+                Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
             );
             m.observe(&p, Outcome::ApprovedOffline, 0);
             // Beyond the split window, so each purchase stands alone (PBS-05).
@@ -750,14 +813,14 @@ mod tests {
         // 13 x 1,500 = 19,500; another 1,500 would pass 20,000.
         assert_eq!(
             m.predict(&p),
-            Prediction::Exact(Outcome::Declined, Reason::OfflineCardLimit)
+            Prediction::exact(Outcome::Declined, Reason::OfflineCardLimit)
         );
         m.set_network(true);
         m.forwarding_opportunity();
         m.set_network(false);
         assert_eq!(
             m.predict(&p),
-            Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+            Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
         );
     }
 
@@ -776,13 +839,13 @@ mod tests {
             if m.queue_bounds().0 < 2 {
                 assert_eq!(
                     m.predict(&p),
-                    Prediction::Exact(Outcome::ApprovedOffline, Reason::Approved)
+                    Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
                 );
                 m.observe(&p, Outcome::ApprovedOffline, m.queue_bounds().0 + 1);
             } else {
                 assert_eq!(
                     m.predict(&p),
-                    Prediction::Exact(Outcome::Declined, Reason::OfflineQueueFull)
+                    Prediction::exact(Outcome::Declined, Reason::OfflineQueueFull)
                 );
             }
         }
@@ -803,6 +866,70 @@ mod tests {
         assert_eq!(m.queue_bounds(), (1, 1), "#8 never reached the host");
     }
 
+    /// Issue 8: the model repeated the firmware's check order, so a terminal that checks the
+    /// rules in another order failed although it broke none. The rules name no order: a payment
+    /// that breaks several may be refused for any of them.
+    #[test]
+    fn a_payment_breaking_several_rules_may_be_refused_for_any_of_them() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_network(false);
+        let mut p = input("dankort", 2_000_00, EntryMode::Contactless);
+        p.pin = None;
+        let want = Prediction::declined_for_any(&[
+            Reason::OfflineContactlessNotAllowed,
+            Reason::OfflinePinRequired,
+            Reason::OfflineAmountLimit,
+        ]);
+        assert_eq!(m.predict(&p), want);
+        for r in want.outcomes() {
+            assert!(m.predict(&p).allows(r.0, r.1));
+        }
+        assert!(
+            !m.predict(&p)
+                .allows(Outcome::Declined, Reason::OfflineCardLimit)
+        );
+    }
+
+    /// CARD-02: below the CVM limit the terminal may ask for the PIN, or not.
+    #[test]
+    fn card_02_below_the_cvm_limit_the_pin_is_the_terminals_choice() {
+        let m = Model::new(ModelConfig::default());
+        let below = input("dankort", 350_00, EntryMode::Contactless);
+        let above = input("dankort", 350_01, EntryMode::Contactless);
+        assert!(m.pin_prompt(&below).allows(true) && m.pin_prompt(&below).allows(false));
+        assert!(m.pin_prompt(&above).allows(true) && !m.pin_prompt(&above).allows(false));
+    }
+
+    /// CARD-04/daily-total (rules/catalogue.toml): a reversed purchase is not charged, so it
+    /// does not count toward the gambling maximum; a capture does.
+    #[test]
+    fn card_04_a_reversed_purchase_does_not_count_toward_the_daily_maximum() {
+        let mut m = Model::new(ModelConfig {
+            gambling_daily_max_minor: Some(1_000_00),
+            ..ModelConfig::default()
+        });
+        m.set_clock(1_800_000_000);
+        let p = input("dankort", 800_00, EntryMode::Chip);
+        m.observe(&p, Outcome::ApprovedOnline, 1);
+        assert_eq!(
+            m.predict(&p),
+            Prediction::exact(Outcome::Declined, Reason::GamblingDailyLimit)
+        );
+        let f = FollowUp {
+            kind: TxnKind::Reversal,
+            of: 1,
+            seq: 2,
+            amount: p.amount,
+            pan: &p.card.pan,
+            network: Network::Dankort,
+        };
+        m.observe_follow_up(&f, Outcome::ApprovedOnline);
+        assert_eq!(
+            m.predict(&p),
+            Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
+        );
+    }
+
     #[test]
     fn nets_07_contactless_is_never_offline() {
         let mut m = Model::new(ModelConfig::default());
@@ -810,7 +937,7 @@ mod tests {
         let p = input("dankort", 100, EntryMode::Contactless);
         assert_eq!(
             m.predict(&p),
-            Prediction::Exact(Outcome::Declined, Reason::OfflineContactlessNotAllowed)
+            Prediction::exact(Outcome::Declined, Reason::OfflineContactlessNotAllowed)
         );
     }
 }

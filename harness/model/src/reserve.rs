@@ -17,11 +17,12 @@ pub struct Note {
     pub phone_code: String,
 }
 
-/// BAX-04: bank card with photo and national ID card carry a reference of letters and digits;
-/// a driving licence number has 11 digits; a passport number 8 digits (as the seed states).
-pub fn id_ok(t: IdType, r: &str) -> bool {
+/// BAX-04: bank card with photo and national ID card carry a reference of letters and digits
+/// (its length: `mixed_len`, the catalogue's BAX-04/id-reference); a driving licence number has
+/// 11 digits; a passport number 8 digits (as the seed states).
+pub fn id_ok(t: IdType, r: &str, (min, max): (usize, usize)) -> bool {
     let digits_only = |n: usize| r.chars().count() == n && r.chars().all(|c| c.is_ascii_digit());
-    let mixed = (4..=20).contains(&r.len())
+    let mixed = (min..=max).contains(&r.chars().count())
         && r.chars().all(|c| c.is_ascii_alphanumeric())
         && r.chars().any(|c| c.is_ascii_alphabetic())
         && r.chars().any(|c| c.is_ascii_digit());
@@ -51,25 +52,37 @@ pub fn account_ok(a: &str) -> bool {
     }
 }
 
+/// BAX-08: a phone authorisation code has the form the catalogue reads (BAX-08/phone-code):
+/// ASCII letters or digits, of a length in `len`.
+pub fn phone_code_ok(code: &str, (min, max): (usize, usize)) -> bool {
+    (min..=max).contains(&code.chars().count()) && code.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MIXED: (usize, usize) = (4, 20);
 
     #[test]
     fn bax_04_06_formats() {
         assert!(account_ok("12345678903"));
         assert!(!account_ok("12345678902"));
-        assert!(id_ok(IdType::Passport, "12345678") && !id_ok(IdType::Passport, "1234567"));
         assert!(
-            id_ok(IdType::DriversLicence, "12345678901")
-                && !id_ok(IdType::DriversLicence, "1234567890A")
+            id_ok(IdType::Passport, "12345678", MIXED)
+                && !id_ok(IdType::Passport, "1234567", MIXED)
         );
         assert!(
-            id_ok(IdType::BankCardWithPhoto, "KN4711")
-                && !id_ok(IdType::BankCardWithPhoto, "471100")
+            id_ok(IdType::DriversLicence, "12345678901", MIXED)
+                && !id_ok(IdType::DriversLicence, "1234567890A", MIXED)
         );
         assert!(
-            id_ok(IdType::NationalIdCard, "AB123456") && !id_ok(IdType::NationalIdCard, "AB-12345")
+            id_ok(IdType::BankCardWithPhoto, "KN4711", MIXED)
+                && !id_ok(IdType::BankCardWithPhoto, "471100", MIXED)
+        );
+        assert!(
+            id_ok(IdType::NationalIdCard, "AB123456", MIXED)
+                && !id_ok(IdType::NationalIdCard, "AB-12345", MIXED)
         );
     }
 }

@@ -85,6 +85,9 @@ mod tests {
         reading: String,
         source: String,
         why: String,
+        /// The values the model reads (payhil-model's `readings`).
+        #[allow(dead_code)]
+        value: Option<toml::Table>,
     }
 
     #[derive(serde::Deserialize)]

@@ -62,15 +62,12 @@ impl Run {
     ) -> Result<String, String> {
         let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
         let terminal = shown(outcome, reason);
-        let model = match prediction {
-            Prediction::Exact(o, r) => shown(o, r),
-            Prediction::Either(..) | Prediction::OneOf(..) => prediction
-                .outcomes()
-                .iter()
-                .map(|(o, r)| shown(*o, *r))
-                .collect::<Vec<_>>()
-                .join(" or "),
-        };
+        let model = prediction
+            .outcomes()
+            .iter()
+            .map(|(o, r)| shown(*o, *r))
+            .collect::<Vec<_>>()
+            .join(" or ");
         let scenario = expect.map(|e| match e.reason {
             Some(r) => shown(e.outcome, r),
             None => outcome_name(e.outcome).to_string(),
