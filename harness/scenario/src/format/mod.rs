@@ -1,0 +1,416 @@
+//! The scenario file format (TOML) and its parser.
+//!
+//! ```toml
+//! name = "Dankort offline purchase forwarded once"
+//! rules = ["NETS-01", "PBS-02"]           # IDs from rules/catalogue.toml
+//! seed = 7                                # optional; otherwise the run's seed
+//!
+//! [terminal]                              # optional; these are the defaults
+//! offline_limit = "1500.00 DKK"           # NETS-03
+//! card_limit = "20000.00 DKK"             # NETS-04
+//! forward_retry = "60s"
+//! cvm_limit = "350.00 DKK"                # CARD-02
+//! gambling_daily_max = "1000.00 DKK"      # CARD-04 (absent: not a gambling merchant)
+//! self_service = false                    # BAX-03
+//! reserve_phone_auth_above = "2500.00 NOK"  # BAX-08
+//! reserve_cap = "20000.00 NOK"            # BAX-09
+//!
+//! [[step]]
+//! set_clock = 2026-03-02T10:15:00Z
+//! [[step]]
+//! network = "down"                        # or "up"
+//! [[step]]
+//! purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "739216" }
+//! expect = { outcome = "approved_offline" }   # also: reason = "...", pin_prompted = true
+//! [[step]]
+//! advance_clock = "2m"                    # s, m, h, d
+//! [[step]]
+//! expect_queue = { pending = 0 }          # also: overdue = N (BAX-10)
+//! [[step]]
+//! settle = true                           # settlement file + exactly-once check
+//! [[step]]
+//! reconcile = true                        # ISO 8583 0500: terminal and host totals agree
+//! ```
+//! A `purchase` may also have `tip = "25.00 DKK"` (CARD-05), `kind = "refund"` or `"preauth"`
+//! (CARD-07, CARD-06), `network = "visa"` for a co-badged card (CARD-01), `forced_offline = true`
+//! (NETS-02), `chip_unreadable = true` with `entry` the fallback read (SUPPORT-03), `pin = ""`
+//! for a PIN bypass, and for BankAxept a debit note: `reserve = { id_type = "passport",
+//! id_reference = "12345678", account = "12345678903", phone_code = "AB1234", attendant = true }`.
+//! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
+//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`. A capture
+//! names an earlier `kind = "preauth"` step and is in its currency; a reversal names an earlier
+//! purchase, capture or reversal step. Dankort takes only DKK and BankAxept only NOK.
+//! Each `[[step]]` has exactly one action; `note = "..."` may describe it.
+//!
+//! Every error names `file:line:column`.
+
+use payhil_cards::Pin;
+use payhil_cards::catalogue::{self, TestCard};
+use payhil_protocol::{Amount, Currency, EntryMode, IdType, Network, Outcome, Reason, TxnKind};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A scenario error with its location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// Terminal settings a scenario assumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalSettings {
+    /// Per-transaction offline limit (NETS-03).
+    pub offline_limit: Amount,
+    /// Per-card cumulative offline limit (NETS-04).
+    pub card_limit: Amount,
+    /// Forward retry interval in seconds.
+    pub forward_retry_s: u32,
+    /// Contactless purchases above this need the PIN (CARD-02).
+    pub cvm_limit: Amount,
+    /// Gambling merchant's daily maximum per card (CARD-04).
+    pub gambling_daily_max: Option<Amount>,
+    /// Self-service terminal (BAX-03).
+    pub self_service: bool,
+    /// BankAxept reserve: phone authorisation above this (BAX-08).
+    pub reserve_phone_auth_above: Amount,
+    /// BankAxept reserve: aggregate cap (BAX-09).
+    pub reserve_cap: Amount,
+    /// How long the terminal waits for the host, in milliseconds (real time).
+    pub host_timeout_ms: u64,
+}
+
+impl Default for TerminalSettings {
+    fn default() -> Self {
+        Self {
+            offline_limit: Amount {
+                minor: 1_500_00,
+                currency: Currency::DKK,
+            },
+            card_limit: Amount {
+                minor: 20_000_00,
+                currency: Currency::DKK,
+            },
+            forward_retry_s: 60,
+            cvm_limit: Amount {
+                minor: 350_00,
+                currency: Currency::DKK,
+            },
+            gambling_daily_max: None,
+            self_service: false,
+            reserve_phone_auth_above: Amount {
+                minor: 2_500_00,
+                currency: Currency::NOK,
+            },
+            reserve_cap: Amount {
+                minor: 20_000_00,
+                currency: Currency::NOK,
+            },
+            host_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// A purchase as the scenario describes it.
+#[derive(Debug, Clone)]
+pub struct PurchaseSpec {
+    /// Amount.
+    pub amount: Amount,
+    /// The test card.
+    pub card: TestCard,
+    /// The application used (CARD-01); defaults to the card's first.
+    pub network: Network,
+    /// Entry mode; defaults to chip.
+    pub entry: EntryMode,
+    /// PIN entered; `None` = PIN bypass. Defaults to the card's PIN.
+    pub pin: Option<Pin>,
+    /// Forced offline (NETS-02).
+    pub forced_offline: bool,
+    /// Tip added by the cardholder (CARD-05), minor units of the amount's currency.
+    pub tip_minor: u64,
+    /// Purchase, refund (CARD-07) or pre-authorisation (CARD-06).
+    pub kind: TxnKind,
+    /// The chip is unreadable; `entry` is the fallback read (SUPPORT-03).
+    pub chip_unreadable: bool,
+    /// What the merchant enters if the terminal asks for a BankAxept debit note (BAX-02..08).
+    pub reserve: Option<ReserveSpec>,
+}
+
+/// The debit-note details of a BankAxept reserve payment: what the scenario has the merchant
+/// write is exactly what the reference model checks, so it is the model's type.
+pub type ReserveSpec = payhil_model::reserve::Note;
+
+impl PurchaseSpec {
+    /// The full amount charged, tip included (CARD-05).
+    pub fn total(&self) -> Amount {
+        Amount {
+            // The parser rejects a tip that overflows; saturating keeps a spec built by hand
+            // from wrapping or panicking.
+            minor: self.amount.minor.saturating_add(self.tip_minor),
+            currency: self.amount.currency,
+        }
+    }
+}
+
+/// What the scenario expects of a purchase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expectation {
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Reason, if given.
+    pub reason: Option<Reason>,
+    /// Whether the terminal must ask for the PIN, if given (CARD-02, NETS-08).
+    pub pin_prompted: Option<bool>,
+}
+
+/// One step's action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Set the terminal's clock (Unix seconds).
+    SetClock(i64),
+    /// Advance the clock by seconds.
+    AdvanceClock(u32),
+    /// Set the terminal-host link.
+    Network(LinkSpec),
+    /// Faults on the link for the next connections (`None`: clear them).
+    Faults(Option<payhil_faults::Faults>),
+    /// Many purchases at once, rotating over cards (for long offline queues).
+    Purchases {
+        /// How many.
+        count: u32,
+        /// Each one's amount.
+        amount: Amount,
+        /// Cards used in turn.
+        cards: Vec<TestCard>,
+    },
+    /// Ask the terminal to forward until nothing is pending, at most this many rounds.
+    ForwardUntilEmpty(u32),
+    /// A purchase.
+    Purchase(Box<PurchaseSpec>, Option<Expectation>),
+    /// The operator forwards the offline queue.
+    Forward,
+    /// The terminal must report this many pending offline items (and, if given, overdue ones
+    /// and ones the host declined after forwarding).
+    ExpectQueue(u32, Option<u32>, Option<u32>),
+    /// Capture the pre-authorisation made in step `of` (CARD-06).
+    Capture {
+        /// The step that made the pre-authorisation.
+        of: usize,
+        /// Amount to capture.
+        amount: Amount,
+        /// Expected outcome.
+        expect: Option<Expectation>,
+    },
+    /// Reverse the purchase made in step `of` (PBS-03).
+    Reverse {
+        /// The step that made the purchase.
+        of: usize,
+        /// Expected outcome.
+        expect: Option<Expectation>,
+    },
+    /// Write the settlement file and check exactly-once.
+    Settle,
+    /// The terminal reconciles with the host (0500); they must be in balance.
+    Reconcile,
+    /// Cut power and boot again.
+    PowerCycle,
+}
+
+/// The state of the terminal-host link a step sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkSpec {
+    /// Up.
+    Up,
+    /// Down: connections refused.
+    Down,
+    /// Accepts, never answers.
+    Blackhole,
+}
+
+/// A step with its place in the file.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// 1-based index.
+    pub index: usize,
+    /// Line of the step's first key.
+    pub line: usize,
+    /// What it does.
+    pub action: Action,
+    /// Optional description.
+    pub note: Option<String>,
+}
+
+/// A parsed, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Title.
+    pub name: String,
+    /// File it came from.
+    pub path: PathBuf,
+    /// File stem, used to name snapshots.
+    pub stem: String,
+    /// Rule IDs it covers.
+    pub rules: Vec<String>,
+    /// Seed pinned by the file.
+    pub seed: Option<u64>,
+    /// Terminal settings.
+    pub terminal: TerminalSettings,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+}
+
+mod location;
+mod raw;
+mod steps;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use location::*;
+use raw::*;
+use steps::*;
+use values::*;
+pub use values::{outcome_name, reason_name};
+
+/// Reads and parses a scenario file.
+pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+        file: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        // Reported where the first bad byte is, counted in the valid text before it, so an
+        // editor can jump there (`read_to_string` only said the file was not UTF-8, at 1:1).
+        let at = e.valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let (line, column) = LineIndex::new(valid).line_col(at);
+        ScenarioError {
+            file: path.to_owned(),
+            line,
+            column,
+            message: format!(
+                "not valid UTF-8 (byte 0x{:02X}); scenario files are UTF-8 text",
+                bytes.get(at).copied().unwrap_or_default()
+            ),
+        }
+    })?;
+    parse_str(path, text)
+}
+
+/// Parses scenario text; `path` names it in errors and gives the snapshot stem.
+pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let cx = Ctx {
+        path,
+        lines: LineIndex::new(text),
+    };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        cx.err(span, e.message().trim().to_string())
+    })?;
+    if raw.name.get_ref().trim().is_empty() {
+        return Err(cx.err(raw.name.span(), "name must not be empty"));
+    }
+    if raw.rules.get_ref().is_empty() {
+        return Err(cx.err(
+            raw.rules.span(),
+            "a scenario must name the rule IDs it covers",
+        ));
+    }
+    for r in raw.rules.get_ref() {
+        if !crate::rules::known(r.get_ref()) {
+            return Err(cx.err(
+                r.span(),
+                format!(
+                    "unknown rule ID `{}` (see rules/catalogue.toml)",
+                    r.get_ref()
+                ),
+            ));
+        }
+    }
+    let mut terminal = TerminalSettings::default();
+    if let Some(t) = &raw.terminal {
+        if let Some(a) = &t.offline_limit {
+            terminal.offline_limit = amount(&cx, a)?;
+        }
+        if let Some(a) = &t.card_limit {
+            terminal.card_limit = amount(&cx, a)?;
+        }
+        if let Some(d) = &t.forward_retry {
+            terminal.forward_retry_s = duration(&cx, d)?;
+        }
+        if let Some(a) = &t.cvm_limit {
+            terminal.cvm_limit = amount(&cx, a)?;
+        }
+        if let Some(a) = &t.gambling_daily_max {
+            terminal.gambling_daily_max = Some(amount(&cx, a)?);
+        }
+        terminal.self_service = t.self_service;
+        if let Some(a) = &t.reserve_phone_auth_above {
+            terminal.reserve_phone_auth_above = amount(&cx, a)?;
+        }
+        if let Some(a) = &t.reserve_cap {
+            terminal.reserve_cap = amount(&cx, a)?;
+        }
+        if let Some(d) = &t.host_timeout {
+            terminal.host_timeout_ms = millis(&cx, d)?;
+            // A zero timeout is no wait at all: the terminal could never reach the host (and
+            // the emulator's socket timeouts refuse zero).
+            if terminal.host_timeout_ms == 0 {
+                return Err(cx.err(
+                    d.span(),
+                    "host_timeout must be more than zero (e.g. \"2s\")",
+                ));
+            }
+        }
+    }
+    if raw.step.is_empty() {
+        return Err(cx.err(0..0, "a scenario needs at least one [[step]]"));
+    }
+    let mut steps = Vec::new();
+    let mut charged = Charged::default();
+    for (i, s) in raw.step.iter().enumerate() {
+        let next = step(&cx, i + 1, s, &steps, &mut charged)?;
+        steps.push(next);
+    }
+    Ok(Scenario {
+        name: raw.name.into_inner(),
+        stem: path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        path: path.to_owned(),
+        rules: raw
+            .rules
+            .into_inner()
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+        seed: raw.seed,
+        terminal,
+        steps,
+    })
+}
