@@ -1,0 +1,271 @@
+//! One card transaction as the runner drives it: a purchase (of any kind) from start to receipt,
+//! and a capture or reversal of an earlier one; each judged against the model and the scenario,
+//! recorded in the harness's ledger, and its receipt checked.
+
+use super::Run;
+use crate::format::{Expectation, PurchaseSpec, Step};
+use payhil_model::PurchaseInput;
+use payhil_model::ledger::Answered;
+use payhil_protocol::{
+    Amount, Awaiting, Outcome, PinText, Request, ReserveDetails, Response, TxnKind,
+};
+
+impl Run {
+    pub(super) async fn purchase(
+        &mut self,
+        step: &Step,
+        spec: &PurchaseSpec,
+        expect: Option<Expectation>,
+    ) -> Result<String, String> {
+        self.purchase_with(step, spec, expect, true).await
+    }
+
+    /// A purchase; `keep_receipt` false checks the receipt without keeping it as an artifact
+    /// (bulk purchases would drown the snapshots).
+    pub(super) async fn purchase_with(
+        &mut self,
+        step: &Step,
+        spec: &PurchaseSpec,
+        expect: Option<Expectation>,
+        keep_receipt: bool,
+    ) -> Result<String, String> {
+        let input = PurchaseInput {
+            amount: spec.total(),
+            card: spec.card.clone(),
+            network: spec.network,
+            entry_mode: spec.entry,
+            pin: spec.pin.clone(),
+            forced_offline: spec.forced_offline,
+            kind: spec.kind,
+            fallback: spec.chip_unreadable,
+            note: spec.reserve.clone(),
+        };
+        let prediction = self.model.predict(&input);
+        let start = if spec.tip_minor > 0 || spec.kind != TxnKind::Purchase {
+            Request::StartTransaction {
+                kind: spec.kind,
+                amount: spec.amount,
+                tip_minor: spec.tip_minor,
+                forced_offline: spec.forced_offline,
+                reference: 0,
+            }
+        } else {
+            Request::StartPurchase {
+                amount: spec.amount,
+                forced_offline: spec.forced_offline,
+            }
+        };
+        self.expect_card_wait(&start, "").await?;
+        if spec.chip_unreadable {
+            // SUPPORT-03: the chip fails; the fallback read follows.
+            self.expect_card_wait(&Request::ChipUnreadable, " for a fallback read")
+                .await?;
+        }
+        let card = spec.card.presented(spec.network, spec.entry);
+        let mut r = self.request(&Request::PresentCard(card)).await?;
+        let prompted = r.get()
+            == (Response::Accepted {
+                awaiting: Awaiting::Pin,
+            });
+        let want_prompt = self.model.pin_prompt(&input);
+        if !want_prompt.allows(prompted) {
+            return Err(format!(
+                "PIN prompt: terminal asked: {prompted}; model: {want_prompt:?} (CARD-02, NETS-08)"
+            ));
+        }
+        if let Some(want) = expect.and_then(|e| e.pin_prompted) {
+            if prompted != want {
+                return Err(format!(
+                    "PIN prompt: terminal asked: {prompted}; scenario expects: {want}"
+                ));
+            }
+        }
+        if prompted {
+            // No PIN (bypass) is sent as an empty PIN.
+            let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
+            r = self.request(&Request::EnterPin(PinText(pin))).await?;
+        }
+        if r.get()
+            == (Response::Accepted {
+                awaiting: Awaiting::ReserveDetails,
+            })
+        {
+            r = match &spec.reserve {
+                Some(n) => {
+                    let details = ReserveDetails {
+                        attendant_present: n.attendant,
+                        id_type: n.id_type,
+                        id_reference: &n.id_reference,
+                        note_account: &n.account,
+                        phone_auth_code: &n.phone_code,
+                    };
+                    self.request(&Request::EnterReserveDetails(details)).await?
+                }
+                // The checks cannot be done: the payment is reversed (BAX-07).
+                None => self.request(&Request::Cancel).await?,
+            };
+        }
+        let Response::Done(result) = r.get() else {
+            return Err(format!(
+                "{:?}: expected a finished transaction (Done), terminal answered {:?}",
+                spec.kind,
+                r.get()
+            ));
+        };
+        let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
+        self.model.observe(&input, result.outcome, result.txn_seq);
+        let approved = matches!(
+            result.outcome,
+            Outcome::ApprovedOnline | Outcome::ApprovedOffline
+        );
+        if result.txn_seq > 0 {
+            self.txns.insert(step.index, (result.txn_seq, spec.clone()));
+        }
+        if result.outcome == Outcome::ApprovedOffline && spec.kind == TxnKind::Purchase {
+            // Items the host already has no longer count towards a card's exposure.
+            for d in self.bench.host.books().advice_deliveries {
+                self.invariants.settled(d.seq);
+            }
+            let pin_ok = spec.pin.as_ref() == Some(&spec.card.pin);
+            let broken = self.invariants.approved(
+                result.txn_seq,
+                &spec.card.pan,
+                spec.total(),
+                spec.entry,
+                spec.network,
+                pin_ok,
+            );
+            if !broken.is_empty() {
+                return Err(format!(
+                    "offline approval breaks the rules: {}",
+                    broken.join("; ")
+                ));
+            }
+        }
+        if approved {
+            self.ledger.approved(Answered {
+                seq: result.txn_seq,
+                kind: spec.kind,
+                offline: result.outcome == Outcome::ApprovedOffline,
+                amount: spec.total(),
+                pan: spec.card.pan.masked(),
+                network: spec.network,
+                at: self.now,
+            });
+        }
+        let terminal_id = self.bench.device.terminal_id.clone();
+        let facts = payhil_model::receipt::ReceiptFacts {
+            amount: spec.total(),
+            tip_minor: spec.tip_minor,
+            network: spec.network,
+            pan: &spec.card.pan,
+            expiry: spec.card.expiry,
+            unix_s: self.now,
+            terminal_id: &terminal_id,
+            offline: result.outcome == Outcome::ApprovedOffline,
+            note: spec
+                .reserve
+                .as_ref()
+                .filter(|_| approved)
+                .map(|n| (n.id_reference.as_str(), n.account.as_str())),
+        };
+        let receipt = result.receipt.to_string();
+        let (seq, total) = (result.txn_seq, spec.total());
+        if keep_receipt {
+            self.check_receipt(step, &receipt, &facts, approved)?;
+        } else {
+            let problems = payhil_model::receipt::findings(&receipt, &facts);
+            if !problems.is_empty() {
+                return Err(format!("receipt: {}", problems.join("; ")));
+            }
+        }
+        Ok(format!("{} {total} -> {verdict} (#{seq})", spec.card.name))
+    }
+
+    /// A capture (CARD-06) or reversal (PBS-03) of the transaction made in step `of`.
+    pub(super) async fn follow_up(
+        &mut self,
+        step: &Step,
+        kind: TxnKind,
+        of: usize,
+        amount: Option<Amount>,
+        expect: Option<Expectation>,
+    ) -> Result<String, String> {
+        let original = self.txns.get(&of).cloned();
+        let of_seq = original.as_ref().map(|(s, _)| *s);
+        let Some((_, spec)) = original else {
+            return Err(format!("step {of} made no transaction to refer to"));
+        };
+        let amount = amount.unwrap_or(spec.total());
+        let prediction = match kind {
+            TxnKind::Capture => self.model.predict_capture(of_seq, amount),
+            _ => self.model.predict_reversal(of_seq),
+        };
+        let req = Request::StartTransaction {
+            kind,
+            amount,
+            tip_minor: 0,
+            forced_offline: false,
+            reference: of_seq.unwrap_or(0),
+        };
+        let r = self.request(&req).await?;
+        let Response::Done(result) = r.get() else {
+            return Err(format!(
+                "{kind:?}: expected a finished transaction (Done), terminal answered {:?}",
+                r.get()
+            ));
+        };
+        let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
+        let approved = matches!(
+            result.outcome,
+            Outcome::ApprovedOnline | Outcome::ApprovedOffline
+        );
+        let seq = result.txn_seq;
+        let receipt = result.receipt.to_string();
+        let outcome = result.outcome;
+        let follow = payhil_model::FollowUp {
+            kind,
+            of: of_seq.unwrap_or(0),
+            seq,
+            amount,
+            pan: &spec.card.pan,
+            network: spec.network,
+        };
+        self.model.observe_follow_up(&follow, outcome);
+        if approved {
+            self.ledger.approved(Answered {
+                seq,
+                kind,
+                offline: outcome == Outcome::ApprovedOffline,
+                amount,
+                pan: spec.card.pan.masked(),
+                network: spec.network,
+                at: self.now,
+            });
+            if kind == TxnKind::Reversal {
+                // The cardholder must not be charged: the original leaves the settlement.
+                let gone = of_seq.unwrap_or(0);
+                self.ledger.reversed(gone);
+                self.invariants.settled(gone);
+            }
+            self.txns.insert(step.index, (seq, spec.clone()));
+        }
+        let terminal_id = self.bench.device.terminal_id.clone();
+        let facts = payhil_model::receipt::ReceiptFacts {
+            amount,
+            tip_minor: 0,
+            network: spec.network,
+            pan: &spec.card.pan,
+            expiry: spec.card.expiry,
+            unix_s: self.now,
+            terminal_id: &terminal_id,
+            // A voided or stored follow-up is not an offline payment: no OFFLINE marker needed.
+            offline: false,
+            note: None,
+        };
+        self.check_receipt(step, &receipt, &facts, approved)?;
+        Ok(format!(
+            "{kind:?} of step {of} {amount} -> {verdict} (#{seq})"
+        ))
+    }
+}
