@@ -49,6 +49,15 @@ pub struct Settled {
     pub related_seq: u32,
 }
 
+impl Settled {
+    /// The banking day the acquirer settles it on (CARD-09, CARD-11): from the transaction's
+    /// own date, not from when it reached the host. `None` for a time outside the calendar.
+    pub fn settles(&self) -> Option<time::Date> {
+        let t = time::OffsetDateTime::from_unix_timestamp(self.local_time).ok()?;
+        Some(crate::banking::settlement_date(self.network, t.date()))
+    }
+}
+
 /// One request as it arrived, duplicates included (for the oracle's duplicate check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -395,9 +404,7 @@ fn line(s: &Settled) -> String {
         })
         .unwrap_or_else(|| s.local_time.to_string());
     // CARD-09/CARD-11: when the acquirer settles it, on a banking day.
-    let settles = t
-        .map(|t| crate::banking::settlement_date(s.network, t.date()).to_string())
-        .unwrap_or_default();
+    let settles = s.settles().map(|d| d.to_string()).unwrap_or_default();
     format!(
         "{} {:06} {:<7} {}{:<16} {} {}.{:02} AUTH {:<6} {} SETTLES {}",
         s.terminal_id,

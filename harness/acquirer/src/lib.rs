@@ -12,7 +12,8 @@
 //! 0400/0410, 0420/0421/0430 and 0800/0810 for the blocked-card list.
 #![warn(missing_docs)]
 
-pub mod banking;
+/// The rules' banking calendar, which the host settles by (it is the model's: the rules).
+pub use payhil_model::banking;
 mod books;
 
 pub use books::{Books, Delivery, Reconciliation, Reply, Settled, SettledKind};

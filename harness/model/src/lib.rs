@@ -8,6 +8,7 @@
 //! the model issue.
 #![warn(missing_docs)]
 
+pub mod banking;
 pub mod ledger;
 pub mod oracle;
 pub mod purchase;

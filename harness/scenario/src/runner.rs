@@ -135,6 +135,9 @@ struct Run {
     faulty: bool,
     /// The scenario expects items still pending at its end: no drain before the final check.
     end_pending: bool,
+    /// Settlement expectations, checked once the queue is drained: (step, line, sequence
+    /// number, settlement date, network).
+    settle_expectations: Vec<checks::SettleExpectation>,
     artifacts: Vec<Artifact>,
     steps: Vec<StepResult>,
     boot_timeout: Duration,
@@ -230,6 +233,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         fault_epoch: 0,
         faulty: false,
         end_pending: false,
+        settle_expectations: Vec::new(),
         artifacts: Vec::new(),
         steps: Vec::new(),
         boot_timeout: opts.boot_timeout,
@@ -447,6 +451,7 @@ impl Run {
                 count,
                 amount,
                 cards,
+                expect,
             } => {
                 for i in 0..*count as usize {
                     let card = cards[i % cards.len()].clone();
@@ -462,7 +467,7 @@ impl Run {
                         chip_unreadable: false,
                         reserve: None,
                     };
-                    self.purchase_with(step, &spec, None, false)
+                    self.purchase_with(step, &spec, expect.as_ref(), false)
                         .await
                         .map_err(|e| format!("purchase {} of {count}: {e}", i + 1))?;
                 }
@@ -485,18 +490,18 @@ impl Run {
                     "offline queue not empty after {max} forwarding rounds"
                 ))
             }
-            Action::Purchase(spec, expect) => self.purchase(step, spec, *expect).await,
+            Action::Purchase(spec, expect) => self.purchase(step, spec, expect.as_ref()).await,
             Action::Forward => {
                 let q = self.forward().await?;
                 self.check_queue(q.pending, None)
                     .map(|_| format!("forwarded; {} pending", q.pending))
             }
             Action::Capture { of, amount, expect } => {
-                self.follow_up(step, TxnKind::Capture, *of, Some(*amount), *expect)
+                self.follow_up(step, TxnKind::Capture, *of, Some(*amount), expect.as_ref())
                     .await
             }
             Action::Reverse { of, expect } => {
-                self.follow_up(step, TxnKind::Reversal, *of, None, *expect)
+                self.follow_up(step, TxnKind::Reversal, *of, None, expect.as_ref())
                     .await
             }
             Action::ExpectQueue(n, overdue, declined) => {

@@ -21,7 +21,9 @@
 //! network = "down"                        # or "up"
 //! [[step]]
 //! purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "739216" }
-//! expect = { outcome = "approved_offline" }   # also: reason = "...", pin_prompted = true
+//! expect = { outcome = "approved_offline" }   # also: reason = "...", pin_prompted = true,
+//!                                             # settles = 2026-03-03, settled_as = "visa",
+//!                                             # receipt_has = ["PIN VERIFIED"], receipt_lacks = [...]
 //! [[step]]
 //! advance_clock = "2m"                    # s, m, h, d
 //! [[step]]
@@ -36,6 +38,10 @@
 //! (NETS-02), `chip_unreadable = true` with `entry` the fallback read (SUPPORT-03), `pin = ""`
 //! for a PIN bypass, and for BankAxept a debit note: `reserve = { id_type = "passport",
 //! id_reference = "12345678", account = "12345678903", phone_code = "AB1234", attendant = true }`.
+//! A bulk `purchases = { count = 200, amount = "10.00 DKK", cards = ["dankort", "visa"] }` may
+//! carry `expect = { ... }` inside it, which every one of its purchases must meet.
+//! `settles` and `settled_as` are checked against the host's settlement once the queue has been
+//! drained at the end of the run (and the model's own settlement date must agree).
 //! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
 //! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`. A capture
 //! names an earlier `kind = "preauth"` step and is in its currency; a reversal names an earlier
@@ -174,8 +180,8 @@ impl PurchaseSpec {
     }
 }
 
-/// What the scenario expects of a purchase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the scenario expects of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation {
     /// Outcome.
     pub outcome: Outcome,
@@ -183,6 +189,15 @@ pub struct Expectation {
     pub reason: Option<Reason>,
     /// Whether the terminal must ask for the PIN, if given (CARD-02, NETS-08).
     pub pin_prompted: Option<bool>,
+    /// The settlement date the host's settlement must give it (CARD-09, CARD-11), `YYYY-MM-DD`.
+    pub settles: Option<String>,
+    /// The network the settlement must book it under (CARD-01, CARD-09).
+    pub settled_as: Option<Network>,
+    /// Texts some line of the receipt or debit note must contain (runs of spaces count as
+    /// one, so the receipt's column padding does not matter).
+    pub receipt_has: Vec<String>,
+    /// Texts no line of the receipt or debit note may contain.
+    pub receipt_lacks: Vec<String>,
 }
 
 /// One step's action.
@@ -204,6 +219,8 @@ pub enum Action {
         amount: Amount,
         /// Cards used in turn.
         cards: Vec<TestCard>,
+        /// What each of them must give, if the scenario says.
+        expect: Option<Expectation>,
     },
     /// Ask the terminal to forward until nothing is pending, at most this many rounds.
     ForwardUntilEmpty(u32),
@@ -292,7 +309,7 @@ use location::*;
 use raw::*;
 use steps::*;
 use values::*;
-pub use values::{outcome_name, reason_name};
+pub use values::{normalise_line, outcome_name, reason_name};
 
 /// Reads and parses a scenario file.
 pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {

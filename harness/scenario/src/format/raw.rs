@@ -72,6 +72,12 @@ pub(super) struct RawExpect {
     pub(super) outcome: Spanned<String>,
     pub(super) reason: Option<Spanned<String>>,
     pub(super) pin_prompted: Option<bool>,
+    pub(super) settles: Option<Spanned<toml::value::Datetime>>,
+    pub(super) settled_as: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) receipt_has: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) receipt_lacks: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +116,7 @@ pub(super) struct RawBulk {
     pub(super) count: Spanned<u32>,
     pub(super) amount: Spanned<String>,
     pub(super) cards: Vec<Spanned<String>>,
+    pub(super) expect: Option<Spanned<RawExpect>>,
 }
 
 #[derive(Deserialize)]

@@ -126,12 +126,18 @@ pub(super) fn step(
             // The runner pays with each card's first application, as a plain purchase does.
             currency_fits(cx, name.span(), card, card.networks[0], a)?;
         }
+        let expect = raw
+            .expect
+            .as_ref()
+            .map(|e| expectation(cx, e))
+            .transpose()?;
         actions.push((
             b.span(),
             Action::Purchases {
                 count: *raw.count.get_ref(),
                 amount: a,
                 cards,
+                expect,
             },
         ));
     }
@@ -259,14 +265,7 @@ pub(super) fn purchase(
     let network = match &r.network {
         None => card.networks[0],
         Some(n) => {
-            let net = match n.get_ref().as_str() {
-                "dankort" => Network::Dankort,
-                "visa" => Network::Visa,
-                "visa_debit" => Network::VisaDebit,
-                "mastercard" => Network::Mastercard,
-                "bankaxept" => Network::BankAxept,
-                other => return Err(cx.err(n.span(), format!("unknown network `{other}`"))),
-            };
+            let net = network(cx, n)?;
             if !card.networks.contains(&net) {
                 return Err(cx.err(
                     n.span(),
@@ -413,9 +412,27 @@ pub(super) fn expectation(
                 })?,
         ),
     };
+    let settles = r.settles.as_ref().map(|d| date(cx, d)).transpose()?;
+    let settled_as = r.settled_as.as_ref().map(|n| network(cx, n)).transpose()?;
+    let texts = |v: &[Spanned<String>]| -> Result<Vec<String>, ScenarioError> {
+        v.iter()
+            .map(|t| {
+                let norm = normalise_line(t.get_ref());
+                if norm.is_empty() {
+                    Err(cx.err(t.span(), "an empty text matches every receipt"))
+                } else {
+                    Ok(norm)
+                }
+            })
+            .collect()
+    };
     Ok(Expectation {
         outcome,
         reason,
         pin_prompted: r.pin_prompted,
+        settles,
+        settled_as,
+        receipt_has: texts(&r.receipt_has)?,
+        receipt_lacks: texts(&r.receipt_lacks)?,
     })
 }

@@ -298,3 +298,46 @@ fn a_step_needs_exactly_one_action() {
     assert!(e.message.contains("more than one action"), "{e}");
     assert_eq!(e.line, 6);
 }
+
+/// Issue 8: expectations that state the rule: settlement date and network, receipt lines that
+/// must appear or must not, and expectations on every purchase of a bulk step.
+#[test]
+fn settlement_receipt_and_bulk_expectations_parse_and_errors_name_their_place() {
+    let s = parse(&OK.replace(
+        r#"reason = "approved" }"#,
+        r#"reason = "approved", settles = 2026-03-03, settled_as = "dankort", receipt_has = ["AMOUNT   DKK 125.50"], receipt_lacks = ["PIN"] }"#,
+    ))
+    .unwrap();
+    let Action::Purchase(_, Some(e)) = &s.steps[1].action else {
+        panic!("a purchase with an expectation")
+    };
+    assert_eq!(e.settles.as_deref(), Some("2026-03-03"));
+    assert_eq!(e.settled_as, Some(Network::Dankort));
+    assert_eq!(e.receipt_has, vec!["AMOUNT DKK 125.50".to_string()]);
+    assert_eq!(e.receipt_lacks, vec!["PIN".to_string()]);
+
+    let e = parse(&OK.replace(
+        r#"reason = "approved" }"#,
+        r#"settles = 2026-03-03T10:00:00Z }"#,
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("a date without a time"), "{e}");
+    assert_eq!(e.line, 8, "{e}");
+    let e = parse(&OK.replace(r#"reason = "approved" }"#, r#"settled_as = "amex" }"#)).unwrap_err();
+    assert!(e.message.contains("unknown network `amex`"), "{e}");
+    let e =
+        parse(&OK.replace(r#"reason = "approved" }"#, r#"receipt_has = ["  "] }"#)).unwrap_err();
+    assert!(e.message.contains("empty text"), "{e}");
+
+    let bulk = parse(&format!(
+        "{OK}[[step]]\npurchases = {{ count = 3, amount = \"1.00 DKK\", cards = [\"dankort\"], expect = {{ outcome = \"approved_offline\" }} }}\n"
+    ))
+    .unwrap();
+    let Action::Purchases {
+        expect: Some(e), ..
+    } = &bulk.steps[2].action
+    else {
+        panic!("a bulk step with an expectation")
+    };
+    assert_eq!(e.outcome, Outcome::ApprovedOffline);
+}

@@ -142,6 +142,46 @@ pub(super) fn datetime(
         .unix_timestamp())
 }
 
+/// A calendar date (`settles = 2026-03-03`), as `YYYY-MM-DD`.
+pub(super) fn date(
+    cx: &Ctx<'_>,
+    s: &Spanned<toml::value::Datetime>,
+) -> Result<String, ScenarioError> {
+    let dt = s.get_ref();
+    let (Some(d), None) = (dt.date, dt.time) else {
+        return Err(cx.err(s.span(), "a date without a time, e.g. 2026-03-03"));
+    };
+    let month = time::Month::try_from(d.month).map_err(|_| cx.err(s.span(), "invalid month"))?;
+    time::Date::from_calendar_date(i32::from(d.year), month, d.day)
+        .map(|d| d.to_string())
+        .map_err(|_| cx.err(s.span(), "invalid date"))
+}
+
+/// A network by its scenario name.
+pub(super) fn network(cx: &Ctx<'_>, n: &Spanned<String>) -> Result<Network, ScenarioError> {
+    Ok(match n.get_ref().as_str() {
+        "dankort" => Network::Dankort,
+        "visa" => Network::Visa,
+        "visa_debit" => Network::VisaDebit,
+        "mastercard" => Network::Mastercard,
+        "bankaxept" => Network::BankAxept,
+        other => {
+            return Err(cx.err(
+                n.span(),
+                format!(
+                    "unknown network `{other}` (dankort, visa, visa_debit, mastercard, bankaxept)"
+                ),
+            ));
+        }
+    })
+}
+
+/// A receipt line or expected text with runs of whitespace made one space and the ends
+/// trimmed, so that column padding on a receipt never decides a match.
+pub fn normalise_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The one currency a domestic scheme's cards pay in; `None` for the international networks,
 /// which take any currency the harness knows.
 ///

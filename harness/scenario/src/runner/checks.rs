@@ -5,15 +5,24 @@
 
 use super::Run;
 use crate::format::reason_name;
-use crate::format::{Expectation, Step, outcome_name};
+use crate::format::{Expectation, Step, normalise_line, outcome_name};
 use payhil_faults::{Faults, LinkState};
-use payhil_model::Prediction;
 use payhil_model::ledger::{self, Booked, Delivery, NetworkTotals, Phase, exactly_once};
+use payhil_model::{Prediction, banking};
 use payhil_protocol::{
     BatchTotal, HostBalance, Network, Outcome, Reason, Request, SettlementTotals, TxnKind,
 };
 use payhil_transport::Source;
 use std::collections::BTreeMap;
+
+/// What a step's expectation says about the settlement of its transaction.
+#[derive(Debug, Clone)]
+pub(super) struct SettleExpectation {
+    step: usize,
+    seq: u32,
+    settles: Option<String>,
+    network: Option<Network>,
+}
 
 /// Forwarding rounds the final drain allows before the queue counts as stuck.
 const DRAIN_ROUNDS: u32 = 20;
@@ -56,7 +65,7 @@ impl Run {
     pub(super) fn judge(
         &self,
         prediction: Prediction,
-        expect: Option<Expectation>,
+        expect: Option<&Expectation>,
         outcome: Outcome,
         reason: Reason,
     ) -> Result<String, String> {
@@ -248,7 +257,116 @@ impl Run {
             ));
         };
         self.check_declined_by_host(q.declined_by_host, None)?;
-        self.check_exactly_once(Phase::Drained)
+        self.check_exactly_once(Phase::Drained)?;
+        self.check_settlement_dates()?;
+        self.check_settle_expectations()
+    }
+
+    /// The receipt lines a step's expectation asks for, or forbids.
+    pub(super) fn expect_receipt_lines(
+        &self,
+        receipt: &str,
+        e: &Expectation,
+    ) -> Result<(), String> {
+        let lines: Vec<String> = receipt.lines().map(normalise_line).collect();
+        for want in &e.receipt_has {
+            if !lines.iter().any(|l| l.contains(want.as_str())) {
+                return Err(format!(
+                    "receipt: no line contains `{want}` (scenario receipt_has); the receipt:\n{receipt}"
+                ));
+            }
+        }
+        for bad in &e.receipt_lacks {
+            if let Some(l) = lines.iter().find(|l| l.contains(bad.as_str())) {
+                return Err(format!(
+                    "receipt: the line `{l}` contains `{bad}` (scenario receipt_lacks)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps what a step's expectation says about the settlement, for after the drain.
+    pub(super) fn expect_settlement_later(
+        &mut self,
+        step: &Step,
+        seq: u32,
+        e: &Expectation,
+        approved: bool,
+    ) {
+        if approved && (e.settles.is_some() || e.settled_as.is_some()) {
+            self.settle_expectations.push(SettleExpectation {
+                step: step.index,
+                seq,
+                settles: e.settles.clone(),
+                network: e.settled_as,
+            });
+        }
+    }
+
+    /// CARD-09, CARD-11: every item in the host's settlement is dated by the model's banking
+    /// calendar from the day the terminal approved it (not the day it reached the host), under
+    /// the network the cardholder paid with.
+    fn check_settlement_dates(&self) -> Result<(), String> {
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        for item in books.settled().filter(|s| &s.terminal_id == tid) {
+            let Some(a) = self.ledger.get(item.seq) else {
+                continue; // unexpected items are the exactly-once check's finding
+            };
+            let model = time::OffsetDateTime::from_unix_timestamp(a.at)
+                .ok()
+                .map(|t| banking::settlement_date(a.network, t.date()));
+            if item.settles() != model {
+                return Err(format!(
+                    "CARD-09/CARD-11: #{} settles on {} in the host's settlement; the model dates it {} ({} approved at {})",
+                    item.seq,
+                    shown_date(item.settles()),
+                    shown_date(model),
+                    a.network.label(),
+                    a.at
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The scenario's own settlement expectations, against the host's settlement.
+    fn check_settle_expectations(&self) -> Result<(), String> {
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        for x in &self.settle_expectations {
+            let Some(item) = books
+                .settled()
+                .find(|s| &s.terminal_id == tid && s.seq == x.seq)
+            else {
+                return Err(format!(
+                    "step {}: #{} is not in the host's settlement, but the scenario expects it to settle",
+                    x.step, x.seq
+                ));
+            };
+            if let Some(want) = &x.settles {
+                let got = shown_date(item.settles());
+                if &got != want {
+                    return Err(format!(
+                        "step {}: #{} settles on {got}; the scenario expects {want}",
+                        x.step, x.seq
+                    ));
+                }
+            }
+            if let Some(want) = x.network {
+                if item.network != want {
+                    return Err(format!(
+                        "step {}: #{} is settled as {}; the scenario expects {}",
+                        x.step,
+                        x.seq,
+                        item.network.label(),
+                        want.label()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The terminal's reconciliation report against the host's books and the host's own
@@ -299,6 +417,10 @@ impl Run {
         }
         Ok(())
     }
+}
+
+fn shown_date(d: Option<time::Date>) -> String {
+    d.map_or_else(|| "no date".to_string(), |d| d.to_string())
 }
 
 /// The terminal's per-network totals, networks without items left out (as the ledger's are).

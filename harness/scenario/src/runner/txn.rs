@@ -15,7 +15,7 @@ impl Run {
         &mut self,
         step: &Step,
         spec: &PurchaseSpec,
-        expect: Option<Expectation>,
+        expect: Option<&Expectation>,
     ) -> Result<String, String> {
         self.purchase_with(step, spec, expect, true).await
     }
@@ -26,7 +26,7 @@ impl Run {
         &mut self,
         step: &Step,
         spec: &PurchaseSpec,
-        expect: Option<Expectation>,
+        expect: Option<&Expectation>,
         keep_receipt: bool,
     ) -> Result<String, String> {
         let input = PurchaseInput {
@@ -171,6 +171,10 @@ impl Run {
         };
         let receipt = result.receipt.to_string();
         let (seq, total) = (result.txn_seq, spec.total());
+        if let Some(e) = expect {
+            self.expect_receipt_lines(&receipt, e)?;
+            self.expect_settlement_later(step, seq, e, approved);
+        }
         if keep_receipt {
             self.check_receipt(step, &receipt, &facts, approved)?;
         } else {
@@ -189,7 +193,7 @@ impl Run {
         kind: TxnKind,
         of: usize,
         amount: Option<Amount>,
-        expect: Option<Expectation>,
+        expect: Option<&Expectation>,
     ) -> Result<String, String> {
         let original = self.txns.get(&of).cloned();
         let of_seq = original.as_ref().map(|(s, _)| *s);
@@ -264,6 +268,10 @@ impl Run {
             note: None,
         };
         self.check_receipt(step, &receipt, &facts, approved)?;
+        if let Some(e) = expect {
+            self.expect_receipt_lines(&receipt, e)?;
+            self.expect_settlement_later(step, seq, e, approved);
+        }
         Ok(format!(
             "{kind:?} of step {of} {amount} -> {verdict} (#{seq})"
         ))

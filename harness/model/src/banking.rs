@@ -1,5 +1,8 @@
-//! The acquirer's banking calendar: when each transaction is settled (CARD-09) on a banking day
-//! (CARD-11). Banking days are the seed's (001, section 21 "Bankdag", the Faroese edition of the
+//! The banking calendar of the rules: when each transaction is settled (CARD-09) on a banking
+//! day (CARD-11). The model predicts settlement dates with it and the acquirer simulator books
+//! them with it; the firmware keeps its own, so a terminal's dates are checked against this one.
+//!
+//! Banking days are the seed's (001, section 21 "Bankdag", the Faroese edition of the
 //! Visa/Dankort terms): every day but Saturdays, Sundays, public holidays, the Faroese Flag Day
 //! (25 April), Constitution Day (5 June), Ólavsøka eve and day (28 and 29 July), Christmas Eve
 //! and 31 December. The harness keeps its own calendar, written from the seed; it never links
