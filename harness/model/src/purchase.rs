@@ -320,6 +320,18 @@ impl Model {
         )
     }
 
+    /// Expected sum of the pending items' amounts, minor units: `(min, max)` (what the terminal
+    /// may already have forwarded is uncertain).
+    pub fn queue_amount_bounds(&self) -> (u64, u64) {
+        let sum = |v: &Vec<Pending>| {
+            v.iter()
+                .map(|p| p.amount.minor)
+                .fold(0, u64::saturating_add)
+        };
+        let certain = sum(&self.certain);
+        (certain, certain.saturating_add(sum(&self.uncertain)))
+    }
+
     /// Expected number of overdue pending items (BAX-10): `(min, max)`.
     pub fn overdue_bounds(&self) -> (u32, u32) {
         let r = &self.cfg.readings;
@@ -849,6 +861,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Issue 8: the terminal's queue report is checked by amount too, not only by count.
+    #[test]
+    fn the_pending_amount_is_bounded_by_the_models_items() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_clock(1_800_000_000);
+        m.set_network(false);
+        let p = input("dankort", 125_50, EntryMode::Chip);
+        m.observe(&p, Outcome::ApprovedOffline, 7);
+        assert_eq!(m.queue_amount_bounds(), (125_50, 125_50));
+        m.set_network(true);
+        assert_eq!(m.queue_amount_bounds(), (0, 125_50), "may have been forwarded");
     }
 
     /// Issue 8: the runner emptied the model's queue whenever the terminal said it was empty.

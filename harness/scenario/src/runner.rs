@@ -383,7 +383,7 @@ impl Run {
         self.set_clock(DEFAULT_CLOCK).await?;
         let q = self.queue(&Request::QueueStatus).await?;
         self.model.set_queue_capacity(q.capacity);
-        self.check_queue(q.pending, None)
+        self.check_queue(&q, None)
     }
 
     /// One forwarding round: the terminal forwards what it can, and the model knows it had
@@ -482,7 +482,7 @@ impl Run {
                         self.model.queue_reported_empty(|seq| {
                             books.items.contains_key(&(tid.clone(), seq))
                         });
-                        self.check_queue(0, None)?;
+                        self.check_queue(&q, None)?;
                         return Ok(format!("queue empty after {round} forwarding rounds"));
                     }
                 }
@@ -493,7 +493,7 @@ impl Run {
             Action::Purchase(spec, expect) => self.purchase(step, spec, expect.as_ref()).await,
             Action::Forward => {
                 let q = self.forward().await?;
-                self.check_queue(q.pending, None)
+                self.check_queue(&q, None)
                     .map(|_| format!("forwarded; {} pending", q.pending))
             }
             Action::Capture { of, amount, expect } => {
@@ -506,7 +506,7 @@ impl Run {
             }
             Action::ExpectQueue(n, overdue, declined) => {
                 let q = self.queue(&Request::QueueStatus).await?;
-                self.check_queue(q.pending, Some(*n))
+                self.check_queue(&q, Some(*n))
                     .and_then(|()| self.check_overdue(q.overdue, *overdue))
                     .and_then(|()| self.check_declined_by_host(q.declined_by_host, *declined))
                     .map(|_| format!("{} pending, {} overdue", q.pending, q.overdue))

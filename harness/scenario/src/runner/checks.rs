@@ -10,7 +10,8 @@ use payhil_faults::{Faults, LinkState};
 use payhil_model::ledger::{self, Booked, Delivery, NetworkTotals, Phase, exactly_once};
 use payhil_model::{Prediction, banking};
 use payhil_protocol::{
-    BatchTotal, HostBalance, Network, Outcome, Reason, Request, SettlementTotals, TxnKind,
+    BatchTotal, HostBalance, Network, Outcome, QueueStatus, Reason, Request, SettlementTotals,
+    TxnKind,
 };
 use payhil_transport::Source;
 use std::collections::BTreeMap;
@@ -28,7 +29,10 @@ pub(super) struct SettleExpectation {
 const DRAIN_ROUNDS: u32 = 20;
 
 impl Run {
-    pub(super) fn check_queue(&self, pending: u32, scenario: Option<u32>) -> Result<(), String> {
+    /// The terminal's queue report against the model (count and amount) and the scenario: a
+    /// count or sum above what the model allows is as much a finding as one below it.
+    pub(super) fn check_queue(&self, q: &QueueStatus, scenario: Option<u32>) -> Result<(), String> {
+        let pending = q.pending;
         let (lo, hi) = self.model.queue_bounds();
         if pending < lo || pending > hi {
             return Err(format!(
@@ -41,6 +45,13 @@ impl Run {
                     "offline queue: terminal reports {pending} pending; scenario expects {n} (model allows {lo}..={hi})"
                 ));
             }
+        }
+        let (lo, hi) = self.model.queue_amount_bounds();
+        if q.pending_minor < lo || q.pending_minor > hi {
+            return Err(format!(
+                "offline queue: terminal reports {} minor units pending; the model's items sum to {lo}..={hi}",
+                q.pending_minor
+            ));
         }
         Ok(())
     }
