@@ -10,7 +10,7 @@
 //! BankAxept reserve solution (EnterReserveDetails) -> journaled -> Done with the receipt.
 
 use crate::flash::{Flash, FlashError};
-use crate::journal::{Journal, JournalError, StoredPan, TxnRecord, TxnStatus};
+use crate::journal::{Journal, JournalError, PanKey, StoredPan, TxnRecord, TxnStatus};
 use crate::limits::{self, Attempt, Limits, Route};
 use crate::receipt::{self, ReceiptData};
 use crate::reserve;
@@ -190,11 +190,20 @@ fn done(outcome: Outcome, reason: Reason) -> Response<'static> {
 }
 
 impl<'a, F: Flash> Terminal<'a, F> {
-    /// Boots: mounts the journal (recovering the offline queue) and starts idle.
+    /// Boots: mounts the journal (recovering the offline queue) and starts idle. Card numbers
+    /// in the journal are encrypted under the device's test key, derived from its serial number
+    /// ([`PanKey::test_key`]); a real terminal passes its secure element's key to
+    /// [`Terminal::boot_with_key`] instead.
     pub fn boot(cfg: Config<'a>, flash: F) -> Result<Self, JournalError> {
+        let key = PanKey::test_key(cfg.identity.serial);
+        Self::boot_with_key(cfg, flash, key)
+    }
+
+    /// Boots with the key card numbers are kept under in the journal (PCI-02).
+    pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
         Ok(Self {
             cfg,
-            journal: Journal::mount(flash)?,
+            journal: Journal::mount(flash, key)?,
             now: 0,
             state: State::Idle,
             next_forward_at: 0,
@@ -1333,6 +1342,10 @@ mod tests {
             panic!()
         };
         assert_eq!(d.txn_seq, seq);
+        assert_eq!(
+            d.pan.0, DANKORT,
+            "the advice carries the decrypted card number"
+        );
         let step = t.host_result(Ok(HostResponse::AdviceAck {
             txn_seq: seq,
             response_code: 0,
@@ -1341,6 +1354,11 @@ mod tests {
             panic!("{step:?}")
         };
         assert_eq!((q.pending, q.forwarded), (0, 1));
+        // PCI-02: the card number was stored, but not readably.
+        let digits = DANKORT.as_bytes();
+        assert!(!mem.windows(digits.len()).any(|w| w == digits));
+        let bcd = [0x50, 0x19, 0x10, 0x00, 0x00, 0x00, 0x00, 0x06];
+        assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
     }
 
     #[test]
