@@ -769,7 +769,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     auth_code,
                 }) if txn_seq == txn.seq => {
                     self.set_auth(auth_code);
-                    if code == response_code::APPROVED {
+                    if code.is_approved() {
                         if txn.kind == TxnKind::Reversal
                             && !matches!(self.journal.mark_reversed(txn.related_seq), Ok(true))
                         {
@@ -782,6 +782,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
                             TxnStatus::ApprovedOnline,
                         )
                     } else {
+                        // Every answer is understood (issue 9): a code with a reason of its own
+                        // gets it; any other code is a decline that shows the code, never a
+                        // fallback to offline (PROTOCOL.md, "Host response codes").
                         let reason = match code {
                             response_code::INSUFFICIENT_FUNDS => Reason::InsufficientFunds,
                             response_code::BLOCKED => Reason::CardBlocked,
@@ -789,6 +792,17 @@ impl<'a, F: Flash> Terminal<'a, F> {
                             response_code::ISSUER_UNAVAILABLE => Reason::IssuerUnavailable,
                             other => Reason::HostDeclined(other),
                         };
+                        // An approval with a condition this terminal cannot meet (partial
+                        // amount, identification): the host may hold the funds, so the decline
+                        // is followed by a stored reversal (PBS-03), as for a lost answer.
+                        if response_code::CONDITIONAL_APPROVALS.contains(&code)
+                            && matches!(
+                                txn.kind,
+                                TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation
+                            )
+                        {
+                            self.unresolved = Some(txn.seq);
+                        }
                         self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined)
                     }
                 }
@@ -1348,7 +1362,7 @@ mod tests {
         );
         let step = t.host_result(Ok(HostResponse::AdviceAck {
             txn_seq: seq,
-            response_code: 0,
+            response_code: response_code::APPROVED,
         }));
         let Step::Reply(Response::Queue(q)) = step else {
             panic!("{step:?}")
@@ -1373,7 +1387,7 @@ mod tests {
         );
         t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: 2,
-            response_code: 0,
+            response_code: response_code::APPROVED,
             auth_code: "1",
         }));
         assert_eq!(
@@ -1399,7 +1413,7 @@ mod tests {
         assert_eq!(start(&mut t, dkk(100), c, Some("1234")), None);
         t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: 2,
-            response_code: 0,
+            response_code: response_code::APPROVED,
             auth_code: "1",
         }));
         t.handle(&Request::SetClock {
@@ -1422,7 +1436,7 @@ mod tests {
         }));
         t.host_result(Ok(HostResponse::AdviceAck {
             txn_seq: 2,
-            response_code: 0,
+            response_code: response_code::APPROVED,
         }));
         let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
         assert_eq!(
@@ -1593,7 +1607,7 @@ mod tests {
     fn approve(t: &mut T<'_>, seq: u32) -> (Outcome, Reason, std::string::String) {
         match t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: seq,
-            response_code: 0,
+            response_code: response_code::APPROVED,
             auth_code: "123456",
         })) {
             Step::Reply(Response::Done(d)) => (d.outcome, d.reason, d.receipt.into()),
@@ -1855,9 +1869,83 @@ mod tests {
         let rev = d.txn_seq;
         t.host_result(Ok(HostResponse::AdviceAck {
             txn_seq: rev,
-            response_code: 0,
+            response_code: response_code::APPROVED,
         }));
         assert_eq!(totals(&mut t).dankort.count, 0);
+    }
+
+    fn declined_by(t: &mut T<'_>, code: &[u8; 2]) -> (Outcome, Reason, std::string::String) {
+        assert!(
+            start(
+                t,
+                dkk(100_00),
+                card(DANKORT, Network::Dankort, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        let seq = t.journal.next_seq() - 1;
+        match t.host_result(Ok(HostResponse::AuthResult {
+            txn_seq: seq,
+            response_code: payhil_protocol::host_link::ResponseCode(*code),
+            auth_code: "",
+        })) {
+            Step::Reply(Response::Done(d)) => (d.outcome, d.reason, d.receipt.into()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn issue_9_an_unknown_host_code_is_a_decline_showing_the_code_never_offline() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        for code in [b"N7", b"05", b"94", b"Z1"] {
+            let (outcome, reason, receipt) = declined_by(&mut t, code);
+            let text = core::str::from_utf8(code).unwrap();
+            assert_eq!(
+                (outcome, reason),
+                (
+                    Outcome::Declined,
+                    Reason::HostDeclined(payhil_protocol::host_link::ResponseCode(*code))
+                ),
+                "{text}"
+            );
+            assert!(
+                receipt.contains(&std::format!("RESPONSE CODE {text}")),
+                "{receipt}"
+            );
+        }
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 0, "no offline approval, nothing to reverse");
+        // The code is journaled with the decline (SUPPORT-02).
+        let mut reasons = std::vec::Vec::new();
+        t.journal
+            .for_each(|f| reasons.push(f.record.reason))
+            .unwrap();
+        assert!(reasons.contains(&Reason::HostDeclined(
+            payhil_protocol::host_link::ResponseCode(*b"N7")
+        )));
+    }
+
+    #[test]
+    fn issue_9_a_conditional_approval_is_declined_and_reversed() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let (outcome, reason, _) = declined_by(&mut t, b"10");
+        assert_eq!(outcome, Outcome::Declined);
+        assert_eq!(
+            reason,
+            Reason::HostDeclined(payhil_protocol::host_link::ResponseCode(*b"10"))
+        );
+        t.handle(&Request::ForwardQueue);
+        let Step::Host(HostRequest::Advice(d)) =
+            t.host_result(Ok(HostResponse::BlockList { pans: PanList("") }))
+        else {
+            panic!()
+        };
+        assert_eq!((d.kind, d.related_seq), (TxnKind::Reversal, 2));
     }
 
     #[test]

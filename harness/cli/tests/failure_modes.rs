@@ -302,3 +302,91 @@ fn out_of_range_command_line_numbers_are_errors_not_panics() {
         );
     }
 }
+
+/// An emulated terminal on a bench (real PTY, proxy and host on loopback TCP).
+async fn emulated_bench() -> Bench {
+    let spec = EmulatorSpec {
+        program: PAYHIL.into(),
+        args: vec!["emulate".into()],
+        config: TerminalConfig::default(),
+    };
+    Bench::start(BenchConfig::new(Target::Emulated(spec)))
+        .await
+        .unwrap()
+}
+
+/// Issue 9 item 3: DE 39 is an2, so "N7" is an answer. Before the fix the terminal could not
+/// read it, took it for no answer and approved offline, with no reversal and nothing logged.
+#[tokio::test]
+async fn an_alphanumeric_host_answer_is_a_decline_showing_the_code_never_offline() {
+    use payhil_protocol::host_link::ResponseCode;
+    use payhil_protocol::{
+        Amount, Awaiting, Currency, EntryMode, Network, Outcome, PinText, Reason, Response,
+    };
+    let mut bench = emulated_bench().await;
+    let card = payhil_cards::catalogue::by_name("dankort").unwrap();
+    bench.host.answer_card_with(&card.pan, ResponseCode(*b"N7"));
+    let clock = Request::SetClock {
+        unix_s: 1_800_000_000,
+    };
+    bench.link.request(&clock).await.unwrap();
+    let start = Request::StartPurchase {
+        amount: Amount {
+            minor: 100_00,
+            currency: Currency::DKK,
+        },
+        forced_offline: false,
+    };
+    let r = bench.link.request(&start).await.unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Accepted {
+                awaiting: Awaiting::Card
+            }
+        ),
+        "{:?}",
+        r.get()
+    );
+    let present = Request::PresentCard(card.presented(Network::Dankort, EntryMode::Chip));
+    let r = bench.link.request(&present).await.unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Accepted {
+                awaiting: Awaiting::Pin
+            }
+        ),
+        "{:?}",
+        r.get()
+    );
+    let r = bench
+        .link
+        .request(&Request::EnterPin(PinText(card.pin.reveal())))
+        .await
+        .unwrap();
+    let Response::Done(done) = r.get() else {
+        panic!("{:?}", r.get())
+    };
+    assert_eq!(
+        (done.outcome, done.reason),
+        (
+            Outcome::Declined,
+            Reason::HostDeclined(ResponseCode(*b"N7"))
+        ),
+        "{}",
+        done.receipt
+    );
+    assert!(done.receipt.contains("N7"), "{}", done.receipt);
+    // Nothing was stored to forward: no offline approval, and nothing to reverse.
+    let r = bench.link.request(&Request::ForwardQueue).await.unwrap();
+    let Response::Queue(q) = r.get() else {
+        panic!("{:?}", r.get())
+    };
+    assert_eq!((q.pending, q.forwarded), (0, 0), "{q:?}");
+    let books = bench.host.books();
+    assert!(books.advice_deliveries.is_empty(), "{books:?}");
+    assert_eq!(books.auth_requests.len(), 1);
+    assert_eq!(books.settled().count(), 0);
+    bench.shutdown().await;
+}

@@ -55,6 +55,7 @@
 use crate::flash::{Flash, FlashError};
 use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
+use payhil_protocol::host_link::{ResponseCode, response_code};
 use payhil_protocol::{Amount, Currency, EntryMode, Network, Reason, TxnKind};
 
 #[cfg(test)]
@@ -303,7 +304,9 @@ fn entry_from(c: u8) -> Option<EntryMode> {
     })
 }
 
-/// Reasons are stored as their postcard variant index; only unit variants are journaled.
+/// Reasons are stored as their postcard variant index. Of the variants with data, only
+/// `HostDeclined` is journaled with it: its code goes in the authorisation code field, which a
+/// decline has no use for (see [`TxnRecord::encode`]).
 fn reason_code(r: Reason) -> u8 {
     let mut buf = [0u8; 4];
     postcard::to_slice(&r, &mut buf)
@@ -311,15 +314,22 @@ fn reason_code(r: Reason) -> u8 {
         .unwrap_or(0xFF)
 }
 
-fn reason_from(c: u8) -> Reason {
-    postcard::from_bytes(&[c]).unwrap_or(Reason::HostDeclined(0))
+/// `auth` is the record's authorisation code field (the response code of a `HostDeclined`).
+fn reason_from(c: u8, auth: &[u8; 6]) -> Reason {
+    if c == reason_code(Reason::HostDeclined(response_code::APPROVED)) {
+        if let Some(code) = ResponseCode::new([auth[0], auth[1]]) {
+            return Reason::HostDeclined(code);
+        }
+    }
+    postcard::from_bytes(&[c]).unwrap_or(Reason::HostDeclinedNumeric(0))
 }
 
 impl TxnRecord {
     /// Body layout (44 bytes): 0..4 seq, 4..12 amount minor, 12..14 currency, 14 kind << 4 |
     /// status, 15 network, 16 entry mode, 17 PAN length, 18..28 PAN packed BCD encrypted under
     /// `key` with the nonce of (`seq`, `lsn`) (PCI-02), 28 PAN sequence number, 29..33 local
-    /// time (u32), 33..37 related seq, 37..43 auth code, 43 reason.
+    /// time (u32), 33..37 related seq, 37..43 auth code (a `HostDeclined` decline: its response
+    /// code, space padded), 43 reason.
     fn encode(&self, body: &mut [u8; 44], key: &PanKey, lsn: u32) {
         body[0..4].copy_from_slice(&self.seq.to_le_bytes());
         body[4..12].copy_from_slice(&self.amount.minor.to_le_bytes());
@@ -342,6 +352,9 @@ impl TxnRecord {
         body[29..33].copy_from_slice(&time.to_le_bytes());
         body[33..37].copy_from_slice(&self.related_seq.to_le_bytes());
         body[37..43].copy_from_slice(&self.auth_code);
+        if let Reason::HostDeclined(code) = self.reason {
+            body[37..43].copy_from_slice(&[code.0[0], code.0[1], b' ', b' ', b' ', b' ']);
+        }
         body[43] = reason_code(self.reason);
     }
 
@@ -376,7 +389,7 @@ impl TxnRecord {
             pan_seq: body[28],
             local_time: i64::from(u32_at(29)),
             auth_code,
-            reason: reason_from(body[43]),
+            reason: reason_from(body[43], &auth_code),
         })
     }
 }
