@@ -60,6 +60,7 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::CardExpired => "CARD EXPIRED",
         Reason::IssuerUnavailable => "ISSUER UNAVAILABLE",
         Reason::HostDeclined(_) | Reason::HostDeclinedNumeric(_) => "DECLINED BY HOST",
+        Reason::StorageFailure => "TERMINAL STORAGE FAULT",
         Reason::OfflineAmountLimit => "OVER OFFLINE AMOUNT LIMIT",
         Reason::OfflineCardLimit => "OVER CARD OFFLINE LIMIT",
         Reason::OfflineCardTypeNotAllowed => "CARD NOT ACCEPTED OFFLINE",

@@ -56,7 +56,8 @@ pub enum Step<'s> {
     Reply(Response<'s>),
     /// Send this to the host and pass its result to [`Terminal::host_result`].
     Host(HostRequest<'s>),
-    /// The flash lost power: the terminal is dead until it boots again.
+    /// The flash lost power: the terminal is dead until it boots again. (Other storage faults
+    /// are answered: see [`Terminal::take_storage_fault`].)
     Halt,
 }
 
@@ -72,7 +73,8 @@ pub enum HostUnreachable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NoRoom {
     Full,
-    PowerLost,
+    /// Anything else, a power loss included (see [`Terminal::storage_fault`]).
+    Fault(JournalError),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -156,6 +158,8 @@ pub struct Terminal<'a, F: Flash> {
     /// The transaction whose authorisation may have reached the host without its answer
     /// reaching the terminal: if it ends declined, a reversal is stored for it.
     unresolved: Option<u32>,
+    /// The last storage fault that was not a power loss, until the platform takes it to log it.
+    storage_fault: Option<JournalError>,
 }
 
 fn luhn_ok(digits: &str) -> bool {
@@ -177,6 +181,13 @@ fn luhn_ok(digits: &str) -> bool {
 fn expired(expiry: Expiry, now: i64) -> bool {
     let t = crate::calendar::from_unix(now);
     (t.year, t.month) > (i32::from(expiry.year), expiry.month)
+}
+
+fn clock_out_of_range() -> Step<'static> {
+    Step::Reply(Response::Rejected(RequestError::ClockOutOfRange {
+        min: *crate::journal::TIME_RANGE.start(),
+        max: *crate::journal::TIME_RANGE.end(),
+    }))
 }
 
 fn done(outcome: Outcome, reason: Reason) -> Response<'static> {
@@ -213,12 +224,46 @@ impl<'a, F: Flash> Terminal<'a, F> {
             auth: [b' '; 6],
             auth_len: 0,
             unresolved: None,
+            storage_fault: None,
         })
     }
 
     /// Power-ups since format, including this one.
     pub fn boot_count(&self) -> u32 {
         self.journal.boot_count()
+    }
+
+    /// The last storage fault (a failed write, an inconsistent journal; never a power loss),
+    /// taken so that the platform logs each once. The request it happened in was answered with
+    /// `Rejected(StorageFault)` or `Done(Declined, StorageFailure)`.
+    pub fn take_storage_fault(&mut self) -> Option<JournalError> {
+        self.storage_fault.take()
+    }
+
+    /// A journal error ends what the terminal was doing. A power loss halts it (the device is
+    /// dead until it boots again); anything else, a failed write or a journal found inconsistent,
+    /// is its own error: a transaction in progress ends declined (it is not approved without its
+    /// record), any other request is refused, and the terminal goes on serving.
+    fn storage_fault(&mut self, e: JournalError) -> Step<'_> {
+        if e == JournalError::Flash(FlashError::PowerLost) {
+            return Step::Halt;
+        }
+        self.storage_fault = Some(e);
+        let in_txn = matches!(
+            self.state,
+            State::AwaitingCard { .. }
+                | State::AwaitingPin(_)
+                | State::AwaitingHost(_)
+                | State::AwaitingReserve(_)
+        );
+        self.state = State::Idle;
+        self.receipt.clear();
+        self.auth_len = 0;
+        if in_txn {
+            Step::Reply(done(Outcome::Declined, Reason::StorageFailure))
+        } else {
+            Step::Reply(Response::Rejected(RequestError::StorageFault))
+        }
     }
 
     /// What the terminal waits for.
@@ -282,11 +327,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
             }
             Request::Ping { nonce } => Step::Reply(Response::Pong { nonce }),
             Request::SetClock { unix_s } => {
+                // Only times the journal can store: anything else would be journaled wrong.
+                if !crate::journal::TIME_RANGE.contains(&unix_s) {
+                    return clock_out_of_range();
+                }
                 self.now = unix_s;
                 Step::Reply(Response::Clock { unix_s })
             }
             Request::AdvanceClock { secs } => {
-                self.now += i64::from(secs);
+                // Checked: the clock may sit at the top of the range when a large step comes.
+                match self.now.checked_add(i64::from(secs)) {
+                    Some(t) if crate::journal::TIME_RANGE.contains(&t) => self.now = t,
+                    _ => return clock_out_of_range(),
+                }
                 if self.now >= self.next_forward_at && self.journal.pending_len() > 0 {
                     self.start_forwarding(After::Clock)
                 } else {
@@ -360,11 +413,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 if !matches!(self.state, State::Idle) {
                     return self.wrong_state();
                 }
-                let (Ok(totals), Ok(host_view)) = (
-                    crate::settlement::totals(&mut self.journal),
-                    crate::settlement::host_view(&mut self.journal),
-                ) else {
-                    return Step::Halt;
+                let totals = match crate::settlement::totals(&mut self.journal) {
+                    Ok(t) => t,
+                    Err(e) => return self.storage_fault(e),
+                };
+                let host_view = match crate::settlement::host_view(&mut self.journal) {
+                    Ok(v) => v,
+                    Err(e) => return self.storage_fault(e),
                 };
                 // Reconcile with the host (ISO 8583 0500); its verdict goes into the answer.
                 self.state = State::Reconciling { totals };
@@ -428,8 +483,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
     /// Captures (CARD-06) and reversals (PBS-03) refer to an earlier transaction and need no
     /// card: the terminal has what it needs in its journal.
     fn follow_up(&mut self, kind: TxnKind, amount: Amount, reference: u32) -> Step<'_> {
-        let Ok(original) = self.find(reference) else {
-            return Step::Halt;
+        let original = match self.find(reference) {
+            Ok(o) => o,
+            Err(e) => return self.storage_fault(e),
         };
         let wanted = match kind {
             TxnKind::Capture => TxnKind::PreAuthorisation,
@@ -452,8 +508,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     && f.record.related_seq == reference
                     && f.record.status != TxnStatus::Declined;
             });
-            if r.is_err() {
-                return Step::Halt;
+            if let Err(e) = r {
+                return self.storage_fault(e);
             }
         }
         if captured {
@@ -520,7 +576,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                         TxnStatus::ApprovedOnline,
                     )
                 }
-                Err(_) => Step::Halt,
+                Err(e) => self.storage_fault(e),
             };
         }
         self.state = State::AwaitingHost(txn);
@@ -543,11 +599,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
             let rec = self.record_of(&txn, TxnStatus::ApprovedOffline, Reason::Approved);
             match self.journal.record(&rec) {
                 Ok(()) => {}
-                Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
-                Err(_) => return self.abort(Reason::OfflineQueueFull),
+                Err(JournalError::Full | JournalError::TooManyPending) => {
+                    return self.abort(Reason::OfflineQueueFull);
+                }
+                Err(e) => return self.storage_fault(e),
             }
-            if self.journal.mark_reversed(txn.related_seq).is_err() {
-                return Step::Halt;
+            if let Err(e) = self.journal.mark_reversed(txn.related_seq) {
+                return self.storage_fault(e);
             }
             return self.render_and_reply(txn, Outcome::ApprovedOffline, Reason::Approved, None);
         }
@@ -634,16 +692,16 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 txn.seq = self.journal.take_seq();
                 Ok(txn)
             }
-            Err(JournalError::Flash(FlashError::PowerLost)) => Err(NoRoom::PowerLost),
-            Err(_) => Err(NoRoom::Full),
+            Err(JournalError::Full | JournalError::TooManyPending) => Err(NoRoom::Full),
+            Err(e) => Err(NoRoom::Fault(e)),
         }
     }
 
     /// Nothing more can be journaled until the queue is forwarded: refuse before the host or
     /// the cardholder is involved.
     fn refuse(&mut self, why: NoRoom) -> Step<'_> {
-        if why == NoRoom::PowerLost {
-            return Step::Halt;
+        if let NoRoom::Fault(e) = why {
+            return self.storage_fault(e);
         }
         self.state = State::Idle;
         self.receipt.clear();
@@ -712,7 +770,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
         // Card-level and merchant-level refusals come before anything is sent (CARD-04, CARD-10).
         let facts = match self.attempt(&txn, true) {
             Ok(f) => f,
-            Err(_) => return Step::Halt,
+            Err(e) => return self.storage_fault(e),
         };
         let pre = match txn.kind {
             TxnKind::Purchase => limits::route(&self.cfg.limits, &facts),
@@ -770,10 +828,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 }) if txn_seq == txn.seq => {
                     self.set_auth(auth_code);
                     if code.is_approved() {
-                        if txn.kind == TxnKind::Reversal
-                            && !matches!(self.journal.mark_reversed(txn.related_seq), Ok(true))
-                        {
-                            return Step::Halt;
+                        if txn.kind == TxnKind::Reversal {
+                            match self.journal.mark_reversed(txn.related_seq) {
+                                Ok(true) => {}
+                                // The original was found when the reversal started.
+                                Ok(false) => return self.storage_fault(JournalError::Inconsistent),
+                                Err(e) => return self.storage_fault(e),
+                            }
                         }
                         self.finish(
                             txn,
@@ -851,7 +912,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                             && !(rec.kind == TxnKind::Reversal && code == response_code::NOT_FOUND);
                     match self.journal.acknowledge(rec.seq, declined) {
                         Ok(()) => self.forward_next(after),
-                        Err(_) => Step::Halt,
+                        Err(e) => self.storage_fault(e),
                     }
                 }
                 _ => self.forwarding_failed(after),
@@ -880,7 +941,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
     fn offline(&mut self, txn: Txn, forced: bool) -> Step<'_> {
         let facts = match self.attempt(&txn, forced && !txn.forced_offline) {
             Ok(f) => f,
-            Err(_) => return Step::Halt,
+            Err(e) => return self.storage_fault(e),
         };
         match limits::route(&self.cfg.limits, &facts) {
             Ok(Route::Reserve) => {
@@ -985,14 +1046,35 @@ impl<'a, F: Flash> Terminal<'a, F> {
             self.auth_len = 0;
         }
         let rec = self.record_of(&txn, status, reason);
+        let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
         let (outcome, reason) = match self.journal.record(&rec) {
             Ok(()) => (outcome, reason),
             Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
-            Err(_) if outcome == Outcome::ApprovedOffline => {
+            Err(JournalError::Full | JournalError::TooManyPending)
+                if outcome == Outcome::ApprovedOffline =>
+            {
                 (Outcome::Declined, Reason::OfflineQueueFull)
             }
-            // `claim_seq` made room; other outcomes are the host's decision either way.
-            Err(_) => (outcome, reason),
+            // Not journaled, so not approved (issue 9): an approval exists only once it is
+            // durable. The host may hold an online approval, so a reversal is stored for it if
+            // the journal can still take one.
+            Err(e) if approved => {
+                self.storage_fault = Some(e);
+                if outcome == Outcome::ApprovedOnline
+                    && matches!(
+                        txn.kind,
+                        TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation
+                    )
+                {
+                    self.unresolved = Some(txn.seq);
+                }
+                (Outcome::Declined, Reason::StorageFailure)
+            }
+            // A decline stays a decline; the fault is reported.
+            Err(e) => {
+                self.storage_fault = Some(e);
+                (outcome, reason)
+            }
         };
         if self.unresolved == Some(txn.seq) {
             self.unresolved = None;
@@ -1112,12 +1194,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
         match self.journal.pending(0) {
             Ok(Some(rec)) => {
                 // A second send of the same item is a repeat advice (0221/0421).
-                let Ok(repeat) = self.journal.pending_was_sent(0) else {
-                    return Step::Halt;
+                let repeat = match self.journal.pending_was_sent(0) {
+                    Ok(r) => r,
+                    Err(e) => return self.storage_fault(e),
                 };
                 // Durably "sent" before it is sent: the host may have it from now on.
-                if self.journal.mark_sent(rec.seq).is_err() {
-                    return Step::Halt;
+                if let Err(e) = self.journal.mark_sent(rec.seq) {
+                    return self.storage_fault(e);
                 }
                 self.state = State::Forwarding { rec, after };
                 let State::Forwarding { ref rec, .. } = self.state else {
@@ -1148,7 +1231,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 self.state = State::Idle;
                 self.after(after)
             }
-            Err(_) => Step::Halt,
+            Err(e) => self.storage_fault(e),
         }
     }
 
@@ -1163,8 +1246,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
         let mut total = 0u64;
         let mut overdue = 0u32;
         for i in 0..self.journal.pending_len() {
-            let Ok(Some(r)) = self.journal.pending(i) else {
-                return Step::Halt;
+            let r = match self.journal.pending(i) {
+                Ok(Some(r)) => r,
+                Ok(None) => return self.storage_fault(JournalError::Inconsistent),
+                Err(e) => return self.storage_fault(e),
             };
             total = total.saturating_add(r.amount.minor);
             let deadline = if r.network == Network::BankAxept {
@@ -1946,6 +2031,124 @@ mod tests {
             panic!()
         };
         assert_eq!((d.kind, d.related_seq), (TxnKind::Reversal, 2));
+    }
+
+    #[test]
+    fn issue_9_the_clock_never_leaves_what_the_journal_can_store() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let range = crate::journal::TIME_RANGE;
+        let refused = Response::Rejected(RequestError::ClockOutOfRange {
+            min: *range.start(),
+            max: *range.end(),
+        });
+        for unix_s in [i64::MAX, i64::MIN, -1, i64::from(u32::MAX) + 1] {
+            let Step::Reply(r) = t.handle(&Request::SetClock { unix_s }) else {
+                panic!()
+            };
+            assert_eq!(r, refused, "{unix_s}");
+        }
+        let Step::Reply(r) = t.handle(&Request::SetClock {
+            unix_s: *range.end(),
+        }) else {
+            panic!()
+        };
+        assert_eq!(
+            r,
+            Response::Clock {
+                unix_s: *range.end()
+            }
+        );
+        for secs in [1, u32::MAX] {
+            let Step::Reply(r) = t.handle(&Request::AdvanceClock { secs }) else {
+                panic!()
+            };
+            assert_eq!(r, refused, "+{secs}");
+        }
+        // A purchase at the last second still journals its true time.
+        let mut c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        c.expiry = Expiry {
+            year: 2106,
+            month: 12,
+        };
+        assert!(start(&mut t, dkk(10_00), c, Some("1234")).is_none());
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        let mut times = std::vec::Vec::new();
+        t.journal
+            .for_each(|f| times.push(f.record.local_time))
+            .unwrap();
+        assert_eq!(times, [*range.end()]);
+    }
+
+    /// A flash whose reads come back damaged once armed: the journal then contradicts itself.
+    struct Damaging<'m> {
+        inner: NorFlash<&'m mut [u8]>,
+        armed: std::rc::Rc<core::cell::Cell<bool>>,
+    }
+
+    impl Flash for Damaging<'_> {
+        fn size(&self) -> u32 {
+            self.inner.size()
+        }
+        fn page_size(&self) -> u32 {
+            self.inner.page_size()
+        }
+        fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+            self.inner.read(addr, buf)?;
+            if self.armed.get() {
+                buf.iter_mut().for_each(|b| *b ^= 0x5A);
+            }
+            Ok(())
+        }
+        fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+            self.inner.program(addr, data)
+        }
+        fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
+            self.inner.erase_page(page)
+        }
+    }
+
+    #[test]
+    fn issue_9_an_inconsistent_journal_is_its_own_error_not_a_power_loss() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let armed = std::rc::Rc::new(core::cell::Cell::new(false));
+        let flash = Damaging {
+            inner: NorFlash::new(&mut mem[..], 4096),
+            armed: armed.clone(),
+        };
+        let mut t = Terminal::boot(cfg(), flash).unwrap();
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        t.handle(&Request::StartPurchase {
+            amount: dkk(100_00),
+            forced_offline: false,
+        });
+        t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        )));
+        t.handle(&Request::EnterPin(PinText("1234")));
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        armed.set(true);
+        match t.handle(&Request::QueueStatus) {
+            Step::Reply(Response::Rejected(RequestError::StorageFault)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.take_storage_fault(), Some(JournalError::Inconsistent));
+        // The terminal is still alive and says so when asked.
+        armed.set(false);
+        assert!(matches!(
+            t.handle(&Request::Ping { nonce: 1 }),
+            Step::Reply(Response::Pong { nonce: 1 })
+        ));
     }
 
     #[test]

@@ -243,6 +243,10 @@ fn answer<F: fut_core::flash::Flash>(
                         .to_vec()
                     }
                 };
+                // A storage fault is answered (not a power loss): say what it was.
+                if let Some(e) = terminal.take_storage_fault() {
+                    diag!("fut-emulator: storage fault, not a power loss: {e:?}");
+                }
                 return Some((bytes, power_off));
             }
             Step::Host(msg) => {
@@ -283,13 +287,27 @@ fn answer<F: fut_core::flash::Flash>(
     }
 }
 
-/// Identifies this build for Hello. A real terminal reports a hash of its firmware image; the
-/// emulator is rebuilt constantly, so it reports a CRC of its package name and version, which is
-/// stable for snapshots yet changes with every release.
+/// Identifies this build for Hello: SHA-256 (hex) over the firmware's sources, computed by
+/// `build.rs` (see there for why sources rather than the binary). It changes with any change to
+/// the firmware, not only with a new version number.
 fn build_hash() -> String {
-    let id = concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"));
-    format!(
-        "{:08x}",
-        payhil_protocol::frame::CRC.checksum(id.as_bytes())
-    )
+    env!("FUT_BUILD_HASH").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Before issue 9 the hash was a CRC of the package name and version, the same for every
+    /// build of a version.
+    #[test]
+    fn the_build_hash_is_of_the_build_not_of_its_name_and_version() {
+        let h = super::build_hash();
+        assert_eq!(h.len(), 64, "{h}");
+        assert!(h.bytes().all(|b| b.is_ascii_hexdigit()), "{h}");
+        let id = concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"));
+        let old = format!(
+            "{:08x}",
+            payhil_protocol::frame::CRC.checksum(id.as_bytes())
+        );
+        assert_ne!(h, old);
+    }
 }

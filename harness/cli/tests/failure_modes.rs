@@ -390,3 +390,87 @@ async fn an_alphanumeric_host_answer_is_a_decline_showing_the_code_never_offline
     assert_eq!(books.settled().count(), 0);
     bench.shutdown().await;
 }
+
+/// Issue 9 item 6: no arithmetic on a number from the wire may wrap or panic. Before the fix
+/// the terminal stored `SetClock(i64::MAX)` and the next `AdvanceClock` overflowed (a panic in
+/// this debug build: the emulator died); in release it would wrap to a time the journal stores
+/// as 1970. A time outside what the journal can store is refused with its own error.
+#[tokio::test]
+async fn a_clock_outside_the_journals_range_is_refused_and_nothing_wraps() {
+    use payhil_protocol::{RequestError, Response};
+    let mut bench = emulated_bench().await;
+    let r = bench
+        .link
+        .request(&Request::SetClock { unix_s: i64::MAX })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Rejected(RequestError::ClockOutOfRange { .. })
+        ),
+        "{:?}",
+        r.get()
+    );
+    let r = bench
+        .link
+        .request(&Request::AdvanceClock { secs: u32::MAX })
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.get(), Response::Clock { unix_s } if (0..=i64::from(u32::MAX)).contains(&unix_s)),
+        "{:?}",
+        r.get()
+    );
+    // Just inside the range, then an advance that would leave it: refused, clock kept.
+    let top = i64::from(u32::MAX) - 10;
+    let r = bench
+        .link
+        .request(&Request::SetClock { unix_s: top })
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.get(), Response::Clock { unix_s } if unix_s == top),
+        "{:?}",
+        r.get()
+    );
+    let r = bench
+        .link
+        .request(&Request::AdvanceClock { secs: 11 })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Rejected(RequestError::ClockOutOfRange { .. })
+        ),
+        "{:?}",
+        r.get()
+    );
+    for unix_s in [-1, i64::MIN] {
+        let r = bench
+            .link
+            .request(&Request::SetClock { unix_s })
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                r.get(),
+                Response::Rejected(RequestError::ClockOutOfRange { .. })
+            ),
+            "{unix_s}: {:?}",
+            r.get()
+        );
+    }
+    let r = bench
+        .link
+        .request(&Request::AdvanceClock { secs: 10 })
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.get(), Response::Clock { unix_s } if unix_s == top + 10),
+        "{:?}",
+        r.get()
+    );
+    bench.shutdown().await;
+}

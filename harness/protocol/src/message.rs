@@ -372,6 +372,9 @@ pub enum Reason {
     /// The host declined with a response code the terminal has no specific reason for, or one
     /// it cannot honour; the code (ISO 8583 DE 39, two letters or digits) is given and printed.
     HostDeclined(crate::host_link::ResponseCode),
+    /// The terminal could not journal the transaction (its storage failed or is inconsistent),
+    /// so it did not approve it.
+    StorageFailure,
 }
 
 /// Who a terminal is: fixed by its build and configuration.
@@ -455,6 +458,17 @@ pub enum RequestError {
     },
     /// The amount is zero or its currency is not supported.
     BadAmount,
+    /// SetClock or AdvanceClock asked for a time the terminal cannot keep (its journal stores
+    /// times in a fixed range); the clock is unchanged.
+    ClockOutOfRange {
+        /// Earliest time the terminal keeps, Unix seconds.
+        min: i64,
+        /// Latest time the terminal keeps, Unix seconds.
+        max: i64,
+    },
+    /// The terminal's storage failed or was found inconsistent (not a power loss): the request
+    /// was not carried out.
+    StorageFault,
 }
 
 /// Answers to [`Request`]s.

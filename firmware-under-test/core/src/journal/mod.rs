@@ -433,7 +433,18 @@ pub enum JournalError {
     /// The journal was written under another card-number key (another device's flash, or a
     /// changed key): refused rather than losing its pending items as unreadable.
     WrongKey,
+    /// The journal contradicts itself: a record its index points at no longer reads back, or
+    /// a record the terminal found is gone. Not a power loss.
+    Inconsistent,
+    /// Sequence numbers (or log sequence numbers) would run past `u32::MAX`: nothing more can
+    /// be journaled without repeating a number.
+    SequenceExhausted,
+    /// A time outside [`TIME_RANGE`]: it cannot be stored (and would read back wrong).
+    TimeOutOfRange,
 }
+
+/// The times a record can hold (Unix seconds, stored as u32: 1970-01-01 .. 2106-02-07).
+pub const TIME_RANGE: core::ops::RangeInclusive<i64> = 0..=u32::MAX as i64;
 
 impl From<FlashError> for JournalError {
     fn from(e: FlashError) -> Self {
@@ -477,6 +488,10 @@ pub struct Journal<F, const P: usize> {
     /// The boot record (which burns a sequence number) could not be written at mount because
     /// the journal was full; it is written before any number is handed out.
     boot_unrecorded: bool,
+    /// A sequence number taken and not yet journaled. Only one may be outstanding: the next is
+    /// handed out only after a record burns it (see [`Journal::ensure_room`]), so the one
+    /// number a boot burns always covers it, whatever failed in between.
+    unjournaled: Option<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -547,6 +562,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             declined_by_host: 0,
             forwarded: 0,
             boot_unrecorded: false,
+            unjournaled: None,
         };
         match j.recover(pages) {
             Ok(()) => Ok(j),
@@ -616,13 +632,16 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             j.pending[i] = p.1;
         }
         if let Some((lsn, slot)) = max {
-            j.next_lsn = lsn + 1;
+            // Numbers read from flash: checked, a damaged or hostile image must not wrap them.
+            j.next_lsn = lsn.checked_add(1).ok_or(JournalError::SequenceExhausted)?;
             j.head = (slot + 1) % slots;
         }
-        j.boot_count += 1;
+        j.boot_count = j.boot_count.saturating_add(1);
         // Burn the next sequence number: a transaction cut before it was journaled may have
         // sent it to the host already.
-        j.next_seq = max_seq + 2;
+        j.next_seq = max_seq
+            .checked_add(2)
+            .ok_or(JournalError::SequenceExhausted)?;
         match j.write_boot_record() {
             // A journal full of pending items must still boot, so that it can forward them.
             // The boot record is then written by `ensure_room`, before any number is taken.
@@ -636,7 +655,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     }
 
     fn write_boot_record(&mut self) -> Result<(), JournalError> {
-        let burned = self.next_seq - 1;
+        // next_seq >= 1 always (it starts at 1 and only grows).
+        let burned = self.next_seq.saturating_sub(1);
         let mut body = [0xFFu8; 44];
         body[0..4].copy_from_slice(&self.boot_count.to_le_bytes());
         body[4..8].copy_from_slice(&burned.to_le_bytes());
@@ -721,7 +741,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         b[52..56].copy_from_slice(&crc.to_le_bytes());
         // Whatever happens to this program, the slot and the lsn are used up.
         self.head = (slot + 1) % self.slots;
-        self.next_lsn += 1;
+        self.next_lsn = lsn.checked_add(1).ok_or(JournalError::SequenceExhausted)?;
         let len = if done { WRITTEN + 4 } else { WRITTEN };
         self.flash.program(slot * SLOT, &b[..len])?;
         if kind == KIND_INTENT {
@@ -815,20 +835,29 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     /// takes another.
     pub fn take_seq(&mut self) -> u32 {
         debug_assert!(
-            !self.boot_unrecorded,
+            !self.boot_unrecorded && self.unjournaled.is_none(),
             "ensure_room must succeed before a number is taken"
         );
         let s = self.next_seq;
-        self.next_seq += 1;
+        // `ensure_room` refuses before the last numbers; saturating keeps this total anyway.
+        self.next_seq = s.saturating_add(1);
+        self.unjournaled = Some(s);
         s
     }
 
     /// Makes sure the next record has a slot (erasing a reusable page if needed); `Full` if not.
     /// Must succeed before [`Journal::take_seq`].
     pub fn ensure_room(&mut self) -> Result<(), JournalError> {
-        if self.boot_unrecorded {
+        // Two numbers stay in reserve: one a boot burns, one it hands out.
+        if self.next_seq > u32::MAX - 2 {
+            return Err(JournalError::SequenceExhausted);
+        }
+        // A number taken but never journaled (its transaction ended in a storage fault) is
+        // burned by a record before the next is taken, so at most one is ever unjournaled.
+        if self.boot_unrecorded || self.unjournaled.is_some() {
             self.write_boot_record()?;
             self.boot_unrecorded = false;
+            self.unjournaled = None;
         }
         self.free_slot().map(|_| ())
     }
@@ -845,6 +874,10 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         if offline && self.pending_len == P {
             return Err(JournalError::TooManyPending);
         }
+        // Stored as u32: a time outside would read back as another (1970) time.
+        if !TIME_RANGE.contains(&rec.local_time) {
+            return Err(JournalError::TimeOutOfRange);
+        }
         // The slot first: making room may itself append (an erase intent), and the card number's
         // nonce needs the lsn this record will get.
         let slot = self.free_slot()?;
@@ -852,6 +885,9 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         rec.encode(&mut body, &self.key, self.next_lsn);
         // Nothing to forward for anything but an offline approval: written done at once.
         self.write_at(slot, KIND_TXN, &body, !offline)?;
+        if self.unjournaled == Some(rec.seq) {
+            self.unjournaled = None;
+        }
         if offline {
             // Sequence numbers grow, so appending keeps the index sorted.
             self.pending[self.pending_len] = slot as u16;
@@ -888,7 +924,11 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         let mut b = [0u8; SLOT as usize];
         self.flash.read(u32::from(self.pending[i]) * SLOT, &mut b)?;
         let lsn = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-        Ok(TxnRecord::decode(&b[8..52], &self.key, lsn))
+        // The index only holds slots that decoded at mount or were just written: a record that
+        // no longer reads back is an inconsistency, never a silent end of the queue.
+        TxnRecord::decode(&b[8..52], &self.key, lsn)
+            .map(Some)
+            .ok_or(JournalError::Inconsistent)
     }
 
     /// Visits every transaction still on flash (what support can recover, SUPPORT-02), in slot
@@ -1180,6 +1220,48 @@ mod tests {
                 "the cut transaction's number {seq} is never reused"
             );
         }
+    }
+
+    #[test]
+    fn numbers_taken_but_never_journaled_are_never_given_again() {
+        // Two transactions in a row end in a storage fault before their records: each number
+        // must be burned before the next is taken, or a reboot (which burns one) repeats one.
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        let mut taken = Vec::new();
+        for _ in 0..2 {
+            j.ensure_room().unwrap();
+            taken.push(j.take_seq());
+        }
+        let j: J =
+            Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+        assert!(
+            j.next_seq() > taken[1],
+            "{taken:?} then {} after a reboot",
+            j.next_seq()
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_from_flash_never_wrap() {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        let mut r = rec(u32::MAX - 1, 1, TxnStatus::ApprovedOnline);
+        r.seq = u32::MAX - 1;
+        j.record(&r).unwrap();
+        let again = Journal::<NorFlash<&mut [u8]>, 1024>::mount(
+            j.into_flash(),
+            crate::journal::PanKey::test_key("TEST"),
+        );
+        assert!(matches!(again, Err(JournalError::SequenceExhausted)));
     }
 
     #[test]
