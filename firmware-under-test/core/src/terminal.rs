@@ -210,11 +210,29 @@ impl<'a, F: Flash> Terminal<'a, F> {
         Self::boot_with_key(cfg, flash, key)
     }
 
+    /// Erases the flash and boots on a new journal whose sequence numbers continue above
+    /// `seq_floor` (see [`Journal::format`]). Only on an explicit request, never as a fallback.
+    pub fn boot_formatted(cfg: Config<'a>, flash: F, seq_floor: u32) -> Result<Self, JournalError> {
+        let key = PanKey::test_key(cfg.identity.serial);
+        let journal = Journal::format(flash, key, seq_floor)?;
+        Ok(Self::with_journal(cfg, journal))
+    }
+
+    /// Slots of the journal that did not read back at boot (see
+    /// [`Journal::unreadable_slots`]).
+    pub fn unreadable_slots(&self) -> u32 {
+        self.journal.unreadable_slots()
+    }
+
     /// Boots with the key card numbers are kept under in the journal (PCI-02).
     pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
-        Ok(Self {
+        Ok(Self::with_journal(cfg, Journal::mount(flash, key)?))
+    }
+
+    fn with_journal(cfg: Config<'a>, journal: Journal<F, MAX_PENDING>) -> Self {
+        Self {
             cfg,
-            journal: Journal::mount(flash, key)?,
+            journal,
             now: 0,
             state: State::Idle,
             next_forward_at: 0,
@@ -225,7 +243,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
             auth_len: 0,
             unresolved: None,
             storage_fault: None,
-        })
+        }
     }
 
     /// Power-ups since format, including this one.
@@ -2149,6 +2167,79 @@ mod tests {
             t.handle(&Request::Ping { nonce: 1 }),
             Step::Reply(Response::Pong { nonce: 1 })
         ));
+    }
+
+    /// RAM storage whose writes fail once armed (a flash file that cannot be written).
+    struct FailingWrites {
+        mem: std::vec::Vec<u8>,
+        fail: std::rc::Rc<core::cell::Cell<bool>>,
+    }
+
+    impl crate::flash::Storage for FailingWrites {
+        fn bytes(&self) -> &[u8] {
+            &self.mem
+        }
+        fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), FlashError> {
+            if self.fail.get() {
+                return Err(FlashError::WriteFailed);
+            }
+            self.mem[offset..offset + data.len()].copy_from_slice(data);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn issue_9_a_flash_write_error_reaches_the_core_and_nothing_is_approved() {
+        let fail = std::rc::Rc::new(core::cell::Cell::new(false));
+        let storage = FailingWrites {
+            mem: vec![0xFFu8; 16 * 4096],
+            fail: fail.clone(),
+        };
+        let mut t = Terminal::boot(cfg(), NorFlash::new(storage, 4096)).unwrap();
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        for online in [false, true] {
+            t.handle(&Request::StartPurchase {
+                amount: dkk(100_00),
+                forced_offline: false,
+            });
+            t.handle(&Request::PresentCard(c));
+            let Step::Host(HostRequest::Authorise(d)) =
+                t.handle(&Request::EnterPin(PinText("1234")))
+            else {
+                panic!()
+            };
+            let seq = d.txn_seq;
+            fail.set(true);
+            let answer = if online {
+                Ok(HostResponse::AuthResult {
+                    txn_seq: seq,
+                    response_code: response_code::APPROVED,
+                    auth_code: "123456",
+                })
+            } else {
+                Err(HostUnreachable::NotSent)
+            };
+            let Step::Reply(Response::Done(r)) = t.host_result(answer) else {
+                panic!("a write error is not a power loss")
+            };
+            assert_eq!(
+                (r.outcome, r.reason),
+                (Outcome::Declined, Reason::StorageFailure),
+                "online: {online}"
+            );
+            assert_eq!(
+                t.take_storage_fault(),
+                Some(JournalError::Flash(FlashError::WriteFailed))
+            );
+            fail.set(false);
+        }
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 0, "nothing was approved offline");
     }
 
     #[test]

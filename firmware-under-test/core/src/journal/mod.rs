@@ -492,6 +492,42 @@ pub struct Journal<F, const P: usize> {
     /// handed out only after a record burns it (see [`Journal::ensure_room`]), so the one
     /// number a boot burns always covers it, whatever failed in between.
     unjournaled: Option<u32>,
+    /// See [`Journal::unreadable_slots`].
+    unreadable: u32,
+}
+
+/// Slots, slots per page and pages of a device the journal can use.
+fn geometry<F: Flash>(flash: &F) -> Result<(u32, u32, u32), JournalError> {
+    let slots = flash.size() / SLOT;
+    let slots_per_page = flash.page_size() / SLOT;
+    let pages = flash.size() / flash.page_size().max(1);
+    if slots_per_page < 2 || !(2..=MAX_PAGES as u32).contains(&pages) || slots > u32::from(u16::MAX)
+    {
+        return Err(JournalError::BadGeometry);
+    }
+    Ok((slots, slots_per_page, pages))
+}
+
+/// The highest sequence number recorded anywhere in a raw journal image (any layout version,
+/// any key, any length: whole slots whose magic and CRC hold), 0 if none. What `--format-flash`
+/// carries over so that numbers never repeat, however damaged the old image was.
+pub fn highest_seq_in(image: &[u8]) -> u32 {
+    let mut max = 0;
+    for b in image.chunks_exact(SLOT as usize) {
+        let crc = u32::from_le_bytes([b[52], b[53], b[54], b[55]]);
+        if b[0..2] != MAGIC || crate::flash_crc(&b[..HEADER_AND_BODY]) != crc {
+            continue;
+        }
+        // Layouts 4 and 5 agree here: a transaction's seq and a boot's burned number.
+        let at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let seq = match b[2] {
+            KIND_TXN => at(8),
+            KIND_BOOT => at(12),
+            _ => continue,
+        };
+        max = max.max(seq);
+    }
+    max
 }
 
 #[derive(Clone, Copy)]
@@ -538,15 +574,10 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     /// Like [`Journal::mount`], but gives the flash back on failure, so that a boot cut short by
     /// a power loss can be retried on the same device.
     pub fn mount_keep(flash: F, key: PanKey) -> Result<Self, (JournalError, F)> {
-        let slots = flash.size() / SLOT;
-        let slots_per_page = flash.page_size() / SLOT;
-        let pages = flash.size() / flash.page_size().max(1);
-        if slots_per_page < 2
-            || !(2..=MAX_PAGES as u32).contains(&pages)
-            || slots > u32::from(u16::MAX)
-        {
-            return Err((JournalError::BadGeometry, flash));
-        }
+        let (slots, slots_per_page, pages) = match geometry(&flash) {
+            Ok(g) => g,
+            Err(e) => return Err((e, flash)),
+        };
         let mut j = Self {
             flash,
             key,
@@ -563,11 +594,39 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             forwarded: 0,
             boot_unrecorded: false,
             unjournaled: None,
+            unreadable: 0,
         };
         match j.recover(pages) {
             Ok(()) => Ok(j),
             Err(e) => Err((e, j.flash)),
         }
+    }
+
+    /// Erases the whole device and starts a new journal on it: only when asked explicitly (the
+    /// emulator's `--format-flash`), never because a mount failed. `seq_floor` is the highest
+    /// sequence number the device may have used before (read from the old image with
+    /// [`highest_seq_in`]): the new journal burns it, so numbers continue above it and the host,
+    /// which deduplicates on them (PBS-02), never sees one again.
+    pub fn format(mut flash: F, key: PanKey, seq_floor: u32) -> Result<Self, JournalError> {
+        let (_, _, pages) = geometry(&flash)?;
+        for page in 0..pages {
+            flash.erase_page(page)?;
+        }
+        let mut j = Self::mount(flash, key)?;
+        if seq_floor >= j.next_seq {
+            // Two above the floor: the floor's successor may have been taken unjournaled.
+            j.next_seq = seq_floor
+                .checked_add(2)
+                .ok_or(JournalError::SequenceExhausted)?;
+            j.write_boot_record()?;
+        }
+        Ok(j)
+    }
+
+    /// Slots that hold neither a record nor erased bytes (torn writes, or damage), found at
+    /// mount. A power cut leaves at most one torn slot or half-erased page; more is worth a look.
+    pub fn unreadable_slots(&self) -> u32 {
+        self.unreadable
     }
 
     fn recover(&mut self, pages: u32) -> Result<(), JournalError> {
@@ -591,6 +650,9 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         let mut pendings: [(u32, u16); P] = [(0, 0); P];
         for slot in 0..slots {
             let state = j.read_slot(slot)?;
+            if matches!(state, SlotState::Garbage) {
+                j.unreadable = j.unreadable.saturating_add(1);
+            }
             let Some(lsn) = state.lsn() else { continue };
             if j.is_stale(slot, lsn) {
                 continue;
@@ -1262,6 +1324,39 @@ mod tests {
             crate::journal::PanKey::test_key("TEST"),
         );
         assert!(matches!(again, Err(JournalError::SequenceExhausted)));
+    }
+
+    #[test]
+    fn format_continues_the_sequence_numbers_of_a_damaged_image() {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        let mut last = 0;
+        for _ in 0..5 {
+            last = j.take_seq();
+            j.record(&rec(last, 1, TxnStatus::ApprovedOffline)).unwrap();
+        }
+        let _ = j.into_flash();
+        // Damage: cut the image short, and break the first record.
+        let mut image = mem[..4096 + 100].to_vec();
+        image[70] ^= 1;
+        let floor = highest_seq_in(&image);
+        assert_eq!(floor, last);
+        let mut fresh = vec![0x00u8; 4 * 4096];
+        let j: J = Journal::format(
+            NorFlash::new(&mut fresh[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+            floor,
+        )
+        .unwrap();
+        assert_eq!(j.pending_len(), 0);
+        assert!(j.next_seq() > floor);
+        let j: J =
+            Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+        assert!(j.next_seq() > floor + 1, "still above after a reboot");
     }
 
     #[test]

@@ -33,8 +33,9 @@ impl Storage for Ram {
     fn bytes(&self) -> &[u8] {
         &self.0
     }
-    fn write(&mut self, offset: usize, data: &[u8]) {
+    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), crate::flash::FlashError> {
         self.0[offset..offset + data.len()].copy_from_slice(data);
+        Ok(())
     }
 }
 
