@@ -18,6 +18,9 @@ pub enum FlashError {
     NotErased,
     /// Power was cut during this operation; the device is dead until the next boot.
     PowerLost,
+    /// The storage behind the device failed to take a write (e.g. the emulator's flash file):
+    /// the bytes may or may not have changed. The operation did not succeed.
+    WriteFailed,
 }
 
 /// A NOR flash device.
@@ -38,16 +41,24 @@ pub trait Flash {
 pub trait Storage {
     /// All bytes of the device.
     fn bytes(&self) -> &[u8];
-    /// Overwrites `data.len()` bytes at `offset` (already checked against NOR rules).
-    fn write(&mut self, offset: usize, data: &[u8]);
+    /// Overwrites `data.len()` bytes at `offset` (already checked against NOR rules and the
+    /// bounds). A storage that cannot keep them says so: the error reaches the firmware, which
+    /// must not act as if they were kept (e.g. approve a transaction whose record failed).
+    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), FlashError>;
 }
 
 impl Storage for &mut [u8] {
     fn bytes(&self) -> &[u8] {
         self
     }
-    fn write(&mut self, offset: usize, data: &[u8]) {
-        self[offset..offset + data.len()].copy_from_slice(data);
+    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), FlashError> {
+        let end = offset
+            .checked_add(data.len())
+            .ok_or(FlashError::OutOfBounds)?;
+        self.get_mut(offset..end)
+            .ok_or(FlashError::OutOfBounds)?
+            .copy_from_slice(data);
+        Ok(())
     }
 }
 
@@ -103,6 +114,11 @@ impl<S: Storage> NorFlash<S> {
         &self.storage
     }
 
+    /// The storage, to change it behind the NOR rules (tests that damage a flash image).
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
     /// Gives the storage back, e.g. to "reboot" on the same bytes.
     pub fn into_storage(self) -> S {
         self.storage
@@ -112,7 +128,9 @@ impl<S: Storage> NorFlash<S> {
         if self.dead {
             return Err(FlashError::PowerLost);
         }
-        let end = addr as usize + len;
+        let end = (addr as usize)
+            .checked_add(len)
+            .ok_or(FlashError::OutOfBounds)?;
         if end > self.storage.bytes().len() {
             return Err(FlashError::OutOfBounds);
         }
@@ -159,16 +177,18 @@ impl<S: Storage> Flash for NorFlash<S> {
         if let Some(tear) = self.tick() {
             if tear {
                 let half = (data.len() / 2) as u32 / WORD * WORD;
-                self.storage.write(a, &data[..half as usize]);
+                // Power is lost either way; what the torn half did is what the storage kept.
+                let _ = self.storage.write(a, &data[..half as usize]);
             }
             return Err(FlashError::PowerLost);
         }
-        self.storage.write(a, data);
-        Ok(())
+        self.storage.write(a, data)
     }
 
     fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
-        let start = page * self.page_size;
+        let start = page
+            .checked_mul(self.page_size)
+            .ok_or(FlashError::OutOfBounds)?;
         let a = self.check(start, self.page_size as usize)?;
         // A torn erase leaves the first half of the page's words erased and the rest as they
         // were: the cut may fall inside a record, leaving it unreadable, or leave whole records.
@@ -180,13 +200,16 @@ impl<S: Storage> Flash for NorFlash<S> {
             Some(true) => words / 2,
             Some(false) => 0,
         };
+        let mut written = Ok(());
         for w in 0..n as usize {
-            self.storage
-                .write(a + w * WORD as usize, &[0xFF; WORD as usize]);
+            written = written.and(
+                self.storage
+                    .write(a + w * WORD as usize, &[0xFF; WORD as usize]),
+            );
         }
         match cut {
             Some(_) => Err(FlashError::PowerLost),
-            None => Ok(()),
+            None => written,
         }
     }
 }

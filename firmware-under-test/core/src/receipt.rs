@@ -59,7 +59,8 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::CardBlocked => "CARD BLOCKED",
         Reason::CardExpired => "CARD EXPIRED",
         Reason::IssuerUnavailable => "ISSUER UNAVAILABLE",
-        Reason::HostDeclined(_) => "DECLINED BY HOST",
+        Reason::HostDeclined(_) | Reason::HostDeclinedNumeric(_) => "DECLINED BY HOST",
+        Reason::StorageFailure => "TERMINAL STORAGE FAULT",
         Reason::OfflineAmountLimit => "OVER OFFLINE AMOUNT LIMIT",
         Reason::OfflineCardLimit => "OVER CARD OFFLINE LIMIT",
         Reason::OfflineCardTypeNotAllowed => "CARD NOT ACCEPTED OFFLINE",
@@ -178,6 +179,12 @@ pub fn render(out: &mut impl Write, r: &ReceiptData<'_>) -> fmt::Result {
         Outcome::Declined | Outcome::Aborted => {
             writeln!(out, "DECLINED")?;
             writeln!(out, "{}", reason_text(r.reason))?;
+            // The host's own code, whatever it is, for support (SUPPORT-01/02, issue 9).
+            match r.reason {
+                Reason::HostDeclined(code) => writeln!(out, "RESPONSE CODE {code}")?,
+                Reason::HostDeclinedNumeric(n) => writeln!(out, "RESPONSE CODE {n:02}")?,
+                _ => {}
+            }
         }
     }
     line(out, "TXN", format_args!("{:06}", r.txn_seq))

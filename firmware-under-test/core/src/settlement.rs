@@ -213,7 +213,11 @@ mod tests {
     #[test]
     fn totals_reconcile_and_count_each_transaction_once() {
         let mut mem = vec![0xFFu8; 8 * 4096];
-        let mut j: Journal<_, 64> = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        let mut j: Journal<_, 64> = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
         let add = |j: &mut Journal<_, 64>, minor, network, status| {
             let seq = j.take_seq();
             let rec = TxnRecord {

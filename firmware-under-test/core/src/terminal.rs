@@ -10,7 +10,7 @@
 //! BankAxept reserve solution (EnterReserveDetails) -> journaled -> Done with the receipt.
 
 use crate::flash::{Flash, FlashError};
-use crate::journal::{Journal, JournalError, StoredPan, TxnRecord, TxnStatus};
+use crate::journal::{Journal, JournalError, PanKey, StoredPan, TxnRecord, TxnStatus};
 use crate::limits::{self, Attempt, Limits, Route};
 use crate::receipt::{self, ReceiptData};
 use crate::reserve;
@@ -56,7 +56,8 @@ pub enum Step<'s> {
     Reply(Response<'s>),
     /// Send this to the host and pass its result to [`Terminal::host_result`].
     Host(HostRequest<'s>),
-    /// The flash lost power: the terminal is dead until it boots again.
+    /// The flash lost power: the terminal is dead until it boots again. (Other storage faults
+    /// are answered: see [`Terminal::take_storage_fault`].)
     Halt,
 }
 
@@ -72,7 +73,8 @@ pub enum HostUnreachable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NoRoom {
     Full,
-    PowerLost,
+    /// Anything else, a power loss included (see [`Terminal::storage_fault`]).
+    Fault(JournalError),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -156,6 +158,8 @@ pub struct Terminal<'a, F: Flash> {
     /// The transaction whose authorisation may have reached the host without its answer
     /// reaching the terminal: if it ends declined, a reversal is stored for it.
     unresolved: Option<u32>,
+    /// The last storage fault that was not a power loss, until the platform takes it to log it.
+    storage_fault: Option<JournalError>,
 }
 
 fn luhn_ok(digits: &str) -> bool {
@@ -179,6 +183,13 @@ fn expired(expiry: Expiry, now: i64) -> bool {
     (t.year, t.month) > (i32::from(expiry.year), expiry.month)
 }
 
+fn clock_out_of_range() -> Step<'static> {
+    Step::Reply(Response::Rejected(RequestError::ClockOutOfRange {
+        min: *crate::journal::TIME_RANGE.start(),
+        max: *crate::journal::TIME_RANGE.end(),
+    }))
+}
+
 fn done(outcome: Outcome, reason: Reason) -> Response<'static> {
     Response::Done(TxnResult {
         outcome,
@@ -190,11 +201,38 @@ fn done(outcome: Outcome, reason: Reason) -> Response<'static> {
 }
 
 impl<'a, F: Flash> Terminal<'a, F> {
-    /// Boots: mounts the journal (recovering the offline queue) and starts idle.
+    /// Boots: mounts the journal (recovering the offline queue) and starts idle. Card numbers
+    /// in the journal are encrypted under the device's test key, derived from its serial number
+    /// ([`PanKey::test_key`]); a real terminal passes its secure element's key to
+    /// [`Terminal::boot_with_key`] instead.
     pub fn boot(cfg: Config<'a>, flash: F) -> Result<Self, JournalError> {
-        Ok(Self {
+        let key = PanKey::test_key(cfg.identity.serial);
+        Self::boot_with_key(cfg, flash, key)
+    }
+
+    /// Erases the flash and boots on a new journal whose sequence numbers continue above
+    /// `seq_floor` (see [`Journal::format`]). Only on an explicit request, never as a fallback.
+    pub fn boot_formatted(cfg: Config<'a>, flash: F, seq_floor: u32) -> Result<Self, JournalError> {
+        let key = PanKey::test_key(cfg.identity.serial);
+        let journal = Journal::format(flash, key, seq_floor)?;
+        Ok(Self::with_journal(cfg, journal))
+    }
+
+    /// Slots of the journal that did not read back at boot (see
+    /// [`Journal::unreadable_slots`]).
+    pub fn unreadable_slots(&self) -> u32 {
+        self.journal.unreadable_slots()
+    }
+
+    /// Boots with the key card numbers are kept under in the journal (PCI-02).
+    pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
+        Ok(Self::with_journal(cfg, Journal::mount(flash, key)?))
+    }
+
+    fn with_journal(cfg: Config<'a>, journal: Journal<F, MAX_PENDING>) -> Self {
+        Self {
             cfg,
-            journal: Journal::mount(flash)?,
+            journal,
             now: 0,
             state: State::Idle,
             next_forward_at: 0,
@@ -204,12 +242,46 @@ impl<'a, F: Flash> Terminal<'a, F> {
             auth: [b' '; 6],
             auth_len: 0,
             unresolved: None,
-        })
+            storage_fault: None,
+        }
     }
 
     /// Power-ups since format, including this one.
     pub fn boot_count(&self) -> u32 {
         self.journal.boot_count()
+    }
+
+    /// The last storage fault (a failed write, an inconsistent journal; never a power loss),
+    /// taken so that the platform logs each once. The request it happened in was answered with
+    /// `Rejected(StorageFault)` or `Done(Declined, StorageFailure)`.
+    pub fn take_storage_fault(&mut self) -> Option<JournalError> {
+        self.storage_fault.take()
+    }
+
+    /// A journal error ends what the terminal was doing. A power loss halts it (the device is
+    /// dead until it boots again); anything else, a failed write or a journal found inconsistent,
+    /// is its own error: a transaction in progress ends declined (it is not approved without its
+    /// record), any other request is refused, and the terminal goes on serving.
+    fn storage_fault(&mut self, e: JournalError) -> Step<'_> {
+        if e == JournalError::Flash(FlashError::PowerLost) {
+            return Step::Halt;
+        }
+        self.storage_fault = Some(e);
+        let in_txn = matches!(
+            self.state,
+            State::AwaitingCard { .. }
+                | State::AwaitingPin(_)
+                | State::AwaitingHost(_)
+                | State::AwaitingReserve(_)
+        );
+        self.state = State::Idle;
+        self.receipt.clear();
+        self.auth_len = 0;
+        if in_txn {
+            Step::Reply(done(Outcome::Declined, Reason::StorageFailure))
+        } else {
+            Step::Reply(Response::Rejected(RequestError::StorageFault))
+        }
     }
 
     /// What the terminal waits for.
@@ -273,11 +345,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
             }
             Request::Ping { nonce } => Step::Reply(Response::Pong { nonce }),
             Request::SetClock { unix_s } => {
+                // Only times the journal can store: anything else would be journaled wrong.
+                if !crate::journal::TIME_RANGE.contains(&unix_s) {
+                    return clock_out_of_range();
+                }
                 self.now = unix_s;
                 Step::Reply(Response::Clock { unix_s })
             }
             Request::AdvanceClock { secs } => {
-                self.now += i64::from(secs);
+                // Checked: the clock may sit at the top of the range when a large step comes.
+                match self.now.checked_add(i64::from(secs)) {
+                    Some(t) if crate::journal::TIME_RANGE.contains(&t) => self.now = t,
+                    _ => return clock_out_of_range(),
+                }
                 if self.now >= self.next_forward_at && self.journal.pending_len() > 0 {
                     self.start_forwarding(After::Clock)
                 } else {
@@ -351,11 +431,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 if !matches!(self.state, State::Idle) {
                     return self.wrong_state();
                 }
-                let (Ok(totals), Ok(host_view)) = (
-                    crate::settlement::totals(&mut self.journal),
-                    crate::settlement::host_view(&mut self.journal),
-                ) else {
-                    return Step::Halt;
+                let totals = match crate::settlement::totals(&mut self.journal) {
+                    Ok(t) => t,
+                    Err(e) => return self.storage_fault(e),
+                };
+                let host_view = match crate::settlement::host_view(&mut self.journal) {
+                    Ok(v) => v,
+                    Err(e) => return self.storage_fault(e),
                 };
                 // Reconcile with the host (ISO 8583 0500); its verdict goes into the answer.
                 self.state = State::Reconciling { totals };
@@ -419,8 +501,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
     /// Captures (CARD-06) and reversals (PBS-03) refer to an earlier transaction and need no
     /// card: the terminal has what it needs in its journal.
     fn follow_up(&mut self, kind: TxnKind, amount: Amount, reference: u32) -> Step<'_> {
-        let Ok(original) = self.find(reference) else {
-            return Step::Halt;
+        let original = match self.find(reference) {
+            Ok(o) => o,
+            Err(e) => return self.storage_fault(e),
         };
         let wanted = match kind {
             TxnKind::Capture => TxnKind::PreAuthorisation,
@@ -443,8 +526,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     && f.record.related_seq == reference
                     && f.record.status != TxnStatus::Declined;
             });
-            if r.is_err() {
-                return Step::Halt;
+            if let Err(e) = r {
+                return self.storage_fault(e);
             }
         }
         if captured {
@@ -511,7 +594,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                         TxnStatus::ApprovedOnline,
                     )
                 }
-                Err(_) => Step::Halt,
+                Err(e) => self.storage_fault(e),
             };
         }
         self.state = State::AwaitingHost(txn);
@@ -534,11 +617,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
             let rec = self.record_of(&txn, TxnStatus::ApprovedOffline, Reason::Approved);
             match self.journal.record(&rec) {
                 Ok(()) => {}
-                Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
-                Err(_) => return self.abort(Reason::OfflineQueueFull),
+                Err(JournalError::Full | JournalError::TooManyPending) => {
+                    return self.abort(Reason::OfflineQueueFull);
+                }
+                Err(e) => return self.storage_fault(e),
             }
-            if self.journal.mark_reversed(txn.related_seq).is_err() {
-                return Step::Halt;
+            if let Err(e) = self.journal.mark_reversed(txn.related_seq) {
+                return self.storage_fault(e);
             }
             return self.render_and_reply(txn, Outcome::ApprovedOffline, Reason::Approved, None);
         }
@@ -625,16 +710,16 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 txn.seq = self.journal.take_seq();
                 Ok(txn)
             }
-            Err(JournalError::Flash(FlashError::PowerLost)) => Err(NoRoom::PowerLost),
-            Err(_) => Err(NoRoom::Full),
+            Err(JournalError::Full | JournalError::TooManyPending) => Err(NoRoom::Full),
+            Err(e) => Err(NoRoom::Fault(e)),
         }
     }
 
     /// Nothing more can be journaled until the queue is forwarded: refuse before the host or
     /// the cardholder is involved.
     fn refuse(&mut self, why: NoRoom) -> Step<'_> {
-        if why == NoRoom::PowerLost {
-            return Step::Halt;
+        if let NoRoom::Fault(e) = why {
+            return self.storage_fault(e);
         }
         self.state = State::Idle;
         self.receipt.clear();
@@ -703,7 +788,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
         // Card-level and merchant-level refusals come before anything is sent (CARD-04, CARD-10).
         let facts = match self.attempt(&txn, true) {
             Ok(f) => f,
-            Err(_) => return Step::Halt,
+            Err(e) => return self.storage_fault(e),
         };
         let pre = match txn.kind {
             TxnKind::Purchase => limits::route(&self.cfg.limits, &facts),
@@ -760,11 +845,14 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     auth_code,
                 }) if txn_seq == txn.seq => {
                     self.set_auth(auth_code);
-                    if code == response_code::APPROVED {
-                        if txn.kind == TxnKind::Reversal
-                            && !matches!(self.journal.mark_reversed(txn.related_seq), Ok(true))
-                        {
-                            return Step::Halt;
+                    if code.is_approved() {
+                        if txn.kind == TxnKind::Reversal {
+                            match self.journal.mark_reversed(txn.related_seq) {
+                                Ok(true) => {}
+                                // The original was found when the reversal started.
+                                Ok(false) => return self.storage_fault(JournalError::Inconsistent),
+                                Err(e) => return self.storage_fault(e),
+                            }
                         }
                         self.finish(
                             txn,
@@ -773,6 +861,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
                             TxnStatus::ApprovedOnline,
                         )
                     } else {
+                        // Every answer is understood (issue 9): a code with a reason of its own
+                        // gets it; any other code is a decline that shows the code, never a
+                        // fallback to offline (PROTOCOL.md, "Host response codes").
                         let reason = match code {
                             response_code::INSUFFICIENT_FUNDS => Reason::InsufficientFunds,
                             response_code::BLOCKED => Reason::CardBlocked,
@@ -780,6 +871,17 @@ impl<'a, F: Flash> Terminal<'a, F> {
                             response_code::ISSUER_UNAVAILABLE => Reason::IssuerUnavailable,
                             other => Reason::HostDeclined(other),
                         };
+                        // An approval with a condition this terminal cannot meet (partial
+                        // amount, identification): the host may hold the funds, so the decline
+                        // is followed by a stored reversal (PBS-03), as for a lost answer.
+                        if response_code::CONDITIONAL_APPROVALS.contains(&code)
+                            && matches!(
+                                txn.kind,
+                                TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation
+                            )
+                        {
+                            self.unresolved = Some(txn.seq);
+                        }
                         self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined)
                     }
                 }
@@ -828,7 +930,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                             && !(rec.kind == TxnKind::Reversal && code == response_code::NOT_FOUND);
                     match self.journal.acknowledge(rec.seq, declined) {
                         Ok(()) => self.forward_next(after),
-                        Err(_) => Step::Halt,
+                        Err(e) => self.storage_fault(e),
                     }
                 }
                 _ => self.forwarding_failed(after),
@@ -857,7 +959,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
     fn offline(&mut self, txn: Txn, forced: bool) -> Step<'_> {
         let facts = match self.attempt(&txn, forced && !txn.forced_offline) {
             Ok(f) => f,
-            Err(_) => return Step::Halt,
+            Err(e) => return self.storage_fault(e),
         };
         match limits::route(&self.cfg.limits, &facts) {
             Ok(Route::Reserve) => {
@@ -962,14 +1064,35 @@ impl<'a, F: Flash> Terminal<'a, F> {
             self.auth_len = 0;
         }
         let rec = self.record_of(&txn, status, reason);
+        let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
         let (outcome, reason) = match self.journal.record(&rec) {
             Ok(()) => (outcome, reason),
             Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
-            Err(_) if outcome == Outcome::ApprovedOffline => {
+            Err(JournalError::Full | JournalError::TooManyPending)
+                if outcome == Outcome::ApprovedOffline =>
+            {
                 (Outcome::Declined, Reason::OfflineQueueFull)
             }
-            // `claim_seq` made room; other outcomes are the host's decision either way.
-            Err(_) => (outcome, reason),
+            // Not journaled, so not approved (issue 9): an approval exists only once it is
+            // durable. The host may hold an online approval, so a reversal is stored for it if
+            // the journal can still take one.
+            Err(e) if approved => {
+                self.storage_fault = Some(e);
+                if outcome == Outcome::ApprovedOnline
+                    && matches!(
+                        txn.kind,
+                        TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation
+                    )
+                {
+                    self.unresolved = Some(txn.seq);
+                }
+                (Outcome::Declined, Reason::StorageFailure)
+            }
+            // A decline stays a decline; the fault is reported.
+            Err(e) => {
+                self.storage_fault = Some(e);
+                (outcome, reason)
+            }
         };
         if self.unresolved == Some(txn.seq) {
             self.unresolved = None;
@@ -1089,12 +1212,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
         match self.journal.pending(0) {
             Ok(Some(rec)) => {
                 // A second send of the same item is a repeat advice (0221/0421).
-                let Ok(repeat) = self.journal.pending_was_sent(0) else {
-                    return Step::Halt;
+                let repeat = match self.journal.pending_was_sent(0) {
+                    Ok(r) => r,
+                    Err(e) => return self.storage_fault(e),
                 };
                 // Durably "sent" before it is sent: the host may have it from now on.
-                if self.journal.mark_sent(rec.seq).is_err() {
-                    return Step::Halt;
+                if let Err(e) = self.journal.mark_sent(rec.seq) {
+                    return self.storage_fault(e);
                 }
                 self.state = State::Forwarding { rec, after };
                 let State::Forwarding { ref rec, .. } = self.state else {
@@ -1125,7 +1249,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 self.state = State::Idle;
                 self.after(after)
             }
-            Err(_) => Step::Halt,
+            Err(e) => self.storage_fault(e),
         }
     }
 
@@ -1140,8 +1264,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
         let mut total = 0u64;
         let mut overdue = 0u32;
         for i in 0..self.journal.pending_len() {
-            let Ok(Some(r)) = self.journal.pending(i) else {
-                return Step::Halt;
+            let r = match self.journal.pending(i) {
+                Ok(Some(r)) => r,
+                Ok(None) => return self.storage_fault(JournalError::Inconsistent),
+                Err(e) => return self.storage_fault(e),
             };
             total = total.saturating_add(r.amount.minor);
             let deadline = if r.network == Network::BankAxept {
@@ -1333,14 +1459,23 @@ mod tests {
             panic!()
         };
         assert_eq!(d.txn_seq, seq);
+        assert_eq!(
+            d.pan.0, DANKORT,
+            "the advice carries the decrypted card number"
+        );
         let step = t.host_result(Ok(HostResponse::AdviceAck {
             txn_seq: seq,
-            response_code: 0,
+            response_code: response_code::APPROVED,
         }));
         let Step::Reply(Response::Queue(q)) = step else {
             panic!("{step:?}")
         };
         assert_eq!((q.pending, q.forwarded), (0, 1));
+        // PCI-02: the card number was stored, but not readably.
+        let digits = DANKORT.as_bytes();
+        assert!(!mem.windows(digits.len()).any(|w| w == digits));
+        let bcd = [0x50, 0x19, 0x10, 0x00, 0x00, 0x00, 0x00, 0x06];
+        assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
     }
 
     #[test]
@@ -1355,7 +1490,7 @@ mod tests {
         );
         t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: 2,
-            response_code: 0,
+            response_code: response_code::APPROVED,
             auth_code: "1",
         }));
         assert_eq!(
@@ -1381,7 +1516,7 @@ mod tests {
         assert_eq!(start(&mut t, dkk(100), c, Some("1234")), None);
         t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: 2,
-            response_code: 0,
+            response_code: response_code::APPROVED,
             auth_code: "1",
         }));
         t.handle(&Request::SetClock {
@@ -1404,7 +1539,7 @@ mod tests {
         }));
         t.host_result(Ok(HostResponse::AdviceAck {
             txn_seq: 2,
-            response_code: 0,
+            response_code: response_code::APPROVED,
         }));
         let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
         assert_eq!(
@@ -1575,7 +1710,7 @@ mod tests {
     fn approve(t: &mut T<'_>, seq: u32) -> (Outcome, Reason, std::string::String) {
         match t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: seq,
-            response_code: 0,
+            response_code: response_code::APPROVED,
             auth_code: "123456",
         })) {
             Step::Reply(Response::Done(d)) => (d.outcome, d.reason, d.receipt.into()),
@@ -1837,9 +1972,274 @@ mod tests {
         let rev = d.txn_seq;
         t.host_result(Ok(HostResponse::AdviceAck {
             txn_seq: rev,
-            response_code: 0,
+            response_code: response_code::APPROVED,
         }));
         assert_eq!(totals(&mut t).dankort.count, 0);
+    }
+
+    fn declined_by(t: &mut T<'_>, code: &[u8; 2]) -> (Outcome, Reason, std::string::String) {
+        assert!(
+            start(
+                t,
+                dkk(100_00),
+                card(DANKORT, Network::Dankort, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        let seq = t.journal.next_seq() - 1;
+        match t.host_result(Ok(HostResponse::AuthResult {
+            txn_seq: seq,
+            response_code: payhil_protocol::host_link::ResponseCode(*code),
+            auth_code: "",
+        })) {
+            Step::Reply(Response::Done(d)) => (d.outcome, d.reason, d.receipt.into()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn issue_9_an_unknown_host_code_is_a_decline_showing_the_code_never_offline() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        for code in [b"N7", b"05", b"94", b"Z1"] {
+            let (outcome, reason, receipt) = declined_by(&mut t, code);
+            let text = core::str::from_utf8(code).unwrap();
+            assert_eq!(
+                (outcome, reason),
+                (
+                    Outcome::Declined,
+                    Reason::HostDeclined(payhil_protocol::host_link::ResponseCode(*code))
+                ),
+                "{text}"
+            );
+            assert!(
+                receipt.contains(&std::format!("RESPONSE CODE {text}")),
+                "{receipt}"
+            );
+        }
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 0, "no offline approval, nothing to reverse");
+        // The code is journaled with the decline (SUPPORT-02).
+        let mut reasons = std::vec::Vec::new();
+        t.journal
+            .for_each(|f| reasons.push(f.record.reason))
+            .unwrap();
+        assert!(reasons.contains(&Reason::HostDeclined(
+            payhil_protocol::host_link::ResponseCode(*b"N7")
+        )));
+    }
+
+    #[test]
+    fn issue_9_a_conditional_approval_is_declined_and_reversed() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let (outcome, reason, _) = declined_by(&mut t, b"10");
+        assert_eq!(outcome, Outcome::Declined);
+        assert_eq!(
+            reason,
+            Reason::HostDeclined(payhil_protocol::host_link::ResponseCode(*b"10"))
+        );
+        t.handle(&Request::ForwardQueue);
+        let Step::Host(HostRequest::Advice(d)) =
+            t.host_result(Ok(HostResponse::BlockList { pans: PanList("") }))
+        else {
+            panic!()
+        };
+        assert_eq!((d.kind, d.related_seq), (TxnKind::Reversal, 2));
+    }
+
+    #[test]
+    fn issue_9_the_clock_never_leaves_what_the_journal_can_store() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let range = crate::journal::TIME_RANGE;
+        let refused = Response::Rejected(RequestError::ClockOutOfRange {
+            min: *range.start(),
+            max: *range.end(),
+        });
+        for unix_s in [i64::MAX, i64::MIN, -1, i64::from(u32::MAX) + 1] {
+            let Step::Reply(r) = t.handle(&Request::SetClock { unix_s }) else {
+                panic!()
+            };
+            assert_eq!(r, refused, "{unix_s}");
+        }
+        let Step::Reply(r) = t.handle(&Request::SetClock {
+            unix_s: *range.end(),
+        }) else {
+            panic!()
+        };
+        assert_eq!(
+            r,
+            Response::Clock {
+                unix_s: *range.end()
+            }
+        );
+        for secs in [1, u32::MAX] {
+            let Step::Reply(r) = t.handle(&Request::AdvanceClock { secs }) else {
+                panic!()
+            };
+            assert_eq!(r, refused, "+{secs}");
+        }
+        // A purchase at the last second still journals its true time.
+        let mut c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        c.expiry = Expiry {
+            year: 2106,
+            month: 12,
+        };
+        assert!(start(&mut t, dkk(10_00), c, Some("1234")).is_none());
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        let mut times = std::vec::Vec::new();
+        t.journal
+            .for_each(|f| times.push(f.record.local_time))
+            .unwrap();
+        assert_eq!(times, [*range.end()]);
+    }
+
+    /// A flash whose reads come back damaged once armed: the journal then contradicts itself.
+    struct Damaging<'m> {
+        inner: NorFlash<&'m mut [u8]>,
+        armed: std::rc::Rc<core::cell::Cell<bool>>,
+    }
+
+    impl Flash for Damaging<'_> {
+        fn size(&self) -> u32 {
+            self.inner.size()
+        }
+        fn page_size(&self) -> u32 {
+            self.inner.page_size()
+        }
+        fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+            self.inner.read(addr, buf)?;
+            if self.armed.get() {
+                buf.iter_mut().for_each(|b| *b ^= 0x5A);
+            }
+            Ok(())
+        }
+        fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+            self.inner.program(addr, data)
+        }
+        fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
+            self.inner.erase_page(page)
+        }
+    }
+
+    #[test]
+    fn issue_9_an_inconsistent_journal_is_its_own_error_not_a_power_loss() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let armed = std::rc::Rc::new(core::cell::Cell::new(false));
+        let flash = Damaging {
+            inner: NorFlash::new(&mut mem[..], 4096),
+            armed: armed.clone(),
+        };
+        let mut t = Terminal::boot(cfg(), flash).unwrap();
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        t.handle(&Request::StartPurchase {
+            amount: dkk(100_00),
+            forced_offline: false,
+        });
+        t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        )));
+        t.handle(&Request::EnterPin(PinText("1234")));
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        armed.set(true);
+        match t.handle(&Request::QueueStatus) {
+            Step::Reply(Response::Rejected(RequestError::StorageFault)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.take_storage_fault(), Some(JournalError::Inconsistent));
+        // The terminal is still alive and says so when asked.
+        armed.set(false);
+        assert!(matches!(
+            t.handle(&Request::Ping { nonce: 1 }),
+            Step::Reply(Response::Pong { nonce: 1 })
+        ));
+    }
+
+    /// RAM storage whose writes fail once armed (a flash file that cannot be written).
+    struct FailingWrites {
+        mem: std::vec::Vec<u8>,
+        fail: std::rc::Rc<core::cell::Cell<bool>>,
+    }
+
+    impl crate::flash::Storage for FailingWrites {
+        fn bytes(&self) -> &[u8] {
+            &self.mem
+        }
+        fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), FlashError> {
+            if self.fail.get() {
+                return Err(FlashError::WriteFailed);
+            }
+            self.mem[offset..offset + data.len()].copy_from_slice(data);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn issue_9_a_flash_write_error_reaches_the_core_and_nothing_is_approved() {
+        let fail = std::rc::Rc::new(core::cell::Cell::new(false));
+        let storage = FailingWrites {
+            mem: vec![0xFFu8; 16 * 4096],
+            fail: fail.clone(),
+        };
+        let mut t = Terminal::boot(cfg(), NorFlash::new(storage, 4096)).unwrap();
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        for online in [false, true] {
+            t.handle(&Request::StartPurchase {
+                amount: dkk(100_00),
+                forced_offline: false,
+            });
+            t.handle(&Request::PresentCard(c));
+            let Step::Host(HostRequest::Authorise(d)) =
+                t.handle(&Request::EnterPin(PinText("1234")))
+            else {
+                panic!()
+            };
+            let seq = d.txn_seq;
+            fail.set(true);
+            let answer = if online {
+                Ok(HostResponse::AuthResult {
+                    txn_seq: seq,
+                    response_code: response_code::APPROVED,
+                    auth_code: "123456",
+                })
+            } else {
+                Err(HostUnreachable::NotSent)
+            };
+            let Step::Reply(Response::Done(r)) = t.host_result(answer) else {
+                panic!("a write error is not a power loss")
+            };
+            assert_eq!(
+                (r.outcome, r.reason),
+                (Outcome::Declined, Reason::StorageFailure),
+                "online: {online}"
+            );
+            assert_eq!(
+                t.take_storage_fault(),
+                Some(JournalError::Flash(FlashError::WriteFailed))
+            );
+            fail.set(false);
+        }
+        let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+            panic!()
+        };
+        assert_eq!(q.pending, 0, "nothing was approved offline");
     }
 
     #[test]

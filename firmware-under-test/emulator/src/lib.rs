@@ -22,6 +22,9 @@ pub const EXIT_POWER_LOST: i32 = 3;
 pub const EXIT_SETUP: i32 = 2;
 /// Exit status when the serial peer went away (EOF or I/O error).
 pub const EXIT_LINK_GONE: i32 = 4;
+/// Exit status when the flash file is damaged (wrong size, or a journal that cannot be mounted):
+/// the emulator refuses to boot rather than wipe it; `--format-flash` erases it explicitly.
+pub const EXIT_FLASH_DAMAGED: i32 = 5;
 
 /// Command line of the emulator (also embedded in `payhil emulate`).
 #[derive(clap::Parser, Debug, Clone)]
@@ -39,9 +42,14 @@ pub struct EmulatorArgs {
     /// Acquirer host address (normally the harness's fault proxy).
     #[arg(long)]
     pub host: String,
-    /// File holding the emulated NOR flash; created erased if missing.
+    /// File holding the emulated NOR flash; created erased if missing. A file of another size
+    /// or with a journal that cannot be mounted is refused (exit status 5), never wiped.
     #[arg(long)]
     pub flash: PathBuf,
+    /// Erase the flash file (whatever it holds) and start a new journal; sequence numbers
+    /// continue above the highest the old image recorded. The only way a flash is wiped.
+    #[arg(long)]
+    pub format_flash: bool,
     /// Flash size in KiB.
     #[arg(long, default_value_t = 256)]
     pub flash_kib: u32,
@@ -108,6 +116,10 @@ pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn run(args: &EmulatorArgs) -> i32 {
     match serial_loop::serve(args) {
         Ok(code) => code,
+        Err(e @ SetupError::FlashDamaged { .. }) => {
+            diag!("fut-emulator: {e}");
+            EXIT_FLASH_DAMAGED
+        }
         Err(e) => {
             diag!("fut-emulator: {e}");
             EXIT_SETUP
@@ -134,7 +146,19 @@ pub enum SetupError {
         /// Cause.
         source: std::io::Error,
     },
-    /// The flash content is unusable.
+    /// The flash device's geometry is unusable (`--flash-kib`).
     #[error("flash could not be mounted: {0:?}")]
     Mount(fut_core::journal::JournalError),
+    /// The flash file's content cannot be used as it is; it is left untouched.
+    #[error(
+        "flash file {path} is damaged: {why}. Refusing to boot rather than erase it (its offline \
+         queue and sequence numbers would be lost); keep a copy for support, then start with \
+         --format-flash to erase it"
+    )]
+    FlashDamaged {
+        /// File path.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
 }

@@ -1,8 +1,10 @@
 //! The serial side: frames in, core steps, frames out.
 
+use crate::file_flash::{OpenError, Opened};
 use crate::host_link::HostLink;
 use crate::{EXIT_LINK_GONE, EXIT_POWER_LOST, EmulatorArgs, FileStorage, SetupError};
 use fut_core::flash::{NorFlash, PowerCut};
+use fut_core::journal::JournalError;
 use fut_core::limits::{Limits, ReserveLimits};
 use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
@@ -25,12 +27,22 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             path: args.port.clone(),
             source,
         })?;
-    let storage =
-        FileStorage::open(&args.flash, args.flash_kib as usize * 1024).map_err(|source| {
-            SetupError::Flash {
+    let size = (args.flash_kib as usize)
+        .checked_mul(1024)
+        .ok_or_else(|| SetupError::Flash {
+            path: args.flash.clone(),
+            source: std::io::Error::other("--flash-kib is too large"),
+        })?;
+    let (storage, opened) =
+        FileStorage::open(&args.flash, size, args.format_flash).map_err(|e| match e {
+            OpenError::Io(source) => SetupError::Flash {
                 path: args.flash.clone(),
                 source,
-            }
+            },
+            wrong @ OpenError::WrongSize { .. } => SetupError::FlashDamaged {
+                path: args.flash.clone(),
+                why: wrong.to_string(),
+            },
         })?;
     let mut flash = NorFlash::new(storage, PAGE);
     flash.cut_power_at(args.power_cut_at.map(|at| PowerCut {
@@ -66,14 +78,43 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
         forward_deadline_s: args.forward_deadline_s,
         reserve_deadline_s: fut_core::terminal::TWO_WEEKS_S,
     };
-    let mut terminal = match Terminal::boot(cfg, flash) {
+    let booted = match opened {
+        Opened::Formatted { seq_floor } => {
+            diag!(
+                "fut-emulator: flash formatted as asked (--format-flash); sequence numbers \
+                 continue above {seq_floor}, the highest its old image recorded"
+            );
+            Terminal::boot_formatted(cfg, flash, seq_floor)
+        }
+        Opened::Created => {
+            diag!("fut-emulator: no flash file yet: created an erased one (a new device)");
+            Terminal::boot(cfg, flash)
+        }
+        Opened::Existing => Terminal::boot(cfg, flash),
+    };
+    let mut terminal = match booted {
         Ok(t) => t,
-        Err(fut_core::journal::JournalError::Flash(fut_core::flash::FlashError::PowerLost)) => {
+        Err(JournalError::Flash(fut_core::flash::FlashError::PowerLost)) => {
             diag!("fut-emulator: power lost during boot");
             return Ok(EXIT_POWER_LOST);
         }
-        Err(e) => return Err(SetupError::Mount(e)),
+        // The device itself is misconfigured, not its content.
+        Err(e @ JournalError::BadGeometry) => return Err(SetupError::Mount(e)),
+        // Anything else is the flash's content: refuse to boot rather than lose it.
+        Err(e) => {
+            return Err(SetupError::FlashDamaged {
+                path: args.flash.clone(),
+                why: format!("its journal cannot be mounted ({e:?})"),
+            });
+        }
     };
+    if terminal.unreadable_slots() > 0 {
+        // Not refused: a power cut leaves a torn slot behind. Reported, so damage is seen.
+        diag!(
+            "fut-emulator: {} journal slot(s) did not read back (torn writes or damage)",
+            terminal.unreadable_slots()
+        );
+    }
     let mut host = HostLink::new(
         args.host.clone(),
         Duration::from_millis(args.host_timeout_ms),
@@ -243,6 +284,10 @@ fn answer<F: fut_core::flash::Flash>(
                         .to_vec()
                     }
                 };
+                // A storage fault is answered (not a power loss): say what it was.
+                if let Some(e) = terminal.take_storage_fault() {
+                    diag!("fut-emulator: storage fault, not a power loss: {e:?}");
+                }
                 return Some((bytes, power_off));
             }
             Step::Host(msg) => {
@@ -283,13 +328,27 @@ fn answer<F: fut_core::flash::Flash>(
     }
 }
 
-/// Identifies this build for Hello. A real terminal reports a hash of its firmware image; the
-/// emulator is rebuilt constantly, so it reports a CRC of its package name and version, which is
-/// stable for snapshots yet changes with every release.
+/// Identifies this build for Hello: SHA-256 (hex) over the firmware's sources, computed by
+/// `build.rs` (see there for why sources rather than the binary). It changes with any change to
+/// the firmware, not only with a new version number.
 fn build_hash() -> String {
-    let id = concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"));
-    format!(
-        "{:08x}",
-        payhil_protocol::frame::CRC.checksum(id.as_bytes())
-    )
+    env!("FUT_BUILD_HASH").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Before issue 9 the hash was a CRC of the package name and version, the same for every
+    /// build of a version.
+    #[test]
+    fn the_build_hash_is_of_the_build_not_of_its_name_and_version() {
+        let h = super::build_hash();
+        assert_eq!(h.len(), 64, "{h}");
+        assert!(h.bytes().all(|b| b.is_ascii_hexdigit()), "{h}");
+        let id = concat!(env!("CARGO_PKG_NAME"), "@", env!("CARGO_PKG_VERSION"));
+        let old = format!(
+            "{:08x}",
+            payhil_protocol::frame::CRC.checksum(id.as_bytes())
+        );
+        assert_ne!(h, old);
+    }
 }

@@ -3,7 +3,7 @@
 use payhil_cards::catalogue::{self, IssuerBehaviour};
 use payhil_cards::{MaskedPan, Pan};
 use payhil_protocol::host_link::{
-    HostRequest, HostResponse, PanList, ReconcileTotals, TxnData, response_code as rc,
+    HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData, response_code as rc,
 };
 use payhil_protocol::{Amount, EntryMode, Expiry, Network, TxnKind};
 use std::collections::BTreeMap;
@@ -39,8 +39,9 @@ pub struct Settled {
     pub local_time: i64,
     /// Authorisation code.
     pub auth_code: String,
-    /// 0 if in the settlement; otherwise the response code it was declined with (NETS-10).
-    pub response_code: u8,
+    /// "00" if in the settlement; otherwise the response code it was declined with (NETS-10).
+    /// Compares equal to a number when it is that number's two digits (`== 0`: approved).
+    pub response_code: ResponseCode,
     /// Purchase, refund, pre-authorisation, capture or reversal.
     pub txn: TxnKind,
     /// A later reversal cancelled it (PBS-03).
@@ -96,11 +97,14 @@ pub struct Books {
     /// The harness's fault epoch and whether faults are active, stamped on each delivery: a
     /// request delivered twice in one clean epoch was sent again after its answer.
     pub fault_context: (u64, bool),
+    /// Response codes configured for cards (see [`Books::answer_card_with`]); they replace the
+    /// issuer's decision for the card's purchases, refunds and pre-authorisations.
+    pub configured_answers: Vec<(Pan, ResponseCode)>,
 }
 
-fn issuer_decision(d: &TxnData<'_>) -> u8 {
+fn issuer_decision(d: &TxnData<'_>) -> ResponseCode {
     let Some(card) = catalogue::by_pan(d.pan.0) else {
-        return 14; // invalid card number
+        return rc::INVALID_CARD;
     };
     let txn = time::OffsetDateTime::from_unix_timestamp(d.local_time).ok();
     let expired = d.expiry != Expiry { year: 0, month: 0 }
@@ -126,7 +130,7 @@ pub enum Reply {
         /// The request's sequence number.
         txn_seq: u32,
         /// ISO 8583 response code.
-        response_code: u8,
+        response_code: ResponseCode,
         /// Authorisation code (approved authorisations only).
         auth_code: String,
     },
@@ -177,7 +181,7 @@ impl Reply {
     }
 
     /// The response code of a transaction reply (`None` for a block list).
-    pub fn response_code(&self) -> Option<u8> {
+    pub fn response_code(&self) -> Option<ResponseCode> {
         match self {
             Reply::Txn { response_code, .. } => Some(*response_code),
             Reply::BlockList(_) => None,
@@ -187,6 +191,21 @@ impl Reply {
 }
 
 impl Books {
+    /// From now on the host answers `code` to every new purchase, refund or pre-authorisation
+    /// (and advice) for the card `pan`, whatever its issuer would say: how a test makes the host
+    /// give an answer no test card gives, e.g. an alphanumeric code such as "N7" (issue 9).
+    pub fn answer_card_with(&mut self, pan: &Pan, code: ResponseCode) {
+        self.configured_answers.retain(|(p, _)| p != pan);
+        self.configured_answers.push((pan.clone(), code));
+    }
+
+    fn configured_answer(&self, pan: &Pan) -> Option<ResponseCode> {
+        self.configured_answers
+            .iter()
+            .find(|(p, _)| p == pan)
+            .map(|(_, c)| *c)
+    }
+
     /// Decides and records one request. Requests for a card number the issuer does not know
     /// are declined (14) and not booked.
     pub fn handle(&mut self, req: &HostRequest<'_>) -> Reply {
@@ -223,7 +242,7 @@ impl Books {
         let (code, auth) = match (self.items.get(&key), Pan::parse(d.pan.0)) {
             // A repeat: the same answer, booked once (PBS-02).
             (Some(prev), _) => (prev.response_code, prev.auth_code.clone()),
-            (None, Err(_)) => (14, String::new()),
+            (None, Err(_)) => (rc::INVALID_CARD, String::new()),
             (None, Ok(pan)) if d.kind == TxnKind::Capture || d.kind == TxnKind::Reversal => {
                 let code = self.follow_up(d);
                 let kind = if advice {
@@ -241,10 +260,11 @@ impl Books {
                 (code, auth)
             }
             (None, Ok(pan)) => {
+                let configured = self.configured_answer(&pan);
                 let (kind, code, auth) = if advice {
                     // The purchase already happened; the issuer can still refuse to pay
                     // (blocked card, no funds): the merchant's risk (NETS-10).
-                    let code = match issuer_decision(d) {
+                    let code = match configured.unwrap_or_else(|| issuer_decision(d)) {
                         rc::ISSUER_UNAVAILABLE | rc::EXPIRED => rc::APPROVED,
                         other => other,
                     };
@@ -252,7 +272,7 @@ impl Books {
                 } else {
                     (
                         SettledKind::Online,
-                        issuer_decision(d),
+                        configured.unwrap_or_else(|| issuer_decision(d)),
                         auth_code(d.txn_seq),
                     )
                 };
@@ -273,16 +293,16 @@ impl Books {
 
     /// Checks a capture against its pre-authorisation (CARD-06) or applies a reversal to its
     /// original (PBS-03); returns the response code.
-    fn follow_up(&mut self, d: &TxnData<'_>) -> u8 {
+    fn follow_up(&mut self, d: &TxnData<'_>) -> ResponseCode {
         let original = self
             .items
             .get_mut(&(d.terminal_id.to_string(), d.related_seq));
         let Some(o) = original.filter(|o| o.response_code == rc::APPROVED && !o.reversed) else {
-            return 25; // unable to locate the original
+            return rc::NOT_FOUND;
         };
         match d.kind {
-            TxnKind::Capture if o.txn != TxnKind::PreAuthorisation => 25,
-            TxnKind::Capture if d.amount.minor > o.amount.minor => 13, // invalid amount
+            TxnKind::Capture if o.txn != TxnKind::PreAuthorisation => rc::NOT_FOUND,
+            TxnKind::Capture if d.amount.minor > o.amount.minor => rc::INVALID_AMOUNT,
             TxnKind::Capture => {
                 let already = self.items.values().any(|i| {
                     i.txn == TxnKind::Capture
@@ -385,7 +405,7 @@ impl Books {
         if !declined.is_empty() {
             out.push_str("DECLINED AFTER FORWARDING\n");
             for s in declined {
-                let _ = writeln!(out, "  {} RC {:02}", line(s), s.response_code);
+                let _ = writeln!(out, "  {} RC {}", line(s), s.response_code);
             }
         }
         let _ = writeln!(out, "END COUNT {count}");
@@ -428,7 +448,13 @@ fn line(s: &Settled) -> String {
     )
 }
 
-fn settled(d: &TxnData<'_>, pan: MaskedPan, kind: SettledKind, code: u8, auth: String) -> Settled {
+fn settled(
+    d: &TxnData<'_>,
+    pan: MaskedPan,
+    kind: SettledKind,
+    code: ResponseCode,
+    auth: String,
+) -> Settled {
     Settled {
         terminal_id: d.terminal_id.to_string(),
         seq: d.txn_seq,
@@ -495,7 +521,7 @@ mod tests {
                 b.handle(&HostRequest::Advice(d)).message(),
                 HostResponse::AdviceAck {
                     txn_seq: 7,
-                    response_code: 0
+                    response_code: rc::APPROVED
                 }
             );
         }
@@ -507,17 +533,46 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_code_replaces_the_issuers_answer_for_that_card_only() {
+        let mut b = Books::default();
+        let pan = Pan::parse("5019100000000006").unwrap();
+        b.answer_card_with(&pan, ResponseCode(*b"N7"));
+        let reply = b.handle(&HostRequest::Authorise(data(1, "5019100000000006")));
+        assert_eq!(reply.response_code(), Some(ResponseCode(*b"N7")));
+        assert_eq!(
+            b.handle(&HostRequest::Authorise(data(2, "5019100000000014")))
+                .response_code(),
+            Some(rc::APPROVED),
+            "other cards keep their issuer"
+        );
+        let item = &b.items[&("T1".to_string(), 1)];
+        assert!(item.response_code != 0, "declined, not settled");
+        assert_eq!(b.settled().count(), 1);
+        // The code reaches the wire as the two characters.
+        let mut f = payhil_protocol::iso8583::mapping::Fields::new();
+        let mut out = [0u8; payhil_protocol::iso8583::mapping::MAX_WIRE];
+        let wire = payhil_protocol::iso8583::mapping::encode_response(
+            &reply.message(),
+            200,
+            &mut f,
+            &mut out,
+        )
+        .unwrap();
+        assert!(wire.windows(2).any(|w| w == b"N7"));
+    }
+
+    #[test]
     fn issuer_behaviours_decline_with_their_codes() {
         let mut b = Books::default();
         assert_eq!(
             b.handle(&HostRequest::Authorise(data(1, "5019100000000022")))
                 .response_code(),
-            Some(51)
+            Some(ResponseCode(*b"51"))
         );
         assert_eq!(
             b.handle(&HostRequest::Authorise(data(2, "5019100000000030")))
                 .response_code(),
-            Some(62)
+            Some(ResponseCode(*b"62"))
         );
         assert_eq!(b.settled().count(), 0);
         let Reply::Txn { auth_code, .. } =
@@ -539,7 +594,7 @@ mod tests {
         pre.amount.minor = 500_00;
         assert_eq!(
             b.handle(&HostRequest::Authorise(pre)).response_code(),
-            Some(0)
+            Some(ResponseCode(*b"00"))
         );
         let mut cap = data(2, "5019100000000006");
         cap.kind = TxnKind::Capture;
@@ -547,14 +602,14 @@ mod tests {
         cap.amount.minor = 500_01;
         assert_eq!(
             b.handle(&HostRequest::Authorise(cap)).response_code(),
-            Some(13),
+            Some(ResponseCode(*b"13")),
             "over the approved amount"
         );
         cap.txn_seq = 3;
         cap.amount.minor = 400_00;
         assert_eq!(
             b.handle(&HostRequest::Authorise(cap)).response_code(),
-            Some(0)
+            Some(ResponseCode(*b"00"))
         );
         cap.txn_seq = 4;
         assert_eq!(
@@ -567,7 +622,10 @@ mod tests {
         let mut rev = data(6, "5019100000000006");
         rev.kind = TxnKind::Reversal;
         rev.related_seq = 5;
-        assert_eq!(b.handle(&HostRequest::Advice(rev)).response_code(), Some(0));
+        assert_eq!(
+            b.handle(&HostRequest::Advice(rev)).response_code(),
+            Some(ResponseCode(*b"00"))
+        );
         let mut refund = data(7, "5019100000000006");
         refund.kind = TxnKind::Refund;
         b.handle(&HostRequest::Authorise(refund));

@@ -18,7 +18,7 @@ mod books;
 
 pub use books::{Books, Delivery, Reconciliation, Reply, Settled, SettledKind};
 
-use payhil_protocol::host_link::{HostRequest, MAX_HOST_MESSAGE};
+use payhil_protocol::host_link::{HostRequest, MAX_HOST_MESSAGE, ResponseCode};
 use payhil_protocol::iso8583::mapping;
 use payhil_transport::{Source, Transcript};
 use std::net::SocketAddr;
@@ -125,6 +125,14 @@ impl HostSim {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .fault_context = (epoch, faulty);
+    }
+
+    /// From now on the host answers `code` for the card `pan` (see [`Books::answer_card_with`]).
+    pub fn answer_card_with(&self, pan: &payhil_cards::Pan, code: ResponseCode) {
+        self.books
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .answer_card_with(pan, code);
     }
 
     /// A snapshot of the host's records.

@@ -302,3 +302,280 @@ fn out_of_range_command_line_numbers_are_errors_not_panics() {
         );
     }
 }
+
+/// An emulated terminal on a bench (real PTY, proxy and host on loopback TCP).
+async fn emulated_bench() -> Bench {
+    let spec = EmulatorSpec {
+        program: PAYHIL.into(),
+        args: vec!["emulate".into()],
+        config: TerminalConfig::default(),
+    };
+    Bench::start(BenchConfig::new(Target::Emulated(spec)))
+        .await
+        .unwrap()
+}
+
+/// Issue 9 item 3: DE 39 is an2, so "N7" is an answer. Before the fix the terminal could not
+/// read it, took it for no answer and approved offline, with no reversal and nothing logged.
+#[tokio::test]
+async fn an_alphanumeric_host_answer_is_a_decline_showing_the_code_never_offline() {
+    use payhil_protocol::host_link::ResponseCode;
+    use payhil_protocol::{
+        Amount, Awaiting, Currency, EntryMode, Network, Outcome, PinText, Reason, Response,
+    };
+    let mut bench = emulated_bench().await;
+    let card = payhil_cards::catalogue::by_name("dankort").unwrap();
+    bench.host.answer_card_with(&card.pan, ResponseCode(*b"N7"));
+    let clock = Request::SetClock {
+        unix_s: 1_800_000_000,
+    };
+    bench.link.request(&clock).await.unwrap();
+    let start = Request::StartPurchase {
+        amount: Amount {
+            minor: 100_00,
+            currency: Currency::DKK,
+        },
+        forced_offline: false,
+    };
+    let r = bench.link.request(&start).await.unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Accepted {
+                awaiting: Awaiting::Card
+            }
+        ),
+        "{:?}",
+        r.get()
+    );
+    let present = Request::PresentCard(card.presented(Network::Dankort, EntryMode::Chip));
+    let r = bench.link.request(&present).await.unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Accepted {
+                awaiting: Awaiting::Pin
+            }
+        ),
+        "{:?}",
+        r.get()
+    );
+    let r = bench
+        .link
+        .request(&Request::EnterPin(PinText(card.pin.reveal())))
+        .await
+        .unwrap();
+    let Response::Done(done) = r.get() else {
+        panic!("{:?}", r.get())
+    };
+    assert_eq!(
+        (done.outcome, done.reason),
+        (
+            Outcome::Declined,
+            Reason::HostDeclined(ResponseCode(*b"N7"))
+        ),
+        "{}",
+        done.receipt
+    );
+    assert!(done.receipt.contains("N7"), "{}", done.receipt);
+    // Nothing was stored to forward: no offline approval, and nothing to reverse.
+    let r = bench.link.request(&Request::ForwardQueue).await.unwrap();
+    let Response::Queue(q) = r.get() else {
+        panic!("{:?}", r.get())
+    };
+    assert_eq!((q.pending, q.forwarded), (0, 0), "{q:?}");
+    let books = bench.host.books();
+    assert!(books.advice_deliveries.is_empty(), "{books:?}");
+    assert_eq!(books.auth_requests.len(), 1);
+    assert_eq!(books.settled().count(), 0);
+    bench.shutdown().await;
+}
+
+/// Issue 9 item 6: no arithmetic on a number from the wire may wrap or panic. Before the fix
+/// the terminal stored `SetClock(i64::MAX)` and the next `AdvanceClock` overflowed (a panic in
+/// this debug build: the emulator died); in release it would wrap to a time the journal stores
+/// as 1970. A time outside what the journal can store is refused with its own error.
+#[tokio::test]
+async fn a_clock_outside_the_journals_range_is_refused_and_nothing_wraps() {
+    use payhil_protocol::{RequestError, Response};
+    let mut bench = emulated_bench().await;
+    let r = bench
+        .link
+        .request(&Request::SetClock { unix_s: i64::MAX })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Rejected(RequestError::ClockOutOfRange { .. })
+        ),
+        "{:?}",
+        r.get()
+    );
+    let r = bench
+        .link
+        .request(&Request::AdvanceClock { secs: u32::MAX })
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.get(), Response::Clock { unix_s } if (0..=i64::from(u32::MAX)).contains(&unix_s)),
+        "{:?}",
+        r.get()
+    );
+    // Just inside the range, then an advance that would leave it: refused, clock kept.
+    let top = i64::from(u32::MAX) - 10;
+    let r = bench
+        .link
+        .request(&Request::SetClock { unix_s: top })
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.get(), Response::Clock { unix_s } if unix_s == top),
+        "{:?}",
+        r.get()
+    );
+    let r = bench
+        .link
+        .request(&Request::AdvanceClock { secs: 11 })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r.get(),
+            Response::Rejected(RequestError::ClockOutOfRange { .. })
+        ),
+        "{:?}",
+        r.get()
+    );
+    for unix_s in [-1, i64::MIN] {
+        let r = bench
+            .link
+            .request(&Request::SetClock { unix_s })
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                r.get(),
+                Response::Rejected(RequestError::ClockOutOfRange { .. })
+            ),
+            "{unix_s}: {:?}",
+            r.get()
+        );
+    }
+    let r = bench
+        .link
+        .request(&Request::AdvanceClock { secs: 10 })
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.get(), Response::Clock { unix_s } if unix_s == top + 10),
+        "{:?}",
+        r.get()
+    );
+    bench.shutdown().await;
+}
+
+/// Runs `payhil emulate` on one end of a PTY pair with `flash` and `extra` arguments until it
+/// exits or has booted (its log says so); returns the exit code (None: still running, then
+/// killed) and its log.
+async fn emulate_on_flash(flash: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio_serial::{SerialPort, SerialStream};
+    let (_master, slave) = SerialStream::pair().unwrap();
+    let port = slave.name().unwrap();
+    let mut child = tokio::process::Command::new(PAYHIL)
+        .args([
+            "emulate",
+            "--port",
+            &port,
+            "--host",
+            "127.0.0.1:9",
+            "--flash",
+        ])
+        .arg(flash)
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let booted = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("booted") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    if booted {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        return (None, log);
+    }
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("the emulator exits when it does not boot")
+        .unwrap();
+    (status.code(), log)
+}
+
+/// Issue 9 item 5: a flash file of the wrong size was silently re-created erased, dropping the
+/// offline queue and reusing sequence numbers. Now the emulator refuses to boot, with its own
+/// exit status and a message naming the way out, until told to format the flash.
+#[tokio::test]
+async fn a_truncated_flash_file_is_refused_until_formatted() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    std::fs::write(&flash, vec![0xFFu8; 1000]).unwrap();
+    let (code, log) = emulate_on_flash(&flash, &[]).await;
+    assert_eq!(code, Some(fut_emulator::EXIT_FLASH_DAMAGED), "{log}");
+    assert!(
+        log.contains("1000 bytes") && log.contains("--format-flash"),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::metadata(&flash).unwrap().len(),
+        1000,
+        "the damaged file is left as it was"
+    );
+    let (code, log) = emulate_on_flash(&flash, &["--format-flash"]).await;
+    assert_eq!(code, None, "boots once formatting is asked for: {log}");
+    assert!(log.contains("formatted"), "{log}");
+    assert_eq!(std::fs::metadata(&flash).unwrap().len(), 256 * 1024);
+    // And boots from the formatted flash without being told again.
+    let (code, log) = emulate_on_flash(&flash, &[]).await;
+    assert_eq!(code, None, "{log}");
+}
+
+/// A flash of the right size whose journal cannot be mounted (here: a record of an older layout,
+/// which kept card numbers in clear) is refused the same way, and left as it was.
+#[tokio::test]
+async fn a_flash_with_a_journal_that_cannot_be_mounted_is_refused_not_wiped() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    let mut image = vec![0xFFu8; 256 * 1024];
+    // Slot 0: magic "PH", kind 2 (boot), layout 4, lsn 1, boot count 1, burned 41, CRC.
+    image[..4].copy_from_slice(&[b'P', b'H', 2, 4]);
+    image[4..8].copy_from_slice(&1u32.to_le_bytes());
+    image[8..12].copy_from_slice(&1u32.to_le_bytes());
+    image[12..16].copy_from_slice(&41u32.to_le_bytes());
+    let crc = payhil_protocol::frame::CRC.checksum(&image[..52]);
+    image[52..56].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&flash, &image).unwrap();
+    let (code, log) = emulate_on_flash(&flash, &[]).await;
+    assert_eq!(code, Some(fut_emulator::EXIT_FLASH_DAMAGED), "{log}");
+    assert!(
+        log.contains("UnsupportedLayout(4)") && log.contains("--format-flash"),
+        "{log}"
+    );
+    assert_eq!(std::fs::read(&flash).unwrap(), image, "left as it was");
+    let (code, log) = emulate_on_flash(&flash, &["--format-flash"]).await;
+    assert_eq!(code, None, "{log}");
+    assert!(log.contains("continue above 41"), "{log}");
+}

@@ -87,8 +87,9 @@ pub enum HostResponse<'a> {
     AuthResult {
         /// The request's sequence number.
         txn_seq: u32,
-        /// ISO 8583 response code as a number (0 = approved, 51 = insufficient funds, ...).
-        response_code: u8,
+        /// ISO 8583 response code (DE 39, two letters or digits: "00" approved, "51"
+        /// insufficient funds, ...; see PROTOCOL.md for what the terminal does with each).
+        response_code: ResponseCode,
         /// Authorisation code when approved, ASCII.
         auth_code: &'a str,
     },
@@ -96,8 +97,9 @@ pub enum HostResponse<'a> {
     AdviceAck {
         /// The advice's stable id.
         txn_seq: u32,
-        /// ISO 8583 response code; non-zero means the host declined the forwarded item.
-        response_code: u8,
+        /// ISO 8583 response code; anything but "00", "94" (duplicate) and, for a reversal, "25"
+        /// (original not found) means the host declined the forwarded item.
+        response_code: ResponseCode,
     },
     /// Answer to a reconciliation: whether the host's books agree (0510, 00 or 95).
     ReconcileResult {
@@ -124,20 +126,100 @@ impl core::fmt::Debug for PanList<'_> {
     }
 }
 
+/// An ISO 8583 response code (DE 39): exactly two ASCII letters or digits (format an2), so
+/// "N7" and "A1" are codes as much as "00" and "51". Kept as the two characters, never as a
+/// number, so no answer a host may give is lost in a conversion (issue 9).
+///
+/// On the test-agent wire (postcard) it is its two bytes, no length.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResponseCode(pub [u8; 2]);
+
+impl ResponseCode {
+    /// The code from its two characters; `None` unless both are ASCII letters or digits.
+    pub const fn new(code: [u8; 2]) -> Option<Self> {
+        if code[0].is_ascii_alphanumeric() && code[1].is_ascii_alphanumeric() {
+            Some(Self(code))
+        } else {
+            None
+        }
+    }
+
+    /// The code for a number below 100 (`51` is "51"); `None` above.
+    pub const fn numeric(n: u8) -> Option<Self> {
+        if n < 100 {
+            Some(Self([b'0' + n / 10, b'0' + n % 10]))
+        } else {
+            None
+        }
+    }
+
+    /// The two characters; "??" if they are not text (only a code decoded without checks, e.g.
+    /// from a terminal's reason, can be).
+    pub fn as_str(&self) -> &str {
+        match core::str::from_utf8(&self.0) {
+            Ok(s) => s,
+            Err(_) => "??",
+        }
+    }
+
+    /// "00": approved.
+    pub fn is_approved(&self) -> bool {
+        *self == response_code::APPROVED
+    }
+}
+
+impl core::fmt::Debug for ResponseCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl core::fmt::Display for ResponseCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A code equals a number when it is that number's two digits ("05" == 5; "N7" equals no
+/// number), so that code written against numeric response codes keeps its meaning.
+impl PartialEq<u8> for ResponseCode {
+    fn eq(&self, n: &u8) -> bool {
+        ResponseCode::numeric(*n) == Some(*self)
+    }
+}
+
 /// ISO 8583 response codes used by the simulator and the firmware.
 pub mod response_code {
+    use super::ResponseCode;
+
     /// Approved.
-    pub const APPROVED: u8 = 0;
+    pub const APPROVED: ResponseCode = ResponseCode(*b"00");
+    /// Invalid amount.
+    pub const INVALID_AMOUNT: ResponseCode = ResponseCode(*b"13");
+    /// Invalid card number.
+    pub const INVALID_CARD: ResponseCode = ResponseCode(*b"14");
     /// Pick up / restricted card (blocked).
-    pub const BLOCKED: u8 = 62;
+    pub const BLOCKED: ResponseCode = ResponseCode(*b"62");
     /// Expired card.
-    pub const EXPIRED: u8 = 54;
+    pub const EXPIRED: ResponseCode = ResponseCode(*b"54");
     /// Insufficient funds.
-    pub const INSUFFICIENT_FUNDS: u8 = 51;
+    pub const INSUFFICIENT_FUNDS: ResponseCode = ResponseCode(*b"51");
     /// Issuer or switch inoperative.
-    pub const ISSUER_UNAVAILABLE: u8 = 91;
+    pub const ISSUER_UNAVAILABLE: ResponseCode = ResponseCode(*b"91");
     /// Duplicate transmission (already in the books).
-    pub const DUPLICATE: u8 = 94;
+    pub const DUPLICATE: ResponseCode = ResponseCode(*b"94");
     /// Unable to locate the original (a reversal or capture of something the host never got).
-    pub const NOT_FOUND: u8 = 25;
+    pub const NOT_FOUND: ResponseCode = ResponseCode(*b"25");
+    /// Reconciliation out of balance (0510).
+    pub const OUT_OF_BALANCE: ResponseCode = ResponseCode(*b"95");
+    /// Codes that mean the host approved, with a condition the reference terminal cannot meet
+    /// (08 honour with identification, 10 partial approval, 11 VIP approval, 16 approved and
+    /// update track 3): the terminal declines, and because the host may hold the funds it also
+    /// stores a reversal (PBS-03).
+    pub const CONDITIONAL_APPROVALS: [ResponseCode; 4] = [
+        ResponseCode(*b"08"),
+        ResponseCode(*b"10"),
+        ResponseCode(*b"11"),
+        ResponseCode(*b"16"),
+    ];
 }

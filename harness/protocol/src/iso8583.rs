@@ -82,6 +82,8 @@ pub enum Iso8583Error {
     TrailingBytes,
     /// The output buffer is too small, or a value does not fit its field.
     TooLarge(u8),
+    /// An alphanumeric field (DE 39, an2) holds something other than letters and digits.
+    NotAlphanumeric(u8),
 }
 
 /// A message: its type and the fields present, borrowed from the decoded bytes.
@@ -401,7 +403,9 @@ mod tests {
 /// The terminal <-> acquirer messages of `host_link` as ISO 8583.
 pub mod mapping {
     use super::{Iso8583Error, Message, num, padded};
-    use crate::host_link::{HostRequest, HostResponse, PanList, ReconcileTotals, TxnData};
+    use crate::host_link::{
+        HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData, response_code,
+    };
     use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
 
     /// Largest encoded message (length prefix included).
@@ -803,7 +807,7 @@ pub mod mapping {
                 auth_code,
             } => {
                 f.de37 = num::<12>(u64::from(*txn_seq)).ok_or(Iso8583Error::TooLarge(37))?;
-                f.de39 = num::<2>(u64::from(*response_code)).ok_or(Iso8583Error::TooLarge(39))?;
+                f.de39 = de39(*response_code)?;
                 m.set(37, &f.de37).set(39, &f.de39);
                 if !auth_code.is_empty() {
                     f.de38 = padded::<6>(auth_code).ok_or(Iso8583Error::TooLarge(38))?;
@@ -815,17 +819,31 @@ pub mod mapping {
                 response_code,
             } => {
                 f.de37 = num::<12>(u64::from(*txn_seq)).ok_or(Iso8583Error::TooLarge(37))?;
-                f.de39 = num::<2>(u64::from(*response_code)).ok_or(Iso8583Error::TooLarge(39))?;
+                f.de39 = de39(*response_code)?;
                 m.set(37, &f.de37).set(39, &f.de39);
             }
             HostResponse::BlockList { pans } => {
                 m.set(39, b"00").set(48, pans.0.as_bytes()).set(70, b"301");
             }
             HostResponse::ReconcileResult { in_balance } => {
-                m.set(39, if *in_balance { b"00" } else { b"95" });
+                m.set(
+                    39,
+                    if *in_balance {
+                        &response_code::APPROVED.0
+                    } else {
+                        &response_code::OUT_OF_BALANCE.0
+                    },
+                );
             }
         }
         m.encode(out)
+    }
+
+    /// DE 39 of a code, checked: a code built without [`ResponseCode::new`] may hold anything.
+    fn de39(code: ResponseCode) -> Result<[u8; 2], Iso8583Error> {
+        ResponseCode::new(code.0)
+            .map(|c| c.0)
+            .ok_or(Iso8583Error::NotAlphanumeric(39))
     }
 
     /// The MTI of a request body, to answer it.
@@ -844,10 +862,12 @@ pub mod mapping {
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or(Iso8583Error::Truncated)
         };
+        // DE 39 is an2: any two letters or digits are an answer (issue 9); the terminal decides
+        // what an unknown one means, the decoder never drops it.
         let code = || {
-            m.number(39)
-                .and_then(|v| u8::try_from(v).ok())
-                .ok_or(Iso8583Error::Truncated)
+            let v = m.get(39).ok_or(Iso8583Error::Truncated)?;
+            let two: [u8; 2] = v.try_into().map_err(|_| Iso8583Error::BadLength(39))?;
+            ResponseCode::new(two).ok_or(Iso8583Error::NotAlphanumeric(39))
         };
         match m.mti {
             110 | 210 | 410 => Ok(HostResponse::AuthResult {
@@ -863,7 +883,7 @@ pub mod mapping {
                 pans: PanList(m.text(48).unwrap_or("")),
             }),
             510 => Ok(HostResponse::ReconcileResult {
-                in_balance: code()? == 0,
+                in_balance: code()? == response_code::APPROVED,
             }),
             _ => Err(Iso8583Error::BadMti),
         }
@@ -980,7 +1000,7 @@ pub mod mapping {
                 (
                     HostResponse::AuthResult {
                         txn_seq: 7,
-                        response_code: 0,
+                        response_code: response_code::APPROVED,
                         auth_code: "123456",
                     },
                     200,
@@ -988,7 +1008,7 @@ pub mod mapping {
                 (
                     HostResponse::AuthResult {
                         txn_seq: 7,
-                        response_code: 51,
+                        response_code: ResponseCode(*b"51"),
                         auth_code: "",
                     },
                     100,
@@ -996,7 +1016,7 @@ pub mod mapping {
                 (
                     HostResponse::AdviceAck {
                         txn_seq: 9,
-                        response_code: 0,
+                        response_code: ResponseCode(*b"N7"),
                     },
                     220,
                 ),
@@ -1018,6 +1038,31 @@ pub mod mapping {
             for (mti, answer) in [(221, 230), (421, 430), (420, 430), (100, 110), (800, 810)] {
                 assert_eq!(response_mti(mti), answer, "the answer to {mti:04}");
             }
+        }
+
+        /// DE 39 is an2: a host may answer any two letters or digits, and the terminal must
+        /// understand every answer (issue 9): "N7" is an answer, not a malformed message.
+        #[test]
+        fn an_alphanumeric_response_code_is_an_answer() {
+            for (mti, code) in [(210u16, b"N7"), (110, b"A1"), (230, b"Z9"), (430, b"05")] {
+                let mut m = Message::new(mti);
+                m.set(37, b"000000000007").set(39, code);
+                let mut out = [0u8; 64];
+                let wire = m.encode(&mut out).unwrap().to_vec();
+                let resp = decode_response(&wire[2..]);
+                let text = std::format!("{resp:?}");
+                let want = core::str::from_utf8(code).unwrap();
+                assert!(
+                    resp.is_ok() && text.contains(want),
+                    "{mti:04} with DE 39 {want}: {text}"
+                );
+            }
+            // Not an2: a message no host may send.
+            let mut m = Message::new(210);
+            m.set(37, b"000000000007").set(39, b"N ");
+            let mut out = [0u8; 64];
+            let wire = m.encode(&mut out).unwrap().to_vec();
+            assert!(decode_response(&wire[2..]).is_err());
         }
 
         #[test]

@@ -318,8 +318,10 @@ pub enum Reason {
     CardExpired,
     /// The issuer could not be reached by the host.
     IssuerUnavailable,
-    /// The host declined for another reason; the ISO 8583 response code is given.
-    HostDeclined(u8),
+    /// Protocol 1's form of [`Reason::HostDeclined`], with the response code as a number, which
+    /// cannot carry codes such as "N7". Still decoded, so that terminals written against it keep
+    /// working; the reference terminal sends [`Reason::HostDeclined`].
+    HostDeclinedNumeric(u8),
     /// Offline: amount above the merchant's per-transaction offline limit (NETS-03).
     OfflineAmountLimit,
     /// Offline: the card's cumulative offline limit would be passed (NETS-04).
@@ -367,6 +369,12 @@ pub enum Reason {
     CaptureExceedsAuthorised,
     /// The referenced transaction does not exist, or cannot be captured or reversed (again).
     NoSuchTransaction,
+    /// The host declined with a response code the terminal has no specific reason for, or one
+    /// it cannot honour; the code (ISO 8583 DE 39, two letters or digits) is given and printed.
+    HostDeclined(crate::host_link::ResponseCode),
+    /// The terminal could not journal the transaction (its storage failed or is inconsistent),
+    /// so it did not approve it.
+    StorageFailure,
 }
 
 /// Who a terminal is: fixed by its build and configuration.
@@ -450,6 +458,17 @@ pub enum RequestError {
     },
     /// The amount is zero or its currency is not supported.
     BadAmount,
+    /// SetClock or AdvanceClock asked for a time the terminal cannot keep (its journal stores
+    /// times in a fixed range); the clock is unchanged.
+    ClockOutOfRange {
+        /// Earliest time the terminal keeps, Unix seconds.
+        min: i64,
+        /// Latest time the terminal keeps, Unix seconds.
+        max: i64,
+    },
+    /// The terminal's storage failed or was found inconsistent (not a power loss): the request
+    /// was not carried out.
+    StorageFault,
 }
 
 /// Answers to [`Request`]s.
@@ -581,6 +600,19 @@ mod tests {
         let mut buf = [0u8; 32];
         let bytes = postcard::to_slice(&hello, &mut buf).unwrap();
         assert_eq!(bytes, b"\x00\x01\x01M\x01S\x01F\x01B\x01T\x01I\x02");
+    }
+
+    #[test]
+    fn host_declined_carries_the_two_characters() {
+        // Appended as variant 29 (0x1d), then the code's two bytes: protocol 1 decoders that
+        // never see it are unaffected, and variant 5 keeps its numeric form.
+        let mut buf = [0u8; 8];
+        let r = Reason::HostDeclined(crate::host_link::ResponseCode(*b"N7"));
+        let bytes = postcard::to_slice(&r, &mut buf).unwrap();
+        assert_eq!(bytes, &[0x1d, b'N', b'7']);
+        assert_eq!(postcard::from_bytes::<Reason>(bytes).unwrap(), r);
+        let old = postcard::to_slice(&Reason::HostDeclinedNumeric(5), &mut buf).unwrap();
+        assert_eq!(old, &[0x05, 0x05]);
     }
 
     #[test]

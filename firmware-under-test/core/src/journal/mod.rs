@@ -7,10 +7,10 @@
 //!
 //! Layout: the device is a ring of 64-byte slots, pages of `page_size / 64` slots. A slot is
 //! ```text
-//!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (4)
+//!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (5)
 //!  4..8   lsn (u32 LE): log sequence number, strictly increasing over all records
-//!  8..52  body (44 bytes): txn see TxnRecord::encode; boot: boot_count, burned seq;
-//!         erase intent: page number
+//!  8..52  body (44 bytes): txn see TxnRecord::encode (card number encrypted); boot:
+//!         boot_count, burned seq, key check value; erase intent: page number
 //! 52..56  CRC-32 over bytes 0..52
 //! 56..58  sent marker: 00 00 = an advice for it may have reached the host
 //! 58..60  done marker: 00 00 = forwarded and acknowledged (written with the sent marker)
@@ -38,11 +38,24 @@
 //!   its boot record, so the one number a cut can leave unjournaled is never given again.
 //! * When no page can be reused the journal refuses (`Full`): it never overwrites a pending item.
 //!
+//! Card numbers at rest (PCI-02): a store-and-forward terminal must keep the card number until the
+//! advice is forwarded, so the journal keeps it, but encrypted: the packed-BCD digits of every
+//! transaction record are XORed with a ChaCha20 keystream under the device's [`PanKey`] and a
+//! nonce unique to the record (its sequence number and log sequence number; see
+//! [`TxnRecord::encode`]). Neither the digits as text nor as packed BCD appear in the raw flash.
+//! Each boot record carries a key check value, so a journal written under another key is refused
+//! at mount ([`JournalError::WrongKey`]) instead of being read as garbage (which would silently
+//! drop its pending items). A layout written by another firmware version is refused the same way
+//! ([`JournalError::UnsupportedLayout`]).
+//!
 //! Not here: compaction (copying pending items out of a page that must be reused). Pending items
 //! are the newest offline approvals, forwarded oldest first, so the ring only fills when about
 //! `slots - slots_per_page` records were written since the oldest unforwarded one.
 
 use crate::flash::{Flash, FlashError};
+use chacha20::ChaCha20;
+use chacha20::cipher::{KeyIvInit, StreamCipher};
+use payhil_protocol::host_link::{ResponseCode, response_code};
 use payhil_protocol::{Amount, Currency, EntryMode, Network, Reason, TxnKind};
 
 #[cfg(test)]
@@ -60,7 +73,82 @@ const MAGIC: [u8; 2] = *b"PH";
 const KIND_TXN: u8 = 1;
 const KIND_BOOT: u8 = 2;
 const KIND_INTENT: u8 = 3;
-const LAYOUT: u8 = 4;
+/// Version 5: the card number is encrypted and boot records carry a key check value. Version 4
+/// kept it in clear packed BCD; such a journal is refused, not misread.
+const LAYOUT: u8 = 5;
+
+/// The key card numbers are encrypted under in the journal (PCI-02). `Debug` never shows it.
+///
+/// A real terminal keeps this key in a secure element (or derives it there from a device-unique
+/// secret) and never lets it leave; the reference terminal derives a **test key** from a published
+/// constant and its serial number ([`PanKey::test_key`]), which protects nothing against someone
+/// who knows this source, but keeps card numbers out of the raw flash bytes, which is what the
+/// harness checks, and exercises the same code a real key would.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PanKey([u8; 32]);
+
+impl core::fmt::Debug for PanKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PanKey(..)")
+    }
+}
+
+/// The published constant the test keys are derived from (not a secret: see [`PanKey`]).
+const TEST_MASTER_KEY: [u8; 32] = *b"payhil reference terminal TESTKY";
+
+impl PanKey {
+    /// A key given by the platform (e.g. read from a secure element).
+    pub const fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The reference terminal's per-device test key: ChaCha20 under [`TEST_MASTER_KEY`], chained
+    /// over the serial number in 32-byte chunks (the chunk index and the serial's length in the
+    /// nonce), so that every serial gets its own key. Documented in PROTOCOL.md as a test key.
+    pub fn test_key(serial: &str) -> Self {
+        let s = serial.as_bytes();
+        let mut key = TEST_MASTER_KEY;
+        let chunks = s.len().div_ceil(32).max(1);
+        for i in 0..chunks {
+            let mut block = [0u8; 32];
+            let part = s.get(i * 32..).unwrap_or(&[]);
+            let n = part.len().min(32);
+            block[..n].copy_from_slice(&part[..n]);
+            let mut nonce = [0u8; 12];
+            nonce[..4].copy_from_slice(&(i as u32).to_le_bytes());
+            nonce[4..8].copy_from_slice(&(s.len() as u32).to_le_bytes());
+            nonce[8..].copy_from_slice(b"KDF\0");
+            ChaCha20::new(&key.into(), &nonce.into()).apply_keystream(&mut block);
+            key = block;
+        }
+        Self(key)
+    }
+
+    /// XORs `buf` with the keystream for `nonce` (encrypts and decrypts).
+    fn apply(&self, nonce: [u8; 12], buf: &mut [u8]) {
+        ChaCha20::new(&self.0.into(), &nonce.into()).apply_keystream(buf);
+    }
+
+    /// The nonce of a transaction record's card number: its sequence number and its log sequence
+    /// number. No two records share both (a sequence number is journaled once; an lsn names one
+    /// append), so no keystream ever covers two card numbers.
+    fn pan_nonce(seq: u32, lsn: u32) -> [u8; 12] {
+        let mut n = [0u8; 12];
+        n[..4].copy_from_slice(&seq.to_le_bytes());
+        n[4..8].copy_from_slice(&lsn.to_le_bytes());
+        n[8..].copy_from_slice(b"PAN\0");
+        n
+    }
+
+    /// Four bytes that tell this key from another (the keystream under a nonce no record uses).
+    fn check_value(&self) -> [u8; 4] {
+        let mut kcv = [0u8; 4];
+        let mut n = [0u8; 12];
+        n[8..].copy_from_slice(b"KCV\0");
+        self.apply(n, &mut kcv);
+        kcv
+    }
+}
 
 /// How a journaled transaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +304,9 @@ fn entry_from(c: u8) -> Option<EntryMode> {
     })
 }
 
-/// Reasons are stored as their postcard variant index; only unit variants are journaled.
+/// Reasons are stored as their postcard variant index. Of the variants with data, only
+/// `HostDeclined` is journaled with it: its code goes in the authorisation code field, which a
+/// decline has no use for (see [`TxnRecord::encode`]).
 fn reason_code(r: Reason) -> u8 {
     let mut buf = [0u8; 4];
     postcard::to_slice(&r, &mut buf)
@@ -224,16 +314,23 @@ fn reason_code(r: Reason) -> u8 {
         .unwrap_or(0xFF)
 }
 
-fn reason_from(c: u8) -> Reason {
-    postcard::from_bytes(&[c]).unwrap_or(Reason::HostDeclined(0))
+/// `auth` is the record's authorisation code field (the response code of a `HostDeclined`).
+fn reason_from(c: u8, auth: &[u8; 6]) -> Reason {
+    if c == reason_code(Reason::HostDeclined(response_code::APPROVED)) {
+        if let Some(code) = ResponseCode::new([auth[0], auth[1]]) {
+            return Reason::HostDeclined(code);
+        }
+    }
+    postcard::from_bytes(&[c]).unwrap_or(Reason::HostDeclinedNumeric(0))
 }
 
 impl TxnRecord {
     /// Body layout (44 bytes): 0..4 seq, 4..12 amount minor, 12..14 currency, 14 kind << 4 |
-    /// status, 15 network, 16 entry mode, 17 PAN length, 18..28 PAN packed BCD, 28 PAN
-    /// sequence number, 29..33 local time (u32), 33..37 related seq, 37..43 auth code,
-    /// 43 reason.
-    fn encode(&self, body: &mut [u8; 44]) {
+    /// status, 15 network, 16 entry mode, 17 PAN length, 18..28 PAN packed BCD encrypted under
+    /// `key` with the nonce of (`seq`, `lsn`) (PCI-02), 28 PAN sequence number, 29..33 local
+    /// time (u32), 33..37 related seq, 37..43 auth code (a `HostDeclined` decline: its response
+    /// code, space padded), 43 reason.
+    fn encode(&self, body: &mut [u8; 44], key: &PanKey, lsn: u32) {
         body[0..4].copy_from_slice(&self.seq.to_le_bytes());
         body[4..12].copy_from_slice(&self.amount.minor.to_le_bytes());
         body[12..14].copy_from_slice(&self.amount.currency.0.to_le_bytes());
@@ -248,18 +345,26 @@ impl TxnRecord {
         body[17] = self.pan.len;
         let mut packed = [0u8; 10];
         self.pan.pack(&mut packed);
+        key.apply(PanKey::pan_nonce(self.seq, lsn), &mut packed);
         body[18..28].copy_from_slice(&packed);
         body[28] = self.pan_seq;
         let time = u32::try_from(self.local_time).unwrap_or(0);
         body[29..33].copy_from_slice(&time.to_le_bytes());
         body[33..37].copy_from_slice(&self.related_seq.to_le_bytes());
         body[37..43].copy_from_slice(&self.auth_code);
+        if let Reason::HostDeclined(code) = self.reason {
+            body[37..43].copy_from_slice(&[code.0[0], code.0[1], b' ', b' ', b' ', b' ']);
+        }
         body[43] = reason_code(self.reason);
     }
 
-    fn decode(body: &[u8]) -> Option<Self> {
+    /// Reads a body written by [`TxnRecord::encode`] with the same key and `lsn`.
+    fn decode(body: &[u8], key: &PanKey, lsn: u32) -> Option<Self> {
         let u32_at =
             |i: usize| u32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+        let mut packed = [0u8; 10];
+        packed.copy_from_slice(body.get(18..28)?);
+        key.apply(PanKey::pan_nonce(u32_at(0), lsn), &mut packed);
         let mut minor = [0u8; 8];
         minor.copy_from_slice(&body[4..12]);
         let mut auth_code = [0u8; 6];
@@ -280,11 +385,11 @@ impl TxnRecord {
             },
             network: network_from(body[15])?,
             entry_mode: entry_from(body[16])?,
-            pan: StoredPan::unpack(body[17], &body[18..28])?,
+            pan: StoredPan::unpack(body[17], &packed)?,
             pan_seq: body[28],
             local_time: i64::from(u32_at(29)),
             auth_code,
-            reason: reason_from(body[43]),
+            reason: reason_from(body[43], &auth_code),
         })
     }
 }
@@ -322,7 +427,24 @@ pub enum JournalError {
     BadGeometry,
     /// The flash failed (including a power cut).
     Flash(FlashError),
+    /// The flash holds records of another journal layout version (written by other firmware):
+    /// refused rather than misread.
+    UnsupportedLayout(u8),
+    /// The journal was written under another card-number key (another device's flash, or a
+    /// changed key): refused rather than losing its pending items as unreadable.
+    WrongKey,
+    /// The journal contradicts itself: a record its index points at no longer reads back, or
+    /// a record the terminal found is gone. Not a power loss.
+    Inconsistent,
+    /// Sequence numbers (or log sequence numbers) would run past `u32::MAX`: nothing more can
+    /// be journaled without repeating a number.
+    SequenceExhausted,
+    /// A time outside [`TIME_RANGE`]: it cannot be stored (and would read back wrong).
+    TimeOutOfRange,
 }
+
+/// The times a record can hold (Unix seconds, stored as u32: 1970-01-01 .. 2106-02-07).
+pub const TIME_RANGE: core::ops::RangeInclusive<i64> = 0..=u32::MAX as i64;
 
 impl From<FlashError> for JournalError {
     fn from(e: FlashError) -> Self {
@@ -348,6 +470,8 @@ pub struct Found {
 /// The journal over a flash device; `P` is the capacity of the pending (offline) index.
 pub struct Journal<F, const P: usize> {
     flash: F,
+    /// Encrypts card numbers at rest (PCI-02).
+    key: PanKey,
     slots: u32,
     slots_per_page: u32,
     head: u32,
@@ -364,16 +488,59 @@ pub struct Journal<F, const P: usize> {
     /// The boot record (which burns a sequence number) could not be written at mount because
     /// the journal was full; it is written before any number is handed out.
     boot_unrecorded: bool,
+    /// A sequence number taken and not yet journaled. Only one may be outstanding: the next is
+    /// handed out only after a record burns it (see [`Journal::ensure_room`]), so the one
+    /// number a boot burns always covers it, whatever failed in between.
+    unjournaled: Option<u32>,
+    /// See [`Journal::unreadable_slots`].
+    unreadable: u32,
+}
+
+/// Slots, slots per page and pages of a device the journal can use.
+fn geometry<F: Flash>(flash: &F) -> Result<(u32, u32, u32), JournalError> {
+    let slots = flash.size() / SLOT;
+    let slots_per_page = flash.page_size() / SLOT;
+    let pages = flash.size() / flash.page_size().max(1);
+    if slots_per_page < 2 || !(2..=MAX_PAGES as u32).contains(&pages) || slots > u32::from(u16::MAX)
+    {
+        return Err(JournalError::BadGeometry);
+    }
+    Ok((slots, slots_per_page, pages))
+}
+
+/// The highest sequence number recorded anywhere in a raw journal image (any layout version,
+/// any key, any length: whole slots whose magic and CRC hold), 0 if none. What `--format-flash`
+/// carries over so that numbers never repeat, however damaged the old image was.
+pub fn highest_seq_in(image: &[u8]) -> u32 {
+    let mut max = 0;
+    for b in image.chunks_exact(SLOT as usize) {
+        let crc = u32::from_le_bytes([b[52], b[53], b[54], b[55]]);
+        if b[0..2] != MAGIC || crate::flash_crc(&b[..HEADER_AND_BODY]) != crc {
+            continue;
+        }
+        // Layouts 4 and 5 agree here: a transaction's seq and a boot's burned number.
+        let at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let seq = match b[2] {
+            KIND_TXN => at(8),
+            KIND_BOOT => at(12),
+            _ => continue,
+        };
+        max = max.max(seq);
+    }
+    max
 }
 
 #[derive(Clone, Copy)]
 enum SlotState {
     Erased,
     Garbage,
+    /// A whole record (its CRC holds) of another layout version.
+    OtherLayout(u8),
     Boot {
         lsn: u32,
         boot_count: u32,
         burned: u32,
+        key_check: [u8; 4],
     },
     Intent {
         lsn: u32,
@@ -399,24 +566,21 @@ impl SlotState {
 impl<F: Flash, const P: usize> Journal<F, P> {
     /// Mounts the journal: scans every slot, rebuilds the pending index, and writes a boot
     /// record (which burns one sequence number, see the module documentation).
-    pub fn mount(flash: F) -> Result<Self, JournalError> {
-        Self::mount_keep(flash).map_err(|(e, _)| e)
+    /// Card numbers are encrypted and decrypted under `key`.
+    pub fn mount(flash: F, key: PanKey) -> Result<Self, JournalError> {
+        Self::mount_keep(flash, key).map_err(|(e, _)| e)
     }
 
     /// Like [`Journal::mount`], but gives the flash back on failure, so that a boot cut short by
     /// a power loss can be retried on the same device.
-    pub fn mount_keep(flash: F) -> Result<Self, (JournalError, F)> {
-        let slots = flash.size() / SLOT;
-        let slots_per_page = flash.page_size() / SLOT;
-        let pages = flash.size() / flash.page_size().max(1);
-        if slots_per_page < 2
-            || !(2..=MAX_PAGES as u32).contains(&pages)
-            || slots > u32::from(u16::MAX)
-        {
-            return Err((JournalError::BadGeometry, flash));
-        }
+    pub fn mount_keep(flash: F, key: PanKey) -> Result<Self, (JournalError, F)> {
+        let (slots, slots_per_page, pages) = match geometry(&flash) {
+            Ok(g) => g,
+            Err(e) => return Err((e, flash)),
+        };
         let mut j = Self {
             flash,
+            key,
             slots,
             slots_per_page,
             head: 0,
@@ -429,6 +593,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             declined_by_host: 0,
             forwarded: 0,
             boot_unrecorded: false,
+            unjournaled: None,
+            unreadable: 0,
         };
         match j.recover(pages) {
             Ok(()) => Ok(j),
@@ -436,15 +602,46 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         }
     }
 
+    /// Erases the whole device and starts a new journal on it: only when asked explicitly (the
+    /// emulator's `--format-flash`), never because a mount failed. `seq_floor` is the highest
+    /// sequence number the device may have used before (read from the old image with
+    /// [`highest_seq_in`]): the new journal burns it, so numbers continue above it and the host,
+    /// which deduplicates on them (PBS-02), never sees one again.
+    pub fn format(mut flash: F, key: PanKey, seq_floor: u32) -> Result<Self, JournalError> {
+        let (_, _, pages) = geometry(&flash)?;
+        for page in 0..pages {
+            flash.erase_page(page)?;
+        }
+        let mut j = Self::mount(flash, key)?;
+        if seq_floor >= j.next_seq {
+            // Two above the floor: the floor's successor may have been taken unjournaled.
+            j.next_seq = seq_floor
+                .checked_add(2)
+                .ok_or(JournalError::SequenceExhausted)?;
+            j.write_boot_record()?;
+        }
+        Ok(j)
+    }
+
+    /// Slots that hold neither a record nor erased bytes (torn writes, or damage), found at
+    /// mount. A power cut leaves at most one torn slot or half-erased page; more is worth a look.
+    pub fn unreadable_slots(&self) -> u32 {
+        self.unreadable
+    }
+
     fn recover(&mut self, pages: u32) -> Result<(), JournalError> {
         let j = self;
         let slots = j.slots;
         // Pass 1: erase intents, so that pass 2 can tell stale records from live ones.
         for slot in 0..slots {
-            if let SlotState::Intent { lsn, page } = j.read_slot(slot)? {
-                if page < pages && lsn > j.intents[page as usize] {
+            match j.read_slot(slot)? {
+                SlotState::Intent { lsn, page }
+                    if page < pages && lsn > j.intents[page as usize] =>
+                {
                     j.intents[page as usize] = lsn;
                 }
+                SlotState::OtherLayout(v) => return Err(JournalError::UnsupportedLayout(v)),
+                _ => {}
             }
         }
         // Pass 2: everything else.
@@ -453,6 +650,9 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         let mut pendings: [(u32, u16); P] = [(0, 0); P];
         for slot in 0..slots {
             let state = j.read_slot(slot)?;
+            if matches!(state, SlotState::Garbage) {
+                j.unreadable = j.unreadable.saturating_add(1);
+            }
             let Some(lsn) = state.lsn() else { continue };
             if j.is_stale(slot, lsn) {
                 continue;
@@ -462,8 +662,14 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             }
             match state {
                 SlotState::Boot {
-                    boot_count, burned, ..
+                    boot_count,
+                    burned,
+                    key_check,
+                    ..
                 } => {
+                    if key_check != j.key.check_value() {
+                        return Err(JournalError::WrongKey);
+                    }
                     j.boot_count = j.boot_count.max(boot_count);
                     max_seq = max_seq.max(burned);
                 }
@@ -488,13 +694,16 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             j.pending[i] = p.1;
         }
         if let Some((lsn, slot)) = max {
-            j.next_lsn = lsn + 1;
+            // Numbers read from flash: checked, a damaged or hostile image must not wrap them.
+            j.next_lsn = lsn.checked_add(1).ok_or(JournalError::SequenceExhausted)?;
             j.head = (slot + 1) % slots;
         }
-        j.boot_count += 1;
+        j.boot_count = j.boot_count.saturating_add(1);
         // Burn the next sequence number: a transaction cut before it was journaled may have
         // sent it to the host already.
-        j.next_seq = max_seq + 2;
+        j.next_seq = max_seq
+            .checked_add(2)
+            .ok_or(JournalError::SequenceExhausted)?;
         match j.write_boot_record() {
             // A journal full of pending items must still boot, so that it can forward them.
             // The boot record is then written by `ensure_room`, before any number is taken.
@@ -508,10 +717,12 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     }
 
     fn write_boot_record(&mut self) -> Result<(), JournalError> {
-        let burned = self.next_seq - 1;
+        // next_seq >= 1 always (it starts at 1 and only grows).
+        let burned = self.next_seq.saturating_sub(1);
         let mut body = [0xFFu8; 44];
         body[0..4].copy_from_slice(&self.boot_count.to_le_bytes());
         body[4..8].copy_from_slice(&burned.to_le_bytes());
+        body[8..12].copy_from_slice(&self.key.check_value());
         self.append(KIND_BOOT, &body, false).map(|_| ())
     }
 
@@ -527,8 +738,11 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             return Ok(SlotState::Erased);
         }
         let crc = u32::from_le_bytes([b[52], b[53], b[54], b[55]]);
-        if b[0..2] != MAGIC || b[3] != LAYOUT || crate::flash_crc(&b[..HEADER_AND_BODY]) != crc {
+        if b[0..2] != MAGIC || crate::flash_crc(&b[..HEADER_AND_BODY]) != crc {
             return Ok(SlotState::Garbage);
+        }
+        if b[3] != LAYOUT {
+            return Ok(SlotState::OtherLayout(b[3]));
         }
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let lsn = u32_at(4);
@@ -537,12 +751,13 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                 lsn,
                 boot_count: u32_at(8),
                 burned: u32_at(12),
+                key_check: [b[16], b[17], b[18], b[19]],
             },
             KIND_INTENT => SlotState::Intent {
                 lsn,
                 page: u32_at(8),
             },
-            KIND_TXN => match TxnRecord::decode(&b[8..52]) {
+            KIND_TXN => match TxnRecord::decode(&b[8..52], &self.key, lsn) {
                 // Any cleared bit counts: a torn marker write still means the host acknowledged.
                 Some(record) => SlotState::Txn {
                     lsn,
@@ -588,7 +803,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         b[52..56].copy_from_slice(&crc.to_le_bytes());
         // Whatever happens to this program, the slot and the lsn are used up.
         self.head = (slot + 1) % self.slots;
-        self.next_lsn += 1;
+        self.next_lsn = lsn.checked_add(1).ok_or(JournalError::SequenceExhausted)?;
         let len = if done { WRITTEN + 4 } else { WRITTEN };
         self.flash.program(slot * SLOT, &b[..len])?;
         if kind == KIND_INTENT {
@@ -682,20 +897,29 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     /// takes another.
     pub fn take_seq(&mut self) -> u32 {
         debug_assert!(
-            !self.boot_unrecorded,
+            !self.boot_unrecorded && self.unjournaled.is_none(),
             "ensure_room must succeed before a number is taken"
         );
         let s = self.next_seq;
-        self.next_seq += 1;
+        // `ensure_room` refuses before the last numbers; saturating keeps this total anyway.
+        self.next_seq = s.saturating_add(1);
+        self.unjournaled = Some(s);
         s
     }
 
     /// Makes sure the next record has a slot (erasing a reusable page if needed); `Full` if not.
     /// Must succeed before [`Journal::take_seq`].
     pub fn ensure_room(&mut self) -> Result<(), JournalError> {
-        if self.boot_unrecorded {
+        // Two numbers stay in reserve: one a boot burns, one it hands out.
+        if self.next_seq > u32::MAX - 2 {
+            return Err(JournalError::SequenceExhausted);
+        }
+        // A number taken but never journaled (its transaction ended in a storage fault) is
+        // burned by a record before the next is taken, so at most one is ever unjournaled.
+        if self.boot_unrecorded || self.unjournaled.is_some() {
             self.write_boot_record()?;
             self.boot_unrecorded = false;
+            self.unjournaled = None;
         }
         self.free_slot().map(|_| ())
     }
@@ -712,10 +936,20 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         if offline && self.pending_len == P {
             return Err(JournalError::TooManyPending);
         }
+        // Stored as u32: a time outside would read back as another (1970) time.
+        if !TIME_RANGE.contains(&rec.local_time) {
+            return Err(JournalError::TimeOutOfRange);
+        }
+        // The slot first: making room may itself append (an erase intent), and the card number's
+        // nonce needs the lsn this record will get.
+        let slot = self.free_slot()?;
         let mut body = [0u8; 44];
-        rec.encode(&mut body);
+        rec.encode(&mut body, &self.key, self.next_lsn);
         // Nothing to forward for anything but an offline approval: written done at once.
-        let slot = self.append(KIND_TXN, &body, !offline)?;
+        self.write_at(slot, KIND_TXN, &body, !offline)?;
+        if self.unjournaled == Some(rec.seq) {
+            self.unjournaled = None;
+        }
         if offline {
             // Sequence numbers grow, so appending keeps the index sorted.
             self.pending[self.pending_len] = slot as u16;
@@ -751,7 +985,12 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         }
         let mut b = [0u8; SLOT as usize];
         self.flash.read(u32::from(self.pending[i]) * SLOT, &mut b)?;
-        Ok(TxnRecord::decode(&b[8..52]))
+        let lsn = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        // The index only holds slots that decoded at mount or were just written: a record that
+        // no longer reads back is an inconsistency, never a silent end of the queue.
+        TxnRecord::decode(&b[8..52], &self.key, lsn)
+            .map(Some)
+            .ok_or(JournalError::Inconsistent)
     }
 
     /// Visits every transaction still on flash (what support can recover, SUPPORT-02), in slot
@@ -888,7 +1127,7 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    pub(super) fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
+    pub(crate) fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
         TxnRecord {
             kind: TxnKind::Purchase,
             related_seq: 0,
@@ -913,7 +1152,11 @@ mod tests {
     #[test]
     fn pending_items_survive_a_remount_and_acks_persist() {
         let mut mem = vec![0xFFu8; 16 * 4096];
-        let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
         for i in 0..5 {
             let seq = j.take_seq();
             let st = if i % 2 == 0 {
@@ -929,7 +1172,7 @@ mod tests {
         j.acknowledge(first, false).unwrap(); // repeated ack: no effect
         assert_eq!(j.forwarded(), 1);
         let flash = j.into_flash();
-        let mut j: J = Journal::mount(flash).unwrap();
+        let mut j: J = Journal::mount(flash, crate::journal::PanKey::test_key("TEST")).unwrap();
         assert_eq!(j.boot_count(), 2);
         assert_eq!(j.pending_len(), 2);
         let pan = StoredPan::from_ascii("5019100000000006").unwrap();
@@ -949,7 +1192,11 @@ mod tests {
     #[test]
     fn the_ring_reuses_pages_whose_records_are_done() {
         let mut mem = vec![0xFFu8; 4 * 4096];
-        let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
         let mut seqs = Vec::new();
         for i in 0..1000 {
             let seq = j.take_seq();
@@ -965,7 +1212,8 @@ mod tests {
             seqs.push(seq);
         }
         assert_eq!(seqs.windows(2).filter(|w| w[1] != w[0] + 1).count(), 0);
-        let j: J = Journal::mount(j.into_flash()).unwrap();
+        let j: J =
+            Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
         assert_eq!(j.pending_len(), 0);
         assert!(j.next_seq() > 1000);
     }
@@ -973,13 +1221,18 @@ mod tests {
     #[test]
     fn a_thousand_offline_transactions_fit_in_256_kib() {
         let mut mem = vec![0xFFu8; 256 * 1024];
-        let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
         for _ in 0..1000 {
             let seq = j.take_seq();
             j.record(&rec(seq, 100, TxnStatus::ApprovedOffline))
                 .unwrap();
         }
-        let j: J = Journal::mount(j.into_flash()).unwrap();
+        let j: J =
+            Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
         assert_eq!(j.pending_len(), 1000);
     }
 
@@ -987,7 +1240,11 @@ mod tests {
     fn a_full_queue_refuses_and_overwrites_nothing() {
         // 4 pages of 64 slots: at most three pages' worth of pending items fit.
         let mut mem = vec![0xFFu8; 4 * 4096];
-        let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096)).unwrap();
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
         let mut stored = 0;
         let err = loop {
             let seq = j.take_seq();
@@ -998,7 +1255,8 @@ mod tests {
         };
         assert_eq!(err, JournalError::Full);
         assert!(stored >= 3 * 64 - 2, "{stored}");
-        let j: J = Journal::mount(j.into_flash()).unwrap_or_else(|e| panic!("{e:?}"));
+        let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(j.pending_len(), stored);
     }
 
@@ -1009,11 +1267,15 @@ mod tests {
             let mut flash = NorFlash::new(&mut mem[..], 4096);
             // Write 1 is the boot record; write 2 is the append.
             flash.cut_power_at(Some(PowerCut { at: 2, tear }));
-            let mut j: J = Journal::mount(flash).unwrap();
+            let mut j: J = Journal::mount(flash, crate::journal::PanKey::test_key("TEST")).unwrap();
             let seq = j.take_seq();
             let r = j.record(&rec(seq, 5, TxnStatus::ApprovedOffline));
             assert_eq!(r, Err(JournalError::Flash(FlashError::PowerLost)));
-            let j: J = Journal::mount(NorFlash::new(j.into_flash().into_storage(), 4096)).unwrap();
+            let j: J = Journal::mount(
+                NorFlash::new(j.into_flash().into_storage(), 4096),
+                crate::journal::PanKey::test_key("TEST"),
+            )
+            .unwrap();
             assert_eq!(j.pending_len(), 0);
             assert!(
                 j.next_seq() > seq,
@@ -1023,9 +1285,208 @@ mod tests {
     }
 
     #[test]
+    fn numbers_taken_but_never_journaled_are_never_given_again() {
+        // Two transactions in a row end in a storage fault before their records: each number
+        // must be burned before the next is taken, or a reboot (which burns one) repeats one.
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        let mut taken = Vec::new();
+        for _ in 0..2 {
+            j.ensure_room().unwrap();
+            taken.push(j.take_seq());
+        }
+        let j: J =
+            Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+        assert!(
+            j.next_seq() > taken[1],
+            "{taken:?} then {} after a reboot",
+            j.next_seq()
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_from_flash_never_wrap() {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        let mut r = rec(u32::MAX - 1, 1, TxnStatus::ApprovedOnline);
+        r.seq = u32::MAX - 1;
+        j.record(&r).unwrap();
+        let again = Journal::<NorFlash<&mut [u8]>, 1024>::mount(
+            j.into_flash(),
+            crate::journal::PanKey::test_key("TEST"),
+        );
+        assert!(matches!(again, Err(JournalError::SequenceExhausted)));
+    }
+
+    #[test]
+    fn format_continues_the_sequence_numbers_of_a_damaged_image() {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        let mut last = 0;
+        for _ in 0..5 {
+            last = j.take_seq();
+            j.record(&rec(last, 1, TxnStatus::ApprovedOffline)).unwrap();
+        }
+        let _ = j.into_flash();
+        // Damage: cut the image short, and break the first record.
+        let mut image = mem[..4096 + 100].to_vec();
+        image[70] ^= 1;
+        let floor = highest_seq_in(&image);
+        assert_eq!(floor, last);
+        let mut fresh = vec![0x00u8; 4 * 4096];
+        let j: J = Journal::format(
+            NorFlash::new(&mut fresh[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+            floor,
+        )
+        .unwrap();
+        assert_eq!(j.pending_len(), 0);
+        assert!(j.next_seq() > floor);
+        let j: J =
+            Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+        assert!(j.next_seq() > floor + 1, "still above after a reboot");
+    }
+
+    #[test]
     fn bad_geometry_is_refused() {
         let mut mem = vec![0xFFu8; 4096];
-        let j: Result<J, _> = Journal::mount(NorFlash::new(&mut mem[..], 4096));
+        let j: Result<J, _> = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        );
         assert!(matches!(j, Err(JournalError::BadGeometry)));
+    }
+}
+
+/// PCI-02: the journal keeps card numbers, but never readable from the raw flash bytes.
+#[cfg(test)]
+mod pan_at_rest_tests {
+    extern crate std;
+    use super::tests::rec;
+    use super::*;
+    use crate::flash::NorFlash;
+    use std::string::String;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Where `digits` appear in `bytes`: as ASCII, or as packed BCD in either nibble order,
+    /// starting at any nibble (so with or without a filler nibble, F or otherwise, before or
+    /// after). The harness's flash scan looks for the same encodings.
+    pub(crate) fn find_pan(bytes: &[u8], digits: &str) -> Option<String> {
+        if let Some(at) = bytes
+            .windows(digits.len())
+            .position(|w| w == digits.as_bytes())
+        {
+            return Some(std::format!("ASCII at byte {at}"));
+        }
+        let want: Vec<u8> = digits.bytes().map(|d| d - b'0').collect();
+        for (order, high_first) in [("high nibble first", true), ("low nibble first", false)] {
+            let nibbles: Vec<u8> = bytes
+                .iter()
+                .flat_map(|b| {
+                    if high_first {
+                        [b >> 4, b & 0x0F]
+                    } else {
+                        [b & 0x0F, b >> 4]
+                    }
+                })
+                .collect();
+            if let Some(at) = nibbles.windows(want.len()).position(|w| w == want) {
+                return Some(std::format!("packed BCD ({order}) at nibble {at}"));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_journal_of_another_layout_or_key_is_refused_not_misread() {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let _mounted: Journal<NorFlash<&mut [u8]>, 64> =
+            Journal::mount(NorFlash::new(&mut mem[..], 4096), PanKey::test_key("A")).unwrap();
+        let other = Journal::<NorFlash<&mut [u8]>, 64>::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            PanKey::test_key("B"),
+        );
+        assert!(matches!(other, Err(JournalError::WrongKey)));
+        // The same boot record as layout 4 wrote it (CRC intact): refused with its version.
+        mem[3] = 4;
+        let crc = crate::flash_crc(&mem[..HEADER_AND_BODY]);
+        mem[52..56].copy_from_slice(&crc.to_le_bytes());
+        let old = Journal::<NorFlash<&mut [u8]>, 64>::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            PanKey::test_key("A"),
+        );
+        assert!(matches!(old, Err(JournalError::UnsupportedLayout(4))));
+    }
+
+    #[test]
+    fn test_keys_differ_per_serial() {
+        let keys =
+            ["", "EMU-0001", "EMU-0002", &"x".repeat(40), &"x".repeat(41)].map(PanKey::test_key);
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(std::format!("{:?}", keys[1]), "PanKey(..)");
+    }
+
+    #[test]
+    fn the_scan_finds_every_encoding() {
+        let mut b = vec![0x11u8; 64];
+        b[10..16].copy_from_slice(b"123456");
+        assert!(find_pan(&b, "123456").is_some());
+        let mut b = vec![0x11u8; 64];
+        b[3..6].copy_from_slice(&[0xF1, 0x23, 0x45]); // odd start, F filler
+        assert!(find_pan(&b, "12345").is_some());
+        let mut b = vec![0x11u8; 64];
+        b[3..6].copy_from_slice(&[0x21, 0x43, 0xF5]); // swapped nibbles, F filler after
+        assert!(find_pan(&b, "12345").is_some());
+        assert!(find_pan(&[0x11u8; 64], "12345").is_none());
+    }
+
+    #[test]
+    fn no_card_number_is_readable_in_the_raw_flash() {
+        let pans = [
+            "5019100000000006",
+            "4571100000000009",
+            "6789012345678901236",
+        ];
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut j: Journal<NorFlash<&mut [u8]>, 64> = Journal::mount(
+            NorFlash::new(&mut mem[..], 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        let mut written = Vec::new();
+        for (i, pan) in pans.iter().cycle().take(12).enumerate() {
+            let seq = j.take_seq();
+            let mut r = rec(seq, 100 + i as u64, TxnStatus::ApprovedOffline);
+            r.pan = StoredPan::from_ascii(pan).unwrap();
+            j.record(&r).unwrap();
+            written.push(r);
+        }
+        // The records still read back whole, PAN included (they must be forwarded).
+        for (i, want) in written.iter().enumerate() {
+            assert_eq!(j.pending(i).unwrap().as_ref(), Some(want));
+        }
+        for pan in pans {
+            // Long enough to identify the card, short enough to catch a partial copy.
+            for digits in [pan, &pan[..12], &pan[pan.len() - 12..]] {
+                assert_eq!(find_pan(&mem, digits), None, "{digits} readable in flash");
+            }
+        }
     }
 }

@@ -33,8 +33,9 @@ impl Storage for Ram {
     fn bytes(&self) -> &[u8] {
         &self.0
     }
-    fn write(&mut self, offset: usize, data: &[u8]) {
+    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), crate::flash::FlashError> {
         self.0[offset..offset + data.len()].copy_from_slice(data);
+        Ok(())
     }
 }
 
@@ -223,7 +224,7 @@ fn finish(j: &mut J, t: &mut Truth, context: &str) {
 fn mount(storage: Ram, cut: Option<PowerCut>) -> Result<J, Ram> {
     let mut flash = NorFlash::new(storage, PAGE);
     flash.cut_power_at(cut);
-    match Journal::mount_keep(flash) {
+    match Journal::mount_keep(flash, crate::journal::PanKey::test_key("TEST")) {
         Ok(j) => Ok(j),
         Err((e, flash)) if is_cut(e) => Err(flash.into_storage()),
         Err((e, _)) => panic!("mount failed: {e:?}"),
