@@ -11,7 +11,7 @@ use fut_core::terminal::HostUnreachable;
 use fut_core::{Config, Step, Terminal};
 use libfuzzer_sys::fuzz_target;
 use payhil_protocol::TxnKind;
-use payhil_protocol::host_link::HostResponse;
+use payhil_protocol::host_link::{HostResponse, ResponseCode};
 use payhil_protocol::{
     Amount, CardData, Currency, EntryMode, Expiry, IdType, Identity, Network, PanText, PinText,
     Request, ReserveDetails,
@@ -57,8 +57,22 @@ enum Op {
 #[derive(Arbitrary, Debug)]
 enum Host {
     Approve,
-    Decline(u8),
+    /// Any two-character response code: each byte picks a letter or digit, so unknown codes
+    /// such as "N7" are explored as much as the known ones.
+    Decline([u8; 2]),
     Unreachable,
+}
+
+/// The response code a fuzzed host answers with.
+fn code_of(host: &Host) -> ResponseCode {
+    const ALNUM: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    match host {
+        Host::Decline([a, b]) => ResponseCode([
+            ALNUM[usize::from(*a) % ALNUM.len()],
+            ALNUM[usize::from(*b) % ALNUM.len()],
+        ]),
+        _ => payhil_protocol::host_link::response_code::APPROVED,
+    }
 }
 
 #[derive(Arbitrary, Debug)]
@@ -223,7 +237,7 @@ fuzz_target!(|input: Input| {
                     let result = match host {
                         Host::Unreachable => Err(HostUnreachable::NotSent),
                         Host::Approve | Host::Decline(_) => {
-                            let code = if let Host::Decline(c) = host { *c } else { 0 };
+                            let code = code_of(host);
                             Ok(if is_advice {
                                 HostResponse::AdviceAck {
                                     txn_seq: seq,
