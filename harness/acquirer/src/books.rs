@@ -546,7 +546,7 @@ mod tests {
             "other cards keep their issuer"
         );
         let item = &b.items[&("T1".to_string(), 1)];
-        assert!(item.response_code != 0, "declined, not settled");
+        assert!(!item.response_code.is_approved(), "declined, not settled");
         assert_eq!(b.settled().count(), 1);
         // The code reaches the wire as the two characters.
         let mut f = payhil_protocol::iso8583::mapping::Fields::new();

@@ -174,7 +174,7 @@ impl Run {
                 &s.terminal_id == tid
                     && s.kind == payhil_acquirer::SettledKind::Offline
                     && s.txn == TxnKind::Purchase
-                    && s.response_code != 0
+                    && !s.response_code.is_approved()
             })
             .count() as u32
     }
@@ -195,7 +195,7 @@ impl Run {
                 pan: s.pan.clone(),
                 network: s.network,
                 local_time: s.local_time,
-                approved: s.response_code == 0,
+                approved: s.response_code.is_approved(),
                 reversed: s.reversed,
             })
             .collect();
