@@ -48,14 +48,21 @@ pub struct Settled {
     pub reversed: bool,
     /// Captures and reversals: the transaction referred to.
     pub related_seq: u32,
+    /// The harness's controlled clock when the host first received it (Unix seconds).
+    pub received: i64,
 }
 
 impl Settled {
     /// The banking day the acquirer settles it on (CARD-09, CARD-11): from the transaction's
-    /// own date, not from when it reached the host. `None` for a time outside the calendar.
+    /// date, but never before the host has it (an offline item settles from the day it was
+    /// forwarded). `None` for a time outside the calendar.
     pub fn settles(&self) -> Option<time::Date> {
-        let t = time::OffsetDateTime::from_unix_timestamp(self.local_time).ok()?;
-        Some(crate::banking::settlement_date(self.network, t.date()))
+        let date = |t| time::OffsetDateTime::from_unix_timestamp(t).ok().map(|t| t.date());
+        Some(crate::banking::settlement_date_received(
+            self.network,
+            date(self.local_time)?,
+            date(self.received)?,
+        ))
     }
 }
 
@@ -97,6 +104,9 @@ pub struct Books {
     /// The harness's fault epoch and whether faults are active, stamped on each delivery: a
     /// request delivered twice in one clean epoch was sent again after its answer.
     pub fault_context: (u64, bool),
+    /// The harness's controlled clock (the host has no clock of its own in a test: it lives at
+    /// the terminal's time), stamped on each item as it arrives.
+    pub clock: i64,
     /// Response codes configured for cards (see [`Books::answer_card_with`]); they replace the
     /// issuer's decision for the card's purchases, refunds and pre-authorisations.
     pub configured_answers: Vec<(Pan, ResponseCode)>,
@@ -255,7 +265,7 @@ impl Books {
                 } else {
                     String::new()
                 };
-                let item = settled(d, pan.masked(), kind, code, auth.clone());
+                let item = settled(d, pan.masked(), kind, code, auth.clone(), self.clock);
                 self.items.insert(key, item);
                 (code, auth)
             }
@@ -276,7 +286,7 @@ impl Books {
                         auth_code(d.txn_seq),
                     )
                 };
-                let item = settled(d, pan.masked(), kind, code, auth);
+                let item = settled(d, pan.masked(), kind, code, auth, self.clock);
                 let auth = item.auth_code.clone();
                 self.items.insert(key, item);
                 (code, auth)
@@ -454,6 +464,7 @@ fn settled(
     kind: SettledKind,
     code: ResponseCode,
     auth: String,
+    received: i64,
 ) -> Settled {
     Settled {
         terminal_id: d.terminal_id.to_string(),
@@ -473,6 +484,7 @@ fn settled(
         txn: d.kind,
         reversed: false,
         related_seq: d.related_seq,
+        received,
     }
 }
 

@@ -135,6 +135,11 @@ impl HostSim {
             .answer_card_with(pan, code);
     }
 
+    /// The controlled clock moved: items arriving from now on were received at `unix_s`.
+    pub fn set_clock(&self, unix_s: i64) {
+        self.books.lock().unwrap_or_else(|p| p.into_inner()).clock = unix_s;
+    }
+
     /// A snapshot of the host's records.
     pub fn books(&self) -> Books {
         self.books.lock().unwrap_or_else(|p| p.into_inner()).clone()

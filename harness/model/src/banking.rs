@@ -82,6 +82,14 @@ pub fn settlement_date(network: Network, txn: Date) -> Date {
     }
 }
 
+/// Settlement date of a transaction the acquirer received on `received` (CARD-09 and
+/// rules/catalogue.toml CARD-09/offline-settlement): never before the acquirer has it, so an
+/// offline item settles from the banking day it reached the host; a Visa item still at the
+/// earliest the day after the purchase.
+pub fn settlement_date_received(network: Network, txn: Date, received: Date) -> Date {
+    settlement_date(network, txn).max(on_or_after(received))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

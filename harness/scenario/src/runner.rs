@@ -400,6 +400,7 @@ impl Run {
             Response::Clock { unix_s: got } if got == unix_s => {
                 self.now = unix_s;
                 self.model.set_clock(unix_s);
+                self.bench.host.set_clock(unix_s);
                 self.bench.transcript.set_clock(unix_s);
                 Ok(format!("clock set to {unix_s}"))
             }
@@ -419,6 +420,7 @@ impl Run {
                     Response::Clock { unix_s } if unix_s == want => {
                         self.now = want;
                         self.model.advance_clock(*secs);
+                        self.bench.host.set_clock(want);
                         self.bench.transcript.set_clock(want);
                         Ok(format!("clock advanced {secs} s"))
                     }

@@ -316,8 +316,8 @@ impl Run {
     }
 
     /// CARD-09, CARD-11: every item in the host's settlement is dated by the model's banking
-    /// calendar from the day the terminal approved it (not the day it reached the host), under
-    /// the network the cardholder paid with.
+    /// calendar from the day the terminal approved it, under the network the cardholder paid
+    /// with, and never before the day it reached the host (CARD-09/offline-settlement).
     fn check_settlement_dates(&self) -> Result<(), String> {
         let books = self.bench.host.books();
         let tid = &self.bench.device.terminal_id;
@@ -325,9 +325,10 @@ impl Run {
             let Some(a) = self.ledger.get(item.seq) else {
                 continue; // unexpected items are the exactly-once check's finding
             };
-            let model = time::OffsetDateTime::from_unix_timestamp(a.at)
-                .ok()
-                .map(|t| banking::settlement_date(a.network, t.date()));
+            let date = |t| time::OffsetDateTime::from_unix_timestamp(t).ok().map(|t| t.date());
+            let model = date(a.at)
+                .zip(date(item.received))
+                .map(|(txn, got)| banking::settlement_date_received(a.network, txn, got));
             if item.settles() != model {
                 return Err(format!(
                     "CARD-09/CARD-11: #{} settles on {} in the host's settlement; the model dates it {} ({} approved at {})",
