@@ -6,6 +6,7 @@ use payhil_scenario::snapshot::{self, Comparison};
 use payhil_scenario::{ScenarioReport, parse_file};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Arguments of `payhil run`.
 #[derive(clap::Args)]
@@ -139,6 +140,30 @@ pub fn check(paths: Vec<PathBuf>) -> i32 {
     i32::from(bad > 0)
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM, listened for during the whole run: a signal that arrives
+/// between two scenarios is kept for the next wait, not lost.
+struct Interrupts {
+    int: Signal,
+    term: Signal,
+}
+
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal's name and the exit status that reports it (128 + its number).
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
+        }
+    }
+}
+
 fn seed_from_time() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -186,7 +211,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         seed,
         scenarios: Vec::new(),
     };
-    for file in &files {
+    // Installed before the first terminal starts: from now on a signal no longer kills the
+    // process on the spot (which would leave the emulators' flash, card data at rest, in the
+    // temporary directories) but ends the run below.
+    let mut interrupts = Interrupts::listen().context("listening for SIGINT and SIGTERM")?;
+    for (done, file) in files.iter().enumerate() {
         let scn = match parse_file(file) {
             Ok(s) => s,
             Err(e) => {
@@ -200,7 +229,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                 continue;
             }
         };
-        let report = payhil_scenario::run(&scn, &opts).await;
+        let report = tokio::select! {
+            // A signal already pending (it came between two scenarios) wins before the next
+            // terminal is started.
+            biased;
+            (name, status) = interrupts.next() => {
+                // The scenario's future is dropped here, and with it its bench: the emulator is
+                // killed (kill_on_drop) and its temporary directory, flash image included, is
+                // removed. The record of the last complete run is left as it was.
+                println!("INTERRUPTED  {} by {name}", scn.stem);
+                println!(
+                    "payhil run: interrupted by {name}: {passed} passed, {failed} failed, {} not run",
+                    files.len() - done
+                );
+                return Ok(status);
+            }
+            report = payhil_scenario::run(&scn, &opts) => report,
+        };
         let mut problems = Vec::new();
         if let Some(f) = &report.failure {
             let at = if f.step > 0 {

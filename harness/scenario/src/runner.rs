@@ -315,6 +315,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     // What the terminal keeps at rest is evidence too (PCI-02). The image lives in the bench's
     // temporary directory, so it is read now, before the bench is dropped. A physical terminal
     // has no image the harness can read: nothing of this applies to it yet.
+    // TODO(merge): make these invariant findings once the firmware encrypts PANs at rest
     report.storage_findings = match bench.flash_image() {
         Some(Ok(image)) => evidence::storage_findings(&image, &secrets),
         Some(Err(e)) => vec![format!(
