@@ -466,7 +466,8 @@ pub fn redact_with(text: &str, pins: &[&str], cvcs: &[&str]) -> String {
 ///   either nibble order at any nibble position, which covers every padding (F or 0, before
 ///   or after) and alignment;
 /// * each of `pins` as ASCII (a digit run of its own, or behind an LL/LLL length), as packed
-///   BCD anywhere (either nibble order), and inside an ISO 9564 format 0 PIN block with any of
+///   BCD (either nibble order: anywhere for six digits or more, behind a one-byte length for
+///   four or five, like a CVC), and inside an ISO 9564 format 0 PIN block with any of
 ///   `known_pans`;
 /// * each of `cvcs` as ASCII (standalone as [`scan_cvcs`] reads it, or behind an LL/LLL length)
 ///   and as packed BCD behind a one-byte length (either nibble order, padded with F or 0). A
@@ -580,11 +581,14 @@ pub fn scan_bytes(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str
         }
     }
 
-    // PINs: plain BCD anywhere (six or more digits do not match by chance), and format 0 PIN
-    // blocks, which XOR the PIN with the card number and so never show its digits.
+    // PINs of six or more digits: plain BCD anywhere (24 bits and more do not match by
+    // chance). Every PIN: inside format 0 PIN blocks, which XOR the PIN with the card number and
+    // so never show its digits.
     for pin in &pins {
-        for (encoding, at) in bcd_anywhere(bytes, &nibbles, pin) {
-            found.push((at, LeakKind::Pin, encoding, "<PIN>".into()));
+        if pin.len() >= SHORT_SECRET {
+            for (encoding, at) in bcd_anywhere(bytes, &nibbles, pin) {
+                found.push((at, LeakKind::Pin, encoding, "<PIN>".into()));
+            }
         }
         for pan in &pans {
             if let Some(block) = pin_block_format0(pin, pan) {
@@ -595,25 +599,26 @@ pub fn scan_bytes(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str
         }
     }
 
-    // CVCs in packed BCD, only behind their one-byte length (the digit count, binary or BCD,
-    // or the byte count).
-    let cvc_forms: Vec<(LengthBytes, Vec<Vec<u8>>)> = cvcs
-        .iter()
-        .map(|c| {
-            let n = c.len();
-            ([Some(n), bcd_byte(n), Some(n.div_ceil(2))], packings(c))
+    // Short secrets (CVCs, PINs of four or five digits) in packed BCD only behind their
+    // one-byte length (the digit count, binary or BCD, or the byte count): two bytes alone
+    // match by chance every few kilobytes of binary data.
+    let short = cvcs.iter().map(|c| (c, LeakKind::Cvc, "<CVC>")).chain(
+        pins.iter()
+            .filter(|p| p.len() < SHORT_SECRET)
+            .map(|p| (p, LeakKind::Pin, "<PIN>")),
+    );
+    let forms: Vec<(LengthBytes, Vec<Vec<u8>>, LeakKind, &str)> = short
+        .map(|(secret, kind, shown)| {
+            let n = secret.len();
+            let lengths = [Some(n), bcd_byte(n), Some(n.div_ceil(2))];
+            (lengths, packings(secret), kind, shown)
         })
         .collect();
     for at in 0..bytes.len() {
         let len = Some(usize::from(bytes[at]));
-        for (lengths, forms) in &cvc_forms {
-            if lengths.contains(&len) && forms.iter().any(|f| bytes[at + 1..].starts_with(f)) {
-                found.push((
-                    at + 1,
-                    LeakKind::Cvc,
-                    Encoding::BcdLengthPrefixed,
-                    "<CVC>".into(),
-                ));
+        for (lengths, packed, kind, shown) in &forms {
+            if lengths.contains(&len) && packed.iter().any(|f| bytes[at + 1..].starts_with(f)) {
+                found.push((at + 1, *kind, Encoding::BcdLengthPrefixed, (*shown).into()));
             }
         }
     }
@@ -640,6 +645,9 @@ pub fn scan_bytes(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str
         })
         .collect()
 }
+
+/// Secrets with fewer digits than this are looked for in packed BCD only behind a length.
+const SHORT_SECRET: usize = 6;
 
 /// The values a one-byte length in front of a field may take (`None`: no such value).
 type LengthBytes = [Option<usize>; 3];
@@ -1044,6 +1052,12 @@ mod tests {
         );
         // Part of a longer digit run, without a length before it, is not the PIN.
         assert!(found(&image(&[b"x0739216x"]), &[], &[pin], &[]).is_empty());
+        // A four-digit PIN is two bytes of BCD: found behind its length only, like a CVC.
+        assert_eq!(
+            found(&image(&[&[0x04, 0x12, 0x34]]), &[], &["1234"], &[]),
+            [(LeakKind::Pin, Encoding::BcdLengthPrefixed, 8)]
+        );
+        assert!(found(&image(&[&[0xAA, 0x12, 0x34, 0xAA]]), &[], &["1234"], &[]).is_empty());
     }
 
     #[test]

@@ -108,8 +108,9 @@ fn describe(leak: &Leak) -> String {
 fn rule(kind: LeakKind) -> &'static str {
     match kind {
         LeakKind::Pan | LeakKind::RevealingMask => "PCI-01",
-        // PBS-01: neither is ever logged or stored (PCI-02 for sensitive authentication data).
-        LeakKind::Pin | LeakKind::Cvc => "PBS-01",
+        // Sensitive authentication data, never stored after authorisation (PCI-02), and
+        // never logged or stored at all (PBS-01, BAX-05 for the CVC).
+        LeakKind::Pin | LeakKind::Cvc => "PCI-02/PBS-01",
     }
 }
 
@@ -300,8 +301,8 @@ mod tests {
             ev.findings,
             [
                 "PCI-01: step02_receipt:2:6: full card number 501910******0006",
-                "PBS-01: step02_receipt:3:5: a CVC appears",
-                "PBS-01: step02_receipt:4:5: a PIN appears",
+                "PCI-02/PBS-01: step02_receipt:3:5: a CVC appears",
+                "PCI-02/PBS-01: step02_receipt:4:5: a PIN appears",
             ]
         );
         assert_eq!(
@@ -346,7 +347,7 @@ mod tests {
             [
                 "PCI-01: terminal log: transcript:2:48: full card number 411111******1111 \
                  (ASCII behind an ISO 8583 length prefix)",
-                "PBS-01: transcript:3:48: a CVC appears",
+                "PCI-02/PBS-01: transcript:3:48: a CVC appears",
             ]
         );
         assert!(
