@@ -64,6 +64,9 @@ pub enum Encoding {
     BcdLengthPrefixed,
     /// An ISO 9564 format 0 PIN block of a known PIN and card number.
     PinBlock,
+    /// Inside a hex dump in text ("50 19 10 00 ..." or "3530313931..."), in any of the
+    /// encodings above.
+    HexDump,
 }
 
 impl fmt::Display for Encoding {
@@ -78,6 +81,7 @@ impl fmt::Display for Encoding {
             Self::BcdSwapped => "packed BCD, nibbles swapped",
             Self::BcdLengthPrefixed => "packed BCD behind a one-byte length",
             Self::PinBlock => "ISO 9564 format 0 PIN block",
+            Self::HexDump => "in a hex dump",
         })
     }
 }
@@ -469,6 +473,8 @@ pub fn redact_with(text: &str, pins: &[&str], cvcs: &[&str]) -> String {
 ///   BCD (either nibble order: anywhere for six digits or more, behind a one-byte length for
 ///   four or five, like a CVC), and inside an ISO 9564 format 0 PIN block with any of
 ///   `known_pans`;
+/// * all of the above inside hex dumps in text (two-digit tokens joined by a space, ':' or '-',
+///   or runs of at least twelve hex digits), as terminals log raw messages;
 /// * each of `cvcs` as ASCII (standalone as [`scan_cvcs`] reads it, or behind an LL/LLL length)
 ///   and as packed BCD behind a one-byte length (either nibble order, padded with F or 0). A
 ///   bare two-byte BCD CVC is not reported: twelve bits match by chance every few kilobytes of
@@ -477,6 +483,18 @@ pub fn redact_with(text: &str, pins: &[&str], cvcs: &[&str]) -> String {
 /// One finding per place and kind (the plainest encoding that explains it), by offset.
 /// Entries of `known_pans`, `pins` and `cvcs` that are not all digits are ignored.
 pub fn scan_bytes(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str]) -> Vec<Leak> {
+    scan_bytes_in(bytes, known_pans, pins, cvcs, true)
+}
+
+/// [`scan_bytes`]; `dumps`: also decode the hex dumps in `bytes` and scan what they hold (not
+/// again inside a decoded dump).
+fn scan_bytes_in(
+    bytes: &[u8],
+    known_pans: &[&str],
+    pins: &[&str],
+    cvcs: &[&str],
+    dumps: bool,
+) -> Vec<Leak> {
     let digits_only = |v: &[&str]| -> Vec<String> {
         v.iter()
             .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -623,6 +641,26 @@ pub fn scan_bytes(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str
         }
     }
 
+    // Hex dumps of raw bytes, as terminals log messages: what they hold, at the place of its
+    // first byte in the dump.
+    if dumps {
+        for dump in hex_dumps(bytes) {
+            for leak in scan_bytes_in(&dump.bytes, known_pans, &pin_refs, &cvc_refs, false) {
+                let bcd = matches!(
+                    leak.encoding,
+                    Encoding::Bcd | Encoding::BcdSwapped | Encoding::BcdLengthPrefixed
+                );
+                // A run of decimal digits read as hex is BCD of the same digits: the scans of
+                // the text itself have read it already.
+                if bcd && dump.decimal {
+                    continue;
+                }
+                let at = dump.start + leak.offset * dump.stride;
+                found.push((at, leak.kind, Encoding::HexDump, leak.masked));
+            }
+        }
+    }
+
     // One finding per place and kind: the first pushed (the plainest reading) stays.
     found.sort_by_key(|f| (f.0, kind_order(f.1)));
     found.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
@@ -644,6 +682,85 @@ pub fn scan_bytes(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str
             }
         })
         .collect()
+}
+
+/// A hex dump found in text, decoded.
+struct HexDump {
+    /// Offset of its first hex digit.
+    start: usize,
+    /// Distance between the starts of two bytes: 2, or 3 with a separator.
+    stride: usize,
+    /// Only decimal digits (a long number can be read as hex, too).
+    decimal: bool,
+    /// The bytes.
+    bytes: Vec<u8>,
+}
+
+/// Bytes a dump must have at least: shorter runs of hex digits are words, times and hashes.
+const MIN_DUMP: usize = 6;
+
+/// The hex dumps in `text`: two-digit tokens joined by one and the same separator (space,
+/// ':' or '-'), or runs of hex digits (read from their first digit and, for odd runs, also
+/// from their second); neither glued to a word. At least [`MIN_DUMP`] bytes.
+fn hex_dumps(text: &[u8]) -> Vec<HexDump> {
+    let hex = |i: usize| text.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let word = |i: usize| text.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let value = |i: usize| {
+        let v = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+        v(text[i]) << 4 | v(text[i + 1])
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if !hex(i) || (i > 0 && word(i - 1)) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while hex(j) {
+            j += 1;
+        }
+        if word(j) {
+            // Part of a word ("deadline", "0x1f2g").
+            i = j;
+            continue;
+        }
+        let separated = j - i == 2 && matches!(text.get(j), Some(b' ' | b':' | b'-'));
+        if separated {
+            let sep = text[j];
+            let mut bytes = vec![value(i)];
+            let mut k = j;
+            while text.get(k) == Some(&sep) && hex(k + 1) && hex(k + 2) && !word(k + 3) {
+                bytes.push(value(k + 1));
+                k += 3;
+            }
+            if bytes.len() >= MIN_DUMP {
+                out.push(HexDump {
+                    start: i,
+                    stride: 3,
+                    decimal: false,
+                    bytes,
+                });
+            }
+            i = k.max(j);
+            continue;
+        }
+        if j - i >= 2 * MIN_DUMP {
+            let decimal = text[i..j].iter().all(u8::is_ascii_digit);
+            let aligns: &[usize] = if (j - i) % 2 == 0 { &[0] } else { &[0, 1] };
+            for &a in aligns {
+                let bytes = (i + a..j - 1).step_by(2).map(value).collect();
+                out.push(HexDump {
+                    start: i + a,
+                    stride: 2,
+                    decimal,
+                    bytes,
+                });
+            }
+        }
+        i = j;
+    }
+    out
 }
 
 /// Secrets with fewer digits than this are looked for in packed BCD only behind a length.
@@ -1088,6 +1205,54 @@ mod tests {
             assert!(
                 found(&image(&[bytes]), &[], &[], &[cvc]).is_empty(),
                 "{bytes:x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pci_01_scan_bytes_reads_hex_dumps_in_log_lines() {
+        // An ISO 8583 message logged as spaced hex: field 2 as binary BCD behind its length.
+        let line = b"tx 02 00 70 20 10 50 19 10 00 00 00 00 06 00 00 00";
+        assert_eq!(
+            found(line, &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 18)],
+            "an unknown number, by its length and Luhn"
+        );
+        assert_eq!(
+            found(line, &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 18)]
+        );
+        // ASCII digits dumped as hex, with colons or without separators.
+        let ascii: Vec<String> = DANKORT.bytes().map(|c| format!("{c:02x}")).collect();
+        let colons = format!("rx {} end", ascii.join(":"));
+        assert_eq!(
+            found(colons.as_bytes(), &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 3)]
+        );
+        let packed = format!("rx 0d0a{} end", ascii.concat());
+        assert_eq!(
+            found(packed.as_bytes(), &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 7)]
+        );
+        // A PIN and a CVC in a dump.
+        assert_eq!(
+            found(b"pinblk 26 73 92 16 ff ff ff ff", &[], &["739216"], &[]),
+            [(LeakKind::Pin, Encoding::HexDump, 10)]
+        );
+        assert_eq!(
+            found(b"f48 aa bb 03 04 7f cc", &[], &[], &["047"]),
+            [(LeakKind::Cvc, Encoding::HexDump, 13)]
+        );
+        // Not dumps, or nothing in them: dates, times, a hash, a long decimal number.
+        for t in [
+            &b"2026-03-02 10:15:00 AUTH 226707"[..],
+            b"build deadbeefcafe1234 ok",
+            b"local_time: 1774512000123456",
+            b"bytes 10 50 19 10 00 ok",
+        ] {
+            assert!(
+                found(t, &[DANKORT], &["739216"], &["047"]).is_empty(),
+                "{t:?}"
             );
         }
     }
