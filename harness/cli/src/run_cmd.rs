@@ -162,6 +162,15 @@ impl Interrupts {
             _ = self.term.recv() => ("SIGTERM", 143),
         }
     }
+
+    /// A signal that has come and not been taken yet, without waiting for one.
+    async fn pending(&mut self) -> Option<(&'static str, i32)> {
+        tokio::select! {
+            biased;
+            got = self.next() => Some(got),
+            () = std::future::ready(()) => None,
+        }
+    }
 }
 
 fn seed_from_time() -> u64 {
@@ -311,6 +320,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     println!("{passed} passed, {failed} failed");
+    // A signal that came while the last scenario was being reported found no scenario to
+    // stop; the run is complete, but whoever sent it asked for it to end, so the exit status
+    // says so.
+    if let Some((name, status)) = interrupts.pending().await {
+        println!("payhil run: {name} received after the last scenario");
+        return Ok(status);
+    }
     Ok(i32::from(failed > 0))
 }
 
