@@ -337,6 +337,16 @@ impl Bench {
         emu.child.start_kill().map_err(io("killing the emulator"))
     }
 
+    /// The emulated terminal's flash image as it is now: what the terminal keeps at rest, for
+    /// the end-of-run scan for card data (PCI-02). Read it after [`Bench::stop_terminal`], so
+    /// that nothing is still being written, and before the bench is dropped: the image lives in
+    /// the bench's temporary directory, which goes with it.
+    ///
+    /// `None` for a physical terminal: the harness cannot read its storage.
+    pub fn flash_image(&self) -> Option<std::io::Result<Vec<u8>>> {
+        self.emulator.as_ref().map(|emu| std::fs::read(&emu.flash))
+    }
+
     /// Stops the emulator (if any) and reports its exit.
     pub async fn shutdown(mut self) -> Option<String> {
         self.stop_terminal().await

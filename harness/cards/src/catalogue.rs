@@ -1,7 +1,7 @@
 //! Test cards: what a scenario names, what the card simulator presents, and how the host
 //! simulator's issuer answers. One table so the three never disagree.
 
-use crate::{Pan, Pin};
+use crate::{Cvc, Pan, Pin};
 use payhil_protocol::{CardData, EntryMode, Expiry, Network, PanText};
 use std::sync::LazyLock;
 
@@ -35,6 +35,9 @@ pub struct TestCard {
     pub issuer: IssuerBehaviour,
     /// The card's PIN.
     pub pin: Pin,
+    /// The card's verification code (printed on the back; never presented to the terminal, so
+    /// any trace of it in evidence is a leak: PBS-01, BAX-05).
+    pub cvc: Cvc,
     /// Bank account number on the card (BankAxept), empty if none.
     pub account: &'static str,
 }
@@ -54,6 +57,7 @@ impl TestCard {
     }
 }
 
+/// Name, PAN, expiry year and month, applications, issuer, CVC.
 struct Row(
     &'static str,
     &'static str,
@@ -61,6 +65,7 @@ struct Row(
     u8,
     &'static [Network],
     IssuerBehaviour,
+    &'static str,
 );
 
 const ROWS: &[Row] = &[
@@ -71,6 +76,7 @@ const ROWS: &[Row] = &[
         12,
         &[Network::Dankort],
         IssuerBehaviour::Approve,
+        "047",
     ),
     Row(
         "dankort_2",
@@ -79,6 +85,7 @@ const ROWS: &[Row] = &[
         12,
         &[Network::Dankort],
         IssuerBehaviour::Approve,
+        "068",
     ),
     Row(
         "dankort_low_funds",
@@ -87,6 +94,7 @@ const ROWS: &[Row] = &[
         12,
         &[Network::Dankort],
         IssuerBehaviour::InsufficientFunds,
+        "083",
     ),
     Row(
         "dankort_blocked",
@@ -95,6 +103,7 @@ const ROWS: &[Row] = &[
         12,
         &[Network::Dankort],
         IssuerBehaviour::Blocked,
+        "059",
     ),
     Row(
         "visa_dankort",
@@ -103,6 +112,7 @@ const ROWS: &[Row] = &[
         6,
         &[Network::Dankort, Network::Visa],
         IssuerBehaviour::Approve,
+        "071",
     ),
     Row(
         "visa",
@@ -111,6 +121,7 @@ const ROWS: &[Row] = &[
         1,
         &[Network::Visa],
         IssuerBehaviour::Approve,
+        "092",
     ),
     Row(
         "visa_debit",
@@ -119,6 +130,7 @@ const ROWS: &[Row] = &[
         3,
         &[Network::VisaDebit],
         IssuerBehaviour::Approve,
+        "036",
     ),
     Row(
         "mastercard",
@@ -127,6 +139,7 @@ const ROWS: &[Row] = &[
         8,
         &[Network::Mastercard],
         IssuerBehaviour::Approve,
+        "064",
     ),
     Row(
         "bankaxept",
@@ -135,6 +148,7 @@ const ROWS: &[Row] = &[
         5,
         &[Network::BankAxept],
         IssuerBehaviour::Approve,
+        "079",
     ),
     Row(
         "issuer_down",
@@ -143,11 +157,19 @@ const ROWS: &[Row] = &[
         12,
         &[Network::Dankort],
         IssuerBehaviour::IssuerUnavailable,
+        "053",
     ),
 ];
 
 /// PIN of every test card.
 pub const TEST_PIN: &str = "739216";
+
+// The CVCs above are three digits with a leading zero, so that nothing the reference terminal or
+// the harness legitimately shows reads as one: sequence numbers, frame and event counters,
+// process ids, byte counts and seeded cut offsets take every three-digit value in a long run,
+// but none is printed zero-padded to three digits; and none is a standalone "0xy" in the
+// reviewed receipts and settlement files or in the scenario files. The end-of-run CVC scan
+// (PBS-01) would report any such number.
 
 /// All test cards (built once: the host simulator looks cards up on every request).
 pub fn all() -> &'static [TestCard] {
@@ -169,6 +191,8 @@ fn build() -> Vec<TestCard> {
             networks: r.4,
             issuer: r.5,
             pin: Pin::parse(TEST_PIN).unwrap_or_else(|| panic!("catalogue PIN is invalid")),
+            cvc: Cvc::parse(r.6)
+                .unwrap_or_else(|| panic!("catalogue card {} has an invalid CVC", r.0)),
             // A MOD-11-valid Norwegian account number for the BankAxept card (BAX-06).
             account: if r.4.contains(&Network::BankAxept) {
                 "12345678903"
@@ -203,7 +227,35 @@ mod tests {
             for b in &all[i + 1..] {
                 assert_ne!(a.pan, b.pan);
                 assert_ne!(a.name, b.name);
+                assert_ne!(a.cvc, b.cvc, "{} and {}", a.name, b.name);
             }
         }
+    }
+
+    #[test]
+    fn pbs_01_a_test_card_never_shows_its_cvc_or_pin() {
+        for card in super::all() {
+            let shown = format!("{card:?}");
+            assert!(shown.contains("Cvc(<redacted>)"), "{shown}");
+            assert!(!shown.contains(card.pin.reveal()), "{shown}");
+            assert!(
+                cvc_hidden(&shown, card.cvc.reveal()),
+                "{}: the CVC shows in {shown}",
+                card.name
+            );
+        }
+    }
+
+    #[test]
+    fn pbs_01_test_cvcs_never_read_as_a_counter() {
+        // A CVC of 100 to 999 is some txn_seq, frame number or cut offset in every long run.
+        for card in super::all() {
+            assert!(card.cvc.reveal().starts_with('0'), "{}", card.name);
+        }
+    }
+
+    /// True if the CVC scan finds nothing in `text`.
+    fn cvc_hidden(text: &str, cvc: &str) -> bool {
+        crate::pci::scan_cvcs(text, &[cvc]).is_empty()
     }
 }

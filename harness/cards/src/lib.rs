@@ -3,6 +3,7 @@
 //! * [`Pan`] is a full, Luhn-valid card number. Its `Debug` and `Display` are masked, so that
 //!   one can't reach a log by accident; the digits come out only through [`Pan::reveal`], which
 //!   is called where the number must go onto the wire to the terminal.
+//! * [`Pin`] and [`Cvc`] never print; their digits come out only through `reveal`.
 //! * [`MaskedPan`] is what may be shown anywhere: first six and last four digits (PCI-01).
 //! * [`catalogue`] holds the test cards that scenarios name and the host simulator knows.
 //! * [`pci`] scans artifacts for anything that looks like a full card number, a mask that shows
@@ -107,6 +108,37 @@ impl fmt::Debug for Pin {
     }
 }
 
+/// A card verification code (CVC2/CVV2): 3 or 4 digits. Neither `Debug` nor `Display` shows it
+/// (PBS-01, BAX-05: never logged or written anywhere); the digits come out only through
+/// [`Cvc::reveal`], for the PCI scan that looks for them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cvc(String);
+
+impl Cvc {
+    /// Validates a CVC: 3 digits (4 for Amex's CID).
+    pub fn parse(s: &str) -> Option<Self> {
+        ((3..=4).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Self(s.to_owned()))
+    }
+
+    /// The digits, for the PCI scan only.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Cvc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cvc(<redacted>)")
+    }
+}
+
+impl fmt::Display for Cvc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// First six and last four digits of a card number and its length; nothing else is kept.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MaskedPan {
@@ -161,6 +193,16 @@ mod tests {
         let pin = Pin::parse("1234").unwrap();
         assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
         assert!(Pin::parse("12a4").is_none() && Pin::parse("123").is_none());
+    }
+
+    #[test]
+    fn pbs_01_cvc_never_prints() {
+        let cvc = Cvc::parse("947").unwrap();
+        assert_eq!(format!("{cvc:?}"), "Cvc(<redacted>)");
+        assert_eq!(format!("{cvc}"), "***");
+        assert_eq!(cvc.reveal(), "947");
+        assert!(Cvc::parse("94").is_none() && Cvc::parse("9a7").is_none());
+        assert!(Cvc::parse("94712").is_none());
     }
 
     #[test]

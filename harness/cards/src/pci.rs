@@ -11,6 +11,10 @@
 //! Also reported: masked card numbers that show more than the first six and last four digits
 //! ([`scan`]), and known PINs and CVCs as standalone digit runs ([`scan_pins`],
 //! [`scan_cvcs`]). [`redact`] and [`redact_with`] mask all of these in a copy of a text.
+//!
+//! [`scan_bytes`] looks through raw bytes (a terminal's flash image, its log) for the same in
+//! any encoding: ASCII, behind ISO 8583 length prefixes, packed BCD in either nibble order,
+//! EBCDIC, UTF-16, and PINs inside format 0 PIN blocks.
 
 use std::fmt;
 
@@ -38,15 +42,65 @@ impl fmt::Display for LeakKind {
     }
 }
 
-/// A suspected leak in a text: a full card number, a mask that shows too much, a PIN or a CVC.
+/// How a [`Leak`] was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Digits as text, the way they are printed ([`scan`], [`scan_pins`], [`scan_cvcs`]).
+    Text,
+    /// ASCII digits behind their ISO 8583 length prefix (LLVAR or LLLVAR: the length as ASCII
+    /// digits), glued to it so that no text scan sees them as a number of their own.
+    AsciiLengthPrefixed,
+    /// ASCII digits of a known value inside a longer run of digits or other binary data.
+    Ascii,
+    /// EBCDIC digits (0xF0 to 0xF9).
+    Ebcdic,
+    /// UTF-16 digits (either byte order).
+    Utf16,
+    /// Packed BCD, high nibble first, at any nibble position (so whatever the padding).
+    Bcd,
+    /// Packed BCD, low nibble first.
+    BcdSwapped,
+    /// Packed BCD behind a one-byte length (the digit count, binary or BCD).
+    BcdLengthPrefixed,
+    /// An ISO 9564 format 0 PIN block of a known PIN and card number.
+    PinBlock,
+    /// Inside a hex dump in text ("50 19 10 00 ..." or "3530313931..."), in any of the
+    /// encodings above.
+    HexDump,
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Text => "text",
+            Self::AsciiLengthPrefixed => "ASCII behind an ISO 8583 length prefix",
+            Self::Ascii => "ASCII digits",
+            Self::Ebcdic => "EBCDIC digits",
+            Self::Utf16 => "UTF-16 digits",
+            Self::Bcd => "packed BCD",
+            Self::BcdSwapped => "packed BCD, nibbles swapped",
+            Self::BcdLengthPrefixed => "packed BCD behind a one-byte length",
+            Self::PinBlock => "ISO 9564 format 0 PIN block",
+            Self::HexDump => "in a hex dump",
+        })
+    }
+}
+
+/// A suspected leak in a text or in raw bytes: a full card number, a mask that shows too much,
+/// a PIN or a CVC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leak {
     /// What was found.
     pub kind: LeakKind,
-    /// 1-based line.
+    /// 1-based line (lines end at '\n', also in raw bytes).
     pub line: usize,
     /// 1-based column (in bytes) of the suspect's first character.
     pub column: usize,
+    /// 0-based offset (in bytes) of the suspect's first byte in what was scanned: where to look
+    /// in a binary image, in which lines mean nothing.
+    pub offset: usize,
+    /// How the suspect was written.
+    pub encoding: Encoding,
     /// The suspect, masked (never echo the leak itself).
     pub masked: String,
 }
@@ -310,7 +364,7 @@ fn lines_at(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// Every finding of `kinds` in `text`, as leaks that show nothing secret.
 fn leaks(text: &str, pins: &[&str], cvcs: &[&str], kinds: &[LeakKind]) -> Vec<Leak> {
     let mut leaks = Vec::new();
-    for (li, (_, line)) in lines_at(text).enumerate() {
+    for (li, (at, line)) in lines_at(text).enumerate() {
         let b = line.as_bytes();
         for f in findings(b, pins, cvcs) {
             if !kinds.contains(&f.kind) {
@@ -331,6 +385,8 @@ fn leaks(text: &str, pins: &[&str], cvcs: &[&str], kinds: &[LeakKind]) -> Vec<Le
                 kind: f.kind,
                 line: li + 1,
                 column: f.start + 1,
+                offset: at + f.start,
+                encoding: Encoding::Text,
                 masked,
             });
         }
@@ -402,6 +458,529 @@ pub fn redact_with(text: &str, pins: &[&str], cvcs: &[&str]) -> String {
     }
 }
 
+/// Finds card data in raw bytes, whatever its encoding: a flash image, a log line, a capture.
+/// Reported, each with its byte offset and how it was written:
+/// * whatever [`scan`], [`scan_pins`] and [`scan_cvcs`] find in the bytes' printable runs
+///   (any other byte ends a field);
+/// * any card number (Luhn-valid, starting 2 to 7, known or not) behind an ISO 8583 length
+///   prefix: ASCII digits right after their LL or LLL length at the start of a digit run, or
+///   15 to 19 digits of packed BCD after a one-byte length (the digit count, binary or BCD;
+///   odd lengths padded with F or 0 before or after);
+/// * each of `known_pans` anywhere: as ASCII, EBCDIC or UTF-16 digits, and as packed BCD in
+///   either nibble order at any nibble position, which covers every padding (F or 0, before
+///   or after) and alignment;
+/// * each of `pins` as ASCII (a digit run of its own, or behind an LL/LLL length), as packed
+///   BCD (either nibble order: anywhere for six digits or more, behind a one-byte length for
+///   four or five, like a CVC), and inside an ISO 9564 format 0 PIN block with any of
+///   `known_pans`;
+/// * all of the above inside hex dumps in text (two-digit tokens joined by a space, ':' or '-',
+///   or runs of at least twelve hex digits), as terminals log raw messages;
+/// * each of `cvcs` as ASCII (standalone as [`scan_cvcs`] reads it, or behind an LL/LLL length)
+///   and as packed BCD behind a one-byte length (either nibble order, padded with F or 0). A
+///   bare two-byte BCD CVC is not reported: twelve bits match by chance every few kilobytes of
+///   binary data (checksums, times, amounts), which would bury the real findings.
+///
+/// One finding per place and kind (the plainest encoding that explains it), by offset.
+/// Entries of `known_pans`, `pins` and `cvcs` that are not all digits are ignored.
+pub fn scan_bytes(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str]) -> Vec<Leak> {
+    scan_bytes_in(bytes, known_pans, pins, cvcs, true, true)
+}
+
+/// [`scan_bytes`] for a storage image of a terminal the harness drove: the harness presents only
+/// its own test cards, so every card number the storage could hold is in `known_pans`, and the
+/// search for unknown numbers in length-prefixed BCD is left out. It matches a journal's own
+/// structured binary (counters, times, checksums) by chance: a full 1,024-record journal gave
+/// five such false findings.
+pub fn scan_storage(bytes: &[u8], known_pans: &[&str], pins: &[&str], cvcs: &[&str]) -> Vec<Leak> {
+    scan_bytes_in(bytes, known_pans, pins, cvcs, true, false)
+}
+
+/// [`scan_bytes`]; `dumps`: also decode the hex dumps in `bytes` and scan what they hold (not
+/// again inside a decoded dump); `unknown_bcd`: look for any card number in length-prefixed BCD.
+fn scan_bytes_in(
+    bytes: &[u8],
+    known_pans: &[&str],
+    pins: &[&str],
+    cvcs: &[&str],
+    dumps: bool,
+    unknown_bcd: bool,
+) -> Vec<Leak> {
+    let digits_only = |v: &[&str]| -> Vec<String> {
+        v.iter()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let (pans, pins, cvcs) = (
+        digits_only(known_pans),
+        digits_only(pins),
+        digits_only(cvcs),
+    );
+    let pin_refs: Vec<&str> = pins.iter().map(String::as_str).collect();
+    let cvc_refs: Vec<&str> = cvcs.iter().map(String::as_str).collect();
+    let mut found: Vec<(usize, LeakKind, Encoding, String)> = Vec::new();
+
+    // Printable runs, as text. One byte for one byte, so offsets stay those of `bytes`; any
+    // other byte ends a line, so nothing is joined across binary data.
+    let text: String = bytes
+        .iter()
+        .map(|&b| {
+            if b == b'\t' || (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '\n'
+            }
+        })
+        .collect();
+    let all = [
+        LeakKind::Pan,
+        LeakKind::RevealingMask,
+        LeakKind::Pin,
+        LeakKind::Cvc,
+    ];
+    for l in leaks(&text, &pin_refs, &cvc_refs, &all) {
+        found.push((l.offset, l.kind, Encoding::Text, l.masked));
+    }
+
+    // ISO 8583 LLVAR/LLLVAR in ASCII: the length is glued to the digits, so the text scan sees
+    // one longer number. The prefix starts a digit run (the field before it is not numeric:
+    // a bitmap, a binary length, a separator); a prefix anywhere inside long digit runs would
+    // make a Luhn-valid number by chance every few hundred digits.
+    for g in digit_groups(bytes) {
+        let run = &bytes[g.start..g.end];
+        for k in [2, 3] {
+            let Some(n) = run.get(..k).and_then(parse_digits) else {
+                continue;
+            };
+            let Some(value) = run.get(k..k + n) else {
+                continue;
+            };
+            let at = g.start + k;
+            let v = String::from_utf8_lossy(value);
+            if (12..=19).contains(&n) && matches!(value[0], b'2'..=b'7') && crate::luhn_valid(&v) {
+                found.push((at, LeakKind::Pan, Encoding::AsciiLengthPrefixed, mask(&v)));
+            }
+            if pins.iter().any(|p| p.as_bytes() == value) {
+                found.push((
+                    at,
+                    LeakKind::Pin,
+                    Encoding::AsciiLengthPrefixed,
+                    "<PIN>".into(),
+                ));
+            }
+            if cvcs.iter().any(|c| c.as_bytes() == value) {
+                found.push((
+                    at,
+                    LeakKind::Cvc,
+                    Encoding::AsciiLengthPrefixed,
+                    "<CVC>".into(),
+                ));
+            }
+        }
+    }
+
+    // Any card number in packed BCD behind a one-byte length. Only 15 to 19 digits: shorter
+    // ones (12 to 14, rare cards) match by chance in checksums and times every few kilobytes of
+    // binary data; the test cards are found at any length below, by their digits.
+    for at in (0..bytes.len()).filter(|_| unknown_bcd) {
+        for n in length_byte(bytes[at]).into_iter().flatten() {
+            if !(15..=19).contains(&n) {
+                continue;
+            }
+            for digits in bcd_field(&bytes[at + 1..], n) {
+                if matches!(digits.as_bytes()[0], b'2'..=b'7') && crate::luhn_valid(&digits) {
+                    found.push((
+                        at + 1,
+                        LeakKind::Pan,
+                        Encoding::BcdLengthPrefixed,
+                        mask(&digits),
+                    ));
+                }
+            }
+        }
+    }
+
+    // The known card numbers, anywhere, in every encoding.
+    let nibbles = Nibbles::of(bytes);
+    for pan in &pans {
+        let masked = mask(pan);
+        for (encoding, at) in known_anywhere(bytes, &nibbles, pan) {
+            found.push((at, LeakKind::Pan, encoding, masked.clone()));
+        }
+    }
+
+    // PINs of six or more digits: plain BCD anywhere (24 bits and more do not match by
+    // chance). Every PIN: inside format 0 PIN blocks, which XOR the PIN with the card number and
+    // so never show its digits.
+    for pin in &pins {
+        if pin.len() >= SHORT_SECRET {
+            for (encoding, at) in bcd_anywhere(bytes, &nibbles, pin) {
+                found.push((at, LeakKind::Pin, encoding, "<PIN>".into()));
+            }
+        }
+        for pan in &pans {
+            if let Some(block) = pin_block_format0(pin, pan) {
+                for at in find_all(bytes, &block) {
+                    found.push((at, LeakKind::Pin, Encoding::PinBlock, "<PIN>".into()));
+                }
+            }
+        }
+    }
+
+    // Short secrets (CVCs, PINs of four or five digits) in packed BCD only behind their
+    // one-byte length (the digit count, binary or BCD, or the byte count): two bytes alone
+    // match by chance every few kilobytes of binary data.
+    let short = cvcs.iter().map(|c| (c, LeakKind::Cvc, "<CVC>")).chain(
+        pins.iter()
+            .filter(|p| p.len() < SHORT_SECRET)
+            .map(|p| (p, LeakKind::Pin, "<PIN>")),
+    );
+    let forms: Vec<(LengthBytes, Vec<Vec<u8>>, LeakKind, &str)> = short
+        .map(|(secret, kind, shown)| {
+            let n = secret.len();
+            let lengths = [Some(n), bcd_byte(n), Some(n.div_ceil(2))];
+            (lengths, packings(secret), kind, shown)
+        })
+        .collect();
+    for at in 0..bytes.len() {
+        let len = Some(usize::from(bytes[at]));
+        for (lengths, packed, kind, shown) in &forms {
+            if lengths.contains(&len) && packed.iter().any(|f| bytes[at + 1..].starts_with(f)) {
+                found.push((at + 1, *kind, Encoding::BcdLengthPrefixed, (*shown).into()));
+            }
+        }
+    }
+
+    // Hex dumps of raw bytes, as terminals log messages: what they hold, at the place of its
+    // first byte in the dump.
+    if dumps {
+        for dump in hex_dumps(bytes) {
+            for leak in scan_bytes_in(
+                &dump.bytes,
+                known_pans,
+                &pin_refs,
+                &cvc_refs,
+                false,
+                unknown_bcd,
+            ) {
+                let bcd = matches!(
+                    leak.encoding,
+                    Encoding::Bcd | Encoding::BcdSwapped | Encoding::BcdLengthPrefixed
+                );
+                // A run of decimal digits read as hex is BCD of the same digits: the scans of
+                // the text itself have read it already.
+                if bcd && dump.decimal {
+                    continue;
+                }
+                let at = dump.start + leak.offset * dump.stride;
+                found.push((at, leak.kind, Encoding::HexDump, leak.masked));
+            }
+        }
+    }
+
+    // One finding per place and kind: the first pushed (the plainest reading) stays.
+    found.sort_by_key(|f| (f.0, kind_order(f.1)));
+    found.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
+    found
+        .into_iter()
+        .map(|(offset, kind, encoding, masked)| {
+            let before = &bytes[..offset];
+            let line_start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+            Leak {
+                kind,
+                line: 1 + before.iter().filter(|&&b| b == b'\n').count(),
+                column: offset - line_start + 1,
+                offset,
+                encoding,
+                masked,
+            }
+        })
+        .collect()
+}
+
+/// A hex dump found in text, decoded.
+struct HexDump {
+    /// Offset of its first hex digit.
+    start: usize,
+    /// Distance between the starts of two bytes: 2, or 3 with a separator.
+    stride: usize,
+    /// Only decimal digits (a long number can be read as hex, too).
+    decimal: bool,
+    /// The bytes.
+    bytes: Vec<u8>,
+}
+
+/// Bytes a dump must have at least: shorter runs of hex digits are words, times and hashes.
+const MIN_DUMP: usize = 6;
+
+/// The hex dumps in `text`: two-digit tokens joined by one and the same separator (space,
+/// ':' or '-'), or runs of hex digits (read from their first digit and, for odd runs, also
+/// from their second); neither glued to a word. At least [`MIN_DUMP`] bytes.
+fn hex_dumps(text: &[u8]) -> Vec<HexDump> {
+    let hex = |i: usize| text.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let word = |i: usize| text.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let value = |i: usize| {
+        let v = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+        v(text[i]) << 4 | v(text[i + 1])
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if !hex(i) || (i > 0 && word(i - 1)) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while hex(j) {
+            j += 1;
+        }
+        if word(j) {
+            // Part of a word ("deadline", "0x1f2g").
+            i = j;
+            continue;
+        }
+        let separated = j - i == 2 && matches!(text.get(j), Some(b' ' | b':' | b'-'));
+        if separated {
+            let sep = text[j];
+            let mut bytes = vec![value(i)];
+            let mut k = j;
+            while text.get(k) == Some(&sep) && hex(k + 1) && hex(k + 2) && !word(k + 3) {
+                bytes.push(value(k + 1));
+                k += 3;
+            }
+            if bytes.len() >= MIN_DUMP {
+                out.push(HexDump {
+                    start: i,
+                    stride: 3,
+                    decimal: false,
+                    bytes,
+                });
+            }
+            i = k.max(j);
+            continue;
+        }
+        if j - i >= 2 * MIN_DUMP {
+            let decimal = text[i..j].iter().all(u8::is_ascii_digit);
+            let aligns: &[usize] = if (j - i) % 2 == 0 { &[0] } else { &[0, 1] };
+            for &a in aligns {
+                let bytes = (i + a..j - 1).step_by(2).map(value).collect();
+                out.push(HexDump {
+                    start: i + a,
+                    stride: 2,
+                    decimal,
+                    bytes,
+                });
+            }
+        }
+        i = j;
+    }
+    out
+}
+
+/// Secrets with fewer digits than this are looked for in packed BCD only behind a length.
+const SHORT_SECRET: usize = 6;
+
+/// The values a one-byte length in front of a field may take (`None`: no such value).
+type LengthBytes = [Option<usize>; 3];
+
+/// A fixed order of kinds, for sorting.
+fn kind_order(k: LeakKind) -> u8 {
+    match k {
+        LeakKind::Pan => 0,
+        LeakKind::RevealingMask => 1,
+        LeakKind::Pin => 2,
+        LeakKind::Cvc => 3,
+    }
+}
+
+/// The value of a run of ASCII digits.
+fn parse_digits(d: &[u8]) -> Option<usize> {
+    std::str::from_utf8(d).ok()?.parse().ok()
+}
+
+/// `n` as one BCD byte (0x12 for 12), if it fits.
+fn bcd_byte(n: usize) -> Option<usize> {
+    (n < 100).then_some((n / 10) << 4 | (n % 10))
+}
+
+/// The digit counts a one-byte length can stand for: the byte read as binary and as BCD.
+fn length_byte(b: u8) -> [Option<usize>; 2] {
+    let (hi, lo) = (usize::from(b >> 4), usize::from(b & 0x0F));
+    let bcd = (hi <= 9 && lo <= 9).then_some(hi * 10 + lo);
+    [Some(usize::from(b)), bcd.filter(|&v| v != usize::from(b))]
+}
+
+/// The `n`-digit numbers that `field` can start with in packed BCD (high nibble first): the
+/// digits from its first nibble, and for odd `n` also those after a leading pad nibble (0 or
+/// F); a trailing or leading pad nibble must be 0 or F.
+fn bcd_field(field: &[u8], n: usize) -> Vec<String> {
+    let Some(bytes) = field.get(..n.div_ceil(2)) else {
+        return Vec::new();
+    };
+    let nibbles: Vec<u8> = bytes.iter().flat_map(|&b| [b >> 4, b & 0x0F]).collect();
+    let is_pad = |v: u8| v == 0 || v == 0x0F;
+    let mut starts = vec![0];
+    if n % 2 == 1 {
+        starts.push(1);
+    }
+    starts
+        .into_iter()
+        .filter_map(|s| {
+            let digits = &nibbles[s..s + n];
+            let pads_ok = nibbles[..s]
+                .iter()
+                .chain(&nibbles[s + n..])
+                .all(|&v| is_pad(v));
+            (pads_ok && digits.iter().all(|&v| v <= 9))
+                .then(|| digits.iter().map(|&v| char::from(b'0' + v)).collect())
+        })
+        .collect()
+}
+
+/// Every offset at which `needle` occurs in `hay`.
+fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
+    if needle.is_empty() || needle.len() > hay.len() {
+        return Vec::new();
+    }
+    hay.windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The nibbles of some bytes in both orders, worked out once per scan.
+struct Nibbles {
+    /// High nibble first.
+    high_first: Vec<u8>,
+    /// Low nibble first.
+    low_first: Vec<u8>,
+}
+
+impl Nibbles {
+    fn of(bytes: &[u8]) -> Self {
+        Self {
+            high_first: bytes.iter().flat_map(|&b| [b >> 4, b & 0x0F]).collect(),
+            low_first: bytes.iter().flat_map(|&b| [b & 0x0F, b >> 4]).collect(),
+        }
+    }
+}
+
+/// Where the digits `d` occur in `bytes` (whose nibbles are `nibbles`) as packed BCD at any
+/// nibble position, high nibble first ([`Encoding::Bcd`], or [`Encoding::BcdLengthPrefixed`]
+/// right after a byte giving their count) or low nibble first ([`Encoding::BcdSwapped`]); as
+/// byte offsets.
+fn bcd_anywhere(bytes: &[u8], nibbles: &Nibbles, d: &str) -> Vec<(Encoding, usize)> {
+    let want: Vec<u8> = d.bytes().map(|c| c - b'0').collect();
+    let mut out = Vec::new();
+    for (swapped, nibbles) in [(false, &nibbles.high_first), (true, &nibbles.low_first)] {
+        for at in find_all(nibbles, &want) {
+            let byte = at / 2;
+            let encoding = if swapped {
+                Encoding::BcdSwapped
+            } else if at % 2 == 0
+                && byte > 0
+                && length_byte(bytes[byte - 1]).contains(&Some(want.len()))
+            {
+                Encoding::BcdLengthPrefixed
+            } else {
+                Encoding::Bcd
+            };
+            out.push((encoding, byte));
+        }
+    }
+    out
+}
+
+/// Where a known card number occurs in `bytes`: as ASCII digits (glued to others, or behind an
+/// ISO 8583 length), EBCDIC, UTF-16 (either byte order) or packed BCD; as byte offsets.
+fn known_anywhere(bytes: &[u8], nibbles: &Nibbles, pan: &str) -> Vec<(Encoding, usize)> {
+    let ascii = pan.as_bytes();
+    let mut out = Vec::new();
+    for at in find_all(bytes, ascii) {
+        let prefixed = [2, 3].iter().any(|&k| {
+            at >= k
+                && parse_digits(&bytes[at - k..at]) == Some(ascii.len())
+                && (at == k || !bytes[at - k - 1].is_ascii_digit())
+        });
+        let encoding = if prefixed {
+            Encoding::AsciiLengthPrefixed
+        } else {
+            Encoding::Ascii
+        };
+        out.push((encoding, at));
+    }
+    let ebcdic: Vec<u8> = ascii.iter().map(|&c| 0xF0 | (c - b'0')).collect();
+    out.extend(
+        find_all(bytes, &ebcdic)
+            .into_iter()
+            .map(|at| (Encoding::Ebcdic, at)),
+    );
+    let le: Vec<u8> = ascii.iter().flat_map(|&c| [c, 0]).collect();
+    let be: Vec<u8> = ascii.iter().flat_map(|&c| [0, c]).collect();
+    for utf16 in [le, be] {
+        out.extend(
+            find_all(bytes, &utf16)
+                .into_iter()
+                .map(|at| (Encoding::Utf16, at)),
+        );
+    }
+    out.extend(bcd_anywhere(bytes, nibbles, pan));
+    out
+}
+
+/// The packed BCD forms of the digits `d`, both nibble orders; an odd count padded to a whole
+/// byte with F or 0, after or before.
+fn packings(d: &str) -> Vec<Vec<u8>> {
+    let digits: Vec<u8> = d.bytes().map(|c| c - b'0').collect();
+    let padded: Vec<Vec<u8>> = if digits.len() % 2 == 0 {
+        vec![digits]
+    } else {
+        [0x0F, 0]
+            .iter()
+            .flat_map(|&pad| {
+                let mut after = digits.clone();
+                after.push(pad);
+                let mut before = vec![pad];
+                before.extend(&digits);
+                [after, before]
+            })
+            .collect()
+    };
+    padded
+        .iter()
+        .flat_map(|n| {
+            let hi: Vec<u8> = n.chunks(2).map(|p| p[0] << 4 | p[1]).collect();
+            let lo: Vec<u8> = n.chunks(2).map(|p| p[1] << 4 | p[0]).collect();
+            [hi, lo]
+        })
+        .collect()
+}
+
+/// The ISO 9564 format 0 PIN block of `pin` (4 to 12 digits) for card `pan`: the PIN field
+/// (0, length, PIN, F padding) XOR the account field (0000 and the 12 rightmost digits of the
+/// card number without its check digit).
+fn pin_block_format0(pin: &str, pan: &str) -> Option<[u8; 8]> {
+    if !(4..=12).contains(&pin.len()) || pan.len() < 13 {
+        return None;
+    }
+    let mut pin_field = vec![0u8, pin.len() as u8];
+    pin_field.extend(pin.bytes().map(|c| c - b'0'));
+    pin_field.resize(16, 0x0F);
+    let account = &pan[pan.len() - 13..pan.len() - 1];
+    let mut pan_field = vec![0u8; 4];
+    pan_field.extend(account.bytes().map(|c| c - b'0'));
+    let mut block = [0u8; 8];
+    for (i, b) in block.iter_mut().enumerate() {
+        let x = |f: &[u8]| f[2 * i] << 4 | f[2 * i + 1];
+        *b = x(&pin_field) ^ x(&pan_field);
+    }
+    Some(block)
+}
+
 /// `s` (a card number or mask, possibly grouped) with its characters other than separators
 /// starred, except the first six and the last four.
 fn mask_in_place(s: &str) -> String {
@@ -421,7 +1000,299 @@ fn mask_in_place(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{LeakKind, redact, redact_with, scan, scan_cvcs, scan_pins};
+    use super::{Encoding, LeakKind, redact, redact_with, scan, scan_bytes, scan_cvcs, scan_pins};
+
+    const DANKORT: &str = "5019100000000006";
+    const AMEX: &str = "378282246310005";
+
+    /// `parts` concatenated, with erased flash (0xFF) around them.
+    fn image(parts: &[&[u8]]) -> Vec<u8> {
+        let mut v = vec![0xFF; 7];
+        for p in parts {
+            v.extend_from_slice(p);
+        }
+        v.extend_from_slice(&[0xFF; 5]);
+        v
+    }
+
+    /// What scan_bytes reports, as (kind, encoding, offset).
+    fn found(
+        bytes: &[u8],
+        pans: &[&str],
+        pins: &[&str],
+        cvcs: &[&str],
+    ) -> Vec<(LeakKind, Encoding, usize)> {
+        let leaks = scan_bytes(bytes, pans, pins, cvcs);
+        let shown = format!("{leaks:?}");
+        for secret in pans.iter().chain(pins).chain(cvcs) {
+            assert!(!shown.contains(secret), "a leak echoes its secret: {shown}");
+        }
+        leaks
+            .iter()
+            .map(|l| (l.kind, l.encoding, l.offset))
+            .collect()
+    }
+
+    #[test]
+    fn pci_01_scan_bytes_finds_ascii_card_numbers_in_binary_data() {
+        let b = image(&[b"\x01\x02", DANKORT.as_bytes(), b"\x00"]);
+        assert_eq!(
+            found(&b, &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::Text, 9)]
+        );
+        let l = &scan_bytes(&b, &[], &[], &[])[0];
+        assert_eq!(
+            (l.masked.as_str(), l.line, l.column),
+            ("501910******0006", 1, 10)
+        );
+        // Lines count '\n' bytes, as in a log.
+        let log = b"boot\nstored card 5019100000000006\n";
+        let l = &scan_bytes(log, &[], &[], &[])[0];
+        assert_eq!((l.line, l.column, l.offset), (2, 13, 17));
+        // A known card number glued to other digits is still found.
+        let b = image(&[b"seq0001", DANKORT.as_bytes(), b"0042"]);
+        assert_eq!(
+            found(&b, &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::Ascii, 14)]
+        );
+    }
+
+    #[test]
+    fn pci_01_scan_bytes_finds_card_numbers_behind_an_iso_8583_length() {
+        // LLVAR field 2 right after a binary bitmap, followed by more numeric fields: one run
+        // of 34 digits that no text scan reads as a card number. Not a test card: found by
+        // its length and Luhn alone.
+        let b = image(&[
+            b"\x02\x00\x70\x20",
+            b"16",
+            b"4000000000000002",
+            b"000000012500000001",
+        ]);
+        assert!(scan(&String::from_utf8_lossy(&b)).is_empty());
+        assert_eq!(
+            found(&b, &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::AsciiLengthPrefixed, 13)]
+        );
+        // LLLVAR.
+        let b = image(&[b"\x00016", b"4000000000000002", b"7"]);
+        assert_eq!(
+            found(&b, &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::AsciiLengthPrefixed, 11)]
+        );
+        // A known card number behind its length is named so even inside a longer digit run.
+        let b = image(&[b"\x7016", DANKORT.as_bytes(), b"00"]);
+        assert_eq!(
+            found(&b, &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::AsciiLengthPrefixed, 10)]
+        );
+        // Binary BCD behind a one-byte length: binary 16, BCD 0x16, and an odd length padded
+        // with F after or 0 before.
+        let bcd16 = [0x40, 0, 0, 0, 0, 0, 0, 0x02];
+        for len in [0x10, 0x16] {
+            let b = image(&[&[len], &bcd16]);
+            assert_eq!(
+                found(&b, &[], &[], &[]),
+                [(LeakKind::Pan, Encoding::BcdLengthPrefixed, 8)],
+                "{len:#x}"
+            );
+        }
+        for amex in [
+            [0x37, 0x82, 0x82, 0x24, 0x63, 0x10, 0x00, 0x5F],
+            [0x03, 0x78, 0x28, 0x22, 0x46, 0x31, 0x00, 0x05],
+        ] {
+            let b = image(&[&[15], &amex]);
+            assert_eq!(
+                found(&b, &[], &[], &[]),
+                [(LeakKind::Pan, Encoding::BcdLengthPrefixed, 8)],
+                "{amex:x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pci_02_scan_bytes_finds_known_card_numbers_in_packed_bcd_anywhere() {
+        // The reference terminal's journal: length byte, then F-padded packed BCD.
+        let journal = [0x10, 0x50, 0x19, 0x10, 0, 0, 0, 0, 0x06, 0xFF, 0xFF, 0x01];
+        assert_eq!(
+            found(&image(&[&journal]), &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::BcdLengthPrefixed, 8)]
+        );
+        // Without a length, at a byte or a half-byte boundary, padded with F or 0.
+        for (bytes, at) in [
+            (&[0xAA, 0x50, 0x19, 0x10, 0, 0, 0, 0, 0x06][..], 8),
+            (&[0xF5, 0x01, 0x91, 0x00, 0, 0, 0, 0, 0x6F][..], 7),
+            (&[0x05, 0x01, 0x91, 0x00, 0, 0, 0, 0, 0x60][..], 7),
+        ] {
+            assert_eq!(
+                found(&image(&[bytes]), &[DANKORT], &[], &[]),
+                [(LeakKind::Pan, Encoding::Bcd, at)],
+                "{bytes:x?}"
+            );
+        }
+        // An odd-length number padded with F or 0, after or before.
+        for amex in [
+            [0x37, 0x82, 0x82, 0x24, 0x63, 0x10, 0x00, 0x5F],
+            [0x37, 0x82, 0x82, 0x24, 0x63, 0x10, 0x00, 0x50],
+            [0xF3, 0x78, 0x28, 0x22, 0x46, 0x31, 0x00, 0x05],
+            [0x03, 0x78, 0x28, 0x22, 0x46, 0x31, 0x00, 0x05],
+        ] {
+            assert_eq!(
+                found(&image(&[&amex]), &[AMEX], &[], &[]),
+                [(LeakKind::Pan, Encoding::Bcd, 7)],
+                "{amex:x?}"
+            );
+        }
+        // Nibbles swapped (low nibble first).
+        let swapped = [0x05, 0x91, 0x01, 0, 0, 0, 0, 0x60];
+        assert_eq!(
+            found(&image(&[&swapped]), &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::BcdSwapped, 7)]
+        );
+        // EBCDIC and UTF-16.
+        let ebcdic: Vec<u8> = DANKORT.bytes().map(|c| 0xF0 | (c - b'0')).collect();
+        assert_eq!(
+            found(&image(&[&ebcdic]), &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::Ebcdic, 7)]
+        );
+        let utf16: Vec<u8> = DANKORT.bytes().flat_map(|c| [c, 0]).collect();
+        assert_eq!(
+            found(&image(&[&utf16]), &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::Utf16, 7)]
+        );
+    }
+
+    #[test]
+    fn pbs_01_scan_bytes_finds_pins_in_ascii_bcd_and_pin_blocks() {
+        let pin = "739216";
+        let cases: [(&[u8], Encoding, usize); 4] = [
+            (b"\x00739216\x00", Encoding::Text, 8),
+            (b"\x0006739216", Encoding::AsciiLengthPrefixed, 10),
+            (&[0xAA, 0x73, 0x92, 0x16, 0xAA], Encoding::Bcd, 8),
+            (&[0xAA, 0x37, 0x29, 0x61, 0xAA], Encoding::BcdSwapped, 8),
+        ];
+        for (bytes, encoding, at) in cases {
+            assert_eq!(
+                found(&image(&[bytes]), &[], &[pin], &[]),
+                [(LeakKind::Pin, encoding, at)],
+                "{bytes:x?}"
+            );
+        }
+        // ISO 9564 format 0: PIN 1234 on 4111111111111111 is 041225EEEEEEEEEE, in which no
+        // digit of the PIN shows as it is.
+        let block = [0x04, 0x12, 0x25, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE];
+        assert_eq!(
+            found(&image(&[&block]), &["4111111111111111"], &["1234"], &[]),
+            [(LeakKind::Pin, Encoding::PinBlock, 7)]
+        );
+        // Part of a longer digit run, without a length before it, is not the PIN.
+        assert!(found(&image(&[b"x0739216x"]), &[], &[pin], &[]).is_empty());
+        // A four-digit PIN is two bytes of BCD: found behind its length only, like a CVC.
+        assert_eq!(
+            found(&image(&[&[0x04, 0x12, 0x34]]), &[], &["1234"], &[]),
+            [(LeakKind::Pin, Encoding::BcdLengthPrefixed, 8)]
+        );
+        assert!(found(&image(&[&[0xAA, 0x12, 0x34, 0xAA]]), &[], &["1234"], &[]).is_empty());
+    }
+
+    #[test]
+    fn pbs_01_scan_bytes_finds_cvcs_as_fields_of_their_own() {
+        let cvc = "947";
+        let cases: [(&[u8], Encoding, usize); 6] = [
+            (b"\x00cvc=947;", Encoding::Text, 12),
+            (b"\x0103947", Encoding::AsciiLengthPrefixed, 10),
+            (&[0x03, 0x94, 0x7F], Encoding::BcdLengthPrefixed, 8),
+            (&[0x02, 0x09, 0x47], Encoding::BcdLengthPrefixed, 8),
+            (&[0x03, 0x49, 0xF7], Encoding::BcdLengthPrefixed, 8),
+            (&[0x03, 0x94, 0x70], Encoding::BcdLengthPrefixed, 8),
+        ];
+        for (bytes, encoding, at) in cases {
+            assert_eq!(
+                found(&image(&[bytes]), &[], &[], &[cvc]),
+                [(LeakKind::Cvc, encoding, at)],
+                "{bytes:x?}"
+            );
+        }
+        // Not a CVC: an amount, a longer number, and a bare two-byte BCD value (twelve bits
+        // match by chance in any binary data).
+        for bytes in [
+            &b"\x00947.00 DKK"[..],
+            b"\x0009470",
+            &[0xAA, 0x94, 0x7F, 0xAA],
+        ] {
+            assert!(
+                found(&image(&[bytes]), &[], &[], &[cvc]).is_empty(),
+                "{bytes:x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pci_01_scan_bytes_reads_hex_dumps_in_log_lines() {
+        // An ISO 8583 message logged as spaced hex: field 2 as binary BCD behind its length.
+        let line = b"tx 02 00 70 20 10 50 19 10 00 00 00 00 06 00 00 00";
+        assert_eq!(
+            found(line, &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 18)],
+            "an unknown number, by its length and Luhn"
+        );
+        assert_eq!(
+            found(line, &[DANKORT], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 18)]
+        );
+        // ASCII digits dumped as hex, with colons or without separators.
+        let ascii: Vec<String> = DANKORT.bytes().map(|c| format!("{c:02x}")).collect();
+        let colons = format!("rx {} end", ascii.join(":"));
+        assert_eq!(
+            found(colons.as_bytes(), &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 3)]
+        );
+        let packed = format!("rx 0d0a{} end", ascii.concat());
+        assert_eq!(
+            found(packed.as_bytes(), &[], &[], &[]),
+            [(LeakKind::Pan, Encoding::HexDump, 7)]
+        );
+        // A PIN and a CVC in a dump.
+        assert_eq!(
+            found(b"pinblk 26 73 92 16 ff ff ff ff", &[], &["739216"], &[]),
+            [(LeakKind::Pin, Encoding::HexDump, 10)]
+        );
+        assert_eq!(
+            found(b"f48 aa bb 03 04 7f cc", &[], &[], &["047"]),
+            [(LeakKind::Cvc, Encoding::HexDump, 13)]
+        );
+        // Not dumps, or nothing in them: dates, times, a hash, a long decimal number.
+        for t in [
+            &b"2026-03-02 10:15:00 AUTH 226707"[..],
+            b"build deadbeefcafe1234 ok",
+            b"local_time: 1774512000123456",
+            b"bytes 10 50 19 10 00 ok",
+        ] {
+            assert!(
+                found(t, &[DANKORT], &["739216"], &["047"]).is_empty(),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pci_01_scan_bytes_is_quiet_on_erased_flash_and_noise() {
+        // Deterministic noise as in records (times, amounts, checksums), between erased pages,
+        // with every test-like secret looked for: nothing may be reported by chance. (Uniform
+        // noise does hold an unknown Luhn-valid BCD number behind a matching length byte about
+        // once per megabyte; a terminal's records are a few kilobytes.)
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = vec![0xFF; 64 * 1024];
+        for b in noise.iter_mut().skip(4096).take(16 * 1024) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *b = state as u8;
+        }
+        let cards = crate::catalogue::all();
+        let pans: Vec<&str> = cards.iter().map(|c| c.pan.reveal()).collect();
+        let cvcs: Vec<&str> = cards.iter().map(|c| c.cvc.reveal()).collect();
+        assert_eq!(scan_bytes(&noise, &pans, &["739216"], &cvcs), []);
+    }
 
     #[test]
     fn pbs_01_finds_pins_next_to_the_word_pin() {

@@ -1,11 +1,12 @@
 //! `payhil run` and `payhil check`.
 
 use anyhow::Context;
-use payhil_scenario::runner::{RunOptions, TerminalTarget};
+use payhil_scenario::runner::{RunOptions, TerminalTarget, redact};
 use payhil_scenario::snapshot::{self, Comparison};
 use payhil_scenario::{ScenarioReport, parse_file};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Arguments of `payhil run`.
 #[derive(clap::Args)]
@@ -139,6 +140,39 @@ pub fn check(paths: Vec<PathBuf>) -> i32 {
     i32::from(bad > 0)
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM, listened for during the whole run: a signal that arrives
+/// between two scenarios is kept for the next wait, not lost.
+struct Interrupts {
+    int: Signal,
+    term: Signal,
+}
+
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal's name and the exit status that reports it (128 + its number).
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
+        }
+    }
+
+    /// A signal that has come and not been taken yet, without waiting for one.
+    async fn pending(&mut self) -> Option<(&'static str, i32)> {
+        tokio::select! {
+            biased;
+            got = self.next() => Some(got),
+            () = std::future::ready(()) => None,
+        }
+    }
+}
+
 fn seed_from_time() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -186,7 +220,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         seed,
         scenarios: Vec::new(),
     };
-    for file in &files {
+    // Installed before the first terminal starts: from now on a signal no longer kills the
+    // process on the spot (which would leave the emulators' flash, card data at rest, in the
+    // temporary directories) but ends the run below.
+    let mut interrupts = Interrupts::listen().context("listening for SIGINT and SIGTERM")?;
+    for (done, file) in files.iter().enumerate() {
         let scn = match parse_file(file) {
             Ok(s) => s,
             Err(e) => {
@@ -200,7 +238,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                 continue;
             }
         };
-        let report = payhil_scenario::run(&scn, &opts).await;
+        let report = tokio::select! {
+            // A signal already pending (it came between two scenarios) wins before the next
+            // terminal is started.
+            biased;
+            (name, status) = interrupts.next() => {
+                // The scenario's future is dropped here, and with it its bench: the emulator is
+                // killed (kill_on_drop) and its temporary directory, flash image included, is
+                // removed. The record of the last complete run is left as it was.
+                println!("INTERRUPTED  {} by {name}", scn.stem);
+                println!(
+                    "payhil run: interrupted by {name}: {passed} passed, {failed} failed, {} not run",
+                    files.len() - done
+                );
+                return Ok(status);
+            }
+            report = payhil_scenario::run(&scn, &opts) => report,
+        };
         let mut problems = Vec::new();
         if let Some(f) = &report.failure {
             let at = if f.step > 0 {
@@ -261,6 +315,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     println!("{passed} passed, {failed} failed");
+    // A signal that came while the last scenario was being reported found no scenario to
+    // stop; the run is complete, but whoever sent it asked for it to end, so the exit status
+    // says so.
+    if let Some((name, status)) = interrupts.pending().await {
+        println!("payhil run: {name} received after the last scenario");
+        return Ok(status);
+    }
     Ok(i32::from(failed > 0))
 }
 
@@ -281,14 +342,19 @@ fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
     out
 }
 
+/// Writes a scenario's transcript, artifacts and result under `dir`. The report's texts are
+/// redacted already (the end-of-run check masks what it reports); everything is passed through
+/// the redaction once more on its way out, because the result quotes what the terminal says
+/// about itself, and because nothing the harness writes may carry card data (PCI-01).
 fn write_outputs(dir: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
     let d = dir.join(&report.stem);
     std::fs::create_dir_all(&d)?;
-    std::fs::write(d.join("transcript.txt"), &report.transcript)?;
+    let write = |name: &str, text: &str| std::fs::write(d.join(name), redact(text));
+    write("transcript.txt", &report.transcript)?;
     for a in &report.artifacts {
-        std::fs::write(d.join(format!("{}.txt", a.name)), &a.text)?;
+        write(&format!("{}.txt", a.name), &a.text)?;
     }
-    let summary = format!(
+    let mut summary = format!(
         "scenario: {}\nfile: {}\nseed: {}\nresult: {}\nrules: {}\ndevice: {:?}\n",
         report.name,
         report.path.display(),
@@ -297,6 +363,9 @@ fn write_outputs(dir: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
         report.rules.join(" "),
         report.device
     );
-    std::fs::write(d.join("result.txt"), summary)?;
+    for f in &report.invariant_findings {
+        summary.push_str(&format!("finding: {f}\n"));
+    }
+    write("result.txt", &summary)?;
     Ok(())
 }

@@ -873,7 +873,11 @@ mod tests {
         m.observe(&p, Outcome::ApprovedOffline, 7);
         assert_eq!(m.queue_amount_bounds(), (125_50, 125_50));
         m.set_network(true);
-        assert_eq!(m.queue_amount_bounds(), (0, 125_50), "may have been forwarded");
+        assert_eq!(
+            m.queue_amount_bounds(),
+            (0, 125_50),
+            "may have been forwarded"
+        );
     }
 
     /// Issue 8: the runner emptied the model's queue whenever the terminal said it was empty.

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod checks;
+mod evidence;
 mod txn;
 
 /// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.
@@ -100,12 +101,13 @@ pub struct ScenarioReport {
     pub failure: Option<Failure>,
     /// Invariant findings from the end-of-run checks (also failures).
     pub invariant_findings: Vec<String>,
-    /// Receipts and settlement files.
+    /// Receipts and settlement files, redacted: a card number, PIN or CVC the terminal leaked
+    /// is reported in `invariant_findings` and kept only masked.
     pub artifacts: Vec<Artifact>,
-    /// The rendered transcript.
+    /// The rendered transcript, redacted like the artifacts.
     pub transcript: String,
     /// The transcript without wall-clock times and machine-local details: the same seed must
-    /// give the same text on every run, under any load.
+    /// give the same text on every run, under any load. Redacted like the artifacts.
     pub replayable_transcript: String,
     /// The terminal's identity.
     pub device: Option<DeviceIdentity>,
@@ -141,6 +143,13 @@ struct Run {
     artifacts: Vec<Artifact>,
     steps: Vec<StepResult>,
     boot_timeout: Duration,
+}
+
+/// `text` as the harness may keep or write it: every test card's number, PIN and CVC, and any
+/// other card number, masked (PCI-01, PBS-01); withheld whole if something cannot be masked.
+/// The report's own texts are redacted already; this is for anything else written next to them.
+pub fn redact(text: &str) -> String {
+    evidence::redact(text, &evidence::Secrets::catalogue())
 }
 
 /// Runs a scenario. Never panics on terminal behaviour: every problem ends up in the report.
@@ -188,13 +197,15 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     cfg.boot_timeout = opts.boot_timeout;
     cfg.seed = seed;
     cfg.proxy_listen = opts.proxy_listen;
+    let secrets = evidence::Secrets::of(scn);
     let bench = match Bench::start(cfg).await {
         Ok(b) => b,
         Err(e) => {
+            // The error may quote the terminal's last log lines.
             report.failure = Some(Failure {
                 step: 0,
                 line: 0,
-                message: format!("bench setup failed: {e}"),
+                message: evidence::redact(&format!("bench setup failed: {e}"), &secrets),
             });
             report.elapsed = started.elapsed();
             return report;
@@ -287,18 +298,6 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
             });
         }
     }
-    let pins: Vec<String> = scn
-        .steps
-        .iter()
-        .filter_map(|s| match &s.action {
-            Action::Purchase(p, _) => Some([p.pin.as_ref(), Some(&p.card.pin)]),
-            _ => None,
-        })
-        .flatten()
-        .flatten()
-        .map(|p| p.reveal().to_string())
-        .collect();
-    let pins: Vec<&str> = pins.iter().map(String::as_str).collect();
     let Run {
         mut bench,
         artifacts,
@@ -306,37 +305,41 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         ..
     } = run;
     // Stopped before the transcript is rendered: the terminal's last words and the ends of its
-    // connections are in it, in order.
+    // connections are in it, in order. Stopped before its flash is read, too: nothing is being
+    // written any more.
     let _ = bench.stop_terminal().await;
-    let transcript = bench.transcript.render();
-    let replayable = bench.transcript.render_replayable();
-    let mut findings = Vec::new();
-    // PCI-01/PCI-02: no artifact and no line of the transcript holds a full card number.
-    for (what, text) in artifacts
-        .iter()
-        .map(|a| (a.name.as_str(), a.text.as_str()))
-        .chain([("transcript", transcript.as_str())])
-    {
-        for leak in payhil_cards::pci::scan(text) {
-            // The kind says whether a full number or a mask that shows too much was found.
-            findings.push(format!(
-                "PCI-01: {what}:{}:{}: {} {}",
-                leak.line, leak.column, leak.kind, leak.masked
-            ));
-        }
-        for leak in payhil_cards::pci::scan_pins(text, &pins) {
-            findings.push(format!(
-                "PBS-01: {what}:{}:{}: a PIN appears",
-                leak.line, leak.column
-            ));
-        }
-    }
-    report.steps = steps;
-    report.failure = failure;
-    report.invariant_findings = findings;
-    report.artifacts = artifacts;
-    report.transcript = transcript;
-    report.replayable_transcript = replayable;
+    // What the terminal keeps at rest is evidence too (PCI-02). The image lives in the bench's
+    // temporary directory, so it is read now, before the bench is dropped. A physical terminal
+    // has no image the harness can read: nothing of this applies to it yet.
+    let storage_findings = match bench.flash_image() {
+        Some(Ok(image)) => evidence::storage_findings(&image, &secrets),
+        Some(Err(e)) => vec![format!(
+            "PCI-02: terminal storage: the flash image could not be read: {e}"
+        )],
+        None => Vec::new(),
+    };
+    // PCI-01, PCI-02, PBS-01: scan every artifact, every transcript entry and every line the
+    // terminal logged for card numbers, PINs and CVCs of all test cards; then keep only
+    // redacted copies, so that nothing the harness keeps or writes passes a leak on.
+    let evidence = evidence::check(artifacts, bench.transcript.entries(), &secrets);
+    drop(bench);
+    report.steps = steps
+        .into_iter()
+        .map(|s| StepResult {
+            summary: evidence::redact(&s.summary, &secrets),
+            ..s
+        })
+        .collect();
+    // A failure message may quote what the terminal answered (a receipt, a log line).
+    report.failure = failure.map(|f| Failure {
+        message: evidence::redact(&f.message, &secrets),
+        ..f
+    });
+    report.invariant_findings = evidence.findings;
+    report.invariant_findings.extend(storage_findings);
+    report.artifacts = evidence.artifacts;
+    report.transcript = evidence.transcript;
+    report.replayable_transcript = evidence.replayable;
     report.elapsed = started.elapsed();
     report
 }

@@ -213,15 +213,24 @@ impl Transcript {
     /// The transcript without what differs between runs of one seed (wall-clock times and
     /// local details): two runs with the same seed must render the same, byte for byte.
     pub fn render_replayable(&self) -> String {
-        let mut s = String::new();
-        for e in &self.lock().entries {
-            let _ = writeln!(s, "clock={} {:<4} {}", e.clock, e.source.tag(), e.text);
-        }
-        s
+        render_replayable(&self.lock().entries)
     }
 }
 
-fn render(entries: &[Entry]) -> String {
+/// `entries` rendered as [`Transcript::render_replayable`] renders a transcript's own: for
+/// entries changed after the fact (the end-of-run check redacts card data before anything is
+/// kept).
+pub fn render_replayable(entries: &[Entry]) -> String {
+    let mut s = String::new();
+    for e in entries {
+        let _ = writeln!(s, "clock={} {:<4} {}", e.clock, e.source.tag(), e.text);
+    }
+    s
+}
+
+/// `entries` rendered as [`Transcript::render`] renders a transcript's own (see
+/// [`render_replayable`]).
+pub fn render(entries: &[Entry]) -> String {
     let mut s = String::new();
     for e in entries {
         let _ = write!(

@@ -325,7 +325,11 @@ impl Run {
             let Some(a) = self.ledger.get(item.seq) else {
                 continue; // unexpected items are the exactly-once check's finding
             };
-            let date = |t| time::OffsetDateTime::from_unix_timestamp(t).ok().map(|t| t.date());
+            let date = |t| {
+                time::OffsetDateTime::from_unix_timestamp(t)
+                    .ok()
+                    .map(|t| t.date())
+            };
             let model = date(a.at)
                 .zip(date(item.received))
                 .map(|(txn, got)| banking::settlement_date_received(a.network, txn, got));
