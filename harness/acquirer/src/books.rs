@@ -1,6 +1,6 @@
 //! The host's records and decisions.
 
-use payhil_cards::catalogue::{self, IssuerBehaviour};
+use payhil_cards::catalogue::{self, IssuerBehaviour, TestCard};
 use payhil_cards::{MaskedPan, Pan};
 use payhil_protocol::host_link::{
     HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData, response_code as rc,
@@ -114,10 +114,33 @@ pub struct Books {
     /// Response codes configured for cards (see [`Books::answer_card_with`]); they replace the
     /// issuer's decision for the card's purchases, refunds and pre-authorisations.
     pub configured_answers: Vec<(Pan, ResponseCode)>,
+    /// Test cards a scenario defined for this run, known to the issuer besides the catalogue's.
+    pub cards: Vec<TestCard>,
 }
 
-fn issuer_decision(d: &TxnData<'_>) -> ResponseCode {
-    let Some(card) = catalogue::by_pan(d.pan.0) else {
+impl Books {
+    /// A test card the issuer knows, by card number: the run's own first, then the catalogue's.
+    fn card(&self, pan: &str) -> Option<&TestCard> {
+        self.cards
+            .iter()
+            .find(|c| c.pan.reveal() == pan)
+            .or_else(|| catalogue::by_pan(pan))
+    }
+
+    /// Card numbers of the test cards the issuer has blocked (CARD-10).
+    fn blocked_cards(&self) -> String {
+        catalogue::all()
+            .iter()
+            .chain(&self.cards)
+            .filter(|c| c.issuer == IssuerBehaviour::Blocked)
+            .map(|c| c.pan.reveal().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+fn issuer_decision(card: Option<&TestCard>, d: &TxnData<'_>) -> ResponseCode {
+    let Some(card) = card else {
         return rc::INVALID_CARD;
     };
     let txn = time::OffsetDateTime::from_unix_timestamp(d.local_time).ok();
@@ -152,16 +175,6 @@ pub enum Reply {
     BlockList(String),
     /// Whether a terminal's reconciliation totals match the books (0510).
     Reconciled(bool),
-}
-
-/// Card numbers of the test cards the issuer has blocked (CARD-10).
-fn blocked_cards() -> String {
-    catalogue::all()
-        .iter()
-        .filter(|c| c.issuer == IssuerBehaviour::Blocked)
-        .map(|c| c.pan.reveal().to_string())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 impl Reply {
@@ -226,7 +239,7 @@ impl Books {
         let (advice, d) = match req {
             HostRequest::Authorise(d) => (false, d),
             HostRequest::Advice(d) => (true, d),
-            HostRequest::FetchBlockList { .. } => return Reply::BlockList(blocked_cards()),
+            HostRequest::FetchBlockList { .. } => return Reply::BlockList(self.blocked_cards()),
             HostRequest::Reconcile {
                 terminal_id,
                 totals,
@@ -278,7 +291,7 @@ impl Books {
                 let (kind, code, auth) = if advice {
                     // The purchase already happened; the issuer can still refuse to pay
                     // (blocked card, no funds): the merchant's risk (NETS-10).
-                    let code = match configured.unwrap_or_else(|| issuer_decision(d)) {
+                    let code = match configured.unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d)) {
                         rc::ISSUER_UNAVAILABLE | rc::EXPIRED => rc::APPROVED,
                         other => other,
                     };
@@ -286,7 +299,7 @@ impl Books {
                 } else {
                     (
                         SettledKind::Online,
-                        configured.unwrap_or_else(|| issuer_decision(d)),
+                        configured.unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d)),
                         auth_code(d.txn_seq),
                     )
                 };

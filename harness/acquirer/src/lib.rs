@@ -135,6 +135,16 @@ impl HostSim {
             .answer_card_with(pan, code);
     }
 
+    /// Test cards a scenario defines: the issuer knows them for this run (CARD-10's blocked
+    /// list included).
+    pub fn add_cards(&self, cards: &[payhil_cards::catalogue::TestCard]) {
+        self.books
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cards
+            .extend_from_slice(cards);
+    }
+
     /// The controlled clock moved: items arriving from now on were received at `unix_s`.
     pub fn set_clock(&self, unix_s: i64) {
         self.books.lock().unwrap_or_else(|p| p.into_inner()).clock = unix_s;

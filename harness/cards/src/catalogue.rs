@@ -22,7 +22,7 @@ pub enum IssuerBehaviour {
 #[derive(Debug, Clone)]
 pub struct TestCard {
     /// Name used in scenario files.
-    pub name: &'static str,
+    pub name: String,
     /// Card number.
     pub pan: Pan,
     /// Expiry month.
@@ -30,7 +30,7 @@ pub struct TestCard {
     /// PAN sequence number.
     pub pan_seq: u8,
     /// Applications on the chip, in priority order (co-badged cards have two, CARD-01).
-    pub networks: &'static [Network],
+    pub networks: Vec<Network>,
     /// Issuer's answer online.
     pub issuer: IssuerBehaviour,
     /// The card's PIN.
@@ -39,7 +39,7 @@ pub struct TestCard {
     /// any trace of it in evidence is a leak: PBS-01, BAX-05).
     pub cvc: Cvc,
     /// Bank account number on the card (BankAxept), empty if none.
-    pub account: &'static str,
+    pub account: String,
 }
 
 impl TestCard {
@@ -52,7 +52,7 @@ impl TestCard {
             pan: PanText(self.pan.reveal()),
             expiry: self.expiry,
             pan_seq: self.pan_seq,
-            account: self.account,
+            account: &self.account,
         }
     }
 }
@@ -180,7 +180,7 @@ pub fn all() -> &'static [TestCard] {
 fn build() -> Vec<TestCard> {
     ROWS.iter()
         .map(|r| TestCard {
-            name: r.0,
+            name: r.0.to_string(),
             pan: Pan::parse(r.1)
                 .unwrap_or_else(|e| panic!("catalogue card {} is invalid: {e}", r.0)),
             expiry: Expiry {
@@ -188,16 +188,16 @@ fn build() -> Vec<TestCard> {
                 month: r.3,
             },
             pan_seq: 1,
-            networks: r.4,
+            networks: r.4.to_vec(),
             issuer: r.5,
             pin: Pin::parse(TEST_PIN).unwrap_or_else(|| panic!("catalogue PIN is invalid")),
             cvc: Cvc::parse(r.6)
                 .unwrap_or_else(|| panic!("catalogue card {} has an invalid CVC", r.0)),
             // A MOD-11-valid Norwegian account number for the BankAxept card (BAX-06).
             account: if r.4.contains(&Network::BankAxept) {
-                "12345678903"
+                "12345678903".to_string()
             } else {
-                ""
+                String::new()
             },
         })
         .collect()

@@ -220,6 +220,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         ),
     );
     report.device = Some(bench.device.clone());
+    bench.host.add_cards(&scn.cards);
     let mut run = Run {
         txns: std::collections::HashMap::new(),
         invariants: payhil_model::oracle::OfflineInvariants::new(

@@ -5,9 +5,27 @@ use super::*;
 pub(super) struct Ctx<'a> {
     pub(super) path: &'a Path,
     pub(super) lines: LineIndex,
+    /// Test cards the scenario defines itself (`[[card]]`), found before the catalogue's.
+    pub(super) cards: Vec<TestCard>,
 }
 
 impl Ctx<'_> {
+    /// A test card by name: the scenario's own first, then the catalogue's.
+    pub(super) fn card(&self, name: &str) -> Option<TestCard> {
+        self.cards
+            .iter()
+            .find(|c| c.name == name)
+            .or_else(|| catalogue::by_name(name))
+            .cloned()
+    }
+
+    /// Every card name a scenario may use, for error messages.
+    pub(super) fn card_names(&self) -> String {
+        let mut names: Vec<&str> = self.cards.iter().map(|c| c.name.as_str()).collect();
+        names.extend(catalogue::names());
+        names.join(", ")
+    }
+
     pub(super) fn line_col(&self, offset: usize) -> (usize, usize) {
         self.lines.line_col(offset)
     }

@@ -15,6 +15,16 @@
 //! reserve_phone_auth_above = "2500.00 NOK"  # BAX-08
 //! reserve_cap = "20000.00 NOK"            # BAX-09
 //!
+//! [[card]]                                # optional: a test card of the scenario's own
+//! name = "expired_visa"                   # not a catalogue card's name
+//! pan = "4000 0000 0000 0002"             # Luhn-valid
+//! expiry = "2026-02"                      # valid through the last day of that month
+//! networks = ["visa"]                     # applications, in priority order
+//! pin = "739216"
+//! cvc = "047"                             # never presented; its absence is checked
+//! issuer = "approve"                      # or insufficient_funds, blocked, issuer_unavailable
+//! account = "12345678903"                 # BankAxept: the card's account number
+//!
 //! [[step]]
 //! set_clock = 2026-03-02T10:15:00Z
 //! [[step]]
@@ -294,10 +304,14 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// Terminal settings.
     pub terminal: TerminalSettings,
+    /// Test cards the scenario defines (`[[card]]`); the host simulator's issuer knows them
+    /// for the run.
+    pub cards: Vec<TestCard>,
     /// Steps in order.
     pub steps: Vec<Step>,
 }
 
+mod cards;
 mod location;
 mod raw;
 mod steps;
@@ -340,9 +354,10 @@ pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses scenario text; `path` names it in errors and gives the snapshot stem.
 pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let cx = Ctx {
+    let mut cx = Ctx {
         path,
         lines: LineIndex::new(text),
+        cards: Vec::new(),
     };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -368,6 +383,11 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
     }
+    for c in &raw.card {
+        let card = cards::card(&cx, c)?;
+        cx.cards.push(card);
+    }
+    let cx = cx;
     let mut terminal = TerminalSettings::default();
     if let Some(t) = &raw.terminal {
         if let Some(a) = &t.offline_limit {
@@ -428,6 +448,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .collect(),
         seed: raw.seed,
         terminal,
+        cards: cx.cards,
         steps,
     })
 }

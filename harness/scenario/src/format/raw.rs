@@ -10,7 +10,22 @@ pub(super) struct RawScenario {
     pub(super) seed: Option<u64>,
     pub(super) terminal: Option<RawTerminal>,
     #[serde(default)]
+    pub(super) card: Vec<Spanned<RawCard>>,
+    #[serde(default)]
     pub(super) step: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCard {
+    pub(super) name: Spanned<String>,
+    pub(super) pan: Spanned<String>,
+    pub(super) expiry: Spanned<String>,
+    pub(super) networks: Spanned<Vec<Spanned<String>>>,
+    pub(super) pin: Spanned<String>,
+    pub(super) cvc: Spanned<String>,
+    pub(super) issuer: Option<Spanned<String>>,
+    pub(super) account: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

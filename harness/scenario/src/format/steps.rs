@@ -101,8 +101,7 @@ pub(super) fn step(
         let mut cards = Vec::new();
         for c in &raw.cards {
             cards.push(
-                catalogue::by_name(c.get_ref())
-                    .cloned()
+                cx.card(c.get_ref())
                     .ok_or_else(|| cx.err(c.span(), format!("unknown card `{}`", c.get_ref())))?,
             );
         }
@@ -252,13 +251,13 @@ pub(super) fn purchase(
     p: &Spanned<RawPurchase>,
 ) -> Result<PurchaseSpec, ScenarioError> {
     let r = p.get_ref();
-    let card = catalogue::by_name(r.card.get_ref()).ok_or_else(|| {
+    let card = cx.card(r.card.get_ref()).ok_or_else(|| {
         cx.err(
             r.card.span(),
             format!(
                 "unknown card `{}`; test cards: {}",
                 r.card.get_ref(),
-                catalogue::names().join(", ")
+                cx.card_names()
             ),
         )
     })?;
@@ -296,7 +295,7 @@ pub(super) fn purchase(
         },
     };
     let amount = amount(cx, &r.amount)?;
-    currency_fits(cx, r.amount.span(), card, network, amount)?;
+    currency_fits(cx, r.amount.span(), &card, network, amount)?;
     let tip_minor = match &r.tip {
         None => 0,
         Some(t) => {

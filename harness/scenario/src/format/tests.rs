@@ -341,3 +341,52 @@ fn settlement_receipt_and_bulk_expectations_parse_and_errors_name_their_place() 
     };
     assert_eq!(e.outcome, Outcome::ApprovedOffline);
 }
+
+/// Issue 8: a scenario defines test cards of its own, each field checked where it is written.
+#[test]
+fn a_scenario_defines_its_own_test_cards() {
+    let card = r#"
+[[card]]
+name = "my_visa"
+pan = "4000 0000 0000 0002"
+expiry = "2027-02"
+networks = ["visa"]
+pin = "1234"
+cvc = "047"
+issuer = "insufficient_funds"
+"#;
+    let with = |c: &str| {
+        OK.replace("[[step]]\nset_clock", &format!("{c}[[step]]\nset_clock"))
+            .replace("\"dankort\"", "\"my_visa\"")
+            .replace("125.5 DKK", "10.00 DKK")
+    };
+    let s = parse(&with(card)).unwrap();
+    assert_eq!(s.cards.len(), 1);
+    let c = &s.cards[0];
+    assert_eq!((c.expiry.year, c.expiry.month), (2027, 2));
+    assert_eq!(c.networks, vec![Network::Visa]);
+    assert_eq!(
+        c.issuer,
+        payhil_cards::catalogue::IssuerBehaviour::InsufficientFunds
+    );
+    let Action::Purchase(p, _) = &s.steps[1].action else {
+        panic!("a purchase")
+    };
+    assert_eq!(p.card.name, "my_visa");
+
+    for (bad, want) in [
+        ("4000 0000 0000 0003", "not a card number"),
+        ("2027-13", "expiry is YYYY-MM"),
+        ("\"visa\"", "exists already"),
+    ] {
+        let text = match want {
+            "not a card number" => card.replace("4000 0000 0000 0002", bad),
+            "expiry is YYYY-MM" => card.replace("2027-02", bad),
+            _ => card.replace("\"my_visa\"", bad),
+        };
+        let e = parse(&with(&text)).unwrap_err();
+        assert!(e.message.contains(want), "{want}: {e}");
+    }
+    let e = parse(&with(&card.replace("cvc = \"047\"", "cvc = \"04\""))).unwrap_err();
+    assert!(e.message.contains("CVC"), "{e}");
+}

@@ -36,15 +36,15 @@ impl Secrets {
         s
     }
 
-    /// Every test card's number, PIN and CVC, and the PINs the scenario's purchases enter (a
-    /// wrong PIN is a PIN too).
+    /// Every test card's number, PIN and CVC (the scenario's own cards included), and the PINs
+    /// the scenario's purchases enter (a wrong PIN is a PIN too).
     pub(crate) fn of(scn: &Scenario) -> Self {
         let mut s = Self::catalogue();
         let purchases = scn.steps.iter().filter_map(|step| match &step.action {
             Action::Purchase(p, _) => Some(p),
             _ => None,
         });
-        for card in purchases.clone().map(|p| &p.card) {
+        for card in purchases.clone().map(|p| &p.card).chain(&scn.cards) {
             push_new(&mut s.pans, card.pan.reveal());
             s.add_pin(card.pin.reveal());
             push_new(&mut s.cvcs, card.cvc.reveal());
