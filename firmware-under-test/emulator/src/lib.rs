@@ -6,6 +6,7 @@
 //! masked, through the protocol types' `Debug`.
 #![warn(missing_docs)]
 
+pub mod bugs;
 #[macro_use]
 mod diag;
 mod file_flash;
@@ -107,6 +108,9 @@ pub struct EmulatorArgs {
     /// Real-time bound on one host exchange (connect, send, receive), in milliseconds.
     #[arg(long, default_value_t = 2_000)]
     pub host_timeout_ms: u64,
+    /// Deliberate bugs, for testing the harness's verdict (comma-separated; see `bugs::Bug`).
+    #[arg(long, hide = true, value_enum, value_delimiter = ',')]
+    pub inject_bug: Vec<bugs::Bug>,
 }
 
 /// Firmware version reported in Hello.

@@ -115,6 +115,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             terminal.unreadable_slots()
         );
     }
+    let mut bugs = crate::bugs::Bugs::new(&args.inject_bug);
     let mut host = HostLink::new(
         args.host.clone(),
         Duration::from_millis(args.host_timeout_ms),
@@ -187,6 +188,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                             args.trace,
                             &mut terminal,
                             &mut host,
+                            &mut bugs,
                             &payload,
                             seq,
                             &mut out,
@@ -242,6 +244,7 @@ fn answer<F: fut_core::flash::Flash>(
     trace: bool,
     terminal: &mut Terminal<'_, F>,
     host: &mut HostLink,
+    bugs: &mut crate::bugs::Bugs,
     payload: &[u8],
     seq: u16,
     out: &mut [u8; MAX_ENCODED],
@@ -269,6 +272,7 @@ fn answer<F: fut_core::flash::Flash>(
         match step {
             Step::Halt => return None,
             Step::Reply(resp) => {
+                let resp = bugs.reply(resp);
                 let power_off = matches!(resp, Response::PoweringOff);
                 let bytes = match frame::encode(FrameKind::Response, seq, &resp, out) {
                     Ok(b) => b.to_vec(),
@@ -291,12 +295,24 @@ fn answer<F: fut_core::flash::Flash>(
                 return Some((bytes, power_off));
             }
             Step::Host(msg) => {
+                let msg = bugs.request(msg);
                 if trace {
                     diag!("fut-emulator: -> host {msg:?}");
                 }
+                if let Some(made_up) = bugs.instead_of_sending(&msg) {
+                    step = terminal.host_result(Ok(made_up));
+                    continue;
+                }
                 // ISO 8583 on the wire (see payhil_protocol::iso8583).
                 let result = match iso::encode_request(&msg, &mut fields, &mut host_buf) {
-                    Ok(wire) => host.exchange(wire, &mut resp_buf),
+                    Ok(wire) => {
+                        let r = host.exchange(wire, &mut resp_buf);
+                        if r.is_ok() && bugs.send_again(&msg) {
+                            let mut again = [0u8; MAX_HOST_MESSAGE];
+                            let _ = host.exchange(wire, &mut again);
+                        }
+                        r
+                    }
                     Err(e) => Err(crate::host_link::HostError {
                         sent: false,
                         error: std::io::Error::other(format!("cannot encode the request: {e:?}")),

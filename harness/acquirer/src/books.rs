@@ -291,7 +291,9 @@ impl Books {
                 let (kind, code, auth) = if advice {
                     // The purchase already happened; the issuer can still refuse to pay
                     // (blocked card, no funds): the merchant's risk (NETS-10).
-                    let code = match configured.unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d)) {
+                    let code = match configured
+                        .unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d))
+                    {
                         rc::ISSUER_UNAVAILABLE | rc::EXPIRED => rc::APPROVED,
                         other => other,
                     };

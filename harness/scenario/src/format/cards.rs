@@ -10,7 +10,11 @@ use payhil_protocol::Expiry;
 pub(super) fn card(cx: &Ctx<'_>, c: &Spanned<RawCard>) -> Result<TestCard, ScenarioError> {
     let r = c.get_ref();
     let name = r.name.get_ref().trim();
-    if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    {
         return Err(cx.err(
             r.name.span(),
             "a card name is letters, digits and _ (it is written in purchases)",
@@ -29,8 +33,8 @@ pub(super) fn card(cx: &Ctx<'_>, c: &Spanned<RawCard>) -> Result<TestCard, Scena
         .chars()
         .filter(|c| *c != ' ' && *c != '-')
         .collect();
-    let pan = Pan::parse(&digits)
-        .map_err(|e| cx.err(r.pan.span(), format!("not a card number: {e}")))?;
+    let pan =
+        Pan::parse(&digits).map_err(|e| cx.err(r.pan.span(), format!("not a card number: {e}")))?;
     let expiry = expiry(cx, &r.expiry)?;
     let mut networks = Vec::new();
     for n in r.networks.get_ref() {

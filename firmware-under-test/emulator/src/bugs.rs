@@ -1,0 +1,125 @@
+//! Deliberate bugs, for testing the harness (hidden `--inject-bug`): each makes the reference
+//! terminal misbehave the way real terminals were found to, at its interface only (what it
+//! answers the harness, what it sends the host), so a test can show the harness's verdict
+//! catches it. Never on by default; the core's logic is untouched.
+
+use payhil_protocol::host_link::{HostRequest, HostResponse, response_code};
+use payhil_protocol::{HostBalance, QueueStatus, Response, SettlementTotals};
+
+/// One injectable bug.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    /// The first forwarded offline item is never sent, but taken off the queue as if the host
+    /// had acknowledged it (a lost approval).
+    DropFirstAdvice,
+    /// Every advice is sent a second time after the host acknowledged it.
+    ResendAdvice,
+    /// Advices carry the time they are forwarded a day later, not the purchase's.
+    RedateAdvice,
+    /// Co-badged Visa purchases are sent to the host as Dankort.
+    RouteVisaAsDankort,
+    /// The reconciliation sent to the host is one øre high, and the terminal reports the
+    /// host's verdict as "in balance" whatever it was.
+    ClaimInBalance,
+    /// The queue report counts one item fewer declined by the host than there were.
+    HideHostDeclines,
+    /// The queue report says one more item is pending than there is.
+    PhantomPending,
+}
+
+/// The bugs in force and their state.
+#[derive(Debug, Default)]
+pub struct Bugs {
+    on: Vec<Bug>,
+    dropped_one: bool,
+}
+
+impl Bugs {
+    /// These bugs.
+    pub fn new(on: &[Bug]) -> Self {
+        Self {
+            on: on.to_vec(),
+            dropped_one: false,
+        }
+    }
+
+    fn has(&self, b: Bug) -> bool {
+        self.on.contains(&b)
+    }
+
+    /// What the terminal sends the host, as the bugs change it.
+    pub fn request<'a>(&self, msg: HostRequest<'a>) -> HostRequest<'a> {
+        match msg {
+            HostRequest::Advice(mut d) if self.has(Bug::RedateAdvice) => {
+                d.local_time = d.local_time.saturating_add(86_400);
+                HostRequest::Advice(d)
+            }
+            HostRequest::Authorise(mut d) | HostRequest::Advice(mut d)
+                if self.has(Bug::RouteVisaAsDankort)
+                    && d.network == payhil_protocol::Network::Visa =>
+            {
+                d.network = payhil_protocol::Network::Dankort;
+                if matches!(msg, HostRequest::Advice(_)) {
+                    HostRequest::Advice(d)
+                } else {
+                    HostRequest::Authorise(d)
+                }
+            }
+            HostRequest::Reconcile {
+                terminal_id,
+                mut totals,
+            } if self.has(Bug::ClaimInBalance) => {
+                totals.debits_minor = totals.debits_minor.saturating_add(1);
+                HostRequest::Reconcile {
+                    terminal_id,
+                    totals,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// An answer made up instead of sending `msg` (the dropped advice), if a bug says so.
+    pub fn instead_of_sending(&mut self, msg: &HostRequest<'_>) -> Option<HostResponse<'static>> {
+        match msg {
+            HostRequest::Advice(d) if self.has(Bug::DropFirstAdvice) && !self.dropped_one => {
+                self.dropped_one = true;
+                Some(HostResponse::AdviceAck {
+                    txn_seq: d.txn_seq,
+                    response_code: response_code::APPROVED,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether to send `msg` once more after the host answered it.
+    pub fn send_again(&self, msg: &HostRequest<'_>) -> bool {
+        matches!(msg, HostRequest::Advice(_)) && self.has(Bug::ResendAdvice)
+    }
+
+    /// What the terminal answers the harness, as the bugs change it.
+    pub fn reply<'a>(&self, resp: Response<'a>) -> Response<'a> {
+        match resp {
+            Response::Totals(t) if self.has(Bug::ClaimInBalance) => {
+                Response::Totals(SettlementTotals {
+                    host: HostBalance::InBalance,
+                    ..t
+                })
+            }
+            Response::Queue(q)
+                if self.has(Bug::HideHostDeclines) || self.has(Bug::PhantomPending) =>
+            {
+                let mut q: QueueStatus = q;
+                if self.has(Bug::HideHostDeclines) {
+                    q.declined_by_host = q.declined_by_host.saturating_sub(1);
+                }
+                if self.has(Bug::PhantomPending) {
+                    q.pending = q.pending.saturating_add(1);
+                }
+                Response::Queue(q)
+            }
+            other => other,
+        }
+    }
+}

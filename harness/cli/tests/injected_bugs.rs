@@ -1,0 +1,169 @@
+//! The verdict catches realistic terminal bugs (issue 8: "some realistic terminal bugs pass the
+//! suite"). Each test runs a small scenario over the real PTY + TCP path against the reference
+//! terminal with one deliberate bug (`payhil emulate --inject-bug`, hidden) and requires the run
+//! to fail with the finding that names it; the same scenario without the bug passes. Before the
+//! harness kept its own ledger and checked the host's books, every one of these passed.
+
+use payhil_scenario::runner::{RunOptions, ScenarioReport, TerminalTarget};
+use std::time::Duration;
+
+fn run(scenario: &str, bug: Option<&str>) -> ScenarioReport {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("bug.toml");
+    std::fs::write(&path, scenario).expect("the scenario is written");
+    let scn = payhil_scenario::parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut args: Vec<std::ffi::OsString> = vec!["emulate".into()];
+    if let Some(b) = bug {
+        args.push("--inject-bug".into());
+        args.push(b.into());
+    }
+    let opts = RunOptions {
+        target: TerminalTarget::Emulated {
+            program: env!("CARGO_BIN_EXE_payhil").into(),
+            args,
+        },
+        seed: 1,
+        boot_timeout: Duration::from_secs(20),
+        proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(payhil_scenario::run(&scn, &opts))
+}
+
+fn all_findings(r: &ScenarioReport) -> String {
+    let mut s = r
+        .failure
+        .as_ref()
+        .map(|f| f.message.clone())
+        .unwrap_or_default();
+    for f in &r.invariant_findings {
+        s.push('\n');
+        s.push_str(f);
+    }
+    s
+}
+
+/// The scenario passes against the correct terminal and fails with `finding` against `bug`.
+fn caught(scenario: &str, bug: &str, finding: &str) {
+    let clean = run(scenario, None);
+    assert!(
+        clean.passed(),
+        "without the bug the scenario passes: {}\n{}",
+        all_findings(&clean),
+        clean.transcript
+    );
+    let buggy = run(scenario, Some(bug));
+    let found = all_findings(&buggy);
+    assert!(
+        !buggy.passed(),
+        "{bug} went unnoticed:\n{}",
+        buggy.transcript
+    );
+    assert!(
+        found.contains(finding),
+        "{bug}: expected a finding containing `{finding}`, got:\n{found}"
+    );
+}
+
+const HEAD: &str =
+    "name = \"injected bug\"\nrules = [\"PBS-02\"]\n[[step]]\nset_clock = 2026-03-02T10:00:00Z\n";
+
+fn offline_purchase(card: &str) -> String {
+    format!(
+        "{HEAD}[[step]]\nnetwork = \"down\"\n[[step]]\npurchase = {{ amount = \"100.00 DKK\", card = \"{card}\" }}\nexpect = {{ outcome = \"approved_offline\" }}\n"
+    )
+}
+
+/// A terminal that takes an item off its queue without the host having it: the approval is
+/// lost, whatever the terminal then reports about its queue.
+#[test]
+fn pbs_02_a_lost_offline_approval_is_caught_by_the_ledger() {
+    caught(
+        &offline_purchase("dankort"),
+        "drop-first-advice",
+        "is not in the host's books",
+    );
+}
+
+/// Issue 8's case: a terminal that loses one item while it holds a stored reversal (of an
+/// authorisation the blackholed host never answered). The old check excused the missing
+/// approval by the terminal's pending count, which the reversal kept at one.
+#[test]
+fn pbs_02_a_loss_next_to_a_stored_reversal_is_caught() {
+    let scenario = format!(
+        "name = \"injected bug\"\nrules = [\"PBS-02\"]\n[terminal]\nhost_timeout = \"150ms\"\n[[step]]\nset_clock = 2026-03-02T10:00:00Z\n[[step]]\nnetwork = \"blackhole\"\n[[step]]\npurchase = {{ amount = \"100.00 DKK\", card = \"dankort_2\" }}\nexpect = {{ outcome = \"approved_offline\" }}\n[[step]]\npurchase = {{ amount = \"50.00 DKK\", card = \"visa\", entry = \"contactless\" }}\nexpect = {{ outcome = \"declined\" }}\n"
+    );
+    caught(&scenario, "drop-first-advice", "PBS-02 exactly-once");
+}
+
+/// An advice sent again after the host acknowledged it, on a clean link: the host
+/// deduplicates it, the harness still reports it.
+#[test]
+fn pbs_02_an_advice_sent_again_after_its_ack_is_a_duplicate() {
+    caught(
+        &offline_purchase("dankort"),
+        "resend-advice",
+        "sent to the host again",
+    );
+}
+
+/// An advice dated when it was forwarded rather than when it was approved.
+#[test]
+fn an_advice_dated_later_than_its_approval_is_caught() {
+    caught(&offline_purchase("dankort"), "redate-advice", "dated");
+}
+
+/// A co-badged card paid on Visa but routed to the host as Dankort (CARD-01, CARD-09).
+#[test]
+fn card_01_a_cobadged_card_routed_to_the_other_network_is_caught() {
+    caught(
+        &format!(
+            "{HEAD}[[step]]\npurchase = {{ amount = \"50.00 DKK\", card = \"visa_dankort\", network = \"visa\" }}\nexpect = {{ outcome = \"approved_online\" }}\n"
+        ),
+        "route-visa-as-dankort",
+        "network",
+    );
+}
+
+/// A terminal that reports "in balance" whatever the host said, with totals the host's books
+/// do not have.
+#[test]
+fn a_reconciliation_the_host_did_not_confirm_is_caught() {
+    caught(
+        &format!(
+            "{HEAD}[[step]]\npurchase = {{ amount = \"50.00 DKK\", card = \"dankort\" }}\nexpect = {{ outcome = \"approved_online\" }}\n[[step]]\nreconcile = true\n"
+        ),
+        "claim-in-balance",
+        "reconciliation",
+    );
+}
+
+/// NETS-10: the merchant must see which forwarded items the host declined; a terminal that
+/// under-reports them is caught against the host's books.
+#[test]
+fn nets_10_host_declines_are_counted_against_the_hosts_books() {
+    caught(
+        &format!(
+            "{}[[step]]\nnetwork = \"up\"\n[[step]]\nforward = true\n",
+            offline_purchase("dankort_low_funds")
+        ),
+        "hide-host-declines",
+        "NETS-10",
+    );
+}
+
+/// A queue report with an item the harness never saw approved.
+#[test]
+fn a_pending_count_higher_than_the_ledgers_is_a_finding() {
+    caught(
+        &format!(
+            "{}[[step]]\nexpect_queue = {{ pending = 1 }}\n",
+            offline_purchase("dankort")
+        ),
+        "phantom-pending",
+        "offline queue",
+    );
+}
