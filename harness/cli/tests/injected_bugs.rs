@@ -93,10 +93,8 @@ fn pbs_02_a_lost_offline_approval_is_caught_by_the_ledger() {
 /// approval by the terminal's pending count, which the reversal kept at one.
 #[test]
 fn pbs_02_a_loss_next_to_a_stored_reversal_is_caught() {
-    let scenario = format!(
-        "name = \"injected bug\"\nrules = [\"PBS-02\"]\n[terminal]\nhost_timeout = \"150ms\"\n[[step]]\nset_clock = 2026-03-02T10:00:00Z\n[[step]]\nnetwork = \"blackhole\"\n[[step]]\npurchase = {{ amount = \"100.00 DKK\", card = \"dankort_2\" }}\nexpect = {{ outcome = \"approved_offline\" }}\n[[step]]\npurchase = {{ amount = \"50.00 DKK\", card = \"visa\", entry = \"contactless\" }}\nexpect = {{ outcome = \"declined\" }}\n"
-    );
-    caught(&scenario, "drop-first-advice", "PBS-02 exactly-once");
+    let scenario = "name = \"injected bug\"\nrules = [\"PBS-02\"]\n[terminal]\nhost_timeout = \"150ms\"\n[[step]]\nset_clock = 2026-03-02T10:00:00Z\n[[step]]\nnetwork = \"blackhole\"\n[[step]]\npurchase = { amount = \"100.00 DKK\", card = \"dankort_2\" }\nexpect = { outcome = \"approved_offline\" }\n[[step]]\npurchase = { amount = \"50.00 DKK\", card = \"visa\", entry = \"contactless\" }\nexpect = { outcome = \"declined\" }\n";
+    caught(scenario, "drop-first-advice", "PBS-02 exactly-once");
 }
 
 /// An advice sent again after the host acknowledged it, on a clean link: the host
