@@ -244,7 +244,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         ledger: Ledger::default(),
         fault_epoch: 0,
         faulty: false,
-        end_pending: false,
+        end_pending: scn.end_with_pending,
         settle_expectations: Vec::new(),
         artifacts: Vec::new(),
         steps: Vec::new(),

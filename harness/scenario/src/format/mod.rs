@@ -4,6 +4,7 @@
 //! name = "Dankort offline purchase forwarded once"
 //! rules = ["NETS-01", "PBS-02"]           # IDs from rules/catalogue.toml
 //! seed = 7                                # optional; otherwise the run's seed
+//! end_with_pending = false                # true: no final drain (items are meant to stay queued)
 //!
 //! [terminal]                              # optional; these are the defaults
 //! offline_limit = "1500.00 DKK"           # NETS-03
@@ -302,6 +303,10 @@ pub struct Scenario {
     pub rules: Vec<String>,
     /// Seed pinned by the file.
     pub seed: Option<u64>,
+    /// The scenario ends with items deliberately still pending: the runner does not drain the
+    /// queue before its final exactly-once check (which then cannot require every offline
+    /// approval in the host's books).
+    pub end_with_pending: bool,
     /// Terminal settings.
     pub terminal: TerminalSettings,
     /// Test cards the scenario defines (`[[card]]`); the host simulator's issuer knows them
@@ -447,6 +452,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .map(Spanned::into_inner)
             .collect(),
         seed: raw.seed,
+        end_with_pending: raw.end_with_pending,
         terminal,
         cards: cx.cards,
         steps,

@@ -8,6 +8,8 @@ pub(super) struct RawScenario {
     pub(super) name: Spanned<String>,
     pub(super) rules: Spanned<Vec<Spanned<String>>>,
     pub(super) seed: Option<u64>,
+    #[serde(default)]
+    pub(super) end_with_pending: bool,
     pub(super) terminal: Option<RawTerminal>,
     #[serde(default)]
     pub(super) card: Vec<Spanned<RawCard>>,
