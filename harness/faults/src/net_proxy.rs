@@ -96,6 +96,8 @@ pub struct NetProxy {
     transcript: Transcript,
     /// The accept loop; `None` while the link is down (nothing listens: connections are refused).
     task: Mutex<Option<JoinHandle<()>>>,
+    /// While the link is down: the socket that keeps the port (see [`reserve`]).
+    held: Mutex<Option<tokio::net::TcpSocket>>,
     /// Every connection task not yet known to have ended. A change of state or faults waits for
     /// them, so that a fault is in force (and the cut recorded) when the change returns.
     conns: Arc<Mutex<Conns>>,
@@ -147,6 +149,7 @@ impl NetProxy {
             plan,
             transcript,
             task: Mutex::new(None),
+            held: Mutex::new(None),
             conns: Arc::default(),
             upstream_closed: Arc::default(),
         };
@@ -249,8 +252,16 @@ impl NetProxy {
         let was = self.state();
         self.transcript
             .record(Source::Proxy, format!("link {state:?}"));
-        if state == LinkState::Down {
-            // Stop accepting first: the listening socket closes, so nothing new gets in.
+        if state == LinkState::Down && was != LinkState::Down {
+            // Hold the port before the listener goes, so it is never free in between.
+            match reserve(self.addr) {
+                Ok(s) => *lock(&self.held) = Some(s),
+                Err(e) => self.transcript.record(
+                    Source::Proxy,
+                    format!("cannot hold the proxy's port while the link is down: {e}"),
+                ),
+            }
+            // Stop accepting: the listening socket closes, so nothing new gets in.
             let task = lock(&self.task).take();
             if let Some(t) = task {
                 t.abort();
@@ -269,6 +280,7 @@ impl NetProxy {
                     format!("cannot listen on {} again: {e}", self.addr),
                 ),
             }
+            lock(&self.held).take();
         }
     }
 
@@ -316,14 +328,31 @@ struct Ends {
 
 /// A listening socket that may take over the address again right after it was closed.
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
+    let socket = socket_for(addr)?;
     socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
     socket.bind(addr)?;
     socket.listen(128)
+}
+
+/// A socket bound to `addr` but not listening: it holds the port while the link is down, so
+/// that connections to it are refused and no other socket on the machine (a parallel test's
+/// outgoing connection, say) can take the port before the link comes up again. SO_REUSEPORT on
+/// every socket of the proxy's lets the holder and the listener overlap for that hand-over;
+/// the holder has no SO_REUSEADDR, which would let any other socket with it bind the port too.
+fn reserve(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = socket_for(addr)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+fn socket_for(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
 }
 
 impl Drop for NetProxy {
@@ -615,6 +644,25 @@ mod tests {
         let mut c3 = TcpStream::connect(proxy.addr()).await.unwrap();
         assert_echoed(&mut c3, b"back", "the same address serves again").await;
         assert!(t.render().contains("link Down"));
+    }
+
+    /// A scenario run failed at random with "cannot listen on ... again: Address already in
+    /// use": while the link was down the port was free, and another socket on the machine (a
+    /// parallel test's) could take it. The proxy now holds it while down.
+    #[tokio::test]
+    async fn the_port_stays_the_proxys_while_the_link_is_down() {
+        let t = Transcript::new();
+        let proxy = proxy_to_echo(&t, 1).await;
+        proxy.set(LinkState::Down).await;
+        assert!(
+            std::net::TcpListener::bind(proxy.addr()).is_err(),
+            "nobody else can bind the port while the link is down"
+        );
+        assert!(TcpStream::connect(proxy.addr()).await.is_err(), "refused");
+        proxy.set(LinkState::Up).await;
+        let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+        assert_echoed(&mut c, b"up again", "serves again").await;
+        assert!(!t.render().contains("cannot"), "{}", t.render());
     }
 
     #[tokio::test]
