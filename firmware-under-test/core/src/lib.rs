@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod block_list;
 pub mod calendar;
 pub mod flash;
 pub mod journal;

@@ -3,31 +3,35 @@
 //! (NETS-01, PBS-02, NETS-10).
 
 use super::{After, HostUnreachable, MAX_BLOCKED, State, Step, Terminal};
+use crate::block_list::CardTag;
 use crate::flash::Flash;
-use crate::journal::{StoredPan, TxnRecord};
+use crate::journal::{JournalError, StoredPan, TxnRecord};
 use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code};
 use payhil_protocol::{Expiry, PanText, Response, TxnKind};
 
 impl<F: Flash> Terminal<'_, F> {
-    /// Replaces the blocked-card list (CARD-10) with comma-separated card numbers; malformed
-    /// entries are skipped, entries past the capacity dropped. Kept in RAM: the host sends it
-    /// again before every forwarding round.
-    pub fn set_blocked(&mut self, pans: &str) {
-        self.blocked_len = 0;
+    /// Replaces the host's blocked-card list (CARD-10) with comma-separated card numbers;
+    /// malformed entries are skipped, entries past [`MAX_BLOCKED`] dropped. Kept in flash (as
+    /// keyed hashes, never card numbers) when it differs from the list kept, so that a card stays
+    /// blocked across power cycles until a later list drops it; the host sends it again before
+    /// every forwarding round. Cards learned from host answers are kept.
+    pub fn set_blocked(&mut self, pans: &str) -> Result<(), JournalError> {
+        let mut tags = [CardTag::EMPTY; MAX_BLOCKED];
+        let mut n = 0;
         for p in pans
             .split(',')
             .filter_map(|p| StoredPan::from_ascii(p.trim()))
         {
-            if self.blocked_len == MAX_BLOCKED {
+            if n == MAX_BLOCKED {
                 break;
             }
-            self.blocked[self.blocked_len] = p;
-            self.blocked_len += 1;
+            tags[n] = CardTag::of(&self.key, &p);
+            n += 1;
         }
-    }
-
-    pub(super) fn is_blocked(&self, pan: &StoredPan) -> bool {
-        self.blocked[..self.blocked_len].contains(pan)
+        if self.blocks.replace_listed(&tags[..n], self.now) {
+            self.blocks.save(self.journal.flash_mut())?;
+        }
+        Ok(())
     }
 
     /// A forwarding round: fetch the blocked-card list (CARD-10), then send every pending item.
@@ -106,10 +110,12 @@ impl<F: Flash> Terminal<'_, F> {
         result: Result<HostResponse<'_>, HostUnreachable>,
     ) -> Step<'_> {
         match result {
-            Ok(HostResponse::BlockList { pans }) => {
-                self.set_blocked(pans.0);
-                self.forward_next(after)
-            }
+            Ok(HostResponse::BlockList { pans }) => match self.set_blocked(pans.0) {
+                Ok(()) => self.forward_next(after),
+                // Not kept: the round ends with the fault (a power loss halts), and the next
+                // round fetches the list again.
+                Err(e) => self.storage_fault(e),
+            },
             _ => self.forwarding_failed(after),
         }
     }
@@ -205,5 +211,65 @@ mod tests {
             outcome(start(&mut t, dkk(100), c, Some("1234"))),
             (Outcome::Declined, Reason::CardBlocked)
         );
+    }
+
+    #[test]
+    fn card_10_the_blocked_list_survives_a_power_cycle() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        t.handle(&Request::ForwardQueue);
+        let step = t.host_result(Ok(HostResponse::BlockList {
+            pans: PanList("4111111111111111, 5019100000000006"),
+        }));
+        assert!(matches!(step, Step::Reply(Response::Queue(_))), "{step:?}");
+        // Power cycle, then the host cannot be reached: the terminal still knows the block.
+        let mut t = boot(&mut mem);
+        let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        assert_eq!(
+            outcome(start(&mut t, dkk(100), c, Some("1234"))),
+            (Outcome::Declined, Reason::CardBlocked)
+        );
+        // Kept, but not readably (PCI-02): neither the digits nor packed BCD are in the flash.
+        for pan in [DANKORT, "4111111111111111"] {
+            let digits = pan.as_bytes();
+            assert!(!mem.windows(digits.len()).any(|w| w == digits), "{pan}");
+        }
+        let bcd = [0x50, 0x19, 0x10, 0x00, 0x00, 0x00, 0x00, 0x06];
+        assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
+        let bcd = [0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11];
+        assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
+    }
+
+    #[test]
+    fn card_10_a_new_list_replaces_the_old_one_across_power_cycles() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        for list in [DANKORT, "4111111111111111", ""] {
+            t.handle(&Request::ForwardQueue);
+            t.host_result(Ok(HostResponse::BlockList {
+                pans: PanList(list),
+            }));
+            t = boot(&mut mem);
+            // The host is down for every purchase below: only the terminal's list decides.
+            for (pan, network) in [
+                (DANKORT, Network::Dankort),
+                ("4111111111111111", Network::Visa),
+            ] {
+                let c = card(pan, network, EntryMode::Chip);
+                let got = match start(&mut t, dkk(100), c, Some("1234")) {
+                    Some(r) => outcome(Some(r)),
+                    None => match t.host_result(Err(HostUnreachable::NotSent)) {
+                        Step::Reply(Response::Done(d)) => (d.outcome, d.reason),
+                        other => panic!("{other:?}"),
+                    },
+                };
+                let want = if pan == list {
+                    (Outcome::Declined, Reason::CardBlocked)
+                } else {
+                    (Outcome::ApprovedOffline, Reason::Approved)
+                };
+                assert_eq!(got, want, "list {list:?}, card {pan}");
+            }
+        }
     }
 }

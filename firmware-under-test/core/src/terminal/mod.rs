@@ -24,7 +24,8 @@ mod status;
 #[cfg(test)]
 mod test_support;
 
-use crate::flash::{Flash, FlashError};
+use crate::block_list::{self, BlockList, BlockListInfo, CardTag};
+use crate::flash::{Flash, FlashError, Split};
 use crate::journal::{Journal, JournalError, PanKey, StoredPan, TxnRecord, TxnStatus};
 use crate::limits::Limits;
 use crate::text::TextBuf;
@@ -36,8 +37,8 @@ use payhil_protocol::{
 
 /// Capacity of the offline queue (pending index).
 pub const MAX_PENDING: usize = 1024;
-/// Capacity of the blocked-card list.
-pub const MAX_BLOCKED: usize = 64;
+/// Capacity of the host's blocked-card list (see [`crate::block_list`]).
+pub const MAX_BLOCKED: usize = block_list::MAX_LISTED;
 
 /// Static configuration of a terminal.
 #[derive(Debug, Clone, Copy)]
@@ -161,12 +162,15 @@ enum State {
 /// A terminal: configuration, journal on flash, controlled clock and transaction state.
 pub struct Terminal<'a, F: Flash> {
     cfg: Config<'a>,
-    journal: Journal<F, MAX_PENDING>,
+    /// The journal, on all of the flash but the blocked-card list's pages.
+    journal: Journal<Split<F>, MAX_PENDING>,
+    /// The key card numbers are kept under (journal records, blocked-card tags).
+    key: PanKey,
     now: i64,
     state: State,
     next_forward_at: i64,
-    blocked: [StoredPan; MAX_BLOCKED],
-    blocked_len: usize,
+    /// The blocked-card list (CARD-10), as kept in flash.
+    blocks: BlockList,
     receipt: TextBuf<1024>,
     auth: [u8; 6],
     auth_len: usize,
@@ -177,6 +181,11 @@ pub struct Terminal<'a, F: Flash> {
     storage_fault: Option<JournalError>,
     /// When the answer to the host exchange in progress is due (see [`Terminal::poll_timeout`]).
     host_deadline: i64,
+}
+
+/// The flash with the blocked-card list's pages kept apart from the journal's.
+fn split<F: Flash>(flash: F) -> Result<Split<F>, JournalError> {
+    Split::new(flash, block_list::PAGES).ok_or(JournalError::BadGeometry)
 }
 
 fn done(outcome: Outcome, reason: Reason) -> Response<'static> {
@@ -203,8 +212,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
     /// `seq_floor` (see [`Journal::format`]). Only on an explicit request, never as a fallback.
     pub fn boot_formatted(cfg: Config<'a>, flash: F, seq_floor: u32) -> Result<Self, JournalError> {
         let key = PanKey::test_key(cfg.identity.serial);
+        let mut flash = split(flash)?;
+        BlockList::erase(&mut flash)?;
         let journal = Journal::format(flash, key, seq_floor)?;
-        Ok(Self::with_journal(cfg, journal))
+        Ok(Self::with_journal(cfg, journal, key, BlockList::new()))
     }
 
     /// Slots of the journal that did not read back at boot (see
@@ -214,19 +225,27 @@ impl<'a, F: Flash> Terminal<'a, F> {
     }
 
     /// Boots with the key card numbers are kept under in the journal (PCI-02).
+    /// The blocked-card list is read from its own pages at the end of the flash.
     pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
-        Ok(Self::with_journal(cfg, Journal::mount(flash, key)?))
+        let mut journal = Journal::mount(split(flash)?, key)?;
+        let blocks = BlockList::load(journal.flash_mut())?;
+        Ok(Self::with_journal(cfg, journal, key, blocks))
     }
 
-    fn with_journal(cfg: Config<'a>, journal: Journal<F, MAX_PENDING>) -> Self {
+    fn with_journal(
+        cfg: Config<'a>,
+        journal: Journal<Split<F>, MAX_PENDING>,
+        key: PanKey,
+        blocks: BlockList,
+    ) -> Self {
         Self {
             cfg,
             journal,
+            key,
             now: 0,
             state: State::Idle,
             next_forward_at: 0,
-            blocked: [StoredPan::EMPTY; MAX_BLOCKED],
-            blocked_len: 0,
+            blocks,
             receipt: TextBuf::new(),
             auth: [b' '; 6],
             auth_len: 0,
@@ -272,6 +291,18 @@ impl<'a, F: Flash> Terminal<'a, F> {
         } else {
             Step::Reply(Response::Rejected(RequestError::StorageFault))
         }
+    }
+
+    /// The blocked-card list kept in flash: its version, date and size.
+    pub fn block_list(&self) -> BlockListInfo {
+        self.blocks.info()
+    }
+
+    /// Whether the card is blocked (CARD-10): on the host's list, or, for an offline approval,
+    /// declined by the host as blocked, lost or stolen.
+    fn is_blocked(&self, pan: &StoredPan, offline: bool) -> bool {
+        let tag = CardTag::of(&self.key, pan);
+        self.blocks.is_listed(&tag) || (offline && self.blocks.is_learned(&tag))
     }
 
     /// What the terminal waits for.

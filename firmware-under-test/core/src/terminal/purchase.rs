@@ -3,11 +3,12 @@
 //! offline approval (NETS-01..08, BAX-02..08).
 
 use super::{Card, HostUnreachable, NoRoom, State, Step, Terminal, Txn, done};
-use crate::flash::Flash;
+use crate::block_list::CardTag;
+use crate::flash::{Flash, FlashError};
 use crate::journal::{JournalError, StoredPan, TxnStatus};
 use crate::limits::{self, Attempt, Route};
 use crate::reserve;
-use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code};
+use payhil_protocol::host_link::{HostRequest, HostResponse, ResponseCode, TxnData, response_code};
 use payhil_protocol::{
     Amount, Awaiting, CardData, EntryMode, Expiry, Network, Outcome, PanText, Reason, RequestError,
     ReserveDetails, Response, TxnKind,
@@ -15,6 +16,14 @@ use payhil_protocol::{
 
 #[cfg(test)]
 mod tests;
+
+/// Host answers that the card must not be used (PROTOCOL.md section 7): 62 restricted or blocked,
+/// 41 lost, 43 stolen. A card so declined is blocked for offline approvals (CARD-10).
+const BLOCKING_CODES: [ResponseCode; 3] = [
+    response_code::BLOCKED,
+    ResponseCode(*b"41"),
+    ResponseCode(*b"43"),
+];
 
 fn luhn_ok(digits: &str) -> bool {
     let mut sum = 0u32;
@@ -180,7 +189,8 @@ impl<F: Flash> Terminal<'_, F> {
             entry_mode: txn.card.entry_mode,
             fallback: txn.card.fallback,
             pin_verified: txn.pin_verified,
-            blocked: self.is_blocked(&txn.card.pan),
+            // Learned blocks count whenever the decision may be offline (CARD-10).
+            blocked: self.is_blocked(&txn.card.pan, !host_reachable || txn.forced_offline),
             host_reachable,
             forced_offline: txn.forced_offline,
             card_exposure_minor: 0,
@@ -294,6 +304,13 @@ impl<F: Flash> Terminal<'_, F> {
                 auth_code,
             }) if txn_seq == txn.seq => {
                 self.set_auth(auth_code);
+                if let Err(e) = self.learn_from(&txn, code) {
+                    if e == JournalError::Flash(FlashError::PowerLost) {
+                        return Step::Halt;
+                    }
+                    // The answer stands; the fault is reported and the card is blocked in RAM.
+                    self.storage_fault = Some(e);
+                }
                 if code.is_approved() {
                     if txn.kind == TxnKind::Reversal {
                         match self.journal.mark_reversed(txn.related_seq) {
@@ -348,6 +365,26 @@ impl<F: Flash> Terminal<'_, F> {
                 self.after_no_answer(txn)
             }
         }
+    }
+
+    /// What a host answer says about the card (CARD-10): declined as blocked, lost or stolen, it
+    /// is refused offline from now on, across power cycles; a purchase or pre-authorisation
+    /// approved online lifts such a block (the issuer lifted it). Kept in flash on a change.
+    fn learn_from(&mut self, txn: &Txn, code: ResponseCode) -> Result<(), JournalError> {
+        let tag = CardTag::of(&self.key, &txn.card.pan);
+        let changed = if BLOCKING_CODES.contains(&code) {
+            self.blocks.learn(tag)
+        } else if code.is_approved()
+            && matches!(txn.kind, TxnKind::Purchase | TxnKind::PreAuthorisation)
+        {
+            self.blocks.forget(&tag)
+        } else {
+            false
+        };
+        if changed {
+            self.blocks.save(self.journal.flash_mut())?;
+        }
+        Ok(())
     }
 
     /// The host gave no usable answer: purchases try offline (NETS-01); captures and reversals

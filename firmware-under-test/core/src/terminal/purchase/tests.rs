@@ -261,3 +261,71 @@ fn issue_9_a_conditional_approval_is_declined_and_reversed() {
     };
     assert_eq!((d.kind, d.related_seq), (TxnKind::Reversal, 2));
 }
+
+#[test]
+fn card_10_a_host_answer_blocked_lost_or_stolen_blocks_the_card_offline() {
+    for code in [b"62", b"41", b"43"] {
+        let text = core::str::from_utf8(code).unwrap();
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let (o, _, _) = declined_by(&mut t, code);
+        assert_eq!(o, Outcome::Declined, "{text}");
+        // The host is down: the card is not approved offline, before or after a power cycle.
+        let (o, r, _) = offline_purchase(&mut t, 100_00);
+        assert_eq!((o, r), (Outcome::Declined, Reason::CardBlocked), "{text}");
+        let mut t = boot(&mut mem);
+        let (o, r, _) = offline_purchase(&mut t, 100_00);
+        assert_eq!(
+            (o, r),
+            (Outcome::Declined, Reason::CardBlocked),
+            "{text}, after a power cycle"
+        );
+        // Another card is not affected.
+        let other = card("4571100000000009", Network::Dankort, EntryMode::Chip);
+        assert!(start(&mut t, dkk(100_00), other, Some("1234")).is_none());
+        let Step::Reply(Response::Done(d)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+            panic!()
+        };
+        assert_eq!(d.outcome, Outcome::ApprovedOffline, "{text}");
+        // PCI-02: the learned card is kept, but not readably.
+        let digits = DANKORT.as_bytes();
+        assert!(!mem.windows(digits.len()).any(|w| w == digits));
+    }
+}
+
+#[test]
+fn card_10_a_learned_block_holds_for_forced_offline_too() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    declined_by(&mut t, b"43");
+    t.handle(&Request::StartPurchase {
+        amount: dkk(100_00),
+        forced_offline: true,
+    });
+    t.handle(&Request::PresentCard(card(
+        DANKORT,
+        Network::Dankort,
+        EntryMode::Chip,
+    )));
+    let Step::Reply(Response::Done(d)) = t.handle(&Request::EnterPin(PinText("1234"))) else {
+        panic!()
+    };
+    assert_eq!(
+        (d.outcome, d.reason),
+        (Outcome::Declined, Reason::CardBlocked)
+    );
+}
+
+#[test]
+fn card_10_an_online_approval_lifts_a_learned_block() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    declined_by(&mut t, b"62");
+    // The issuer lifted the block: the host approves the card again.
+    let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+    assert!(start(&mut t, dkk(100_00), c, Some("1234")).is_none());
+    let seq = t.journal.next_seq() - 1;
+    assert_eq!(approve(&mut t, seq).0, Outcome::ApprovedOnline);
+    let mut t = boot(&mut mem);
+    assert_eq!(offline_purchase(&mut t, 100_00).0, Outcome::ApprovedOffline);
+}
