@@ -37,6 +37,102 @@ pub trait Flash {
     fn erase_page(&mut self, page: u32) -> Result<(), FlashError>;
 }
 
+/// A flash divided in two: the first pages are a device of their own (what [`Flash`] shows, e.g.
+/// to the journal), the last `tail_pages` pages are kept apart for another store (the blocked-card
+/// list, [`crate::block_list`]) and reached only through the `tail_*` methods. Each side is
+/// bounds-checked, so neither can write into the other.
+pub struct Split<F> {
+    inner: F,
+    head_pages: u32,
+    tail_pages: u32,
+}
+
+impl<F: Flash> Split<F> {
+    /// Keeps the last `tail_pages` pages of `inner` apart; `None` if the device has fewer than
+    /// two pages more than that (the head must stay a usable device).
+    pub fn new(inner: F, tail_pages: u32) -> Option<Self> {
+        let pages = inner.size() / inner.page_size().max(1);
+        let head_pages = pages.checked_sub(tail_pages)?;
+        if head_pages < 2 {
+            return None;
+        }
+        Some(Self {
+            inner,
+            head_pages,
+            tail_pages,
+        })
+    }
+
+    /// Byte address of `offset` within tail page `page`, checked against the tail's bounds.
+    fn tail_addr(&self, page: u32, offset: u32, len: usize) -> Result<u32, FlashError> {
+        let ps = self.inner.page_size();
+        let len = u32::try_from(len).map_err(|_| FlashError::OutOfBounds)?;
+        if page >= self.tail_pages || offset.checked_add(len).is_none_or(|end| end > ps) {
+            return Err(FlashError::OutOfBounds);
+        }
+        // In range: (head_pages + page) * ps + offset is at most the device's size.
+        Ok((self.head_pages + page) * ps + offset)
+    }
+
+    /// Reads from tail page `page` at `offset`.
+    pub fn tail_read(&mut self, page: u32, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let addr = self.tail_addr(page, offset, buf.len())?;
+        self.inner.read(addr, buf)
+    }
+
+    /// Programs tail page `page` at `offset` (NOR rules as [`Flash::program`]).
+    pub fn tail_program(&mut self, page: u32, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        let addr = self.tail_addr(page, offset, data.len())?;
+        self.inner.program(addr, data)
+    }
+
+    /// Erases tail page `page`.
+    pub fn tail_erase(&mut self, page: u32) -> Result<(), FlashError> {
+        if page >= self.tail_pages {
+            return Err(FlashError::OutOfBounds);
+        }
+        self.inner.erase_page(self.head_pages + page)
+    }
+
+    /// Pages kept apart at the end of the device.
+    pub fn tail_pages(&self) -> u32 {
+        self.tail_pages
+    }
+}
+
+impl<F: Flash> Flash for Split<F> {
+    fn size(&self) -> u32 {
+        self.head_pages * self.inner.page_size()
+    }
+    fn page_size(&self) -> u32 {
+        self.inner.page_size()
+    }
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.check_head(addr, buf.len())?;
+        self.inner.read(addr, buf)
+    }
+    fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        self.check_head(addr, data.len())?;
+        self.inner.program(addr, data)
+    }
+    fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
+        if page >= self.head_pages {
+            return Err(FlashError::OutOfBounds);
+        }
+        self.inner.erase_page(page)
+    }
+}
+
+impl<F: Flash> Split<F> {
+    fn check_head(&self, addr: u32, len: usize) -> Result<(), FlashError> {
+        let len = u32::try_from(len).map_err(|_| FlashError::OutOfBounds)?;
+        match addr.checked_add(len) {
+            Some(end) if end <= self.size() => Ok(()),
+            _ => Err(FlashError::OutOfBounds),
+        }
+    }
+}
+
 /// Where the emulated flash keeps its bytes: RAM in tests, a file in the emulator.
 pub trait Storage {
     /// All bytes of the device.

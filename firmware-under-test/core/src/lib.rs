@@ -1,8 +1,9 @@
 //! Reference terminal firmware core: the terminal as a pure state machine (sans-IO).
 //!
 //! Requests from the test agent and results of host exchanges go in; responses and host
-//! requests come out ([`terminal::Step`]). Persistent state lives on a [`flash::Flash`] so that a
-//! power cut at any write can be emulated. `no_std` and no `alloc`: every capacity is fixed.
+//! requests come out ([`terminal::Step`]); [`Terminal::poll_timeout`] says when it must next act
+//! on its own. Persistent state lives on a [`flash::Flash`] so that a power cut at any write can
+//! be emulated. `no_std` and no `alloc`: every capacity is fixed.
 //!
 //! This is the walking skeleton's subset of RULES.md: online purchase, offline Dankort/credit
 //! chip+PIN purchase within limits (NETS-01, NETS-03..08), store and forward with stable ids
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod block_list;
 pub mod calendar;
 pub mod flash;
 pub mod journal;

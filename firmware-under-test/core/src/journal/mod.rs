@@ -125,7 +125,7 @@ impl PanKey {
     }
 
     /// XORs `buf` with the keystream for `nonce` (encrypts and decrypts).
-    fn apply(&self, nonce: [u8; 12], buf: &mut [u8]) {
+    pub(crate) fn apply(&self, nonce: [u8; 12], buf: &mut [u8]) {
         ChaCha20::new(&self.0.into(), &nonce.into()).apply_keystream(buf);
     }
 
@@ -623,6 +623,12 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         Ok(j)
     }
 
+    /// The device under the journal, for a store that shares it (see [`crate::flash::Split`]);
+    /// tests arm power cuts on it.
+    pub(crate) fn flash_mut(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
     /// Slots that hold neither a record nor erased bytes (torn writes, or damage), found at
     /// mount. A power cut leaves at most one torn slot or half-erased page; more is worth a look.
     pub fn unreadable_slots(&self) -> u32 {
@@ -1105,12 +1111,6 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             self.remove_pending(i);
         }
         Ok(true)
-    }
-
-    /// The flash device (tests arm power cuts on it).
-    #[cfg(test)]
-    pub(crate) fn flash_mut(&mut self) -> &mut F {
-        &mut self.flash
     }
 
     /// Gives the flash back (tests "reboot" by mounting it again).

@@ -1,0 +1,275 @@
+//! Store and forward: a forwarding round fetches the blocked-card list (CARD-10), then sends
+//! each pending item as an advice, oldest first, until the queue is empty or the host is lost
+//! (NETS-01, PBS-02, NETS-10).
+
+use super::{After, HostUnreachable, MAX_BLOCKED, State, Step, Terminal};
+use crate::block_list::CardTag;
+use crate::flash::Flash;
+use crate::journal::{JournalError, StoredPan, TxnRecord};
+use payhil_protocol::host_link::{HostRequest, HostResponse, TxnData, response_code};
+use payhil_protocol::{Expiry, PanText, Response, TxnKind};
+
+impl<F: Flash> Terminal<'_, F> {
+    /// Replaces the host's blocked-card list (CARD-10) with comma-separated card numbers;
+    /// malformed entries are skipped, entries past [`MAX_BLOCKED`] dropped. Kept in flash (as
+    /// keyed hashes, never card numbers) when it differs from the list kept, so that a card stays
+    /// blocked across power cycles until a later list drops it; the host sends it again before
+    /// every forwarding round. Cards learned from host answers are kept.
+    pub fn set_blocked(&mut self, pans: &str) -> Result<(), JournalError> {
+        let mut tags = [CardTag::EMPTY; MAX_BLOCKED];
+        let mut n = 0;
+        for p in pans
+            .split(',')
+            .filter_map(|p| StoredPan::from_ascii(p.trim()))
+        {
+            if n == MAX_BLOCKED {
+                break;
+            }
+            tags[n] = CardTag::of(&self.key, &p);
+            n += 1;
+        }
+        if self.blocks.replace_listed(&tags[..n], self.now) {
+            self.blocks.save(self.journal.flash_mut())?;
+        }
+        Ok(())
+    }
+
+    /// A forwarding round: fetch the blocked-card list (CARD-10), then send every pending item.
+    pub(super) fn start_forwarding(&mut self, after: After) -> Step<'_> {
+        if !matches!(self.state, State::Idle) {
+            return self.after(after);
+        }
+        self.await_host(State::FetchingBlockList { after });
+        Step::Host(HostRequest::FetchBlockList {
+            terminal_id: self.cfg.identity.terminal_id,
+        })
+    }
+
+    pub(super) fn forwarding_failed(&mut self, after: After) -> Step<'_> {
+        self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
+        self.state = State::Idle;
+        self.after(after)
+    }
+
+    pub(super) fn forward_next(&mut self, after: After) -> Step<'_> {
+        match self.journal.pending(0) {
+            Ok(Some(rec)) => {
+                // A second send of the same item is a repeat advice (0221/0421).
+                let repeat = match self.journal.pending_was_sent(0) {
+                    Ok(r) => r,
+                    Err(e) => return self.storage_fault(e),
+                };
+                // Durably "sent" before it is sent: the host may have it from now on.
+                if let Err(e) = self.journal.mark_sent(rec.seq) {
+                    return self.storage_fault(e);
+                }
+                self.await_host(State::Forwarding { rec, after });
+                let State::Forwarding { ref rec, .. } = self.state else {
+                    unreachable!()
+                };
+                Step::Host(HostRequest::Advice(TxnData {
+                    repeat,
+                    kind: rec.kind,
+                    related_seq: rec.related_seq,
+                    terminal_id: self.cfg.identity.terminal_id,
+                    merchant_id: self.cfg.identity.merchant_id,
+                    txn_seq: rec.seq,
+                    pan: PanText(rec.pan.as_str()),
+                    // Expiry is not kept in the offline queue: it is not needed to settle.
+                    expiry: Expiry { year: 0, month: 0 },
+                    pan_seq: rec.pan_seq,
+                    network: rec.network,
+                    entry_mode: rec.entry_mode,
+                    amount: rec.amount,
+                    local_time: rec.local_time,
+                    pin_verified: true,
+                    auth_code: core::str::from_utf8(&rec.auth_code)
+                        .unwrap_or("")
+                        .trim_end(),
+                }))
+            }
+            Ok(None) => {
+                self.state = State::Idle;
+                self.after(after)
+            }
+            Err(e) => self.storage_fault(e),
+        }
+    }
+
+    pub(super) fn after(&mut self, after: After) -> Step<'_> {
+        match after {
+            After::Clock => Step::Reply(Response::Clock { unix_s: self.now }),
+            After::Queue => self.queue_status(),
+        }
+    }
+
+    /// The blocked-card list came (or did not): forward the queue, or try again later.
+    pub(super) fn block_list_result(
+        &mut self,
+        after: After,
+        result: Result<HostResponse<'_>, HostUnreachable>,
+    ) -> Step<'_> {
+        match result {
+            Ok(HostResponse::BlockList { pans }) => match self.set_blocked(pans.0) {
+                Ok(()) => self.forward_next(after),
+                // Not kept: the round ends with the fault (a power loss halts), and the next
+                // round fetches the list again.
+                Err(e) => self.storage_fault(e),
+            },
+            _ => self.forwarding_failed(after),
+        }
+    }
+
+    /// The host's answer to an advice: acknowledged (perhaps as declined, NETS-10), then the next
+    /// item; no answer ends the round.
+    pub(super) fn advice_result(
+        &mut self,
+        rec: TxnRecord,
+        after: After,
+        result: Result<HostResponse<'_>, HostUnreachable>,
+    ) -> Step<'_> {
+        match result {
+            Ok(HostResponse::AdviceAck {
+                txn_seq,
+                response_code: code,
+            }) if txn_seq == rec.seq => {
+                let declined = code != response_code::APPROVED
+                        && code != response_code::DUPLICATE
+                        // A reversal of an authorisation the host never got: nothing to undo.
+                        && !(rec.kind == TxnKind::Reversal && code == response_code::NOT_FOUND);
+                match self.journal.acknowledge(rec.seq, declined) {
+                    Ok(()) => self.forward_next(after),
+                    Err(e) => self.storage_fault(e),
+                }
+            }
+            _ => self.forwarding_failed(after),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::super::test_support::*;
+    use std::vec;
+
+    #[test]
+    fn nets_01_offline_approval_is_stored_and_forwarded_once_after_a_reboot() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let (outcome, _, seq) = offline_purchase(&mut t, 100_00);
+        assert_eq!(outcome, Outcome::ApprovedOffline);
+        assert_eq!(
+            offline_purchase(&mut t, 1_500_01).1,
+            Reason::OfflineAmountLimit
+        );
+        let mut t = boot(&mut mem);
+        let Step::Host(HostRequest::FetchBlockList { .. }) = t.handle(&Request::ForwardQueue)
+        else {
+            panic!()
+        };
+        let Step::Host(HostRequest::Advice(d)) =
+            t.host_result(Ok(HostResponse::BlockList { pans: PanList("") }))
+        else {
+            panic!()
+        };
+        assert_eq!(d.txn_seq, seq);
+        assert_eq!(
+            d.pan.0, DANKORT,
+            "the advice carries the decrypted card number"
+        );
+        let step = t.host_result(Ok(HostResponse::AdviceAck {
+            txn_seq: seq,
+            response_code: response_code::APPROVED,
+        }));
+        let Step::Reply(Response::Queue(q)) = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!((q.pending, q.forwarded), (0, 1));
+        // PCI-02: the card number was stored, but not readably.
+        let digits = DANKORT.as_bytes();
+        assert!(!mem.windows(digits.len()).any(|w| w == digits));
+        let bcd = [0x50, 0x19, 0x10, 0x00, 0x00, 0x00, 0x00, 0x06];
+        assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
+    }
+
+    #[test]
+    fn card_10_the_host_pushes_the_blocked_list_before_forwarding() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        offline_purchase(&mut t, 100_00);
+        t.handle(&Request::ForwardQueue);
+        t.host_result(Ok(HostResponse::BlockList {
+            pans: PanList("4111111111111111, 5019100000000006"),
+        }));
+        t.host_result(Ok(HostResponse::AdviceAck {
+            txn_seq: 2,
+            response_code: response_code::APPROVED,
+        }));
+        let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        assert_eq!(
+            outcome(start(&mut t, dkk(100), c, Some("1234"))),
+            (Outcome::Declined, Reason::CardBlocked)
+        );
+    }
+
+    #[test]
+    fn card_10_the_blocked_list_survives_a_power_cycle() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        t.handle(&Request::ForwardQueue);
+        let step = t.host_result(Ok(HostResponse::BlockList {
+            pans: PanList("4111111111111111, 5019100000000006"),
+        }));
+        assert!(matches!(step, Step::Reply(Response::Queue(_))), "{step:?}");
+        // Power cycle, then the host cannot be reached: the terminal still knows the block.
+        let mut t = boot(&mut mem);
+        let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        assert_eq!(
+            outcome(start(&mut t, dkk(100), c, Some("1234"))),
+            (Outcome::Declined, Reason::CardBlocked)
+        );
+        // Kept, but not readably (PCI-02): neither the digits nor packed BCD are in the flash.
+        for pan in [DANKORT, "4111111111111111"] {
+            let digits = pan.as_bytes();
+            assert!(!mem.windows(digits.len()).any(|w| w == digits), "{pan}");
+        }
+        let bcd = [0x50, 0x19, 0x10, 0x00, 0x00, 0x00, 0x00, 0x06];
+        assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
+        let bcd = [0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11];
+        assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
+    }
+
+    #[test]
+    fn card_10_a_new_list_replaces_the_old_one_across_power_cycles() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        for list in [DANKORT, "4111111111111111", ""] {
+            t.handle(&Request::ForwardQueue);
+            t.host_result(Ok(HostResponse::BlockList {
+                pans: PanList(list),
+            }));
+            t = boot(&mut mem);
+            // The host is down for every purchase below: only the terminal's list decides.
+            for (pan, network) in [
+                (DANKORT, Network::Dankort),
+                ("4111111111111111", Network::Visa),
+            ] {
+                let c = card(pan, network, EntryMode::Chip);
+                let got = match start(&mut t, dkk(100), c, Some("1234")) {
+                    Some(r) => outcome(Some(r)),
+                    None => match t.host_result(Err(HostUnreachable::NotSent)) {
+                        Step::Reply(Response::Done(d)) => (d.outcome, d.reason),
+                        other => panic!("{other:?}"),
+                    },
+                };
+                let want = if pan == list {
+                    (Outcome::Declined, Reason::CardBlocked)
+                } else {
+                    (Outcome::ApprovedOffline, Reason::Approved)
+                };
+                assert_eq!(got, want, "list {list:?}, card {pan}");
+            }
+        }
+    }
+}

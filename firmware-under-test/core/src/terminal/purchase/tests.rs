@@ -1,0 +1,331 @@
+extern crate std;
+use super::super::test_support::*;
+use std::vec;
+
+#[test]
+fn card_02_contactless_above_the_cvm_limit_asks_for_the_pin() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let tap = card(DANKORT, Network::Dankort, EntryMode::Contactless);
+    assert_eq!(
+        start(&mut t, dkk(350_00), tap, None),
+        None,
+        "below the limit: straight to the host"
+    );
+    t.host_result(Ok(HostResponse::AuthResult {
+        txn_seq: 2,
+        response_code: response_code::APPROVED,
+        auth_code: "1",
+    }));
+    assert_eq!(
+        start(&mut t, dkk(350_01), tap, None),
+        Some(Response::Accepted {
+            awaiting: Awaiting::Pin
+        })
+    );
+}
+
+#[test]
+fn card_03_valid_through_the_last_day_of_the_expiry_month() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let mut c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+    c.expiry = Expiry {
+        year: 2027,
+        month: 2,
+    };
+    t.handle(&Request::SetClock {
+        unix_s: 1_803_859_199,
+    }); // 2027-02-28T23:59:59Z
+    assert_eq!(start(&mut t, dkk(100), c, Some("1234")), None);
+    t.host_result(Ok(HostResponse::AuthResult {
+        txn_seq: 2,
+        response_code: response_code::APPROVED,
+        auth_code: "1",
+    }));
+    t.handle(&Request::SetClock {
+        unix_s: 1_803_859_200,
+    }); // 2027-03-01T00:00:00Z
+    assert_eq!(
+        outcome(start(&mut t, dkk(100), c, Some("1234"))),
+        (Outcome::Declined, Reason::CardExpired)
+    );
+}
+
+#[test]
+fn support_03_unreadable_chip_then_fallback_only_online() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    t.handle(&Request::StartPurchase {
+        amount: dkk(100_00),
+        forced_offline: false,
+    });
+    assert!(matches!(
+        t.handle(&Request::ChipUnreadable),
+        Step::Reply(Response::Accepted {
+            awaiting: Awaiting::Card
+        })
+    ));
+    t.handle(&Request::PresentCard(card(
+        DANKORT,
+        Network::Dankort,
+        EntryMode::Magstripe,
+    )));
+    assert!(matches!(
+        t.handle(&Request::EnterPin(PinText("1234"))),
+        Step::Host(_)
+    ));
+    let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+        panic!()
+    };
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Declined, Reason::FallbackOnlineOnly)
+    );
+}
+
+#[test]
+fn bax_02_reserve_payment_prints_a_debit_note_and_is_stored() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    reserve_until_details(&mut t, 300_00);
+    let note = ReserveDetails {
+        attendant_present: true,
+        id_type: IdType::DriversLicence,
+        id_reference: "12345678901",
+        note_account: ACCOUNT,
+        phone_auth_code: "",
+    };
+    let Step::Reply(Response::Done(r)) = t.handle(&Request::EnterReserveDetails(note)) else {
+        panic!()
+    };
+    assert_eq!(r.outcome, Outcome::ApprovedOffline);
+    for want in [
+        "DEBIT NOTE",
+        "DRIVING LICENCE",
+        "12345678901",
+        ACCOUNT,
+        "NOK 300.00",
+        "SIGNATURE",
+        "700000******0005",
+    ] {
+        assert!(
+            r.receipt.contains(want),
+            "{want} missing from\n{}",
+            r.receipt
+        );
+    }
+    assert!(!r.receipt.contains("2030"), "BAX-05: no expiry on the note");
+    let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+        panic!()
+    };
+    assert_eq!(q.pending, 1);
+    // BAX-10: two weeks later the item is overdue.
+    t.handle(&Request::SetClock {
+        unix_s: 1_800_000_000 + i64::from(TWO_WEEKS_S) + 1,
+    });
+    let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+        panic!()
+    };
+    assert_eq!(q.overdue, 1);
+}
+
+#[test]
+fn bax_07_a_failed_note_check_reverses_the_payment() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    reserve_until_details(&mut t, 3_000_00);
+    let note = ReserveDetails {
+        attendant_present: true,
+        id_type: IdType::Passport,
+        id_reference: "12345678",
+        note_account: ACCOUNT,
+        phone_auth_code: "",
+    };
+    let Step::Reply(Response::Done(r)) = t.handle(&Request::EnterReserveDetails(note)) else {
+        panic!()
+    };
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::Declined, Reason::ReserveAuthCodeRequired)
+    );
+    let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+        panic!()
+    };
+    assert_eq!(q.pending, 0, "nothing stored");
+}
+
+#[test]
+fn card_01_a_co_badged_card_is_paid_on_the_chosen_network() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let mut c = card("4571100000000009", Network::Visa, EntryMode::Chip);
+    assert!(start(&mut t, dkk(100_00), c, Some("1234")).is_none());
+    let (_, _, receipt) = approve(&mut t, 2);
+    assert!(receipt.contains("VISA"), "{receipt}");
+    c.network = Network::Dankort;
+    assert!(start(&mut t, dkk(100_00), c, Some("1234")).is_none());
+    let (_, _, receipt) = approve(&mut t, 3);
+    assert!(receipt.contains("DANKORT"), "{receipt}");
+    let tot = totals(&mut t);
+    assert_eq!(
+        (tot.visa.count, tot.dankort.count),
+        (1, 1),
+        "batches kept apart (CARD-09)"
+    );
+}
+
+#[test]
+fn card_04_gambling_daily_maximum_counts_the_days_purchases() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut c = cfg();
+    c.limits.gambling_daily_max_minor = Some(1_000_00);
+    let mut t = boot_with(c, &mut mem);
+    let k = card(DANKORT, Network::Dankort, EntryMode::Chip);
+    assert!(start(&mut t, dkk(600_00), k, Some("1234")).is_none());
+    assert_eq!(approve(&mut t, 2).0, Outcome::ApprovedOnline);
+    assert_eq!(
+        outcome(start(&mut t, dkk(400_01), k, Some("1234"))),
+        (Outcome::Declined, Reason::GamblingDailyLimit)
+    );
+    assert!(
+        start(&mut t, dkk(400_00), k, Some("1234")).is_none(),
+        "exactly at the maximum"
+    );
+    assert_eq!(approve(&mut t, 4).0, Outcome::ApprovedOnline);
+    // The next day the card may play again.
+    t.handle(&Request::AdvanceClock { secs: 86_400 });
+    assert!(start(&mut t, dkk(900_00), k, Some("1234")).is_none());
+}
+
+#[test]
+fn a_card_number_failing_luhn_is_unreadable_card_data() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let bad = card("5019100000000007", Network::Dankort, EntryMode::Chip);
+    assert_eq!(
+        outcome(start(&mut t, dkk(100), bad, None)),
+        (Outcome::Aborted, Reason::CardDataInvalid)
+    );
+}
+
+#[test]
+fn issue_9_an_unknown_host_code_is_a_decline_showing_the_code_never_offline() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    for code in [b"N7", b"05", b"94", b"Z1"] {
+        let (outcome, reason, receipt) = declined_by(&mut t, code);
+        let text = core::str::from_utf8(code).unwrap();
+        assert_eq!(
+            (outcome, reason),
+            (
+                Outcome::Declined,
+                Reason::HostDeclined(payhil_protocol::host_link::ResponseCode(*code))
+            ),
+            "{text}"
+        );
+        assert!(
+            receipt.contains(&std::format!("RESPONSE CODE {text}")),
+            "{receipt}"
+        );
+    }
+    let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+        panic!()
+    };
+    assert_eq!(q.pending, 0, "no offline approval, nothing to reverse");
+    // The code is journaled with the decline (SUPPORT-02).
+    let mut reasons = std::vec::Vec::new();
+    t.journal
+        .for_each(|f| reasons.push(f.record.reason))
+        .unwrap();
+    assert!(reasons.contains(&Reason::HostDeclined(
+        payhil_protocol::host_link::ResponseCode(*b"N7")
+    )));
+}
+
+#[test]
+fn issue_9_a_conditional_approval_is_declined_and_reversed() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let (outcome, reason, _) = declined_by(&mut t, b"10");
+    assert_eq!(outcome, Outcome::Declined);
+    assert_eq!(
+        reason,
+        Reason::HostDeclined(payhil_protocol::host_link::ResponseCode(*b"10"))
+    );
+    t.handle(&Request::ForwardQueue);
+    let Step::Host(HostRequest::Advice(d)) =
+        t.host_result(Ok(HostResponse::BlockList { pans: PanList("") }))
+    else {
+        panic!()
+    };
+    assert_eq!((d.kind, d.related_seq), (TxnKind::Reversal, 2));
+}
+
+#[test]
+fn card_10_a_host_answer_blocked_lost_or_stolen_blocks_the_card_offline() {
+    for code in [b"62", b"41", b"43"] {
+        let text = core::str::from_utf8(code).unwrap();
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let (o, _, _) = declined_by(&mut t, code);
+        assert_eq!(o, Outcome::Declined, "{text}");
+        // The host is down: the card is not approved offline, before or after a power cycle.
+        let (o, r, _) = offline_purchase(&mut t, 100_00);
+        assert_eq!((o, r), (Outcome::Declined, Reason::CardBlocked), "{text}");
+        let mut t = boot(&mut mem);
+        let (o, r, _) = offline_purchase(&mut t, 100_00);
+        assert_eq!(
+            (o, r),
+            (Outcome::Declined, Reason::CardBlocked),
+            "{text}, after a power cycle"
+        );
+        // Another card is not affected.
+        let other = card("4571100000000009", Network::Dankort, EntryMode::Chip);
+        assert!(start(&mut t, dkk(100_00), other, Some("1234")).is_none());
+        let Step::Reply(Response::Done(d)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+            panic!()
+        };
+        assert_eq!(d.outcome, Outcome::ApprovedOffline, "{text}");
+        // PCI-02: the learned card is kept, but not readably.
+        let digits = DANKORT.as_bytes();
+        assert!(!mem.windows(digits.len()).any(|w| w == digits));
+    }
+}
+
+#[test]
+fn card_10_a_learned_block_holds_for_forced_offline_too() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    declined_by(&mut t, b"43");
+    t.handle(&Request::StartPurchase {
+        amount: dkk(100_00),
+        forced_offline: true,
+    });
+    t.handle(&Request::PresentCard(card(
+        DANKORT,
+        Network::Dankort,
+        EntryMode::Chip,
+    )));
+    let Step::Reply(Response::Done(d)) = t.handle(&Request::EnterPin(PinText("1234"))) else {
+        panic!()
+    };
+    assert_eq!(
+        (d.outcome, d.reason),
+        (Outcome::Declined, Reason::CardBlocked)
+    );
+}
+
+#[test]
+fn card_10_an_online_approval_lifts_a_learned_block() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    declined_by(&mut t, b"62");
+    // The issuer lifted the block: the host approves the card again.
+    let c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+    assert!(start(&mut t, dkk(100_00), c, Some("1234")).is_none());
+    let seq = t.journal.next_seq() - 1;
+    assert_eq!(approve(&mut t, seq).0, Outcome::ApprovedOnline);
+    let mut t = boot(&mut mem);
+    assert_eq!(offline_purchase(&mut t, 100_00).0, Outcome::ApprovedOffline);
+}

@@ -1,0 +1,240 @@
+//! What the terminal reports and keeps time by: the offline queue's status (BAX-10, NETS-10),
+//! reconciliation with the host, and the controlled clock.
+
+use super::{After, HOST_ANSWER_S, HostUnreachable, State, Step, Terminal};
+use crate::flash::Flash;
+use crate::journal::JournalError;
+use payhil_protocol::host_link::{HostRequest, HostResponse};
+use payhil_protocol::{Network, QueueStatus, RequestError, Response, SettlementTotals};
+
+fn clock_out_of_range() -> Step<'static> {
+    Step::Reply(Response::Rejected(RequestError::ClockOutOfRange {
+        min: *crate::journal::TIME_RANGE.start(),
+        max: *crate::journal::TIME_RANGE.end(),
+    }))
+}
+
+impl<F: Flash> Terminal<'_, F> {
+    /// The next instant, in the controlled clock (Unix seconds, as set by SetClock), at which the
+    /// terminal must act without a new request, or `None` when nothing is due:
+    /// * while a host exchange is in progress (the last [`Step`] was [`Step::Host`]), the
+    ///   deadline of the host's answer, [`HOST_ANSWER_S`] after the request: a platform whose
+    ///   answer has not come by then passes `Err(HostUnreachable::NoAnswer)` to
+    ///   [`Terminal::host_result`] (or `NotSent` if nothing was sent). Nothing else can start
+    ///   before the exchange ends, so this is the only timer then;
+    /// * otherwise, while the offline queue holds items, the next attempt to forward it (which
+    ///   may already be past, e.g. after a boot with items pending); AdvanceClock to or past it
+    ///   forwards.
+    ///
+    /// As in quinn-proto, the platform sleeps until then or until the next input, whichever
+    /// comes first. The reference emulator does not sleep on it yet: it bounds the host's answer
+    /// with its own wall-clock timeout (`--host-timeout-ms`) and forwards when the harness moves
+    /// the clock.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        let exchange = matches!(
+            self.state,
+            State::AwaitingHost(_)
+                | State::FetchingBlockList { .. }
+                | State::Forwarding { .. }
+                | State::Reconciling { .. }
+        );
+        if exchange {
+            Some(self.host_deadline)
+        } else {
+            (self.journal.pending_len() > 0).then_some(self.next_forward_at)
+        }
+    }
+
+    /// Enters a state that waits for the host: its answer is due [`HOST_ANSWER_S`] from now.
+    pub(super) fn await_host(&mut self, state: State) {
+        self.host_deadline = self.now.saturating_add(i64::from(HOST_ANSWER_S));
+        self.state = state;
+    }
+
+    /// SetClock: the harness's clock is the terminal's only time source.
+    pub(super) fn set_clock(&mut self, unix_s: i64) -> Step<'_> {
+        // Only times the journal can store: anything else would be journaled wrong.
+        if !crate::journal::TIME_RANGE.contains(&unix_s) {
+            return clock_out_of_range();
+        }
+        self.now = unix_s;
+        Step::Reply(Response::Clock { unix_s })
+    }
+
+    /// AdvanceClock: moves the clock, then runs what fell due (forwarding the offline queue).
+    pub(super) fn advance_clock(&mut self, secs: u32) -> Step<'_> {
+        // Checked: the clock may sit at the top of the range when a large step comes.
+        match self.now.checked_add(i64::from(secs)) {
+            Some(t) if crate::journal::TIME_RANGE.contains(&t) => self.now = t,
+            _ => return clock_out_of_range(),
+        }
+        if self.now >= self.next_forward_at && self.journal.pending_len() > 0 {
+            self.start_forwarding(After::Clock)
+        } else {
+            Step::Reply(Response::Clock { unix_s: self.now })
+        }
+    }
+
+    pub(super) fn queue_status(&mut self) -> Step<'_> {
+        let mut total = 0u64;
+        let mut overdue = 0u32;
+        for i in 0..self.journal.pending_len() {
+            let r = match self.journal.pending(i) {
+                Ok(Some(r)) => r,
+                Ok(None) => return self.storage_fault(JournalError::Inconsistent),
+                Err(e) => return self.storage_fault(e),
+            };
+            total = total.saturating_add(r.amount.minor);
+            let deadline = if r.network == Network::BankAxept {
+                self.cfg.reserve_deadline_s
+            } else {
+                self.cfg.forward_deadline_s
+            };
+            if self.now - r.local_time > i64::from(deadline) {
+                overdue += 1; // BAX-10, NETS-10: the merchant must see these
+            }
+        }
+        Step::Reply(Response::Queue(QueueStatus {
+            pending: self.journal.pending_len() as u32,
+            forwarded: self.journal.forwarded(),
+            declined_by_host: self.journal.declined_by_host(),
+            capacity: self.journal.capacity() as u32,
+            pending_minor: total,
+            overdue,
+        }))
+    }
+
+    /// Reconcile: the journal's totals, then the host's verdict on them (ISO 8583 0500).
+    pub(super) fn reconcile(&mut self) -> Step<'_> {
+        if !matches!(self.state, State::Idle) {
+            return self.wrong_state();
+        }
+        let totals = match crate::settlement::totals(&mut self.journal) {
+            Ok(t) => t,
+            Err(e) => return self.storage_fault(e),
+        };
+        let host_view = match crate::settlement::host_view(&mut self.journal) {
+            Ok(v) => v,
+            Err(e) => return self.storage_fault(e),
+        };
+        // Reconcile with the host (ISO 8583 0500); its verdict goes into the answer.
+        self.await_host(State::Reconciling { totals });
+        Step::Host(HostRequest::Reconcile {
+            terminal_id: self.cfg.identity.terminal_id,
+            totals: host_view,
+        })
+    }
+
+    /// The host's verdict on the reconciliation; no answer is `NotChecked`, never a balance.
+    pub(super) fn reconcile_result(
+        &mut self,
+        mut totals: SettlementTotals,
+        result: Result<HostResponse<'_>, HostUnreachable>,
+    ) -> Step<'_> {
+        totals.host = match result {
+            Ok(HostResponse::ReconcileResult { in_balance: true }) => {
+                payhil_protocol::HostBalance::InBalance
+            }
+            Ok(HostResponse::ReconcileResult { in_balance: false }) => {
+                payhil_protocol::HostBalance::OutOfBalance
+            }
+            _ => payhil_protocol::HostBalance::NotChecked,
+        };
+        self.state = State::Idle;
+        Step::Reply(Response::Totals(totals))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::super::test_support::*;
+    use std::vec;
+
+    #[test]
+    fn issue_9_the_clock_never_leaves_what_the_journal_can_store() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let range = crate::journal::TIME_RANGE;
+        let refused = Response::Rejected(RequestError::ClockOutOfRange {
+            min: *range.start(),
+            max: *range.end(),
+        });
+        for unix_s in [i64::MAX, i64::MIN, -1, i64::from(u32::MAX) + 1] {
+            let Step::Reply(r) = t.handle(&Request::SetClock { unix_s }) else {
+                panic!()
+            };
+            assert_eq!(r, refused, "{unix_s}");
+        }
+        let Step::Reply(r) = t.handle(&Request::SetClock {
+            unix_s: *range.end(),
+        }) else {
+            panic!()
+        };
+        assert_eq!(
+            r,
+            Response::Clock {
+                unix_s: *range.end()
+            }
+        );
+        for secs in [1, u32::MAX] {
+            let Step::Reply(r) = t.handle(&Request::AdvanceClock { secs }) else {
+                panic!()
+            };
+            assert_eq!(r, refused, "+{secs}");
+        }
+        // A purchase at the last second still journals its true time.
+        let mut c = card(DANKORT, Network::Dankort, EntryMode::Chip);
+        c.expiry = Expiry {
+            year: 2106,
+            month: 12,
+        };
+        assert!(start(&mut t, dkk(10_00), c, Some("1234")).is_none());
+        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+            panic!()
+        };
+        assert_eq!(r.outcome, Outcome::ApprovedOffline);
+        let mut times = std::vec::Vec::new();
+        t.journal
+            .for_each(|f| times.push(f.record.local_time))
+            .unwrap();
+        assert_eq!(times, [*range.end()]);
+    }
+
+    #[test]
+    fn poll_timeout_names_the_host_deadline_and_the_next_forward_attempt() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let t0 = 1_800_000_000;
+        assert_eq!(
+            t.poll_timeout(),
+            None,
+            "idle with an empty queue: nothing due"
+        );
+        // An authorisation in progress: the host's answer is due.
+        assert!(
+            start(
+                &mut t,
+                dkk(100_00),
+                card(DANKORT, Network::Dankort, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        assert_eq!(t.poll_timeout(), Some(t0 + i64::from(HOST_ANSWER_S)));
+        // No answer: approved offline, and the queue is forwarded after the retry interval.
+        t.host_result(Err(HostUnreachable::NoAnswer));
+        let retry = i64::from(cfg().forward_retry_s);
+        assert_eq!(t.poll_timeout(), Some(t0 + retry));
+        // A forwarding round in progress: the host's answer is what is due.
+        t.handle(&Request::AdvanceClock { secs: 60 });
+        assert_eq!(
+            t.poll_timeout(),
+            Some(t0 + 60 + i64::from(HOST_ANSWER_S)),
+            "the block list is being fetched"
+        );
+        // The round fails: the next attempt is one retry interval later.
+        t.host_result(Err(HostUnreachable::NotSent));
+        assert_eq!(t.poll_timeout(), Some(t0 + 60 + retry));
+    }
+}
