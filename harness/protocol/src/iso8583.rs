@@ -12,7 +12,7 @@
 //! | 11 | system trace audit number | n6 (sequence number mod 1,000,000) |
 //! | 12 | local transaction date and time | n12 YYMMDDhhmmss (the 1993 layout: 1987's DE 12/13 carry no year) |
 //! | 14 | expiry date | n4 YYMM |
-//! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = 1 PIN verified, 2 not |
+//! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = PIN entry capability (ISO 8583:1987): 1 can accept PINs (always, from the reference terminal), 2 cannot. Whether the PIN was verified is tag 9F34 in DE 55 |
 //! | 23 | PAN sequence number | n3 |
 //! | 37 | retrieval reference number | an12: the terminal's full sequence number, zero padded |
 //! | 38 | authorisation identification response | an6 (space padded) |
@@ -21,7 +21,7 @@
 //! | 42 | card acceptor id | ans15 (space padded) |
 //! | 48 | additional data, private | LLLVAR ans..999 (0810: the blocked-card list) |
 //! | 49 | currency code, transaction | n3 |
-//! | 55 | ICC data | LLLVAR b..255, BER-TLV |
+//! | 55 | ICC data | LLLVAR b..255, BER-TLV: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not) |
 //! | 70 | network management information code | n3 (301: blocked-card list) |
 //! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
 //! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16 |
@@ -540,8 +540,13 @@ pub mod mapping {
         }
     }
 
-    fn entry_code(e: EntryMode, pin: bool) -> [u8; 3] {
-        let p = if pin { b'1' } else { b'2' };
+    /// DE 22: the PAN entry mode, then position 3, the terminal's PIN entry capability
+    /// (ISO 8583:1987: `1` can accept PINs, `2` cannot). Every terminal this mapping serves has
+    /// a PIN pad, so it is always `1`; whether this cardholder's PIN was verified is the CVM
+    /// result, EMV tag 9F34 in DE 55 (a decoder that reads DE 22 as 1987 defines it must not
+    /// see "no PIN pad" for a PIN-less contactless payment).
+    fn entry_code(e: EntryMode) -> [u8; 3] {
+        let p = PIN_CAPABLE;
         match e {
             EntryMode::Chip => [b'0', b'5', p],
             EntryMode::Contactless => [b'0', b'7', p],
@@ -597,7 +602,7 @@ pub mod mapping {
         f.de4 = num::<12>(d.amount.minor).ok_or(Iso8583Error::TooLarge(4))?;
         f.de11 = num::<6>(u64::from(d.txn_seq) % 1_000_000).ok_or(Iso8583Error::TooLarge(11))?;
         f.de12 = de12(d.local_time);
-        f.de22 = entry_code(d.entry_mode, d.pin_verified);
+        f.de22 = entry_code(d.entry_mode);
         f.de23 = num::<3>(u64::from(d.pan_seq)).ok_or(Iso8583Error::TooLarge(23))?;
         f.de37 = num::<12>(u64::from(d.txn_seq)).ok_or(Iso8583Error::TooLarge(37))?;
         f.de41 = padded::<8>(d.terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
@@ -631,6 +636,7 @@ pub mod mapping {
             }],
         );
         tlv(&[0x5F, 0x34], &[d.pan_seq]);
+        tlv(&[0x9F, 0x34], &cvm_results(d.pin_verified));
         f.de55 = t;
         f.de55_len = n;
         let mut msg = Message::new(mti);
@@ -668,31 +674,62 @@ pub mod mapping {
     }
 
     fn de55_network(icc: &[u8]) -> Option<Network> {
+        network_of(de55_value(icc, &[0x4F])?)
+    }
+
+    fn de55_value<'b>(icc: &'b [u8], want: &[u8]) -> Option<&'b [u8]> {
         // A minimal BER-TLV walk over the primitive tags this mapping writes.
         let mut i = 0;
         while i < icc.len() {
             let two = icc[i] & 0x1F == 0x1F;
             let tag_len = if two { 2 } else { 1 };
-            let tag = icc.get(i..i + tag_len)?;
+            let tag = icc.get(i..i.checked_add(tag_len)?)?;
             let len = usize::from(*icc.get(i + tag_len)?);
-            let v = icc.get(i + tag_len + 1..i + tag_len + 1 + len)?;
-            if tag == [0x4F] {
-                return network_of(v);
+            let start = i + tag_len + 1;
+            let v = icc.get(start..start.checked_add(len)?)?;
+            if tag == want {
+                return Some(v);
             }
-            i += tag_len + 1 + len;
+            i = start + len;
         }
         None
     }
 
-    fn entry_of(de22: &[u8]) -> Option<(EntryMode, bool)> {
-        let e = match &de22[..2] {
+    /// DE 22 position 3: the terminal can accept PINs.
+    const PIN_CAPABLE: u8 = b'1';
+
+    /// EMV tag 9F34 (CVM Results: method, condition, result). A verified PIN is `01 00 02`
+    /// (plaintext PIN verified by the ICC, condition "always", successful); anything else is
+    /// `3F 00 01` (no CVM performed, failed): the host learns only whether a PIN was verified,
+    /// which is all the terminal knows of it.
+    const fn cvm_results(pin_verified: bool) -> [u8; 3] {
+        if pin_verified {
+            [0x01, 0x00, 0x02]
+        } else {
+            [0x3F, 0x00, 0x01]
+        }
+    }
+
+    /// Whether 9F34 says a PIN was verified: a PIN method (01..05, bit 7 "apply next" ignored)
+    /// with result 02 (successful).
+    fn pin_verified_of(cvm: &[u8]) -> Option<bool> {
+        let [method, _condition, result] = *cvm else {
+            return None;
+        };
+        Some(matches!(method & 0x3F, 0x01..=0x05) && result == 0x02)
+    }
+
+    /// DE 22 (n3): the entry mode; position 3 must be 1 (PIN capable) or 2 (not), and
+    /// carries nothing this mapping decodes (see [`entry_code`]).
+    fn entry_of(de22: &[u8]) -> Option<EntryMode> {
+        let e = match de22.get(..2)? {
             b"05" => EntryMode::Chip,
             b"07" => EntryMode::Contactless,
             b"81" => EntryMode::Wallet,
             b"90" => EntryMode::Magstripe,
             _ => return None,
         };
-        Some((e, de22[2] == b'1'))
+        matches!(de22.get(2), Some(b'1' | b'2')).then_some(e)
     }
 
     /// Why a decoded message is not a request this mapping knows.
@@ -725,9 +762,12 @@ pub mod mapping {
         }
         let pan =
             core::str::from_utf8(m.get(2).ok_or(Iso8583Error::Truncated)?).map_err(|_| BAD)?;
-        let (entry_mode, pin_verified) = entry_of(m.get(22).ok_or(Iso8583Error::Truncated)?)
+        let entry_mode = entry_of(m.get(22).ok_or(Iso8583Error::Truncated)?)
             .ok_or(Iso8583Error::NotNumeric(22))?;
-        let network = de55_network(m.get(55).ok_or(Iso8583Error::Truncated)?)
+        let icc = m.get(55).ok_or(Iso8583Error::Truncated)?;
+        let network = de55_network(icc).ok_or(Iso8583Error::NotNumeric(55))?;
+        let pin_verified = de55_value(icc, &[0x9F, 0x34])
+            .and_then(pin_verified_of)
             .ok_or(Iso8583Error::NotNumeric(55))?;
         let expiry = match m.number(14) {
             Some(v) => Expiry {
@@ -894,6 +934,35 @@ pub mod mapping {
         extern crate std;
         use super::*;
 
+        /// The value of primitive tag `tag` in BER-TLV `icc` (short lengths are all this
+        /// mapping wrote before issue 9; the helper reads long ones too).
+        fn tlv_value<'b>(icc: &'b [u8], tag: &[u8]) -> Option<&'b [u8]> {
+            let mut i = 0;
+            while i < icc.len() {
+                let mut t = i + 1;
+                if icc[i] & 0x1F == 0x1F {
+                    while icc.get(t)? & 0x80 != 0 {
+                        t += 1;
+                    }
+                    t += 1;
+                }
+                let (len, v) = match *icc.get(t)? {
+                    n if n < 0x80 => (usize::from(n), t + 1),
+                    0x81 => (usize::from(*icc.get(t + 1)?), t + 2),
+                    0x82 => (
+                        usize::from(u16::from_be_bytes([*icc.get(t + 1)?, *icc.get(t + 2)?])),
+                        t + 3,
+                    ),
+                    _ => return None,
+                };
+                if &icc[i..t] == tag {
+                    return icc.get(v..v + len);
+                }
+                i = v + len;
+            }
+            None
+        }
+
         fn data() -> TxnData<'static> {
             TxnData {
                 terminal_id: "TERM0001",
@@ -930,7 +999,7 @@ pub mod mapping {
             let m = Message::decode(&wire[2..]).unwrap();
             assert_eq!(m.mti, 200);
             assert_eq!(m.get(12), Some(&b"260302101500"[..]), "DE 12 YYMMDDhhmmss");
-            assert_eq!(m.get(22), Some(&b"051"[..]), "chip, PIN verified");
+            assert_eq!(m.get(22), Some(&b"051"[..]), "chip, PIN capable");
             assert_eq!(m.get(37), Some(&b"000001234567"[..]));
             assert_eq!(m.get(11), Some(&b"234567"[..]));
             assert_eq!(m.get(14), Some(&b"3012"[..]));
@@ -949,6 +1018,31 @@ pub mod mapping {
                 decode_request(&wire[2..]).unwrap(),
                 HostRequest::Authorise(data())
             );
+        }
+
+        /// DE 22 position 3 is the terminal's PIN entry capability (ISO 8583:1987: 1 can accept
+        /// PINs, 2 cannot), the same whether or not this cardholder's PIN was verified; the
+        /// verification result is EMV tag 9F34 (CVM Results) in DE 55.
+        #[test]
+        fn de22_is_pin_capability_and_the_cvm_result_is_in_9f34() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            for verified in [true, false] {
+                let mut d = data();
+                d.pin_verified = verified;
+                let req = HostRequest::Authorise(d);
+                let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+                let m = Message::decode(&wire[2..]).unwrap();
+                assert_eq!(m.get(22), Some(&b"051"[..]), "PIN verified: {verified}");
+                let cvm = tlv_value(m.get(55).unwrap(), &[0x9F, 0x34]).expect("9F34 in DE 55");
+                let want: &[u8] = if verified {
+                    &[0x01, 0x00, 0x02]
+                } else {
+                    &[0x3F, 0x00, 0x01]
+                };
+                assert_eq!(cvm, want, "PIN verified: {verified}");
+                assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+            }
         }
 
         #[test]
