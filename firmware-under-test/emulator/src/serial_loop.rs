@@ -261,6 +261,14 @@ fn answer<F: fut_core::flash::Flash>(
     if trace {
         diag!("fut-emulator: <- #{seq} {req:?}");
     }
+    // The terminal's clock while it talks to its host for this request (DE 7): a Step borrows
+    // the terminal, so it is worked out here; only SetClock and AdvanceClock move it, before
+    // any host exchange they cause (a rejected AdvanceClock causes none).
+    let now = match req {
+        Request::SetClock { unix_s } => unix_s,
+        Request::AdvanceClock { secs } => terminal.now().saturating_add(i64::from(secs)),
+        _ => terminal.now(),
+    };
     let mut step = terminal.handle(&req);
     let mut host_buf = [0u8; iso::MAX_WIRE];
     let mut fields = iso::Fields::new();
@@ -295,7 +303,11 @@ fn answer<F: fut_core::flash::Flash>(
                     diag!("fut-emulator: -> host {msg:?}");
                 }
                 // ISO 8583 on the wire (see payhil_protocol::iso8583).
-                let result = match iso::encode_request(&msg, &mut fields, &mut host_buf) {
+                let env = iso::Envelope {
+                    transmitted_at: now,
+                    stan: host.next_stan(),
+                };
+                let result = match iso::encode_request(&msg, &env, &mut fields, &mut host_buf) {
                     Ok(wire) => host.exchange(wire, &mut resp_buf),
                     Err(e) => Err(crate::host_link::HostError {
                         sent: false,

@@ -9,7 +9,8 @@
 //! | 2 | primary account number | LLVAR n..19 |
 //! | 3 | processing code | n6 (000000 purchase, 200000 refund) |
 //! | 4 | amount, transaction | n12, minor units |
-//! | 11 | system trace audit number | n6 (sequence number mod 1,000,000) |
+//! | 7 | transmission date and time | n10 MMDDhhmmss, UTC (the terminal's controlled clock); every request |
+//! | 11 | system trace audit number | n6: authorisations and advices, the sequence number mod 1,000,000 (a repeat keeps it); 0800 and 0500, the terminal's own counter mod 1,000,000 |
 //! | 12 | local transaction date and time | n12 YYMMDDhhmmss (the 1993 layout: 1987's DE 12/13 carry no year) |
 //! | 14 | expiry date | n4 YYMM |
 //! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = PIN entry capability (ISO 8583:1987): 1 can accept PINs (always, from the reference terminal), 2 cannot. Whether the PIN was verified is tag 9F34 in DE 55 |
@@ -50,6 +51,7 @@ const fn format(de: usize) -> Option<Format> {
         2 => Format::LlVar(19),
         3 | 11 => Format::Fixed(6),
         4 | 12 | 37 => Format::Fixed(12),
+        7 => Format::Fixed(10),
         14 => Format::Fixed(4),
         22 | 23 | 49 | 70 => Format::Fixed(3),
         38 => Format::Fixed(6),
@@ -97,7 +99,7 @@ pub struct Message<'a> {
 fn numeric(de: usize) -> bool {
     matches!(
         de,
-        3 | 4 | 11 | 12 | 14 | 22 | 23 | 49 | 70 | 74 | 76 | 86 | 88 | 90 | 2
+        2 | 3 | 4 | 7 | 11 | 12 | 14 | 22 | 23 | 49 | 70 | 74 | 76 | 86 | 88 | 90
     )
 }
 
@@ -435,6 +437,18 @@ pub mod mapping {
         .find(|n| aid(*n) == aid_bytes)
     }
 
+    /// DE 7 as MMDDhhmmss, UTC.
+    fn de7(unix: i64) -> [u8; 10] {
+        let (_, m, d) = crate::civil::from_days(unix.div_euclid(86_400));
+        let s = unix.rem_euclid(86_400) as u64;
+        let v = u64::from(m) * 100_000_000
+            + u64::from(d) * 1_000_000
+            + (s / 3600) * 10_000
+            + (s % 3600 / 60) * 100
+            + s % 60;
+        num::<10>(v).unwrap_or([b'0'; 10])
+    }
+
     /// DE 12 as YYMMDDhhmmss (years 2000..2099).
     fn de12(unix: i64) -> [u8; 12] {
         let (y, m, d) = crate::civil::from_days(unix.div_euclid(86_400));
@@ -476,6 +490,7 @@ pub mod mapping {
     pub struct Fields {
         de3: [u8; 6],
         de4: [u8; 12],
+        de7: [u8; 10],
         de11: [u8; 6],
         de12: [u8; 12],
         de14: [u8; 4],
@@ -504,6 +519,7 @@ pub mod mapping {
             Self {
                 de3: [b'0'; 6],
                 de4: [b'0'; 12],
+                de7: [b'0'; 10],
                 de11: [b'0'; 6],
                 de12: [b'0'; 12],
                 de14: [b'0'; 4],
@@ -555,13 +571,27 @@ pub mod mapping {
         }
     }
 
+    /// What a request carries besides the host-link message: when it leaves the terminal and
+    /// the trace number of a message that is no transaction's.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Envelope {
+        /// Transmission time (DE 7), Unix seconds, UTC: the terminal's controlled clock.
+        pub transmitted_at: i64,
+        /// DE 11 of a network-management (0800) or reconciliation (0500) message, taken mod
+        /// 1,000,000; authorisations and advices use their sequence number instead, so that a
+        /// repeat keeps its trace number.
+        pub stan: u32,
+    }
+
     /// Encodes a terminal request (length prefix included) into `out`.
     pub fn encode_request<'o>(
         req: &HostRequest<'_>,
+        env: &Envelope,
         f: &mut Fields,
         out: &'o mut [u8],
     ) -> Result<&'o [u8], Iso8583Error> {
         let mti = mti_of(req);
+        f.de7 = de7(env.transmitted_at);
         let d = match req {
             HostRequest::Reconcile {
                 terminal_id,
@@ -578,8 +608,12 @@ pub mod mapping {
                 f.de55[10..20].copy_from_slice(&d);
                 f.de55[20..36].copy_from_slice(&ca);
                 f.de90[..16].copy_from_slice(&da);
+                f.de11 =
+                    num::<6>(u64::from(env.stan % 1_000_000)).ok_or(Iso8583Error::TooLarge(11))?;
                 let mut m = Message::new(500);
-                m.set(41, &f.de41)
+                m.set(7, &f.de7)
+                    .set(11, &f.de11)
+                    .set(41, &f.de41)
                     .set(74, &f.de55[..10])
                     .set(76, &f.de55[10..20])
                     .set(86, &f.de55[20..36])
@@ -588,8 +622,13 @@ pub mod mapping {
             }
             HostRequest::FetchBlockList { terminal_id } => {
                 f.de41 = padded::<8>(terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
+                f.de11 =
+                    num::<6>(u64::from(env.stan % 1_000_000)).ok_or(Iso8583Error::TooLarge(11))?;
                 let mut m = Message::new(mti);
-                m.set(41, &f.de41).set(70, b"301");
+                m.set(7, &f.de7)
+                    .set(11, &f.de11)
+                    .set(41, &f.de41)
+                    .set(70, b"301");
                 return m.encode(out);
             }
             HostRequest::Authorise(d) | HostRequest::Advice(d) => d,
@@ -643,6 +682,7 @@ pub mod mapping {
         msg.set(2, d.pan.0.as_bytes())
             .set(3, &f.de3)
             .set(4, &f.de4)
+            .set(7, &f.de7)
             .set(11, &f.de11)
             .set(12, &f.de12);
         if d.expiry != (Expiry { year: 0, month: 0 }) {
@@ -993,7 +1033,7 @@ pub mod mapping {
         fn an_authorisation_has_the_documented_fields() {
             let mut f = Fields::new();
             let mut out = [0u8; MAX_WIRE];
-            let wire = encode_request(&HostRequest::Authorise(data()), &mut f, &mut out)
+            let wire = encode_request(&HostRequest::Authorise(data()), &env(), &mut f, &mut out)
                 .unwrap()
                 .to_vec();
             let m = Message::decode(&wire[2..]).unwrap();
@@ -1031,7 +1071,9 @@ pub mod mapping {
                 let mut d = data();
                 d.pin_verified = verified;
                 let req = HostRequest::Authorise(d);
-                let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
                 let m = Message::decode(&wire[2..]).unwrap();
                 assert_eq!(m.get(22), Some(&b"051"[..]), "PIN verified: {verified}");
                 let cvm = tlv_value(m.get(55).unwrap(), &[0x9F, 0x34]).expect("9F34 in DE 55");
@@ -1043,6 +1085,42 @@ pub mod mapping {
                 assert_eq!(cvm, want, "PIN verified: {verified}");
                 assert_eq!(decode_request(&wire[2..]).unwrap(), req);
             }
+        }
+
+        fn env() -> Envelope {
+            Envelope {
+                transmitted_at: 1_772_446_507, // 2026-03-02T10:15:07Z
+                stan: 1_000_042,
+            }
+        }
+
+        /// Network management (0800) carries DE 7 (transmission date and time, UTC) and DE 11
+        /// (its own trace number), as every ISO 8583 host expects of it; so does every request.
+        #[test]
+        fn network_management_carries_de7_and_de11() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let req = HostRequest::FetchBlockList {
+                terminal_id: "TERM0001",
+            };
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.mti, 800);
+            assert_eq!(m.get(7), Some(&b"0302101507"[..]), "DE 7 MMDDhhmmss");
+            assert_eq!(m.get(11), Some(&b"000042"[..]), "DE 11 n6");
+            assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+            let wire = encode_request(&HostRequest::Authorise(data()), &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.get(7), Some(&b"0302101507"[..]), "DE 7 on an 0200");
+            assert_eq!(
+                m.get(11),
+                Some(&b"234567"[..]),
+                "an 0200's DE 11 is its sequence number"
+            );
         }
 
         #[test]
@@ -1075,14 +1153,18 @@ pub mod mapping {
                 } else {
                     HostRequest::Authorise(d)
                 };
-                let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
                 assert_eq!(request_mti(&wire[2..]), Some(mti), "{kind:?}");
                 assert_eq!(decode_request(&wire[2..]).unwrap(), req, "{kind:?}");
             }
             let req = HostRequest::FetchBlockList {
                 terminal_id: "TERM0001",
             };
-            let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
             assert_eq!(decode_request(&wire[2..]).unwrap(), req);
         }
 
@@ -1173,7 +1255,9 @@ pub mod mapping {
                 terminal_id: "TERM0001",
                 totals,
             };
-            let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
             assert_eq!(request_mti(&wire[2..]), Some(500));
             let m = Message::decode(&wire[2..]).unwrap();
             assert_eq!(m.get(76), Some(&b"0000000003"[..]), "DE 76 debits, number");
