@@ -316,7 +316,11 @@ fn answer<F: fut_core::flash::Flash>(
                 };
                 let decoded: Result<HostResponse<'_>, HostUnreachable> = match &result {
                     Ok(n) => {
-                        iso::decode_response(&resp_buf[..*n]).map_err(|_| HostUnreachable::NoAnswer)
+                        // Only the answer to this request (its DE 11 and 41 echoed) is one.
+                        iso::decode_answer(&fields, &resp_buf[..*n]).map_err(|e| {
+                            diag!("fut-emulator: host answer not taken: {e:?}");
+                            HostUnreachable::NoAnswer
+                        })
                     }
                     Err(e) => {
                         diag!(

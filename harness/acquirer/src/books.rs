@@ -291,7 +291,9 @@ impl Books {
                 let (kind, code, auth) = if advice {
                     // The purchase already happened; the issuer can still refuse to pay
                     // (blocked card, no funds): the merchant's risk (NETS-10).
-                    let code = match configured.unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d)) {
+                    let code = match configured
+                        .unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d))
+                    {
                         rc::ISSUER_UNAVAILABLE | rc::EXPIRED => rc::APPROVED,
                         other => other,
                     };
@@ -582,7 +584,7 @@ mod tests {
         let mut out = [0u8; payhil_protocol::iso8583::mapping::MAX_WIRE];
         let wire = payhil_protocol::iso8583::mapping::encode_response(
             &reply.message(),
-            200,
+            &payhil_protocol::iso8583::Message::new(200),
             &mut f,
             &mut out,
         )

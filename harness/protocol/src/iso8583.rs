@@ -27,6 +27,11 @@
 //! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
 //! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16 |
 //!
+//! Every answer (0110, 0210, 0230, 0410, 0430, 0510, 0810) echoes DE 3, 4, 11 and 41 of its
+//! request, those the request has. The terminal takes an answer as its own only if its MTI is
+//! the request's plus 10 and its DE 11 and DE 41 are the request's ([`mapping::decode_answer`]);
+//! any other is no answer (the request may have reached the host).
+//!
 //! Malformed input is an error, never a panic (fuzzed by `fuzz/fuzz_targets/iso8583_decode`).
 
 /// Message type indicator, e.g. `0200`.
@@ -86,6 +91,9 @@ pub enum Iso8583Error {
     TooLarge(u8),
     /// An alphanumeric field (DE 39, an2) holds something other than letters and digits.
     NotAlphanumeric(u8),
+    /// A response whose field (or MTI, 0) does not echo the request's: it answers another
+    /// request, not this one.
+    NotItsAnswer(u8),
 }
 
 /// A message: its type and the fields present, borrowed from the decoded bytes.
@@ -505,6 +513,8 @@ pub mod mapping {
         de55: [u8; 48],
         de55_len: usize,
         de90: [u8; 42],
+        /// MTI of the request last encoded (0: none yet), whose answer `decode_answer` expects.
+        sent_mti: u16,
     }
 
     impl Default for Fields {
@@ -534,6 +544,7 @@ pub mod mapping {
                 de55: [0; 48],
                 de55_len: 0,
                 de90: [b'0'; 42],
+                sent_mti: 0,
             }
         }
     }
@@ -591,6 +602,7 @@ pub mod mapping {
         out: &'o mut [u8],
     ) -> Result<&'o [u8], Iso8583Error> {
         let mti = mti_of(req);
+        f.sent_mti = mti;
         f.de7 = de7(env.transmitted_at);
         let d = match req {
             HostRequest::Reconcile {
@@ -872,14 +884,21 @@ pub mod mapping {
         request_mti - request_mti % 10 + 10
     }
 
-    /// Encodes the host's answer to a request of type `request_mti`.
+    /// Encodes the host's answer to `request` (as decoded with [`Message::decode`]).
     pub fn encode_response<'o>(
         resp: &HostResponse<'_>,
-        request_mti: u16,
+        request: &Message<'_>,
         f: &mut Fields,
         out: &'o mut [u8],
     ) -> Result<&'o [u8], Iso8583Error> {
-        let mut m = Message::new(response_mti(request_mti));
+        let mut m = Message::new(response_mti(request.mti));
+        // Every answer echoes the request's processing code, amount, trace number and terminal
+        // id (those it has): that is how a terminal knows the answer is to this request.
+        for de in [3, 4, 11, 41] {
+            if let Some(v) = request.get(de) {
+                m.set(de, v);
+            }
+        }
         match resp {
             HostResponse::AuthResult {
                 txn_seq,
@@ -932,6 +951,27 @@ pub mod mapping {
         b.iter().try_fold(0u16, |a, d| {
             d.is_ascii_digit().then(|| a * 10 + u16::from(d - b'0'))
         })
+    }
+
+    /// Decodes the host's answer (without the length prefix) to the request last encoded with
+    /// `request`.
+    pub fn decode_answer<'b>(
+        request: &Fields,
+        body: &'b [u8],
+    ) -> Result<HostResponse<'b>, Iso8583Error> {
+        let m = Message::decode(body)?;
+        if request.sent_mti == 0 || m.mti != response_mti(request.sent_mti) {
+            return Err(Iso8583Error::NotItsAnswer(0));
+        }
+        // DE 11 and DE 41 say which request of which terminal this answers. DE 3 and DE 4 are
+        // echoed too, but not checked: a host may answer a partial approval with the approved
+        // amount, and the terminal declines that with the code anyway.
+        for (de, sent) in [(11usize, &request.de11[..]), (41, &request.de41[..])] {
+            if m.get(de) != Some(sent) {
+                return Err(Iso8583Error::NotItsAnswer(de as u8));
+            }
+        }
+        decode_response(body)
     }
 
     /// Decodes the host's answer (without the length prefix).
@@ -1123,6 +1163,64 @@ pub mod mapping {
             );
         }
 
+        /// Answers echo DE 3, 4, 11 and 41 of their request, and the terminal takes only an
+        /// answer that does: one whose DE 11 or DE 41 differs answers another request.
+        #[test]
+        fn answers_echo_their_request_and_the_terminal_checks_it() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let auth = HostResponse::AuthResult {
+                txn_seq: 1234567,
+                response_code: response_code::APPROVED,
+                auth_code: "123456",
+            };
+            let block = HostResponse::BlockList {
+                pans: PanList("5019100000000030"),
+            };
+            for (req, resp, echoed) in [
+                (
+                    HostRequest::Authorise(data()),
+                    auth,
+                    &[3usize, 4, 11, 41][..],
+                ),
+                (
+                    HostRequest::FetchBlockList {
+                        terminal_id: "TERM0001",
+                    },
+                    block,
+                    &[11, 41][..],
+                ),
+            ] {
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
+                let request = Message::decode(&wire[2..]).unwrap();
+                let mut hf = Fields::new();
+                let mut hout = [0u8; MAX_WIRE];
+                let answer = encode_response(&resp, &request, &mut hf, &mut hout)
+                    .unwrap()
+                    .to_vec();
+                let m = Message::decode(&answer[2..]).unwrap();
+                for de in echoed {
+                    assert_eq!(m.get(*de), request.get(*de), "DE {de} of {:04}", m.mti);
+                }
+                assert_eq!(decode_answer(&f, &answer[2..]), Ok(resp));
+                // The same answer with another DE 11, then another DE 41: not this request's.
+                for (de, other) in [(11usize, &b"999999"[..]), (41, &b"TERM0002"[..])] {
+                    let mut wrong = m;
+                    wrong.set(de, other);
+                    let mut wout = [0u8; MAX_WIRE];
+                    let w = wrong.encode(&mut wout).unwrap().to_vec();
+                    assert_eq!(
+                        decode_answer(&f, &w[2..]),
+                        Err(Iso8583Error::NotItsAnswer(de as u8)),
+                        "DE {de} of {:04}",
+                        m.mti
+                    );
+                }
+            }
+        }
+
         #[test]
         fn every_request_kind_roundtrips() {
             let mut f = Fields::new();
@@ -1205,7 +1303,7 @@ pub mod mapping {
                 (HostResponse::ReconcileResult { in_balance: true }, 500),
                 (HostResponse::ReconcileResult { in_balance: false }, 500),
             ] {
-                let wire = encode_response(&resp, mti, &mut f, &mut out)
+                let wire = encode_response(&resp, &Message::new(mti), &mut f, &mut out)
                     .unwrap()
                     .to_vec();
                 assert_eq!(request_mti(&wire[2..]), Some(mti + 10));
