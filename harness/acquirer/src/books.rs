@@ -347,20 +347,17 @@ impl Books {
         }
     }
 
-    /// Compares a terminal's totals with the books for it: debits are purchases and captures,
-    /// credits refunds, each settled once and not reversed.
+    /// Compares a terminal's totals with the books for it, currency by currency: debits are
+    /// purchases and captures, credits refunds, each settled once and not reversed.
     pub fn reconcile(&self, terminal_id: &str, t: &ReconcileTotals) -> bool {
         let mut mine = ReconcileTotals::default();
         for s in self.settled().filter(|s| s.terminal_id == terminal_id) {
-            if s.txn == TxnKind::Refund {
-                mine.credits += 1;
-                mine.credits_minor += s.amount.minor;
-            } else {
-                mine.debits += 1;
-                mine.debits_minor += s.amount.minor;
+            if mine.add(s.amount, s.txn == TxnKind::Refund).is_err() {
+                // More currencies than one reconciliation carries: no terminal can match.
+                return false;
             }
         }
-        mine == *t
+        mine.same_as(t)
     }
 
     /// Items in the settlement, in settlement order: approved purchases, captures and refunds
@@ -669,6 +666,41 @@ mod tests {
         );
     }
 
+    fn dkk(minor: u64) -> Amount {
+        Amount {
+            minor,
+            currency: Currency::DKK,
+        }
+    }
+
+    /// A DKK and a NOK purchase are two totals: a terminal that adds them into one figure (or
+    /// books the NOK one as DKK) is out of balance, and one that keeps them apart is in.
+    #[test]
+    fn reconciliation_is_per_currency() {
+        let mut b = Books::default();
+        b.handle(&HostRequest::Authorise(data(1, "5019100000000006")));
+        let mut nok = data(2, "5019100000000006");
+        nok.amount = Amount {
+            minor: 100_00,
+            currency: Currency::NOK,
+        };
+        b.handle(&HostRequest::Authorise(nok));
+        let mut apart = ReconcileTotals::default();
+        apart.add(nok.amount, false).unwrap();
+        apart.add(dkk(125_50), false).unwrap();
+        assert!(
+            b.reconcile("T1", &apart),
+            "the order of currencies does not matter"
+        );
+        let mut summed = ReconcileTotals::default();
+        summed.add(dkk(125_50 + 100_00), false).unwrap();
+        summed.add(dkk(0), false).unwrap();
+        assert!(!b.reconcile("T1", &summed), "one figure across currencies");
+        let mut only_dkk = ReconcileTotals::default();
+        only_dkk.add(dkk(125_50), false).unwrap();
+        assert!(!b.reconcile("T1", &only_dkk), "a currency missing");
+    }
+
     #[test]
     fn reconciliation_compares_the_terminals_totals_with_the_books() {
         let mut b = Books::default();
@@ -676,23 +708,14 @@ mod tests {
         let mut refund = data(2, "5019100000000006");
         refund.kind = TxnKind::Refund;
         b.handle(&HostRequest::Authorise(refund));
-        let right = ReconcileTotals {
-            debits: 1,
-            debits_minor: 125_50,
-            credits: 1,
-            credits_minor: 125_50,
-        };
+        let mut right = ReconcileTotals::default();
+        right.add(dkk(125_50), false).unwrap();
+        right.add(dkk(125_50), true).unwrap();
         assert!(b.reconcile("T1", &right));
-        assert!(
-            !b.reconcile(
-                "T1",
-                &ReconcileTotals {
-                    debits_minor: 125_51,
-                    ..right
-                }
-            ),
-            "one øre off"
-        );
+        let mut off = ReconcileTotals::default();
+        off.add(dkk(125_51), false).unwrap();
+        off.add(dkk(125_50), true).unwrap();
+        assert!(!b.reconcile("T1", &off), "one øre off");
         assert!(!b.reconcile("T2", &right), "another terminal's books");
         let reply = b.handle(&HostRequest::Reconcile {
             terminal_id: "T1",

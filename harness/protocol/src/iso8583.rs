@@ -25,7 +25,10 @@
 //! | 55 | ICC data | LLLVAR b..255, BER-TLV: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not) |
 //! | 70 | network management information code | n3 (301: blocked-card list) |
 //! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
-//! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16 |
+//! | 15 | settlement date | n4 MMDD (0500: the day the terminal reconciles, UTC); required in 0500 |
+//! | 50 | currency code, settlement | n3 (0500 with totals in exactly one currency) |
+//! | 63 | reserved private: totals per currency | LLLVAR n..999 (0500, required): per currency one group of 55 digits: currency n3, credits count n10, debits count n10, credits amount n16, debits amount n16; each currency at most once, at most 4. Amounts in different currencies are never added |
+//! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16: credits, debits, credits amount, debits amount; only when DE 63 has exactly one group (with DE 50, and equal to it) or none (zeros, no DE 50) |
 //!
 //! Every answer (0110, 0210, 0230, 0410, 0430, 0510, 0810) echoes DE 3, 4, 11 and 41 of its
 //! request, those the request has. The terminal takes an answer as its own only if its MTI is
@@ -58,7 +61,9 @@ const fn format(de: usize) -> Option<Format> {
         4 | 12 | 37 => Format::Fixed(12),
         7 => Format::Fixed(10),
         14 => Format::Fixed(4),
-        22 | 23 | 49 | 70 => Format::Fixed(3),
+        22 | 23 | 49 | 50 | 70 => Format::Fixed(3),
+        15 => Format::Fixed(4),
+        63 => Format::LllVar(999),
         38 => Format::Fixed(6),
         39 => Format::Fixed(2),
         41 => Format::Fixed(8),
@@ -107,7 +112,7 @@ pub struct Message<'a> {
 fn numeric(de: usize) -> bool {
     matches!(
         de,
-        2 | 3 | 4 | 7 | 11 | 12 | 14 | 22 | 23 | 49 | 70 | 74 | 76 | 86 | 88 | 90
+        2 | 3 | 4 | 7 | 11 | 12 | 14 | 15 | 22 | 23 | 49 | 50 | 63 | 70 | 74 | 76 | 86 | 88 | 90
     )
 }
 
@@ -414,7 +419,8 @@ mod tests {
 pub mod mapping {
     use super::{Iso8583Error, Message, num, padded};
     use crate::host_link::{
-        HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData, response_code,
+        CurrencyTotals, HostRequest, HostResponse, MAX_RECONCILE_CURRENCIES, PanList,
+        ReconcileTotals, ResponseCode, TxnData, response_code,
     };
     use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
 
@@ -455,6 +461,57 @@ pub mod mapping {
             + (s % 3600 / 60) * 100
             + s % 60;
         num::<10>(v).unwrap_or([b'0'; 10])
+    }
+
+    /// MMDD of a time, UTC (DE 15, settlement date).
+    fn date_mmdd(unix: i64) -> [u8; 4] {
+        let (_, m, d) = crate::civil::from_days(unix.div_euclid(86_400));
+        num::<4>(u64::from(m) * 100 + u64::from(d)).unwrap_or([b'0'; 4])
+    }
+
+    /// Length of one currency's group in DE 63 of an 0500.
+    const RECON_GROUP: usize = 3 + 10 + 10 + 16 + 16;
+
+    /// One DE 63 group: currency n3, credits n10, debits n10, credits amount n16, debits
+    /// amount n16 (the order of DE 74, 76, 86, 88).
+    fn recon_group(t: &CurrencyTotals) -> Option<[u8; RECON_GROUP]> {
+        let mut g = [b'0'; RECON_GROUP];
+        g[..3].copy_from_slice(&num::<3>(u64::from(t.currency.0))?);
+        g[3..13].copy_from_slice(&num::<10>(u64::from(t.credits))?);
+        g[13..23].copy_from_slice(&num::<10>(u64::from(t.debits))?);
+        g[23..39].copy_from_slice(&num::<16>(t.credits_minor)?);
+        g[39..55].copy_from_slice(&num::<16>(t.debits_minor)?);
+        Some(g)
+    }
+
+    /// The groups of DE 63; `None` if it is not whole groups of digits, or names a currency
+    /// twice, or more than [`MAX_RECONCILE_CURRENCIES`].
+    fn recon_groups(v: &[u8]) -> Option<ReconcileTotals> {
+        if v.len() % RECON_GROUP != 0 || !v.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut totals = ReconcileTotals::default();
+        let mut slots = totals.per_currency.iter_mut();
+        for g in v.chunks_exact(RECON_GROUP) {
+            let n = |r: core::ops::Range<usize>| {
+                g.get(r)?.iter().try_fold(0u64, |a, d| {
+                    a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
+            };
+            let t = CurrencyTotals {
+                currency: Currency(u16::try_from(n(0..3)?).ok()?),
+                credits: u32::try_from(n(3..13)?).ok()?,
+                debits: u32::try_from(n(13..23)?).ok()?,
+                credits_minor: n(23..39)?,
+                debits_minor: n(39..55)?,
+            };
+            *slots.next()? = Some(t);
+        }
+        let all: &[Option<CurrencyTotals>] = &totals.per_currency;
+        let twice = all.iter().enumerate().any(|(i, a)| {
+            a.is_some_and(|a| all[..i].iter().flatten().any(|b| b.currency == a.currency))
+        });
+        (!twice).then_some(totals)
     }
 
     /// DE 12 as YYMMDDhhmmss (years 2000..2099).
@@ -509,8 +566,12 @@ pub mod mapping {
         de39: [u8; 2],
         de41: [u8; 8],
         de42: [u8; 15],
+        de15: [u8; 4],
         de49: [u8; 3],
+        de50: [u8; 3],
         de55: [u8; 48],
+        de63: [u8; RECON_GROUP * MAX_RECONCILE_CURRENCIES],
+        recon: [u8; RECON_GROUP],
         de55_len: usize,
         de90: [u8; 42],
         /// MTI of the request last encoded (0: none yet), whose answer `decode_answer` expects.
@@ -540,8 +601,12 @@ pub mod mapping {
                 de39: [b'0'; 2],
                 de41: [b' '; 8],
                 de42: [b' '; 15],
+                de15: [b'0'; 4],
                 de49: [b'0'; 3],
+                de50: [b'0'; 3],
                 de55: [0; 48],
+                de63: [b'0'; RECON_GROUP * MAX_RECONCILE_CURRENCIES],
+                recon: [b'0'; RECON_GROUP],
                 de55_len: 0,
                 de90: [b'0'; 42],
                 sent_mti: 0,
@@ -610,26 +675,51 @@ pub mod mapping {
                 totals,
             } => {
                 f.de41 = padded::<8>(terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
-                let (c, d, ca, da) = (
-                    num::<10>(u64::from(totals.credits)).ok_or(Iso8583Error::TooLarge(74))?,
-                    num::<10>(u64::from(totals.debits)).ok_or(Iso8583Error::TooLarge(76))?,
-                    num::<16>(totals.credits_minor).ok_or(Iso8583Error::TooLarge(86))?,
-                    num::<16>(totals.debits_minor).ok_or(Iso8583Error::TooLarge(88))?,
-                );
-                f.de55[..10].copy_from_slice(&c);
-                f.de55[10..20].copy_from_slice(&d);
-                f.de55[20..36].copy_from_slice(&ca);
-                f.de90[..16].copy_from_slice(&da);
                 f.de11 =
                     num::<6>(u64::from(env.stan % 1_000_000)).ok_or(Iso8583Error::TooLarge(11))?;
+                // The settlement date is the day the terminal reconciles, UTC (its clock).
+                f.de15 = date_mmdd(env.transmitted_at);
+                // DE 63: every currency's totals; never one figure across currencies.
+                let mut n = 0;
+                for t in totals.currencies() {
+                    let g = f
+                        .de63
+                        .get_mut(n..n + RECON_GROUP)
+                        .ok_or(Iso8583Error::TooLarge(63))?;
+                    g.copy_from_slice(&recon_group(t).ok_or(Iso8583Error::TooLarge(63))?);
+                    n += RECON_GROUP;
+                }
+                // The 1987 fields as well when there is one currency (DE 50 names it): what a
+                // generic host reads. With none they are zero; with more they are absent.
+                let mut single = totals.currencies();
+                let (one, with_1987) = match (single.next(), single.next()) {
+                    (Some(t), None) => {
+                        f.de50 =
+                            num::<3>(u64::from(t.currency.0)).ok_or(Iso8583Error::TooLarge(50))?;
+                        f.recon = recon_group(t).ok_or(Iso8583Error::TooLarge(74))?;
+                        (true, true)
+                    }
+                    (None, _) => {
+                        f.recon = [b'0'; RECON_GROUP];
+                        (false, true)
+                    }
+                    (Some(_), Some(_)) => (false, false),
+                };
                 let mut m = Message::new(500);
                 m.set(7, &f.de7)
                     .set(11, &f.de11)
+                    .set(15, &f.de15)
                     .set(41, &f.de41)
-                    .set(74, &f.de55[..10])
-                    .set(76, &f.de55[10..20])
-                    .set(86, &f.de55[20..36])
-                    .set(88, &f.de90[..16]);
+                    .set(63, &f.de63[..n]);
+                if one {
+                    m.set(50, &f.de50);
+                }
+                if with_1987 {
+                    m.set(74, &f.recon[3..13])
+                        .set(76, &f.recon[13..23])
+                        .set(86, &f.recon[23..39])
+                        .set(88, &f.recon[39..55]);
+                }
                 return m.encode(out);
             }
             HostRequest::FetchBlockList { terminal_id } => {
@@ -798,18 +888,32 @@ pub mod mapping {
             });
         }
         if m.mti == 500 {
-            let count = |de: usize| {
-                number(de)
-                    .and_then(|v| u32::try_from(v).map_err(|_| Iso8583Error::NotNumeric(de as u8)))
-            };
+            // Required: DE 7, 11, 15 (settlement date), 41 and 63 (the totals per currency).
+            for de in [7, 11, 15] {
+                number(de)?;
+            }
+            let totals = recon_groups(m.get(63).ok_or(Iso8583Error::Truncated)?)
+                .ok_or(Iso8583Error::NotNumeric(63))?;
+            // DE 50 and 74/76/86/88, when present, must say what the one group says.
+            if let Some(cur) = m.number(50) {
+                let mut one = totals.currencies();
+                let agree = match (one.next(), one.next()) {
+                    (Some(t), None) => {
+                        u64::from(t.currency.0) == cur
+                            && m.number(74) == Some(u64::from(t.credits))
+                            && m.number(76) == Some(u64::from(t.debits))
+                            && m.number(86) == Some(t.credits_minor)
+                            && m.number(88) == Some(t.debits_minor)
+                    }
+                    _ => false,
+                };
+                if !agree {
+                    return Err(Iso8583Error::NotNumeric(50));
+                }
+            }
             return Ok(HostRequest::Reconcile {
                 terminal_id: text(41)?,
-                totals: ReconcileTotals {
-                    credits: count(74)?,
-                    debits: count(76)?,
-                    credits_minor: number(86)?,
-                    debits_minor: number(88)?,
-                },
+                totals,
             });
         }
         let pan =
@@ -1339,16 +1443,74 @@ pub mod mapping {
             assert!(decode_response(&wire[2..]).is_err());
         }
 
+        fn dkk(minor: u64) -> Amount {
+            Amount {
+                minor,
+                currency: Currency::DKK,
+            }
+        }
+
+        /// DKK and NOK totals are two totals, never one figure: DE 63 carries one group per
+        /// currency and the 1987 fields, which have room for one currency only, are left out.
+        #[test]
+        fn reconciliation_never_adds_currencies() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let mut totals = ReconcileTotals::default();
+            totals.add(dkk(100_00), false).unwrap();
+            totals
+                .add(
+                    Amount {
+                        minor: 50_00,
+                        currency: Currency::NOK,
+                    },
+                    false,
+                )
+                .unwrap();
+            totals.add(dkk(25_00), true).unwrap();
+            assert_eq!(totals.get(Currency::DKK).unwrap().debits_minor, 100_00);
+            assert_eq!(totals.get(Currency::NOK).unwrap().debits_minor, 50_00);
+            let req = HostRequest::Reconcile {
+                terminal_id: "TERM0001",
+                totals,
+            };
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            for de in [50, 74, 76, 86, 88] {
+                assert_eq!(m.get(de), None, "DE {de} with two currencies");
+            }
+            let mut de63 = std::vec::Vec::new();
+            de63.extend_from_slice(b"208000000000100000000010000000000002500");
+            de63.extend_from_slice(b"0000000000010000");
+            de63.extend_from_slice(b"578000000000000000000010000000000000000");
+            de63.extend_from_slice(b"0000000000005000");
+            assert_eq!(m.get(63), Some(de63.as_slice()));
+            assert_eq!(m.get(15), Some(&b"0302"[..]));
+            assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+            // A currency named twice, or a missing DE 15, is no reconciliation.
+            let mut twice = m;
+            let both = [&de63[..55], &de63[..55]].concat();
+            twice.set(63, &both);
+            let mut o = [0u8; MAX_WIRE];
+            let w = twice.encode(&mut o).unwrap().to_vec();
+            assert!(decode_request(&w[2..]).is_err());
+            let mut undated = m;
+            undated.fields[15] = None;
+            let w = undated.encode(&mut o).unwrap().to_vec();
+            assert!(decode_request(&w[2..]).is_err());
+        }
+
         #[test]
         fn reconciliation_carries_counts_and_amounts() {
             let mut f = Fields::new();
             let mut out = [0u8; MAX_WIRE];
-            let totals = ReconcileTotals {
-                debits: 3,
-                debits_minor: 380_00,
-                credits: 1,
-                credits_minor: 80_00,
-            };
+            let mut totals = ReconcileTotals::default();
+            for minor in [100_00, 200_00, 80_00] {
+                totals.add(dkk(minor), false).unwrap();
+            }
+            totals.add(dkk(80_00), true).unwrap();
             let req = HostRequest::Reconcile {
                 terminal_id: "TERM0001",
                 totals,
@@ -1358,6 +1520,8 @@ pub mod mapping {
                 .to_vec();
             assert_eq!(request_mti(&wire[2..]), Some(500));
             let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.get(15), Some(&b"0302"[..]), "DE 15 settlement date MMDD");
+            assert_eq!(m.get(50), Some(&b"208"[..]), "DE 50: the one currency");
             assert_eq!(m.get(76), Some(&b"0000000003"[..]), "DE 76 debits, number");
             assert_eq!(
                 m.get(88),
