@@ -3,7 +3,8 @@
 use payhil_cards::catalogue::{self, IssuerBehaviour, TestCard};
 use payhil_cards::{MaskedPan, Pan};
 use payhil_protocol::host_link::{
-    HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData, response_code as rc,
+    AuthMark, HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData,
+    response_code as rc,
 };
 use payhil_protocol::{Amount, EntryMode, Expiry, Network, TxnKind};
 use std::collections::BTreeMap;
@@ -297,7 +298,13 @@ impl Books {
                         rc::ISSUER_UNAVAILABLE | rc::EXPIRED => rc::APPROVED,
                         other => other,
                     };
-                    (SettledKind::Offline, code, d.auth_code.to_string())
+                    // The host's own code: the terminal's offline or reserve marker is not an
+                    // authorisation code; an issuer's phone code for a reserve payment is.
+                    let auth = match d.auth_mark() {
+                        AuthMark::Code(c) => c.to_string(),
+                        _ => auth_code(d.txn_seq),
+                    };
+                    (SettledKind::Offline, code, auth)
                 } else {
                     (
                         SettledKind::Online,
@@ -558,6 +565,30 @@ mod tests {
         let file = b.settlement_file();
         assert!(file.contains("501910******0006"), "{file}");
         assert!(!file.contains("5019100000000006"), "PCI-01: {file}");
+    }
+
+    /// The settlement file shows authorisation codes only: an offline item carries the host's
+    /// own code, never the terminal's offline marker (Y1/Y3, EMV tag 8A) or reserve marker (R).
+    /// A phone authorisation code the issuer gave for a reserve payment is kept.
+    #[test]
+    fn offline_items_settle_with_the_hosts_code_not_a_terminal_marker() {
+        let mut b = Books::default();
+        for (seq, marker) in [(7, "Y3"), (8, "Y1"), (9, "R"), (10, "AB1234")] {
+            let mut d = data(seq, "5019100000000006");
+            d.auth_code = marker;
+            b.handle(&HostRequest::Advice(d));
+        }
+        let file = b.settlement_file();
+        for marker in ["AUTH Y3", "AUTH Y1", "AUTH R "] {
+            assert!(!file.contains(marker), "{marker}: {file}");
+        }
+        for seq in [7, 8, 9] {
+            assert!(
+                file.contains(&format!("AUTH {}", auth_code(seq))),
+                "{seq}: {file}"
+            );
+        }
+        assert!(file.contains("AUTH AB1234"), "{file}");
     }
 
     #[test]

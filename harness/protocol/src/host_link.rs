@@ -141,7 +141,8 @@ pub struct TxnData<'a> {
     pub local_time: i64,
     /// Whether the cardholder's PIN was verified.
     pub pin_verified: bool,
-    /// Offline authorisation code (advices only), ASCII.
+    /// Authorisation code or the terminal's offline marker (advices only), ASCII: see
+    /// [`AuthMark`] for which is which.
     pub auth_code: &'a str,
     /// What kind of transaction.
     pub kind: TxnKind,
@@ -149,6 +150,41 @@ pub struct TxnData<'a> {
     pub related_seq: u32,
     /// An advice sent again after a cut (ISO 8583 0221/0421 instead of 0220/0420).
     pub repeat: bool,
+}
+
+/// What the `auth_code` of a transaction is: the terminal journals one six-character field for
+/// the host's code and its own markers, and the ISO 8583 mapping puts each where its users
+/// expect it (DE 38 is for authorisation codes only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMark<'a> {
+    /// Nothing (an online request before its answer).
+    None,
+    /// Approved offline by the terminal: the EMV authorisation response code it generated,
+    /// "Y1" (offline approved) or "Y3" (unable to go online, offline approved): tag 8A.
+    Offline([u8; 2]),
+    /// One of the terminal's own [`TERMINAL_MARKERS`]: "R" (a BankAxept reserve payment
+    /// approved without a phone authorisation code), "STORED" (a capture or reversal stored to
+    /// be forwarded), "UNRES" (a reversal stored because an online request went unanswered),
+    /// "VOID" (an offline item voided before it was sent).
+    Marker(&'a str),
+    /// An authorisation code from a host or issuer (for a reserve payment, the phone code).
+    Code(&'a str),
+}
+
+/// The terminal's own markers in an `auth_code` field (ISO 8583 DE 60, never DE 38).
+pub const TERMINAL_MARKERS: [&str; 4] = ["R", "STORED", "UNRES", "VOID"];
+
+impl<'a> TxnData<'a> {
+    /// What [`TxnData::auth_code`] is.
+    pub fn auth_mark(&self) -> AuthMark<'a> {
+        match self.auth_code {
+            "" => AuthMark::None,
+            "Y1" => AuthMark::Offline(*b"Y1"),
+            "Y3" => AuthMark::Offline(*b"Y3"),
+            m if TERMINAL_MARKERS.contains(&m) => AuthMark::Marker(m),
+            code => AuthMark::Code(code),
+        }
+    }
 }
 
 /// Host to terminal.

@@ -16,13 +16,14 @@
 //! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = PIN entry capability (ISO 8583:1987): 1 can accept PINs (always, from the reference terminal), 2 cannot. Whether the PIN was verified is tag 9F34 in DE 55 |
 //! | 23 | PAN sequence number | n3 |
 //! | 37 | retrieval reference number | an12: the terminal's full sequence number, zero padded |
-//! | 38 | authorisation identification response | an6 (space padded) |
+//! | 38 | authorisation identification response | an6 (space padded): authorisation codes only, from a host or issuer (a reserve payment's phone code). Never a terminal's marker: an offline approval's "Y1"/"Y3" is tag 8A in DE 55, the reserve marker DE 60 |
 //! | 39 | response code | an2 |
 //! | 41 | card acceptor terminal id | ans8 (space padded) |
 //! | 42 | card acceptor id | ans15 (space padded) |
+//! | 60 | reserved national: the terminal's marker | LLLVAR ans..999 in advices: `R` a BankAxept reserve payment approved without a phone authorisation code (with one, the code is DE 38); `STORED` a capture or reversal stored to be forwarded; `UNRES` a reversal stored because an online request went unanswered |
 //! | 48 | additional data, private | LLLVAR ans..999 (0810: the blocked-card list) |
 //! | 49 | currency code, transaction | n3 |
-//! | 55 | ICC data | LLLVAR b..255, BER-TLV: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not) |
+//! | 55 | ICC data | LLLVAR b..255, BER-TLV: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not); advices of offline approvals: 8A authorisation response code "Y1" or "Y3" |
 //! | 70 | network management information code | n3 (301: blocked-card list) |
 //! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
 //! | 15 | settlement date | n4 MMDD (0500: the day the terminal reconciles, UTC); required in 0500 |
@@ -68,7 +69,7 @@ const fn format(de: usize) -> Option<Format> {
         39 => Format::Fixed(2),
         41 => Format::Fixed(8),
         42 => Format::Fixed(15),
-        48 => Format::LllVar(999),
+        48 | 60 => Format::LllVar(999),
         55 => Format::LllVar(255),
         74 | 76 => Format::Fixed(10),
         86 | 88 => Format::Fixed(16),
@@ -419,8 +420,8 @@ mod tests {
 pub mod mapping {
     use super::{Iso8583Error, Message, num, padded};
     use crate::host_link::{
-        CurrencyTotals, HostRequest, HostResponse, MAX_RECONCILE_CURRENCIES, PanList,
-        ReconcileTotals, ResponseCode, TxnData, response_code,
+        AuthMark, CurrencyTotals, HostRequest, HostResponse, MAX_RECONCILE_CURRENCIES, PanList,
+        ReconcileTotals, ResponseCode, TERMINAL_MARKERS, TxnData, response_code,
     };
     use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
 
@@ -778,6 +779,10 @@ pub mod mapping {
         );
         tlv(&[0x5F, 0x34], &[d.pan_seq]);
         tlv(&[0x9F, 0x34], &cvm_results(d.pin_verified));
+        // An offline approval's marker is EMV's authorisation response code, tag 8A.
+        if let AuthMark::Offline(arc) = d.auth_mark() {
+            tlv(&[0x8A], &arc);
+        }
         f.de55 = t;
         f.de55_len = n;
         let mut msg = Message::new(mti);
@@ -799,9 +804,16 @@ pub mod mapping {
             .set(42, &f.de42)
             .set(49, &f.de49);
         msg.set(55, &f.de55[..f.de55_len]);
-        if !d.auth_code.is_empty() {
-            f.de38 = padded::<6>(d.auth_code).ok_or(Iso8583Error::TooLarge(38))?;
-            msg.set(38, &f.de38);
+        // DE 38 carries authorisation codes only; the terminal's own markers are DE 60.
+        match d.auth_mark() {
+            AuthMark::Code(code) => {
+                f.de38 = padded::<6>(code).ok_or(Iso8583Error::TooLarge(38))?;
+                msg.set(38, &f.de38);
+            }
+            AuthMark::Marker(mark) => {
+                msg.set(60, mark.as_bytes());
+            }
+            AuthMark::Offline(_) | AuthMark::None => {}
         }
         if matches!(d.kind, TxnKind::Capture | TxnKind::Reversal) {
             let orig_mti: u64 = if d.kind == TxnKind::Capture { 100 } else { 200 };
@@ -835,6 +847,28 @@ pub mod mapping {
             i = start + len;
         }
         None
+    }
+
+    /// The request's `auth_code`: DE 38, else tag 8A ("Y1"/"Y3") of DE 55, else DE 60's
+    /// marker (one of [`TERMINAL_MARKERS`]), else none. A request with more than one, or
+    /// another 8A or DE 60, is malformed.
+    fn auth_of<'b>(m: &Message<'b>, icc: &'b [u8]) -> Result<&'b str, Iso8583Error> {
+        let code = m.text(38);
+        let arc = match de55_value(icc, &[0x8A]) {
+            Some(v @ (b"Y1" | b"Y3")) => core::str::from_utf8(v).ok(),
+            Some(_) => return Err(Iso8583Error::NotAlphanumeric(55)),
+            None => None,
+        };
+        let reserve = match m.text(60) {
+            Some(mark) if TERMINAL_MARKERS.contains(&mark) => Some(mark),
+            Some(_) => return Err(Iso8583Error::NotAlphanumeric(60)),
+            None => None,
+        };
+        match (code, arc, reserve) {
+            (Some(c), None, None) | (None, Some(c), None) | (None, None, Some(c)) => Ok(c),
+            (None, None, None) => Ok(""),
+            _ => Err(Iso8583Error::NotAlphanumeric(38)),
+        }
     }
 
     /// DE 22 position 3: the terminal can accept PINs.
@@ -961,7 +995,7 @@ pub mod mapping {
             },
             local_time: unix_of_de12(number(12)?),
             pin_verified,
-            auth_code: m.text(38).unwrap_or(""),
+            auth_code: auth_of(&m, icc)?,
             kind,
             related_seq: u32::try_from(related).map_err(|_| Iso8583Error::NotNumeric(90))?,
             repeat: matches!(m.mti, 221 | 421),
@@ -1322,6 +1356,36 @@ pub mod mapping {
                         m.mti
                     );
                 }
+            }
+        }
+
+        /// DE 38 carries authorisation codes only. An offline approval's marker is where EMV
+        /// puts it, tag 8A (authorisation response code, "Y1"/"Y3") in DE 55; the reserve
+        /// marker is DE 60; a code (a phone authorisation, say) stays in DE 38.
+        #[test]
+        fn de38_carries_only_authorisation_codes() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            for (auth, de38, tag_8a, de60) in [
+                ("Y3", None, Some(&b"Y3"[..]), None),
+                ("Y1", None, Some(&b"Y1"[..]), None),
+                ("R", None, None, Some(&b"R"[..])),
+                ("UNRES", None, None, Some(&b"UNRES"[..])),
+                ("STORED", None, None, Some(&b"STORED"[..])),
+                ("AB1234", Some(&b"AB1234"[..]), None, None),
+            ] {
+                let mut d = data();
+                d.expiry = Expiry { year: 0, month: 0 };
+                d.auth_code = auth;
+                let req = HostRequest::Advice(d);
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
+                let m = Message::decode(&wire[2..]).unwrap();
+                assert_eq!(m.get(38), de38, "{auth}: DE 38");
+                assert_eq!(tlv_value(m.get(55).unwrap(), &[0x8A]), tag_8a, "{auth}: 8A");
+                assert_eq!(m.get(60), de60, "{auth}: DE 60");
+                assert_eq!(decode_request(&wire[2..]).unwrap(), req, "{auth}");
             }
         }
 
