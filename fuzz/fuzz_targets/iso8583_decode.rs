@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         let env = mapping::Envelope {
             transmitted_at: 0,
             stan: 1,
+            cryptogram: None,
         };
         if let Ok(wire) = mapping::encode_request(&req, &env, &mut f, &mut out) {
             let wire = wire.to_vec();

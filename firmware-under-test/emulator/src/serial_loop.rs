@@ -306,6 +306,8 @@ fn answer<F: fut_core::flash::Flash>(
                 let env = iso::Envelope {
                     transmitted_at: now,
                     stan: host.next_stan(),
+                    // No card to generate one: the documented test cryptogram (not an ARQC).
+                    cryptogram: None,
                 };
                 let result = match iso::encode_request(&msg, &env, &mut fields, &mut host_buf) {
                     Ok(wire) => host.exchange(wire, &mut resp_buf),

@@ -23,13 +23,27 @@
 //! | 60 | reserved national: the terminal's marker | LLLVAR ans..999 in advices: `R` a BankAxept reserve payment approved without a phone authorisation code (with one, the code is DE 38); `STORED` a capture or reversal stored to be forwarded; `UNRES` a reversal stored because an online request went unanswered |
 //! | 48 | additional data, private | LLLVAR ans..999 (0810: the blocked-card list) |
 //! | 49 | currency code, transaction | n3 |
-//! | 55 | ICC data | LLLVAR b..255, BER-TLV: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not); advices of offline approvals: 8A authorisation response code "Y1" or "Y3" |
+//! | 55 | ICC data | LLLVAR b..255, BER-TLV (multi-byte tags, long-form lengths: `crate::tlv`): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not); advices of offline approvals: 8A authorisation response code "Y1" or "Y3"; last, 9F26 application cryptogram (8 bytes) |
 //! | 70 | network management information code | n3 (301: blocked-card list) |
 //! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
 //! | 15 | settlement date | n4 MMDD (0500: the day the terminal reconciles, UTC); required in 0500 |
 //! | 50 | currency code, settlement | n3 (0500 with totals in exactly one currency) |
 //! | 63 | reserved private: totals per currency | LLLVAR n..999 (0500, required): per currency one group of 55 digits: currency n3, credits count n10, debits count n10, credits amount n16, debits amount n16; each currency at most once, at most 4. Amounts in different currencies are never added |
 //! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16: credits, debits, credits amount, debits amount; only when DE 63 has exactly one group (with DE 50, and equal to it) or none (zeros, no DE 50) |
+//!
+//! **Required fields.** The decoders reject a message without one ([`Iso8583Error::Missing`]):
+//!
+//! | MTI | required |
+//! |---|---|
+//! | 0100, 0200, 0220, 0221, 0400, 0420, 0421 | 2, 3, 4, 7, 11, 12, 22, 23, 37, 41, 42, 49, 55; in DE 55 the tags 4F, 9F02, 5F2A, 9A, 9C, 5F34, 9F34, 9F26 |
+//! | 0800 | 7, 11, 41, 70 |
+//! | 0500 | 7, 11, 15, 41, 63 |
+//! | 0110, 0210, 0410, 0230, 0430 | 37, 39; and, for the terminal, 11 and 41 echoed |
+//! | 0510, 0810 | 39; and, for the terminal, 11 and 41 echoed |
+//!
+//! DE 55 tag 9F26 (application cryptogram, 8 bytes) is the card's cryptogram; the reference
+//! terminal has no card and sends [`mapping::test_cryptogram`], a deterministic checksum of the
+//! transaction that is **not** a real ARQC (no key, no MAC) and that the host does not verify.
 //!
 //! Every answer (0110, 0210, 0230, 0410, 0430, 0510, 0810) echoes DE 3, 4, 11 and 41 of its
 //! request, those the request has. The terminal takes an answer as its own only if its MTI is
@@ -97,6 +111,8 @@ pub enum Iso8583Error {
     TooLarge(u8),
     /// An alphanumeric field (DE 39, an2) holds something other than letters and digits.
     NotAlphanumeric(u8),
+    /// A field the message type requires is absent (for DE 55: a required tag is absent).
+    Missing(u8),
     /// A response whose field (or MTI, 0) does not echo the request's: it answers another
     /// request, not this one.
     NotItsAnswer(u8),
@@ -424,6 +440,7 @@ pub mod mapping {
         ReconcileTotals, ResponseCode, TERMINAL_MARKERS, TxnData, response_code,
     };
     use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
+    use crate::tlv::{self, Tag};
 
     /// Largest encoded message (length prefix included).
     pub const MAX_WIRE: usize = 2 + 4 + 16 + 1200;
@@ -552,6 +569,9 @@ pub mod mapping {
         out
     }
 
+    /// Room for the DE 55 this mapping writes (about 60 bytes; its format allows 255).
+    const DE55_MAX: usize = 96;
+
     /// Scratch space for the field values of one message (they are borrowed by the message).
     pub struct Fields {
         de3: [u8; 6],
@@ -570,7 +590,7 @@ pub mod mapping {
         de15: [u8; 4],
         de49: [u8; 3],
         de50: [u8; 3],
-        de55: [u8; 48],
+        de55: [u8; DE55_MAX],
         de63: [u8; RECON_GROUP * MAX_RECONCILE_CURRENCIES],
         recon: [u8; RECON_GROUP],
         de55_len: usize,
@@ -605,7 +625,7 @@ pub mod mapping {
                 de15: [b'0'; 4],
                 de49: [b'0'; 3],
                 de50: [b'0'; 3],
-                de55: [0; 48],
+                de55: [0; DE55_MAX],
                 de63: [b'0'; RECON_GROUP * MAX_RECONCILE_CURRENCIES],
                 recon: [b'0'; RECON_GROUP],
                 de55_len: 0,
@@ -658,6 +678,30 @@ pub mod mapping {
         /// 1,000,000; authorisations and advices use their sequence number instead, so that a
         /// repeat keeps its trace number.
         pub stan: u32,
+        /// The application cryptogram of an authorisation or advice (DE 55 tag 9F26), as the
+        /// card generated it; `None`: [`test_cryptogram`] (the reference terminal has no card).
+        pub cryptogram: Option<[u8; 8]>,
+    }
+
+    /// A deterministic eight-byte stand-in for an application cryptogram (tag 9F26) over the
+    /// transaction's data. It is NOT a real ARQC: no key, no card, no MAC; a test terminal uses
+    /// it so that every request has the tag a real one carries.
+    pub fn test_cryptogram(d: &TxnData<'_>) -> [u8; 8] {
+        // Two CRC-32s over the data an ARQC covers (amount, currency, date, sequence, card),
+        // each behind its own label so the halves differ.
+        let half = |label: &[u8]| {
+            let mut c = crate::frame::CRC.digest();
+            c.update(label);
+            c.update(&d.amount.minor.to_be_bytes());
+            c.update(&d.amount.currency.0.to_be_bytes());
+            c.update(&d.local_time.to_be_bytes());
+            c.update(&d.txn_seq.to_be_bytes());
+            c.update(d.pan.0.as_bytes());
+            c.update(&[d.pan_seq, d.kind as u8]);
+            c.finalize().to_be_bytes()
+        };
+        let (a, b) = (half(b"payhil test AC 1"), half(b"payhil test AC 2"));
+        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
     }
 
     /// Encodes a terminal request (length prefix included) into `out`.
@@ -750,40 +794,33 @@ pub mod mapping {
         f.de41 = padded::<8>(d.terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
         f.de42 = padded::<15>(d.merchant_id).ok_or(Iso8583Error::TooLarge(42))?;
         f.de49 = num::<3>(u64::from(d.amount.currency.0)).ok_or(Iso8583Error::TooLarge(49))?;
-        // DE 55: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence.
-        let mut t = [0u8; 48];
-        let mut n = 0;
-        let mut tlv = |tag: &[u8], v: &[u8]| {
-            t[n..n + tag.len()].copy_from_slice(tag);
-            n += tag.len();
-            t[n] = v.len() as u8;
-            n += 1;
-            t[n..n + v.len()].copy_from_slice(v);
-            n += v.len();
-        };
-        tlv(&[0x4F], &aid(d.network));
-        tlv(&[0x9F, 0x02], &bcd::<6>(d.amount.minor));
-        tlv(&[0x5F, 0x2A], &bcd::<2>(u64::from(d.amount.currency.0)));
+        // DE 55 (BER-TLV): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN
+        // sequence, 9F34 CVM results, 8A of an offline approval, 9F26 cryptogram.
         let (y, m, day) = crate::civil::from_days(d.local_time.div_euclid(86_400));
-        tlv(
-            &[0x9A],
-            &bcd::<3>((y.rem_euclid(100) as u64) * 10_000 + u64::from(m) * 100 + u64::from(day)),
-        );
-        tlv(
-            &[0x9C],
-            &[if d.kind == TxnKind::Refund {
-                0x20
-            } else {
-                0x00
-            }],
-        );
-        tlv(&[0x5F, 0x34], &[d.pan_seq]);
-        tlv(&[0x9F, 0x34], &cvm_results(d.pin_verified));
+        let date =
+            bcd::<3>((y.rem_euclid(100) as u64) * 10_000 + u64::from(m) * 100 + u64::from(day));
+        let txn_type = [if d.kind == TxnKind::Refund {
+            0x20
+        } else {
+            0x00
+        }];
+        let cryptogram = env.cryptogram.unwrap_or_else(|| test_cryptogram(d));
+        let mut w = tlv::Writer::new(&mut f.de55);
+        let too_large = |_| Iso8583Error::TooLarge(55);
+        w.push(Tag(0x4F), &aid(d.network))
+            .and_then(|w| w.push(Tag(0x9F02), &bcd::<6>(d.amount.minor)))
+            .and_then(|w| w.push(Tag(0x5F2A), &bcd::<2>(u64::from(d.amount.currency.0))))
+            .and_then(|w| w.push(Tag(0x9A), &date))
+            .and_then(|w| w.push(Tag(0x9C), &txn_type))
+            .and_then(|w| w.push(Tag(0x5F34), &[d.pan_seq]))
+            .and_then(|w| w.push(Tag(0x9F34), &cvm_results(d.pin_verified)))
+            .map_err(too_large)?;
         // An offline approval's marker is EMV's authorisation response code, tag 8A.
         if let AuthMark::Offline(arc) = d.auth_mark() {
-            tlv(&[0x8A], &arc);
+            w.push(Tag(0x8A), &arc).map_err(too_large)?;
         }
-        f.de55 = t;
+        w.push(Tag(0x9F26), &cryptogram).map_err(too_large)?;
+        let n = w.len();
         f.de55_len = n;
         let mut msg = Message::new(mti);
         msg.set(2, d.pan.0.as_bytes())
@@ -828,25 +865,36 @@ pub mod mapping {
     }
 
     fn de55_network(icc: &[u8]) -> Option<Network> {
-        network_of(de55_value(icc, &[0x4F])?)
+        network_of(de55_value(icc, 0x4F)?)
     }
 
-    fn de55_value<'b>(icc: &'b [u8], want: &[u8]) -> Option<&'b [u8]> {
-        // A minimal BER-TLV walk over the primitive tags this mapping writes.
-        let mut i = 0;
-        while i < icc.len() {
-            let two = icc[i] & 0x1F == 0x1F;
-            let tag_len = if two { 2 } else { 1 };
-            let tag = icc.get(i..i.checked_add(tag_len)?)?;
-            let len = usize::from(*icc.get(i + tag_len)?);
-            let start = i + tag_len + 1;
-            let v = icc.get(start..start.checked_add(len)?)?;
-            if tag == want {
-                return Some(v);
-            }
-            i = start + len;
+    /// The value of `tag` in DE 55; `None` if absent or DE 55 is not well-formed BER-TLV.
+    fn de55_value(icc: &[u8], tag: u32) -> Option<&[u8]> {
+        tlv::find(icc, Tag(tag)).ok().flatten()
+    }
+
+    /// The DE 55 tags every authorisation and advice carries.
+    pub const REQUIRED_TAGS: [u32; 8] = [0x4F, 0x9F02, 0x5F2A, 0x9A, 0x9C, 0x5F34, 0x9F34, 0x9F26];
+
+    /// The fields every authorisation and advice (0100, 0200, 0220, 0221, 0400, 0420, 0421)
+    /// carries; DE 14 (expiry) only online, DE 38/60 and 90 as the transaction needs.
+    pub const REQUIRED_TXN_FIELDS: [u8; 13] = [2, 3, 4, 7, 11, 12, 22, 23, 37, 41, 42, 49, 55];
+
+    /// The fields every 0800 carries.
+    pub const REQUIRED_0800_FIELDS: [u8; 4] = [7, 11, 41, 70];
+
+    /// The fields every 0500 carries.
+    pub const REQUIRED_0500_FIELDS: [u8; 5] = [7, 11, 15, 41, 63];
+
+    /// The first of `required` that `m` lacks, as [`Iso8583Error::Missing`].
+    fn require(m: &Message<'_>, required: &[u8]) -> Result<(), Iso8583Error> {
+        match required
+            .iter()
+            .find(|de| m.get(usize::from(**de)).is_none())
+        {
+            Some(de) => Err(Iso8583Error::Missing(*de)),
+            None => Ok(()),
         }
-        None
     }
 
     /// The request's `auth_code`: DE 38, else tag 8A ("Y1"/"Y3") of DE 55, else DE 60's
@@ -854,7 +902,7 @@ pub mod mapping {
     /// another 8A or DE 60, is malformed.
     fn auth_of<'b>(m: &Message<'b>, icc: &'b [u8]) -> Result<&'b str, Iso8583Error> {
         let code = m.text(38);
-        let arc = match de55_value(icc, &[0x8A]) {
+        let arc = match de55_value(icc, 0x8A) {
             Some(v @ (b"Y1" | b"Y3")) => core::str::from_utf8(v).ok(),
             Some(_) => return Err(Iso8583Error::NotAlphanumeric(55)),
             None => None,
@@ -917,15 +965,14 @@ pub mod mapping {
         let text = |de| m.text(de).ok_or(Iso8583Error::Truncated);
         let number = |de| m.number(de).ok_or(Iso8583Error::Truncated);
         if m.mti == 800 {
+            require(&m, &REQUIRED_0800_FIELDS)?;
             return Ok(HostRequest::FetchBlockList {
                 terminal_id: text(41)?,
             });
         }
         if m.mti == 500 {
             // Required: DE 7, 11, 15 (settlement date), 41 and 63 (the totals per currency).
-            for de in [7, 11, 15] {
-                number(de)?;
-            }
+            require(&m, &REQUIRED_0500_FIELDS)?;
             let totals = recon_groups(m.get(63).ok_or(Iso8583Error::Truncated)?)
                 .ok_or(Iso8583Error::NotNumeric(63))?;
             // DE 50 and 74/76/86/88, when present, must say what the one group says.
@@ -950,13 +997,25 @@ pub mod mapping {
                 totals,
             });
         }
+        if !matches!(m.mti, 100 | 200 | 220 | 221 | 400 | 420 | 421) {
+            return Err(Iso8583Error::BadMti);
+        }
+        require(&m, &REQUIRED_TXN_FIELDS)?;
+        let icc = m.get(55).ok_or(Iso8583Error::Missing(55))?;
+        // DE 55 is well-formed BER-TLV as a whole, and has every required tag.
+        for tag in REQUIRED_TAGS {
+            match tlv::find(icc, Tag(tag)) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(Iso8583Error::Missing(55)),
+                Err(_) => return Err(Iso8583Error::BadLength(55)),
+            }
+        }
         let pan =
             core::str::from_utf8(m.get(2).ok_or(Iso8583Error::Truncated)?).map_err(|_| BAD)?;
         let entry_mode = entry_of(m.get(22).ok_or(Iso8583Error::Truncated)?)
             .ok_or(Iso8583Error::NotNumeric(22))?;
-        let icc = m.get(55).ok_or(Iso8583Error::Truncated)?;
         let network = de55_network(icc).ok_or(Iso8583Error::NotNumeric(55))?;
-        let pin_verified = de55_value(icc, &[0x9F, 0x34])
+        let pin_verified = de55_value(icc, 0x9F34)
             .and_then(pin_verified_of)
             .ok_or(Iso8583Error::NotNumeric(55))?;
         let expiry = match m.number(14) {
@@ -1116,14 +1175,13 @@ pub mod mapping {
     pub fn decode_response(body: &[u8]) -> Result<HostResponse<'_>, Iso8583Error> {
         let m = Message::decode(body)?;
         let seq = || {
-            m.number(37)
-                .and_then(|v| u32::try_from(v).ok())
-                .ok_or(Iso8583Error::Truncated)
+            let v = m.number(37).ok_or(Iso8583Error::Missing(37))?;
+            u32::try_from(v).map_err(|_| Iso8583Error::NotNumeric(37))
         };
         // DE 39 is an2: any two letters or digits are an answer (issue 9); the terminal decides
         // what an unknown one means, the decoder never drops it.
         let code = || {
-            let v = m.get(39).ok_or(Iso8583Error::Truncated)?;
+            let v = m.get(39).ok_or(Iso8583Error::Missing(39))?;
             let two: [u8; 2] = v.try_into().map_err(|_| Iso8583Error::BadLength(39))?;
             ResponseCode::new(two).ok_or(Iso8583Error::NotAlphanumeric(39))
         };
@@ -1137,9 +1195,12 @@ pub mod mapping {
                 txn_seq: seq()?,
                 response_code: code()?,
             }),
-            810 => Ok(HostResponse::BlockList {
-                pans: PanList(m.text(48).unwrap_or("")),
-            }),
+            810 => {
+                code()?;
+                Ok(HostResponse::BlockList {
+                    pans: PanList(m.text(48).unwrap_or("")),
+                })
+            }
             510 => Ok(HostResponse::ReconcileResult {
                 in_balance: code()? == response_code::APPROVED,
             }),
@@ -1269,6 +1330,7 @@ pub mod mapping {
             Envelope {
                 transmitted_at: 1_772_446_507, // 2026-03-02T10:15:07Z
                 stan: 1_000_042,
+                cryptogram: None,
             }
         }
 
@@ -1387,6 +1449,45 @@ pub mod mapping {
                 assert_eq!(m.get(60), de60, "{auth}: DE 60");
                 assert_eq!(decode_request(&wire[2..]).unwrap(), req, "{auth}");
             }
+        }
+
+        /// DE 55 carries a cryptogram (9F26, eight bytes), and a message missing a required
+        /// field or a required DE 55 tag is rejected, not read with a default.
+        #[test]
+        fn required_fields_and_the_cryptogram() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let req = HostRequest::Authorise(data());
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            let icc = m.get(55).unwrap();
+            let ac = tlv_value(icc, &[0x9F, 0x26]).expect("9F26 in DE 55");
+            assert_eq!(ac.len(), 8);
+            assert_eq!(ac, &test_cryptogram(&data())[..], "deterministic");
+            let mut other = data();
+            other.amount.minor += 1;
+            assert_ne!(test_cryptogram(&other), test_cryptogram(&data()));
+            for de in [2usize, 3, 4, 7, 11, 12, 22, 23, 37, 41, 42, 49, 55] {
+                let mut without = m;
+                without.fields[de] = None;
+                let mut o = [0u8; MAX_WIRE];
+                let w = without.encode(&mut o).unwrap().to_vec();
+                assert_eq!(
+                    decode_request(&w[2..]),
+                    Err(Iso8583Error::Missing(de as u8)),
+                    "0200 without DE {de}"
+                );
+            }
+            // DE 55 without 9F26 (the last tag): rejected too.
+            let cut = &icc[..icc.len() - 11];
+            assert_eq!(&icc[icc.len() - 11..icc.len() - 8], &[0x9F, 0x26, 0x08]);
+            let mut without = m;
+            without.set(55, cut);
+            let mut o = [0u8; MAX_WIRE];
+            let w = without.encode(&mut o).unwrap().to_vec();
+            assert_eq!(decode_request(&w[2..]), Err(Iso8583Error::Missing(55)));
         }
 
         #[test]
