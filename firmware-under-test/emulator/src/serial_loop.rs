@@ -246,7 +246,8 @@ fn answer<F: fut_core::flash::Flash>(
     seq: u16,
     out: &mut [u8; MAX_ENCODED],
 ) -> Option<(Vec<u8>, bool)> {
-    let req: Request<'_> = match postcard::from_bytes(payload) {
+    // Exactly one request: trailing bytes make the payload malformed (PROTOCOL.md 4).
+    let req: Request<'_> = match payhil_protocol::from_payload(payload) {
         Ok(r) => r,
         Err(_) => {
             let resp = Response::Rejected(RequestError::Malformed);

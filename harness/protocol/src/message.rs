@@ -559,6 +559,17 @@ pub enum Event<'a> {
     Prompt(Awaiting),
 }
 
+/// Decodes a frame's payload as exactly one message: bytes left over after it make the
+/// payload malformed (PROTOCOL.md 4), as a missing byte does.
+pub fn from_payload<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, postcard::Error> {
+    // postcard::from_bytes ignores what follows the message; the protocol does not, so that a
+    // sender's encoding bug or a damaged payload that still passes the CRC is not half-read.
+    match postcard::take_from_bytes(payload)? {
+        (message, []) => Ok(message),
+        _ => Err(postcard::Error::DeserializeBadEncoding),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -631,5 +642,20 @@ mod tests {
         assert_eq!(bytes, &[0x04, 0x86, 0x62, 0xd0, 0x01, 0x00]);
         let back: Request = postcard::from_bytes(bytes).unwrap();
         assert_eq!(back, req);
+    }
+
+    /// A payload is one message and nothing else: a Ping with a byte after it is malformed,
+    /// not a Ping (a terminal answers it Rejected(Malformed); the harness retries nothing and
+    /// reports a bad response).
+    #[test]
+    fn trailing_bytes_after_a_payload_are_malformed() {
+        assert_eq!(
+            from_payload::<Request>(&[0x01, 0x05]),
+            Ok(Request::Ping { nonce: 5 })
+        );
+        assert!(from_payload::<Request>(&[0x01, 0x05, 0x00]).is_err());
+        assert!(from_payload::<Response>(&[0x01, 0x05, 0xFF]).is_err());
+        assert!(from_payload::<Event>(&[0x00, 0x01, 0x00]).is_err());
+        assert!(from_payload::<Request>(&[0x01]).is_err(), "truncated");
     }
 }

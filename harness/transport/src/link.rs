@@ -108,7 +108,7 @@ impl ResponseBytes {
     /// The response.
     pub fn get(&self) -> Response<'_> {
         // Checked in `request` before this value was made.
-        postcard::from_bytes(&self.0)
+        payhil_protocol::from_payload(&self.0)
             .unwrap_or(Response::Rejected(payhil_protocol::RequestError::Malformed))
     }
 }
@@ -222,7 +222,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                 Ok(r) => r?,
             };
             if let Incoming::Event(_, payload) = incoming {
-                if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
+                if let Ok(Event::Boot { boot_count }) = payhil_protocol::from_payload(&payload) {
                     // The Boot event is the start of the terminal's numbering.
                     self.last_event_seq = Some(0);
                     return Ok(boot_count);
@@ -265,7 +265,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     };
                 match incoming {
                     Incoming::Response(seq, payload) if seq == id => {
-                        match postcard::from_bytes::<Response>(&payload) {
+                        match payhil_protocol::from_payload::<Response>(&payload) {
                             Ok(resp) => {
                                 self.transcript
                                     .record(Source::FromTerminal, format!("{resp:?} (#{id})"));
@@ -289,7 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                         );
                     }
                     Incoming::Event(_, payload) => {
-                        if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
+                        if let Ok(Event::Boot { boot_count }) = payhil_protocol::from_payload(&payload) {
                             // Before the first answer a Boot is how a device that was just
                             // powered up announces itself; later it means a restart.
                             if self.in_session {
@@ -381,7 +381,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 format!("response #{}", f.seq),
                             ),
                             FrameKind::Event => {
-                                let text = match postcard::from_bytes::<Event>(f.payload) {
+                                let text = match payhil_protocol::from_payload::<Event>(f.payload) {
                                     Ok(ev) => format!("event {}: {ev:?}", f.seq),
                                     Err(e) => format!("event {}: undecodable ({e})", f.seq),
                                 };
