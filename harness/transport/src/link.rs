@@ -236,6 +236,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let what = format!("{req:?} (#{id})");
+        // The protocol promises a terminal its strings' lengths (PROTOCOL.md 4.5): a request
+        // that breaks the promise is the harness's error, never sent.
+        if let Some(field) = req.over_limit() {
+            return Err(LinkError::Write {
+                device: self.device.clone(),
+                request: what,
+                cause: format!("{field} is longer than the protocol allows"),
+            });
+        }
         let mut buf = [0u8; MAX_ENCODED + 1];
         // Leading delimiter: ends any partial frame the terminal holds from line noise.
         buf[0] = 0;
@@ -289,7 +298,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                         );
                     }
                     Incoming::Event(_, payload) => {
-                        if let Ok(Event::Boot { boot_count }) = payhil_protocol::from_payload(&payload) {
+                        if let Ok(Event::Boot { boot_count }) =
+                            payhil_protocol::from_payload(&payload)
+                        {
                             // Before the first answer a Boot is how a device that was just
                             // powered up announces itself; later it means a restart.
                             if self.in_session {
