@@ -31,4 +31,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = mapping::decode_response(data);
+    // DE 55's BER-TLV reader: any bytes, never a panic.
+    let _ = payhil_protocol::tlv::iter(data).count();
 });

@@ -13,6 +13,7 @@
 //! | 11 | system trace audit number | n6: authorisations and advices, the sequence number mod 1,000,000 (a repeat keeps it); 0800 and 0500, the terminal's own counter mod 1,000,000 |
 //! | 12 | local transaction date and time | n12 YYMMDDhhmmss (the 1993 layout: 1987's DE 12/13 carry no year) |
 //! | 14 | expiry date | n4 YYMM |
+//! | 15 | settlement date | n4 MMDD (0500: the day the terminal reconciles, UTC); required in 0500 |
 //! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = PIN entry capability (ISO 8583:1987): 1 can accept PINs (always, from the reference terminal), 2 cannot. Whether the PIN was verified is tag 9F34 in DE 55 |
 //! | 23 | PAN sequence number | n3 |
 //! | 37 | retrieval reference number | an12: the terminal's full sequence number, zero padded |
@@ -20,16 +21,15 @@
 //! | 39 | response code | an2 |
 //! | 41 | card acceptor terminal id | ans8 (space padded) |
 //! | 42 | card acceptor id | ans15 (space padded) |
-//! | 60 | reserved national: the terminal's marker | LLLVAR ans..999 in advices: `R` a BankAxept reserve payment approved without a phone authorisation code (with one, the code is DE 38); `STORED` a capture or reversal stored to be forwarded; `UNRES` a reversal stored because an online request went unanswered |
 //! | 48 | additional data, private | LLLVAR ans..999 (0810: the blocked-card list) |
 //! | 49 | currency code, transaction | n3 |
-//! | 55 | ICC data | LLLVAR b..255, BER-TLV (multi-byte tags, long-form lengths: `crate::tlv`): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not); advices of offline approvals: 8A authorisation response code "Y1" or "Y3"; last, 9F26 application cryptogram (8 bytes) |
-//! | 70 | network management information code | n3 (301: blocked-card list) |
-//! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
-//! | 15 | settlement date | n4 MMDD (0500: the day the terminal reconciles, UTC); required in 0500 |
 //! | 50 | currency code, settlement | n3 (0500 with totals in exactly one currency) |
+//! | 55 | ICC data | LLLVAR b..255, BER-TLV (multi-byte tags, long-form lengths: `crate::tlv`): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not); advices of offline approvals: 8A authorisation response code "Y1" or "Y3"; last, 9F26 application cryptogram (8 bytes) |
+//! | 60 | reserved national: the terminal's marker | LLLVAR ans..999 in advices: `R` a BankAxept reserve payment approved without a phone authorisation code (with one, the code is DE 38); `STORED` a capture or reversal stored to be forwarded; `UNRES` a reversal stored because an online request went unanswered |
 //! | 63 | reserved private: totals per currency | LLLVAR n..999 (0500, required): per currency one group of 55 digits: currency n3, credits count n10, debits count n10, credits amount n16, debits amount n16; each currency at most once, at most 4. Amounts in different currencies are never added |
+//! | 70 | network management information code | n3 (301: blocked-card list) |
 //! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16: credits, debits, credits amount, debits amount; only when DE 63 has exactly one group (with DE 50, and equal to it) or none (zeros, no DE 50) |
+//! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
 //!
 //! **Required fields.** The decoders reject a message without one ([`Iso8583Error::Missing`]):
 //!
