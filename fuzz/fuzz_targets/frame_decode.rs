@@ -13,9 +13,9 @@ fuzz_target!(|data: &[u8]| {
         let (used, decoded) = decoder.feed(rest);
         rest = &rest[used..];
         if let Some(Decoded::Frame(f)) = decoded {
-            let _ = postcard::from_bytes::<Request>(f.payload);
-            let _ = postcard::from_bytes::<Response>(f.payload);
-            let _ = postcard::from_bytes::<Event>(f.payload);
+            let _ = payhil_protocol::from_payload::<Request>(f.payload);
+            let _ = payhil_protocol::from_payload::<Response>(f.payload);
+            let _ = payhil_protocol::from_payload::<Event>(f.payload);
             let mut out = [0u8; MAX_ENCODED];
             let wire = encode_bytes(f.kind, f.seq, f.payload, &mut out)
                 .expect("an accepted frame re-encodes");

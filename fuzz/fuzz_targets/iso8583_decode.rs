@@ -16,7 +16,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(req) = mapping::decode_request(data) {
         let mut f = Fields::new();
         let mut out = [0u8; MAX_WIRE];
-        if let Ok(wire) = mapping::encode_request(&req, &mut f, &mut out) {
+        let env = mapping::Envelope {
+            transmitted_at: 0,
+            stan: 1,
+            cryptogram: None,
+        };
+        if let Ok(wire) = mapping::encode_request(&req, &env, &mut f, &mut out) {
             let wire = wire.to_vec();
             // Re-encoding normalises (padding, defaults), so compare the decoded forms.
             assert_eq!(
@@ -26,4 +31,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = mapping::decode_response(data);
+    // DE 55's BER-TLV reader: any bytes, never a panic.
+    let _ = payhil_protocol::tlv::iter(data).count();
 });

@@ -69,7 +69,9 @@ impl Bugs {
                 terminal_id,
                 mut totals,
             } if self.has(Bug::ClaimInBalance) => {
-                totals.debits_minor = totals.debits_minor.saturating_add(1);
+                if let Some(Some(first)) = totals.per_currency.first_mut() {
+                    first.debits_minor = first.debits_minor.saturating_add(1);
+                }
                 HostRequest::Reconcile {
                     terminal_id,
                     totals,

@@ -10,6 +10,7 @@ pub struct HostLink {
     addr: String,
     conn: Option<TcpStream>,
     timeout: Duration,
+    stan: u32,
 }
 
 impl HostLink {
@@ -19,7 +20,16 @@ impl HostLink {
             addr,
             conn: None,
             timeout,
+            stan: 0,
         }
+    }
+
+    /// The trace number (ISO 8583 DE 11) of the next message that is no transaction's (0800,
+    /// 0500): one more than the last, from 1 at power-up; the host needs it unique only among
+    /// recent messages, so a restart starting over is harmless.
+    pub fn next_stan(&mut self) -> u32 {
+        self.stan = self.stan.wrapping_add(1);
+        self.stan
     }
 
     fn connect(&self) -> std::io::Result<TcpStream> {

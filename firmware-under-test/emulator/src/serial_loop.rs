@@ -249,7 +249,8 @@ fn answer<F: fut_core::flash::Flash>(
     seq: u16,
     out: &mut [u8; MAX_ENCODED],
 ) -> Option<(Vec<u8>, bool)> {
-    let req: Request<'_> = match postcard::from_bytes(payload) {
+    // Exactly one request: trailing bytes make the payload malformed (PROTOCOL.md 4).
+    let req: Request<'_> = match payhil_protocol::from_payload(payload) {
         Ok(r) => r,
         Err(_) => {
             let resp = Response::Rejected(RequestError::Malformed);
@@ -264,6 +265,14 @@ fn answer<F: fut_core::flash::Flash>(
     if trace {
         diag!("fut-emulator: <- #{seq} {req:?}");
     }
+    // The terminal's clock while it talks to its host for this request (DE 7): a Step borrows
+    // the terminal, so it is worked out here; only SetClock and AdvanceClock move it, before
+    // any host exchange they cause (a rejected AdvanceClock causes none).
+    let now = match req {
+        Request::SetClock { unix_s } => unix_s,
+        Request::AdvanceClock { secs } => terminal.now().saturating_add(i64::from(secs)),
+        _ => terminal.now(),
+    };
     let mut step = terminal.handle(&req);
     let mut host_buf = [0u8; iso::MAX_WIRE];
     let mut fields = iso::Fields::new();
@@ -304,7 +313,13 @@ fn answer<F: fut_core::flash::Flash>(
                     continue;
                 }
                 // ISO 8583 on the wire (see payhil_protocol::iso8583).
-                let result = match iso::encode_request(&msg, &mut fields, &mut host_buf) {
+                let env = iso::Envelope {
+                    transmitted_at: now,
+                    stan: host.next_stan(),
+                    // No card to generate one: the documented test cryptogram (not an ARQC).
+                    cryptogram: None,
+                };
+                let result = match iso::encode_request(&msg, &env, &mut fields, &mut host_buf) {
                     Ok(wire) => {
                         let r = host.exchange(wire, &mut resp_buf);
                         if r.is_ok() && bugs.send_again(&msg) {
@@ -320,7 +335,11 @@ fn answer<F: fut_core::flash::Flash>(
                 };
                 let decoded: Result<HostResponse<'_>, HostUnreachable> = match &result {
                     Ok(n) => {
-                        iso::decode_response(&resp_buf[..*n]).map_err(|_| HostUnreachable::NoAnswer)
+                        // Only the answer to this request (its DE 11 and 41 echoed) is one.
+                        iso::decode_answer(&fields, &resp_buf[..*n]).map_err(|e| {
+                            diag!("fut-emulator: host answer not taken: {e:?}");
+                            HostUnreachable::NoAnswer
+                        })
                     }
                     Err(e) => {
                         diag!(

@@ -3,7 +3,8 @@
 use payhil_cards::catalogue::{self, IssuerBehaviour, TestCard};
 use payhil_cards::{MaskedPan, Pan};
 use payhil_protocol::host_link::{
-    HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData, response_code as rc,
+    AuthMark, HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData,
+    response_code as rc,
 };
 use payhil_protocol::{Amount, EntryMode, Expiry, Network, TxnKind};
 use std::collections::BTreeMap;
@@ -297,7 +298,13 @@ impl Books {
                         rc::ISSUER_UNAVAILABLE | rc::EXPIRED => rc::APPROVED,
                         other => other,
                     };
-                    (SettledKind::Offline, code, d.auth_code.to_string())
+                    // The host's own code: the terminal's offline or reserve marker is not an
+                    // authorisation code; an issuer's phone code for a reserve payment is.
+                    let auth = match d.auth_mark() {
+                        AuthMark::Code(c) => c.to_string(),
+                        _ => auth_code(d.txn_seq),
+                    };
+                    (SettledKind::Offline, code, auth)
                 } else {
                     (
                         SettledKind::Online,
@@ -347,20 +354,17 @@ impl Books {
         }
     }
 
-    /// Compares a terminal's totals with the books for it: debits are purchases and captures,
-    /// credits refunds, each settled once and not reversed.
+    /// Compares a terminal's totals with the books for it, currency by currency: debits are
+    /// purchases and captures, credits refunds, each settled once and not reversed.
     pub fn reconcile(&self, terminal_id: &str, t: &ReconcileTotals) -> bool {
         let mut mine = ReconcileTotals::default();
         for s in self.settled().filter(|s| s.terminal_id == terminal_id) {
-            if s.txn == TxnKind::Refund {
-                mine.credits += 1;
-                mine.credits_minor += s.amount.minor;
-            } else {
-                mine.debits += 1;
-                mine.debits_minor += s.amount.minor;
+            if mine.add(s.amount, s.txn == TxnKind::Refund).is_err() {
+                // More currencies than one reconciliation carries: no terminal can match.
+                return false;
             }
         }
-        mine == *t
+        mine.same_as(t)
     }
 
     /// Items in the settlement, in settlement order: approved purchases, captures and refunds
@@ -563,6 +567,30 @@ mod tests {
         assert!(!file.contains("5019100000000006"), "PCI-01: {file}");
     }
 
+    /// The settlement file shows authorisation codes only: an offline item carries the host's
+    /// own code, never the terminal's offline marker (Y1/Y3, EMV tag 8A) or reserve marker (R).
+    /// A phone authorisation code the issuer gave for a reserve payment is kept.
+    #[test]
+    fn offline_items_settle_with_the_hosts_code_not_a_terminal_marker() {
+        let mut b = Books::default();
+        for (seq, marker) in [(7, "Y3"), (8, "Y1"), (9, "R"), (10, "AB1234")] {
+            let mut d = data(seq, "5019100000000006");
+            d.auth_code = marker;
+            b.handle(&HostRequest::Advice(d));
+        }
+        let file = b.settlement_file();
+        for marker in ["AUTH Y3", "AUTH Y1", "AUTH R "] {
+            assert!(!file.contains(marker), "{marker}: {file}");
+        }
+        for seq in [7, 8, 9] {
+            assert!(
+                file.contains(&format!("AUTH {}", auth_code(seq))),
+                "{seq}: {file}"
+            );
+        }
+        assert!(file.contains("AUTH AB1234"), "{file}");
+    }
+
     #[test]
     fn a_configured_code_replaces_the_issuers_answer_for_that_card_only() {
         let mut b = Books::default();
@@ -584,7 +612,7 @@ mod tests {
         let mut out = [0u8; payhil_protocol::iso8583::mapping::MAX_WIRE];
         let wire = payhil_protocol::iso8583::mapping::encode_response(
             &reply.message(),
-            200,
+            &payhil_protocol::iso8583::Message::new(200),
             &mut f,
             &mut out,
         )
@@ -669,6 +697,41 @@ mod tests {
         );
     }
 
+    fn dkk(minor: u64) -> Amount {
+        Amount {
+            minor,
+            currency: Currency::DKK,
+        }
+    }
+
+    /// A DKK and a NOK purchase are two totals: a terminal that adds them into one figure (or
+    /// books the NOK one as DKK) is out of balance, and one that keeps them apart is in.
+    #[test]
+    fn reconciliation_is_per_currency() {
+        let mut b = Books::default();
+        b.handle(&HostRequest::Authorise(data(1, "5019100000000006")));
+        let mut nok = data(2, "5019100000000006");
+        nok.amount = Amount {
+            minor: 100_00,
+            currency: Currency::NOK,
+        };
+        b.handle(&HostRequest::Authorise(nok));
+        let mut apart = ReconcileTotals::default();
+        apart.add(nok.amount, false).unwrap();
+        apart.add(dkk(125_50), false).unwrap();
+        assert!(
+            b.reconcile("T1", &apart),
+            "the order of currencies does not matter"
+        );
+        let mut summed = ReconcileTotals::default();
+        summed.add(dkk(125_50 + 100_00), false).unwrap();
+        summed.add(dkk(0), false).unwrap();
+        assert!(!b.reconcile("T1", &summed), "one figure across currencies");
+        let mut only_dkk = ReconcileTotals::default();
+        only_dkk.add(dkk(125_50), false).unwrap();
+        assert!(!b.reconcile("T1", &only_dkk), "a currency missing");
+    }
+
     #[test]
     fn reconciliation_compares_the_terminals_totals_with_the_books() {
         let mut b = Books::default();
@@ -676,23 +739,14 @@ mod tests {
         let mut refund = data(2, "5019100000000006");
         refund.kind = TxnKind::Refund;
         b.handle(&HostRequest::Authorise(refund));
-        let right = ReconcileTotals {
-            debits: 1,
-            debits_minor: 125_50,
-            credits: 1,
-            credits_minor: 125_50,
-        };
+        let mut right = ReconcileTotals::default();
+        right.add(dkk(125_50), false).unwrap();
+        right.add(dkk(125_50), true).unwrap();
         assert!(b.reconcile("T1", &right));
-        assert!(
-            !b.reconcile(
-                "T1",
-                &ReconcileTotals {
-                    debits_minor: 125_51,
-                    ..right
-                }
-            ),
-            "one øre off"
-        );
+        let mut off = ReconcileTotals::default();
+        off.add(dkk(125_51), false).unwrap();
+        off.add(dkk(125_50), true).unwrap();
+        assert!(!b.reconcile("T1", &off), "one øre off");
         assert!(!b.reconcile("T2", &right), "another terminal's books");
         let reply = b.handle(&HostRequest::Reconcile {
             terminal_id: "T1",

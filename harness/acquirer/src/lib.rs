@@ -19,7 +19,7 @@ mod books;
 pub use books::{Books, Delivery, Reconciliation, Reply, Settled, SettledKind};
 
 use payhil_protocol::host_link::{HostRequest, MAX_HOST_MESSAGE, ResponseCode};
-use payhil_protocol::iso8583::mapping;
+use payhil_protocol::iso8583::{Message, mapping};
 use payhil_transport::{Source, Transcript};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -214,7 +214,13 @@ async fn serve(mut s: TcpStream, conn: u64, books: Arc<Mutex<Books>>, t: Transcr
                 Source::Host,
                 format!("-> {:04} {:?}", mapping::response_mti(mti), reply.message()),
             );
-            match mapping::encode_response(&reply.message(), mti, &mut fields, &mut out) {
+            // The answer echoes the request's DE 3, 4, 11 and 41; the body decoded above, so
+            // it decodes as a message here too.
+            let request = match Message::decode(&body[..n]) {
+                Ok(m) => m,
+                Err(_) => Message::new(mti),
+            };
+            match mapping::encode_response(&reply.message(), &request, &mut fields, &mut out) {
                 Ok(w) => w.to_vec(),
                 Err(e) => {
                     t.record(

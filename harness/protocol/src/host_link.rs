@@ -3,7 +3,7 @@
 //! They live here because both the firmware and the harness's host simulator speak them, and
 //! the firmware may depend only on this crate.
 
-use crate::message::{Amount, EntryMode, Expiry, Network, PanText, TxnKind};
+use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
 use serde::{Deserialize, Serialize};
 
 /// Largest body the host link carries.
@@ -31,9 +31,22 @@ pub enum HostRequest<'a> {
     },
 }
 
-/// Reconciliation totals: debits are purchases and captures, credits are refunds.
+/// Most currencies one reconciliation carries (ISO 8583 0500, DE 63 groups).
+pub const MAX_RECONCILE_CURRENCIES: usize = 4;
+
+/// Reconciliation totals, one entry per currency: amounts in different currencies are never
+/// added together (a DKK and a NOK purchase are two totals, not one figure).
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReconcileTotals {
+    /// The totals of each currency present, in the order first met; `None` after the last.
+    pub per_currency: [Option<CurrencyTotals>; MAX_RECONCILE_CURRENCIES],
+}
+
+/// One currency's reconciliation totals: debits are purchases and captures, credits refunds.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    /// The currency of every amount here.
+    pub currency: Currency,
     /// Number of debits.
     pub debits: u32,
     /// Sum of debits, minor units.
@@ -42,6 +55,64 @@ pub struct ReconcileTotals {
     pub credits: u32,
     /// Sum of credits, minor units.
     pub credits_minor: u64,
+}
+
+/// Why an item cannot be added to [`ReconcileTotals`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalsError {
+    /// More currencies than [`MAX_RECONCILE_CURRENCIES`].
+    TooManyCurrencies,
+    /// A count or sum would overflow.
+    Overflow,
+}
+
+impl CurrencyTotals {
+    /// Nothing yet, in `currency`.
+    pub const fn new(currency: Currency) -> Self {
+        Self {
+            currency,
+            debits: 0,
+            debits_minor: 0,
+            credits: 0,
+            credits_minor: 0,
+        }
+    }
+}
+
+impl ReconcileTotals {
+    /// Adds one item: a credit (refund) or a debit of `amount`, to its currency's totals.
+    pub fn add(&mut self, amount: Amount, credit: bool) -> Result<(), TotalsError> {
+        let slot = self
+            .per_currency
+            .iter_mut()
+            .find(|t| t.is_none_or(|t| t.currency == amount.currency))
+            .ok_or(TotalsError::TooManyCurrencies)?;
+        let t = slot.get_or_insert(CurrencyTotals::new(amount.currency));
+        let (count, sum) = if credit {
+            (&mut t.credits, &mut t.credits_minor)
+        } else {
+            (&mut t.debits, &mut t.debits_minor)
+        };
+        *count = count.checked_add(1).ok_or(TotalsError::Overflow)?;
+        *sum = sum.checked_add(amount.minor).ok_or(TotalsError::Overflow)?;
+        Ok(())
+    }
+
+    /// The totals of `currency`, if any item was in it.
+    pub fn get(&self, currency: Currency) -> Option<&CurrencyTotals> {
+        self.currencies().find(|t| t.currency == currency)
+    }
+
+    /// The totals of each currency present.
+    pub fn currencies(&self) -> impl Iterator<Item = &CurrencyTotals> {
+        self.per_currency.iter().flatten()
+    }
+
+    /// The same totals per currency, whatever order the currencies were met in.
+    pub fn same_as(&self, other: &ReconcileTotals) -> bool {
+        self.currencies().count() == other.currencies().count()
+            && self.currencies().all(|t| other.get(t.currency) == Some(t))
+    }
 }
 
 /// Fields common to authorisations and advices.
@@ -70,7 +141,8 @@ pub struct TxnData<'a> {
     pub local_time: i64,
     /// Whether the cardholder's PIN was verified.
     pub pin_verified: bool,
-    /// Offline authorisation code (advices only), ASCII.
+    /// Authorisation code or the terminal's offline marker (advices only), ASCII: see
+    /// [`AuthMark`] for which is which.
     pub auth_code: &'a str,
     /// What kind of transaction.
     pub kind: TxnKind,
@@ -78,6 +150,41 @@ pub struct TxnData<'a> {
     pub related_seq: u32,
     /// An advice sent again after a cut (ISO 8583 0221/0421 instead of 0220/0420).
     pub repeat: bool,
+}
+
+/// What the `auth_code` of a transaction is: the terminal journals one six-character field for
+/// the host's code and its own markers, and the ISO 8583 mapping puts each where its users
+/// expect it (DE 38 is for authorisation codes only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMark<'a> {
+    /// Nothing (an online request before its answer).
+    None,
+    /// Approved offline by the terminal: the EMV authorisation response code it generated,
+    /// "Y1" (offline approved) or "Y3" (unable to go online, offline approved): tag 8A.
+    Offline([u8; 2]),
+    /// One of the terminal's own [`TERMINAL_MARKERS`]: "R" (a BankAxept reserve payment
+    /// approved without a phone authorisation code), "STORED" (a capture or reversal stored to
+    /// be forwarded), "UNRES" (a reversal stored because an online request went unanswered),
+    /// "VOID" (an offline item voided before it was sent).
+    Marker(&'a str),
+    /// An authorisation code from a host or issuer (for a reserve payment, the phone code).
+    Code(&'a str),
+}
+
+/// The terminal's own markers in an `auth_code` field (ISO 8583 DE 60, never DE 38).
+pub const TERMINAL_MARKERS: [&str; 4] = ["R", "STORED", "UNRES", "VOID"];
+
+impl<'a> TxnData<'a> {
+    /// What [`TxnData::auth_code`] is.
+    pub fn auth_mark(&self) -> AuthMark<'a> {
+        match self.auth_code {
+            "" => AuthMark::None,
+            "Y1" => AuthMark::Offline(*b"Y1"),
+            "Y3" => AuthMark::Offline(*b"Y3"),
+            m if TERMINAL_MARKERS.contains(&m) => AuthMark::Marker(m),
+            code => AuthMark::Code(code),
+        }
+    }
 }
 
 /// Host to terminal.

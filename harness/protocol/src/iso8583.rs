@@ -9,22 +9,46 @@
 //! | 2 | primary account number | LLVAR n..19 |
 //! | 3 | processing code | n6 (000000 purchase, 200000 refund) |
 //! | 4 | amount, transaction | n12, minor units |
-//! | 11 | system trace audit number | n6 (sequence number mod 1,000,000) |
+//! | 7 | transmission date and time | n10 MMDDhhmmss, UTC (the terminal's controlled clock); every request |
+//! | 11 | system trace audit number | n6: authorisations and advices, the sequence number mod 1,000,000 (a repeat keeps it); 0800 and 0500, the terminal's own counter mod 1,000,000 |
 //! | 12 | local transaction date and time | n12 YYMMDDhhmmss (the 1993 layout: 1987's DE 12/13 carry no year) |
 //! | 14 | expiry date | n4 YYMM |
-//! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = 1 PIN verified, 2 not |
+//! | 15 | settlement date | n4 MMDD (0500: the day the terminal reconciles, UTC); required in 0500 |
+//! | 22 | POS entry mode | n3: 05x chip, 07x contactless, 81x wallet, 90x magstripe; x = PIN entry capability (ISO 8583:1987): 1 can accept PINs (always, from the reference terminal), 2 cannot. Whether the PIN was verified is tag 9F34 in DE 55 |
 //! | 23 | PAN sequence number | n3 |
 //! | 37 | retrieval reference number | an12: the terminal's full sequence number, zero padded |
-//! | 38 | authorisation identification response | an6 (space padded) |
+//! | 38 | authorisation identification response | an6 (space padded): authorisation codes only, from a host or issuer (a reserve payment's phone code). Never a terminal's marker: an offline approval's "Y1"/"Y3" is tag 8A in DE 55, the reserve marker DE 60 |
 //! | 39 | response code | an2 |
 //! | 41 | card acceptor terminal id | ans8 (space padded) |
 //! | 42 | card acceptor id | ans15 (space padded) |
 //! | 48 | additional data, private | LLLVAR ans..999 (0810: the blocked-card list) |
 //! | 49 | currency code, transaction | n3 |
-//! | 55 | ICC data | LLLVAR b..255, BER-TLV |
+//! | 50 | currency code, settlement | n3 (0500 with totals in exactly one currency) |
+//! | 55 | ICC data | LLLVAR b..255, BER-TLV (multi-byte tags, long-form lengths: `crate::tlv`): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not); advices of offline approvals: 8A authorisation response code "Y1" or "Y3"; last, 9F26 application cryptogram (8 bytes) |
+//! | 60 | reserved national: the terminal's marker | LLLVAR ans..999 in advices: `R` a BankAxept reserve payment approved without a phone authorisation code (with one, the code is DE 38); `STORED` a capture or reversal stored to be forwarded; `UNRES` a reversal stored because an online request went unanswered |
+//! | 63 | reserved private: totals per currency | LLLVAR n..999 (0500, required): per currency one group of 55 digits: currency n3, credits count n10, debits count n10, credits amount n16, debits amount n16; each currency at most once, at most 4. Amounts in different currencies are never added |
 //! | 70 | network management information code | n3 (301: blocked-card list) |
+//! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16: credits, debits, credits amount, debits amount; only when DE 63 has exactly one group (with DE 50, and equal to it) or none (zeros, no DE 50) |
 //! | 90 | original data elements | n42: original MTI (4), original sequence number (10), zeros (28) |
-//! | 74/76/86/88 | reconciliation counts and amounts | n10 / n10 / n16 / n16 |
+//!
+//! **Required fields.** The decoders reject a message without one ([`Iso8583Error::Missing`]):
+//!
+//! | MTI | required |
+//! |---|---|
+//! | 0100, 0200, 0220, 0221, 0400, 0420, 0421 | 2, 3, 4, 7, 11, 12, 22, 23, 37, 41, 42, 49, 55; in DE 55 the tags 4F, 9F02, 5F2A, 9A, 9C, 5F34, 9F34, 9F26 |
+//! | 0800 | 7, 11, 41, 70 |
+//! | 0500 | 7, 11, 15, 41, 63 |
+//! | 0110, 0210, 0410, 0230, 0430 | 37, 39; and, for the terminal, 11 and 41 echoed |
+//! | 0510, 0810 | 39; and, for the terminal, 11 and 41 echoed |
+//!
+//! DE 55 tag 9F26 (application cryptogram, 8 bytes) is the card's cryptogram; the reference
+//! terminal has no card and sends [`mapping::test_cryptogram`], a deterministic checksum of the
+//! transaction that is **not** a real ARQC (no key, no MAC) and that the host does not verify.
+//!
+//! Every answer (0110, 0210, 0230, 0410, 0430, 0510, 0810) echoes DE 3, 4, 11 and 41 of its
+//! request, those the request has. The terminal takes an answer as its own only if its MTI is
+//! the request's plus 10 and its DE 11 and DE 41 are the request's ([`mapping::decode_answer`]);
+//! any other is no answer (the request may have reached the host).
 //!
 //! Malformed input is an error, never a panic (fuzzed by `fuzz/fuzz_targets/iso8583_decode`).
 
@@ -50,13 +74,16 @@ const fn format(de: usize) -> Option<Format> {
         2 => Format::LlVar(19),
         3 | 11 => Format::Fixed(6),
         4 | 12 | 37 => Format::Fixed(12),
+        7 => Format::Fixed(10),
         14 => Format::Fixed(4),
-        22 | 23 | 49 | 70 => Format::Fixed(3),
+        22 | 23 | 49 | 50 | 70 => Format::Fixed(3),
+        15 => Format::Fixed(4),
+        63 => Format::LllVar(999),
         38 => Format::Fixed(6),
         39 => Format::Fixed(2),
         41 => Format::Fixed(8),
         42 => Format::Fixed(15),
-        48 => Format::LllVar(999),
+        48 | 60 => Format::LllVar(999),
         55 => Format::LllVar(255),
         74 | 76 => Format::Fixed(10),
         86 | 88 => Format::Fixed(16),
@@ -84,6 +111,11 @@ pub enum Iso8583Error {
     TooLarge(u8),
     /// An alphanumeric field (DE 39, an2) holds something other than letters and digits.
     NotAlphanumeric(u8),
+    /// A field the message type requires is absent (for DE 55: a required tag is absent).
+    Missing(u8),
+    /// A response whose field (or MTI, 0) does not echo the request's: it answers another
+    /// request, not this one.
+    NotItsAnswer(u8),
 }
 
 /// A message: its type and the fields present, borrowed from the decoded bytes.
@@ -97,7 +129,7 @@ pub struct Message<'a> {
 fn numeric(de: usize) -> bool {
     matches!(
         de,
-        3 | 4 | 11 | 12 | 14 | 22 | 23 | 49 | 70 | 74 | 76 | 86 | 88 | 90 | 2
+        2 | 3 | 4 | 7 | 11 | 12 | 14 | 15 | 22 | 23 | 49 | 50 | 63 | 70 | 74 | 76 | 86 | 88 | 90
     )
 }
 
@@ -404,9 +436,11 @@ mod tests {
 pub mod mapping {
     use super::{Iso8583Error, Message, num, padded};
     use crate::host_link::{
-        HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData, response_code,
+        AuthMark, CurrencyTotals, HostRequest, HostResponse, MAX_RECONCILE_CURRENCIES, PanList,
+        ReconcileTotals, ResponseCode, TERMINAL_MARKERS, TxnData, response_code,
     };
     use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
+    use crate::tlv::{self, Tag};
 
     /// Largest encoded message (length prefix included).
     pub const MAX_WIRE: usize = 2 + 4 + 16 + 1200;
@@ -433,6 +467,69 @@ pub mod mapping {
         ]
         .into_iter()
         .find(|n| aid(*n) == aid_bytes)
+    }
+
+    /// DE 7 as MMDDhhmmss, UTC.
+    fn de7(unix: i64) -> [u8; 10] {
+        let (_, m, d) = crate::civil::from_days(unix.div_euclid(86_400));
+        let s = unix.rem_euclid(86_400) as u64;
+        let v = u64::from(m) * 100_000_000
+            + u64::from(d) * 1_000_000
+            + (s / 3600) * 10_000
+            + (s % 3600 / 60) * 100
+            + s % 60;
+        num::<10>(v).unwrap_or([b'0'; 10])
+    }
+
+    /// MMDD of a time, UTC (DE 15, settlement date).
+    fn date_mmdd(unix: i64) -> [u8; 4] {
+        let (_, m, d) = crate::civil::from_days(unix.div_euclid(86_400));
+        num::<4>(u64::from(m) * 100 + u64::from(d)).unwrap_or([b'0'; 4])
+    }
+
+    /// Length of one currency's group in DE 63 of an 0500.
+    const RECON_GROUP: usize = 3 + 10 + 10 + 16 + 16;
+
+    /// One DE 63 group: currency n3, credits n10, debits n10, credits amount n16, debits
+    /// amount n16 (the order of DE 74, 76, 86, 88).
+    fn recon_group(t: &CurrencyTotals) -> Option<[u8; RECON_GROUP]> {
+        let mut g = [b'0'; RECON_GROUP];
+        g[..3].copy_from_slice(&num::<3>(u64::from(t.currency.0))?);
+        g[3..13].copy_from_slice(&num::<10>(u64::from(t.credits))?);
+        g[13..23].copy_from_slice(&num::<10>(u64::from(t.debits))?);
+        g[23..39].copy_from_slice(&num::<16>(t.credits_minor)?);
+        g[39..55].copy_from_slice(&num::<16>(t.debits_minor)?);
+        Some(g)
+    }
+
+    /// The groups of DE 63; `None` if it is not whole groups of digits, or names a currency
+    /// twice, or more than [`MAX_RECONCILE_CURRENCIES`].
+    fn recon_groups(v: &[u8]) -> Option<ReconcileTotals> {
+        if v.len() % RECON_GROUP != 0 || !v.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut totals = ReconcileTotals::default();
+        let mut slots = totals.per_currency.iter_mut();
+        for g in v.chunks_exact(RECON_GROUP) {
+            let n = |r: core::ops::Range<usize>| {
+                g.get(r)?.iter().try_fold(0u64, |a, d| {
+                    a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
+            };
+            let t = CurrencyTotals {
+                currency: Currency(u16::try_from(n(0..3)?).ok()?),
+                credits: u32::try_from(n(3..13)?).ok()?,
+                debits: u32::try_from(n(13..23)?).ok()?,
+                credits_minor: n(23..39)?,
+                debits_minor: n(39..55)?,
+            };
+            *slots.next()? = Some(t);
+        }
+        let all: &[Option<CurrencyTotals>] = &totals.per_currency;
+        let twice = all.iter().enumerate().any(|(i, a)| {
+            a.is_some_and(|a| all[..i].iter().flatten().any(|b| b.currency == a.currency))
+        });
+        (!twice).then_some(totals)
     }
 
     /// DE 12 as YYMMDDhhmmss (years 2000..2099).
@@ -472,10 +569,14 @@ pub mod mapping {
         out
     }
 
+    /// Room for the DE 55 this mapping writes (about 60 bytes; its format allows 255).
+    const DE55_MAX: usize = 96;
+
     /// Scratch space for the field values of one message (they are borrowed by the message).
     pub struct Fields {
         de3: [u8; 6],
         de4: [u8; 12],
+        de7: [u8; 10],
         de11: [u8; 6],
         de12: [u8; 12],
         de14: [u8; 4],
@@ -486,10 +587,16 @@ pub mod mapping {
         de39: [u8; 2],
         de41: [u8; 8],
         de42: [u8; 15],
+        de15: [u8; 4],
         de49: [u8; 3],
-        de55: [u8; 48],
+        de50: [u8; 3],
+        de55: [u8; DE55_MAX],
+        de63: [u8; RECON_GROUP * MAX_RECONCILE_CURRENCIES],
+        recon: [u8; RECON_GROUP],
         de55_len: usize,
         de90: [u8; 42],
+        /// MTI of the request last encoded (0: none yet), whose answer `decode_answer` expects.
+        sent_mti: u16,
     }
 
     impl Default for Fields {
@@ -504,6 +611,7 @@ pub mod mapping {
             Self {
                 de3: [b'0'; 6],
                 de4: [b'0'; 12],
+                de7: [b'0'; 10],
                 de11: [b'0'; 6],
                 de12: [b'0'; 12],
                 de14: [b'0'; 4],
@@ -514,10 +622,15 @@ pub mod mapping {
                 de39: [b'0'; 2],
                 de41: [b' '; 8],
                 de42: [b' '; 15],
+                de15: [b'0'; 4],
                 de49: [b'0'; 3],
-                de55: [0; 48],
+                de50: [b'0'; 3],
+                de55: [0; DE55_MAX],
+                de63: [b'0'; RECON_GROUP * MAX_RECONCILE_CURRENCIES],
+                recon: [b'0'; RECON_GROUP],
                 de55_len: 0,
                 de90: [b'0'; 42],
+                sent_mti: 0,
             }
         }
     }
@@ -540,8 +653,13 @@ pub mod mapping {
         }
     }
 
-    fn entry_code(e: EntryMode, pin: bool) -> [u8; 3] {
-        let p = if pin { b'1' } else { b'2' };
+    /// DE 22: the PAN entry mode, then position 3, the terminal's PIN entry capability
+    /// (ISO 8583:1987: `1` can accept PINs, `2` cannot). Every terminal this mapping serves has
+    /// a PIN pad, so it is always `1`; whether this cardholder's PIN was verified is the CVM
+    /// result, EMV tag 9F34 in DE 55 (a decoder that reads DE 22 as 1987 defines it must not
+    /// see "no PIN pad" for a PIN-less contactless payment).
+    fn entry_code(e: EntryMode) -> [u8; 3] {
+        let p = PIN_CAPABLE;
         match e {
             EntryMode::Chip => [b'0', b'5', p],
             EntryMode::Contactless => [b'0', b'7', p],
@@ -550,41 +668,114 @@ pub mod mapping {
         }
     }
 
+    /// What a request carries besides the host-link message: when it leaves the terminal and
+    /// the trace number of a message that is no transaction's.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Envelope {
+        /// Transmission time (DE 7), Unix seconds, UTC: the terminal's controlled clock.
+        pub transmitted_at: i64,
+        /// DE 11 of a network-management (0800) or reconciliation (0500) message, taken mod
+        /// 1,000,000; authorisations and advices use their sequence number instead, so that a
+        /// repeat keeps its trace number.
+        pub stan: u32,
+        /// The application cryptogram of an authorisation or advice (DE 55 tag 9F26), as the
+        /// card generated it; `None`: [`test_cryptogram`] (the reference terminal has no card).
+        pub cryptogram: Option<[u8; 8]>,
+    }
+
+    /// A deterministic eight-byte stand-in for an application cryptogram (tag 9F26) over the
+    /// transaction's data. It is NOT a real ARQC: no key, no card, no MAC; a test terminal uses
+    /// it so that every request has the tag a real one carries.
+    pub fn test_cryptogram(d: &TxnData<'_>) -> [u8; 8] {
+        // Two CRC-32s over the data an ARQC covers (amount, currency, date, sequence, card),
+        // each behind its own label so the halves differ.
+        let half = |label: &[u8]| {
+            let mut c = crate::frame::CRC.digest();
+            c.update(label);
+            c.update(&d.amount.minor.to_be_bytes());
+            c.update(&d.amount.currency.0.to_be_bytes());
+            c.update(&d.local_time.to_be_bytes());
+            c.update(&d.txn_seq.to_be_bytes());
+            c.update(d.pan.0.as_bytes());
+            c.update(&[d.pan_seq, d.kind as u8]);
+            c.finalize().to_be_bytes()
+        };
+        let (a, b) = (half(b"payhil test AC 1"), half(b"payhil test AC 2"));
+        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    }
+
     /// Encodes a terminal request (length prefix included) into `out`.
     pub fn encode_request<'o>(
         req: &HostRequest<'_>,
+        env: &Envelope,
         f: &mut Fields,
         out: &'o mut [u8],
     ) -> Result<&'o [u8], Iso8583Error> {
         let mti = mti_of(req);
+        f.sent_mti = mti;
+        f.de7 = de7(env.transmitted_at);
         let d = match req {
             HostRequest::Reconcile {
                 terminal_id,
                 totals,
             } => {
                 f.de41 = padded::<8>(terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
-                let (c, d, ca, da) = (
-                    num::<10>(u64::from(totals.credits)).ok_or(Iso8583Error::TooLarge(74))?,
-                    num::<10>(u64::from(totals.debits)).ok_or(Iso8583Error::TooLarge(76))?,
-                    num::<16>(totals.credits_minor).ok_or(Iso8583Error::TooLarge(86))?,
-                    num::<16>(totals.debits_minor).ok_or(Iso8583Error::TooLarge(88))?,
-                );
-                f.de55[..10].copy_from_slice(&c);
-                f.de55[10..20].copy_from_slice(&d);
-                f.de55[20..36].copy_from_slice(&ca);
-                f.de90[..16].copy_from_slice(&da);
+                f.de11 =
+                    num::<6>(u64::from(env.stan % 1_000_000)).ok_or(Iso8583Error::TooLarge(11))?;
+                // The settlement date is the day the terminal reconciles, UTC (its clock).
+                f.de15 = date_mmdd(env.transmitted_at);
+                // DE 63: every currency's totals; never one figure across currencies.
+                let mut n = 0;
+                for t in totals.currencies() {
+                    let g = f
+                        .de63
+                        .get_mut(n..n + RECON_GROUP)
+                        .ok_or(Iso8583Error::TooLarge(63))?;
+                    g.copy_from_slice(&recon_group(t).ok_or(Iso8583Error::TooLarge(63))?);
+                    n += RECON_GROUP;
+                }
+                // The 1987 fields as well when there is one currency (DE 50 names it): what a
+                // generic host reads. With none they are zero; with more they are absent.
+                let mut single = totals.currencies();
+                let (one, with_1987) = match (single.next(), single.next()) {
+                    (Some(t), None) => {
+                        f.de50 =
+                            num::<3>(u64::from(t.currency.0)).ok_or(Iso8583Error::TooLarge(50))?;
+                        f.recon = recon_group(t).ok_or(Iso8583Error::TooLarge(74))?;
+                        (true, true)
+                    }
+                    (None, _) => {
+                        f.recon = [b'0'; RECON_GROUP];
+                        (false, true)
+                    }
+                    (Some(_), Some(_)) => (false, false),
+                };
                 let mut m = Message::new(500);
-                m.set(41, &f.de41)
-                    .set(74, &f.de55[..10])
-                    .set(76, &f.de55[10..20])
-                    .set(86, &f.de55[20..36])
-                    .set(88, &f.de90[..16]);
+                m.set(7, &f.de7)
+                    .set(11, &f.de11)
+                    .set(15, &f.de15)
+                    .set(41, &f.de41)
+                    .set(63, &f.de63[..n]);
+                if one {
+                    m.set(50, &f.de50);
+                }
+                if with_1987 {
+                    m.set(74, &f.recon[3..13])
+                        .set(76, &f.recon[13..23])
+                        .set(86, &f.recon[23..39])
+                        .set(88, &f.recon[39..55]);
+                }
                 return m.encode(out);
             }
             HostRequest::FetchBlockList { terminal_id } => {
                 f.de41 = padded::<8>(terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
+                f.de11 =
+                    num::<6>(u64::from(env.stan % 1_000_000)).ok_or(Iso8583Error::TooLarge(11))?;
                 let mut m = Message::new(mti);
-                m.set(41, &f.de41).set(70, b"301");
+                m.set(7, &f.de7)
+                    .set(11, &f.de11)
+                    .set(41, &f.de41)
+                    .set(70, b"301");
                 return m.encode(out);
             }
             HostRequest::Authorise(d) | HostRequest::Advice(d) => d,
@@ -597,46 +788,45 @@ pub mod mapping {
         f.de4 = num::<12>(d.amount.minor).ok_or(Iso8583Error::TooLarge(4))?;
         f.de11 = num::<6>(u64::from(d.txn_seq) % 1_000_000).ok_or(Iso8583Error::TooLarge(11))?;
         f.de12 = de12(d.local_time);
-        f.de22 = entry_code(d.entry_mode, d.pin_verified);
+        f.de22 = entry_code(d.entry_mode);
         f.de23 = num::<3>(u64::from(d.pan_seq)).ok_or(Iso8583Error::TooLarge(23))?;
         f.de37 = num::<12>(u64::from(d.txn_seq)).ok_or(Iso8583Error::TooLarge(37))?;
         f.de41 = padded::<8>(d.terminal_id).ok_or(Iso8583Error::TooLarge(41))?;
         f.de42 = padded::<15>(d.merchant_id).ok_or(Iso8583Error::TooLarge(42))?;
         f.de49 = num::<3>(u64::from(d.amount.currency.0)).ok_or(Iso8583Error::TooLarge(49))?;
-        // DE 55: 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence.
-        let mut t = [0u8; 48];
-        let mut n = 0;
-        let mut tlv = |tag: &[u8], v: &[u8]| {
-            t[n..n + tag.len()].copy_from_slice(tag);
-            n += tag.len();
-            t[n] = v.len() as u8;
-            n += 1;
-            t[n..n + v.len()].copy_from_slice(v);
-            n += v.len();
-        };
-        tlv(&[0x4F], &aid(d.network));
-        tlv(&[0x9F, 0x02], &bcd::<6>(d.amount.minor));
-        tlv(&[0x5F, 0x2A], &bcd::<2>(u64::from(d.amount.currency.0)));
+        // DE 55 (BER-TLV): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN
+        // sequence, 9F34 CVM results, 8A of an offline approval, 9F26 cryptogram.
         let (y, m, day) = crate::civil::from_days(d.local_time.div_euclid(86_400));
-        tlv(
-            &[0x9A],
-            &bcd::<3>((y.rem_euclid(100) as u64) * 10_000 + u64::from(m) * 100 + u64::from(day)),
-        );
-        tlv(
-            &[0x9C],
-            &[if d.kind == TxnKind::Refund {
-                0x20
-            } else {
-                0x00
-            }],
-        );
-        tlv(&[0x5F, 0x34], &[d.pan_seq]);
-        f.de55 = t;
+        let date =
+            bcd::<3>((y.rem_euclid(100) as u64) * 10_000 + u64::from(m) * 100 + u64::from(day));
+        let txn_type = [if d.kind == TxnKind::Refund {
+            0x20
+        } else {
+            0x00
+        }];
+        let cryptogram = env.cryptogram.unwrap_or_else(|| test_cryptogram(d));
+        let mut w = tlv::Writer::new(&mut f.de55);
+        let too_large = |_| Iso8583Error::TooLarge(55);
+        w.push(Tag(0x4F), &aid(d.network))
+            .and_then(|w| w.push(Tag(0x9F02), &bcd::<6>(d.amount.minor)))
+            .and_then(|w| w.push(Tag(0x5F2A), &bcd::<2>(u64::from(d.amount.currency.0))))
+            .and_then(|w| w.push(Tag(0x9A), &date))
+            .and_then(|w| w.push(Tag(0x9C), &txn_type))
+            .and_then(|w| w.push(Tag(0x5F34), &[d.pan_seq]))
+            .and_then(|w| w.push(Tag(0x9F34), &cvm_results(d.pin_verified)))
+            .map_err(too_large)?;
+        // An offline approval's marker is EMV's authorisation response code, tag 8A.
+        if let AuthMark::Offline(arc) = d.auth_mark() {
+            w.push(Tag(0x8A), &arc).map_err(too_large)?;
+        }
+        w.push(Tag(0x9F26), &cryptogram).map_err(too_large)?;
+        let n = w.len();
         f.de55_len = n;
         let mut msg = Message::new(mti);
         msg.set(2, d.pan.0.as_bytes())
             .set(3, &f.de3)
             .set(4, &f.de4)
+            .set(7, &f.de7)
             .set(11, &f.de11)
             .set(12, &f.de12);
         if d.expiry != (Expiry { year: 0, month: 0 }) {
@@ -651,9 +841,16 @@ pub mod mapping {
             .set(42, &f.de42)
             .set(49, &f.de49);
         msg.set(55, &f.de55[..f.de55_len]);
-        if !d.auth_code.is_empty() {
-            f.de38 = padded::<6>(d.auth_code).ok_or(Iso8583Error::TooLarge(38))?;
-            msg.set(38, &f.de38);
+        // DE 38 carries authorisation codes only; the terminal's own markers are DE 60.
+        match d.auth_mark() {
+            AuthMark::Code(code) => {
+                f.de38 = padded::<6>(code).ok_or(Iso8583Error::TooLarge(38))?;
+                msg.set(38, &f.de38);
+            }
+            AuthMark::Marker(mark) => {
+                msg.set(60, mark.as_bytes());
+            }
+            AuthMark::Offline(_) | AuthMark::None => {}
         }
         if matches!(d.kind, TxnKind::Capture | TxnKind::Reversal) {
             let orig_mti: u64 = if d.kind == TxnKind::Capture { 100 } else { 200 };
@@ -668,31 +865,95 @@ pub mod mapping {
     }
 
     fn de55_network(icc: &[u8]) -> Option<Network> {
-        // A minimal BER-TLV walk over the primitive tags this mapping writes.
-        let mut i = 0;
-        while i < icc.len() {
-            let two = icc[i] & 0x1F == 0x1F;
-            let tag_len = if two { 2 } else { 1 };
-            let tag = icc.get(i..i + tag_len)?;
-            let len = usize::from(*icc.get(i + tag_len)?);
-            let v = icc.get(i + tag_len + 1..i + tag_len + 1 + len)?;
-            if tag == [0x4F] {
-                return network_of(v);
-            }
-            i += tag_len + 1 + len;
-        }
-        None
+        network_of(de55_value(icc, 0x4F)?)
     }
 
-    fn entry_of(de22: &[u8]) -> Option<(EntryMode, bool)> {
-        let e = match &de22[..2] {
+    /// The value of `tag` in DE 55; `None` if absent or DE 55 is not well-formed BER-TLV.
+    fn de55_value(icc: &[u8], tag: u32) -> Option<&[u8]> {
+        tlv::find(icc, Tag(tag)).ok().flatten()
+    }
+
+    /// The DE 55 tags every authorisation and advice carries.
+    pub const REQUIRED_TAGS: [u32; 8] = [0x4F, 0x9F02, 0x5F2A, 0x9A, 0x9C, 0x5F34, 0x9F34, 0x9F26];
+
+    /// The fields every authorisation and advice (0100, 0200, 0220, 0221, 0400, 0420, 0421)
+    /// carries; DE 14 (expiry) only online, DE 38/60 and 90 as the transaction needs.
+    pub const REQUIRED_TXN_FIELDS: [u8; 13] = [2, 3, 4, 7, 11, 12, 22, 23, 37, 41, 42, 49, 55];
+
+    /// The fields every 0800 carries.
+    pub const REQUIRED_0800_FIELDS: [u8; 4] = [7, 11, 41, 70];
+
+    /// The fields every 0500 carries.
+    pub const REQUIRED_0500_FIELDS: [u8; 5] = [7, 11, 15, 41, 63];
+
+    /// The first of `required` that `m` lacks, as [`Iso8583Error::Missing`].
+    fn require(m: &Message<'_>, required: &[u8]) -> Result<(), Iso8583Error> {
+        match required
+            .iter()
+            .find(|de| m.get(usize::from(**de)).is_none())
+        {
+            Some(de) => Err(Iso8583Error::Missing(*de)),
+            None => Ok(()),
+        }
+    }
+
+    /// The request's `auth_code`: DE 38, else tag 8A ("Y1"/"Y3") of DE 55, else DE 60's
+    /// marker (one of [`TERMINAL_MARKERS`]), else none. A request with more than one, or
+    /// another 8A or DE 60, is malformed.
+    fn auth_of<'b>(m: &Message<'b>, icc: &'b [u8]) -> Result<&'b str, Iso8583Error> {
+        let code = m.text(38);
+        let arc = match de55_value(icc, 0x8A) {
+            Some(v @ (b"Y1" | b"Y3")) => core::str::from_utf8(v).ok(),
+            Some(_) => return Err(Iso8583Error::NotAlphanumeric(55)),
+            None => None,
+        };
+        let reserve = match m.text(60) {
+            Some(mark) if TERMINAL_MARKERS.contains(&mark) => Some(mark),
+            Some(_) => return Err(Iso8583Error::NotAlphanumeric(60)),
+            None => None,
+        };
+        match (code, arc, reserve) {
+            (Some(c), None, None) | (None, Some(c), None) | (None, None, Some(c)) => Ok(c),
+            (None, None, None) => Ok(""),
+            _ => Err(Iso8583Error::NotAlphanumeric(38)),
+        }
+    }
+
+    /// DE 22 position 3: the terminal can accept PINs.
+    const PIN_CAPABLE: u8 = b'1';
+
+    /// EMV tag 9F34 (CVM Results: method, condition, result). A verified PIN is `01 00 02`
+    /// (plaintext PIN verified by the ICC, condition "always", successful); anything else is
+    /// `3F 00 01` (no CVM performed, failed): the host learns only whether a PIN was verified,
+    /// which is all the terminal knows of it.
+    const fn cvm_results(pin_verified: bool) -> [u8; 3] {
+        if pin_verified {
+            [0x01, 0x00, 0x02]
+        } else {
+            [0x3F, 0x00, 0x01]
+        }
+    }
+
+    /// Whether 9F34 says a PIN was verified: a PIN method (01..05, bit 7 "apply next" ignored)
+    /// with result 02 (successful).
+    fn pin_verified_of(cvm: &[u8]) -> Option<bool> {
+        let [method, _condition, result] = *cvm else {
+            return None;
+        };
+        Some(matches!(method & 0x3F, 0x01..=0x05) && result == 0x02)
+    }
+
+    /// DE 22 (n3): the entry mode; position 3 must be 1 (PIN capable) or 2 (not), and
+    /// carries nothing this mapping decodes (see [`entry_code`]).
+    fn entry_of(de22: &[u8]) -> Option<EntryMode> {
+        let e = match de22.get(..2)? {
             b"05" => EntryMode::Chip,
             b"07" => EntryMode::Contactless,
             b"81" => EntryMode::Wallet,
             b"90" => EntryMode::Magstripe,
             _ => return None,
         };
-        Some((e, de22[2] == b'1'))
+        matches!(de22.get(2), Some(b'1' | b'2')).then_some(e)
     }
 
     /// Why a decoded message is not a request this mapping knows.
@@ -704,30 +965,58 @@ pub mod mapping {
         let text = |de| m.text(de).ok_or(Iso8583Error::Truncated);
         let number = |de| m.number(de).ok_or(Iso8583Error::Truncated);
         if m.mti == 800 {
+            require(&m, &REQUIRED_0800_FIELDS)?;
             return Ok(HostRequest::FetchBlockList {
                 terminal_id: text(41)?,
             });
         }
         if m.mti == 500 {
-            let count = |de: usize| {
-                number(de)
-                    .and_then(|v| u32::try_from(v).map_err(|_| Iso8583Error::NotNumeric(de as u8)))
-            };
+            // Required: DE 7, 11, 15 (settlement date), 41 and 63 (the totals per currency).
+            require(&m, &REQUIRED_0500_FIELDS)?;
+            let totals = recon_groups(m.get(63).ok_or(Iso8583Error::Truncated)?)
+                .ok_or(Iso8583Error::NotNumeric(63))?;
+            // DE 50 and 74/76/86/88, when present, must say what the one group says.
+            if let Some(cur) = m.number(50) {
+                let mut one = totals.currencies();
+                let agree = match (one.next(), one.next()) {
+                    (Some(t), None) => {
+                        u64::from(t.currency.0) == cur
+                            && m.number(74) == Some(u64::from(t.credits))
+                            && m.number(76) == Some(u64::from(t.debits))
+                            && m.number(86) == Some(t.credits_minor)
+                            && m.number(88) == Some(t.debits_minor)
+                    }
+                    _ => false,
+                };
+                if !agree {
+                    return Err(Iso8583Error::NotNumeric(50));
+                }
+            }
             return Ok(HostRequest::Reconcile {
                 terminal_id: text(41)?,
-                totals: ReconcileTotals {
-                    credits: count(74)?,
-                    debits: count(76)?,
-                    credits_minor: number(86)?,
-                    debits_minor: number(88)?,
-                },
+                totals,
             });
+        }
+        if !matches!(m.mti, 100 | 200 | 220 | 221 | 400 | 420 | 421) {
+            return Err(Iso8583Error::BadMti);
+        }
+        require(&m, &REQUIRED_TXN_FIELDS)?;
+        let icc = m.get(55).ok_or(Iso8583Error::Missing(55))?;
+        // DE 55 is well-formed BER-TLV as a whole, and has every required tag.
+        for tag in REQUIRED_TAGS {
+            match tlv::find(icc, Tag(tag)) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(Iso8583Error::Missing(55)),
+                Err(_) => return Err(Iso8583Error::BadLength(55)),
+            }
         }
         let pan =
             core::str::from_utf8(m.get(2).ok_or(Iso8583Error::Truncated)?).map_err(|_| BAD)?;
-        let (entry_mode, pin_verified) = entry_of(m.get(22).ok_or(Iso8583Error::Truncated)?)
+        let entry_mode = entry_of(m.get(22).ok_or(Iso8583Error::Truncated)?)
             .ok_or(Iso8583Error::NotNumeric(22))?;
-        let network = de55_network(m.get(55).ok_or(Iso8583Error::Truncated)?)
+        let network = de55_network(icc).ok_or(Iso8583Error::NotNumeric(55))?;
+        let pin_verified = de55_value(icc, 0x9F34)
+            .and_then(pin_verified_of)
             .ok_or(Iso8583Error::NotNumeric(55))?;
         let expiry = match m.number(14) {
             Some(v) => Expiry {
@@ -765,7 +1054,7 @@ pub mod mapping {
             },
             local_time: unix_of_de12(number(12)?),
             pin_verified,
-            auth_code: m.text(38).unwrap_or(""),
+            auth_code: auth_of(&m, icc)?,
             kind,
             related_seq: u32::try_from(related).map_err(|_| Iso8583Error::NotNumeric(90))?,
             repeat: matches!(m.mti, 221 | 421),
@@ -792,14 +1081,21 @@ pub mod mapping {
         request_mti - request_mti % 10 + 10
     }
 
-    /// Encodes the host's answer to a request of type `request_mti`.
+    /// Encodes the host's answer to `request` (as decoded with [`Message::decode`]).
     pub fn encode_response<'o>(
         resp: &HostResponse<'_>,
-        request_mti: u16,
+        request: &Message<'_>,
         f: &mut Fields,
         out: &'o mut [u8],
     ) -> Result<&'o [u8], Iso8583Error> {
-        let mut m = Message::new(response_mti(request_mti));
+        let mut m = Message::new(response_mti(request.mti));
+        // Every answer echoes the request's processing code, amount, trace number and terminal
+        // id (those it has): that is how a terminal knows the answer is to this request.
+        for de in [3, 4, 11, 41] {
+            if let Some(v) = request.get(de) {
+                m.set(de, v);
+            }
+        }
         match resp {
             HostResponse::AuthResult {
                 txn_seq,
@@ -854,18 +1150,38 @@ pub mod mapping {
         })
     }
 
+    /// Decodes the host's answer (without the length prefix) to the request last encoded with
+    /// `request`.
+    pub fn decode_answer<'b>(
+        request: &Fields,
+        body: &'b [u8],
+    ) -> Result<HostResponse<'b>, Iso8583Error> {
+        let m = Message::decode(body)?;
+        if request.sent_mti == 0 || m.mti != response_mti(request.sent_mti) {
+            return Err(Iso8583Error::NotItsAnswer(0));
+        }
+        // DE 11 and DE 41 say which request of which terminal this answers. DE 3 and DE 4 are
+        // echoed too, but not checked: a host may answer a partial approval with the approved
+        // amount, and the terminal declines that with the code anyway.
+        for (de, sent) in [(11usize, &request.de11[..]), (41, &request.de41[..])] {
+            if m.get(de) != Some(sent) {
+                return Err(Iso8583Error::NotItsAnswer(de as u8));
+            }
+        }
+        decode_response(body)
+    }
+
     /// Decodes the host's answer (without the length prefix).
     pub fn decode_response(body: &[u8]) -> Result<HostResponse<'_>, Iso8583Error> {
         let m = Message::decode(body)?;
         let seq = || {
-            m.number(37)
-                .and_then(|v| u32::try_from(v).ok())
-                .ok_or(Iso8583Error::Truncated)
+            let v = m.number(37).ok_or(Iso8583Error::Missing(37))?;
+            u32::try_from(v).map_err(|_| Iso8583Error::NotNumeric(37))
         };
         // DE 39 is an2: any two letters or digits are an answer (issue 9); the terminal decides
         // what an unknown one means, the decoder never drops it.
         let code = || {
-            let v = m.get(39).ok_or(Iso8583Error::Truncated)?;
+            let v = m.get(39).ok_or(Iso8583Error::Missing(39))?;
             let two: [u8; 2] = v.try_into().map_err(|_| Iso8583Error::BadLength(39))?;
             ResponseCode::new(two).ok_or(Iso8583Error::NotAlphanumeric(39))
         };
@@ -879,9 +1195,12 @@ pub mod mapping {
                 txn_seq: seq()?,
                 response_code: code()?,
             }),
-            810 => Ok(HostResponse::BlockList {
-                pans: PanList(m.text(48).unwrap_or("")),
-            }),
+            810 => {
+                code()?;
+                Ok(HostResponse::BlockList {
+                    pans: PanList(m.text(48).unwrap_or("")),
+                })
+            }
             510 => Ok(HostResponse::ReconcileResult {
                 in_balance: code()? == response_code::APPROVED,
             }),
@@ -893,6 +1212,35 @@ pub mod mapping {
     mod tests {
         extern crate std;
         use super::*;
+
+        /// The value of primitive tag `tag` in BER-TLV `icc` (short lengths are all this
+        /// mapping wrote before issue 9; the helper reads long ones too).
+        fn tlv_value<'b>(icc: &'b [u8], tag: &[u8]) -> Option<&'b [u8]> {
+            let mut i = 0;
+            while i < icc.len() {
+                let mut t = i + 1;
+                if icc[i] & 0x1F == 0x1F {
+                    while icc.get(t)? & 0x80 != 0 {
+                        t += 1;
+                    }
+                    t += 1;
+                }
+                let (len, v) = match *icc.get(t)? {
+                    n if n < 0x80 => (usize::from(n), t + 1),
+                    0x81 => (usize::from(*icc.get(t + 1)?), t + 2),
+                    0x82 => (
+                        usize::from(u16::from_be_bytes([*icc.get(t + 1)?, *icc.get(t + 2)?])),
+                        t + 3,
+                    ),
+                    _ => return None,
+                };
+                if &icc[i..t] == tag {
+                    return icc.get(v..v + len);
+                }
+                i = v + len;
+            }
+            None
+        }
 
         fn data() -> TxnData<'static> {
             TxnData {
@@ -924,13 +1272,13 @@ pub mod mapping {
         fn an_authorisation_has_the_documented_fields() {
             let mut f = Fields::new();
             let mut out = [0u8; MAX_WIRE];
-            let wire = encode_request(&HostRequest::Authorise(data()), &mut f, &mut out)
+            let wire = encode_request(&HostRequest::Authorise(data()), &env(), &mut f, &mut out)
                 .unwrap()
                 .to_vec();
             let m = Message::decode(&wire[2..]).unwrap();
             assert_eq!(m.mti, 200);
             assert_eq!(m.get(12), Some(&b"260302101500"[..]), "DE 12 YYMMDDhhmmss");
-            assert_eq!(m.get(22), Some(&b"051"[..]), "chip, PIN verified");
+            assert_eq!(m.get(22), Some(&b"051"[..]), "chip, PIN capable");
             assert_eq!(m.get(37), Some(&b"000001234567"[..]));
             assert_eq!(m.get(11), Some(&b"234567"[..]));
             assert_eq!(m.get(14), Some(&b"3012"[..]));
@@ -949,6 +1297,197 @@ pub mod mapping {
                 decode_request(&wire[2..]).unwrap(),
                 HostRequest::Authorise(data())
             );
+        }
+
+        /// DE 22 position 3 is the terminal's PIN entry capability (ISO 8583:1987: 1 can accept
+        /// PINs, 2 cannot), the same whether or not this cardholder's PIN was verified; the
+        /// verification result is EMV tag 9F34 (CVM Results) in DE 55.
+        #[test]
+        fn de22_is_pin_capability_and_the_cvm_result_is_in_9f34() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            for verified in [true, false] {
+                let mut d = data();
+                d.pin_verified = verified;
+                let req = HostRequest::Authorise(d);
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
+                let m = Message::decode(&wire[2..]).unwrap();
+                assert_eq!(m.get(22), Some(&b"051"[..]), "PIN verified: {verified}");
+                let cvm = tlv_value(m.get(55).unwrap(), &[0x9F, 0x34]).expect("9F34 in DE 55");
+                let want: &[u8] = if verified {
+                    &[0x01, 0x00, 0x02]
+                } else {
+                    &[0x3F, 0x00, 0x01]
+                };
+                assert_eq!(cvm, want, "PIN verified: {verified}");
+                assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+            }
+        }
+
+        fn env() -> Envelope {
+            Envelope {
+                transmitted_at: 1_772_446_507, // 2026-03-02T10:15:07Z
+                stan: 1_000_042,
+                cryptogram: None,
+            }
+        }
+
+        /// Network management (0800) carries DE 7 (transmission date and time, UTC) and DE 11
+        /// (its own trace number), as every ISO 8583 host expects of it; so does every request.
+        #[test]
+        fn network_management_carries_de7_and_de11() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let req = HostRequest::FetchBlockList {
+                terminal_id: "TERM0001",
+            };
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.mti, 800);
+            assert_eq!(m.get(7), Some(&b"0302101507"[..]), "DE 7 MMDDhhmmss");
+            assert_eq!(m.get(11), Some(&b"000042"[..]), "DE 11 n6");
+            assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+            let wire = encode_request(&HostRequest::Authorise(data()), &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.get(7), Some(&b"0302101507"[..]), "DE 7 on an 0200");
+            assert_eq!(
+                m.get(11),
+                Some(&b"234567"[..]),
+                "an 0200's DE 11 is its sequence number"
+            );
+        }
+
+        /// Answers echo DE 3, 4, 11 and 41 of their request, and the terminal takes only an
+        /// answer that does: one whose DE 11 or DE 41 differs answers another request.
+        #[test]
+        fn answers_echo_their_request_and_the_terminal_checks_it() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let auth = HostResponse::AuthResult {
+                txn_seq: 1234567,
+                response_code: response_code::APPROVED,
+                auth_code: "123456",
+            };
+            let block = HostResponse::BlockList {
+                pans: PanList("5019100000000030"),
+            };
+            for (req, resp, echoed) in [
+                (
+                    HostRequest::Authorise(data()),
+                    auth,
+                    &[3usize, 4, 11, 41][..],
+                ),
+                (
+                    HostRequest::FetchBlockList {
+                        terminal_id: "TERM0001",
+                    },
+                    block,
+                    &[11, 41][..],
+                ),
+            ] {
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
+                let request = Message::decode(&wire[2..]).unwrap();
+                let mut hf = Fields::new();
+                let mut hout = [0u8; MAX_WIRE];
+                let answer = encode_response(&resp, &request, &mut hf, &mut hout)
+                    .unwrap()
+                    .to_vec();
+                let m = Message::decode(&answer[2..]).unwrap();
+                for de in echoed {
+                    assert_eq!(m.get(*de), request.get(*de), "DE {de} of {:04}", m.mti);
+                }
+                assert_eq!(decode_answer(&f, &answer[2..]), Ok(resp));
+                // The same answer with another DE 11, then another DE 41: not this request's.
+                for (de, other) in [(11usize, &b"999999"[..]), (41, &b"TERM0002"[..])] {
+                    let mut wrong = m;
+                    wrong.set(de, other);
+                    let mut wout = [0u8; MAX_WIRE];
+                    let w = wrong.encode(&mut wout).unwrap().to_vec();
+                    assert_eq!(
+                        decode_answer(&f, &w[2..]),
+                        Err(Iso8583Error::NotItsAnswer(de as u8)),
+                        "DE {de} of {:04}",
+                        m.mti
+                    );
+                }
+            }
+        }
+
+        /// DE 38 carries authorisation codes only. An offline approval's marker is where EMV
+        /// puts it, tag 8A (authorisation response code, "Y1"/"Y3") in DE 55; the reserve
+        /// marker is DE 60; a code (a phone authorisation, say) stays in DE 38.
+        #[test]
+        fn de38_carries_only_authorisation_codes() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            for (auth, de38, tag_8a, de60) in [
+                ("Y3", None, Some(&b"Y3"[..]), None),
+                ("Y1", None, Some(&b"Y1"[..]), None),
+                ("R", None, None, Some(&b"R"[..])),
+                ("UNRES", None, None, Some(&b"UNRES"[..])),
+                ("STORED", None, None, Some(&b"STORED"[..])),
+                ("AB1234", Some(&b"AB1234"[..]), None, None),
+            ] {
+                let mut d = data();
+                d.expiry = Expiry { year: 0, month: 0 };
+                d.auth_code = auth;
+                let req = HostRequest::Advice(d);
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
+                let m = Message::decode(&wire[2..]).unwrap();
+                assert_eq!(m.get(38), de38, "{auth}: DE 38");
+                assert_eq!(tlv_value(m.get(55).unwrap(), &[0x8A]), tag_8a, "{auth}: 8A");
+                assert_eq!(m.get(60), de60, "{auth}: DE 60");
+                assert_eq!(decode_request(&wire[2..]).unwrap(), req, "{auth}");
+            }
+        }
+
+        /// DE 55 carries a cryptogram (9F26, eight bytes), and a message missing a required
+        /// field or a required DE 55 tag is rejected, not read with a default.
+        #[test]
+        fn required_fields_and_the_cryptogram() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let req = HostRequest::Authorise(data());
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            let icc = m.get(55).unwrap();
+            let ac = tlv_value(icc, &[0x9F, 0x26]).expect("9F26 in DE 55");
+            assert_eq!(ac.len(), 8);
+            assert_eq!(ac, &test_cryptogram(&data())[..], "deterministic");
+            let mut other = data();
+            other.amount.minor += 1;
+            assert_ne!(test_cryptogram(&other), test_cryptogram(&data()));
+            for de in [2usize, 3, 4, 7, 11, 12, 22, 23, 37, 41, 42, 49, 55] {
+                let mut without = m;
+                without.fields[de] = None;
+                let mut o = [0u8; MAX_WIRE];
+                let w = without.encode(&mut o).unwrap().to_vec();
+                assert_eq!(
+                    decode_request(&w[2..]),
+                    Err(Iso8583Error::Missing(de as u8)),
+                    "0200 without DE {de}"
+                );
+            }
+            // DE 55 without 9F26 (the last tag): rejected too.
+            let cut = &icc[..icc.len() - 11];
+            assert_eq!(&icc[icc.len() - 11..icc.len() - 8], &[0x9F, 0x26, 0x08]);
+            let mut without = m;
+            without.set(55, cut);
+            let mut o = [0u8; MAX_WIRE];
+            let w = without.encode(&mut o).unwrap().to_vec();
+            assert_eq!(decode_request(&w[2..]), Err(Iso8583Error::Missing(55)));
         }
 
         #[test]
@@ -981,14 +1520,18 @@ pub mod mapping {
                 } else {
                     HostRequest::Authorise(d)
                 };
-                let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+                let wire = encode_request(&req, &env(), &mut f, &mut out)
+                    .unwrap()
+                    .to_vec();
                 assert_eq!(request_mti(&wire[2..]), Some(mti), "{kind:?}");
                 assert_eq!(decode_request(&wire[2..]).unwrap(), req, "{kind:?}");
             }
             let req = HostRequest::FetchBlockList {
                 terminal_id: "TERM0001",
             };
-            let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
             assert_eq!(decode_request(&wire[2..]).unwrap(), req);
         }
 
@@ -1029,7 +1572,7 @@ pub mod mapping {
                 (HostResponse::ReconcileResult { in_balance: true }, 500),
                 (HostResponse::ReconcileResult { in_balance: false }, 500),
             ] {
-                let wire = encode_response(&resp, mti, &mut f, &mut out)
+                let wire = encode_response(&resp, &Message::new(mti), &mut f, &mut out)
                     .unwrap()
                     .to_vec();
                 assert_eq!(request_mti(&wire[2..]), Some(mti + 10));
@@ -1065,23 +1608,85 @@ pub mod mapping {
             assert!(decode_response(&wire[2..]).is_err());
         }
 
+        fn dkk(minor: u64) -> Amount {
+            Amount {
+                minor,
+                currency: Currency::DKK,
+            }
+        }
+
+        /// DKK and NOK totals are two totals, never one figure: DE 63 carries one group per
+        /// currency and the 1987 fields, which have room for one currency only, are left out.
         #[test]
-        fn reconciliation_carries_counts_and_amounts() {
+        fn reconciliation_never_adds_currencies() {
             let mut f = Fields::new();
             let mut out = [0u8; MAX_WIRE];
-            let totals = ReconcileTotals {
-                debits: 3,
-                debits_minor: 380_00,
-                credits: 1,
-                credits_minor: 80_00,
-            };
+            let mut totals = ReconcileTotals::default();
+            totals.add(dkk(100_00), false).unwrap();
+            totals
+                .add(
+                    Amount {
+                        minor: 50_00,
+                        currency: Currency::NOK,
+                    },
+                    false,
+                )
+                .unwrap();
+            totals.add(dkk(25_00), true).unwrap();
+            assert_eq!(totals.get(Currency::DKK).unwrap().debits_minor, 100_00);
+            assert_eq!(totals.get(Currency::NOK).unwrap().debits_minor, 50_00);
             let req = HostRequest::Reconcile {
                 terminal_id: "TERM0001",
                 totals,
             };
-            let wire = encode_request(&req, &mut f, &mut out).unwrap().to_vec();
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            for de in [50, 74, 76, 86, 88] {
+                assert_eq!(m.get(de), None, "DE {de} with two currencies");
+            }
+            let mut de63 = std::vec::Vec::new();
+            de63.extend_from_slice(b"208000000000100000000010000000000002500");
+            de63.extend_from_slice(b"0000000000010000");
+            de63.extend_from_slice(b"578000000000000000000010000000000000000");
+            de63.extend_from_slice(b"0000000000005000");
+            assert_eq!(m.get(63), Some(de63.as_slice()));
+            assert_eq!(m.get(15), Some(&b"0302"[..]));
+            assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+            // A currency named twice, or a missing DE 15, is no reconciliation.
+            let mut twice = m;
+            let both = [&de63[..55], &de63[..55]].concat();
+            twice.set(63, &both);
+            let mut o = [0u8; MAX_WIRE];
+            let w = twice.encode(&mut o).unwrap().to_vec();
+            assert!(decode_request(&w[2..]).is_err());
+            let mut undated = m;
+            undated.fields[15] = None;
+            let w = undated.encode(&mut o).unwrap().to_vec();
+            assert!(decode_request(&w[2..]).is_err());
+        }
+
+        #[test]
+        fn reconciliation_carries_counts_and_amounts() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let mut totals = ReconcileTotals::default();
+            for minor in [100_00, 200_00, 80_00] {
+                totals.add(dkk(minor), false).unwrap();
+            }
+            totals.add(dkk(80_00), true).unwrap();
+            let req = HostRequest::Reconcile {
+                terminal_id: "TERM0001",
+                totals,
+            };
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
             assert_eq!(request_mti(&wire[2..]), Some(500));
             let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.get(15), Some(&b"0302"[..]), "DE 15 settlement date MMDD");
+            assert_eq!(m.get(50), Some(&b"208"[..]), "DE 50: the one currency");
             assert_eq!(m.get(76), Some(&b"0000000003"[..]), "DE 76 debits, number");
             assert_eq!(
                 m.get(88),

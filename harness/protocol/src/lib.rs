@@ -6,6 +6,7 @@
 //!
 //! * [`frame`]: COBS framing, CRC-32 and the frame header (version, kind, sequence number).
 //! * [`message`]: requests, responses and events carried inside frames (postcard encoding).
+//! * [`tlv`]: BER-TLV for ISO 8583 DE 55 (multi-byte tags, long-form lengths).
 //! * [`host_link`]: the interim terminal <-> acquirer message set (replaced by ISO 8583 later).
 #![no_std]
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod frame;
 pub mod host_link;
 pub mod iso8583;
 pub mod message;
+pub mod tlv;
 
 pub use frame::{Frame, FrameDecoder, FrameError, FrameKind};
 pub use message::*;

@@ -559,6 +559,77 @@ pub enum Event<'a> {
     Prompt(Awaiting),
 }
 
+/// Longest strings, in bytes, each side sends (PROTOCOL.md 4.5): a terminal without an
+/// allocator sizes its buffers from these. The harness never sends a longer string than its
+/// limits here (it refuses to send such a request); a valid value is often shorter, and the
+/// harness sends invalid ones up to the limit to see them refused.
+pub mod limits {
+    /// `CardData::pan` (12..19 digits).
+    pub const PAN: usize = 19;
+    /// `CardData::account` (a BankAxept card's 11 digits; scenarios may give up to 20).
+    pub const CARD_ACCOUNT: usize = 20;
+    /// `EnterPin` (4..12 digits, or empty).
+    pub const PIN: usize = 12;
+    /// `ReserveDetails::id_reference`.
+    pub const ID_REFERENCE: usize = 32;
+    /// `ReserveDetails::note_account`.
+    pub const NOTE_ACCOUNT: usize = 32;
+    /// `ReserveDetails::phone_auth_code`.
+    pub const PHONE_AUTH_CODE: usize = 16;
+    /// Terminal to harness: `DeviceInfo` model, serial, firmware version.
+    pub const DEVICE_TEXT: usize = 32;
+    /// Terminal to harness: `DeviceInfo::build_hash` (hex of a SHA-256: 64).
+    pub const BUILD_HASH: usize = 64;
+    /// Terminal to harness: `DeviceInfo::terminal_id` (ISO 8583 DE 41, ans8).
+    pub const TERMINAL_ID: usize = 8;
+    /// Terminal to harness: `DeviceInfo::merchant_id` (ISO 8583 DE 42, ans15).
+    pub const MERCHANT_ID: usize = 15;
+    /// Terminal to harness: `TxnResult::auth_code`.
+    pub const AUTH_CODE: usize = 6;
+    /// Terminal to harness: `TxnResult::receipt` (what fits one frame with the rest of Done).
+    pub const RECEIPT: usize = 1000;
+    /// Terminal to harness: `Event::Display`.
+    pub const DISPLAY: usize = 64;
+}
+
+impl Request<'_> {
+    /// The first string longer than its [`limits`] entry, by name; `None` if all fit.
+    pub fn over_limit(&self) -> Option<&'static str> {
+        let fields: &[(&str, usize, &'static str)] = match self {
+            Request::PresentCard(c) => &[
+                (c.pan.0, limits::PAN, "pan"),
+                (c.account, limits::CARD_ACCOUNT, "account"),
+            ],
+            Request::EnterPin(p) => &[(p.0, limits::PIN, "pin")],
+            Request::EnterReserveDetails(n) => &[
+                (n.id_reference, limits::ID_REFERENCE, "id_reference"),
+                (n.note_account, limits::NOTE_ACCOUNT, "note_account"),
+                (
+                    n.phone_auth_code,
+                    limits::PHONE_AUTH_CODE,
+                    "phone_auth_code",
+                ),
+            ],
+            _ => &[],
+        };
+        fields
+            .iter()
+            .find(|(text, max, _)| text.len() > *max)
+            .map(|(_, _, name)| *name)
+    }
+}
+
+/// Decodes a frame's payload as exactly one message: bytes left over after it make the
+/// payload malformed (PROTOCOL.md 4), as a missing byte does.
+pub fn from_payload<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, postcard::Error> {
+    // postcard::from_bytes ignores what follows the message; the protocol does not, so that a
+    // sender's encoding bug or a damaged payload that still passes the CRC is not half-read.
+    match postcard::take_from_bytes(payload)? {
+        (message, []) => Ok(message),
+        _ => Err(postcard::Error::DeserializeBadEncoding),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -631,5 +702,68 @@ mod tests {
         assert_eq!(bytes, &[0x04, 0x86, 0x62, 0xd0, 0x01, 0x00]);
         let back: Request = postcard::from_bytes(bytes).unwrap();
         assert_eq!(back, req);
+    }
+
+    /// A payload is one message and nothing else: a Ping with a byte after it is malformed,
+    /// not a Ping (a terminal answers it Rejected(Malformed); the harness retries nothing and
+    /// reports a bad response).
+    #[test]
+    fn trailing_bytes_after_a_payload_are_malformed() {
+        assert_eq!(
+            from_payload::<Request>(&[0x01, 0x05]),
+            Ok(Request::Ping { nonce: 5 })
+        );
+        assert!(from_payload::<Request>(&[0x01, 0x05, 0x00]).is_err());
+        assert!(from_payload::<Response>(&[0x01, 0x05, 0xFF]).is_err());
+        assert!(from_payload::<Event>(&[0x00, 0x01, 0x00]).is_err());
+        assert!(from_payload::<Request>(&[0x01]).is_err(), "truncated");
+    }
+
+    /// No string the harness sends is longer than its documented limit, so a terminal
+    /// without an allocator can size its buffers: a request with a longer one is refused.
+    #[test]
+    fn strings_over_their_limit_are_named() {
+        let note = |id: &'static str, account: &'static str, code: &'static str| {
+            Request::EnterReserveDetails(ReserveDetails {
+                attendant_present: true,
+                id_type: IdType::Passport,
+                id_reference: id,
+                note_account: account,
+                phone_auth_code: code,
+            })
+        };
+        let at = "x".repeat(32).leak();
+        let over = "x".repeat(33).leak();
+        assert_eq!(note(at, "12345678903", "AB1234").over_limit(), None);
+        assert_eq!(note(over, "1", "").over_limit(), Some("id_reference"));
+        assert_eq!(note("1", over, "").over_limit(), Some("note_account"));
+        assert_eq!(
+            note("1", "1", &over[..17]).over_limit(),
+            Some("phone_auth_code")
+        );
+        assert_eq!(
+            Request::EnterPin(PinText(&over[..13])).over_limit(),
+            Some("pin")
+        );
+        assert_eq!(Request::EnterPin(PinText(&over[..12])).over_limit(), None);
+        let card = |pan: &'static str, account: &'static str| {
+            Request::PresentCard(CardData {
+                entry_mode: EntryMode::Chip,
+                network: Network::Dankort,
+                pan: PanText(pan),
+                expiry: Expiry {
+                    year: 2030,
+                    month: 1,
+                },
+                pan_seq: 1,
+                account,
+            })
+        };
+        assert_eq!(card("5019100000000006", "").over_limit(), None);
+        assert_eq!(card("50191000000000060000", "").over_limit(), Some("pan"));
+        assert_eq!(
+            card("5019100000000006", &over[..21]).over_limit(),
+            Some("account")
+        );
     }
 }

@@ -108,7 +108,7 @@ impl ResponseBytes {
     /// The response.
     pub fn get(&self) -> Response<'_> {
         // Checked in `request` before this value was made.
-        postcard::from_bytes(&self.0)
+        payhil_protocol::from_payload(&self.0)
             .unwrap_or(Response::Rejected(payhil_protocol::RequestError::Malformed))
     }
 }
@@ -222,7 +222,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                 Ok(r) => r?,
             };
             if let Incoming::Event(_, payload) = incoming {
-                if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
+                if let Ok(Event::Boot { boot_count }) = payhil_protocol::from_payload(&payload) {
                     // The Boot event is the start of the terminal's numbering.
                     self.last_event_seq = Some(0);
                     return Ok(boot_count);
@@ -236,6 +236,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let what = format!("{req:?} (#{id})");
+        // The protocol promises a terminal its strings' lengths (PROTOCOL.md 4.5): a request
+        // that breaks the promise is the harness's error, never sent.
+        if let Some(field) = req.over_limit() {
+            return Err(LinkError::Write {
+                device: self.device.clone(),
+                request: what,
+                cause: format!("{field} is longer than the protocol allows"),
+            });
+        }
         let mut buf = [0u8; MAX_ENCODED + 1];
         // Leading delimiter: ends any partial frame the terminal holds from line noise.
         buf[0] = 0;
@@ -265,7 +274,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     };
                 match incoming {
                     Incoming::Response(seq, payload) if seq == id => {
-                        match postcard::from_bytes::<Response>(&payload) {
+                        match payhil_protocol::from_payload::<Response>(&payload) {
                             Ok(resp) => {
                                 self.transcript
                                     .record(Source::FromTerminal, format!("{resp:?} (#{id})"));
@@ -289,7 +298,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                         );
                     }
                     Incoming::Event(_, payload) => {
-                        if let Ok(Event::Boot { boot_count }) = postcard::from_bytes(&payload) {
+                        if let Ok(Event::Boot { boot_count }) =
+                            payhil_protocol::from_payload(&payload)
+                        {
                             // Before the first answer a Boot is how a device that was just
                             // powered up announces itself; later it means a restart.
                             if self.in_session {
@@ -381,7 +392,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 format!("response #{}", f.seq),
                             ),
                             FrameKind::Event => {
-                                let text = match postcard::from_bytes::<Event>(f.payload) {
+                                let text = match payhil_protocol::from_payload::<Event>(f.payload) {
                                     Ok(ev) => format!("event {}: {ev:?}", f.seq),
                                     Err(e) => format!("event {}: undecodable ({e})", f.seq),
                                 };

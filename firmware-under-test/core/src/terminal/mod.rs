@@ -255,6 +255,11 @@ impl<'a, F: Flash> Terminal<'a, F> {
         }
     }
 
+    /// The controlled clock, Unix seconds: the host link's transmission time (ISO 8583 DE 7).
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
     /// Power-ups since format, including this one.
     pub fn boot_count(&self) -> u32 {
         self.journal.boot_count()
