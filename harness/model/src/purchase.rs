@@ -195,6 +195,10 @@ pub struct Model {
     network_up: bool,
     /// The link accepts but never answers: every request goes unanswered.
     blackhole: bool,
+    /// The link was just cut under a connection the terminal may keep open: its next request
+    /// may be written before it learns of the cut, and then it cannot know the host did not
+    /// get it (the proxy had closed the connection; the terminal only saw its write go out).
+    just_cut: bool,
     /// Faults on the link: any exchange may fail at any byte.
     flaky: bool,
     /// Offline items certainly not yet forwarded.
@@ -228,6 +232,7 @@ impl Model {
             now: 0,
             network_up: true,
             blackhole: false,
+            just_cut: false,
             flaky: false,
             certain: Vec::new(),
             uncertain: Vec::new(),
@@ -255,6 +260,7 @@ impl Model {
 
     /// The network between terminal and host changed.
     pub fn set_network(&mut self, up: bool) {
+        self.just_cut = self.network_up && !up;
         self.network_up = up;
         self.blackhole = false;
         if up {
@@ -265,6 +271,7 @@ impl Model {
 
     /// The link swallows everything (accepts, never answers).
     pub fn set_blackhole(&mut self) {
+        self.just_cut = self.network_up;
         self.network_up = false;
         self.blackhole = true;
     }
@@ -628,11 +635,18 @@ impl Model {
 
     /// Records what the terminal did with a card transaction.
     pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome, seq: u32) {
+        let reached = self.reaches_for_host(p);
+        // The first request after a cut may have been written to the cut connection.
+        let maybe_written = self.just_cut && reached && !self.network_up;
+        if reached {
+            self.just_cut = false;
+        }
         if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
             // Sent but never answered, then declined: the terminal stores a reversal, since
-            // the host may have approved (PBS-03). On a faulty link it may or may not have.
-            let unanswered = self.blackhole || (self.flaky && self.network_up);
-            if unanswered && self.reaches_for_host(p) {
+            // the host may have approved (PBS-03). On a faulty link it may or may not have;
+            // right after a cut it may think it did.
+            let unanswered = self.blackhole || (self.flaky && self.network_up) || maybe_written;
+            if unanswered && reached {
                 let item = Pending {
                     seq: 0,
                     pan: p.card.pan.clone(),
@@ -957,6 +971,22 @@ mod tests {
             m.predict(&p),
             Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
         );
+    }
+
+    /// Found under load: right after a cut, the terminal's first request may go out on the
+    /// connection the proxy had just closed; the terminal cannot know the host did not get it
+    /// and rightly stores a reversal of what it then declines (PBS-03). The model allows it for
+    /// that first request only.
+    #[test]
+    fn pbs_03_the_first_request_after_a_cut_may_leave_a_stored_reversal() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_clock(1_800_000_000);
+        m.set_network(false);
+        let p = input("dankort", 100_00, EntryMode::Contactless);
+        m.observe(&p, Outcome::Declined, 1);
+        assert_eq!(m.queue_bounds(), (0, 1), "maybe a stored reversal");
+        m.observe(&p, Outcome::Declined, 2);
+        assert_eq!(m.queue_bounds(), (0, 1), "only the first request after the cut");
     }
 
     #[test]
