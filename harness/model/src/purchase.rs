@@ -558,7 +558,7 @@ impl Model {
         }
         let reserved: u64 = self
             .pending(true)
-            .filter(|i| i.network == Network::BankAxept)
+            .filter(|i| i.network == Network::BankAxept && i.purchase)
             .map(|i| i.amount.minor)
             .fold(0, u64::saturating_add);
         let cap = self.cfg.reserve_cap_minor;
