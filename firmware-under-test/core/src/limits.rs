@@ -80,8 +80,9 @@ pub struct Attempt {
     pub entry_mode: EntryMode,
     /// This presentation is a fallback after the chip could not be read (SUPPORT-03).
     pub fallback: bool,
-    /// The cardholder's PIN was verified.
-    pub pin_verified: bool,
+    /// The cardholder entered the PIN (NETS-08). The card verifies it before an offline
+    /// approval (see the terminal's `card_verdict`), after the limit engine has allowed it.
+    pub pin_entered: bool,
     /// The card is on the terminal's blocked list (CARD-10).
     pub blocked: bool,
     /// The host can be reached.
@@ -162,7 +163,7 @@ fn offline_route(l: &Limits, a: &Attempt) -> Result<(), Reason> {
         Network::BankAxept => return Err(Reason::ReserveNotAllowed),
         Network::Dankort | Network::Visa | Network::Mastercard => {}
     }
-    if !a.pin_verified {
+    if !a.pin_entered {
         return Err(Reason::OfflinePinRequired); // NETS-08
     }
     if a.amount.currency != l.currency || a.amount.minor > l.offline_per_transaction_minor {
@@ -217,7 +218,7 @@ mod tests {
             network: Network::Dankort,
             entry_mode: EntryMode::Chip,
             fallback: false,
-            pin_verified: true,
+            pin_entered: true,
             blocked: false,
             host_reachable: false,
             forced_offline: false,
@@ -358,7 +359,7 @@ mod tests {
     #[test]
     fn nets_08_offline_needs_the_pin() {
         let a = Attempt {
-            pin_verified: false,
+            pin_entered: false,
             ..attempt(100)
         };
         assert_eq!(route(&L, &a), Err(Reason::OfflinePinRequired));

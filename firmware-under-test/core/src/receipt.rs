@@ -84,6 +84,8 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::OnlineOnly => "HOST NEEDED: TRY AGAIN LATER",
         Reason::CaptureExceedsAuthorised => "OVER APPROVED AMOUNT",
         Reason::NoSuchTransaction => "NO SUCH TRANSACTION",
+        Reason::PinIncorrect => "INCORRECT PIN",
+        Reason::PinTriesExceeded => "PIN TRIES EXCEEDED",
     }
 }
 

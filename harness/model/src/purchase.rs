@@ -10,7 +10,7 @@ use crate::reserve::{self, Note};
 use payhil_cards::catalogue::{IssuerBehaviour, TestCard};
 use payhil_cards::{Pan, Pin};
 use payhil_protocol::{Amount, Currency, EntryMode, Network, Outcome, Reason, TxnKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The terminal configuration the model assumes (must match the terminal under test).
 #[derive(Debug, Clone, Copy)]
@@ -213,7 +213,13 @@ pub struct Model {
     charged: Vec<(u32, Pan, i64, u64)>,
     /// Approved transactions by sequence number.
     done: BTreeMap<u32, Done>,
+    /// Each card's PIN-try counter as the rules have it (EMV: a wrong PIN uses a try, the
+    /// right one resets the counter, none left blocks the PIN); absent: untouched, full.
+    pin_tries: HashMap<Pan, u8>,
 }
+
+/// A test card's PIN-try limit (EMV; the card instrument's [`payhil_cards::instrument`]).
+const PIN_TRY_LIMIT: u8 = payhil_cards::instrument::PIN_TRY_LIMIT;
 
 fn issuer(card: &TestCard) -> Prediction {
     match card.issuer {
@@ -240,7 +246,52 @@ impl Model {
             block_list_known: false,
             charged: Vec::new(),
             done: BTreeMap::new(),
+            pin_tries: HashMap::new(),
         }
+    }
+
+    fn tries_left(&self, pan: &Pan) -> u8 {
+        self.pin_tries.get(pan).copied().unwrap_or(PIN_TRY_LIMIT)
+    }
+
+    /// What the card says of the PIN entered, when the terminal asks it (offline, once nothing
+    /// else refuses the payment): `None` verified, else the decline's reason. A blocked PIN is
+    /// refused whatever was entered.
+    fn card_refusal(&self, p: &PurchaseInput) -> Option<Reason> {
+        if self.tries_left(&p.card.pan) == 0 {
+            Some(Reason::PinTriesExceeded)
+        } else if p.pin.as_ref() != Some(&p.card.pin) {
+            Some(Reason::PinIncorrect)
+        } else {
+            None
+        }
+    }
+
+    /// An offline prediction once the card has verified the PIN entered: an approval becomes
+    /// the card's refusal if it refuses (issue 9: the card verifies the PIN offline). Without a
+    /// PIN the card is not asked (the bypass is refused before, NETS-08).
+    fn after_card(&self, p: &PurchaseInput, offline: Prediction) -> Prediction {
+        let Some(why) = p.pin.as_ref().and_then(|_| self.card_refusal(p)) else {
+            return offline;
+        };
+        Prediction(
+            offline
+                .0
+                .into_iter()
+                .map(|(o, r)| {
+                    if o == Outcome::ApprovedOffline {
+                        (Outcome::Declined, why)
+                    } else {
+                        (o, r)
+                    }
+                })
+                .fold(Vec::new(), |mut v, x| {
+                    if !v.contains(&x) {
+                        v.push(x);
+                    }
+                    v
+                }),
+        )
     }
 
     /// The clock was set.
@@ -441,7 +492,7 @@ impl Model {
                 self.exposure(&p.card.pan, true),
                 self.certain.len() + self.uncertain.len(),
             );
-            offline_outcome(&low).or(offline_outcome(&high))
+            self.after_card(p, offline_outcome(&low).or(offline_outcome(&high)))
         };
         // A faulty link: the answer may come, or be lost and the terminal decide offline.
         if reachable {
@@ -511,8 +562,9 @@ impl Model {
         if p.network == Network::VisaDebit {
             why.push(Reason::OfflineCardTypeNotAllowed); // NETS-05
         }
-        if p.pin.as_ref() != Some(&p.card.pin) {
-            why.push(Reason::OfflinePinRequired); // NETS-08
+        // NETS-08: no PIN at all (bypass). A wrong one is the card's to refuse (after_card).
+        if p.pin.is_none() {
+            why.push(Reason::OfflinePinRequired);
         }
         let limit = self.cfg.offline_limit;
         let total = exposure.saturating_add(p.amount.minor);
@@ -574,6 +626,10 @@ impl Model {
         if !before.is_empty() {
             return Prediction::declined_for_any(&before);
         }
+        // The card verifies the PIN entered before the note is asked for.
+        if let Some(why) = p.pin.as_ref().and_then(|_| self.card_refusal(p)) {
+            return declined(why);
+        }
         // The checks on the note (BAX-03..08); without a note they cannot be done (BAX-07).
         let Some(n) = &p.note else {
             return declined(Reason::Cancelled);
@@ -634,7 +690,8 @@ impl Model {
     }
 
     /// Records what the terminal did with a card transaction.
-    pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome, seq: u32) {
+    pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome, reason: Reason, seq: u32) {
+        self.observe_pin(p, outcome, reason);
         let reached = self.reaches_for_host(p);
         // The first request after a cut may have been written to the cut connection.
         let maybe_written = self.just_cut && reached && !self.network_up;
@@ -691,6 +748,36 @@ impl Model {
                 self.queue(item)
             }
         }
+    }
+
+    /// The card's PIN-try counter after the payment: it moves only when the card was asked,
+    /// which the outcome tells (the card is asked last, once nothing else refuses offline).
+    fn observe_pin(&mut self, p: &PurchaseInput, outcome: Outcome, reason: Reason) {
+        let Some(pin) = &p.pin else { return };
+        let left = self.tries_left(&p.card.pan);
+        let asked = match (outcome, reason) {
+            (Outcome::Declined, Reason::PinIncorrect | Reason::PinTriesExceeded) => true,
+            (Outcome::ApprovedOffline, _) => true,
+            // A BankAxept reserve payment refused on its note was verified before the note.
+            (
+                Outcome::Declined,
+                Reason::ReserveAttendantRequired
+                | Reason::ReserveIdInvalid
+                | Reason::ReserveAccountInvalid
+                | Reason::ReserveAuthCodeRequired
+                | Reason::Cancelled,
+            ) => p.network == Network::BankAxept,
+            _ => false,
+        };
+        if !asked || left == 0 {
+            return;
+        }
+        let now = if *pin == p.card.pin {
+            PIN_TRY_LIMIT
+        } else {
+            left - 1
+        };
+        self.pin_tries.insert(p.card.pan.clone(), now);
     }
 
     /// Predicts the capture of pre-authorisation `of` (CARD-06).
@@ -832,7 +919,7 @@ mod tests {
                 m.predict(&p),
                 Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
             );
-            m.observe(&p, Outcome::ApprovedOffline, 0);
+            m.observe(&p, Outcome::ApprovedOffline, Reason::Approved, 0);
             // Beyond the split window, so each purchase stands alone (PBS-05).
             m.advance_clock(11 * 60);
         }
@@ -867,7 +954,12 @@ mod tests {
                     m.predict(&p),
                     Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
                 );
-                m.observe(&p, Outcome::ApprovedOffline, m.queue_bounds().0 + 1);
+                m.observe(
+                    &p,
+                    Outcome::ApprovedOffline,
+                    Reason::Approved,
+                    m.queue_bounds().0 + 1,
+                );
             } else {
                 assert_eq!(
                     m.predict(&p),
@@ -884,7 +976,7 @@ mod tests {
         m.set_clock(1_800_000_000);
         m.set_network(false);
         let p = input("dankort", 125_50, EntryMode::Chip);
-        m.observe(&p, Outcome::ApprovedOffline, 7);
+        m.observe(&p, Outcome::ApprovedOffline, Reason::Approved, 7);
         assert_eq!(m.queue_amount_bounds(), (125_50, 125_50));
         m.set_network(true);
         assert_eq!(
@@ -901,9 +993,9 @@ mod tests {
         m.set_clock(1_800_000_000);
         m.set_network(false);
         let p = input("dankort", 100_00, EntryMode::Chip);
-        m.observe(&p, Outcome::ApprovedOffline, 7);
+        m.observe(&p, Outcome::ApprovedOffline, Reason::Approved, 7);
         m.advance_clock(11 * 60);
-        m.observe(&p, Outcome::ApprovedOffline, 8);
+        m.observe(&p, Outcome::ApprovedOffline, Reason::Approved, 8);
         m.set_network(true);
         m.queue_reported_empty(|seq| seq == 7);
         assert_eq!(m.queue_bounds(), (1, 1), "#8 never reached the host");
@@ -953,7 +1045,7 @@ mod tests {
         });
         m.set_clock(1_800_000_000);
         let p = input("dankort", 800_00, EntryMode::Chip);
-        m.observe(&p, Outcome::ApprovedOnline, 1);
+        m.observe(&p, Outcome::ApprovedOnline, Reason::Approved, 1);
         assert_eq!(
             m.predict(&p),
             Prediction::exact(Outcome::Declined, Reason::GamblingDailyLimit)
@@ -983,10 +1075,14 @@ mod tests {
         m.set_clock(1_800_000_000);
         m.set_network(false);
         let p = input("dankort", 100_00, EntryMode::Contactless);
-        m.observe(&p, Outcome::Declined, 1);
+        m.observe(&p, Outcome::Declined, Reason::Approved, 1);
         assert_eq!(m.queue_bounds(), (0, 1), "maybe a stored reversal");
-        m.observe(&p, Outcome::Declined, 2);
-        assert_eq!(m.queue_bounds(), (0, 1), "only the first request after the cut");
+        m.observe(&p, Outcome::Declined, Reason::Approved, 2);
+        assert_eq!(
+            m.queue_bounds(),
+            (0, 1),
+            "only the first request after the cut"
+        );
     }
 
     #[test]
@@ -997,6 +1093,43 @@ mod tests {
         assert_eq!(
             m.predict(&p),
             Prediction::exact(Outcome::Declined, Reason::OfflineContactlessNotAllowed)
+        );
+    }
+
+    /// Issue 9: offline, the card verifies the PIN. A wrong PIN is declined PinIncorrect and
+    /// uses one of the card's three tries; with none left even the right PIN is declined
+    /// PinTriesExceeded; no PIN at all stays NETS-08's OfflinePinRequired.
+    #[test]
+    fn issue_9_offline_the_card_verifies_the_pin_and_counts_the_tries() {
+        let mut m = Model::new(ModelConfig::default());
+        m.set_clock(1_800_000_000);
+        m.set_network(false);
+        let right = input("dankort", 100_00, EntryMode::Chip);
+        let mut wrong = right.clone();
+        wrong.pin = Pin::parse("0000");
+        let mut bypass = right.clone();
+        bypass.pin = None;
+        let declined = |r| Prediction::exact(Outcome::Declined, r);
+        assert_eq!(m.predict(&bypass), declined(Reason::OfflinePinRequired));
+        m.observe(&bypass, Outcome::Declined, Reason::OfflinePinRequired, 1);
+        // A wrong PIN, then the right one: the counter is reset.
+        assert_eq!(m.predict(&wrong), declined(Reason::PinIncorrect));
+        m.observe(&wrong, Outcome::Declined, Reason::PinIncorrect, 2);
+        assert_eq!(
+            m.predict(&right),
+            Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
+        );
+        m.observe(&right, Outcome::ApprovedOffline, Reason::Approved, 3);
+        for seq in 4..7 {
+            assert_eq!(m.predict(&wrong), declined(Reason::PinIncorrect));
+            m.observe(&wrong, Outcome::Declined, Reason::PinIncorrect, seq);
+        }
+        assert_eq!(m.predict(&right), declined(Reason::PinTriesExceeded));
+        // Online the card is not asked (the host decides; issue 9 step 2 sends the PIN).
+        m.set_network(true);
+        assert_eq!(
+            m.predict(&wrong),
+            Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
         );
     }
 }

@@ -262,6 +262,9 @@ pub enum Request<'a> {
         /// For captures and reversals: the sequence number of the transaction referred to.
         reference: u32,
     },
+    /// 15: the card's verdict on the PIN block the terminal sent ([`Response::VerifyPin`]);
+    /// the harness plays the card.
+    CardVerdict(PinVerdict),
 }
 
 /// Kinds of transaction.
@@ -290,6 +293,73 @@ pub enum Awaiting {
     Pin,
     /// The debit-note details of a BankAxept reserve payment.
     ReserveDetails,
+    /// The card's verdict on the PIN the terminal asked it to verify offline
+    /// ([`Response::VerifyPin`], answered by [`Request::CardVerdict`]).
+    CardVerdict,
+}
+
+/// An EMV plaintext-PIN VERIFY block (EMV Book 3, 6.5.12; ISO 9564 format 2): control nibble 2,
+/// the PIN's length as one nibble, the PIN's digits, `F` padding; 8 bytes. The terminal sends it
+/// to the card for offline PIN verification. `Debug` never shows it: its digits are the PIN.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub struct PinBlock(pub [u8; 8]);
+
+impl PinBlock {
+    /// The block of a PIN of 4 to 12 ASCII digits; `None` for anything else.
+    pub fn format2(pin: &str) -> Option<Self> {
+        let d = pin.as_bytes();
+        if !(4..=12).contains(&d.len()) || !d.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut nibbles = [0xFu8; 16];
+        nibbles[0] = 2;
+        // 4..=12 fits a nibble.
+        nibbles[1] = d.len() as u8;
+        for (n, c) in nibbles[2..].iter_mut().zip(d) {
+            *n = c - b'0';
+        }
+        let mut block = [0u8; 8];
+        for (i, b) in block.iter_mut().enumerate() {
+            *b = (nibbles[2 * i] << 4) | nibbles[2 * i + 1];
+        }
+        Some(Self(block))
+    }
+
+    /// Whether this is a well-formed format 2 block of exactly `pin` (a card's comparison with
+    /// its reference PIN). A malformed block matches nothing.
+    pub fn is_of(&self, pin: &str) -> bool {
+        Self::format2(pin).is_some_and(|b| b == *self)
+    }
+
+    /// Whether the block is well formed: control 2, length 4..12, digits, then `F` padding.
+    pub fn is_well_formed(&self) -> bool {
+        let nib = |i: usize| (self.0[i / 2] >> (4 * (1 - i % 2))) & 0xF;
+        let len = usize::from(nib(1));
+        nib(0) == 2
+            && (4..=12).contains(&len)
+            && (2..2 + len).all(|i| nib(i) <= 9)
+            && (2 + len..16).all(|i| nib(i) == 0xF)
+    }
+}
+
+impl fmt::Debug for PinBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PinBlock(<redacted>)")
+    }
+}
+
+/// The card's answer to an offline PIN verification (EMV VERIFY: 9000, 63Cx, 6983).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinVerdict {
+    /// 0: the PIN is the card's (9000); its try counter is back to its maximum.
+    Verified,
+    /// 1: the PIN is wrong (63Cx); the card has `tries_left` tries before it blocks the PIN.
+    Wrong {
+        /// Tries left after this one (0: the PIN is now blocked).
+        tries_left: u8,
+    },
+    /// 2: the PIN was already blocked (6983): no try was made.
+    Blocked,
 }
 
 /// How a transaction ended.
@@ -375,6 +445,10 @@ pub enum Reason {
     /// The terminal could not journal the transaction (its storage failed or is inconsistent),
     /// so it did not approve it.
     StorageFailure,
+    /// The PIN was wrong: the card (offline) or the issuer (online) said so.
+    PinIncorrect,
+    /// The PIN's tries are used up: the card (offline) or the issuer (online) blocked it.
+    PinTriesExceeded,
 }
 
 /// Who a terminal is: fixed by its build and configuration.
@@ -501,6 +575,9 @@ pub enum Response<'a> {
     PoweringOff,
     /// 8: settlement totals per network.
     Totals(SettlementTotals),
+    /// 9: the terminal decided offline and asks the card to verify the PIN (EMV VERIFY,
+    /// plaintext PIN); it now waits for [`Request::CardVerdict`] ([`Awaiting::CardVerdict`]).
+    VerifyPin(PinBlock),
 }
 
 /// One network's batch: how many transactions and their sum in minor units.
@@ -684,6 +761,53 @@ mod tests {
         assert_eq!(postcard::from_bytes::<Reason>(bytes).unwrap(), r);
         let old = postcard::to_slice(&Reason::HostDeclinedNumeric(5), &mut buf).unwrap();
         assert_eq!(old, &[0x05, 0x05]);
+    }
+
+    #[test]
+    fn offline_pin_messages_match_protocol_md() {
+        let mut buf = [0u8; 16];
+        // Response 9, then the 8 bytes of the block as they are (no length).
+        let block = PinBlock::format2("1234").unwrap();
+        assert_eq!(block.0, [0x24, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        let bytes = postcard::to_slice(&Response::VerifyPin(block), &mut buf).unwrap();
+        assert_eq!(
+            bytes,
+            &[0x09, 0x24, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        );
+        assert_eq!(
+            PinBlock::format2("739216123456").unwrap().0,
+            [0x2C, 0x73, 0x92, 0x16, 0x12, 0x34, 0x56, 0xFF]
+        );
+        assert!(PinBlock::format2("123").is_none() && PinBlock::format2("12a4").is_none());
+        assert!(block.is_well_formed() && block.is_of("1234") && !block.is_of("1235"));
+        assert!(!PinBlock([0x24, 0x12, 0x34, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF]).is_well_formed());
+        assert_eq!(format!("{block:?}"), "PinBlock(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Response::VerifyPin(block)),
+            "VerifyPin(PinBlock(<redacted>))"
+        );
+        // Request 15 (0x0f), then the verdict: 0 verified, 1 wrong + tries left, 2 blocked.
+        let v = |p| postcard::to_slice(&Request::CardVerdict(p), &mut [0u8; 4]).map(|b| b.to_vec());
+        assert_eq!(v(PinVerdict::Verified).unwrap(), [0x0f, 0x00]);
+        assert_eq!(
+            v(PinVerdict::Wrong { tries_left: 2 }).unwrap(),
+            [0x0f, 0x01, 0x02]
+        );
+        assert_eq!(v(PinVerdict::Blocked).unwrap(), [0x0f, 0x02]);
+        // Awaiting 4, Reasons 31 and 32: appended, earlier indices unchanged.
+        let one = |b: &[u8]| b.to_vec();
+        assert_eq!(
+            one(postcard::to_slice(&Awaiting::CardVerdict, &mut buf).unwrap()),
+            [0x04]
+        );
+        assert_eq!(
+            one(postcard::to_slice(&Reason::PinIncorrect, &mut buf).unwrap()),
+            [0x1f]
+        );
+        assert_eq!(
+            one(postcard::to_slice(&Reason::PinTriesExceeded, &mut buf).unwrap()),
+            [0x20]
+        );
     }
 
     #[test]

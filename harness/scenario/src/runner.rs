@@ -131,6 +131,8 @@ struct Run {
     now: i64,
     /// What the terminal approved, as the harness recorded it (the oracle's side).
     ledger: Ledger,
+    /// The cards, played by the harness: each one's PIN-try counter, for the whole run.
+    cards: payhil_cards::instrument::CardInstrument,
     /// The fault epoch: a new one at every network change, fault change and power cut.
     fault_epoch: u64,
     /// Faults are active on the link.
@@ -242,6 +244,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         }),
         now: DEFAULT_CLOCK,
         ledger: Ledger::default(),
+        cards: payhil_cards::instrument::CardInstrument::new(),
         fault_epoch: 0,
         faulty: false,
         end_pending: scn.end_with_pending,

@@ -79,6 +79,7 @@ impl<F: Flash> Terminal<'_, F> {
             related_seq: reference,
             forced_offline: false,
             card,
+            pin: None,
             pin_verified: false,
         };
         let txn = match self.claim_seq(txn) {
@@ -176,6 +177,7 @@ impl<F: Flash> Terminal<'_, F> {
             related_seq: original.seq,
             tip_minor: 0,
             forced_offline: false,
+            pin: None,
             pin_verified: false,
             ..*original
         };
@@ -218,7 +220,7 @@ mod tests {
         );
         // Host down: declined, not stored.
         start_dankort(&mut t, TxnKind::Refund, 80_00, 0);
-        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+        let Step::Reply(Response::Done(r)) = no_host(&mut t, HostUnreachable::NotSent) else {
             panic!()
         };
         assert_eq!(
@@ -306,7 +308,7 @@ mod tests {
             txn(&mut t, TxnKind::Reversal, 0, 0, 2),
             Step::Host(_)
         ));
-        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+        let Step::Reply(Response::Done(r)) = no_host(&mut t, HostUnreachable::NotSent) else {
             panic!()
         };
         assert_eq!(r.outcome, Outcome::ApprovedOffline);
@@ -339,7 +341,7 @@ mod tests {
             t.host_result(Ok(HostResponse::BlockList { pans: PanList("") })),
             Step::Host(HostRequest::Advice(_))
         ));
-        t.host_result(Err(HostUnreachable::NotSent));
+        no_host(&mut t, HostUnreachable::NotSent);
         let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Reversal, 0, 0, seq) else {
             panic!()
         };

@@ -258,7 +258,7 @@ mod tests {
                 let c = card(pan, network, EntryMode::Chip);
                 let got = match start(&mut t, dkk(100), c, Some("1234")) {
                     Some(r) => outcome(Some(r)),
-                    None => match t.host_result(Err(HostUnreachable::NotSent)) {
+                    None => match no_host(&mut t, HostUnreachable::NotSent) {
                         Step::Reply(Response::Done(d)) => (d.outcome, d.reason),
                         other => panic!("{other:?}"),
                     },

@@ -32,7 +32,7 @@ use crate::text::TextBuf;
 use payhil_protocol::host_link::{HostRequest, HostResponse};
 use payhil_protocol::{
     Amount, Awaiting, DeviceInfo, EntryMode, Expiry, Identity, Network, Outcome, PROTOCOL_VERSION,
-    Reason, Request, RequestError, Response, TxnKind, TxnResult,
+    PinBlock, Reason, Request, RequestError, Response, TxnKind, TxnResult,
 };
 
 /// Capacity of the offline queue (pending index).
@@ -125,7 +125,20 @@ struct Txn {
     related_seq: u32,
     forced_offline: bool,
     card: Card,
+    /// The PIN the cardholder entered, as the block the card verifies offline; `None` when
+    /// none was entered (bypass) and once the card has given its verdict. Only ever in RAM: a
+    /// transaction's record never holds it (PBS-01). Its `Debug` is redacted.
+    pin: Option<PinBlock>,
+    /// The card verified the PIN (offline): only then does the receipt say "PIN VERIFIED".
     pin_verified: bool,
+}
+
+impl Txn {
+    /// The cardholder entered a PIN (verified or still to be verified): what NETS-08 asks of
+    /// an offline payment before the card is asked.
+    fn pin_entered(&self) -> bool {
+        self.pin.is_some() || self.pin_verified
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +160,12 @@ enum State {
     AwaitingPin(Txn),
     AwaitingHost(Txn),
     AwaitingReserve(Txn),
+    /// The terminal decided offline and asked the card to verify the PIN; `forced` is the
+    /// offline decision's own (see [`Terminal::offline`]), to resume it once verified.
+    AwaitingCardVerdict {
+        txn: Txn,
+        forced: bool,
+    },
     FetchingBlockList {
         after: After,
     },
@@ -287,6 +306,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 | State::AwaitingPin(_)
                 | State::AwaitingHost(_)
                 | State::AwaitingReserve(_)
+                | State::AwaitingCardVerdict { .. }
         );
         self.state = State::Idle;
         self.receipt.clear();
@@ -316,6 +336,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
             State::AwaitingCard { .. } => Awaiting::Card,
             State::AwaitingPin(_) => Awaiting::Pin,
             State::AwaitingReserve(_) => Awaiting::ReserveDetails,
+            State::AwaitingCardVerdict { .. } => Awaiting::CardVerdict,
             _ => Awaiting::Nothing,
         }
     }
@@ -390,8 +411,10 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     return self.wrong_state();
                 };
                 // An empty PIN is a bypass: the cardholder pressed OK without entering one.
-                let p = pin.0.as_bytes();
-                txn.pin_verified = (4..=12).contains(&p.len()) && p.iter().all(u8::is_ascii_digit);
+                // The PIN is kept only as the block the card verifies if the payment goes
+                // offline; nobody has verified it yet.
+                txn.pin = PinBlock::format2(pin.0);
+                txn.pin_verified = false;
                 self.authorise(txn)
             }
             Request::EnterReserveDetails(details) => {
@@ -403,18 +426,20 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Request::Cancel => match self.state {
                 State::AwaitingCard { .. } | State::AwaitingPin(_) => self.abort(Reason::Cancelled),
                 // The reserve checks could not be done: the payment is reversed (BAX-07).
-                State::AwaitingReserve(txn) => self.finish(
-                    txn,
-                    Outcome::Declined,
-                    Reason::Cancelled,
-                    TxnStatus::Declined,
-                ),
+                State::AwaitingReserve(txn) | State::AwaitingCardVerdict { txn, .. } => self
+                    .finish(
+                        txn,
+                        Outcome::Declined,
+                        Reason::Cancelled,
+                        TxnStatus::Declined,
+                    ),
                 _ => self.wrong_state(),
             },
             Request::QueueStatus => self.queue_status(),
             Request::ForwardQueue => self.start_forwarding(After::Queue),
             Request::PowerCut => Step::Reply(Response::PoweringOff),
             Request::Reconcile => self.reconcile(),
+            Request::CardVerdict(verdict) => self.card_verdict(verdict),
         }
     }
 
@@ -486,7 +511,7 @@ mod tests {
             EntryMode::Chip,
         )));
         t.handle(&Request::EnterPin(PinText("1234")));
-        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+        let Step::Reply(Response::Done(r)) = no_host(&mut t, HostUnreachable::NotSent) else {
             panic!()
         };
         assert_eq!(r.outcome, Outcome::ApprovedOffline);
@@ -557,8 +582,20 @@ mod tests {
             } else {
                 Err(HostUnreachable::NotSent)
             };
-            let Step::Reply(Response::Done(r)) = t.host_result(answer) else {
-                panic!("a write error is not a power loss")
+            let r = if online {
+                match t.host_result(answer) {
+                    Step::Reply(r) => strip(r),
+                    _ => panic!("a write error is not a power loss"),
+                }
+            } else {
+                // Offline, the card verifies the PIN first; the approval is then not durable.
+                match no_host(&mut t, HostUnreachable::NotSent) {
+                    Step::Reply(r) => r,
+                    _ => panic!("a write error is not a power loss"),
+                }
+            };
+            let Response::Done(r) = r else {
+                panic!("{r:?}")
             };
             assert_eq!(
                 (r.outcome, r.reason),

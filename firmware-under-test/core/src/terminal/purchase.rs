@@ -10,8 +10,8 @@ use crate::limits::{self, Attempt, Route};
 use crate::reserve;
 use payhil_protocol::host_link::{HostRequest, HostResponse, ResponseCode, TxnData, response_code};
 use payhil_protocol::{
-    Amount, Awaiting, CardData, EntryMode, Expiry, Network, Outcome, PanText, Reason, RequestError,
-    ReserveDetails, Response, TxnKind,
+    Amount, Awaiting, CardData, EntryMode, Expiry, Network, Outcome, PanText, PinVerdict, Reason,
+    RequestError, ReserveDetails, Response, TxnKind,
 };
 
 #[cfg(test)]
@@ -128,6 +128,7 @@ impl<F: Flash> Terminal<'_, F> {
             related_seq: 0,
             forced_offline,
             card,
+            pin: None,
             pin_verified: false,
         };
         if expired(card.expiry, self.now) {
@@ -188,7 +189,7 @@ impl<F: Flash> Terminal<'_, F> {
             network: txn.card.network,
             entry_mode: txn.card.entry_mode,
             fallback: txn.card.fallback,
-            pin_verified: txn.pin_verified,
+            pin_entered: txn.pin_entered(),
             // Learned blocks count whenever the decision may be offline (CARD-10).
             blocked: self.is_blocked(&txn.card.pan, !host_reachable || txn.forced_offline),
             host_reachable,
@@ -285,7 +286,8 @@ impl<F: Flash> Terminal<'_, F> {
             entry_mode: t.card.entry_mode,
             amount: t.amount,
             local_time: self.now,
-            pin_verified: t.pin_verified,
+            // DE 22 / 9F34 say what the cardholder did: entered the PIN.
+            pin_verified: t.pin_entered(),
             auth_code: "",
         }
     }
@@ -409,7 +411,15 @@ impl<F: Flash> Terminal<'_, F> {
             Ok(f) => f,
             Err(e) => return self.storage_fault(e),
         };
-        match limits::route(&self.cfg.limits, &facts) {
+        let route = limits::route(&self.cfg.limits, &facts);
+        if let (Ok(_), Some(block), false) = (route, txn.pin, txn.pin_verified) {
+            // Everything else allows the offline payment: the card verifies the PIN the
+            // cardholder entered before it is approved (EMV offline plaintext PIN). Asked
+            // last, so that the card's try counter moves only when the PIN decides.
+            self.state = State::AwaitingCardVerdict { txn, forced };
+            return Step::Reply(Response::VerifyPin(block));
+        }
+        match route {
             Ok(Route::Reserve) => {
                 self.state = State::AwaitingReserve(txn);
                 Step::Reply(Response::Accepted {
@@ -422,6 +432,34 @@ impl<F: Flash> Terminal<'_, F> {
                 self.approve_stored(txn, None)
             }
             Err(reason) => self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined),
+        }
+    }
+
+    /// The card's verdict on the PIN block it was sent: verified, the offline decision goes
+    /// on; wrong or blocked, the payment is declined with its own reason. The block is dropped
+    /// either way: the PIN is not kept past the card's answer.
+    pub(super) fn card_verdict(&mut self, verdict: PinVerdict) -> Step<'_> {
+        let State::AwaitingCardVerdict { mut txn, forced } = self.state else {
+            return self.wrong_state();
+        };
+        txn.pin = None;
+        match verdict {
+            PinVerdict::Verified => {
+                txn.pin_verified = true;
+                self.offline(txn, forced)
+            }
+            PinVerdict::Wrong { .. } => self.finish(
+                txn,
+                Outcome::Declined,
+                Reason::PinIncorrect,
+                TxnStatus::Declined,
+            ),
+            PinVerdict::Blocked => self.finish(
+                txn,
+                Outcome::Declined,
+                Reason::PinTriesExceeded,
+                TxnStatus::Declined,
+            ),
         }
     }
 

@@ -190,7 +190,7 @@ mod tests {
             month: 12,
         };
         assert!(start(&mut t, dkk(10_00), c, Some("1234")).is_none());
-        let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+        let Step::Reply(Response::Done(r)) = no_host(&mut t, HostUnreachable::NotSent) else {
             panic!()
         };
         assert_eq!(r.outcome, Outcome::ApprovedOffline);
@@ -223,7 +223,7 @@ mod tests {
         );
         assert_eq!(t.poll_timeout(), Some(t0 + i64::from(HOST_ANSWER_S)));
         // No answer: approved offline, and the queue is forwarded after the retry interval.
-        t.host_result(Err(HostUnreachable::NoAnswer));
+        no_host(&mut t, HostUnreachable::NoAnswer);
         let retry = i64::from(cfg().forward_retry_s);
         assert_eq!(t.poll_timeout(), Some(t0 + retry));
         // A forwarding round in progress: the host's answer is what is due.

@@ -5,7 +5,9 @@ extern crate std;
 pub(super) use super::*;
 pub(super) use crate::flash::NorFlash;
 pub(super) use payhil_protocol::host_link::{HostRequest, HostResponse, PanList, response_code};
-pub(super) use payhil_protocol::{CardData, Currency, IdType, PanText, PinText, ReserveDetails};
+pub(super) use payhil_protocol::{
+    CardData, Currency, IdType, PanText, PinText, PinVerdict, ReserveDetails,
+};
 
 pub(super) fn cfg() -> Config<'static> {
     Config {
@@ -146,7 +148,7 @@ pub(super) fn offline_purchase(t: &mut T<'_>, minor: u64) -> (Outcome, Reason, u
         )
         .is_none()
     );
-    match t.host_result(Err(HostUnreachable::NotSent)) {
+    match no_host(t, HostUnreachable::NotSent) {
         Step::Reply(Response::Done(r)) => (r.outcome, r.reason, r.txn_seq),
         other => panic!("{other:?}"),
     }
@@ -167,7 +169,7 @@ pub(super) fn reserve_until_details(t: &mut T<'_>, minor: u64) {
         .is_none()
     );
     assert!(matches!(
-        t.host_result(Err(HostUnreachable::NotSent)),
+        no_host(t, HostUnreachable::NotSent),
         Step::Reply(Response::Accepted {
             awaiting: Awaiting::ReserveDetails
         })
@@ -254,5 +256,32 @@ pub(super) fn declined_by(t: &mut T<'_>, code: &[u8; 2]) -> (Outcome, Reason, st
     })) {
         Step::Reply(Response::Done(d)) => (d.outcome, d.reason, d.receipt.into()),
         other => panic!("{other:?}"),
+    }
+}
+
+/// The host gives no answer (`why`); if the terminal then asks the card to verify the PIN, the
+/// card answers as a test card whose PIN is "1234" (verified, else wrong with two tries left).
+/// Returns what the tests look at, without the borrow of the terminal (see [`strip`]).
+pub(super) fn no_host<F: Flash>(t: &mut Terminal<'_, F>, why: HostUnreachable) -> Step<'static> {
+    let block = match t.host_result(Err(why)) {
+        Step::Reply(Response::VerifyPin(b)) => b,
+        Step::Reply(r) => return Step::Reply(strip(r)),
+        Step::Halt => return Step::Halt,
+        Step::Host(h) => panic!("{h:?}"),
+    };
+    card_answers(t, block)
+}
+
+/// The card's answer to `block` as [`no_host`] gives it.
+pub(super) fn card_answers<F: Flash>(t: &mut Terminal<'_, F>, block: PinBlock) -> Step<'static> {
+    let verdict = if block.is_of("1234") {
+        PinVerdict::Verified
+    } else {
+        PinVerdict::Wrong { tries_left: 2 }
+    };
+    match t.handle(&Request::CardVerdict(verdict)) {
+        Step::Reply(r) => Step::Reply(strip(r)),
+        Step::Halt => Step::Halt,
+        Step::Host(h) => panic!("{h:?}"),
     }
 }

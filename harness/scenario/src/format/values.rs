@@ -307,4 +307,6 @@ pub(super) const REASONS: &[Reason] = &[
     Reason::OnlineOnly,
     Reason::CaptureExceedsAuthorised,
     Reason::NoSuchTransaction,
+    Reason::PinIncorrect,
+    Reason::PinTriesExceeded,
 ];

@@ -85,6 +85,12 @@ impl Run {
             let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
             r = self.request(&Request::EnterPin(PinText(pin))).await?;
         }
+        if let Response::VerifyPin(block) = r.get() {
+            // The terminal decided offline and asks the card to verify the PIN: the card
+            // instrument answers as the card would, and counts the try.
+            let verdict = self.cards.verify(&spec.card, &block);
+            r = self.request(&Request::CardVerdict(verdict)).await?;
+        }
         if r.get()
             == (Response::Accepted {
                 awaiting: Awaiting::ReserveDetails,
@@ -113,7 +119,8 @@ impl Run {
             ));
         };
         let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
-        self.model.observe(&input, result.outcome, result.txn_seq);
+        self.model
+            .observe(&input, result.outcome, result.reason, result.txn_seq);
         let approved = matches!(
             result.outcome,
             Outcome::ApprovedOnline | Outcome::ApprovedOffline

@@ -75,7 +75,7 @@ fn support_03_unreadable_chip_then_fallback_only_online() {
         t.handle(&Request::EnterPin(PinText("1234"))),
         Step::Host(_)
     ));
-    let Step::Reply(Response::Done(r)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+    let Step::Reply(Response::Done(r)) = no_host(&mut t, HostUnreachable::NotSent) else {
         panic!()
     };
     assert_eq!(
@@ -283,7 +283,7 @@ fn card_10_a_host_answer_blocked_lost_or_stolen_blocks_the_card_offline() {
         // Another card is not affected.
         let other = card("4571100000000009", Network::Dankort, EntryMode::Chip);
         assert!(start(&mut t, dkk(100_00), other, Some("1234")).is_none());
-        let Step::Reply(Response::Done(d)) = t.host_result(Err(HostUnreachable::NotSent)) else {
+        let Step::Reply(Response::Done(d)) = no_host(&mut t, HostUnreachable::NotSent) else {
             panic!()
         };
         assert_eq!(d.outcome, Outcome::ApprovedOffline, "{text}");
@@ -328,4 +328,50 @@ fn card_10_an_online_approval_lifts_a_learned_block() {
     assert_eq!(approve(&mut t, seq).0, Outcome::ApprovedOnline);
     let mut t = boot(&mut mem);
     assert_eq!(offline_purchase(&mut t, 100_00).0, Outcome::ApprovedOffline);
+}
+
+/// Issue 9: offline, the card verifies the PIN (EMV plaintext PIN, format 2 block). A wrong PIN
+/// is declined PinIncorrect, a blocked one PinTriesExceeded, each receipt says so, and "PIN
+/// VERIFIED" is printed only after the card verified it: never for a PIN nobody checked.
+#[test]
+fn issue_9_offline_the_card_verifies_the_pin() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let chip = card(DANKORT, Network::Dankort, EntryMode::Chip);
+    // Returns the verdict's outcome, reason and receipt for `pin` after the host did not answer.
+    let offline = |t: &mut T<'_>, pin: &'static str, verdict: PinVerdict| {
+        assert!(start(t, dkk(100_00), chip, Some(pin)).is_none());
+        let Step::Reply(Response::VerifyPin(block)) = t.host_result(Err(HostUnreachable::NotSent))
+        else {
+            panic!("offline with a PIN: the card is asked")
+        };
+        assert_eq!(block, PinBlock::format2(pin).unwrap());
+        assert_eq!(t.awaiting(), Awaiting::CardVerdict);
+        match t.handle(&Request::CardVerdict(verdict)) {
+            Step::Reply(Response::Done(d)) => {
+                (d.outcome, d.reason, std::string::String::from(d.receipt))
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let (o, r, receipt) = offline(&mut t, "4321", PinVerdict::Wrong { tries_left: 2 });
+    assert_eq!((o, r), (Outcome::Declined, Reason::PinIncorrect));
+    assert!(receipt.contains("INCORRECT PIN") && !receipt.contains("PIN VERIFIED"));
+    let (o, r, receipt) = offline(&mut t, "1234", PinVerdict::Blocked);
+    assert_eq!((o, r), (Outcome::Declined, Reason::PinTriesExceeded));
+    assert!(receipt.contains("PIN TRIES EXCEEDED") && !receipt.contains("PIN VERIFIED"));
+    let (o, r, receipt) = offline(&mut t, "1234", PinVerdict::Verified);
+    assert_eq!((o, r), (Outcome::ApprovedOffline, Reason::Approved));
+    assert!(receipt.contains("PIN VERIFIED"), "{receipt}");
+    // A verdict nobody asked for is refused.
+    assert!(matches!(
+        t.handle(&Request::CardVerdict(PinVerdict::Verified)),
+        Step::Reply(Response::Rejected(RequestError::WrongState {
+            awaiting: Awaiting::Nothing
+        }))
+    ));
+    // Online, nobody verified the PIN (the host is not asked to): no "PIN VERIFIED".
+    let (o, _, receipt) = declined_by(&mut t, b"00");
+    assert_eq!(o, Outcome::ApprovedOnline);
+    assert!(!receipt.contains("PIN VERIFIED"), "{receipt}");
 }
