@@ -1,12 +1,14 @@
 //! The host's records and decisions.
 
+use des::TdesEde2;
+use des::cipher::{BlockDecrypt, KeyInit};
 use payhil_cards::catalogue::{self, IssuerBehaviour, TestCard};
 use payhil_cards::{MaskedPan, Pan};
 use payhil_protocol::host_link::{
-    AuthMark, HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode, TxnData,
-    response_code as rc,
+    AuthMark, EncryptedPinBlock, HostRequest, HostResponse, PanList, ReconcileTotals, ResponseCode,
+    TEST_PIN_KEY, TxnData, response_code as rc,
 };
-use payhil_protocol::{Amount, EntryMode, Expiry, Network, TxnKind};
+use payhil_protocol::{Amount, EntryMode, Expiry, Network, PinBlock, TxnKind};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -117,6 +119,21 @@ pub struct Books {
     pub configured_answers: Vec<(Pan, ResponseCode)>,
     /// Test cards a scenario defined for this run, known to the issuer besides the catalogue's.
     pub cards: Vec<TestCard>,
+    /// The issuer's PIN-try counter per card (online PIN), where it is not full: a wrong PIN
+    /// uses a try, the right one resets it, none left refuses every PIN (75).
+    pub pin_tries: Vec<(Pan, u8)>,
+}
+
+/// The issuer's PIN-try limit, the same as the card's own (`payhil_cards::instrument`).
+const PIN_TRY_LIMIT: u8 = payhil_cards::instrument::PIN_TRY_LIMIT;
+
+/// The PIN inside DE 52: decrypted with the documented test PIN key (2-key TDES), then read as
+/// an ISO 9564 format 0 block for the card. `None` if it is not one.
+fn online_pin(block: &EncryptedPinBlock, pan: &str) -> Option<PinBlock> {
+    let cipher = TdesEde2::new(&TEST_PIN_KEY.into());
+    let mut b = block.0.into();
+    cipher.decrypt_block(&mut b);
+    PinBlock::from_iso0(&b.into(), pan)
 }
 
 impl Books {
@@ -126,6 +143,25 @@ impl Books {
             .iter()
             .find(|c| c.pan.reveal() == pan)
             .or_else(|| catalogue::by_pan(pan))
+    }
+
+    /// The issuer checks an online PIN (DE 52) against the card's: `None` when it is right
+    /// (the counter is reset), else 55 (wrong or unreadable; one try used) or 75 (no tries
+    /// left, whatever the PIN). Called once per transaction: a repeat gets the booked answer.
+    fn check_pin(&mut self, pan: &Pan, block: &EncryptedPinBlock) -> Option<ResponseCode> {
+        let card_pin = self.card(pan.reveal())?.pin.clone();
+        let at = self.pin_tries.iter().position(|(p, _)| p == pan);
+        let left = at.map_or(PIN_TRY_LIMIT, |i| self.pin_tries[i].1);
+        if left == 0 {
+            return Some(rc::PIN_TRIES_EXCEEDED);
+        }
+        let right = online_pin(block, pan.reveal()).is_some_and(|p| p.is_of(card_pin.reveal()));
+        let now = if right { PIN_TRY_LIMIT } else { left - 1 };
+        match at {
+            Some(i) => self.pin_tries[i].1 = now,
+            None => self.pin_tries.push((pan.clone(), now)),
+        }
+        (!right).then_some(rc::INCORRECT_PIN)
     }
 
     /// Card numbers of the test cards the issuer has blocked (CARD-10).
@@ -306,9 +342,13 @@ impl Books {
                     };
                     (SettledKind::Offline, code, auth)
                 } else {
+                    // The PIN first: an issuer answers nothing else for a wrong one.
+                    let pin_refusal = d.pin_block.and_then(|b| self.check_pin(&pan, &b));
                     (
                         SettledKind::Online,
-                        configured.unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d)),
+                        pin_refusal
+                            .or(configured)
+                            .unwrap_or_else(|| issuer_decision(self.card(d.pan.0), d)),
                         auth_code(d.txn_seq),
                     )
                 };
@@ -544,6 +584,7 @@ mod tests {
             kind: TxnKind::Purchase,
             related_seq: 0,
             repeat: false,
+            pin_block: None,
         }
     }
 
@@ -756,5 +797,50 @@ mod tests {
             reply.message(),
             HostResponse::ReconcileResult { in_balance: true }
         );
+    }
+
+    /// Issue 9: the issuer decrypts DE 52 with the test PIN key and compares it with the
+    /// card's PIN: 55 for a wrong one (a try used), 75 once none are left, whatever the PIN; the
+    /// right one resets the counter. A repeat of one transaction is answered as booked.
+    #[test]
+    fn issue_9_the_issuer_verifies_the_online_pin_and_counts_the_tries() {
+        use des::cipher::BlockEncrypt;
+        let pan = "5019100000000006";
+        let encrypt = |pin: &str| {
+            let clear = PinBlock::format2(pin).unwrap().iso0(pan).unwrap();
+            let mut b = clear.into();
+            TdesEde2::new(&TEST_PIN_KEY.into()).encrypt_block(&mut b);
+            Some(EncryptedPinBlock(b.into()))
+        };
+        let mut books = Books::default();
+        let mut answer = |seq: u32, pin: &str| {
+            let mut d = data(seq, pan);
+            d.pin_block = encrypt(pin);
+            match books.handle(&HostRequest::Authorise(d)) {
+                Reply::Txn { response_code, .. } => response_code,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(answer(1, "1111"), rc::INCORRECT_PIN);
+        assert_eq!(
+            answer(1, "739216"),
+            rc::INCORRECT_PIN,
+            "a repeat: as booked"
+        );
+        assert_eq!(answer(2, "739216"), rc::APPROVED);
+        for seq in 3..6 {
+            assert_eq!(answer(seq, "1111"), rc::INCORRECT_PIN);
+        }
+        assert_eq!(answer(6, "739216"), rc::PIN_TRIES_EXCEEDED);
+        // Without DE 52 (no PIN entered) the issuer decides as before.
+        let mut d = data(7, "5019100000000014");
+        d.pin_block = None;
+        assert!(matches!(
+            books.handle(&HostRequest::Authorise(d)),
+            Reply::Txn {
+                response_code: rc::APPROVED,
+                ..
+            }
+        ));
     }
 }

@@ -216,6 +216,9 @@ pub struct Model {
     /// Each card's PIN-try counter as the rules have it (EMV: a wrong PIN uses a try, the
     /// right one resets the counter, none left blocks the PIN); absent: untouched, full.
     pin_tries: HashMap<Pan, u8>,
+    /// The issuer's PIN-try counter per card for online PINs (ISO 8583 DE 52), kept by the
+    /// issuer apart from the card's own.
+    issuer_pin_tries: HashMap<Pan, u8>,
 }
 
 /// A test card's PIN-try limit (EMV; the card instrument's [`payhil_cards::instrument`]).
@@ -247,6 +250,43 @@ impl Model {
             charged: Vec::new(),
             done: BTreeMap::new(),
             pin_tries: HashMap::new(),
+            issuer_pin_tries: HashMap::new(),
+        }
+    }
+
+    /// Whether an online request carries the PIN (DE 52): the cardholder entered one at a
+    /// prompt. A refund asks none; where the prompt is the terminal's choice, so is this.
+    fn pin_sent_online(&self, p: &PurchaseInput) -> PinPrompt {
+        if p.pin.is_none() || p.kind == TxnKind::Refund {
+            PinPrompt::Optional
+        } else {
+            self.pin_prompt(p)
+        }
+    }
+
+    /// What the issuer answers online: with a PIN, it checks it first (55 PinIncorrect, 75
+    /// PinTriesExceeded once its counter is used up), then decides as ever.
+    fn online(&self, p: &PurchaseInput) -> Prediction {
+        if p.pin.is_none() || p.kind == TxnKind::Refund {
+            return issuer(&p.card);
+        }
+        let left = self
+            .issuer_pin_tries
+            .get(&p.card.pan)
+            .copied()
+            .unwrap_or(PIN_TRY_LIMIT);
+        let refusal = if left == 0 {
+            Some(Reason::PinTriesExceeded)
+        } else if p.pin.as_ref() != Some(&p.card.pin) {
+            Some(Reason::PinIncorrect)
+        } else {
+            None
+        };
+        match (refusal, self.pin_sent_online(p)) {
+            (None, _) => issuer(&p.card),
+            (Some(r), PinPrompt::Required) => declined(r),
+            // The terminal may not ask for the PIN, and then sends none.
+            (Some(r), PinPrompt::Optional) => declined(r).or(issuer(&p.card)),
         }
     }
 
@@ -461,7 +501,7 @@ impl Model {
                     return declined(Reason::CardBlocked);
                 }
                 return if reachable {
-                    issuer(&p.card)
+                    self.online(p)
                 } else {
                     declined(Reason::OnlineOnly)
                 };
@@ -479,7 +519,7 @@ impl Model {
             }
         }
         if reachable && !self.flaky {
-            return issuer(&p.card);
+            return self.online(p);
         }
         let offline = if p.network == Network::BankAxept {
             self.reserve(p)
@@ -496,7 +536,7 @@ impl Model {
         };
         // A faulty link: the answer may come, or be lost and the terminal decide offline.
         if reachable {
-            issuer(&p.card).or(offline)
+            self.online(p).or(offline)
         } else {
             offline
         }
@@ -754,6 +794,26 @@ impl Model {
     /// which the outcome tells (the card is asked last, once nothing else refuses offline).
     fn observe_pin(&mut self, p: &PurchaseInput, outcome: Outcome, reason: Reason) {
         let Some(pin) = &p.pin else { return };
+        // Online, the issuer checks every PIN it is sent, whatever it then answers. (On a
+        // faulty link the model cannot know whether the answer came: it leaves the counter.)
+        let answered =
+            self.network_up && !self.blackhole && !self.flaky && self.reaches_for_host(p);
+        if answered && self.pin_sent_online(p) == PinPrompt::Required {
+            let left = self
+                .issuer_pin_tries
+                .get(&p.card.pan)
+                .copied()
+                .unwrap_or(PIN_TRY_LIMIT);
+            if left > 0 {
+                let now = if *pin == p.card.pin {
+                    PIN_TRY_LIMIT
+                } else {
+                    left - 1
+                };
+                self.issuer_pin_tries.insert(p.card.pan.clone(), now);
+            }
+            return;
+        }
         let left = self.tries_left(&p.card.pan);
         let asked = match (outcome, reason) {
             (Outcome::Declined, Reason::PinIncorrect | Reason::PinTriesExceeded) => true,
@@ -1125,10 +1185,24 @@ mod tests {
             m.observe(&wrong, Outcome::Declined, Reason::PinIncorrect, seq);
         }
         assert_eq!(m.predict(&right), declined(Reason::PinTriesExceeded));
-        // Online the card is not asked (the host decides; issue 9 step 2 sends the PIN).
+        // Online the card is not asked: the issuer checks the PIN (DE 52) with its own counter,
+        // which the card's blocked PIN does not touch.
         m.set_network(true);
         assert_eq!(
-            m.predict(&wrong),
+            m.predict(&right),
+            Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
+        );
+        m.observe(&right, Outcome::ApprovedOnline, Reason::Approved, 7);
+        for seq in 8..11 {
+            assert_eq!(m.predict(&wrong), declined(Reason::PinIncorrect));
+            m.observe(&wrong, Outcome::Declined, Reason::PinIncorrect, seq);
+        }
+        assert_eq!(m.predict(&right), declined(Reason::PinTriesExceeded));
+        // A refund asks no PIN: the issuer decides as ever.
+        let mut refund = wrong.clone();
+        refund.kind = TxnKind::Refund;
+        assert_eq!(
+            m.predict(&refund),
             Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
         );
     }

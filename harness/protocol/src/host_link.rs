@@ -150,7 +150,29 @@ pub struct TxnData<'a> {
     pub related_seq: u32,
     /// An advice sent again after a cut (ISO 8583 0221/0421 instead of 0220/0420).
     pub repeat: bool,
+    /// Online PIN (ISO 8583 DE 52): the ISO 9564 format 0 PIN block encrypted under the PIN
+    /// key; only in an authorisation for which the cardholder entered a PIN.
+    pub pin_block: Option<EncryptedPinBlock>,
 }
+
+/// An encrypted ISO 9564 format 0 PIN block (ISO 8583 DE 52, 8 bytes). `Debug` does not show
+/// it: encrypted under a test key, it is as good as the PIN to anyone with the source.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptedPinBlock(pub [u8; 8]);
+
+impl core::fmt::Debug for EncryptedPinBlock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("EncryptedPinBlock(<redacted>)")
+    }
+}
+
+/// The documented **test** PIN key (PROTOCOL.md section 8): a double-length TDES key (2-key
+/// TDES, EDE) under which the terminal encrypts the format 0 PIN block of an online PIN and the
+/// host simulator decrypts it. A test key protects nothing against a reader of the source; a
+/// real terminal has a PIN key injected into its PIN pad (DUKPT or master/session keys).
+pub const TEST_PIN_KEY: [u8; 16] = [
+    0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10,
+];
 
 /// What the `auth_code` of a transaction is: the terminal journals one six-character field for
 /// the host's code and its own markers, and the ISO 8583 mapping puts each where its users
@@ -311,6 +333,10 @@ pub mod response_code {
     pub const EXPIRED: ResponseCode = ResponseCode(*b"54");
     /// Insufficient funds.
     pub const INSUFFICIENT_FUNDS: ResponseCode = ResponseCode(*b"51");
+    /// Declined: incorrect PIN (the issuer compared the online PIN).
+    pub const INCORRECT_PIN: ResponseCode = ResponseCode(*b"55");
+    /// Declined: allowable number of PIN tries exceeded.
+    pub const PIN_TRIES_EXCEEDED: ResponseCode = ResponseCode(*b"75");
     /// Issuer or switch inoperative.
     pub const ISSUER_UNAVAILABLE: ResponseCode = ResponseCode(*b"91");
     /// Duplicate transmission (already in the books).

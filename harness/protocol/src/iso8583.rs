@@ -81,6 +81,8 @@ const fn format(de: usize) -> Option<Format> {
         63 => Format::LllVar(999),
         38 => Format::Fixed(6),
         39 => Format::Fixed(2),
+        // b64: the encrypted PIN block, 8 binary bytes.
+        52 => Format::Fixed(8),
         41 => Format::Fixed(8),
         42 => Format::Fixed(15),
         48 | 60 => Format::LllVar(999),
@@ -436,8 +438,9 @@ mod tests {
 pub mod mapping {
     use super::{Iso8583Error, Message, num, padded};
     use crate::host_link::{
-        AuthMark, CurrencyTotals, HostRequest, HostResponse, MAX_RECONCILE_CURRENCIES, PanList,
-        ReconcileTotals, ResponseCode, TERMINAL_MARKERS, TxnData, response_code,
+        AuthMark, CurrencyTotals, EncryptedPinBlock, HostRequest, HostResponse,
+        MAX_RECONCILE_CURRENCIES, PanList, ReconcileTotals, ResponseCode, TERMINAL_MARKERS,
+        TxnData, response_code,
     };
     use crate::message::{Amount, Currency, EntryMode, Expiry, Network, PanText, TxnKind};
     use crate::tlv::{self, Tag};
@@ -840,6 +843,10 @@ pub mod mapping {
             .set(41, &f.de41)
             .set(42, &f.de42)
             .set(49, &f.de49);
+        // DE 52: the online PIN, only when the cardholder entered one (never in an advice).
+        if let Some(pin) = &d.pin_block {
+            msg.set(52, &pin.0);
+        }
         msg.set(55, &f.de55[..f.de55_len]);
         // DE 38 carries authorisation codes only; the terminal's own markers are DE 60.
         match d.auth_mark() {
@@ -1058,6 +1065,12 @@ pub mod mapping {
             kind,
             related_seq: u32::try_from(related).map_err(|_| Iso8583Error::NotNumeric(90))?,
             repeat: matches!(m.mti, 221 | 421),
+            pin_block: match m.get(52) {
+                Some(v) => Some(EncryptedPinBlock(
+                    v.try_into().map_err(|_| Iso8583Error::BadLength(52))?,
+                )),
+                None => None,
+            },
         };
         match m.mti {
             100 | 200 | 400 => Ok(HostRequest::Authorise(d)),
@@ -1265,7 +1278,34 @@ pub mod mapping {
                 kind: TxnKind::Purchase,
                 related_seq: 0,
                 repeat: false,
+                pin_block: None,
             }
+        }
+
+        /// DE 52 carries the online PIN block as its 8 bytes, only when there is one.
+        #[test]
+        fn de52_carries_the_encrypted_pin_block_when_a_pin_was_entered() {
+            let mut f = Fields::new();
+            let mut out = [0u8; MAX_WIRE];
+            let mut d = data();
+            let wire = encode_request(&HostRequest::Authorise(d), &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            assert_eq!(Message::decode(&wire[2..]).unwrap().get(52), None);
+            d.pin_block = Some(EncryptedPinBlock([0xA5, 0, 1, 2, 3, 4, 5, 0xFF]));
+            let req = HostRequest::Authorise(d);
+            let wire = encode_request(&req, &env(), &mut f, &mut out)
+                .unwrap()
+                .to_vec();
+            let m = Message::decode(&wire[2..]).unwrap();
+            assert_eq!(m.get(52), Some(&[0xA5, 0, 1, 2, 3, 4, 5, 0xFF][..]));
+            // Bit 52 of the primary bitmap: byte 6, mask 0x10.
+            assert_eq!(wire[2 + 4 + 6] & 0x10, 0x10);
+            assert_eq!(decode_request(&wire[2..]).unwrap(), req);
+            assert_eq!(
+                std::format!("{:?}", d.pin_block),
+                "Some(EncryptedPinBlock(<redacted>))"
+            );
         }
 
         #[test]

@@ -342,6 +342,63 @@ impl PinBlock {
     }
 }
 
+impl PinBlock {
+    /// The ISO 9564 format 0 block of this PIN for card `pan` (12..19 ASCII digits), in clear:
+    /// the PIN field (control nibble 0, length, digits, `F` padding) XOR the PAN field (four 0
+    /// nibbles, then the 12 rightmost digits of the card number without its check digit).
+    /// `None` for a malformed block or card number. What an online PIN is made of before it is
+    /// encrypted (DE 52).
+    pub fn iso0(&self, pan: &str) -> Option<[u8; 8]> {
+        if !self.is_well_formed() {
+            return None;
+        }
+        let field = pan_field(pan)?;
+        let mut pin = self.0;
+        // Format 0's control nibble is 0 where format 2's is 2; the rest is the same.
+        pin[0] &= 0x0F;
+        let mut out = [0u8; 8];
+        for (o, (a, b)) in out.iter_mut().zip(pin.iter().zip(field.iter())) {
+            *o = a ^ b;
+        }
+        Some(out)
+    }
+
+    /// The PIN inside a clear ISO 9564 format 0 block for card `pan`, as a format 2 block (to
+    /// compare with [`PinBlock::is_of`]); `None` if it is not a well-formed format 0 block.
+    pub fn from_iso0(clear: &[u8; 8], pan: &str) -> Option<Self> {
+        let field = pan_field(pan)?;
+        let mut b = [0u8; 8];
+        for (o, (a, f)) in b.iter_mut().zip(clear.iter().zip(field.iter())) {
+            *o = a ^ f;
+        }
+        if b[0] >> 4 != 0 {
+            return None;
+        }
+        b[0] |= 0x20;
+        let block = Self(b);
+        block.is_well_formed().then_some(block)
+    }
+}
+
+/// ISO 9564 format 0's PAN field: `0000` then the 12 rightmost digits of the card number
+/// without its check digit, packed.
+fn pan_field(pan: &str) -> Option<[u8; 8]> {
+    let d = pan.as_bytes();
+    if !(12..=19).contains(&d.len()) || !d.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let digits = &d[d.len() - 13..d.len() - 1];
+    let mut nibbles = [0u8; 16];
+    for (n, c) in nibbles[4..].iter_mut().zip(digits) {
+        *n = c - b'0';
+    }
+    let mut out = [0u8; 8];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (nibbles[2 * i] << 4) | nibbles[2 * i + 1];
+    }
+    Some(out)
+}
+
 impl fmt::Debug for PinBlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PinBlock(<redacted>)")
@@ -769,6 +826,12 @@ mod tests {
         // Response 9, then the 8 bytes of the block as they are (no length).
         let block = PinBlock::format2("1234").unwrap();
         assert_eq!(block.0, [0x24, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        // ISO 9564-1's format 0 example: PIN 1234, card 4111111111111111 -> PAN field
+        // 0000 1111 1111 1111, block 04 12 25 EE EE EE EE EE (as the PCI scan expects).
+        let clear = block.iso0("4111111111111111").unwrap();
+        assert_eq!(clear, [0x04, 0x12, 0x25, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE]);
+        assert_eq!(PinBlock::from_iso0(&clear, "4111111111111111"), Some(block));
+        assert_eq!(PinBlock::from_iso0(&clear, "5019100000000006"), None);
         let bytes = postcard::to_slice(&Response::VerifyPin(block), &mut buf).unwrap();
         assert_eq!(
             bytes,

@@ -86,6 +86,8 @@ impl<F: Flash> Terminal<'_, F> {
                     auth_code: core::str::from_utf8(&rec.auth_code)
                         .unwrap_or("")
                         .trim_end(),
+                    // The PIN was verified offline and is not kept: an advice has none.
+                    pin_block: None,
                 }))
             }
             Ok(None) => {

@@ -8,10 +8,15 @@ use crate::flash::{Flash, FlashError};
 use crate::journal::{JournalError, StoredPan, TxnStatus};
 use crate::limits::{self, Attempt, Route};
 use crate::reserve;
-use payhil_protocol::host_link::{HostRequest, HostResponse, ResponseCode, TxnData, response_code};
+use des::TdesEde2;
+use des::cipher::{BlockEncrypt, KeyInit};
+use payhil_protocol::host_link::{
+    EncryptedPinBlock, HostRequest, HostResponse, ResponseCode, TEST_PIN_KEY, TxnData,
+    response_code,
+};
 use payhil_protocol::{
-    Amount, Awaiting, CardData, EntryMode, Expiry, Network, Outcome, PanText, PinVerdict, Reason,
-    RequestError, ReserveDetails, Response, TxnKind,
+    Amount, Awaiting, CardData, EntryMode, Expiry, Network, Outcome, PanText, PinBlock, PinVerdict,
+    Reason, RequestError, ReserveDetails, Response, TxnKind,
 };
 
 #[cfg(test)]
@@ -38,6 +43,17 @@ fn luhn_ok(digits: &str) -> bool {
         sum += v;
     }
     sum % 10 == 0
+}
+
+/// The online PIN (ISO 8583 DE 52): the ISO 9564 format 0 block of the PIN entered for card
+/// `pan`, encrypted with 2-key TDES under the documented test PIN key (PROTOCOL.md section 8).
+/// `None` for a card number the block cannot be made of (the request then goes without a PIN).
+fn online_pin(pin: &PinBlock, pan: &str) -> Option<EncryptedPinBlock> {
+    let clear = pin.iso0(pan)?;
+    let cipher = TdesEde2::new(&TEST_PIN_KEY.into());
+    let mut block = clear.into();
+    cipher.encrypt_block(&mut block);
+    Some(EncryptedPinBlock(block.into()))
 }
 
 /// A card is valid through the last day of its expiry month (CARD-03).
@@ -289,6 +305,7 @@ impl<F: Flash> Terminal<'_, F> {
             // DE 22 / 9F34 say what the cardholder did: entered the PIN.
             pin_verified: t.pin_entered(),
             auth_code: "",
+            pin_block: t.pin.and_then(|p| online_pin(&p, t.card.pan.as_str())),
         }
     }
 
@@ -305,6 +322,12 @@ impl<F: Flash> Terminal<'_, F> {
                 response_code: code,
                 auth_code,
             }) if txn_seq == txn.seq => {
+                let mut txn = txn;
+                // The issuer verified the PIN it was sent when it approves (a wrong one is 55).
+                if code.is_approved() && txn.pin.is_some() && txn.kind != TxnKind::Refund {
+                    txn.pin_verified = true;
+                }
+                txn.pin = None;
                 self.set_auth(auth_code);
                 if let Err(e) = self.learn_from(&txn, code) {
                     if e == JournalError::Flash(FlashError::PowerLost) {
@@ -337,6 +360,8 @@ impl<F: Flash> Terminal<'_, F> {
                         response_code::BLOCKED => Reason::CardBlocked,
                         response_code::EXPIRED => Reason::CardExpired,
                         response_code::ISSUER_UNAVAILABLE => Reason::IssuerUnavailable,
+                        response_code::INCORRECT_PIN => Reason::PinIncorrect,
+                        response_code::PIN_TRIES_EXCEEDED => Reason::PinTriesExceeded,
                         other => Reason::HostDeclined(other),
                     };
                     // An approval with a condition this terminal cannot meet (partial

@@ -370,8 +370,70 @@ fn issue_9_offline_the_card_verifies_the_pin() {
             awaiting: Awaiting::Nothing
         }))
     ));
-    // Online, nobody verified the PIN (the host is not asked to): no "PIN VERIFIED".
+    // Online, the issuer verifies the PIN: "PIN VERIFIED" once it approves, its own reasons
+    // for 55 and 75 (and no "PIN VERIFIED" on a decline).
     let (o, _, receipt) = declined_by(&mut t, b"00");
     assert_eq!(o, Outcome::ApprovedOnline);
-    assert!(!receipt.contains("PIN VERIFIED"), "{receipt}");
+    assert!(receipt.contains("PIN VERIFIED"), "{receipt}");
+    let (o, r, receipt) = declined_by(&mut t, b"55");
+    assert_eq!((o, r), (Outcome::Declined, Reason::PinIncorrect));
+    assert!(receipt.contains("INCORRECT PIN") && !receipt.contains("PIN VERIFIED"));
+    let (o, r, receipt) = declined_by(&mut t, b"75");
+    assert_eq!((o, r), (Outcome::Declined, Reason::PinTriesExceeded));
+    assert!(receipt.contains("PIN TRIES EXCEEDED"), "{receipt}");
+}
+
+/// Issue 9: online, DE 52 carries the ISO 9564 format 0 block of the PIN entered, encrypted
+/// with 2-key TDES under the documented test PIN key; without a PIN there is none.
+#[test]
+fn issue_9_online_the_pin_goes_encrypted_in_de_52() {
+    use des::cipher::{BlockDecrypt, KeyInit};
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let sent = |t: &mut T<'_>, entry: EntryMode, minor: u64, pin: Option<&str>| {
+        t.handle(&Request::StartPurchase {
+            amount: dkk(minor),
+            forced_offline: false,
+        });
+        let mut step = t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            entry,
+        )));
+        if let Some(p) = pin {
+            step = t.handle(&Request::EnterPin(PinText(p)));
+        }
+        let Step::Host(HostRequest::Authorise(d)) = step else {
+            panic!("{step:?}")
+        };
+        let block = d.pin_block;
+        let seq = d.txn_seq;
+        t.host_result(Ok(HostResponse::AuthResult {
+            txn_seq: seq,
+            response_code: response_code::APPROVED,
+            auth_code: "1",
+        }));
+        block
+    };
+    let block = sent(&mut t, EntryMode::Chip, 100_00, Some("1234")).expect("DE 52");
+    let mut b = block.0.into();
+    des::TdesEde2::new(&payhil_protocol::host_link::TEST_PIN_KEY.into()).decrypt_block(&mut b);
+    let clear: [u8; 8] = b.into();
+    // PIN field 04 12 34 FF FF FF FF FF XOR PAN field 00 00 91 00 00 00 00 00 (the 12 digits
+    // of 5019100000000006 before its check digit: 910000000000).
+    assert_eq!(clear, [0x04, 0x12, 0xA5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+    assert_eq!(
+        PinBlock::from_iso0(&clear, DANKORT),
+        PinBlock::format2("1234")
+    );
+    assert_eq!(
+        sent(&mut t, EntryMode::Chip, 100_00, Some("")),
+        None,
+        "bypass"
+    );
+    assert_eq!(
+        sent(&mut t, EntryMode::Contactless, 10_00, None),
+        None,
+        "no prompt"
+    );
 }
