@@ -220,7 +220,9 @@ impl<F: Flash> Terminal<'_, F> {
             let Some(r) = self.journal.pending(i)? else {
                 continue;
             };
-            if r.network == Network::BankAxept {
+            // BAX-09 caps reserve payments: a stored reversal (e.g. of a request that may have
+            // reached the host before a cut) is none, and must not use up the cap.
+            if r.network == Network::BankAxept && r.kind == TxnKind::Purchase {
                 a.reserve_pending_minor = a.reserve_pending_minor.saturating_add(r.amount.minor);
             }
             // Only purchases are offline exposure; stored captures and reversals were authorised.

@@ -437,3 +437,52 @@ fn issue_9_online_the_pin_goes_encrypted_in_de_52() {
         "no prompt"
     );
 }
+
+/// BAX-09 caps reserve payments: a stored reversal (a request that went unanswered, then a
+/// decline on the note) is no reserve payment and must not use up the cap. Before, it did, and
+/// scenario bax/reserve_boundaries failed whenever the first request after the cut was written
+/// to the cut connection (the model, from the rules, counts reserve payments only).
+#[test]
+fn bax_09_a_stored_reversal_does_not_count_towards_the_reserve_cap() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut c = cfg();
+    c.limits.reserve.aggregate_cap_minor = Some(5_000_00);
+    let mut t = boot_with(c, &mut mem);
+    let nok = |minor| Amount {
+        minor,
+        currency: Currency::NOK,
+    };
+    let bax = card(BANKAXEPT, Network::BankAxept, EntryMode::Chip);
+    let note = |code: &'static str| ReserveDetails {
+        attendant_present: true,
+        id_type: IdType::Passport,
+        id_reference: "12345678",
+        note_account: ACCOUNT,
+        phone_auth_code: code,
+    };
+    // The request may have reached the host: declined on the note, a reversal is stored.
+    assert!(start(&mut t, nok(2_500_01), bax, Some("1234")).is_none());
+    assert!(matches!(
+        no_host(&mut t, HostUnreachable::NoAnswer),
+        Step::Reply(Response::Accepted {
+            awaiting: Awaiting::ReserveDetails
+        })
+    ));
+    let Step::Reply(Response::Done(r)) = t.handle(&Request::EnterReserveDetails(note(""))) else {
+        panic!()
+    };
+    assert_eq!(r.reason, Reason::ReserveAuthCodeRequired);
+    let Step::Reply(Response::Queue(q)) = t.handle(&Request::QueueStatus) else {
+        panic!()
+    };
+    assert_eq!(q.pending, 1, "the reversal is stored");
+    // 2,500.00 more stays within the 5,000.00 cap: the reversal is not a reserve payment.
+    reserve_until_details(&mut t, 2_500_00);
+    let Step::Reply(Response::Done(r)) = t.handle(&Request::EnterReserveDetails(note(""))) else {
+        panic!()
+    };
+    assert_eq!(
+        (r.outcome, r.reason),
+        (Outcome::ApprovedOffline, Reason::Approved)
+    );
+}
