@@ -86,6 +86,7 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::NoSuchTransaction => "NO SUCH TRANSACTION",
         Reason::PinIncorrect => "INCORRECT PIN",
         Reason::PinTriesExceeded => "PIN TRIES EXCEEDED",
+        Reason::PinRequired => "PIN REQUIRED",
     }
 }
 

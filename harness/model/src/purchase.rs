@@ -482,6 +482,21 @@ impl Model {
 
     /// Predicts a purchase, refund or pre-authorisation.
     pub fn predict(&self, p: &PurchaseInput) -> Prediction {
+        let by_the_other_rules = self.predict_rules(p);
+        if !self.pin_skipped_above_cvm_limit(p) {
+            return by_the_other_rules;
+        }
+        // CARD-02: the PIN is required and was skipped, so it is never approved; the rules name
+        // no order, so any other refusal that applies is right too.
+        let refusals = by_the_other_rules
+            .0
+            .into_iter()
+            .filter(|(o, _)| !matches!(o, Outcome::ApprovedOnline | Outcome::ApprovedOffline))
+            .collect();
+        declined(Reason::PinRequired).or(Prediction(refusals))
+    }
+
+    fn predict_rules(&self, p: &PurchaseInput) -> Prediction {
         if self.expired(&p.card) {
             return declined(Reason::CardExpired);
         }
@@ -559,10 +574,21 @@ impl Model {
             .fold(0, u64::saturating_add)
     }
 
+    /// CARD-02: a contactless payment above the CVM limit must be asked for the PIN, and the
+    /// cardholder skipped it (a bypass, `pin = ""`). A refund asks none.
+    fn pin_skipped_above_cvm_limit(&self, p: &PurchaseInput) -> bool {
+        p.pin.is_none()
+            && p.kind != TxnKind::Refund
+            && p.entry_mode == EntryMode::Contactless
+            && p.amount.minor > self.cfg.cvm_limit_minor
+            && !self.expired(&p.card)
+    }
+
     /// Whether a transaction goes to the host at all (it may still get no answer): not when it
-    /// is refused before (expired, known blocked, over the gambling maximum) or forced offline.
+    /// is refused before (expired, known blocked, over the gambling maximum, no PIN where
+    /// CARD-02 requires it) or forced offline.
     fn reaches_for_host(&self, p: &PurchaseInput) -> bool {
-        if p.forced_offline || self.expired(&p.card) {
+        if p.forced_offline || self.expired(&p.card) || self.pin_skipped_above_cvm_limit(p) {
             return false;
         }
         let blocked_known = p.card.issuer == IssuerBehaviour::Blocked && self.block_list_known;
@@ -1070,7 +1096,9 @@ mod tests {
         m.set_network(false);
         let mut p = input("dankort", 2_000_00, EntryMode::Contactless);
         p.pin = None;
+        // CARD-02 too: contactless above the CVM limit without the PIN (issue 9 step 3).
         let want = Prediction::declined_for_any(&[
+            Reason::PinRequired,
             Reason::OfflineContactlessNotAllowed,
             Reason::OfflinePinRequired,
             Reason::OfflineAmountLimit,
@@ -1203,6 +1231,32 @@ mod tests {
         refund.kind = TxnKind::Refund;
         assert_eq!(
             m.predict(&refund),
+            Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
+        );
+    }
+
+    /// CARD-02: contactless above the CVM limit with the PIN skipped is declined PinRequired,
+    /// online or not; at the limit no PIN is needed, and a chip card's bypass goes online.
+    #[test]
+    fn card_02_a_skipped_pin_above_the_cvm_limit_is_declined() {
+        let m = Model::new(ModelConfig::default());
+        let cvm = ModelConfig::default().cvm_limit_minor;
+        let mut above = input("dankort", cvm + 1, EntryMode::Contactless);
+        above.pin = None;
+        assert_eq!(
+            m.predict(&above),
+            Prediction::exact(Outcome::Declined, Reason::PinRequired)
+        );
+        let mut at = input("dankort", cvm, EntryMode::Contactless);
+        at.pin = None;
+        assert_eq!(
+            m.predict(&at),
+            Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
+        );
+        let mut chip = input("dankort", cvm + 1, EntryMode::Chip);
+        chip.pin = None;
+        assert_eq!(
+            m.predict(&chip),
             Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
         );
     }

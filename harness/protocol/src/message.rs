@@ -506,6 +506,9 @@ pub enum Reason {
     PinIncorrect,
     /// The PIN's tries are used up: the card (offline) or the issuer (online) blocked it.
     PinTriesExceeded,
+    /// The PIN is required and the cardholder skipped it (CARD-02: contactless above the CVM
+    /// limit).
+    PinRequired,
 }
 
 /// Who a terminal is: fixed by its build and configuration.
@@ -870,6 +873,10 @@ mod tests {
         assert_eq!(
             one(postcard::to_slice(&Reason::PinTriesExceeded, &mut buf).unwrap()),
             [0x20]
+        );
+        assert_eq!(
+            one(postcard::to_slice(&Reason::PinRequired, &mut buf).unwrap()),
+            [0x21]
         );
     }
 

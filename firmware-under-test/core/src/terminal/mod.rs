@@ -27,7 +27,7 @@ mod test_support;
 use crate::block_list::{self, BlockList, BlockListInfo, CardTag};
 use crate::flash::{Flash, FlashError, Split};
 use crate::journal::{Journal, JournalError, PanKey, StoredPan, TxnRecord, TxnStatus};
-use crate::limits::Limits;
+use crate::limits::{self, Limits};
 use crate::text::TextBuf;
 use payhil_protocol::host_link::{HostRequest, HostResponse};
 use payhil_protocol::{
@@ -415,6 +415,23 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 // offline; nobody has verified it yet.
                 txn.pin = PinBlock::format2(pin.0);
                 txn.pin_verified = false;
+                // CARD-02: above the CVM limit a contactless payment needs the PIN; skipping
+                // it is a decline, not an unverified payment. (A chip card's bypass goes on:
+                // offline it is refused by NETS-08; online the issuer decides.)
+                if pin.0.is_empty()
+                    && txn.card.entry_mode == EntryMode::Contactless
+                    && limits::pin_required(&self.cfg.limits, txn.amount, txn.card.entry_mode)
+                {
+                    return match self.claim_seq(txn) {
+                        Ok(txn) => self.finish(
+                            txn,
+                            Outcome::Declined,
+                            Reason::PinRequired,
+                            TxnStatus::Declined,
+                        ),
+                        Err(why) => self.refuse(why),
+                    };
+                }
                 self.authorise(txn)
             }
             Request::EnterReserveDetails(details) => {

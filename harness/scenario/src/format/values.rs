@@ -309,4 +309,5 @@ pub(super) const REASONS: &[Reason] = &[
     Reason::NoSuchTransaction,
     Reason::PinIncorrect,
     Reason::PinTriesExceeded,
+    Reason::PinRequired,
 ];

@@ -486,3 +486,30 @@ fn bax_09_a_stored_reversal_does_not_count_towards_the_reserve_cap() {
         (Outcome::ApprovedOffline, Reason::Approved)
     );
 }
+
+/// CARD-02: above the CVM limit a contactless payment needs the PIN; a skipped PIN (bypass)
+/// is declined PinRequired, with the reason on the receipt, and nothing goes to the host.
+#[test]
+fn card_02_a_skipped_pin_above_the_cvm_limit_is_declined() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut t = boot(&mut mem);
+    let tap = card(DANKORT, Network::Dankort, EntryMode::Contactless);
+    t.handle(&Request::StartPurchase {
+        amount: dkk(350_01),
+        forced_offline: false,
+    });
+    assert!(matches!(
+        t.handle(&Request::PresentCard(tap)),
+        Step::Reply(Response::Accepted {
+            awaiting: Awaiting::Pin
+        })
+    ));
+    let Step::Reply(Response::Done(d)) = t.handle(&Request::EnterPin(PinText(""))) else {
+        panic!("declined at once, not sent to the host")
+    };
+    assert_eq!(
+        (d.outcome, d.reason),
+        (Outcome::Declined, Reason::PinRequired)
+    );
+    assert!(d.receipt.contains("PIN REQUIRED"), "{}", d.receipt);
+}
