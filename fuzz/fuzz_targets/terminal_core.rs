@@ -14,7 +14,7 @@ use payhil_protocol::TxnKind;
 use payhil_protocol::host_link::{HostResponse, ResponseCode};
 use payhil_protocol::{
     Amount, CardData, Currency, EntryMode, Expiry, IdType, Identity, Network, PanText, PinText,
-    Request, ReserveDetails,
+    PinVerdict, Request, ReserveDetails,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -52,6 +52,11 @@ enum Op {
         reference: u8,
     },
     Reconcile,
+    /// The card's verdict on the PIN the terminal asked it to verify offline (issue 9).
+    CardVerdict {
+        verdict: u8,
+        tries_left: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -186,6 +191,14 @@ fuzz_target!(|input: Input| {
                 reference: u32::from(reference),
             },
             Op::Reconcile => Request::Reconcile,
+            Op::CardVerdict {
+                verdict,
+                tries_left,
+            } => Request::CardVerdict(match verdict % 3 {
+                0 => PinVerdict::Verified,
+                1 => PinVerdict::Wrong { tries_left },
+                _ => PinVerdict::Blocked,
+            }),
             Op::Reserve {
                 attendant,
                 id,
