@@ -294,7 +294,8 @@ struct Finding {
 }
 
 /// Runs of digits in `line` equal to one of `secrets`, as `groups` indices. A run that is part
-/// of a longer run of digits is not the secret.
+/// of a longer run of digits is not the secret, nor is one inside a hex digest (see
+/// [`in_hex_digest`]).
 fn secrets_in_line(groups: &[Group], line: &[u8], secrets: &[&str]) -> Vec<usize> {
     (0..groups.len())
         .filter(|&k| {
@@ -302,8 +303,36 @@ fn secrets_in_line(groups: &[Group], line: &[u8], secrets: &[&str]) -> Vec<usize
             secrets
                 .iter()
                 .any(|s| s.as_bytes() == &line[g.start..g.end])
+                && !in_hex_digest(line, g)
         })
         .collect()
+}
+
+/// At least this many hex characters in one word make a digest (a SHA-256 build hash is 64):
+/// long enough that no printed field is one, short enough for a 128-bit id.
+const HEX_DIGEST_MIN: usize = 32;
+
+/// True if the digit run `g` lies inside a word of at least [`HEX_DIGEST_MIN`] lowercase hex
+/// characters with a hex letter right before and right after it, such as the build hash the
+/// terminal reports in Hello: a digest's digits are not a field of their own, and every firmware
+/// change draws a new hash, so its three-digit runs would match a test CVC by chance (about one
+/// build in forty). A CVC or PIN written as its own field, or next to anything but a hex letter,
+/// is still found.
+fn in_hex_digest(line: &[u8], g: Group) -> bool {
+    let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+    let letter = |i: usize| line.get(i).is_some_and(|c| (b'a'..=b'f').contains(c));
+    if g.start == 0 || !letter(g.start - 1) || !letter(g.end) {
+        return false;
+    }
+    let start = line[..g.start]
+        .iter()
+        .rposition(|c| !hex(c))
+        .map_or(0, |i| i + 1);
+    let end = line[g.end..]
+        .iter()
+        .position(|c| !hex(c))
+        .map_or(line.len(), |i| g.end + i);
+    end - start >= HEX_DIGEST_MIN
 }
 
 /// True if the digit run `g` is a part of an amount: right after a '.' or ',' that follows a
@@ -1338,6 +1367,20 @@ mod tests {
             "9470",
         ] {
             assert!(scan_cvcs(t, &["947"]).is_empty(), "{t}");
+        }
+        // Inside a digest (the build hash in Hello) its digits are not a field; anywhere else,
+        // even next to a short hex word or at a digest's edge, they are still found.
+        let hash =
+            "build_hash: \"3fa9c0e1d2b4a6f8e0c1b2a3d4e5f6a7c8b9947ae0d1c2b3a4f5e6d7c8b9a0f1\"";
+        assert!(scan_cvcs(hash, &["947"]).is_empty());
+        assert!(scan_pins(hash, &["1234"]).is_empty());
+        for t in [
+            "id ab947cd",
+            "947ae0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7",
+            "3fa9c0e1d2b4a6f8e0c1b2a3d4e5f6a7c8b9 947 ae0d1c2b3a4f5e6d7c8b9a0f1",
+            "CVC947DEADBEEFDEADBEEFDEADBEEFDEADBEEF",
+        ] {
+            assert_eq!(scan_cvcs(t, &["947"]).len(), 1, "{t}");
         }
     }
 
