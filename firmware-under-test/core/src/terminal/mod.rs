@@ -7,8 +7,10 @@
 //! `host_result`), or `Halt` when the flash lost power.
 //!
 //! A purchase: StartPurchase -> PresentCard (or ChipUnreadable, then a fallback card) ->
-//! EnterPin when a PIN is required -> the limit engine routes it online, offline or to the
-//! BankAxept reserve solution (EnterReserveDetails) -> journaled -> Done with the receipt.
+//! EnterPin when a PIN is required -> the limit engine routes it online (the PIN encrypted in
+//! DE 52 for the issuer to verify), offline or to the BankAxept reserve solution; offline with a
+//! PIN, the card verifies it first (VerifyPin, answered by CardVerdict) -> EnterReserveDetails
+//! for a reserve payment -> journaled -> Done with the receipt.
 //!
 //! Split by job, so that each rule is found in one place: this module holds the terminal's state
 //! and dispatches requests and host results; `purchase` (card, PIN, routing, approval),
