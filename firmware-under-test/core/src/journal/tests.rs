@@ -1,0 +1,243 @@
+extern crate std;
+use super::*;
+use crate::flash::{NorFlash, PowerCut};
+use std::vec;
+use std::vec::Vec;
+
+pub(crate) fn rec(seq: u32, minor: u64, status: TxnStatus) -> TxnRecord {
+    TxnRecord {
+        kind: TxnKind::Purchase,
+        related_seq: 0,
+        seq,
+        amount: Amount {
+            minor,
+            currency: Currency::DKK,
+        },
+        status,
+        network: Network::Dankort,
+        entry_mode: EntryMode::Chip,
+        pan: StoredPan::from_ascii("5019100000000006").unwrap(),
+        pan_seq: 1,
+        local_time: 1_700_000_000,
+        auth_code: *b"Y3    ",
+        reason: Reason::Approved,
+    }
+}
+
+type J<'a> = Journal<NorFlash<&'a mut [u8]>, 1024>;
+
+#[test]
+fn pending_items_survive_a_remount_and_acks_persist() {
+    let mut mem = vec![0xFFu8; 16 * 4096];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    for i in 0..5 {
+        let seq = j.take_seq();
+        let st = if i % 2 == 0 {
+            TxnStatus::ApprovedOffline
+        } else {
+            TxnStatus::ApprovedOnline
+        };
+        j.record(&rec(seq, 100 + i, st)).unwrap();
+    }
+    assert_eq!(j.pending_len(), 3);
+    let first = j.pending(0).unwrap().unwrap().seq;
+    j.acknowledge(first, false).unwrap();
+    j.acknowledge(first, false).unwrap(); // repeated ack: no effect
+    assert_eq!(j.forwarded(), 1);
+    let flash = j.into_flash();
+    let mut j: J = Journal::mount(flash, crate::journal::PanKey::test_key("TEST")).unwrap();
+    assert_eq!(j.boot_count(), 2);
+    assert_eq!(j.pending_len(), 2);
+    let pan = StoredPan::from_ascii("5019100000000006").unwrap();
+    let pending_for_card: u64 = (0..j.pending_len())
+        .filter_map(|i| j.pending(i).unwrap())
+        .filter(|r| r.pan == pan)
+        .map(|r| r.amount.minor)
+        .sum();
+    assert_eq!(pending_for_card, 102 + 104);
+    // One number was burned by the boot: sequence numbers never repeat across boots.
+    assert_eq!(j.next_seq(), first + 6);
+    let mut seen = Vec::new();
+    j.for_each(|f| seen.push((f.record.seq, f.done))).unwrap();
+    assert_eq!(seen.len(), 5);
+}
+
+#[test]
+fn the_ring_reuses_pages_whose_records_are_done() {
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    let mut seqs = Vec::new();
+    for i in 0..1000 {
+        let seq = j.take_seq();
+        let st = if i % 10 == 0 {
+            TxnStatus::ApprovedOffline
+        } else {
+            TxnStatus::ApprovedOnline
+        };
+        j.record(&rec(seq, 1, st)).unwrap();
+        if st == TxnStatus::ApprovedOffline {
+            j.acknowledge(seq, false).unwrap();
+        }
+        seqs.push(seq);
+    }
+    assert_eq!(seqs.windows(2).filter(|w| w[1] != w[0] + 1).count(), 0);
+    let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+    assert_eq!(j.pending_len(), 0);
+    assert!(j.next_seq() > 1000);
+}
+
+#[test]
+fn a_thousand_offline_transactions_fit_in_256_kib() {
+    let mut mem = vec![0xFFu8; 256 * 1024];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    for _ in 0..1000 {
+        let seq = j.take_seq();
+        j.record(&rec(seq, 100, TxnStatus::ApprovedOffline))
+            .unwrap();
+    }
+    let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+    assert_eq!(j.pending_len(), 1000);
+}
+
+#[test]
+fn a_full_queue_refuses_and_overwrites_nothing() {
+    // 4 pages of 64 slots: at most three pages' worth of pending items fit.
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    let mut stored = 0;
+    let err = loop {
+        let seq = j.take_seq();
+        match j.record(&rec(seq, 1, TxnStatus::ApprovedOffline)) {
+            Ok(()) => stored += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, JournalError::Full);
+    assert!(stored >= 3 * 64 - 2, "{stored}");
+    let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(j.pending_len(), stored);
+}
+
+#[test]
+fn a_torn_append_is_found_once_or_not_at_all() {
+    for tear in [false, true] {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut flash = NorFlash::new(&mut mem[..], 4096);
+        // Write 1 is the boot record; write 2 is the append.
+        flash.cut_power_at(Some(PowerCut { at: 2, tear }));
+        let mut j: J = Journal::mount(flash, crate::journal::PanKey::test_key("TEST")).unwrap();
+        let seq = j.take_seq();
+        let r = j.record(&rec(seq, 5, TxnStatus::ApprovedOffline));
+        assert_eq!(r, Err(JournalError::Flash(FlashError::PowerLost)));
+        let j: J = Journal::mount(
+            NorFlash::new(j.into_flash().into_storage(), 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        assert_eq!(j.pending_len(), 0);
+        assert!(
+            j.next_seq() > seq,
+            "the cut transaction's number {seq} is never reused"
+        );
+    }
+}
+
+#[test]
+fn numbers_taken_but_never_journaled_are_never_given_again() {
+    // Two transactions in a row end in a storage fault before their records: each number
+    // must be burned before the next is taken, or a reboot (which burns one) repeats one.
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    let mut taken = Vec::new();
+    for _ in 0..2 {
+        j.ensure_room().unwrap();
+        taken.push(j.take_seq());
+    }
+    let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+    assert!(
+        j.next_seq() > taken[1],
+        "{taken:?} then {} after a reboot",
+        j.next_seq()
+    );
+}
+
+#[test]
+fn sequence_numbers_from_flash_never_wrap() {
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    let mut r = rec(u32::MAX - 1, 1, TxnStatus::ApprovedOnline);
+    r.seq = u32::MAX - 1;
+    j.record(&r).unwrap();
+    let again = Journal::<NorFlash<&mut [u8]>, 1024>::mount(
+        j.into_flash(),
+        crate::journal::PanKey::test_key("TEST"),
+    );
+    assert!(matches!(again, Err(JournalError::SequenceExhausted)));
+}
+
+#[test]
+fn format_continues_the_sequence_numbers_of_a_damaged_image() {
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    let mut last = 0;
+    for _ in 0..5 {
+        last = j.take_seq();
+        j.record(&rec(last, 1, TxnStatus::ApprovedOffline)).unwrap();
+    }
+    let _ = j.into_flash();
+    // Damage: cut the image short, and break the first record.
+    let mut image = mem[..4096 + 100].to_vec();
+    image[70] ^= 1;
+    let floor = highest_seq_in(&image);
+    assert_eq!(floor, last);
+    let mut fresh = vec![0x00u8; 4 * 4096];
+    let j: J = Journal::format(
+        NorFlash::new(&mut fresh[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+        floor,
+    )
+    .unwrap();
+    assert_eq!(j.pending_len(), 0);
+    assert!(j.next_seq() > floor);
+    let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+    assert!(j.next_seq() > floor + 1, "still above after a reboot");
+}
+
+#[test]
+fn bad_geometry_is_refused() {
+    let mut mem = vec![0xFFu8; 4096];
+    let j: Result<J, _> = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    );
+    assert!(matches!(j, Err(JournalError::BadGeometry)));
+}
