@@ -8,7 +8,7 @@
 //! terminal answered at the time.
 
 use payhil_cards::MaskedPan;
-use payhil_protocol::{Amount, Network, TxnKind};
+use payhil_protocol::{Amount, EntryMode, Network, TxnKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A transaction the terminal answered as approved, as the harness recorded it when it asked.
@@ -26,6 +26,8 @@ pub struct Answered {
     pub pan: MaskedPan,
     /// The network the cardholder paid with.
     pub network: Network,
+    /// How the card was read (a capture or reversal: as its original was).
+    pub entry: EntryMode,
     /// The controlled clock when the terminal answered (Unix seconds).
     pub at: i64,
 }
@@ -143,6 +145,8 @@ pub struct Booked {
     pub pan: MaskedPan,
     /// Network.
     pub network: Network,
+    /// Entry mode as the terminal sent it.
+    pub entry: EntryMode,
     /// The transaction's date and time as the terminal sent it (Unix seconds).
     pub local_time: i64,
     /// The host approved it (response code 00).
@@ -268,6 +272,12 @@ pub fn exactly_once(
         if b.pan != a.pan {
             differs.push(format!("card {} (approved with {})", b.pan, a.pan));
         }
+        if b.entry != a.entry {
+            differs.push(format!(
+                "entry mode {:?} (the card was read by {:?})",
+                b.entry, a.entry
+            ));
+        }
         if b.local_time != a.at {
             differs.push(format!("dated {} (approved at {})", b.local_time, a.at));
         }
@@ -341,6 +351,7 @@ mod tests {
             },
             pan: pan(),
             network: Network::Dankort,
+            entry: EntryMode::Chip,
             at: 1_800_000_000,
         }
     }
@@ -353,6 +364,7 @@ mod tests {
             amount: a.amount,
             pan: a.pan.clone(),
             network: a.network,
+            entry: a.entry,
             local_time: a.at,
             approved: true,
             reversed: false,
@@ -406,11 +418,14 @@ mod tests {
         other_card.pan = Pan::parse("4571000000000001").unwrap().masked();
         let mut nok = booked(&a);
         nok.amount.currency = Currency::NOK;
+        let mut swiped = booked(&a);
+        swiped.entry = EntryMode::Magstripe;
         for (b, what) in [
             (visa, "network"),
             (later, "dated"),
             (other_card, "card"),
             (nok, "amount"),
+            (swiped, "entry mode"),
         ] {
             let r = exactly_once(&l, &[b], &[], Phase::Drained);
             assert!(r.findings.iter().any(|f| f.contains(what)), "{what}: {r:?}");

@@ -194,6 +194,7 @@ impl Run {
                 amount: s.amount,
                 pan: s.pan.clone(),
                 network: s.network,
+                entry: s.entry_mode,
                 local_time: s.local_time,
                 approved: s.response_code.is_approved(),
                 reversed: s.reversed,

@@ -157,6 +157,7 @@ impl Run {
                 amount: spec.total(),
                 pan: spec.card.pan.masked(),
                 network: spec.network,
+                entry: spec.entry,
                 at: self.now,
             });
         }
@@ -251,6 +252,7 @@ impl Run {
                 amount,
                 pan: spec.card.pan.masked(),
                 network: spec.network,
+                entry: spec.entry,
                 at: self.now,
             });
             if kind == TxnKind::Reversal {
