@@ -1,14 +1,23 @@
-//! TCP uplink to the acquirer host: one exchange = one length-prefixed request and response.
+//! TCP uplink to the acquirer host: one exchange = one connection, one length-prefixed request
+//! and its response.
+//!
+//! No connection is kept between exchanges. A kept-alive connection that the network cut while
+//! the terminal was idle is only found dead when the next request has been written to it, and
+//! then the terminal cannot know whether the host got it (it must store a reversal of what it
+//! declines, PBS-03); whether the write or the reset came first was up to the scheduler, so the
+//! same seed gave different runs under load. A fresh connection per exchange is refused outright
+//! while the link is down: the request was certainly not sent. Each exchange also ends with an
+//! orderly close that waits for the far end's, so no finished connection is still open, to be
+//! cut, when the harness changes the link next.
 
 use payhil_protocol::host_link::MAX_HOST_MESSAGE;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// A lazily (re)connected TCP link to the host.
+/// A TCP link to the host, one connection per exchange.
 pub struct HostLink {
     addr: String,
-    conn: Option<TcpStream>,
     timeout: Duration,
     stan: u32,
 }
@@ -18,7 +27,6 @@ impl HostLink {
     pub fn new(addr: String, timeout: Duration) -> Self {
         Self {
             addr,
-            conn: None,
             timeout,
             stan: 0,
         }
@@ -46,43 +54,16 @@ impl HostLink {
         Ok(s)
     }
 
-    /// Sends `request` (already length-prefixed) and reads one response body into `out`.
-    /// A kept-alive connection that turns out dead is retried once on a fresh connection;
-    /// the host deduplicates by transaction sequence number, so a repeat is harmless. On failure
-    /// it says whether the request may have reached the host.
+    /// Sends `request` (already length-prefixed) on a fresh connection and reads one response
+    /// body into `out`. On failure it says whether the request may have reached the host.
     pub fn exchange(
-        &mut self,
-        request: &[u8],
-        out: &mut [u8; MAX_HOST_MESSAGE],
-    ) -> Result<usize, HostError> {
-        let reused = self.conn.is_some();
-        match self.try_exchange(request, out) {
-            Ok(n) => Ok(n),
-            Err(first) if reused => {
-                diag!(
-                    "fut-emulator: host connection lost ({}); reconnecting once",
-                    first.error
-                );
-                self.try_exchange(request, out).map_err(|e| HostError {
-                    sent: e.sent || first.sent,
-                    error: e.error,
-                })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn try_exchange(
         &mut self,
         request: &[u8],
         out: &mut [u8; MAX_HOST_MESSAGE],
     ) -> Result<usize, HostError> {
         let unsent = |error| HostError { sent: false, error };
         let sent = |error| HostError { sent: true, error };
-        let mut conn = match self.conn.take() {
-            Some(c) => c,
-            None => self.connect().map_err(unsent)?,
-        };
+        let mut conn = self.connect().map_err(unsent)?;
         conn.write_all(request).map_err(unsent)?;
         let mut len = [0u8; 2];
         conn.read_exact(&mut len).map_err(sent)?;
@@ -93,7 +74,12 @@ impl HostLink {
             ))));
         }
         conn.read_exact(&mut out[..n]).map_err(sent)?;
-        self.conn = Some(conn);
+        // Close in order and wait for the far end to close too (bounded by the read timeout):
+        // the connection is then over before the terminal answers the harness, so nothing of it
+        // is left for a later fault change to find open.
+        let _ = conn.shutdown(std::net::Shutdown::Write);
+        let mut rest = [0u8; 64];
+        while matches!(conn.read(&mut rest), Ok(k) if k > 0) {}
         Ok(n)
     }
 }
