@@ -559,7 +559,11 @@ async fn pipe(
         // it happens while the terminal is already answering the harness and its place in the
         // transcript would be the scheduler's choice.
         Ended::Up(Ok(End::Closed)) | Ended::Down(Ok(End::Closed)) => {
-            tokio::time::sleep(cf.slow_close).await;
+            // Not even a zero sleep: tokio's timer would round it up to its next millisecond
+            // tick, and every exchange ends here.
+            if !cf.slow_close.is_zero() {
+                tokio::time::sleep(cf.slow_close).await;
+            }
             None
         }
         Ended::Up(Err(e)) | Ended::Down(Err(e)) => Some(format!("ended: {}", e.kind())),
