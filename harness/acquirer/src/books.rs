@@ -60,16 +60,7 @@ impl Settled {
     /// date, but never before the host has it (an offline item settles from the day it was
     /// forwarded). `None` for a time outside the calendar.
     pub fn settles(&self) -> Option<time::Date> {
-        let date = |t| {
-            time::OffsetDateTime::from_unix_timestamp(t)
-                .ok()
-                .map(|t| t.date())
-        };
-        Some(crate::banking::settlement_date_received(
-            self.network,
-            date(self.local_time)?,
-            date(self.received)?,
-        ))
+        crate::banking::settles_at(self.network, self.local_time, self.received)
     }
 }
 

@@ -90,6 +90,21 @@ pub fn settlement_date_received(network: Network, txn: Date, received: Date) -> 
     settlement_date(network, txn).max(on_or_after(received))
 }
 
+/// [`settlement_date_received`] from Unix times (the UTC dates of the controlled clock,
+/// CARD-08/time-zone); `None` for a time outside the calendar.
+pub fn settles_at(network: Network, txn_unix: i64, received_unix: i64) -> Option<Date> {
+    let date = |t| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .ok()
+            .map(|t| t.date())
+    };
+    Some(settlement_date_received(
+        network,
+        date(txn_unix)?,
+        date(received_unix)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

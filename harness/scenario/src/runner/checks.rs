@@ -326,14 +326,7 @@ impl Run {
             let Some(a) = self.ledger.get(item.seq) else {
                 continue; // unexpected items are the exactly-once check's finding
             };
-            let date = |t| {
-                time::OffsetDateTime::from_unix_timestamp(t)
-                    .ok()
-                    .map(|t| t.date())
-            };
-            let model = date(a.at)
-                .zip(date(item.received))
-                .map(|(txn, got)| banking::settlement_date_received(a.network, txn, got));
+            let model = banking::settles_at(a.network, a.at, item.received);
             if item.settles() != model {
                 return Err(format!(
                     "CARD-09/CARD-11: #{} settles on {} in the host's settlement; the model dates it {} ({} approved at {})",
