@@ -1,23 +1,23 @@
-//! TCP uplink to the acquirer host: one exchange = one connection, one length-prefixed request
-//! and its response.
+//! TCP uplink to the acquirer host: one length-prefixed request and its response per exchange,
+//! on a connection kept between exchanges (a connection per exchange halved `payhil bench`).
 //!
-//! No connection is kept between exchanges. A kept-alive connection that the network cut while
-//! the terminal was idle is only found dead when the next request has been written to it, and
-//! then the terminal cannot know whether the host got it (it must store a reversal of what it
-//! declines, PBS-03); whether the write or the reset came first was up to the scheduler, so the
-//! same seed gave different runs under load. A fresh connection per exchange is refused outright
-//! while the link is down: the request was certainly not sent. Each exchange also ends with an
-//! orderly close that waits for the far end's, so no finished connection is still open, to be
-//! cut, when the harness changes the link next.
-
+//! A kept connection that the network cut while the terminal was idle must be found dead
+//! *before* the next request is written to it: written into a dead connection, the request may
+//! or may not have reached the host, and the terminal must then store a reversal of what it
+//! declines (PBS-03). So each exchange first looks at the kept connection without blocking: an
+//! end of stream, a reset or unexpected bytes mean it is gone, and the exchange opens a new one,
+//! which is refused outright while the link is down (the request was certainly not sent). This
+//! is deterministic because the harness's fault proxy returns from a link or fault change only
+//! after this side's kernel has acknowledged the connection's end.
 use payhil_protocol::host_link::MAX_HOST_MESSAGE;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// A TCP link to the host, one connection per exchange.
+/// A TCP link to the host, kept between exchanges.
 pub struct HostLink {
     addr: String,
+    conn: Option<TcpStream>,
     timeout: Duration,
     stan: u32,
 }
@@ -27,6 +27,7 @@ impl HostLink {
     pub fn new(addr: String, timeout: Duration) -> Self {
         Self {
             addr,
+            conn: None,
             timeout,
             stan: 0,
         }
@@ -54,8 +55,19 @@ impl HostLink {
         Ok(s)
     }
 
-    /// Sends `request` (already length-prefixed) on a fresh connection and reads one response
-    /// body into `out`. On failure it says whether the request may have reached the host.
+    /// The kept connection if it is still open: nothing is waiting on it (the host never speaks
+    /// first) and its far end has not closed or reset it.
+    fn kept_alive(&mut self) -> Option<TcpStream> {
+        let conn = self.conn.take()?;
+        conn.set_nonblocking(true).ok()?;
+        let alive = matches!(conn.peek(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        conn.set_nonblocking(false).ok()?;
+        alive.then_some(conn)
+    }
+
+    /// Sends `request` (already length-prefixed) and reads one response body into `out`, on the
+    /// kept connection if it is still open, else on a new one. On failure it says whether the
+    /// request may have reached the host; the connection is then dropped.
     pub fn exchange(
         &mut self,
         request: &[u8],
@@ -63,7 +75,12 @@ impl HostLink {
     ) -> Result<usize, HostError> {
         let unsent = |error| HostError { sent: false, error };
         let sent = |error| HostError { sent: true, error };
-        let mut conn = self.connect().map_err(unsent)?;
+        let mut conn = match self.kept_alive() {
+            Some(c) => c,
+            None => self.connect().map_err(unsent)?,
+        };
+        // A write that fails was refused by this side's kernel: nothing left it. One that
+        // succeeds may have reached the host whatever happens next.
         conn.write_all(request).map_err(unsent)?;
         let mut len = [0u8; 2];
         conn.read_exact(&mut len).map_err(sent)?;
@@ -74,12 +91,7 @@ impl HostLink {
             ))));
         }
         conn.read_exact(&mut out[..n]).map_err(sent)?;
-        // Close in order and wait for the far end to close too (bounded by the read timeout):
-        // the connection is then over before the terminal answers the harness, so nothing of it
-        // is left for a later fault change to find open.
-        let _ = conn.shutdown(std::net::Shutdown::Write);
-        let mut rest = [0u8; 64];
-        while matches!(conn.read(&mut rest), Ok(k) if k > 0) {}
+        self.conn = Some(conn);
         Ok(n)
     }
 }

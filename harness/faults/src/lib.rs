@@ -2,5 +2,6 @@
 #![warn(missing_docs)]
 
 pub mod net_proxy;
+mod peer_end;
 
 pub use net_proxy::{DirectionFaults, Faults, LinkState, NetProxy};

@@ -552,6 +552,9 @@ async fn pipe(
             r = &mut down => Ended::Down(r),
         }
     };
+    // A link or fault change ends the connection so that the terminal knows before the change
+    // returns (see `peer_end`); a terminal that kept it idle then never writes into it.
+    let confirm = matches!(ended, Ended::LinkDown | Ended::FaultsChanged);
     let why = match ended {
         Ended::Up(Ok(End::Cut(n))) => Some(format!("cut after {n} bytes towards the host")),
         Ended::Down(Ok(End::Cut(n))) => Some(format!("cut after {n} bytes towards the terminal")),
@@ -578,6 +581,12 @@ async fn pipe(
     drop((sr, sw));
     if let (Some(hook), Some(local)) = (ends.upstream_closed, server_local) {
         let _ = tokio::time::timeout(HOST_BOUND, hook(local)).await;
+    }
+    if confirm && !crate::peer_end::close_acknowledged(&mut cw).await {
+        t.record(
+            Source::Proxy,
+            format!("connection {id}: the terminal did not acknowledge the cut; reset"),
+        );
     }
     drop((cr, cw));
 }
@@ -653,6 +662,41 @@ mod tests {
         let mut c3 = TcpStream::connect(proxy.addr()).await.unwrap();
         assert_echoed(&mut c3, b"back", "the same address serves again").await;
         assert!(t.render().contains("link Down"));
+    }
+
+    /// A terminal keeps its host connection between exchanges and looks, before writing, whether
+    /// the proxy cut it: the look must see every cut that a change made before it returned, or
+    /// the terminal writes into a dead connection and (not knowing whether the host got the
+    /// request) stores a reversal on some runs and not on others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_connection_cut_by_a_change_is_seen_closed_when_the_change_returns() {
+        let t = Transcript::new();
+        let proxy = proxy_to_echo(&t, 1).await;
+        let addr = proxy.addr();
+        for round in 0..40 {
+            let c = tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(b"ping").unwrap();
+                let mut b = [0u8; 4];
+                c.read_exact(&mut b).unwrap();
+                c
+            })
+            .await
+            .unwrap();
+            if round % 2 == 0 {
+                proxy.set_faults(Faults::none()).await;
+            } else {
+                proxy.set(LinkState::Down).await;
+            }
+            c.set_nonblocking(true).unwrap();
+            let seen = c.peek(&mut [0u8; 1]);
+            assert!(
+                !matches!(&seen, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "round {round}: the cut is not visible yet ({seen:?})"
+            );
+            proxy.set(LinkState::Up).await;
+        }
     }
 
     /// A scenario run failed at random with "cannot listen on ... again: Address already in
