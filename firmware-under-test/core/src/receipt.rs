@@ -87,6 +87,7 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::PinIncorrect => "INCORRECT PIN",
         Reason::PinTriesExceeded => "PIN TRIES EXCEEDED",
         Reason::PinRequired => "PIN REQUIRED",
+        Reason::ClockNotTrusted => "CLOCK WRONG: SET TIME",
     }
 }
 

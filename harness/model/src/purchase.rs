@@ -183,6 +183,15 @@ fn offline_outcome(refusals: &[Reason]) -> Prediction {
     }
 }
 
+/// The refusals among `p`'s outcomes (what remains of it when it cannot be approved).
+fn refusals_of(p: Prediction) -> Prediction {
+    Prediction(
+        p.0.into_iter()
+            .filter(|(o, _)| !matches!(o, Outcome::ApprovedOnline | Outcome::ApprovedOffline))
+            .collect(),
+    )
+}
+
 fn declined(r: Reason) -> Prediction {
     Prediction::exact(Outcome::Declined, r)
 }
@@ -219,6 +228,9 @@ pub struct Model {
     /// The issuer's PIN-try counter per card for online PINs (ISO 8583 DE 52), kept by the
     /// issuer apart from the card's own.
     issuer_pin_tries: HashMap<Pan, u8>,
+    /// The latest clock at which the terminal certainly journaled a transaction (an approval)
+    /// and at which it may have (any decision): CARD-03/clock-set-back.
+    journaled_by: (i64, i64),
 }
 
 /// A test card's PIN-try limit (EMV; the card instrument's [`payhil_cards::instrument`]).
@@ -251,6 +263,7 @@ impl Model {
             done: BTreeMap::new(),
             pin_tries: HashMap::new(),
             issuer_pin_tries: HashMap::new(),
+            journaled_by: (i64::MIN, i64::MIN),
         }
     }
 
@@ -433,7 +446,9 @@ impl Model {
     /// Expected number of overdue pending items (BAX-10): `(min, max)`.
     pub fn overdue_bounds(&self) -> (u32, u32) {
         let r = &self.cfg.readings;
-        let late = |v: &Vec<Pending>| {
+        // A clock set back does not make an item younger (CARD-03/clock-set-back).
+        let (lo, hi) = self.rule_time();
+        let late = |v: &Vec<Pending>, now: i64| {
             v.iter()
                 .filter(|p| {
                     let deadline = if p.network == Network::BankAxept {
@@ -441,13 +456,13 @@ impl Model {
                     } else {
                         r.nets_deadline_s
                     };
-                    self.now.saturating_sub(p.at) > i64::from(deadline)
+                    now.saturating_sub(p.at) > i64::from(deadline)
                 })
                 .count() as u32
         };
         (
-            late(&self.certain),
-            late(&self.certain) + late(&self.uncertain),
+            late(&self.certain, lo),
+            late(&self.certain, hi) + late(&self.uncertain, hi),
         )
     }
 
@@ -480,20 +495,42 @@ impl Model {
         })
     }
 
+    /// Whether the clock is behind what the terminal has journaled (CARD-03/clock-set-back):
+    /// `(certainly, possibly)`.
+    fn clock_behind(&self) -> (bool, bool) {
+        let tolerance = self.cfg.readings.clock_tolerance_s;
+        let behind = |t: i64| self.now.saturating_add(tolerance) < t;
+        (behind(self.journaled_by.0), behind(self.journaled_by.1))
+    }
+
+    /// The time deadlines are judged by: the later of the clock and what the terminal has
+    /// journaled, `(at least, at most)` (CARD-03/clock-set-back).
+    fn rule_time(&self) -> (i64, i64) {
+        (
+            self.now.max(self.journaled_by.0),
+            self.now.max(self.journaled_by.1),
+        )
+    }
+
     /// Predicts a purchase, refund or pre-authorisation.
     pub fn predict(&self, p: &PurchaseInput) -> Prediction {
+        let by_the_clock = self.predict_on_a_trusted_clock(p);
+        match self.clock_behind() {
+            // Never approved; any other refusal that applies is right too.
+            (true, _) => declined(Reason::ClockNotTrusted).or(refusals_of(by_the_clock)),
+            (false, true) => by_the_clock.or(declined(Reason::ClockNotTrusted)),
+            (false, false) => by_the_clock,
+        }
+    }
+
+    fn predict_on_a_trusted_clock(&self, p: &PurchaseInput) -> Prediction {
         let by_the_other_rules = self.predict_rules(p);
         if !self.pin_skipped_above_cvm_limit(p) {
             return by_the_other_rules;
         }
         // CARD-02: the PIN is required and was skipped, so it is never approved; the rules name
         // no order, so any other refusal that applies is right too.
-        let refusals = by_the_other_rules
-            .0
-            .into_iter()
-            .filter(|(o, _)| !matches!(o, Outcome::ApprovedOnline | Outcome::ApprovedOffline))
-            .collect();
-        declined(Reason::PinRequired).or(Prediction(refusals))
+        declined(Reason::PinRequired).or(refusals_of(by_the_other_rules))
     }
 
     fn predict_rules(&self, p: &PurchaseInput) -> Prediction {
@@ -755,8 +792,23 @@ impl Model {
         }
     }
 
+    /// A transaction was decided now: an approval is certainly journaled, anything else may be
+    /// (CARD-03/clock-set-back).
+    fn journaled(&mut self, approved: bool) {
+        if approved {
+            self.journaled_by.0 = self.journaled_by.0.max(self.now);
+        }
+        self.journaled_by.1 = self.journaled_by.1.max(self.now);
+    }
+
     /// Records what the terminal did with a card transaction.
     pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome, reason: Reason, seq: u32) {
+        let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
+        self.journaled(approved);
+        if reason == Reason::ClockNotTrusted {
+            // Refused before the card or the host was asked anything.
+            return;
+        }
         self.observe_pin(p, outcome, reason);
         let reached = self.reaches_for_host(p);
         // The first request after a cut may have been written to the cut connection.
@@ -915,7 +967,9 @@ impl Model {
             pan,
             network,
         } = *f;
-        if !matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
+        let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
+        self.journaled(approved);
+        if !approved {
             return;
         }
         if let Some(d) = self.done.get_mut(&of) {

@@ -30,6 +30,9 @@ pub struct Readings {
     /// CARD-04/daily-total and CARD-08/time-zone: the terminal's day starts at this offset
     /// from UTC midnight.
     pub day_offset_s: i64,
+    /// CARD-03/clock-set-back: how far the clock may be behind the latest journaled time
+    /// before the terminal takes no card transaction.
+    pub clock_tolerance_s: i64,
 }
 
 /// Why the catalogue's readings could not be taken.
@@ -125,6 +128,7 @@ impl Readings {
             reversed_counts_today: v.flag("CARD-04/daily-total", "reversed_counts")?,
             captures_count_today: v.flag("CARD-04/daily-total", "captures_count")?,
             day_offset_s: v.int("CARD-04/daily-total", "utc_offset_s")?,
+            clock_tolerance_s: v.int("CARD-03/clock-set-back", "tolerance_s")?,
         })
     }
 

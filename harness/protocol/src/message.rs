@@ -509,6 +509,11 @@ pub enum Reason {
     /// The PIN is required and the cardholder skipped it (CARD-02: contactless above the CVM
     /// limit).
     PinRequired,
+    /// The terminal's clock is behind the latest time it has journaled (set back by hand, by a
+    /// time server's step, or lost with the battery): the dates that expiry (CARD-03), the
+    /// gambling day (CARD-04) and the deadlines (BAX-10) are judged by cannot be trusted, so
+    /// no transaction is taken until the clock is set right.
+    ClockNotTrusted,
 }
 
 /// Who a terminal is: fixed by its build and configuration.

@@ -138,7 +138,7 @@ impl<F: Flash> Terminal<'_, F> {
             // The reversal record first: if power is cut before the mark, the stored reversal
             // still reaches the host.
             let rec = self.record_of(&txn, TxnStatus::ApprovedOffline, Reason::Approved);
-            match self.journal.record(&rec) {
+            match self.journal_record(&rec) {
                 Ok(()) => {}
                 Err(JournalError::Full | JournalError::TooManyPending) => {
                     return self.abort(Reason::OfflineQueueFull);
@@ -183,7 +183,7 @@ impl<F: Flash> Terminal<'_, F> {
         };
         let mut rec = self.record_of(&reversal, TxnStatus::ApprovedOffline, Reason::Approved);
         rec.auth_code = *b"UNRES ";
-        match self.journal.record(&rec) {
+        match self.journal_record(&rec) {
             Err(JournalError::Flash(FlashError::PowerLost)) => Err(()),
             _ => Ok(()),
         }

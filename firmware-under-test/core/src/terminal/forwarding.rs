@@ -195,6 +195,34 @@ mod tests {
         assert!(!mem.windows(bcd.len()).any(|w| w == bcd));
     }
 
+    /// CARD-03/clock-set-back: the journal's latest time survives a power cut, so a clock set
+    /// behind it after the restart (a flat clock battery) takes no payment until set right.
+    #[test]
+    fn a_clock_behind_the_journal_takes_no_payment_until_set_right() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        assert_eq!(offline_purchase(&mut t, 100_00).0, Outcome::ApprovedOffline);
+        let mut t = boot(&mut mem);
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000 - 1,
+        });
+        let refused = start(
+            &mut t,
+            dkk(100_00),
+            card(DANKORT, Network::Dankort, EntryMode::Chip),
+            Some("1234"),
+        );
+        assert_eq!(
+            outcome(refused),
+            (Outcome::Declined, Reason::ClockNotTrusted),
+            "one second behind the journal: refused before the host is asked"
+        );
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        assert_eq!(offline_purchase(&mut t, 100_00).0, Outcome::ApprovedOffline);
+    }
+
     #[test]
     fn card_10_the_host_pushes_the_blocked_list_before_forwarding() {
         let mut mem = vec![0xFFu8; 16 * 4096];

@@ -188,6 +188,10 @@ pub struct Terminal<'a, F: Flash> {
     /// The key card numbers are kept under (journal records, blocked-card tags).
     key: PanKey,
     now: i64,
+    /// The latest time of any transaction in the journal: time the terminal knows has passed.
+    /// A clock behind it was set back (by hand, a time server's step, a flat battery), and the
+    /// terminal takes no transaction until it is set right (`Reason::ClockNotTrusted`).
+    time_floor: i64,
     state: State,
     next_forward_at: i64,
     /// The blocked-card list (CARD-10), as kept in flash.
@@ -250,7 +254,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
     pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
         let mut journal = Journal::mount(split(flash)?, key)?;
         let blocks = BlockList::load(journal.flash_mut())?;
-        Ok(Self::with_journal(cfg, journal, key, blocks))
+        // The clock is not kept through a power cut; the journal's latest time is what the
+        // terminal knows has passed (see `time_floor`).
+        let mut floor = 0;
+        journal.for_each(|f| floor = floor.max(f.record.local_time))?;
+        let mut t = Self::with_journal(cfg, journal, key, blocks);
+        t.time_floor = floor;
+        Ok(t)
     }
 
     fn with_journal(
@@ -264,6 +274,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
             journal,
             key,
             now: 0,
+            time_floor: 0,
             state: State::Idle,
             next_forward_at: 0,
             blocks,
@@ -279,6 +290,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
     /// The controlled clock, Unix seconds: the host link's transmission time (ISO 8583 DE 7).
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// The time the rules judge by: the clock, or the latest journaled time if the clock is
+    /// behind it, so that no deadline looks further away than it is (BAX-10, NETS-10).
+    pub(super) fn rule_time(&self) -> i64 {
+        self.now.max(self.time_floor)
+    }
+
+    /// Journals a finished transaction; the floor of trusted time moves with it.
+    pub(super) fn journal_record(&mut self, rec: &TxnRecord) -> Result<(), JournalError> {
+        self.journal.record(rec)?;
+        self.time_floor = self.time_floor.max(rec.local_time);
+        Ok(())
     }
 
     /// Power-ups since format, including this one.

@@ -265,6 +265,9 @@ impl<F: Flash> Terminal<'_, F> {
             Err(e) => return self.storage_fault(e),
         };
         let pre = match txn.kind {
+            // Expiry, the gambling day and every deadline are judged by the clock: one set
+            // behind what the journal shows has passed would let them be fooled.
+            _ if self.now < self.time_floor => Err(Reason::ClockNotTrusted),
             TxnKind::Purchase => limits::route(&self.cfg.limits, &facts),
             // Refunds and pre-authorisations need the host: never offline.
             _ if txn.forced_offline => Err(Reason::OnlineOnly),

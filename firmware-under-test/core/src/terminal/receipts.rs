@@ -61,7 +61,7 @@ impl<F: Flash> Terminal<'_, F> {
         }
         let rec = self.record_of(&txn, status, reason);
         let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
-        let (outcome, reason) = match self.journal.record(&rec) {
+        let (outcome, reason) = match self.journal_record(&rec) {
             Ok(()) => (outcome, reason),
             Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
             Err(JournalError::Full | JournalError::TooManyPending)

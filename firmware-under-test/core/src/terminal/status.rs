@@ -76,6 +76,7 @@ impl<F: Flash> Terminal<'_, F> {
     }
 
     pub(super) fn queue_status(&mut self) -> Step<'_> {
+        // A clock set back must not make a stored item look younger than it is (BAX-10).
         let mut total = 0u64;
         let mut overdue = 0u32;
         for i in 0..self.journal.pending_len() {
@@ -90,7 +91,7 @@ impl<F: Flash> Terminal<'_, F> {
             } else {
                 self.cfg.forward_deadline_s
             };
-            if self.now - r.local_time > i64::from(deadline) {
+            if self.rule_time() - r.local_time > i64::from(deadline) {
                 overdue += 1; // BAX-10, NETS-10: the merchant must see these
             }
         }

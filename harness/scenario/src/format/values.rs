@@ -310,4 +310,5 @@ pub(super) const REASONS: &[Reason] = &[
     Reason::PinIncorrect,
     Reason::PinTriesExceeded,
     Reason::PinRequired,
+    Reason::ClockNotTrusted,
 ];
