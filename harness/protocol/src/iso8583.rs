@@ -24,7 +24,7 @@
 //! | 48 | additional data, private | LLLVAR ans..999 (0810: the blocked-card list) |
 //! | 49 | currency code, transaction | n3 |
 //! | 50 | currency code, settlement | n3 (0500 with totals in exactly one currency) |
-//! | 55 | ICC data | LLLVAR b..255, BER-TLV (multi-byte tags, long-form lengths: `crate::tlv`): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified, `3F 00 01` not); advices of offline approvals: 8A authorisation response code "Y1" or "Y3"; last, 9F26 application cryptogram (8 bytes) |
+//! | 55 | ICC data | LLLVAR b..255, BER-TLV (multi-byte tags, long-form lengths: `crate::tlv`): 4F AID, 9F02 amount, 5F2A currency, 9A date, 9C type, 5F34 PAN sequence, 9F34 CVM Results (`01 00 02` PIN verified by the card, `02 00 00` PIN enciphered for the issuer in DE 52, `3F 00 01` none); advices of offline approvals: 8A authorisation response code "Y1" or "Y3"; last, 9F26 application cryptogram (8 bytes) |
 //! | 60 | reserved national: the terminal's marker | LLLVAR ans..999 in advices: `R` a BankAxept reserve payment approved without a phone authorisation code (with one, the code is DE 38); `STORED` a capture or reversal stored to be forwarded; `UNRES` a reversal stored because an online request went unanswered |
 //! | 63 | reserved private: totals per currency | LLLVAR n..999 (0500, required): per currency one group of 55 digits: currency n3, credits count n10, debits count n10, credits amount n16, debits amount n16; each currency at most once, at most 4. Amounts in different currencies are never added |
 //! | 70 | network management information code | n3 (301: blocked-card list) |
@@ -736,7 +736,12 @@ pub mod mapping {
             .and_then(|w| w.push(Tag(0x9A), &date))
             .and_then(|w| w.push(Tag(0x9C), &txn_type))
             .and_then(|w| w.push(Tag(0x5F34), &[d.pan_seq]))
-            .and_then(|w| w.push(Tag(0x9F34), &cvm_results(d.pin_verified)))
+            .and_then(|w| {
+                w.push(
+                    Tag(0x9F34),
+                    &cvm_results(d.pin_verified, d.pin_block.is_some()),
+                )
+            })
             .map_err(too_large)?;
         // An offline approval's marker is EMV's authorisation response code, tag 8A.
         if let AuthMark::Offline(arc) = d.auth_mark() {
@@ -849,13 +854,16 @@ pub mod mapping {
     /// DE 22 position 3: the terminal can accept PINs.
     const PIN_CAPABLE: u8 = b'1';
 
-    /// EMV tag 9F34 (CVM Results: method, condition, result). A verified PIN is `01 00 02`
-    /// (plaintext PIN verified by the ICC, condition "always", successful); anything else is
-    /// `3F 00 01` (no CVM performed, failed): the host learns only whether a PIN was verified,
-    /// which is all the terminal knows of it.
-    const fn cvm_results(pin_verified: bool) -> [u8; 3] {
+    /// EMV tag 9F34 (CVM Results: method, condition, result). A PIN the card verified is
+    /// `01 00 02` (plaintext PIN verified by the ICC, condition "always", successful); a PIN
+    /// sent enciphered in DE 52 for the issuer is `02 00 00` (enciphered PIN verified online,
+    /// "always", result unknown: the issuer decides); anything else is `3F 00 01` (no CVM
+    /// performed, failed). The host learns what the terminal knows of the PIN, no more.
+    const fn cvm_results(pin_verified: bool, online_pin: bool) -> [u8; 3] {
         if pin_verified {
             [0x01, 0x00, 0x02]
+        } else if online_pin {
+            [0x02, 0x00, 0x00]
         } else {
             [0x3F, 0x00, 0x01]
         }
@@ -1266,9 +1274,12 @@ pub mod mapping {
         fn de22_is_pin_capability_and_the_cvm_result_is_in_9f34() {
             let mut f = Fields::new();
             let mut out = [0u8; MAX_WIRE];
-            for verified in [true, false] {
+            for (verified, online_pin) in [(true, false), (false, false), (false, true)] {
                 let mut d = data();
                 d.pin_verified = verified;
+                if online_pin {
+                    d.pin_block = Some(crate::host_link::EncryptedPinBlock([0x5A; 8]));
+                }
                 let req = HostRequest::Authorise(d);
                 let wire = encode_request(&req, &env(), &mut f, &mut out)
                     .unwrap()
@@ -1276,10 +1287,11 @@ pub mod mapping {
                 let m = Message::decode(&wire[2..]).unwrap();
                 assert_eq!(m.get(22), Some(&b"051"[..]), "PIN verified: {verified}");
                 let cvm = tlv_value(m.get(55).unwrap(), &[0x9F, 0x34]).expect("9F34 in DE 55");
-                let want: &[u8] = if verified {
-                    &[0x01, 0x00, 0x02]
-                } else {
-                    &[0x3F, 0x00, 0x01]
+                let want: &[u8] = match (verified, online_pin) {
+                    (true, _) => &[0x01, 0x00, 0x02],
+                    // Enciphered PIN for the issuer (DE 52): result unknown to the terminal.
+                    (false, true) => &[0x02, 0x00, 0x00],
+                    (false, false) => &[0x3F, 0x00, 0x01],
                 };
                 assert_eq!(cvm, want, "PIN verified: {verified}");
                 assert_eq!(decode_request(&wire[2..]).unwrap(), req);
