@@ -135,6 +135,10 @@ pub struct DeviceIdentity {
     pub merchant_id: String,
     /// Boot counter.
     pub boot_count: u32,
+    /// Offline items it can hold (Hello, protocol 2).
+    pub queue_capacity: u32,
+    /// Size of its transaction storage in bytes (Hello, protocol 2).
+    pub flash_bytes: u32,
 }
 
 /// Why the bench could not be set up or a bench operation failed.
@@ -282,6 +286,8 @@ impl Bench {
                     terminal_id: d.identity.terminal_id.into(),
                     merchant_id: d.identity.merchant_id.into(),
                     boot_count: d.boot_count,
+                    queue_capacity: d.queue_capacity,
+                    flash_bytes: d.flash_bytes,
                 };
                 Ok(&self.device)
             }

@@ -23,4 +23,6 @@ pub use frame::{Frame, FrameDecoder, FrameError, FrameKind};
 pub use message::*;
 
 /// Version of the message set; sent in Hello by both sides. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// 2: Hello's `DeviceInfo` gains `queue_capacity` and `flash_bytes` (device properties the
+/// harness reads instead of assuming).
+pub const PROTOCOL_VERSION: u16 = 2;

@@ -534,7 +534,8 @@ pub struct Identity<'a> {
 }
 
 /// What the terminal reports in Hello. Postcard inlines `identity`, so on the wire this is
-/// protocol_version, the six identity strings, boot_count (PROTOCOL.md 4.3).
+/// protocol_version, the six identity strings, boot_count, queue_capacity, flash_bytes
+/// (PROTOCOL.md 4.3).
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceInfo<'a> {
     /// The terminal's [`crate::PROTOCOL_VERSION`].
@@ -544,6 +545,12 @@ pub struct DeviceInfo<'a> {
     pub identity: Identity<'a>,
     /// Power-ups since the flash was formatted.
     pub boot_count: u32,
+    /// How many offline items the terminal can hold before it must refuse offline payments
+    /// (NETS-01): a device property the harness's model needs (protocol 2).
+    pub queue_capacity: u32,
+    /// Size of the terminal's transaction storage in bytes; what a storage dump must cover
+    /// (protocol 2).
+    pub flash_bytes: u32,
 }
 
 /// A finished transaction.
@@ -796,10 +803,11 @@ mod tests {
 
     #[test]
     fn hello_response_bytes_match_protocol_md() {
-        // Response::Hello (variant 0), protocol_version 1, six one-letter strings, boot_count 2:
-        // the nested Identity adds no bytes of its own.
+        // Response::Hello (variant 0), protocol_version 2, six one-letter strings, boot_count 2,
+        // queue_capacity 300 (varint ac 02), flash_bytes 65536 (varint 80 80 04): the nested
+        // Identity adds no bytes of its own.
         let hello = Response::Hello(DeviceInfo {
-            protocol_version: 1,
+            protocol_version: 2,
             identity: Identity {
                 model: "M",
                 serial: "S",
@@ -809,10 +817,15 @@ mod tests {
                 merchant_id: "I",
             },
             boot_count: 2,
+            queue_capacity: 300,
+            flash_bytes: 65_536,
         });
         let mut buf = [0u8; 32];
         let bytes = postcard::to_slice(&hello, &mut buf).unwrap();
-        assert_eq!(bytes, b"\x00\x01\x01M\x01S\x01F\x01B\x01T\x01I\x02");
+        assert_eq!(
+            bytes,
+            b"\x00\x02\x01M\x01S\x01F\x01B\x01T\x01I\x02\xac\x02\x80\x80\x04"
+        );
     }
 
     #[test]

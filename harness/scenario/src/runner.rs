@@ -384,12 +384,13 @@ impl Run {
         }
     }
 
-    /// Sets the clock and learns the device's queue capacity (a device property the model
-    /// needs; every other answer of the terminal is judged, not learnt).
+    /// Sets the clock and gives the model the device's queue capacity from its Hello (a device
+    /// property; every other answer of the terminal is judged, not learnt).
     async fn start(&mut self) -> Result<(), String> {
         self.set_clock(DEFAULT_CLOCK).await?;
+        self.model
+            .set_queue_capacity(self.bench.device.queue_capacity);
         let q = self.queue(&Request::QueueStatus).await?;
-        self.model.set_queue_capacity(q.capacity);
         self.check_queue(&q, None)
     }
 

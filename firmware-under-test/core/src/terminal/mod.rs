@@ -305,6 +305,13 @@ impl<'a, F: Flash> Terminal<'a, F> {
         Ok(())
     }
 
+    /// The whole flash the terminal keeps its transactions and blocked-card list on, in bytes.
+    fn flash_bytes(&mut self) -> u32 {
+        let f = self.journal.flash_mut();
+        f.size()
+            .saturating_add(f.tail_pages().saturating_mul(f.page_size()))
+    }
+
     /// Power-ups since format, including this one.
     pub fn boot_count(&self) -> u32 {
         self.journal.boot_count()
@@ -393,6 +400,8 @@ impl<'a, F: Flash> Terminal<'a, F> {
                     protocol_version: PROTOCOL_VERSION,
                     identity: self.cfg.identity,
                     boot_count: self.journal.boot_count(),
+                    queue_capacity: self.journal.capacity() as u32,
+                    flash_bytes: self.flash_bytes(),
                 }))
             }
             Request::Ping { nonce } => Step::Reply(Response::Pong { nonce }),

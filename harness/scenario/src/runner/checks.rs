@@ -33,6 +33,14 @@ impl Run {
     /// count or sum above what the model allows is as much a finding as one below it.
     pub(super) fn check_queue(&self, q: &QueueStatus, scenario: Option<u32>) -> Result<(), String> {
         let pending = q.pending;
+        // The capacity is the device's, as its Hello said: a terminal whose queue shrinks or
+        // grows between its Hello and a status report is inconsistent about itself.
+        if q.capacity != self.bench.device.queue_capacity {
+            return Err(format!(
+                "offline queue: terminal reports a capacity of {}; its Hello said {}",
+                q.capacity, self.bench.device.queue_capacity
+            ));
+        }
         let (lo, hi) = self.model.queue_bounds();
         if pending < lo || pending > hi {
             return Err(format!(
