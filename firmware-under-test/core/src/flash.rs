@@ -165,6 +165,11 @@ impl<F: Flash> Split<F> {
     pub fn tail_pages(&self) -> u32 {
         self.tail_pages
     }
+
+    /// Gives the whole device back.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
 }
 
 impl<F: Flash> Flash for Split<F> {
