@@ -42,6 +42,7 @@ pub fn powerloss(args: PowerlossArgs) -> anyhow::Result<i32> {
         pairs: args.pairs,
         seed: args.seed,
         max_failures: args.max_failures,
+        inject_write_behind: false,
     };
     let report = payhil_sim::powerloss(&scn, &source, &opts)?;
     println!(

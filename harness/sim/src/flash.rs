@@ -94,12 +94,48 @@ pub type RamFlash<'m> = NorFlash<&'m mut [u8], WordTally<&'m mut [u8]>>;
 pub struct Recorder<F> {
     inner: F,
     log: Rc<RefCell<Vec<Op>>>,
+    /// The injected defect [`Recorder::write_behind`]: a program held back, not yet on the chip.
+    held: Option<(u32, Vec<u8>)>,
+    write_behind: bool,
 }
 
 impl<'m> Recorder<RamFlash<'m>> {
     /// Records writes to `inner` into `log`.
     pub fn new(inner: RamFlash<'m>, log: Rc<RefCell<Vec<Op>>>) -> Self {
-        Self { inner, log }
+        Self {
+            inner,
+            log,
+            held: None,
+            write_behind: false,
+        }
+    }
+
+    /// An injected defect, for proving that the oracle finds one: each program reports success
+    /// at once but reaches the chip only with the next write, so the terminal approves before
+    /// its record is durable (a write-back cache nobody flushes). Reads see the held bytes.
+    pub fn write_behind(mut self) -> Self {
+        self.write_behind = true;
+        self
+    }
+
+    fn flush(&mut self) -> Result<(), FlashError> {
+        match self.held.take() {
+            Some((addr, data)) => self.program_now(addr, &data),
+            None => Ok(()),
+        }
+    }
+
+    fn program_now(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        let before = self.inner.writes();
+        let r = self.inner.program(addr, data);
+        self.logged(
+            before,
+            Op::Program {
+                addr,
+                data: data.to_vec(),
+            },
+        );
+        r
     }
 
     fn logged(&mut self, before: u32, op: Op) {
@@ -117,21 +153,28 @@ impl Flash for Recorder<RamFlash<'_>> {
         self.inner.page_size()
     }
     fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        self.inner.read(addr, buf)
+        self.inner.read(addr, buf)?;
+        if let Some((at, data)) = &self.held {
+            // The held program's bytes over what the chip has, where they overlap.
+            for (i, b) in buf.iter_mut().enumerate() {
+                let a = addr as usize + i;
+                if let Some(h) = a.checked_sub(*at as usize).and_then(|o| data.get(o)) {
+                    *b &= *h;
+                }
+            }
+        }
+        Ok(())
     }
     fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
-        let before = self.inner.writes();
-        let r = self.inner.program(addr, data);
-        self.logged(
-            before,
-            Op::Program {
-                addr,
-                data: data.to_vec(),
-            },
-        );
-        r
+        if self.write_behind {
+            self.flush()?;
+            self.held = Some((addr, data.to_vec()));
+            return Ok(());
+        }
+        self.program_now(addr, data)
     }
     fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
+        self.flush()?;
         let before = self.inner.writes();
         let r = self.inner.erase_page(page);
         self.logged(before, Op::Erase { page });

@@ -32,6 +32,11 @@ pub struct Options {
     pub seed: u64,
     /// Stop after this many failures (0: never).
     pub max_failures: usize,
+    /// Injects a defect into the counted run's storage (each program acknowledged before it
+    /// reaches the chip: the terminal approves before its record is durable), to show that the
+    /// oracle finds it. Never set outside tests of the harness itself.
+    #[doc(hidden)]
+    pub inject_write_behind: bool,
 }
 
 /// One cut the oracle failed.
@@ -145,7 +150,7 @@ pub fn powerloss(scn: &Scenario, source: &str, opts: &Options) -> Result<Report,
         }
     }
     let cfg = bench::config(&scn.terminal);
-    let (counted, max_programs) = count(scn, cfg)?;
+    let (counted, max_programs) = count(scn, cfg, opts.inject_write_behind)?;
     let writes = u32::try_from(counted.ops.len()).map_err(|_| SimError::TooManyWrites(u32::MAX))?;
     let started = Instant::now();
     let mut report = Report {
@@ -209,7 +214,11 @@ pub fn powerloss(scn: &Scenario, source: &str, opts: &Options) -> Result<Report,
 }
 
 /// The uncut run on a recording flash; it must pass. Also returns the most programs a word took.
-fn count(scn: &Scenario, cfg: fut_core::Config<'static>) -> Result<(Counted, u8), SimError> {
+fn count(
+    scn: &Scenario,
+    cfg: fut_core::Config<'static>,
+    write_behind: bool,
+) -> Result<(Counted, u8), SimError> {
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut counter = Counter {
         log: log.clone(),
@@ -228,7 +237,11 @@ fn count(scn: &Scenario, cfg: fut_core::Config<'static>) -> Result<(Counted, u8)
     {
         let seen = Seen::new(&scn.terminal, &scn.cards);
         let mut d = Driver::new(cfg, seen, Some(steps::model(scn)), &mut counter);
-        d.boot(Recorder::new(image.chip(), log.clone()))
+        let mut flash = Recorder::new(image.chip(), log.clone());
+        if write_behind {
+            flash = flash.write_behind();
+        }
+        d.boot(flash)
             .and_then(|()| d.start())
             .map_err(|e| baseline(0, 0, e))?;
         for s in &scn.steps {
