@@ -2,7 +2,19 @@
 //! and can cut power at the Nth program or erase.
 //!
 //! NOR rules: erased bytes read 0xFF; programming can only clear bits (1 -> 0); only a page erase
-//! sets them back. Programming is in 4-byte words at 4-byte-aligned addresses.
+//! sets them back. Programming is in 4-byte words at 4-byte-aligned addresses. A word may be
+//! programmed again (to clear more bits, as serial NOR allows), but a chip allows only so many
+//! programs of a word between erases: with a [`Tally`] the emulation counts them and refuses the
+//! one too many ([`FlashError::TooManyPrograms`]), like sequential-storage's mock flash.
+//!
+//! A power cut during a program is torn as embedded-storage's `MultiwriteNorFlash` allows: the
+//! words of the first half take effect, the next word clears only some of the bits it was to
+//! clear, the rest keep their bits. So a torn program of a single marker word leaves it with some
+//! bits cleared and others not, which is what "any cleared bit counts" recovery must read.
+//!
+//! [`embedded`] adapts this emulation to embedded-storage's traits and back.
+
+pub mod embedded;
 
 /// Program granularity in bytes.
 pub const WORD: u32 = 4;
@@ -21,6 +33,61 @@ pub enum FlashError {
     /// The storage behind the device failed to take a write (e.g. the emulator's flash file):
     /// the bytes may or may not have changed. The operation did not succeed.
     WriteFailed,
+    /// The program would program a word more often between two erases than the chip allows
+    /// (see [`NorFlash::with_tally`]); nothing was written.
+    TooManyPrograms,
+}
+
+/// Counts programs per word between erases, so that a word programmed more often than the chip
+/// allows is found ([`NorFlash::with_tally`]).
+pub trait Tally {
+    /// Counts one more program of word `word` (address / [`WORD`]); the count after it.
+    fn programmed(&mut self, word: usize) -> u8;
+    /// Programs word `word` has had since its last erase.
+    fn count(&self, word: usize) -> u8;
+    /// Words `words` were erased: their counts start again.
+    fn erased(&mut self, words: core::ops::Range<usize>);
+}
+
+/// No tally: any number of programs per word (what [`NorFlash::new`] gives).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTally;
+
+impl Tally for NoTally {
+    fn programmed(&mut self, _word: usize) -> u8 {
+        0
+    }
+    fn count(&self, _word: usize) -> u8 {
+        0
+    }
+    fn erased(&mut self, _words: core::ops::Range<usize>) {}
+}
+
+/// A tally kept in bytes, one per word of the device (e.g. a `Vec<u8>` or `&mut [u8]` of
+/// `size / WORD` bytes). Words outside it are not counted.
+#[derive(Debug, Clone)]
+pub struct WordTally<T>(pub T);
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Tally for WordTally<T> {
+    fn programmed(&mut self, word: usize) -> u8 {
+        match self.0.as_mut().get_mut(word) {
+            Some(c) => {
+                *c = c.saturating_add(1);
+                *c
+            }
+            None => 0,
+        }
+    }
+    fn count(&self, word: usize) -> u8 {
+        self.0.as_ref().get(word).copied().unwrap_or(0)
+    }
+    fn erased(&mut self, words: core::ops::Range<usize>) {
+        let t = self.0.as_mut();
+        let end = words.end.min(t.len());
+        if let Some(c) = t.get_mut(words.start.min(end)..end) {
+            c.fill(0);
+        }
+    }
 }
 
 /// A NOR flash device.
@@ -98,6 +165,11 @@ impl<F: Flash> Split<F> {
     pub fn tail_pages(&self) -> u32 {
         self.tail_pages
     }
+
+    /// Gives the whole device back.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
 }
 
 impl<F: Flash> Flash for Split<F> {
@@ -167,19 +239,32 @@ pub struct PowerCut {
     pub tear: bool,
 }
 
-/// Emulated NOR flash over a [`Storage`], enforcing erase-before-write, with power-cut injection.
-pub struct NorFlash<S> {
+/// Emulated NOR flash over a [`Storage`], enforcing erase-before-write, with power-cut injection
+/// and, with a [`Tally`], a limit on programs per word.
+pub struct NorFlash<S, C = NoTally> {
     storage: S,
     page_size: u32,
     writes: u32,
     erases: u32,
     cut: Option<PowerCut>,
     dead: bool,
+    tally: C,
+    max_programs: u8,
 }
 
 impl<S: Storage> NorFlash<S> {
-    /// Wraps `storage`, whose length must be a multiple of `page_size`.
+    /// Wraps `storage`, whose length must be a multiple of `page_size`. Programs per word are
+    /// not counted (see [`NorFlash::with_tally`]).
     pub fn new(storage: S, page_size: u32) -> Self {
+        Self::with_tally(storage, page_size, NoTally, u8::MAX)
+    }
+}
+
+impl<S: Storage, C: Tally> NorFlash<S, C> {
+    /// Wraps `storage` like [`NorFlash::new`], and refuses to program a word more than
+    /// `max_programs` times between erases (counted in `tally`, which a caller may keep to
+    /// carry the counts over a reboot with [`NorFlash::into_parts`]).
+    pub fn with_tally(storage: S, page_size: u32, tally: C, max_programs: u8) -> Self {
         Self {
             storage,
             page_size,
@@ -187,7 +272,19 @@ impl<S: Storage> NorFlash<S> {
             erases: 0,
             cut: None,
             dead: false,
+            tally,
+            max_programs,
         }
+    }
+
+    /// Gives the storage and the tally back (a reboot keeps both: the chip remembers).
+    pub fn into_parts(self) -> (S, C) {
+        (self.storage, self.tally)
+    }
+
+    /// The tally of programs per word.
+    pub fn tally(&self) -> &C {
+        &self.tally
     }
 
     /// Arms a power cut.
@@ -246,7 +343,23 @@ impl<S: Storage> NorFlash<S> {
     }
 }
 
-impl<S: Storage> Flash for NorFlash<S> {
+/// The torn program of one word: of the bits `new` clears in `old`, only the first half (at
+/// least one) are cleared; the others keep their value.
+fn torn_word(old: [u8; 4], new: [u8; 4]) -> [u8; 4] {
+    let old32 = u32::from_le_bytes(old);
+    let to_clear = old32 & !u32::from_le_bytes(new);
+    let keep = to_clear.count_ones().div_ceil(2);
+    let mut cleared = 0u32;
+    let mut left = to_clear;
+    for _ in 0..keep {
+        let low = left & left.wrapping_neg();
+        cleared |= low;
+        left &= !low;
+    }
+    (old32 & !cleared).to_le_bytes()
+}
+
+impl<S: Storage, C: Tally> Flash for NorFlash<S, C> {
     fn size(&self) -> u32 {
         self.storage.bytes().len() as u32
     }
@@ -270,11 +383,34 @@ impl<S: Storage> Flash for NorFlash<S> {
         if current.iter().zip(data).any(|(&old, &new)| new & !old != 0) {
             return Err(FlashError::NotErased);
         }
+        let first_word = a / WORD as usize;
+        let words = data.len() / WORD as usize;
+        // If this program is torn: the first half's words are programmed, the next one only
+        // partly (worked out now, while the old bytes are at hand).
+        let half = words / 2 * WORD as usize;
+        let torn = match (
+            current.get(half..half + WORD as usize),
+            data.get(half..half + WORD as usize),
+        ) {
+            (Some(o), Some(n)) => Some(torn_word(
+                [o[0], o[1], o[2], o[3]],
+                [n[0], n[1], n[2], n[3]],
+            )),
+            _ => None,
+        };
+        if (first_word..first_word + words).any(|w| self.tally.count(w) >= self.max_programs) {
+            return Err(FlashError::TooManyPrograms);
+        }
+        for w in first_word..first_word + words {
+            self.tally.programmed(w);
+        }
         if let Some(tear) = self.tick() {
             if tear {
-                let half = (data.len() / 2) as u32 / WORD * WORD;
-                // Power is lost either way; what the torn half did is what the storage kept.
-                let _ = self.storage.write(a, &data[..half as usize]);
+                // Power is lost either way; what the torn part did is what the storage kept.
+                let _ = self.storage.write(a, &data[..half]);
+                if let Some(torn) = torn {
+                    let _ = self.storage.write(a + half, &torn);
+                }
             }
             return Err(FlashError::PowerLost);
         }
@@ -296,6 +432,8 @@ impl<S: Storage> Flash for NorFlash<S> {
             Some(true) => words / 2,
             Some(false) => 0,
         };
+        let first_word = a / WORD as usize;
+        self.tally.erased(first_word..first_word + n as usize);
         let mut written = Ok(());
         for w in 0..n as usize {
             written = written.and(
@@ -338,6 +476,12 @@ mod tests {
         assert_eq!(f.program(4, &[0; 8]), Err(FlashError::PowerLost));
         assert_eq!(f.read(0, &mut [0; 4]), Err(FlashError::PowerLost));
         let mem = f.into_storage();
-        assert_eq!(&mem[4..12], &[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        // The first word programmed; the second torn: half its bits cleared (issue 9).
+        assert_eq!(&mem[4..12], &[0, 0, 0, 0, 0, 0, 0xFF, 0xFF]);
+        assert_eq!(
+            &mem[12..16],
+            &[0xFF; 4],
+            "past the torn word nothing changes"
+        );
     }
 }

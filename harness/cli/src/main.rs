@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod bench_cmd;
+mod powerloss_cmd;
 mod rules_cmd;
 mod run_cmd;
 
@@ -34,6 +35,9 @@ enum Command {
     Rules(rules_cmd::RulesArgs),
     /// Measure purchases per second and protocol round-trip time on one emulated terminal.
     Bench(bench_cmd::BenchArgs),
+    /// Cut a scenario at every flash write (clean and torn) in process and check the oracle
+    /// after each; the last line is JSON `{"cut_points": N, "points_per_s": N, "failures": N}`.
+    Powerloss(powerloss_cmd::PowerlossArgs),
     /// Serve the reference terminal firmware on a serial device (spawned by `run` and `bench`).
     #[command(hide = true)]
     Emulate(fut_emulator::EmulatorArgs),
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Runtime::new()?;
             std::process::exit(rt.block_on(run_cmd::run(args))?)
         }
+        Command::Powerloss(args) => std::process::exit(powerloss_cmd::powerloss(args)?),
         Command::Bench(args) => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(bench_cmd::bench(args))

@@ -1036,8 +1036,15 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         };
         let slot = u32::from(self.pending[i]);
         if host_declined {
+            // A marker already (partly) set means a cut fell between it and the done marker:
+            // the mount counted this item as declined already (NETS-10: counted once).
+            let mut word = [0u8; 4];
+            self.flash.read(slot * SLOT + DECLINED_AT, &mut word)?;
+            let counted = word[0..2] != [0xFF; 2];
             self.clear_bits(slot * SLOT + DECLINED_AT, [0, 0, 0xFF, 0xFF])?;
-            self.declined_by_host += 1;
+            if !counted {
+                self.declined_by_host += 1;
+            }
         }
         self.clear_bits(slot * SLOT + DONE_AT, [0; 4])?;
         self.remove_pending(i);

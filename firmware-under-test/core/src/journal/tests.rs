@@ -241,3 +241,32 @@ fn bad_geometry_is_refused() {
     );
     assert!(matches!(j, Err(JournalError::BadGeometry)));
 }
+
+/// NETS-10, found by `payhil powerloss`: a cut after the host-declined marker but before the
+/// done marker (or a torn declined marker) leaves the item pending and already counted as
+/// declined at mount; its second forwarding, declined again, counted it twice.
+#[test]
+fn an_item_declined_again_after_a_cut_is_counted_once() {
+    for (at, tear) in [(3, false), (3, true), (4, false), (4, true)] {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut flash = NorFlash::new(&mut mem[..], 4096);
+        // Write 1 is the boot record, 2 the append, 3 the declined marker, 4 the done marker.
+        flash.cut_power_at(Some(PowerCut { at, tear }));
+        let mut j: J = Journal::mount(flash, crate::journal::PanKey::test_key("TEST")).unwrap();
+        let seq = j.take_seq();
+        j.record(&rec(seq, 5, TxnStatus::ApprovedOffline)).unwrap();
+        assert_eq!(
+            j.acknowledge(seq, true),
+            Err(JournalError::Flash(FlashError::PowerLost))
+        );
+        let mut j: J = Journal::mount(
+            NorFlash::new(j.into_flash().into_storage(), 4096),
+            crate::journal::PanKey::test_key("TEST"),
+        )
+        .unwrap();
+        assert_eq!(j.pending_len(), 1, "cut at {at} (torn: {tear})");
+        j.acknowledge(seq, true).unwrap();
+        assert_eq!(j.pending_len(), 0);
+        assert_eq!(j.declined_by_host(), 1, "cut at {at} (torn: {tear})");
+    }
+}

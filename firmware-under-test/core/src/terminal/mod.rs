@@ -287,6 +287,12 @@ impl<'a, F: Flash> Terminal<'a, F> {
         }
     }
 
+    /// Powers the terminal off and gives its flash back (an in-process bench boots again on
+    /// it, as a device does on its chip). What was not journaled is gone.
+    pub fn into_flash(self) -> F {
+        self.journal.into_flash().into_inner()
+    }
+
     /// The controlled clock, Unix seconds: the host link's transmission time (ISO 8583 DE 7).
     pub fn now(&self) -> i64 {
         self.now

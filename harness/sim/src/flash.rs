@@ -1,0 +1,183 @@
+//! The in-process terminal's flash: RAM bytes under the core's own NOR emulation, with a tally
+//! of programs per word, and a recorder that logs every write (program or erase) a run makes, so
+//! that the image before any write can be rebuilt by replaying the log instead of the run.
+
+use fut_core::flash::{Flash, FlashError, NorFlash, PowerCut, WORD, WordTally};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Erase unit of the in-process flash: the smallest that holds the blocked-card list's page.
+pub const PAGE: u32 = 2048;
+/// Pages: four for the journal (128 slots: a workload of some dozens of transactions wraps the
+/// ring, so erase intents and page erases are cut too) and the blocked-card list's two.
+pub const PAGES: u32 = 6;
+/// Programs a word may take between erases. The journal programs a record's marker words once
+/// each time it sets a marker; the most a word takes is the record's own program and then the
+/// sent, done (and declined or reversed) markers, each possibly torn once and done again after
+/// the reboot. Serial NOR chips allow more; a chip with a lower limit would refuse the terminal.
+pub const MAX_PROGRAMS: u8 = 4;
+
+/// One write of a run, as the terminal's storage asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// A program of whole words at `addr`.
+    Program {
+        /// Byte address.
+        addr: u32,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// A page erase.
+    Erase {
+        /// Page number.
+        page: u32,
+    },
+}
+
+/// A flash image and its program tally: the whole state of the chip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Programs per word since its last erase.
+    pub tally: Vec<u8>,
+}
+
+impl Image {
+    /// A new, erased chip.
+    pub fn erased() -> Self {
+        let size = (PAGE * PAGES) as usize;
+        Self {
+            bytes: vec![0xFF; size],
+            tally: vec![0; size / WORD as usize],
+        }
+    }
+
+    /// The emulated chip over this image.
+    pub fn chip(&mut self) -> RamFlash<'_> {
+        NorFlash::with_tally(
+            &mut self.bytes[..],
+            PAGE,
+            WordTally(&mut self.tally[..]),
+            MAX_PROGRAMS,
+        )
+    }
+
+    /// Makes this image a copy of `other` (no allocation when the sizes agree).
+    pub fn copy_from(&mut self, other: &Image) {
+        self.bytes.copy_from_slice(&other.bytes);
+        self.tally.copy_from_slice(&other.tally);
+    }
+
+    /// Applies `op` with power cut at it (`Some(tear)`) or not; `Err` only if the op itself
+    /// fails otherwise (it did not in the run that logged it, so that is a harness bug).
+    pub fn apply(&mut self, op: &Op, cut: Option<bool>) -> Result<(), FlashError> {
+        let mut chip = self.chip();
+        chip.cut_power_at(cut.map(|tear| PowerCut { at: 1, tear }));
+        let r = match op {
+            Op::Program { addr, data } => chip.program(*addr, data),
+            Op::Erase { page } => chip.erase_page(*page),
+        };
+        match (r, cut) {
+            (Err(FlashError::PowerLost), Some(_)) | (Ok(()), None) => Ok(()),
+            (Ok(()), Some(_)) => Err(FlashError::WriteFailed),
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
+/// The emulated chip over RAM.
+pub type RamFlash<'m> = NorFlash<&'m mut [u8], WordTally<&'m mut [u8]>>;
+
+/// A flash that logs every write the chip counts (programs and erases that got as far as the
+/// chip: a refused program is no write).
+pub struct Recorder<F> {
+    inner: F,
+    log: Rc<RefCell<Vec<Op>>>,
+    /// The injected defect [`Recorder::write_behind`]: a program held back, not yet on the chip.
+    held: Option<(u32, Vec<u8>)>,
+    write_behind: bool,
+}
+
+impl<'m> Recorder<RamFlash<'m>> {
+    /// Records writes to `inner` into `log`.
+    pub fn new(inner: RamFlash<'m>, log: Rc<RefCell<Vec<Op>>>) -> Self {
+        Self {
+            inner,
+            log,
+            held: None,
+            write_behind: false,
+        }
+    }
+
+    /// An injected defect, for proving that the oracle finds one: each program reports success
+    /// at once but reaches the chip only with the next write, so the terminal approves before
+    /// its record is durable (a write-back cache nobody flushes). Reads see the held bytes.
+    pub fn write_behind(mut self) -> Self {
+        self.write_behind = true;
+        self
+    }
+
+    fn flush(&mut self) -> Result<(), FlashError> {
+        match self.held.take() {
+            Some((addr, data)) => self.program_now(addr, &data),
+            None => Ok(()),
+        }
+    }
+
+    fn program_now(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        let before = self.inner.writes();
+        let r = self.inner.program(addr, data);
+        self.logged(
+            before,
+            Op::Program {
+                addr,
+                data: data.to_vec(),
+            },
+        );
+        r
+    }
+
+    fn logged(&mut self, before: u32, op: Op) {
+        if self.inner.writes() != before {
+            self.log.borrow_mut().push(op);
+        }
+    }
+}
+
+impl Flash for Recorder<RamFlash<'_>> {
+    fn size(&self) -> u32 {
+        self.inner.size()
+    }
+    fn page_size(&self) -> u32 {
+        self.inner.page_size()
+    }
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.inner.read(addr, buf)?;
+        if let Some((at, data)) = &self.held {
+            // The held program's bytes over what the chip has, where they overlap.
+            for (i, b) in buf.iter_mut().enumerate() {
+                let a = addr as usize + i;
+                if let Some(h) = a.checked_sub(*at as usize).and_then(|o| data.get(o)) {
+                    *b &= *h;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        if self.write_behind {
+            self.flush()?;
+            self.held = Some((addr, data.to_vec()));
+            return Ok(());
+        }
+        self.program_now(addr, data)
+    }
+    fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
+        self.flush()?;
+        let before = self.inner.writes();
+        let r = self.inner.erase_page(page);
+        self.logged(before, Op::Erase { page });
+        r
+    }
+}

@@ -1,0 +1,80 @@
+//! The power-loss run on the standard offline workload: no failure on the reference terminal,
+//! and a terminal that approves before its record is durable is found.
+
+use super::*;
+use std::path::Path;
+
+fn workload() -> (Scenario, String) {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/power/offline_workload.toml");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let scn = payhil_scenario::parse_str(&path, &source).unwrap();
+    (scn, source)
+}
+
+#[test]
+fn the_offline_workload_survives_a_cut_at_every_write() {
+    let (scn, source) = workload();
+    let r = powerloss(&scn, &source, &Options::default()).unwrap();
+    assert!(r.writes >= 40, "{} writes", r.writes);
+    assert_eq!(r.cut_points, 2 * u64::from(r.writes));
+    assert!(r.failures.is_empty(), "{:#?}", r.failures.first());
+    assert!(r.max_programs <= crate::flash::MAX_PROGRAMS);
+    assert!(
+        r.json_line().starts_with("{\"cut_points\": "),
+        "{}",
+        r.json_line()
+    );
+}
+
+#[test]
+fn every_pair_of_cuts_of_the_workload_passes() {
+    let (scn, source) = workload();
+    let opts = Options {
+        pairs: true,
+        ..Options::default()
+    };
+    let r = powerloss(&scn, &source, &opts).unwrap();
+    assert!(r.cut_points > 4 * u64::from(r.writes), "{}", r.cut_points);
+    assert!(r.failures.is_empty(), "{:#?}", r.failures.first());
+}
+
+/// The injected defect: every program is acknowledged before it reaches the chip, so the
+/// terminal approves offline before its record is durable. A cut at the next write loses an
+/// approval; the oracle must say so, and print the cut as a scenario with a power cut.
+#[test]
+fn a_terminal_that_approves_before_its_record_is_durable_is_found() {
+    let (scn, source) = workload();
+    let opts = Options {
+        inject_write_behind: true,
+        ..Options::default()
+    };
+    let r = powerloss(&scn, &source, &opts).unwrap();
+    let lost = r
+        .failures
+        .iter()
+        .find(|f| {
+            f.message
+                .contains("was approved and is not in the host's books")
+        })
+        .unwrap_or_else(|| panic!("no loss found: {:#?}", r.failures));
+    assert!(
+        lost.replay.contains("power_cut = { at_write = "),
+        "{}",
+        lost.replay
+    );
+    // The replay is the scenario's own text up to the cut.
+    assert!(
+        lost.replay.contains("name = \"Standard offline workload"),
+        "{}",
+        lost.replay
+    );
+}
+
+#[test]
+fn a_step_the_bench_cannot_play_is_refused_with_its_place() {
+    let text = "name = \"x\"\nrules = [\"NETS-01\"]\n[[step]]\nfaults = { downstream = { cut_after_bytes = 0 }, connections = 1 }\n";
+    let scn = payhil_scenario::parse_str(Path::new("f.toml"), text).unwrap();
+    let e = powerloss(&scn, text, &Options::default()).unwrap_err();
+    assert!(e.to_string().contains("step 1 (line 4)"), "{e}");
+}

@@ -1,0 +1,744 @@
+//! A scenario's steps as requests to the in-process terminal, judged as the scenario runner
+//! judges them (`payhil_scenario::runner`): each answer against the scenario's expectation and
+//! the reference model, every approval into the harness's ledger, every offline approval
+//! against the limit invariants, the queue reports against the model and the host's books.
+//! Receipts and the PCI scan are the PTY runner's; here the point is the oracle after power cuts.
+
+use crate::bench::{self, Answer, Checkpoint, Halted, InFlight, Seen};
+use fut_core::Terminal;
+use fut_core::flash::{Flash, FlashError};
+use fut_core::journal::JournalError;
+use payhil_model::ledger::{Answered, Booked, Delivery, Phase, exactly_once};
+use payhil_model::{Model, ModelConfig, Prediction, PurchaseInput};
+use payhil_protocol::{
+    Amount, Awaiting, EntryMode, Outcome, PinText, Reason, Request, ReserveDetails, TxnKind,
+};
+use payhil_scenario::format::{
+    Action, Expectation, LinkSpec, PurchaseSpec, Scenario, Step, outcome_name, reason_name,
+};
+
+/// How a run stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Power was cut (the flash said so).
+    Halted,
+    /// A finding: what went wrong, both sides shown.
+    Failed(String),
+}
+
+impl From<Halted> for End {
+    fn from(_: Halted) -> Self {
+        End::Halted
+    }
+}
+
+impl From<String> for End {
+    fn from(s: String) -> Self {
+        End::Failed(s)
+    }
+}
+
+/// A terminal being driven, with what the harness saw.
+pub struct Driver<'c, F: Flash, C: Checkpoint> {
+    /// The terminal (none while it is off).
+    pub t: Option<Terminal<'static, F>>,
+    /// What the harness saw.
+    pub seen: Seen,
+    /// The reference model (only in a counted run: after a cut it cannot know whether the
+    /// interrupted transaction was kept, so recovery is judged by the ledger and books).
+    pub model: Option<Model>,
+    /// Checkpoints before every call into the core.
+    pub cp: &'c mut C,
+    cfg: fut_core::Config<'static>,
+}
+
+/// The model for a scenario's settings, as the runner builds it.
+pub fn model(scn: &Scenario) -> Model {
+    let t = &scn.terminal;
+    Model::new(ModelConfig {
+        offline_limit: t.offline_limit,
+        card_limit_minor: t.card_limit.minor,
+        forward_retry_s: t.forward_retry_s,
+        cvm_limit_minor: t.cvm_limit.minor,
+        gambling_daily_max_minor: t.gambling_daily_max.map(|a| a.minor),
+        self_service: t.self_service,
+        reserve_phone_auth_above_minor: t.reserve_phone_auth_above.minor,
+        reserve_cap_minor: t.reserve_cap.minor,
+        readings: payhil_model::Readings::builtin(),
+        queue_capacity: None,
+    })
+}
+
+/// The steps the in-process bench cannot play: faults shape bytes on a TCP connection.
+pub fn unsupported(step: &Step) -> Option<&'static str> {
+    match step.action {
+        Action::Faults(Some(_)) => Some("a `faults` step (byte-level link faults)"),
+        _ => None,
+    }
+}
+
+impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
+    /// A driver with the terminal off.
+    pub fn new(
+        cfg: fut_core::Config<'static>,
+        seen: Seen,
+        model: Option<Model>,
+        cp: &'c mut C,
+    ) -> Self {
+        Self {
+            t: None,
+            seen,
+            model,
+            cp,
+            cfg,
+        }
+    }
+
+    /// Powers the terminal up on `flash` and gives it the harness's clock.
+    pub fn boot(&mut self, flash: F) -> Result<(), End> {
+        self.cp.before_call(&self.seen);
+        match Terminal::boot(self.cfg, flash) {
+            Ok(t) => self.t = Some(t),
+            Err(JournalError::Flash(FlashError::PowerLost)) => return Err(End::Halted),
+            Err(e) => {
+                return Err(End::Failed(format!(
+                    "the terminal does not boot on its own flash: {e:?}"
+                )));
+            }
+        }
+        let now = self.seen.now;
+        self.set_clock(now)
+    }
+
+    /// Cuts power politely (the terminal is between requests) and gives its flash back.
+    pub fn power_off(&mut self) -> Option<F> {
+        self.t.take().map(Terminal::into_flash)
+    }
+
+    fn req(&mut self, r: &Request<'_>) -> Result<Answer, End> {
+        let t = self
+            .t
+            .as_mut()
+            .ok_or_else(|| End::Failed("the terminal is off".into()))?;
+        Ok(bench::request(t, &mut self.seen, self.cp, r)?)
+    }
+
+    fn queue(&mut self, r: &Request<'_>) -> Result<payhil_protocol::QueueStatus, End> {
+        match self.req(r)? {
+            Answer::Queue(q) => Ok(q),
+            other => Err(End::Failed(format!(
+                "{r:?}: expected Queue, terminal answered {other:?}"
+            ))),
+        }
+    }
+
+    fn set_clock(&mut self, unix_s: i64) -> Result<(), End> {
+        match self.req(&Request::SetClock { unix_s })? {
+            Answer::Clock(got) if got == unix_s => {
+                self.seen.now = unix_s;
+                self.seen.books.clock = unix_s;
+                if let Some(m) = &mut self.model {
+                    m.set_clock(unix_s);
+                }
+                Ok(())
+            }
+            other => Err(End::Failed(format!(
+                "SetClock({unix_s}): expected Clock({unix_s}), terminal answered {other:?}"
+            ))),
+        }
+    }
+
+    /// The start of a run: the device's queue capacity (the one property taken from it).
+    pub fn start(&mut self) -> Result<(), End> {
+        let q = self.queue(&Request::QueueStatus)?;
+        if let Some(m) = &mut self.model {
+            m.set_queue_capacity(q.capacity);
+        }
+        self.check_queue(&q, None)
+    }
+
+    fn forward(&mut self) -> Result<payhil_protocol::QueueStatus, End> {
+        let q = self.queue(&Request::ForwardQueue);
+        if let Some(m) = &mut self.model {
+            m.forwarding_opportunity();
+        }
+        q
+    }
+
+    fn check_queue(&self, q: &payhil_protocol::QueueStatus, want: Option<u32>) -> Result<(), End> {
+        if let Some(n) = want {
+            if q.pending != n {
+                return Err(End::Failed(format!(
+                    "offline queue: terminal reports {} pending; scenario expects {n}",
+                    q.pending
+                )));
+            }
+        }
+        let Some(m) = &self.model else {
+            return Ok(());
+        };
+        let (lo, hi) = m.queue_bounds();
+        if q.pending < lo || q.pending > hi {
+            return Err(End::Failed(format!(
+                "offline queue: terminal reports {} pending; model expects {lo}..={hi}",
+                q.pending
+            )));
+        }
+        let (lo, hi) = m.queue_amount_bounds();
+        if q.pending_minor < lo || q.pending_minor > hi {
+            return Err(End::Failed(format!(
+                "offline queue: terminal reports {} minor units pending; the model's items sum to {lo}..={hi}",
+                q.pending_minor
+            )));
+        }
+        Ok(())
+    }
+
+    /// NETS-10: the terminal's count of forwarded items the host declined is the host's.
+    fn check_declined(&self, reported: u32, want: Option<u32>) -> Result<(), End> {
+        let host = self
+            .seen
+            .books
+            .items
+            .values()
+            .filter(|s| {
+                s.terminal_id == bench::TERMINAL_ID
+                    && s.kind == payhil_acquirer::SettledKind::Offline
+                    && s.txn == TxnKind::Purchase
+                    && !s.response_code.is_approved()
+            })
+            .count() as u32;
+        if reported != host {
+            return Err(End::Failed(format!(
+                "NETS-10: terminal reports {reported} declined by the host after forwarding; the host declined {host}"
+            )));
+        }
+        match want {
+            Some(d) if d != reported => Err(End::Failed(format!(
+                "NETS-10: terminal reports {reported} declined by the host; scenario expects {d}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Plays one scenario step.
+    pub fn step(&mut self, step: &Step) -> Result<(), End> {
+        match &step.action {
+            Action::SetClock(t) => self.set_clock(*t),
+            Action::AdvanceClock(secs) => {
+                let want = self.seen.now.saturating_add(i64::from(*secs));
+                match self.req(&Request::AdvanceClock { secs: *secs })? {
+                    Answer::Clock(got) if got == want => {
+                        self.seen.now = want;
+                        self.seen.books.clock = want;
+                        if let Some(m) = &mut self.model {
+                            m.advance_clock(*secs);
+                        }
+                        Ok(())
+                    }
+                    other => Err(End::Failed(format!(
+                        "AdvanceClock({secs}): expected Clock({want}), terminal answered {other:?}"
+                    ))),
+                }
+            }
+            Action::Network(link) => {
+                self.seen.link = *link;
+                self.seen.new_epoch();
+                if let Some(m) = &mut self.model {
+                    match link {
+                        LinkSpec::Blackhole => m.set_blackhole(),
+                        other => m.set_network(*other == LinkSpec::Up),
+                    }
+                }
+                Ok(())
+            }
+            // Clearing faults on a link that never had any (see `unsupported`).
+            Action::Faults(_) => Ok(()),
+            Action::Purchases {
+                count,
+                amount,
+                cards,
+                expect,
+            } => {
+                for i in 0..*count as usize {
+                    let Some(card) = cards.get(i % cards.len().max(1)).cloned() else {
+                        return Err(End::Failed("a bulk purchase without cards".into()));
+                    };
+                    let spec = PurchaseSpec {
+                        amount: *amount,
+                        network: card.networks[0],
+                        entry: EntryMode::Chip,
+                        pin: Some(card.pin.clone()),
+                        card,
+                        forced_offline: false,
+                        tip_minor: 0,
+                        kind: TxnKind::Purchase,
+                        chip_unreadable: false,
+                        reserve: None,
+                    };
+                    self.purchase(step.index, &spec, expect.as_ref())
+                        .map_err(|e| match e {
+                            End::Failed(m) => {
+                                End::Failed(format!("purchase {} of {count}: {m}", i + 1))
+                            }
+                            h => h,
+                        })?;
+                }
+                Ok(())
+            }
+            Action::ForwardUntilEmpty(max) => {
+                for _ in 0..*max {
+                    let q = self.forward()?;
+                    if q.pending == 0 {
+                        let books = &self.seen.books;
+                        if let Some(m) = &mut self.model {
+                            m.queue_reported_empty(|seq| {
+                                books
+                                    .items
+                                    .contains_key(&(bench::TERMINAL_ID.to_string(), seq))
+                            });
+                        }
+                        return self.check_queue(&q, None);
+                    }
+                }
+                Err(End::Failed(format!(
+                    "offline queue not empty after {max} forwarding rounds"
+                )))
+            }
+            Action::Purchase(spec, expect) => self.purchase(step.index, spec, expect.as_ref()),
+            Action::Forward => {
+                let q = self.forward()?;
+                self.check_queue(&q, None)
+            }
+            Action::ExpectQueue(n, _overdue, declined) => {
+                let q = self.queue(&Request::QueueStatus)?;
+                self.check_queue(&q, Some(*n))?;
+                self.check_declined(q.declined_by_host, *declined)
+            }
+            Action::Capture { of, amount, expect } => self.follow_up(
+                step.index,
+                TxnKind::Capture,
+                *of,
+                Some(*amount),
+                expect.as_ref(),
+            ),
+            Action::Reverse { of, expect } => {
+                self.follow_up(step.index, TxnKind::Reversal, *of, None, expect.as_ref())
+            }
+            Action::Settle => self.check_exactly_once(Phase::Running),
+            Action::Reconcile => match self.req(&Request::Reconcile)? {
+                Answer::Totals => match self.seen.books.reconciliations.last() {
+                    Some(r) if r.in_balance => Ok(()),
+                    Some(_) => Err(End::Failed(
+                        "reconciliation: the host found the terminal out of balance".into(),
+                    )),
+                    None => Err(End::Failed("reconciliation: the host received none".into())),
+                },
+                other => Err(End::Failed(format!(
+                    "Reconcile: expected Totals, terminal answered {other:?}"
+                ))),
+            },
+            Action::PowerCycle => {
+                let flash = self
+                    .power_off()
+                    .ok_or_else(|| End::Failed("the terminal is off".into()))?;
+                self.seen.new_epoch();
+                if let Some(m) = &mut self.model {
+                    m.restarted();
+                }
+                self.boot(flash)
+            }
+        }
+    }
+
+    /// Compares an outcome with the model's prediction and the scenario's expectation.
+    fn judge(
+        &self,
+        prediction: Option<Prediction>,
+        expect: Option<&Expectation>,
+        outcome: Outcome,
+        reason: Reason,
+    ) -> Result<(), End> {
+        let shown = |o: Outcome, r: Reason| format!("{}/{}", outcome_name(o), reason_name(r));
+        if let Some(e) = expect {
+            if e.outcome != outcome || e.reason.is_some_and(|r| r != reason) {
+                return Err(End::Failed(format!(
+                    "outcome differs from the scenario: terminal {}; scenario {}",
+                    shown(outcome, reason),
+                    outcome_name(e.outcome)
+                )));
+            }
+        }
+        if let Some(p) = prediction {
+            if !p.allows(outcome, reason) {
+                let model: Vec<String> = p.outcomes().iter().map(|(o, r)| shown(*o, *r)).collect();
+                return Err(End::Failed(format!(
+                    "outcome differs from the reference model: terminal {}; model {}",
+                    shown(outcome, reason),
+                    model.join(" or ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A purchase of any kind, from start to its answer (runner/txn.rs in process).
+    pub fn purchase(
+        &mut self,
+        step: usize,
+        spec: &PurchaseSpec,
+        expect: Option<&Expectation>,
+    ) -> Result<(), End> {
+        self.seen.in_flight = Some(InFlight::Purchase(Box::new(spec.clone())));
+        let input = PurchaseInput {
+            amount: spec.total(),
+            card: spec.card.clone(),
+            network: spec.network,
+            entry_mode: spec.entry,
+            pin: spec.pin.clone(),
+            forced_offline: spec.forced_offline,
+            kind: spec.kind,
+            fallback: spec.chip_unreadable,
+            note: spec.reserve.clone(),
+        };
+        let prediction = self.model.as_ref().map(|m| m.predict(&input));
+        let start = if spec.tip_minor > 0 || spec.kind != TxnKind::Purchase {
+            Request::StartTransaction {
+                kind: spec.kind,
+                amount: spec.amount,
+                tip_minor: spec.tip_minor,
+                forced_offline: spec.forced_offline,
+                reference: 0,
+            }
+        } else {
+            Request::StartPurchase {
+                amount: spec.amount,
+                forced_offline: spec.forced_offline,
+            }
+        };
+        self.expect_card_wait(&start)?;
+        if spec.chip_unreadable {
+            self.expect_card_wait(&Request::ChipUnreadable)?;
+        }
+        let mut r = self.req(&Request::PresentCard(
+            spec.card.presented(spec.network, spec.entry),
+        ))?;
+        let prompted = r == Answer::Accepted(Awaiting::Pin);
+        if let Some(m) = &self.model {
+            let want = m.pin_prompt(&input);
+            if !want.allows(prompted) {
+                return Err(End::Failed(format!(
+                    "PIN prompt: terminal asked: {prompted}; model: {want:?} (CARD-02, NETS-08)"
+                )));
+            }
+        }
+        if let Some(want) = expect.and_then(|e| e.pin_prompted) {
+            if prompted != want {
+                return Err(End::Failed(format!(
+                    "PIN prompt: terminal asked: {prompted}; scenario expects: {want}"
+                )));
+            }
+        }
+        if prompted {
+            let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
+            r = self.req(&Request::EnterPin(PinText(pin)))?;
+        }
+        if let Answer::VerifyPin(block) = r {
+            let verdict = self.seen.cards.verify(&spec.card, &block);
+            r = self.req(&Request::CardVerdict(verdict))?;
+        }
+        if r == Answer::Accepted(Awaiting::ReserveDetails) {
+            r = match &spec.reserve {
+                Some(n) => self.req(&Request::EnterReserveDetails(ReserveDetails {
+                    attendant_present: n.attendant,
+                    id_type: n.id_type,
+                    id_reference: &n.id_reference,
+                    note_account: &n.account,
+                    phone_auth_code: &n.phone_code,
+                }))?,
+                None => self.req(&Request::Cancel)?,
+            };
+        }
+        let Answer::Done {
+            outcome,
+            reason,
+            seq,
+        } = r
+        else {
+            return Err(End::Failed(format!(
+                "{:?}: expected a finished transaction (Done), terminal answered {r:?}",
+                spec.kind
+            )));
+        };
+        self.judge(prediction, expect, outcome, reason)?;
+        if let Some(m) = &mut self.model {
+            m.observe(&input, outcome, reason, seq);
+        }
+        if seq > 0 {
+            self.seen.txns.insert(step, (seq, spec.clone()));
+        }
+        let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
+        if outcome == Outcome::ApprovedOffline && spec.kind == TxnKind::Purchase {
+            let delivered: Vec<u32> = self
+                .seen
+                .books
+                .advice_deliveries
+                .iter()
+                .map(|d| d.seq)
+                .collect();
+            for s in delivered {
+                self.seen.invariants.settled(s);
+            }
+            let pin_ok = spec.pin.as_ref() == Some(&spec.card.pin);
+            let broken = self.seen.invariants.approved(
+                seq,
+                &spec.card.pan,
+                spec.total(),
+                spec.entry,
+                spec.network,
+                pin_ok,
+            );
+            if !broken.is_empty() {
+                return Err(End::Failed(format!(
+                    "offline approval breaks the rules: {}",
+                    broken.join("; ")
+                )));
+            }
+        }
+        if approved {
+            self.seen.ledger.approved(Answered {
+                seq,
+                kind: spec.kind,
+                offline: outcome == Outcome::ApprovedOffline,
+                amount: spec.total(),
+                pan: spec.card.pan.masked(),
+                network: spec.network,
+                entry: spec.entry,
+                at: self.seen.now,
+            });
+        }
+        self.seen.in_flight = None;
+        Ok(())
+    }
+
+    fn expect_card_wait(&mut self, r: &Request<'_>) -> Result<(), End> {
+        match self.req(r)? {
+            Answer::Accepted(Awaiting::Card) => Ok(()),
+            other => Err(End::Failed(format!(
+                "{r:?}: expected Accepted(awaiting Card), terminal answered {other:?}"
+            ))),
+        }
+    }
+
+    /// A capture (CARD-06) or reversal (PBS-03) of the transaction made in step `of`.
+    fn follow_up(
+        &mut self,
+        step: usize,
+        kind: TxnKind,
+        of: usize,
+        amount: Option<Amount>,
+        expect: Option<&Expectation>,
+    ) -> Result<(), End> {
+        let Some((of_seq, spec)) = self.seen.txns.get(&of).cloned() else {
+            return Err(End::Failed(format!(
+                "step {of} made no transaction to refer to"
+            )));
+        };
+        let amount = amount.unwrap_or(spec.total());
+        self.seen.in_flight = Some(match kind {
+            TxnKind::Capture => InFlight::Capture(Box::new(spec.clone()), amount),
+            _ => InFlight::Reversal(of_seq),
+        });
+        let prediction = self.model.as_ref().map(|m| match kind {
+            TxnKind::Capture => m.predict_capture(Some(of_seq), amount),
+            _ => m.predict_reversal(Some(of_seq)),
+        });
+        let r = self.req(&Request::StartTransaction {
+            kind,
+            amount,
+            tip_minor: 0,
+            forced_offline: false,
+            reference: of_seq,
+        })?;
+        let Answer::Done {
+            outcome,
+            reason,
+            seq,
+        } = r
+        else {
+            return Err(End::Failed(format!(
+                "{kind:?}: expected a finished transaction (Done), terminal answered {r:?}"
+            )));
+        };
+        self.judge(prediction, expect, outcome, reason)?;
+        if let Some(m) = &mut self.model {
+            m.observe_follow_up(
+                &payhil_model::FollowUp {
+                    kind,
+                    of: of_seq,
+                    seq,
+                    amount,
+                    pan: &spec.card.pan,
+                    network: spec.network,
+                },
+                outcome,
+            );
+        }
+        if matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
+            self.seen.ledger.approved(Answered {
+                seq,
+                kind,
+                offline: outcome == Outcome::ApprovedOffline,
+                amount,
+                pan: spec.card.pan.masked(),
+                network: spec.network,
+                entry: spec.entry,
+                at: self.seen.now,
+            });
+            if kind == TxnKind::Reversal {
+                self.seen.ledger.reversed(of_seq);
+                self.seen.invariants.settled(of_seq);
+            }
+            self.seen.txns.insert(step, (seq, spec));
+        }
+        self.seen.in_flight = None;
+        Ok(())
+    }
+
+    /// The ledger against the host's books and delivery log (PBS-02). The transactions power
+    /// cuts interrupted may be in the books once or not at all.
+    pub fn check_exactly_once(&mut self, phase: Phase) -> Result<(), End> {
+        let booked = booked(&self.seen.books);
+        let mut ledger = self.seen.ledger.clone();
+        for f in &self.seen.excused {
+            excuse_in_flight(&mut ledger, &booked, f);
+        }
+        let deliveries: Vec<Delivery> = self
+            .seen
+            .books
+            .advice_deliveries
+            .iter()
+            .map(|d| (d, true))
+            .chain(self.seen.books.auth_requests.iter().map(|d| (d, false)))
+            .map(|(d, advice)| Delivery {
+                seq: d.seq,
+                advice,
+                epoch: d.epoch,
+                faulty: d.faulty,
+            })
+            .collect();
+        let verdict = exactly_once(&ledger, &booked, &deliveries, phase);
+        if verdict.ok() {
+            Ok(())
+        } else {
+            Err(End::Failed(format!(
+                "PBS-02 exactly-once: {}",
+                verdict.findings.join("; ")
+            )))
+        }
+    }
+
+    /// The end of a run: the link is made clean, the terminal forwards until its queue is
+    /// empty, and every approval must then be in the books exactly once, with the host's count
+    /// of declined items (NETS-10).
+    pub fn drain_and_check(&mut self) -> Result<(), End> {
+        self.seen.link = LinkSpec::Up;
+        self.seen.new_epoch();
+        if let Some(m) = &mut self.model {
+            m.set_flaky(false);
+            m.set_network(true);
+        }
+        for _ in 0..DRAIN_ROUNDS {
+            let q = self.forward()?;
+            if q.pending == 0 {
+                self.check_declined(q.declined_by_host, None)?;
+                return self.check_exactly_once(Phase::Drained);
+            }
+        }
+        Err(End::Failed(format!(
+            "the terminal still has items pending after {DRAIN_ROUNDS} forwarding rounds on a clean link"
+        )))
+    }
+}
+
+/// Forwarding rounds a drain allows (in process every round on a clean link empties the queue;
+/// more than one covers a round that ended on a storage fault).
+const DRAIN_ROUNDS: u32 = 3;
+
+/// The host's books as the oracle compares them.
+fn booked(books: &payhil_acquirer::Books) -> Vec<Booked> {
+    books
+        .items
+        .values()
+        .filter(|s| s.terminal_id == bench::TERMINAL_ID)
+        .map(|s| Booked {
+            seq: s.seq,
+            kind: s.txn,
+            offline: s.kind == payhil_acquirer::SettledKind::Offline,
+            amount: s.amount,
+            pan: s.pan.clone(),
+            network: s.network,
+            entry: s.entry_mode,
+            local_time: s.local_time,
+            approved: s.response_code.is_approved(),
+            reversed: s.reversed,
+        })
+        .collect()
+}
+
+/// The interrupted transaction may have been kept and reached the host (or, for a reversal,
+/// taken effect): what the books show of it is taken into the ledger, once. Anything else the
+/// ledger does not hold stays a finding.
+fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked], f: &InFlight) {
+    match f {
+        InFlight::Purchase(spec) => {
+            let pan = spec.card.pan.masked();
+            if let Some(b) = booked.iter().find(|b| {
+                ledger.get(b.seq).is_none()
+                    && b.kind == spec.kind
+                    && b.amount == spec.total()
+                    && b.pan == pan
+                    && b.network == spec.network
+            }) {
+                ledger.approved(Answered {
+                    seq: b.seq,
+                    kind: b.kind,
+                    offline: b.offline,
+                    amount: b.amount,
+                    pan: b.pan.clone(),
+                    network: b.network,
+                    entry: b.entry,
+                    at: b.local_time,
+                });
+            }
+        }
+        InFlight::Capture(spec, amount) => {
+            let pan = spec.card.pan.masked();
+            if let Some(b) = booked.iter().find(|b| {
+                ledger.get(b.seq).is_none()
+                    && b.kind == TxnKind::Capture
+                    && b.amount == *amount
+                    && b.pan == pan
+            }) {
+                ledger.approved(Answered {
+                    seq: b.seq,
+                    kind: b.kind,
+                    offline: b.offline,
+                    amount: b.amount,
+                    pan: b.pan.clone(),
+                    network: b.network,
+                    entry: b.entry,
+                    at: b.local_time,
+                });
+            }
+        }
+        InFlight::Reversal(of) => {
+            // Voided at the terminal (never forwarded) or reversed at the host: either way it
+            // took effect; not at all is as allowed.
+            let at_host = booked.iter().find(|b| b.seq == *of);
+            if at_host.is_none_or(|b| b.reversed) {
+                ledger.reversed(*of);
+            }
+        }
+    }
+}
