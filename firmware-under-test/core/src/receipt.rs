@@ -87,6 +87,14 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::PinIncorrect => "INCORRECT PIN",
         Reason::PinTriesExceeded => "PIN TRIES EXCEEDED",
         Reason::PinRequired => "PIN REQUIRED",
+        Reason::CardDataMalformed => "CARD DATA MALFORMED",
+        Reason::CardDataDuplicated => "CARD DATA DUPLICATED",
+        Reason::CardDataMissing => "CARD DATA MISSING",
+        Reason::CardDataInconsistent => "CARD DATA INCONSISTENT",
+        Reason::CardNumberInvalid => "CARD NUMBER INVALID",
+        Reason::CardNotSupported => "CARD NOT SUPPORTED",
+        Reason::CardNotYetValid => "CARD NOT YET VALID",
+        Reason::CurrencyMismatch => "CURRENCY NOT ACCEPTED",
     }
 }
 
