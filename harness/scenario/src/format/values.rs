@@ -310,4 +310,12 @@ pub(super) const REASONS: &[Reason] = &[
     Reason::PinIncorrect,
     Reason::PinTriesExceeded,
     Reason::PinRequired,
+    Reason::CardDataMalformed,
+    Reason::CardDataDuplicated,
+    Reason::CardDataMissing,
+    Reason::CardDataInconsistent,
+    Reason::CardNumberInvalid,
+    Reason::CardNotSupported,
+    Reason::CardNotYetValid,
+    Reason::CurrencyMismatch,
 ];
