@@ -14,6 +14,7 @@
 
 pub mod block_list;
 pub mod calendar;
+pub mod card_read;
 pub mod flash;
 pub mod journal;
 pub mod limits;

@@ -88,6 +88,14 @@ pub fn reason_text(r: Reason) -> &'static str {
         Reason::PinTriesExceeded => "PIN TRIES EXCEEDED",
         Reason::PinRequired => "PIN REQUIRED",
         Reason::ClockNotTrusted => "CLOCK WRONG: SET TIME",
+        Reason::CardDataMalformed => "CARD DATA MALFORMED",
+        Reason::CardDataDuplicated => "CARD DATA DUPLICATED",
+        Reason::CardDataMissing => "CARD DATA MISSING",
+        Reason::CardDataInconsistent => "CARD DATA INCONSISTENT",
+        Reason::CardNumberInvalid => "CARD NUMBER INVALID",
+        Reason::CardNotSupported => "CARD NOT SUPPORTED",
+        Reason::CardNotYetValid => "CARD NOT YET VALID",
+        Reason::CurrencyMismatch => "CURRENCY NOT ACCEPTED",
     }
 }
 

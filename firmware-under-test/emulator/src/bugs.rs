@@ -4,7 +4,9 @@
 //! catches it. Never on by default; the core's logic is untouched.
 
 use payhil_protocol::host_link::{HostRequest, HostResponse, response_code};
-use payhil_protocol::{HostBalance, QueueStatus, Response, SettlementTotals};
+use payhil_protocol::{
+    HostBalance, Outcome, QueueStatus, Reason, Response, SettlementTotals, TxnResult,
+};
 
 /// One injectable bug.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub enum Bug {
     HideHostDeclines,
     /// The queue report says one more item is pending than there is.
     PhantomPending,
+    /// Card data the core refused (malformed, inconsistent, a bad card number) is answered as
+    /// approved online: a terminal whose card reader trusts whatever the card says.
+    ApproveBadCardData,
 }
 
 /// The bugs in force and their state.
@@ -120,6 +125,24 @@ impl Bugs {
                     q.pending = q.pending.saturating_add(1);
                 }
                 Response::Queue(q)
+            }
+            Response::Done(d)
+                if self.has(Bug::ApproveBadCardData)
+                    && matches!(
+                        d.reason,
+                        Reason::CardDataMalformed
+                            | Reason::CardDataDuplicated
+                            | Reason::CardDataMissing
+                            | Reason::CardDataInconsistent
+                            | Reason::CardNumberInvalid
+                    ) =>
+            {
+                Response::Done(TxnResult {
+                    outcome: Outcome::ApprovedOnline,
+                    reason: Reason::Approved,
+                    auth_code: "123456",
+                    ..d
+                })
             }
             other => other,
         }

@@ -6,12 +6,16 @@
 //! * [`Pin`] and [`Cvc`] never print; their digits come out only through `reveal`.
 //! * [`MaskedPan`] is what may be shown anywhere: first six and last four digits (PCI-01).
 //! * [`catalogue`] holds the test cards that scenarios name and the host simulator knows.
+//! * [`emv`] builds a test card's data as EMV BER-TLV; [`faults`] corrupts it one class at a
+//!   time.
 //! * [`instrument`] plays the card when the terminal asks it to verify the PIN offline.
 //! * [`pci`] scans artifacts for anything that looks like a full card number, a mask that shows
 //!   too much, or a known PIN or CVC, and redacts them.
 #![warn(missing_docs)]
 
 pub mod catalogue;
+pub mod emv;
+pub mod faults;
 pub mod instrument;
 pub mod pci;
 

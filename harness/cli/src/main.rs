@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod bench_cmd;
+mod card_faults_cmd;
 mod powerloss_cmd;
 mod rules_cmd;
 mod run_cmd;
@@ -33,6 +34,9 @@ enum Command {
     },
     /// Coverage of the requirement catalogue by the scenarios, with their last results.
     Rules(rules_cmd::RulesArgs),
+    /// Run every card-data fault class (malformed TLV, bad card numbers, dates, amounts,
+    /// currency) against a terminal and print a table: class, the terminal's answer, verdict.
+    CardFaults(card_faults_cmd::CardFaultsArgs),
     /// Measure purchases per second and protocol round-trip time on one emulated terminal.
     Bench(bench_cmd::BenchArgs),
     /// Cut a scenario at every flash write (clean and torn) in process and check the oracle
@@ -54,6 +58,10 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(rt.block_on(run_cmd::run(args))?)
         }
         Command::Powerloss(args) => std::process::exit(powerloss_cmd::powerloss(args)?),
+        Command::CardFaults(args) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            std::process::exit(rt.block_on(card_faults_cmd::card_faults(args))?)
+        }
         Command::Bench(args) => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(bench_cmd::bench(args))

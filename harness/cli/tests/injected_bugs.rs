@@ -165,3 +165,19 @@ fn a_pending_count_higher_than_the_ledgers_is_a_finding() {
         "offline queue",
     );
 }
+
+/// Issue 10: a terminal that approves card data it should refuse (here a card number failing
+/// Luhn, and malformed TLV) fails the run as an approval from bad data, whatever the scenario
+/// expects; the scenario states no expectation, so the verdict is the model's and the oracle's.
+#[test]
+fn an_approval_from_bad_card_data_is_caught() {
+    for class in ["bad_luhn", "truncated_tlv"] {
+        caught(
+            &format!(
+                "{HEAD}[[step]]\npurchase = {{ amount = \"100.00 DKK\", card = \"dankort\", card_fault = \"{class}\" }}\n"
+            ),
+            "approve-bad-card-data",
+            "an approval from bad card data",
+        );
+    }
+}

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod banking;
+pub mod card_data;
 pub mod ledger;
 pub mod oracle;
 pub mod purchase;

@@ -6,12 +6,14 @@
 //!
 //! * [`frame`]: COBS framing, CRC-32 and the frame header (version, kind, sequence number).
 //! * [`message`]: requests, responses and events carried inside frames (postcard encoding).
+//! * [`card_tlv`]: the card's data as EMV BER-TLV (tags, formats, a masked `Debug`).
 //! * [`tlv`]: BER-TLV for ISO 8583 DE 55 (multi-byte tags, long-form lengths).
 //! * [`host_link`]: the interim terminal <-> acquirer message set (replaced by ISO 8583 later).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod card_tlv;
 pub mod civil;
 pub mod frame;
 pub mod host_link;

@@ -265,6 +265,17 @@ pub enum Request<'a> {
     /// 15: the card's verdict on the PIN block the terminal sent ([`Response::VerifyPin`]);
     /// the harness plays the card.
     CardVerdict(PinVerdict),
+    /// 16: a card is presented with its data as EMV BER-TLV (PROTOCOL.md 4.7); answered as
+    /// [`Request::PresentCard`]. The harness sends this one; 5 is still decoded.
+    PresentCardTlv {
+        /// How the card was presented (a terminal fact, not card data).
+        entry_mode: EntryMode,
+        /// The application the cardholder (or the terminal) selected.
+        network: Network,
+        /// The card's data objects ([`crate::card_tlv`]).
+        #[serde(borrow)]
+        tlv: crate::card_tlv::CardTlv<'a>,
+    },
 }
 
 /// Kinds of transaction.
@@ -514,6 +525,24 @@ pub enum Reason {
     /// gambling day (CARD-04) and the deadlines (BAX-10) are judged by cannot be trusted, so
     /// no transaction is taken until the clock is set right.
     ClockNotTrusted,
+    /// 35: the card's data is not well-formed BER-TLV (truncated, a length that does not fit,
+    /// an object longer than its format allows, garbage inside a template).
+    CardDataMalformed,
+    /// 36: the card gave one data object twice (EMV: redundant data is an error).
+    CardDataDuplicated,
+    /// 37: a data object the terminal needs is missing (PROTOCOL.md 4.7).
+    CardDataMissing,
+    /// 38: the card's data objects contradict each other (track 2's card number or expiry
+    /// against 5A and 5F24).
+    CardDataInconsistent,
+    /// 39: the card number is not one: a digit is not a digit, or the Luhn check fails.
+    CardNumberInvalid,
+    /// 40: the card number's issuer range (BIN) is not one the selected application takes.
+    CardNotSupported,
+    /// 41: the card's effective date (5F25) has not come yet.
+    CardNotYetValid,
+    /// 42: the card's application currency (9F42) is not the transaction's.
+    CurrencyMismatch,
 }
 
 /// Who a terminal is: fixed by its build and configuration.
@@ -717,6 +746,8 @@ pub mod limits {
     pub const PAN: usize = 19;
     /// `CardData::account` (a BankAxept card's 11 digits; scenarios may give up to 20).
     pub const CARD_ACCOUNT: usize = 20;
+    /// `PresentCardTlv::tlv`, bytes (a well-formed card's data is about 90).
+    pub const CARD_TLV: usize = 256;
     /// `EnterPin` (4..12 digits, or empty).
     pub const PIN: usize = 12;
     /// `ReserveDetails::id_reference`.
@@ -750,6 +781,9 @@ impl Request<'_> {
                 (c.account, limits::CARD_ACCOUNT, "account"),
             ],
             Request::EnterPin(p) => &[(p.0, limits::PIN, "pin")],
+            Request::PresentCardTlv { tlv, .. } if tlv.0.len() > limits::CARD_TLV => {
+                return Some("tlv");
+            }
             Request::EnterReserveDetails(n) => &[
                 (n.id_reference, limits::ID_REFERENCE, "id_reference"),
                 (n.note_account, limits::NOTE_ACCOUNT, "note_account"),

@@ -12,6 +12,7 @@ use payhil_transport::Source;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod card_fault;
 mod checks;
 mod evidence;
 mod txn;
@@ -476,6 +477,7 @@ impl Run {
                         kind: TxnKind::Purchase,
                         chip_unreadable: false,
                         reserve: None,
+                        card_fault: None,
                     };
                     self.purchase_with(step, &spec, expect.as_ref(), false)
                         .await

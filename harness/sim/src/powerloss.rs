@@ -293,6 +293,7 @@ fn recovery<F: fut_core::flash::Flash, C: Checkpoint>(
             tip_minor: 0,
             kind: payhil_protocol::TxnKind::Purchase,
             chip_unreadable: false,
+            card_fault: None,
             reserve: None,
         };
         d.purchase(0, &spec, None)?;

@@ -73,6 +73,9 @@ pub fn model(scn: &Scenario) -> Model {
 pub fn unsupported(step: &Step) -> Option<&'static str> {
     match step.action {
         Action::Faults(Some(_)) => Some("a `faults` step (byte-level link faults)"),
+        Action::Purchase(ref p, _) if p.card_fault.is_some() => {
+            Some("a `card_fault` purchase (card-data faults run over the PTY: `payhil run`)")
+        }
         _ => None,
     }
 }
@@ -275,6 +278,7 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
                         kind: TxnKind::Purchase,
                         chip_unreadable: false,
                         reserve: None,
+                        card_fault: None,
                     };
                     self.purchase(step.index, &spec, expect.as_ref())
                         .map_err(|e| match e {
@@ -420,9 +424,15 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
         if spec.chip_unreadable {
             self.expect_card_wait(&Request::ChipUnreadable)?;
         }
-        let mut r = self.req(&Request::PresentCard(
-            spec.card.presented(spec.network, spec.entry),
-        ))?;
+        // The card's data as EMV BER-TLV, as the PTY runner presents it (PROTOCOL.md 4.7).
+        let tlv = payhil_cards::emv::CardObjects::of(&spec.card, spec.network)
+            .encode()
+            .map_err(|e| End::Failed(format!("encoding the card's data: {e}")))?;
+        let mut r = self.req(&Request::PresentCardTlv {
+            entry_mode: spec.entry,
+            network: spec.network,
+            tlv: payhil_protocol::card_tlv::CardTlv(&tlv),
+        })?;
         let prompted = r == Answer::Accepted(Awaiting::Pin);
         if let Some(m) = &self.model {
             let want = m.pin_prompt(&input);

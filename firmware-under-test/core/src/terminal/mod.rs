@@ -447,6 +447,11 @@ impl<'a, F: Flash> Terminal<'a, F> {
                 _ => self.wrong_state(),
             },
             Request::PresentCard(card) => self.present_card(&card),
+            Request::PresentCardTlv {
+                entry_mode,
+                network,
+                tlv,
+            } => self.present_card_tlv(entry_mode, network, tlv.0),
             Request::EnterPin(pin) => {
                 let State::AwaitingPin(mut txn) = self.state else {
                     return self.wrong_state();

@@ -4,6 +4,7 @@
 
 use super::{Card, HostUnreachable, NoRoom, State, Step, Terminal, Txn, done};
 use crate::block_list::CardTag;
+use crate::card_read;
 use crate::flash::{Flash, FlashError};
 use crate::journal::{JournalError, StoredPan, TxnStatus};
 use crate::limits::{self, Attempt, Route};
@@ -20,6 +21,8 @@ use payhil_protocol::{
 };
 
 #[cfg(test)]
+mod card_tlv_tests;
+#[cfg(test)]
 mod tests;
 
 /// Host answers that the card must not be used (PROTOCOL.md section 7): 62 restricted or blocked,
@@ -29,6 +32,9 @@ const BLOCKING_CODES: [ResponseCode; 3] = [
     ResponseCode(*b"41"),
     ResponseCode(*b"43"),
 ];
+
+/// The largest amount a transaction can carry: twelve digits of minor units (ISO 8583 DE 4).
+pub const MAX_AMOUNT_MINOR: u64 = 999_999_999_999;
 
 fn luhn_ok(digits: &str) -> bool {
     let mut sum = 0u32;
@@ -77,7 +83,12 @@ impl<F: Flash> Terminal<'_, F> {
         let Some(total) = amount.minor.checked_add(tip_minor) else {
             return Step::Reply(Response::Rejected(RequestError::BadAmount));
         };
-        if (amount.minor == 0 && kind != TxnKind::Reversal) || amount.currency.alpha() == "XXX" {
+        // ISO 8583 DE 4 and EMV 9F02 are n12: a larger amount cannot be authorised (an ECR's
+        // negative amount sent as an unsigned one lands here too).
+        if (amount.minor == 0 && kind != TxnKind::Reversal)
+            || total > MAX_AMOUNT_MINOR
+            || amount.currency.alpha() == "XXX"
+        {
             return Step::Reply(Response::Rejected(RequestError::BadAmount));
         }
         let amount = Amount {
@@ -102,14 +113,7 @@ impl<F: Flash> Terminal<'_, F> {
     }
 
     pub(super) fn present_card(&mut self, c: &CardData<'_>) -> Step<'_> {
-        let State::AwaitingCard {
-            kind,
-            amount,
-            tip_minor,
-            forced_offline,
-            fallback,
-        } = self.state
-        else {
+        let State::AwaitingCard { fallback, .. } = self.state else {
             return self.wrong_state();
         };
         let account = c.account.as_bytes();
@@ -136,6 +140,78 @@ impl<F: Flash> Terminal<'_, F> {
             }
             _ => return self.abort(Reason::CardDataInvalid),
         };
+        self.with_card(card)
+    }
+
+    /// A card presented as EMV BER-TLV (PROTOCOL.md 4.7): read strictly; data that is not a
+    /// well-formed, consistent card of an accepted range is declined with the reason that says
+    /// what is wrong (SUPPORT-01), and nothing of it is journaled (the number may not even be
+    /// one). An expired card is declined as a read card is (CARD-03).
+    pub(super) fn present_card_tlv(
+        &mut self,
+        entry_mode: EntryMode,
+        network: Network,
+        tlv: &[u8],
+    ) -> Step<'_> {
+        let State::AwaitingCard {
+            amount, fallback, ..
+        } = self.state
+        else {
+            return self.wrong_state();
+        };
+        let read = match card_read::read(tlv) {
+            Ok(r) => r,
+            Err(reason) => return self.decline_card(reason),
+        };
+        let Some(pan) = StoredPan::from_ascii(read.pan()) else {
+            return self.decline_card(Reason::CardNumberInvalid);
+        };
+        if !card_read::bin_accepted(network, pan.as_str()) {
+            return self.decline_card(Reason::CardNotSupported);
+        }
+        if read.currency.is_some_and(|c| c != amount.currency) {
+            return self.decline_card(Reason::CurrencyMismatch);
+        }
+        if let Some((y, m, d)) = read.effective {
+            let t = crate::calendar::from_unix(self.now);
+            if (t.year, t.month, t.day) < (i32::from(y), m, d) {
+                return self.decline_card(Reason::CardNotYetValid);
+            }
+        }
+        self.with_card(Card {
+            pan,
+            expiry: read.expiry,
+            pan_seq: read.pan_seq,
+            network,
+            entry_mode,
+            account: read.account.unwrap_or([b'0'; 11]),
+            has_account: read.account.is_some(),
+            // A chip card read another way after the chip failed (SUPPORT-03).
+            fallback: fallback && entry_mode != EntryMode::Chip,
+        })
+    }
+
+    /// Declines a card whose data the terminal refuses, before anything is journaled.
+    fn decline_card(&mut self, reason: Reason) -> Step<'_> {
+        self.state = State::Idle;
+        self.receipt.clear();
+        self.auth_len = 0;
+        Step::Reply(done(Outcome::Declined, reason))
+    }
+
+    /// The card is read: the expiry (CARD-03), then the PIN or the authorisation.
+    fn with_card(&mut self, card: Card) -> Step<'_> {
+        let State::AwaitingCard {
+            kind,
+            amount,
+            tip_minor,
+            forced_offline,
+            ..
+        } = self.state
+        else {
+            return self.wrong_state();
+        };
+        let entry_mode = card.entry_mode;
         let txn = Txn {
             seq: 0,
             kind,
@@ -159,7 +235,7 @@ impl<F: Flash> Terminal<'_, F> {
             };
         }
         // A refund credits the cardholder: no PIN needed (CARD-07).
-        if kind != TxnKind::Refund && limits::pin_required(&self.cfg.limits, amount, c.entry_mode) {
+        if kind != TxnKind::Refund && limits::pin_required(&self.cfg.limits, amount, entry_mode) {
             self.state = State::AwaitingPin(txn);
             Step::Reply(Response::Accepted {
                 awaiting: Awaiting::Pin,

@@ -53,6 +53,10 @@
 //! carry `expect = { ... }` inside it, which every one of its purchases must meet.
 //! `settles` and `settled_as` are checked against the host's settlement once the queue has been
 //! drained at the end of the run (and the model's own settlement date must agree).
+//! `card_fault = "bad_luhn"` presents the card's data (or the amount) corrupted by one class
+//! (`payhil_cards::faults`; `payhil card-faults` lists them): the terminal must decline it with
+//! the model's reason (a card class) or refuse the start (`zero_amount`, `negative_amount`,
+//! `absurd_amount`, which take no `expect`); only on a plain purchase.
 //! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
 //! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`. A capture
 //! names an earlier `kind = "preauth"` step and is in its currency; a reversal names an earlier
@@ -63,6 +67,7 @@
 
 use payhil_cards::Pin;
 use payhil_cards::catalogue::{self, TestCard};
+use payhil_cards::faults::CardFault;
 use payhil_protocol::{Amount, Currency, EntryMode, IdType, Network, Outcome, Reason, TxnKind};
 use serde::Deserialize;
 use std::fmt;
@@ -173,6 +178,9 @@ pub struct PurchaseSpec {
     pub chip_unreadable: bool,
     /// What the merchant enters if the terminal asks for a BankAxept debit note (BAX-02..08).
     pub reserve: Option<ReserveSpec>,
+    /// The card's data (or the amount) corrupted by this class (issue 10); `None`: as the
+    /// card is.
+    pub card_fault: Option<CardFault>,
 }
 
 /// The debit-note details of a BankAxept reserve payment: what the scenario has the merchant

@@ -81,6 +81,7 @@ pub(super) struct RawPurchase {
     pub(super) pin: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) forced_offline: bool,
+    pub(super) card_fault: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

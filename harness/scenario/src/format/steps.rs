@@ -59,6 +59,17 @@ pub(super) fn step(
     if let Some(p) = &r.purchase {
         let expect = r.expect.as_ref().map(|e| expectation(cx, e)).transpose()?;
         let spec = purchase(cx, p)?;
+        if let (Some(f), Some(e)) = (spec.card_fault, &r.expect) {
+            if f.is_amount() {
+                return Err(cx.err(
+                    e.span(),
+                    format!(
+                        "card_fault `{}` is refused at the start (BadAmount), before any outcome: it takes no `expect`",
+                        f.name()
+                    ),
+                ));
+            }
+        }
         charged.add(cx, p.get_ref().amount.span(), spec.amount.minor)?;
         if let Some(t) = &p.get_ref().tip {
             charged.add(cx, t.span(), spec.tip_minor)?;
@@ -358,6 +369,30 @@ pub(super) fn purchase(
             })
         }
     };
+    let card_fault = match &r.card_fault {
+        None => None,
+        Some(f) => {
+            let class = CardFault::from_name(f.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = CardFault::ALL.iter().map(|c| c.name()).collect();
+                cx.err(
+                    f.span(),
+                    format!(
+                        "unknown card_fault `{}`; classes: {}",
+                        f.get_ref(),
+                        names.join(", ")
+                    ),
+                )
+            })?;
+            // One fault at a time, on a plain purchase: the verdict then rests on one rule.
+            if kind != TxnKind::Purchase || r.chip_unreadable || tip_minor != 0 {
+                return Err(cx.err(
+                    f.span(),
+                    "card_fault is for a plain purchase (no kind, tip or chip_unreadable)",
+                ));
+            }
+            Some(class)
+        }
+    };
     Ok(PurchaseSpec {
         amount,
         card: card.clone(),
@@ -369,6 +404,7 @@ pub(super) fn purchase(
         kind,
         chip_unreadable: r.chip_unreadable,
         reserve,
+        card_fault,
     })
 }
 

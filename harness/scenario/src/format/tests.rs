@@ -390,3 +390,39 @@ issuer = "insufficient_funds"
     let e = parse(&with(&card.replace("cvc = \"047\"", "cvc = \"04\""))).unwrap_err();
     assert!(e.message.contains("CVC"), "{e}");
 }
+
+/// Issue 10: `card_fault` names a class; an unknown one is an error at its value, listing the
+/// classes, and an amount class takes no `expect` (it is refused before any outcome).
+#[test]
+fn card_fault_classes_are_checked_where_they_are_written() {
+    let with = |fault: &str, expect: &str| {
+        format!(
+            "name = \"f\"\nrules = [\"SUPPORT-01\"]\n[[step]]\npurchase = {{ amount = \"1.00 DKK\", card = \"dankort\", card_fault = \"{fault}\" }}\n{expect}"
+        )
+    };
+    let s = parse(&with("bad_luhn", "expect = { outcome = \"declined\" }\n")).unwrap();
+    let Action::Purchase(p, _) = &s.steps[0].action else {
+        panic!("a purchase")
+    };
+    assert_eq!(p.card_fault, Some(CardFault::BadLuhn));
+    let e = parse(&with("bad_lun", "")).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 66), "{e}");
+    assert!(
+        e.message.contains("unknown card_fault `bad_lun`") && e.message.contains("truncated_tlv"),
+        "{e}"
+    );
+    let e = parse(&with(
+        "zero_amount",
+        "expect = { outcome = \"declined\" }\n",
+    ))
+    .unwrap_err();
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("takes no `expect`"), "{e}");
+    let refund = with("bad_luhn", "").replace("card_fault", "kind = \"refund\", card_fault");
+    assert!(
+        parse(&refund)
+            .unwrap_err()
+            .message
+            .contains("plain purchase")
+    );
+}

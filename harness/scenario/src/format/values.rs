@@ -311,4 +311,12 @@ pub(super) const REASONS: &[Reason] = &[
     Reason::PinTriesExceeded,
     Reason::PinRequired,
     Reason::ClockNotTrusted,
+    Reason::CardDataMalformed,
+    Reason::CardDataDuplicated,
+    Reason::CardDataMissing,
+    Reason::CardDataInconsistent,
+    Reason::CardNumberInvalid,
+    Reason::CardNotSupported,
+    Reason::CardNotYetValid,
+    Reason::CurrencyMismatch,
 ];

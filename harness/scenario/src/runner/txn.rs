@@ -4,8 +4,10 @@
 
 use super::Run;
 use crate::format::{Expectation, PurchaseSpec, Step};
+use payhil_cards::emv::CardObjects;
 use payhil_model::PurchaseInput;
 use payhil_model::ledger::Answered;
+use payhil_protocol::card_tlv::CardTlv;
 use payhil_protocol::{
     Amount, Awaiting, Outcome, PinText, Request, ReserveDetails, Response, TxnKind,
 };
@@ -29,6 +31,9 @@ impl Run {
         expect: Option<&Expectation>,
         keep_receipt: bool,
     ) -> Result<String, String> {
+        if let Some(fault) = spec.card_fault {
+            return self.card_fault_purchase(step, spec, fault, expect).await;
+        }
         let input = PurchaseInput {
             amount: spec.total(),
             card: spec.card.clone(),
@@ -61,8 +66,16 @@ impl Run {
             self.expect_card_wait(&Request::ChipUnreadable, " for a fallback read")
                 .await?;
         }
-        let card = spec.card.presented(spec.network, spec.entry);
-        let mut r = self.request(&Request::PresentCard(card)).await?;
+        // The card's data as EMV BER-TLV (PROTOCOL.md 4.7), as the card simulator presents it.
+        let tlv = CardObjects::of(&spec.card, spec.network)
+            .encode()
+            .map_err(|e| e.to_string())?;
+        let present = Request::PresentCardTlv {
+            entry_mode: spec.entry,
+            network: spec.network,
+            tlv: CardTlv(&tlv),
+        };
+        let mut r = self.request(&present).await?;
         let prompted = r.get()
             == (Response::Accepted {
                 awaiting: Awaiting::Pin,
