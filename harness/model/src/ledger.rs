@@ -49,6 +49,11 @@ pub struct Interrupted {
     pub entry: EntryMode,
     /// The controlled clock when it was interrupted (Unix seconds).
     pub at: i64,
+    /// Its authorisation reached the host, whose answer never reached the terminal: the
+    /// terminal cannot know whether the host approved, so it must reverse it (PBS-03, reading
+    /// PBS-03/maybe-sent); an approval the host keeps is the cardholder charged for a purchase
+    /// the terminal has no record of.
+    pub answer_lost: bool,
 }
 
 /// What the harness asked and what the terminal answered: the oracle's side of the comparison.
@@ -333,8 +338,15 @@ pub fn exactly_once(
                     && i.at == b.local_time
             };
             if let Some(k) = unclaimed.iter().position(same) {
-                unclaimed.remove(k);
+                let i = unclaimed.remove(k);
                 r.interrupted_booked += 1;
+                // Mid-run its reversal may still be queued at the terminal.
+                if i.answer_lost && !b.offline && phase == Phase::Drained {
+                    r.findings.push(format!(
+                        "PBS-03: #{} {:?} {} on {} was authorised by the host while the terminal lost power before its answer, and is settled without a reversal (the terminal could not know the outcome and must reverse it)",
+                        b.seq, b.kind, b.amount, b.pan
+                    ));
+                }
                 continue;
             }
         }
@@ -539,6 +551,7 @@ mod tests {
             network: a.network,
             entry: a.entry,
             at: a.at,
+            answer_lost: false,
         });
         assert!(exactly_once(&l, &[], &[], Phase::Drained).ok());
         let r = exactly_once(&l, &[booked(&a)], &[], Phase::Drained);
@@ -554,6 +567,32 @@ mod tests {
             r.unexpected, 1,
             "another amount is not the interrupted one: {r:?}"
         );
+    }
+
+    /// PBS-03/maybe-sent: an online authorisation whose answer a power cut kept from the
+    /// terminal must be reversed; settled, it is a finding. Reversed, or never approved, it is
+    /// not.
+    #[test]
+    fn pbs_03_an_authorisation_the_terminal_never_heard_back_on_must_not_settle() {
+        let a = answered(3, false);
+        let mut l = Ledger::default();
+        l.interrupted(Interrupted {
+            kind: a.kind,
+            amount: a.amount,
+            pan: a.pan.clone(),
+            network: a.network,
+            entry: a.entry,
+            at: a.at,
+            answer_lost: true,
+        });
+        let r = exactly_once(&l, &[booked(&a)], &[], Phase::Drained);
+        assert!(r.findings.iter().any(|f| f.starts_with("PBS-03")), "{r:?}");
+        let r = exactly_once(&l, &[booked(&a)], &[], Phase::Running);
+        assert!(r.ok(), "mid-run the reversal may still be queued: {r:?}");
+        let mut reversed = booked(&a);
+        reversed.reversed = true;
+        assert!(exactly_once(&l, &[reversed], &[], Phase::Drained).ok());
+        assert!(exactly_once(&l, &[], &[], Phase::Drained).ok());
     }
 
     #[test]

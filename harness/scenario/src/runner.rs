@@ -154,6 +154,8 @@ struct Run {
     cut_fired: Option<String>,
     /// The purchase under way, which a power cut would interrupt.
     in_flight: Option<payhil_model::PurchaseInput>,
+    /// The cut that fired came after the host booked the purchase's authorisation.
+    answer_lost: bool,
 }
 
 /// `text` as the harness may keep or write it: every test card's number, PIN and CVC, and any
@@ -269,6 +271,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         armed: None,
         cut_fired: None,
         in_flight: None,
+        answer_lost: false,
     };
     let mut failure = match run.start().await {
         Ok(()) => None,

@@ -130,6 +130,11 @@ impl Run {
             Some(Ok(r)) => Ok(r),
             None => {
                 self.bench.power_off().await.map_err(|e| e.to_string())?;
+                // At an authorisation the host booked: its answer is lost to the terminal.
+                self.answer_lost = self
+                    .armed
+                    .as_ref()
+                    .is_some_and(|a| a.spec == PowerCutSpec::AfterPin);
                 Err(self.fired())
             }
             Some(Err(e)) if self.armed.as_ref().is_some_and(|a| a.internal) => {
@@ -181,6 +186,7 @@ impl Run {
         self.model.power_lost();
         self.model.restarted();
         let interrupted = self.in_flight.take();
+        let answer_lost = std::mem::take(&mut self.answer_lost);
         if let Some(p) = &interrupted {
             if p.kind == TxnKind::Capture || p.kind == TxnKind::Reversal {
                 return Err(format!(
@@ -196,6 +202,7 @@ impl Run {
                 network: p.network,
                 entry: p.entry_mode,
                 at: self.now,
+                answer_lost,
             });
         }
         self.bench
