@@ -24,7 +24,10 @@ pub struct FileStorage {
 /// A write-back cache in front of the flash file (a bug: see
 /// [`crate::bugs::Bug::ApproveBeforeWrite`]); shared with the serial loop, which flushes it.
 #[derive(Clone)]
-pub struct WriteBack(std::rc::Rc<std::cell::RefCell<(Option<File>, Vec<(usize, Vec<u8>)>)>>);
+pub struct WriteBack(std::rc::Rc<std::cell::RefCell<Deferred>>);
+
+/// The file the cache writes to, and the writes waiting: (offset, bytes).
+type Deferred = (Option<File>, Vec<(usize, Vec<u8>)>);
 
 impl WriteBack {
     /// Writes what waits to the file (a failure is logged: the bug does not care either).

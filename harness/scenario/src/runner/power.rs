@@ -150,11 +150,11 @@ impl Run {
     /// At a named point of a purchase: cuts the power if a cut is armed for that point.
     /// `Ok(true)`: it fired (the purchase ends there).
     pub(super) async fn cut_at(&mut self, point: Point) -> Result<bool, String> {
-        let due = match (self.armed.as_ref().map(|a| a.spec), point) {
-            (Some(PowerCutSpec::AfterCard), Point::AfterCard) => true,
-            (Some(PowerCutSpec::AfterPin), Point::AfterPin) => true,
-            _ => false,
-        };
+        let due = matches!(
+            (self.armed.as_ref().map(|a| a.spec), point),
+            (Some(PowerCutSpec::AfterCard), Point::AfterCard)
+                | (Some(PowerCutSpec::AfterPin), Point::AfterPin)
+        );
         if !due {
             return Ok(false);
         }
