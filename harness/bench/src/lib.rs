@@ -225,47 +225,8 @@ struct Emulator {
     keepalive: Option<std::fs::File>,
 }
 
-impl PowerSwitch for Emulator {
-    fn off(&mut self) -> power::PowerFuture<'_, String> {
-        Box::pin(async move {
-            // SIGKILL: the process gets no chance to finish anything (a real cut).
-            let _ = self.child.start_kill();
-            self.control = None;
-            Ok(
-                match tokio::time::timeout(KILL_BOUND, self.child.wait()).await {
-                    Ok(s) => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
-                    Err(_) => format!("still running {KILL_BOUND:?} after SIGKILL"),
-                },
-            )
-        })
-    }
-
-    fn on(&mut self) -> power::PowerFuture<'_, ()> {
-        Box::pin(async move {
-            // Hold the terminal end open while the new process starts, as at first start.
-            self.keepalive = Some(
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&self.terminal_path)
-                    .map_err(io(format!("reopening {}", self.terminal_path.display())))?,
-            );
-            let (child, control) = spawn(
-                &self.spec,
-                &self.terminal_path,
-                self.host,
-                &self.flash,
-                &self.transcript,
-            )?;
-            self.child = child;
-            self.control = control;
-            Ok(())
-        })
-    }
-}
-
 /// How long a killed emulator may take to be reaped.
-const KILL_BOUND: Duration = Duration::from_secs(5);
+pub(crate) const KILL_BOUND: Duration = Duration::from_secs(5);
 
 /// A running bench.
 pub struct Bench {

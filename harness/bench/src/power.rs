@@ -6,7 +6,7 @@
 //! A cut inside the terminal (at its Nth flash write, or before it answers a result) is armed
 //! through the emulator's power-control side channel, not here: see [`crate::Bench::arm_cut`].
 
-use crate::BenchError;
+use crate::{BenchError, Emulator, KILL_BOUND};
 use payhil_transport::{Source, Transcript};
 use std::future::Future;
 use std::pin::Pin;
@@ -127,6 +127,49 @@ impl PowerSwitch for ExternalSwitch {
 
     fn on(&mut self) -> PowerFuture<'_, ()> {
         Box::pin(async move { run(&self.spec.on, self.spec.timeout, &self.transcript).await })
+    }
+}
+
+/// An emulated terminal's switch: its process.
+impl PowerSwitch for Emulator {
+    fn off(&mut self) -> PowerFuture<'_, String> {
+        Box::pin(async move {
+            // SIGKILL: the process gets no chance to finish anything (a real cut).
+            let _ = self.child.start_kill();
+            self.control = None;
+            Ok(
+                match tokio::time::timeout(KILL_BOUND, self.child.wait()).await {
+                    Ok(s) => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                    Err(_) => format!("still running {KILL_BOUND:?} after SIGKILL"),
+                },
+            )
+        })
+    }
+
+    fn on(&mut self) -> PowerFuture<'_, ()> {
+        Box::pin(async move {
+            // Hold the terminal end open while the new process starts, as at first start.
+            self.keepalive = Some(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&self.terminal_path)
+                    .map_err(crate::io(format!(
+                        "reopening {}",
+                        self.terminal_path.display()
+                    )))?,
+            );
+            let (child, control) = crate::spawn(
+                &self.spec,
+                &self.terminal_path,
+                self.host,
+                &self.flash,
+                &self.transcript,
+            )?;
+            self.child = child;
+            self.control = control;
+            Ok(())
+        })
     }
 }
 
