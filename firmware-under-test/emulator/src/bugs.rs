@@ -30,6 +30,11 @@ pub enum Bug {
     /// Card data the core refused (malformed, inconsistent, a bad card number) is answered as
     /// approved online: a terminal whose card reader trusts whatever the card says.
     ApproveBadCardData,
+    /// Flash writes go to a write-back cache in RAM and reach the flash only when the next
+    /// request comes in: the terminal answers (approves) before its journal write is durable,
+    /// so a power cut right after an approval loses it. A polite power-off request flushed the
+    /// cache first and hid this; a real cut does not.
+    ApproveBeforeWrite,
 }
 
 /// The bugs in force and their state.

@@ -16,6 +16,32 @@ use std::path::Path;
 pub struct FileStorage {
     bytes: Vec<u8>,
     file: File,
+    /// The injected bug `approve-before-write` only: writes wait here, in RAM, until
+    /// [`WriteBack::flush`] (see [`crate::bugs::Bug::ApproveBeforeWrite`]).
+    write_back: Option<WriteBack>,
+}
+
+/// A write-back cache in front of the flash file (a bug: see
+/// [`crate::bugs::Bug::ApproveBeforeWrite`]); shared with the serial loop, which flushes it.
+#[derive(Clone)]
+pub struct WriteBack(std::rc::Rc<std::cell::RefCell<Deferred>>);
+
+/// The file the cache writes to, and the writes waiting: (offset, bytes).
+type Deferred = (Option<File>, Vec<(usize, Vec<u8>)>);
+
+impl WriteBack {
+    /// Writes what waits to the file (a failure is logged: the bug does not care either).
+    pub fn flush(&self) {
+        let mut inner = self.0.borrow_mut();
+        let (file, pending) = &mut *inner;
+        for (offset, data) in pending.drain(..) {
+            if let Some(f) = file.as_ref() {
+                if let Err(e) = f.write_all_at(&data, offset as u64) {
+                    diag!("fut-emulator: deferred flash write failed: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// How a flash file was opened.
@@ -83,7 +109,25 @@ impl FileStorage {
             file.set_len(0)?;
             file.write_all_at(&bytes, 0)?;
         }
-        Ok((Self { bytes, file }, opened))
+        Ok((
+            Self {
+                bytes,
+                file,
+                write_back: None,
+            },
+            opened,
+        ))
+    }
+
+    /// From now on, writes reach the file only when the returned cache is flushed (the
+    /// injected bug `approve-before-write`).
+    pub fn defer_writes(&mut self) -> std::io::Result<WriteBack> {
+        let wb = WriteBack(std::rc::Rc::new(std::cell::RefCell::new((
+            Some(self.file.try_clone()?),
+            Vec::new(),
+        ))));
+        self.write_back = Some(wb.clone());
+        Ok(wb)
     }
 }
 
@@ -97,6 +141,11 @@ impl Storage for FileStorage {
             .checked_add(data.len())
             .filter(|&e| e <= self.bytes.len())
             .ok_or(FlashError::OutOfBounds)?;
+        if let Some(wb) = &self.write_back {
+            wb.0.borrow_mut().1.push((offset, data.to_vec()));
+            self.bytes[offset..end].copy_from_slice(data);
+            return Ok(());
+        }
         // The file first: the in-memory copy only ever holds what the file took, so a failed
         // write is a failed write for the firmware too (it must not approve on it).
         if let Err(e) = self.file.write_all_at(data, offset as u64) {

@@ -11,6 +11,7 @@ pub mod bugs;
 mod diag;
 mod file_flash;
 mod host_link;
+pub mod power;
 mod serial_loop;
 
 pub use file_flash::FileStorage;
@@ -100,6 +101,11 @@ pub struct EmulatorArgs {
     /// With --power-cut-at: tear the interrupted write (half of it lands).
     #[arg(long)]
     pub tear: bool,
+    /// Read power-cut commands from standard input (the harness's power instrument; see
+    /// `power`): a cut at the Nth flash write from now, clean or torn, or before the next
+    /// transaction result. The process exits where the power fails (status 3).
+    #[arg(long)]
+    pub power_control_stdin: bool,
     /// Log every request and host exchange to stderr (errors are always logged). Off by
     /// default: the harness records every frame and host message itself, and the extra line
     /// per request costs about a third of the throughput.

@@ -2,6 +2,7 @@
 
 use crate::file_flash::{OpenError, Opened};
 use crate::host_link::HostLink;
+use crate::power::{Armed, Control, CutFlash, Rail};
 use crate::{EXIT_LINK_GONE, EXIT_POWER_LOST, EmulatorArgs, FileStorage, SetupError};
 use fut_core::flash::{NorFlash, PowerCut};
 use fut_core::journal::JournalError;
@@ -12,7 +13,9 @@ use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED
 use payhil_protocol::host_link::{HostResponse, MAX_HOST_MESSAGE};
 use payhil_protocol::iso8583::mapping as iso;
 use payhil_protocol::{Currency, Event, Identity, Request, RequestError, Response};
+use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
+use std::rc::Rc;
 use std::time::Duration;
 
 const PAGE: u32 = 4096;
@@ -44,11 +47,34 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 why: wrong.to_string(),
             },
         })?;
-    let mut flash = NorFlash::new(storage, PAGE);
-    flash.cut_power_at(args.power_cut_at.map(|at| PowerCut {
+    let mut storage = storage;
+    // The injected bug that answers before its writes are durable (see `bugs`).
+    let write_back = if args
+        .inject_bug
+        .contains(&crate::bugs::Bug::ApproveBeforeWrite)
+    {
+        Some(storage.defer_writes().map_err(|source| SetupError::Flash {
+            path: args.flash.clone(),
+            source,
+        })?)
+    } else {
+        None
+    };
+    let mut nor = NorFlash::new(storage, PAGE);
+    nor.cut_power_at(args.power_cut_at.map(|at| PowerCut {
         at,
         tear: args.tear,
     }));
+    let rail: Rail = Rc::new(Cell::new(Armed::Nothing));
+    let mut control = if args.power_control_stdin {
+        Some(Control::from_stdin().map_err(|source| SetupError::Flash {
+            path: "<standard input: power control>".into(),
+            source,
+        })?)
+    } else {
+        None
+    };
+    let flash = CutFlash::new(nor, rail.clone());
     let build_hash = build_hash();
     let cfg = Config {
         identity: Identity {
@@ -176,40 +202,51 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                     diag!("fut-emulator: ignoring {:?} frame from the harness", f.kind);
                     None
                 }
-                Some(Decoded::Frame(f)) => match &last {
-                    Some((id, bytes)) if *id == f.seq => {
-                        diag!("fut-emulator: repeated request id {id}, replaying the response");
-                        Some(bytes.clone())
+                Some(Decoded::Frame(f)) => {
+                    // Before the request is handled: whatever the harness armed for it, and
+                    // (the bug) what the previous request left in RAM.
+                    if let Some(wb) = &write_back {
+                        wb.flush();
                     }
-                    _ => {
-                        let seq = f.seq;
-                        let payload = f.payload.to_vec();
-                        let (bytes, power_off) = match answer(
-                            args.trace,
-                            &mut terminal,
-                            &mut host,
-                            &mut bugs,
-                            &payload,
-                            seq,
-                            &mut out,
-                        ) {
-                            Some(r) => r,
-                            None => {
-                                diag!("fut-emulator: power lost");
+                    if let Some(c) = control.as_mut() {
+                        c.poll(&rail);
+                    }
+                    match &last {
+                        Some((id, bytes)) if *id == f.seq => {
+                            diag!("fut-emulator: repeated request id {id}, replaying the response");
+                            Some(bytes.clone())
+                        }
+                        _ => {
+                            let seq = f.seq;
+                            let payload = f.payload.to_vec();
+                            let (bytes, power_off) = match answer(
+                                args.trace,
+                                &mut terminal,
+                                &mut host,
+                                &mut bugs,
+                                &rail,
+                                &payload,
+                                seq,
+                                &mut out,
+                            ) {
+                                Some(r) => r,
+                                None => {
+                                    diag!("fut-emulator: power lost");
+                                    return Ok(EXIT_POWER_LOST);
+                                }
+                            };
+                            if power_off {
+                                let _ = port.write_all(&bytes);
+                                let _ = port.flush();
+                                crate::diag::frame_written();
+                                diag!("fut-emulator: power cut requested, stopping");
                                 return Ok(EXIT_POWER_LOST);
                             }
-                        };
-                        if power_off {
-                            let _ = port.write_all(&bytes);
-                            let _ = port.flush();
-                            crate::diag::frame_written();
-                            diag!("fut-emulator: power cut requested, stopping");
-                            return Ok(EXIT_POWER_LOST);
+                            last = Some((seq, bytes.clone()));
+                            Some(bytes)
                         }
-                        last = Some((seq, bytes.clone()));
-                        Some(bytes)
                     }
-                },
+                }
             };
             if let Some(bytes) = reply {
                 // The prompt goes out before the answer that leaves the terminal waiting, so a
@@ -240,11 +277,13 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
 
 /// Runs one request through the core, doing host exchanges as asked. Returns the encoded
 /// response frame and whether power is to be cut, or `None` if the flash lost power.
+#[allow(clippy::too_many_arguments)] // one call site; each is a separate instrument
 fn answer<F: fut_core::flash::Flash>(
     trace: bool,
     terminal: &mut Terminal<'_, F>,
     host: &mut HostLink,
     bugs: &mut crate::bugs::Bugs,
+    rail: &Rail,
     payload: &[u8],
     seq: u16,
     out: &mut [u8; MAX_ENCODED],
@@ -281,6 +320,10 @@ fn answer<F: fut_core::flash::Flash>(
         match step {
             Step::Halt => return None,
             Step::Reply(resp) => {
+                if matches!(resp, Response::Done(_)) && rail.get() == Armed::BeforeResult {
+                    // Everything the firmware does for this request is done; its answer is not.
+                    crate::power::lose_power("before answering with the transaction's result");
+                }
                 let resp = bugs.reply(resp);
                 let power_off = matches!(resp, Response::PoweringOff);
                 let bytes = match frame::encode(FrameKind::Response, seq, &resp, out) {

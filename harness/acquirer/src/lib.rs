@@ -38,6 +38,28 @@ pub struct HostSim {
     books: Arc<Mutex<Books>>,
     task: JoinHandle<()>,
     conns: Arc<Connections>,
+    hook: Arc<Mutex<Option<PowerHook>>>,
+}
+
+/// Which requests a [`PowerHook`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hooked {
+    /// Authorisations (0100, 0200, 0400).
+    Authorisation,
+    /// Advices: forwarded offline items (0220, 0420).
+    Advice,
+}
+
+/// The harness's hook for a power cut at the host's side of an exchange: when the `nth`
+/// request of a kind arrives, the host tells the harness (which cuts the terminal's power) and
+/// never answers it. With `book`, the host has taken it into its books first (the terminal's
+/// request reached the host; the answer never reaches the terminal); without, it never took it
+/// in (the terminal died as it sent it).
+struct PowerHook {
+    on: Hooked,
+    remaining: u32,
+    book: bool,
+    fired: tokio::sync::oneshot::Sender<()>,
 }
 
 /// The host's connection tasks by peer address, so a fault proxy can wait until the host has
@@ -57,6 +79,8 @@ impl HostSim {
         let b = books.clone();
         let conns = Arc::new(Connections::default());
         let c = conns.clone();
+        let hook: Arc<Mutex<Option<PowerHook>>> = Arc::default();
+        let h = hook.clone();
         let task = tokio::spawn(async move {
             // Connections are named by number in the transcript: a peer's port differs from run
             // to run, and the transcript of a seeded run must not.
@@ -69,7 +93,13 @@ impl HostSim {
                 };
                 accepted += 1;
                 let _ = stream.set_nodelay(true);
-                let handle = tokio::spawn(serve(stream, accepted, b.clone(), transcript.clone()));
+                let handle = tokio::spawn(serve(
+                    stream,
+                    accepted,
+                    b.clone(),
+                    h.clone(),
+                    transcript.clone(),
+                ));
                 let mut tasks = c.tasks.lock().unwrap_or_else(|p| p.into_inner());
                 tasks.retain(|_, h| !h.is_finished());
                 tasks.insert(peer, handle);
@@ -82,7 +112,33 @@ impl HostSim {
             books,
             task,
             conns,
+            hook,
         })
+    }
+
+    /// Arms a power-cut hook (see [`Hooked`]): the `nth` request of kind `on` from now (1: the
+    /// next) is not answered, and the returned receiver resolves when it has arrived, so the
+    /// harness can cut the terminal's power while the exchange is open. With `book` the host
+    /// takes it into its books first. Replaces any hook armed before.
+    pub fn power_hook(
+        &self,
+        on: Hooked,
+        nth: u32,
+        book: bool,
+    ) -> tokio::sync::oneshot::Receiver<()> {
+        let (fired, rx) = tokio::sync::oneshot::channel();
+        *self.hook.lock().unwrap_or_else(|p| p.into_inner()) = Some(PowerHook {
+            on,
+            remaining: nth.max(1),
+            book,
+            fired,
+        });
+        rx
+    }
+
+    /// Disarms the power-cut hook, if one is armed.
+    pub fn clear_power_hook(&self) {
+        self.hook.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// A hook for the fault proxy: resolves once the host has finished with the connection from
@@ -171,7 +227,29 @@ impl Drop for HostSim {
     }
 }
 
-async fn serve(mut s: TcpStream, conn: u64, books: Arc<Mutex<Books>>, t: Transcript) {
+/// Whether `req` is the request the power hook waits for; if so, takes the hook.
+fn hooked(hook: &Mutex<Option<PowerHook>>, req: &HostRequest<'_>) -> Option<PowerHook> {
+    let mut h = hook.lock().unwrap_or_else(|p| p.into_inner());
+    let kind = match req {
+        HostRequest::Authorise(_) => Hooked::Authorisation,
+        HostRequest::Advice(_) => Hooked::Advice,
+        _ => return None,
+    };
+    let armed = h.as_mut().filter(|x| x.on == kind)?;
+    if armed.remaining > 1 {
+        armed.remaining -= 1;
+        return None;
+    }
+    h.take()
+}
+
+async fn serve(
+    mut s: TcpStream,
+    conn: u64,
+    books: Arc<Mutex<Books>>,
+    hook: Arc<Mutex<Option<PowerHook>>>,
+    t: Transcript,
+) {
     let mut body = vec![0u8; MAX_HOST_MESSAGE];
     loop {
         let mut len = [0u8; 2];
@@ -205,6 +283,29 @@ async fn serve(mut s: TcpStream, conn: u64, books: Arc<Mutex<Books>>, t: Transcr
             }
         };
         t.record(Source::Host, format!("<- {mti:04} {req:?}"));
+        if let Some(h) = hooked(&hook, &req) {
+            if h.book {
+                let reply = books.lock().unwrap_or_else(|p| p.into_inner()).handle(&req);
+                t.record(
+                    Source::Host,
+                    format!(
+                        "booked as {:?}; the answer is withheld: the terminal loses power now",
+                        reply.message()
+                    ),
+                );
+            } else {
+                t.record(
+                    Source::Host,
+                    "not taken in: the terminal loses power as it sends it",
+                );
+            }
+            let _ = h.fired.send(());
+            // Nothing more is answered on this connection; it ends when the terminal's side
+            // goes with its power (the proxy closes it).
+            let mut rest = [0u8; 256];
+            while matches!(s.read(&mut rest).await, Ok(n) if n > 0) {}
+            return;
+        }
         let mut fields = mapping::Fields::new();
         let mut out = vec![0u8; mapping::MAX_WIRE];
         let wire = {

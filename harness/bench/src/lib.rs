@@ -8,7 +8,10 @@
 //! the proxy address this bench prints.
 #![warn(missing_docs)]
 
+pub mod power;
 mod terminal_log;
+
+pub use power::{ExternalSwitch, ExternalSwitchSpec, PowerSwitch};
 
 use payhil_acquirer::HostSim;
 use payhil_faults::NetProxy;
@@ -34,6 +37,8 @@ pub enum Target {
         port: PathBuf,
         /// Baud rate.
         baud: u32,
+        /// The lab's power switch for it, if it has one (power cuts need it).
+        power_switch: Option<ExternalSwitchSpec>,
     },
 }
 
@@ -169,6 +174,40 @@ pub enum BenchError {
     /// The operation needs an emulated terminal.
     #[error("{0} is only possible on an emulated terminal")]
     NotEmulated(&'static str),
+    /// A physical terminal without a configured power switch was to lose power.
+    #[error(
+        "a power cut on a physical terminal needs its power switch: configure the commands \
+         that switch its relay or PDU (`payhil run --power-off CMD --power-on CMD`)"
+    )]
+    NoPowerSwitch,
+    /// A power switch command failed.
+    #[error("power switch command `{command}` failed: {why}")]
+    PowerSwitch {
+        /// The command.
+        command: String,
+        /// How it failed.
+        why: String,
+    },
+    /// A cut armed inside the terminal was expected to have fired, and the terminal is alive.
+    #[error("the terminal did not lose power: {0}")]
+    StillPowered(String),
+}
+
+/// A power cut armed inside an emulated terminal (its power-control side channel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InternalCut {
+    /// At the `n`th flash write (program or erase) from now, 1 being the next; `torn`: half of
+    /// that write lands.
+    FlashWrite {
+        /// Which write, from 1.
+        n: u32,
+        /// Torn rather than clean.
+        torn: bool,
+    },
+    /// When the terminal has finished its next transaction, before it answers with the result.
+    BeforeResult,
+    /// Nothing (disarms what was armed).
+    Disarm,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
@@ -181,7 +220,17 @@ struct Emulator {
     terminal_path: PathBuf,
     flash: PathBuf,
     child: Child,
+    /// The emulator's power-control side channel (its standard input).
+    control: Option<tokio::process::ChildStdin>,
+    /// The acquirer address it is started with.
+    host: SocketAddr,
+    transcript: Transcript,
+    /// Our hold on the PTY's terminal end while a new process starts (see `Bench::start`).
+    keepalive: Option<std::fs::File>,
 }
+
+/// How long a killed emulator may take to be reaped.
+pub(crate) const KILL_BOUND: Duration = Duration::from_secs(5);
 
 /// A running bench.
 pub struct Bench {
@@ -196,6 +245,8 @@ pub struct Bench {
     /// The terminal's identity from the last Hello.
     pub device: DeviceIdentity,
     emulator: Option<Emulator>,
+    /// A physical terminal's power switch, if the lab configured one.
+    switch: Option<ExternalSwitch>,
     _workdir: tempfile::TempDir,
 }
 
@@ -222,25 +273,34 @@ impl Bench {
             "host simulator and network proxy listening",
             format!("host {}, proxy {}", host.addr(), proxy.addr()),
         );
-        let (link, emulator) = match &cfg.target {
+        let (link, emulator, switch) = match &cfg.target {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
                 let flash = workdir.path().join("flash.bin");
                 let mut link =
                     FrameLink::new(pty.harness, "emulator", cfg.link, transcript.clone());
-                let child = spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
+                let (child, control) =
+                    spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
                 let mut emu = Emulator {
                     spec: spec.clone(),
                     terminal_path: pty.terminal_path,
                     flash,
                     child,
+                    control,
+                    host: proxy.addr(),
+                    transcript: transcript.clone(),
+                    keepalive: None,
                 };
                 await_boot(&mut link, &mut emu, cfg.boot_timeout, &transcript).await?;
                 // Now the emulator holds the terminal end: drop ours so its exit reads as EOF.
                 drop(pty.keepalive);
-                (link, Some(emu))
+                (link, Some(emu), None)
             }
-            Target::Physical { port, baud } => {
+            Target::Physical {
+                port,
+                baud,
+                power_switch,
+            } => {
                 let s =
                     open_port(port, *baud).map_err(io(format!("opening {}", port.display())))?;
                 transcript.record_local(
@@ -251,6 +311,9 @@ impl Bench {
                 (
                     FrameLink::new(s, port.display().to_string(), cfg.link, transcript.clone()),
                     None,
+                    power_switch
+                        .clone()
+                        .map(|spec| ExternalSwitch::new(spec, transcript.clone())),
                 )
             }
         };
@@ -261,6 +324,7 @@ impl Bench {
             transcript,
             device: DeviceIdentity::default(),
             emulator,
+            switch,
             _workdir: workdir,
         };
         bench.hello().await?;
@@ -295,43 +359,121 @@ impl Bench {
         }
     }
 
-    /// Cuts the terminal's power and boots it again on the same flash (emulated terminals).
+    /// Cuts the terminal's power without warning and boots it again (on the same flash, for
+    /// an emulated terminal): [`Bench::power_off`], then [`Bench::power_on`].
     pub async fn power_cycle(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
-        let Some(emu) = self.emulator.as_mut() else {
-            return Err(BenchError::NotEmulated("a power cycle"));
-        };
-        // Ask for the cut so the terminal stops at a defined point, then make sure it is gone.
-        let _ = self.link.request(&Request::PowerCut).await;
-        let status = match tokio::time::timeout(boot_timeout, emu.child.wait()).await {
-            Ok(s) => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
-            Err(_) => {
-                let _ = emu.child.start_kill();
-                let _ = emu.child.wait().await;
-                "killed after not stopping in time".into()
-            }
-        };
-        // Everything the terminal logged before it died, then the ends of its host connections.
+        self.power_off().await?;
+        self.power_on(boot_timeout).await
+    }
+
+    /// The terminal's power switch: the emulator's process, or the lab's switch.
+    fn switch(&mut self) -> Result<&mut dyn PowerSwitch, BenchError> {
+        match (self.emulator.as_mut(), self.switch.as_mut()) {
+            (Some(emu), _) => Ok(emu),
+            (None, Some(s)) => Ok(s),
+            (None, None) => Err(BenchError::NoPowerSwitch),
+        }
+    }
+
+    /// Cuts the terminal's power now, whatever it is doing: an emulated terminal's process is
+    /// killed (SIGKILL), a physical terminal's switch turned off. Its last log lines and the
+    /// ends of its host connections are recorded before this returns.
+    pub async fn power_off(&mut self) -> Result<(), BenchError> {
+        let status = self.switch()?.off().await?;
+        self.powered_off(&format!("terminal powered off ({status})"))
+            .await;
+        Ok(())
+    }
+
+    async fn powered_off(&mut self, what: &str) {
         self.transcript.take_terminal_log();
         self.proxy.wait_idle().await;
-        self.transcript
-            .record(Source::Step, format!("terminal powered off ({status})"));
-        // Hold the terminal end open while the new process starts, as at first start.
-        let keepalive = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&emu.terminal_path)
-            .map_err(io(format!("reopening {}", emu.terminal_path.display())))?;
+        self.transcript.record(Source::Step, what.to_string());
+    }
+
+    /// Restores power after [`Bench::power_off`] (or a cut inside the terminal), waits for the
+    /// terminal to boot and greets it.
+    pub async fn power_on(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
         self.link.reset();
-        emu.child = spawn(
-            &emu.spec,
-            &emu.terminal_path,
-            self.proxy.addr(),
-            &emu.flash,
-            &self.transcript,
-        )?;
-        await_boot(&mut self.link, emu, boot_timeout, &self.transcript).await?;
-        drop(keepalive);
+        self.switch()?.on().await?;
+        match self.emulator.as_mut() {
+            Some(emu) => {
+                await_boot(&mut self.link, emu, boot_timeout, &self.transcript).await?;
+                emu.keepalive = None;
+            }
+            None => {
+                let boot = self.link.wait_boot(boot_timeout).await?;
+                self.transcript
+                    .record(Source::Step, format!("terminal booted (boot {boot})"));
+            }
+        }
         self.hello().await?;
+        Ok(())
+    }
+
+    /// Arms a power cut inside an emulated terminal, through its power-control side channel.
+    /// It is in force for the next request: the command is written before it.
+    pub async fn arm_cut(&mut self, cut: InternalCut) -> Result<(), BenchError> {
+        use tokio::io::AsyncWriteExt;
+        let Some(emu) = self.emulator.as_mut() else {
+            return Err(BenchError::NotEmulated(
+                "a power cut inside the terminal (at a flash write, or before a result)",
+            ));
+        };
+        let line = match cut {
+            InternalCut::FlashWrite { n, torn } => {
+                format!("cut-at-write {n} {}\n", if torn { "torn" } else { "clean" })
+            }
+            InternalCut::BeforeResult => "cut-before-result\n".to_string(),
+            InternalCut::Disarm => "disarm\n".to_string(),
+        };
+        let Some(control) = emu.control.as_mut() else {
+            return Err(BenchError::NotEmulated(
+                "a power cut inside a stopped terminal",
+            ));
+        };
+        control
+            .write_all(line.as_bytes())
+            .await
+            .map_err(io("arming a power cut in the emulator"))?;
+        control
+            .flush()
+            .await
+            .map_err(io("arming a power cut in the emulator"))?;
+        self.transcript.record(
+            Source::Step,
+            format!("power cut armed: {}", line.trim_end()),
+        );
+        Ok(())
+    }
+
+    /// After a cut armed with [`Bench::arm_cut`] was due: waits (bounded) for the emulator to
+    /// have lost power, records it, and reports its exit. An emulator still running, or one
+    /// that ended any other way, is an error.
+    pub async fn lost_power(&mut self) -> Result<(), BenchError> {
+        let Some(emu) = self.emulator.as_mut() else {
+            return Err(BenchError::NotEmulated("a power cut inside the terminal"));
+        };
+        let status = match tokio::time::timeout(KILL_BOUND, emu.child.wait()).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(BenchError::StillPowered(e.to_string())),
+            Err(_) => {
+                return Err(BenchError::StillPowered(format!(
+                    "still running {KILL_BOUND:?} after its link failed"
+                )));
+            }
+        };
+        emu.control = None;
+        // The emulator's status for a power loss (fut_emulator::EXIT_POWER_LOST).
+        if status.code() != Some(3) {
+            self.transcript.take_terminal_log();
+            return Err(BenchError::StillPowered(format!(
+                "it ended otherwise ({status}); its last output:\n{}",
+                self.transcript.tail(10)
+            )));
+        }
+        self.powered_off(&format!("terminal lost power inside ({status})"))
+            .await;
         Ok(())
     }
 
@@ -380,7 +522,7 @@ fn spawn(
     host: SocketAddr,
     flash: &std::path::Path,
     t: &Transcript,
-) -> Result<Child, BenchError> {
+) -> Result<(Child, Option<tokio::process::ChildStdin>), BenchError> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .arg("--port")
@@ -409,7 +551,9 @@ fn spawn(
                 .map(|m| format!("--gambling-daily-max-minor={m}")),
         )
         .args(spec.config.self_service.then_some("--self-service"))
-        .stdin(Stdio::null())
+        // The power instrument's side channel (cuts inside the terminal).
+        .arg("--power-control-stdin")
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -425,7 +569,8 @@ fn spawn(
         let drain = terminal_log::start(stderr).map_err(io("reading the emulator's log"))?;
         t.set_terminal_log(Some(drain));
     }
-    Ok(child)
+    let control = child.stdin.take();
+    Ok((child, control))
 }
 
 async fn await_boot(

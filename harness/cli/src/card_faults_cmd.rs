@@ -63,6 +63,8 @@ pub async fn card_faults(args: CardFaultsArgs) -> anyhow::Result<i32> {
         Some(port) => TerminalTarget::Physical {
             port: port.clone(),
             baud: args.baud,
+            // Card-data faults need no power cut.
+            power_switch: None,
         },
         None => TerminalTarget::Emulated {
             program: std::env::current_exe().context("locating the payhil executable")?,

@@ -21,6 +21,16 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 115_200, requires = "port",
           value_parser = clap::value_parser!(u32).range(1..))]
     baud: u32,
+    /// With --port: the command that cuts the terminal's power (its relay or PDU; run with
+    /// `sh -c`). Scenarios that cut power need it; an emulated terminal's process is killed.
+    #[arg(long, requires_all = ["port", "power_on"])]
+    power_off: Option<String>,
+    /// With --port: the command that restores the terminal's power.
+    #[arg(long, requires_all = ["port", "power_off"])]
+    power_on: Option<String>,
+    /// With --power-off: how long the power stays off, in milliseconds (real time).
+    #[arg(long, default_value_t = 1_000, requires = "power_off")]
+    power_off_ms: u64,
     /// Seed for every random choice (printed; pass it again to replay a run exactly).
     #[arg(long)]
     seed: Option<u64>,
@@ -188,6 +198,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Some(port) => TerminalTarget::Physical {
             port: port.clone(),
             baud: args.baud,
+            power_switch: match (&args.power_off, &args.power_on) {
+                (Some(off), Some(on)) => {
+                    let mut s = payhil_bench::ExternalSwitchSpec::new(off, on);
+                    s.off_time = Duration::from_millis(args.power_off_ms);
+                    Some(s)
+                }
+                _ => None,
+            },
         },
         None => TerminalTarget::Emulated {
             program: std::env::current_exe().context("locating the payhil executable")?,

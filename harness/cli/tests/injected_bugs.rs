@@ -181,3 +181,20 @@ fn an_approval_from_bad_card_data_is_caught() {
         );
     }
 }
+
+/// Issue 10: a terminal that answers an approval before its journal write is durable (a
+/// write-back cache) loses the approval when the power goes right after. The harness used to
+/// ask the firmware to power off, which let it flush first, so this bug passed every scenario;
+/// a power cut is now a real cut (the emulator's process is killed), and the power scenario
+/// catches it.
+#[test]
+fn pbs_02_an_approval_answered_before_its_flash_write_is_lost_at_a_real_cut() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/power/power_cycle_right_after_offline_approval.toml");
+    let scenario = std::fs::read_to_string(&path).expect("the power scenario is readable");
+    caught(
+        &scenario,
+        "approve-before-write",
+        "offline queue: terminal reports 0 pending; model expects 1..=1",
+    );
+}

@@ -32,10 +32,36 @@ pub struct Answered {
     pub at: i64,
 }
 
+/// A transaction a power cut interrupted before the terminal answered it: the harness never
+/// saw its outcome, so the host's books may hold it once, approved, or not at all; never
+/// twice. Told apart by what the harness asked (its sequence number is unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    /// Purchase, refund or pre-authorisation.
+    pub kind: TxnKind,
+    /// Amount with currency.
+    pub amount: Amount,
+    /// The card, first six and last four.
+    pub pan: MaskedPan,
+    /// The network the cardholder chose.
+    pub network: Network,
+    /// How the card was read.
+    pub entry: EntryMode,
+    /// The controlled clock when it was interrupted (Unix seconds).
+    pub at: i64,
+    /// Its authorisation reached the host, whose answer never reached the terminal: the
+    /// terminal cannot know whether the host approved, so it must reverse it (PBS-03, reading
+    /// PBS-03/maybe-sent); an approval the host keeps is the cardholder charged for a purchase
+    /// the terminal has no record of.
+    pub answer_lost: bool,
+}
+
 /// What the harness asked and what the terminal answered: the oracle's side of the comparison.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     answered: BTreeMap<u32, Answered>,
+    /// Transactions a power cut interrupted (see [`Interrupted`]).
+    interrupted: Vec<Interrupted>,
     /// Approved transactions a later approved reversal cancelled: the cardholder is not charged.
     reversed: BTreeSet<u32>,
     /// Findings made while recording (a sequence number answered twice).
@@ -56,6 +82,11 @@ impl Ledger {
             return;
         }
         self.answered.insert(a.seq, a);
+    }
+
+    /// A transaction interrupted by a power cut before its answer (see [`Interrupted`]).
+    pub fn interrupted(&mut self, i: Interrupted) {
+        self.interrupted.push(i);
     }
 
     /// An approved reversal of `of`: the original must not be settled (PBS-03).
@@ -183,6 +214,8 @@ pub struct ExactlyOnce {
     pub recovered: u32,
     /// Approved offline, forwarded, and declined by the host: the merchant's loss (NETS-10).
     pub host_declined: u32,
+    /// Interrupted by a power cut and in the books (once): an outcome the rules allow.
+    pub interrupted_booked: u32,
     /// One line per problem, both sides shown.
     pub findings: Vec<String>,
 }
@@ -217,6 +250,8 @@ pub fn exactly_once(
     };
     let by_seq: BTreeMap<u32, &Booked> = books.iter().map(|b| (b.seq, b)).collect();
     let mut expected = BTreeSet::new();
+    // Each interrupted transaction may account for one booked item, no more.
+    let mut unclaimed: Vec<&Interrupted> = ledger.interrupted.iter().collect();
     for a in ledger.expected() {
         expected.insert(a.seq);
         let Some(b) = by_seq.get(&a.seq) else {
@@ -293,6 +328,37 @@ pub fn exactly_once(
                 b.kind,
                 TxnKind::Purchase | TxnKind::Capture | TxnKind::Refund
             );
+        if settles && !expected.contains(&b.seq) && ledger.get(b.seq).is_none() {
+            let same = |i: &&Interrupted| {
+                i.kind == b.kind
+                    && i.amount == b.amount
+                    && i.pan == b.pan
+                    && i.network == b.network
+                    && i.entry == b.entry
+                    && i.at == b.local_time
+            };
+            if let Some(k) = unclaimed.iter().position(same) {
+                let i = unclaimed.remove(k);
+                r.interrupted_booked += 1;
+                // Mid-run its reversal may still be queued at the terminal.
+                if i.answer_lost && !b.offline && phase == Phase::Drained {
+                    r.findings.push(format!(
+                        "PBS-03: #{} {:?} {} on {} was authorised by the host while the terminal lost power before its answer, and is settled without a reversal (the terminal could not know the outcome and must reverse it)",
+                        b.seq, b.kind, b.amount, b.pan
+                    ));
+                }
+                continue;
+            }
+        }
+        // Mid-run a reversal the terminal made may still be queued at the terminal, so the host
+        // still settles the original: only a drained run shows it was never delivered.
+        if settles
+            && !expected.contains(&b.seq)
+            && phase == Phase::Running
+            && ledger.reversed.contains(&b.seq)
+        {
+            continue;
+        }
         if settles && !expected.contains(&b.seq) {
             r.unexpected += 1;
             let why = if ledger.reversed.contains(&b.seq) {
@@ -445,6 +511,8 @@ mod tests {
             r.findings[0].contains("after the terminal reversed it"),
             "{r:?}"
         );
+        // Mid-run (after a power cycle, say) the reversal may still be queued at the terminal.
+        assert!(exactly_once(&l, &[booked(&a)], &[], Phase::Running).ok());
         let mut gone = booked(&a);
         gone.reversed = true;
         assert!(exactly_once(&l, &[gone], &[], Phase::Drained).ok());
@@ -479,6 +547,63 @@ mod tests {
         assert_eq!(r.duplicated, 1, "{r:?}");
         assert!(exactly_once(&l, &books, &[d(1, false), d(2, false)], Phase::Drained).ok());
         assert!(exactly_once(&l, &books, &[d(1, true), d(1, true)], Phase::Drained).ok());
+    }
+
+    /// Issue 10: a purchase interrupted by a power cut may be in the books once or not at all;
+    /// a second item like it is unexpected (never twice).
+    #[test]
+    fn pbs_02_an_interrupted_purchase_is_booked_at_most_once() {
+        let mut l = Ledger::default();
+        let a = answered(7, true);
+        l.interrupted(Interrupted {
+            kind: a.kind,
+            amount: a.amount,
+            pan: a.pan.clone(),
+            network: a.network,
+            entry: a.entry,
+            at: a.at,
+            answer_lost: false,
+        });
+        assert!(exactly_once(&l, &[], &[], Phase::Drained).ok());
+        let r = exactly_once(&l, &[booked(&a)], &[], Phase::Drained);
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(r.interrupted_booked, 1);
+        let twice = [booked(&a), booked(&answered(8, true))];
+        let r = exactly_once(&l, &twice, &[], Phase::Drained);
+        assert_eq!(r.unexpected, 1, "{r:?}");
+        let mut other = booked(&a);
+        other.amount.minor += 1;
+        let r = exactly_once(&l, &[other], &[], Phase::Drained);
+        assert_eq!(
+            r.unexpected, 1,
+            "another amount is not the interrupted one: {r:?}"
+        );
+    }
+
+    /// PBS-03/maybe-sent: an online authorisation whose answer a power cut kept from the
+    /// terminal must be reversed; settled, it is a finding. Reversed, or never approved, it is
+    /// not.
+    #[test]
+    fn pbs_03_an_authorisation_the_terminal_never_heard_back_on_must_not_settle() {
+        let a = answered(3, false);
+        let mut l = Ledger::default();
+        l.interrupted(Interrupted {
+            kind: a.kind,
+            amount: a.amount,
+            pan: a.pan.clone(),
+            network: a.network,
+            entry: a.entry,
+            at: a.at,
+            answer_lost: true,
+        });
+        let r = exactly_once(&l, &[booked(&a)], &[], Phase::Drained);
+        assert!(r.findings.iter().any(|f| f.starts_with("PBS-03")), "{r:?}");
+        let r = exactly_once(&l, &[booked(&a)], &[], Phase::Running);
+        assert!(r.ok(), "mid-run the reversal may still be queued: {r:?}");
+        let mut reversed = booked(&a);
+        reversed.reversed = true;
+        assert!(exactly_once(&l, &[reversed], &[], Phase::Drained).ok());
+        assert!(exactly_once(&l, &[], &[], Phase::Drained).ok());
     }
 
     #[test]

@@ -423,6 +423,36 @@ impl Model {
         self.last_attempt = i64::MIN / 2;
     }
 
+    /// The terminal lost power in the middle of a request, without warning: whatever it may
+    /// have been forwarding may or may not have reached the host.
+    pub fn power_lost(&mut self) {
+        if self.network_up {
+            self.uncertain.append(&mut self.certain);
+        }
+        self.just_cut = false;
+    }
+
+    /// A purchase was interrupted by a power cut before the terminal answered it: it may have
+    /// been approved offline (and then it is in the terminal's queue) or not at all. Its
+    /// sequence number is unknown, so the item is judged by the host's books at the end of the
+    /// run, never by the terminal's word.
+    pub fn interrupted(&mut self, p: &PurchaseInput) {
+        if p.kind == TxnKind::Purchase
+            && self
+                .predict(p)
+                .allows(Outcome::ApprovedOffline, Reason::Approved)
+        {
+            self.uncertain.push(Pending {
+                seq: 0,
+                pan: p.card.pan.clone(),
+                amount: p.amount,
+                at: self.now,
+                network: p.network,
+                purchase: true,
+            });
+        }
+    }
+
     /// Expected number of pending offline items: `(min, max)`.
     pub fn queue_bounds(&self) -> (u32, u32) {
         (

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 mod card_fault;
 mod checks;
 mod evidence;
+mod power;
 mod txn;
 
 /// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.
@@ -36,6 +37,8 @@ pub enum TerminalTarget {
         port: PathBuf,
         /// Baud rate.
         baud: u32,
+        /// The lab's power switch for it (power cuts need one).
+        power_switch: Option<payhil_bench::ExternalSwitchSpec>,
     },
 }
 
@@ -146,6 +149,14 @@ struct Run {
     artifacts: Vec<Artifact>,
     steps: Vec<StepResult>,
     boot_timeout: Duration,
+    /// A power cut armed and not yet fired.
+    armed: Option<power::ArmedCut>,
+    /// Where the armed cut fired, while the step it fired in is ending.
+    cut_fired: Option<String>,
+    /// The purchase under way, which a power cut would interrupt.
+    in_flight: Option<payhil_model::PurchaseInput>,
+    /// The cut that fired came after the host booked the purchase's authorisation.
+    answer_lost: bool,
 }
 
 /// `text` as the harness may keep or write it: every test card's number, PIN and CVC, and any
@@ -191,9 +202,14 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                 host_timeout_ms: t.host_timeout_ms,
             },
         }),
-        TerminalTarget::Physical { port, baud } => Target::Physical {
+        TerminalTarget::Physical {
+            port,
+            baud,
+            power_switch,
+        } => Target::Physical {
             port: port.clone(),
             baud: *baud,
+            power_switch: power_switch.clone(),
         },
     };
     let mut cfg = BenchConfig::new(target);
@@ -253,6 +269,10 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         artifacts: Vec::new(),
         steps: Vec::new(),
         boot_timeout: opts.boot_timeout,
+        armed: None,
+        cut_fired: None,
+        in_flight: None,
+        answer_lost: false,
     };
     let mut failure = match run.start().await {
         Ok(()) => None,
@@ -271,7 +291,13 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                     step.index, step.line, step.action
                 ),
             );
-            match run.step(step).await {
+            let mut result = run.step(step).await;
+            if result.is_err() && run.cut_fired.is_some() {
+                // An armed power cut ended the step; the run goes on once power is back.
+                result = run.restore_after_cut(step).await;
+            }
+            run.in_flight(None);
+            match result {
                 Ok(summary) => run.steps.push(StepResult {
                     index: step.index,
                     line: step.line,
@@ -290,6 +316,15 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                     break;
                 }
             }
+        }
+    }
+    if failure.is_none() {
+        if let Err(message) = run.unfired_cut().await {
+            failure = Some(Failure {
+                step: 0,
+                line: 0,
+                message,
+            });
         }
     }
     if failure.is_none() {
@@ -354,11 +389,7 @@ impl Run {
         &mut self,
         req: &Request<'_>,
     ) -> Result<payhil_transport::ResponseBytes, String> {
-        self.bench
-            .link
-            .request(req)
-            .await
-            .map_err(|e| e.to_string())
+        self.watched_request(req).await
     }
 
     /// Sends `req` (`QueueStatus` or `ForwardQueue`) and returns the queue the terminal reports.
@@ -398,9 +429,10 @@ impl Run {
     /// One forwarding round: the terminal forwards what it can, and the model knows it had
     /// the chance.
     async fn forward(&mut self) -> Result<QueueStatus, String> {
-        let q = self.queue(&Request::ForwardQueue).await;
+        // Only a round that ended is one: a power cut may have stopped it anywhere.
+        let q = self.queue(&Request::ForwardQueue).await?;
         self.model.forwarding_opportunity();
-        q
+        Ok(q)
     }
 
     async fn set_clock(&mut self, unix_s: i64) -> Result<String, String> {
@@ -546,6 +578,7 @@ impl Run {
                 self.check_reconciliation(&t)?;
                 Ok(format!("reconciled with the host: {:?}", t.host))
             }
+            Action::PowerCut(spec) => self.arm(step, *spec).await,
             Action::PowerCycle => {
                 self.bench
                     .power_cycle(self.boot_timeout)
@@ -557,6 +590,10 @@ impl Run {
                 // controlled clock is given back its time.
                 let now = self.now;
                 self.set_clock(now).await?;
+                // Nothing the harness saw approved may be lost or doubled by the cut.
+                let q = self.queue(&Request::QueueStatus).await?;
+                self.check_queue(&q, None)?;
+                self.check_exactly_once(Phase::Running)?;
                 Ok(format!(
                     "power cycled; boot {}",
                     self.bench.device.boot_count

@@ -3,7 +3,7 @@
 //! open), and nothing after: the runner's end-of-run drain and exactly-once check are the
 //! oracle's recovery.
 //!
-//! The power cut is written as `power_cut = { at_write = N, torn = BOOL }`: the Nth flash write
+//! The power cut is written as `power_cut = { flash_write = N, torn = BOOL }`: the Nth flash write
 //! counted from the start of the step that follows it.
 
 use payhil_scenario::Scenario;
@@ -30,7 +30,7 @@ pub fn scenario(
         into.push('\n');
     }
     let cut = format!(
-        "[[step]]\npower_cut = {{ at_write = {write_in_step}, torn = {tear} }}\nnote = \"payhil powerloss: write {absolute} of the run{}\"\n\n",
+        "[[step]]\npower_cut = {{ flash_write = {write_in_step}, torn = {tear} }}\nnote = \"payhil powerloss: write {absolute} of the run{}\"\n\n",
         if tear { ", torn" } else { ", clean" }
     );
     let mut out = format!(

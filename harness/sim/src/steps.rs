@@ -73,6 +73,8 @@ pub fn model(scn: &Scenario) -> Model {
 pub fn unsupported(step: &Step) -> Option<&'static str> {
     match step.action {
         Action::Faults(Some(_)) => Some("a `faults` step (byte-level link faults)"),
+        // Power cuts are what `payhil powerloss` makes itself, at every write.
+        Action::PowerCut(_) => Some("a `power_cut` step (powerloss cuts at every write itself)"),
         Action::Purchase(ref p, _) if p.card_fault.is_some() => {
             Some("a `card_fault` purchase (card-data faults run over the PTY: `payhil run`)")
         }
@@ -257,6 +259,10 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
             }
             // Clearing faults on a link that never had any (see `unsupported`).
             Action::Faults(_) => Ok(()),
+            // Refused before the run (`unsupported`).
+            Action::PowerCut(_) => Err(End::Failed(
+                "a `power_cut` step cannot run in process".into(),
+            )),
             Action::Purchases {
                 count,
                 amount,

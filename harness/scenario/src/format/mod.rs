@@ -58,7 +58,12 @@
 //! the model's reason (a card class) or refuse the start (`zero_amount`, `negative_amount`,
 //! `absurd_amount`, which take no `expect`); only on a plain purchase.
 //! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
-//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true`. A capture
+//! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true` (power is
+//! cut without warning between steps and restored). `power_cut = { at = "after_card" }` arms a
+//! cut that fires during a later step: `at` is `after_card`, `after_pin`, `after_approval`
+//! (before the result is answered), `mid_forward` or `advice_unacked` (with `advice = N`, the
+//! Nth advice from now, default 1); or `power_cut = { flash_write = N, torn = true }` at the
+//! Nth flash write from now (see `PowerCutSpec`). A capture
 //! names an earlier `kind = "preauth"` step and is in its currency; a reversal names an earlier
 //! purchase, capture or reversal step. Dankort takes only DKK and BankAxept only NOK.
 //! Each `[[step]]` has exactly one action; `note = "..."` may describe it.
@@ -272,6 +277,44 @@ pub enum Action {
     Reconcile,
     /// Cut power and boot again.
     PowerCycle,
+    /// Arm a power cut that fires during a later step (see [`PowerCutSpec`]).
+    PowerCut(PowerCutSpec),
+}
+
+/// Where an armed power cut fires. The terminal loses power there without warning (an emulated
+/// terminal's process dies), is powered again on the same flash, and the run goes on with the
+/// next step; the interrupted transaction's outcome is uncertain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerCutSpec {
+    /// The next purchase, once the terminal has the card and asks for the PIN.
+    AfterCard,
+    /// The next purchase, once the PIN is entered and the terminal is deciding: offline when it
+    /// asks the card to verify the PIN, online when its authorisation has reached the host
+    /// (which books it; its answer never reaches the terminal).
+    AfterPin,
+    /// The next transaction, once the terminal has finished it (journaled its approval) and
+    /// before it answers with the result and receipt (emulated terminals).
+    AfterApproval,
+    /// In the middle of forwarding: as the terminal sends its `advice`-th advice from now,
+    /// before the host takes it in (the ones before it were acknowledged).
+    MidForward {
+        /// Which advice, from 1.
+        advice: u32,
+    },
+    /// Between an advice and its acknowledgement: the host has booked the `advice`-th advice
+    /// from now; its acknowledgement never reaches the terminal.
+    AdviceUnacked {
+        /// Which advice, from 1.
+        advice: u32,
+    },
+    /// At the `n`th flash write (program or erase) from now, 1 being the next; `torn`: half of
+    /// that write lands (emulated terminals).
+    FlashWrite {
+        /// Which write, from 1.
+        n: u32,
+        /// Torn rather than clean.
+        torn: bool,
+    },
 }
 
 /// The state of the terminal-host link a step sets.
@@ -445,6 +488,15 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     for (i, s) in raw.step.iter().enumerate() {
         let next = step(&cx, i + 1, s, &steps, &mut charged)?;
         steps.push(next);
+    }
+    // A cut fires during a later step: armed last, it could never fire.
+    if let (Some(last), Some(Action::PowerCut(_))) =
+        (raw.step.last(), steps.last().map(|s| &s.action))
+    {
+        return Err(cx.err(
+            last.span(),
+            "a power cut fires during a later step, and none follows this one",
+        ));
     }
     Ok(Scenario {
         name: raw.name.into_inner(),

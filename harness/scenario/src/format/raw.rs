@@ -63,7 +63,17 @@ pub(super) struct RawStep {
     pub(super) settle: Option<Spanned<bool>>,
     pub(super) reconcile: Option<Spanned<bool>>,
     pub(super) power_cycle: Option<Spanned<bool>>,
+    pub(super) power_cut: Option<Spanned<RawPowerCut>>,
     pub(super) note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPowerCut {
+    pub(super) at: Option<Spanned<String>>,
+    pub(super) flash_write: Option<Spanned<u32>>,
+    pub(super) torn: Option<Spanned<bool>>,
+    pub(super) advice: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]

@@ -94,6 +94,9 @@ pub(super) fn step(
             actions.push((f.span(), action));
         }
     }
+    if let Some(c) = &r.power_cut {
+        actions.push((c.span(), Action::PowerCut(power_cut(cx, c)?)));
+    }
     if let Some(q) = &r.expect_queue {
         let q2 = q.get_ref();
         actions.push((
@@ -248,7 +251,7 @@ pub(super) fn step(
         ));
     }
     match actions.len() {
-                0 => Err(cx.err(s.span(), format!("step {index} has no action (set_clock, advance_clock, network, purchase, capture, reverse, forward, expect_queue, settle, power_cycle)"))),
+                0 => Err(cx.err(s.span(), format!("step {index} has no action (set_clock, advance_clock, network, purchase, capture, reverse, forward, expect_queue, settle, power_cycle, power_cut)"))),
         1 => {
             let (span, action) = actions.remove(0);
             Ok(Step { index, line: cx.line_col(span.start).0, action, note: r.note.clone() })
@@ -470,4 +473,83 @@ pub(super) fn expectation(
         receipt_has: texts(&r.receipt_has)?,
         receipt_lacks: texts(&r.receipt_lacks)?,
     })
+}
+
+/// Most flash writes a cut may wait for: far more than any scenario makes, and a typo (an extra
+/// digit) is caught here rather than as a cut that never fires.
+const MAX_CUT_WRITE: u32 = 100_000;
+
+pub(super) fn power_cut(
+    cx: &Ctx<'_>,
+    c: &Spanned<RawPowerCut>,
+) -> Result<PowerCutSpec, ScenarioError> {
+    let r = c.get_ref();
+    let points = "after_card, after_pin, after_approval, mid_forward or advice_unacked";
+    let advice = |default: u32| -> Result<u32, ScenarioError> {
+        match &r.advice {
+            None => Ok(default),
+            Some(a) if *a.get_ref() == 0 => Err(cx.err(a.span(), "advices count from 1")),
+            Some(a) => Ok(*a.get_ref()),
+        }
+    };
+    let spec = match (&r.at, &r.flash_write) {
+        (Some(at), None) => {
+            if let Some(t) = &r.torn {
+                return Err(cx.err(t.span(), "`torn` belongs to a cut at a `flash_write`"));
+            }
+            let spec = match at.get_ref().as_str() {
+                "after_card" => PowerCutSpec::AfterCard,
+                "after_pin" => PowerCutSpec::AfterPin,
+                "after_approval" => PowerCutSpec::AfterApproval,
+                "mid_forward" => PowerCutSpec::MidForward { advice: advice(1)? },
+                "advice_unacked" => PowerCutSpec::AdviceUnacked { advice: advice(1)? },
+                other => {
+                    return Err(cx.err(at.span(), format!("`at` is {points}, not `{other}`")));
+                }
+            };
+            if let (
+                Some(a),
+                PowerCutSpec::AfterCard | PowerCutSpec::AfterPin | PowerCutSpec::AfterApproval,
+            ) = (&r.advice, spec)
+            {
+                return Err(cx.err(
+                    a.span(),
+                    "`advice` belongs to mid_forward and advice_unacked",
+                ));
+            }
+            spec
+        }
+        (None, Some(n)) => {
+            if let Some(a) = &r.advice {
+                return Err(cx.err(
+                    a.span(),
+                    "`advice` belongs to mid_forward and advice_unacked",
+                ));
+            }
+            let k = *n.get_ref();
+            if k == 0 || k > MAX_CUT_WRITE {
+                return Err(cx.err(
+                    n.span(),
+                    format!("flash_write counts writes from 1 (the next) to {MAX_CUT_WRITE}"),
+                ));
+            }
+            PowerCutSpec::FlashWrite {
+                n: k,
+                torn: r.torn.as_ref().is_some_and(|t| *t.get_ref()),
+            }
+        }
+        (Some(_), Some(n)) => {
+            return Err(cx.err(
+                n.span(),
+                "a cut is either `at` a point or at a `flash_write`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(cx.err(
+                c.span(),
+                format!("say where the power is cut: `at` ({points}) or `flash_write = N`"),
+            ));
+        }
+    };
+    Ok(spec)
 }

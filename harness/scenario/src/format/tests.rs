@@ -426,3 +426,46 @@ fn card_fault_classes_are_checked_where_they_are_written() {
             .contains("plain purchase")
     );
 }
+
+#[test]
+fn power_cut_steps_parse_and_bad_ones_say_where() {
+    let head = "name = \"p\"\nrules = [\"PBS-02\"]\n";
+    let ok = |cut: &str| {
+        let text = format!("{head}[[step]]\npower_cut = {cut}\n[[step]]\nforward = true\n");
+        let s = parse_str(Path::new("p.toml"), &text).unwrap_or_else(|e| panic!("{cut}: {e}"));
+        match &s.steps[0].action {
+            Action::PowerCut(spec) => *spec,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(ok("{ at = \"after_card\" }"), PowerCutSpec::AfterCard);
+    assert_eq!(
+        ok("{ at = \"mid_forward\", advice = 3 }"),
+        PowerCutSpec::MidForward { advice: 3 }
+    );
+    assert_eq!(
+        ok("{ at = \"advice_unacked\" }"),
+        PowerCutSpec::AdviceUnacked { advice: 1 }
+    );
+    assert_eq!(
+        ok("{ flash_write = 9, torn = true }"),
+        PowerCutSpec::FlashWrite { n: 9, torn: true }
+    );
+    let bad = |cut: &str, want: &str| {
+        let text = format!("{head}[[step]]\npower_cut = {cut}\n[[step]]\nforward = true\n");
+        let e = parse_str(Path::new("p.toml"), &text).unwrap_err();
+        assert!(e.message.contains(want), "{cut}: {e}");
+        assert_eq!(e.line, 4, "{cut}: {e}");
+    };
+    bad("{ at = \"later\" }", "`at` is after_card");
+    bad("{ flash_write = 0 }", "from 1");
+    bad("{ at = \"after_card\", torn = true }", "`torn` belongs");
+    bad("{ at = \"after_pin\", advice = 2 }", "`advice` belongs");
+    bad("{ at = \"after_pin\", flash_write = 2 }", "not both");
+    bad("{ }", "say where the power is cut");
+    let last = format!(
+        "{head}[[step]]\nforward = true\n[[step]]\npower_cut = {{ at = \"after_card\" }}\n"
+    );
+    let e = parse_str(Path::new("p.toml"), &last).unwrap_err();
+    assert!(e.message.contains("none follows"), "{e}");
+}

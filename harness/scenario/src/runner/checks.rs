@@ -225,12 +225,20 @@ impl Run {
         self.bench.transcript.record(
             Source::Step,
             format!(
-                "exactly-once ({phase:?}): lost {} duplicated {} unexpected {} recovered {} declined by the host {}",
+                "exactly-once ({phase:?}): lost {} duplicated {} unexpected {} recovered {} declined by the host {}{}",
                 verdict.lost,
                 verdict.duplicated,
                 verdict.unexpected,
                 verdict.recovered,
-                verdict.host_declined
+                verdict.host_declined,
+                if verdict.interrupted_booked > 0 {
+                    format!(
+                        " interrupted by a power cut and booked {}",
+                        verdict.interrupted_booked
+                    )
+                } else {
+                    String::new()
+                }
             ),
         );
         if verdict.ok() {

@@ -46,6 +46,7 @@ impl Run {
             note: spec.reserve.clone(),
         };
         let prediction = self.model.predict(&input);
+        self.in_flight(Some(input.clone()));
         let start = if spec.tip_minor > 0 || spec.kind != TxnKind::Purchase {
             Request::StartTransaction {
                 kind: spec.kind,
@@ -93,10 +94,18 @@ impl Run {
                 ));
             }
         }
+        if prompted && self.cut_at(super::power::Point::AfterCard).await? {
+            return Err(super::power::CUT.into());
+        }
         if prompted {
             // No PIN (bypass) is sent as an empty PIN.
             let pin = spec.pin.as_ref().map_or("", |p| p.reveal());
             r = self.request(&Request::EnterPin(PinText(pin))).await?;
+        }
+        if matches!(r.get(), Response::VerifyPin(_))
+            && self.cut_at(super::power::Point::AfterPin).await?
+        {
+            return Err(super::power::CUT.into());
         }
         if let Response::VerifyPin(block) = r.get() {
             // The terminal decided offline and asks the card to verify the PIN: the card
@@ -131,6 +140,7 @@ impl Run {
                 r.get()
             ));
         };
+        self.in_flight(None);
         let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
         self.model
             .observe(&input, result.outcome, result.reason, result.txn_seq);

@@ -59,7 +59,7 @@ fn a_terminal_that_approves_before_its_record_is_durable_is_found() {
         })
         .unwrap_or_else(|| panic!("no loss found: {:#?}", r.failures));
     assert!(
-        lost.replay.contains("power_cut = { at_write = "),
+        lost.replay.contains("power_cut = { flash_write = "),
         "{}",
         lost.replay
     );
