@@ -303,3 +303,69 @@ mod tests {
         }
     }
 }
+
+/// Sequence numbers never repeat, whatever write a power cut lands on (issue 9 item 5): for a
+/// cut at every write of a boot and an online purchase the host declines, the next purchase
+/// after the restart gets a number above every number the host has seen.
+#[cfg(test)]
+mod seq_after_cut_tests {
+    extern crate std;
+    use super::super::test_support::*;
+    use crate::Step;
+    use crate::flash::{NorFlash, PowerCut};
+    use crate::terminal::Terminal;
+    use payhil_protocol::host_link::{HostRequest, HostResponse, ResponseCode};
+    use payhil_protocol::{EntryMode, Network, Request, Response};
+    use std::vec;
+
+    /// Runs a boot and one declined online purchase on `mem` with the power cut at write
+    /// `at`; returns the highest number sent to the host.
+    fn declined_purchase_cut_at(mem: &mut [u8], at: u32, tear: bool) -> u32 {
+        let mut flash = NorFlash::new(mem, 4096);
+        flash.cut_power_at(Some(PowerCut { at, tear }));
+        let Ok(mut t) = Terminal::boot(cfg(), flash) else {
+            return 0;
+        };
+        t.handle(&Request::SetClock {
+            unix_s: 1_800_000_000,
+        });
+        let _ = t.handle(&Request::StartPurchase {
+            amount: dkk(100_00),
+            forced_offline: false,
+        });
+        let mut step = t.handle(&Request::PresentCard(card(
+            DANKORT,
+            Network::Dankort,
+            EntryMode::Chip,
+        )));
+        if matches!(step, Step::Reply(Response::Accepted { .. })) {
+            step = t.handle(&Request::EnterPin(payhil_protocol::PinText("1234")));
+        }
+        let Step::Host(HostRequest::Authorise(d)) = step else {
+            return 0;
+        };
+        let sent = d.txn_seq;
+        let _ = t.host_result(Ok(HostResponse::AuthResult {
+            txn_seq: sent,
+            response_code: ResponseCode(*b"51"),
+            auth_code: "",
+        }));
+        sent
+    }
+
+    #[test]
+    fn no_number_the_host_saw_is_given_again_after_a_cut_at_any_write() {
+        for tear in [false, true] {
+            for at in 1..=8 {
+                let mut mem = vec![0xFFu8; 16 * 4096];
+                let sent = declined_purchase_cut_at(&mut mem, at, tear);
+                let mut t = boot(&mut mem);
+                let next = t.journal.next_seq();
+                assert!(
+                    next > sent,
+                    "cut at write {at} (torn: {tear}): the host saw #{sent}, the next is #{next}"
+                );
+            }
+        }
+    }
+}
