@@ -1,11 +1,17 @@
 //! Request/response over frames, with every wait bounded.
 //!
 //! Each request gets a fresh id. If no response with that id arrives within the response
-//! timeout, or the terminal NAKs, or a corrupted frame arrives meanwhile, the same request (same
-//! id) is sent again, at most `max_retries` times; the terminal answers a repeated id from its
-//! cache, so a retried purchase is never carried out twice. Then the link gives up with an error
-//! that names the request, the wait and what arrived last. EOF or an I/O error on the port means
-//! the device is gone: reported at once, never a spin on `Ok(0)`.
+//! timeout, the same request (same id) is sent again, at most `max_retries` times. A NAK or a
+//! corrupted frame also has it repeated at once, at most `max_nak_repeats` times per request;
+//! beyond that they are counted but not acted on, so that a burst of line noise (one NAK per
+//! garbled run) cannot make the link spray repeats, and the response timeout still bounds the
+//! wait. The terminal answers a repeated id from its cache, so a retried purchase is never
+//! carried out twice. Then the link gives up with an error that names the request, the wait and
+//! what arrived last. EOF or an I/O error on the port means the device is gone: reported at
+//! once, never a spin on `Ok(0)`.
+//!
+//! A long streak of bad frames or NAKs (a noise flood) is recorded in the transcript by its
+//! first few and a count, so the transcript stays bounded too.
 
 use crate::transcript::{Source, Transcript};
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
@@ -19,8 +25,10 @@ use tokio::time::Instant;
 pub struct LinkSettings {
     /// How long to wait for a response before repeating the request.
     pub response_timeout: Duration,
-    /// How many times a request is repeated before giving up.
+    /// How many times a request is repeated after a response timeout before giving up.
     pub max_retries: u32,
+    /// How many times a request is repeated at once after a NAK or a corrupted frame.
+    pub max_nak_repeats: u32,
 }
 
 impl Default for LinkSettings {
@@ -29,6 +37,7 @@ impl Default for LinkSettings {
         Self {
             response_timeout: Duration::from_secs(4),
             max_retries: 2,
+            max_nak_repeats: 8,
         }
     }
 }
@@ -130,7 +139,12 @@ pub struct LinkStats {
     pub stale_responses: u64,
     /// Gaps in the event numbering.
     pub event_gaps: u64,
+    /// NAKs and corrupted frames not acted on (the request's repeat budget was spent).
+    pub ignored_naks: u64,
 }
+
+/// Of a streak of bad frames and NAKs, this many are recorded one by one; the rest by a count.
+const STREAK_SHOWN: u32 = 8;
 
 enum Incoming {
     Response(u16, Vec<u8>),
@@ -153,6 +167,12 @@ pub struct FrameLink<S> {
     last_rx: Option<(Instant, String)>,
     settings: LinkSettings,
     transcript: Transcript,
+    /// The link counts the terminal's frames for the transcript (false: a relay in front of
+    /// the port does, since it sees the frames the terminal really sent).
+    counts_frames: bool,
+    /// Bad frames and NAKs in a row, and how many of them were not recorded one by one.
+    streak: u32,
+    unshown: u64,
     /// What the link has seen so far.
     pub stats: LinkStats,
 }
@@ -177,7 +197,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             last_rx: None,
             settings,
             transcript,
+            counts_frames: true,
+            streak: 0,
+            unshown: 0,
             stats: LinkStats::default(),
+        }
+    }
+
+    /// Leaves counting the terminal's frames to a [`crate::Relay`] in front of the port.
+    pub fn frames_counted_by_relay(mut self) -> Self {
+        self.counts_frames = false;
+        self
+    }
+
+    /// The byte stream (e.g. the relay, to reset it after a restart).
+    pub fn io_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// The timeouts and retry policy in use.
+    pub fn settings(&self) -> LinkSettings {
+        self.settings
+    }
+
+    /// Changes the timeouts and retry policy for the next requests.
+    pub fn set_settings(&mut self, settings: LinkSettings) {
+        self.settings = settings;
+    }
+
+    /// Records how many of a streak of bad frames and NAKs went unrecorded, when it ends.
+    fn end_streak(&mut self) {
+        if self.unshown > 0 {
+            self.transcript.record(
+                Source::FromTerminal,
+                format!("{} more bad frames and NAKs not shown", self.unshown),
+            );
+        }
+        self.streak = 0;
+        self.unshown = 0;
+    }
+
+    /// Records a bad frame or NAK, unless the streak it belongs to is long already.
+    fn record_bad(&mut self, text: &str) {
+        self.streak = self.streak.saturating_add(1);
+        if self.streak <= STREAK_SHOWN {
+            self.transcript.record(Source::FromTerminal, text);
+        } else {
+            self.unshown = self.unshown.saturating_add(1);
         }
     }
 
@@ -258,6 +324,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         let wire = buf[..=n].to_vec();
         let started = Instant::now();
         let mut attempts = 0u32;
+        let mut timeouts = 0u32;
+        let mut nak_repeats = 0u32;
         loop {
             attempts += 1;
             self.transcript.record(
@@ -270,7 +338,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                 let incoming =
                     match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await {
                         Err(_) => break "timeout",
-                        Ok(r) => r?,
+                        Ok(Err(e)) => {
+                            self.end_streak();
+                            return Err(e);
+                        }
+                        Ok(Ok(r)) => r,
                     };
                 match incoming {
                     Incoming::Response(seq, payload) if seq == id => {
@@ -318,20 +390,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                         // Other events (prompts) are in the transcript already; nothing waits
                         // on them.
                     }
-                    Incoming::Nak => break "NAK",
-                    Incoming::Bad => break "corrupted frame",
+                    Incoming::Nak | Incoming::Bad
+                        if nak_repeats < self.settings.max_nak_repeats =>
+                    {
+                        nak_repeats += 1;
+                        break if matches!(incoming, Incoming::Nak) {
+                            "NAK"
+                        } else {
+                            "corrupted frame"
+                        };
+                    }
+                    // The budget is spent: most likely the rest of a noise burst, each garbled
+                    // run NAKed on its own. Counted; the response timeout still bounds the wait.
+                    Incoming::Nak | Incoming::Bad => self.stats.ignored_naks += 1,
                 }
             };
-            if attempts > self.settings.max_retries {
-                return Err(LinkError::Timeout {
-                    device: self.device.clone(),
-                    request: what,
-                    attempts,
-                    waited: started.elapsed(),
-                    last: self.last(),
-                });
+            if retry == "timeout" {
+                timeouts += 1;
+                if timeouts > self.settings.max_retries {
+                    self.end_streak();
+                    return Err(LinkError::Timeout {
+                        device: self.device.clone(),
+                        request: what,
+                        attempts,
+                        waited: started.elapsed(),
+                        last: self.last(),
+                    });
+                }
             }
             self.stats.retries += 1;
+            self.end_streak();
             self.transcript
                 .record(Source::Step, format!("repeating {what} after {retry}"));
             if retry != "timeout" {
@@ -372,7 +460,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             while self.rx_pos < self.rx.len() {
                 let (used, decoded) = self.decoder.feed(&self.rx[self.rx_pos..]);
                 self.rx_pos += used;
-                if decoded.is_some() {
+                if decoded.is_some() && self.counts_frames {
                     self.transcript.frame_from_terminal();
                 }
                 let incoming = match decoded {
@@ -380,7 +468,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     Some(Decoded::Error(e)) => {
                         self.stats.bad_frames += 1;
                         let text = format!("bad frame: {e:?}");
-                        self.transcript.record(Source::FromTerminal, text.clone());
+                        self.record_bad(&text);
                         self.last_rx = Some((Instant::now(), text));
                         Incoming::Bad
                     }
@@ -407,6 +495,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 "unexpected request frame from terminal".to_string(),
                             ),
                         };
+                        // A valid frame other than a NAK ends a streak of noise.
+                        if !matches!(incoming, Incoming::Nak) {
+                            self.end_streak();
+                        }
                         if let Incoming::Event(seq, _) = &incoming {
                             if let Some(prev) = self.last_event_seq {
                                 if *seq != prev.wrapping_add(1) && *seq != 0 {
@@ -419,6 +511,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                             }
                             self.last_event_seq = Some(*seq);
                             self.transcript.record(Source::FromTerminal, text.clone());
+                        } else if matches!(incoming, Incoming::Nak) {
+                            self.record_bad(&text);
                         } else if !matches!(incoming, Incoming::Response(..)) {
                             self.transcript.record(Source::FromTerminal, text.clone());
                         }
