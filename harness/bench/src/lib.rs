@@ -6,15 +6,21 @@
 //! separate process on the PTY's terminal end, and its stderr is recorded in the transcript.
 //! Physical: the serial port is opened and the device greeted; its host address must point at
 //! the proxy address this bench prints.
+//!
+//! Either way the link reaches the terminal through the serial line relay
+//! (`payhil_transport::relay`), inline in front of the PTY or the port: with no fault set it
+//! passes bytes unchanged; [`Bench::set_serial_fault`] puts a line fault in force.
 #![warn(missing_docs)]
 
 mod terminal_log;
 
 use payhil_acquirer::HostSim;
-use payhil_faults::NetProxy;
+use payhil_faults::{NetProxy, SerialFault, SerialPlan};
 use payhil_protocol::{PROTOCOL_VERSION, Request, Response};
 use payhil_transport::serial::{open_port, pty_pair};
-use payhil_transport::{FrameLink, LinkError, LinkSettings, Source, Transcript};
+use payhil_transport::{
+    FrameLink, LineControl, LinkError, LinkSettings, Relay, Source, Transcript,
+};
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -181,8 +187,14 @@ struct Emulator {
 
 /// A running bench.
 pub struct Bench {
-    /// The link to the terminal's test agent.
-    pub link: FrameLink<SerialStream>,
+    /// The link to the terminal's test agent, through the serial line relay.
+    pub link: FrameLink<Relay<SerialStream>>,
+    /// Sets the serial line relay's faults.
+    pub line: LineControl,
+    /// The run's seed, and how many serial faults were set so far (each gets its own stream).
+    seed: u64,
+    serial_faults_set: u64,
+    serial_in_force: bool,
     /// The acquirer host simulator.
     pub host: HostSim,
     /// The network fault proxy between terminal and host.
@@ -218,12 +230,17 @@ impl Bench {
             "host simulator and network proxy listening",
             format!("host {}, proxy {}", host.addr(), proxy.addr()),
         );
-        let (link, emulator) = match &cfg.target {
+        let (mut link, emulator) = match &cfg.target {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
                 let flash = workdir.path().join("flash.bin");
-                let mut link =
-                    FrameLink::new(pty.harness, "emulator", cfg.link, transcript.clone());
+                let mut link = FrameLink::new(
+                    Relay::new(pty.harness, transcript.clone()),
+                    "emulator",
+                    cfg.link,
+                    transcript.clone(),
+                )
+                .frames_counted_by_relay();
                 let child = spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
                 let mut emu = Emulator {
                     spec: spec.clone(),
@@ -245,13 +262,24 @@ impl Bench {
                     port.display().to_string(),
                 );
                 (
-                    FrameLink::new(s, port.display().to_string(), cfg.link, transcript.clone()),
+                    FrameLink::new(
+                        Relay::new(s, transcript.clone()),
+                        port.display().to_string(),
+                        cfg.link,
+                        transcript.clone(),
+                    )
+                    .frames_counted_by_relay(),
                     None,
                 )
             }
         };
+        let line = link.io_mut().control();
         let mut bench = Self {
             link,
+            line,
+            seed: cfg.seed,
+            serial_faults_set: 0,
+            serial_in_force: false,
             host,
             proxy,
             transcript,
@@ -289,6 +317,30 @@ impl Bench {
         }
     }
 
+    /// Puts a serial line fault in force (`None`: a clean line) for every frame not yet sent;
+    /// in force, and recorded, when this returns. Its random choices come from the run's seed.
+    pub fn set_serial_fault(&mut self, fault: Option<SerialFault>) {
+        self.serial_in_force = fault.is_some();
+        match fault {
+            Some(f) => {
+                self.serial_faults_set += 1;
+                let plan = SerialPlan::new(f, self.seed, self.serial_faults_set);
+                self.line.set(Some(Box::new(plan)));
+                self.transcript
+                    .record(Source::Line, format!("fault in force: {f:?}"));
+            }
+            None => {
+                self.line.set(None);
+                self.transcript.record(Source::Line, "clean line");
+            }
+        }
+    }
+
+    /// Whether a serial line fault is in force.
+    pub fn serial_fault_in_force(&self) -> bool {
+        self.serial_in_force
+    }
+
     /// Cuts the terminal's power and boots it again on the same flash (emulated terminals).
     pub async fn power_cycle(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
         let Some(emu) = self.emulator.as_mut() else {
@@ -316,6 +368,7 @@ impl Bench {
             .open(&emu.terminal_path)
             .map_err(io(format!("reopening {}", emu.terminal_path.display())))?;
         self.link.reset();
+        self.link.io_mut().reset();
         emu.child = spawn(
             &emu.spec,
             &emu.terminal_path,
@@ -423,7 +476,7 @@ fn spawn(
 }
 
 async fn await_boot(
-    link: &mut FrameLink<SerialStream>,
+    link: &mut FrameLink<Relay<SerialStream>>,
     emu: &mut Emulator,
     limit: Duration,
     t: &Transcript,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 mod checks;
 mod evidence;
+mod line;
 mod txn;
 
 /// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.
@@ -197,6 +198,9 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     };
     let mut cfg = BenchConfig::new(target);
     cfg.boot_timeout = opts.boot_timeout;
+    if let Some(ms) = t.response_timeout_ms {
+        cfg.link.response_timeout = Duration::from_millis(ms);
+    }
     cfg.seed = seed;
     cfg.proxy_listen = opts.proxy_listen;
     let secrets = evidence::Secrets::of(scn);
@@ -270,7 +274,9 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                     step.index, step.line, step.action
                 ),
             );
-            match run.step(step).await {
+            let began = Instant::now();
+            let result = run.step(step).await;
+            match run.expected_end(step, result, began.elapsed()).await {
                 Ok(summary) => run.steps.push(StepResult {
                     index: step.index,
                     line: step.line,
@@ -559,6 +565,7 @@ impl Run {
                     self.bench.device.boot_count
                 ))
             }
+            Action::Serial(f) => Ok(self.serial(*f)),
         }
     }
 }

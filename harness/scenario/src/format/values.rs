@@ -236,6 +236,7 @@ pub(super) fn action_name(a: &Action) -> &'static str {
         Action::Settle => "settle",
         Action::Reconcile => "reconcile",
         Action::PowerCycle => "power_cycle",
+        Action::Serial(_) => "serial",
     }
 }
 
