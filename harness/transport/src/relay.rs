@@ -453,10 +453,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Relay<S> {
     /// the link reads (see `poll_read`), which it always does after sending.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Poll::Ready(Err(e)) = this.poll_drain_tx(cx) {
-            return Poll::Ready(Err(e));
+        match this.poll_drain_tx(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_flush(cx),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            // Not everything is written yet, so there is nothing to flush: waiting for the port
+            // to take more here, not reading, is how a terminal that NAKs a flood and the
+            // harness would wait for each other (the port's flush waits for room too).
+            Poll::Pending => Poll::Ready(Ok(())),
         }
-        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -178,3 +178,7 @@ pub(super) fn serial(
         when,
     }))
 }
+
+#[cfg(test)]
+#[path = "serial_tests.rs"]
+mod tests;
