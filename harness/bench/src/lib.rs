@@ -234,13 +234,10 @@ impl Bench {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
                 let flash = workdir.path().join("flash.bin");
-                let mut link = FrameLink::new(
-                    Relay::new(pty.harness, transcript.clone()),
-                    "emulator",
-                    cfg.link,
-                    transcript.clone(),
-                )
-                .frames_counted_by_relay();
+                let relay = Relay::new(pty.harness, transcript.clone());
+                let line = relay.control();
+                let mut link = FrameLink::new(relay, "emulator", cfg.link, transcript.clone())
+                    .with_relay(line);
                 let child = spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
                 let mut emu = Emulator {
                     spec: spec.clone(),
@@ -261,14 +258,11 @@ impl Bench {
                     format!("opened the serial port at {baud} baud"),
                     port.display().to_string(),
                 );
+                let relay = Relay::new(s, transcript.clone());
+                let line = relay.control();
+                let name = port.display().to_string();
                 (
-                    FrameLink::new(
-                        Relay::new(s, transcript.clone()),
-                        port.display().to_string(),
-                        cfg.link,
-                        transcript.clone(),
-                    )
-                    .frames_counted_by_relay(),
+                    FrameLink::new(relay, name, cfg.link, transcript.clone()).with_relay(line),
                     None,
                 )
             }

@@ -49,11 +49,11 @@ pub enum LineFault {
     Truncate,
     /// The frame sent twice.
     Duplicate,
-    /// This many noise bytes (any value, 0x00 included) before the frame.
+    /// This many noise bytes (any value, 0x00 included) next to the frame.
     Garbage(u32),
     /// The frame written in pieces of at most this many bytes, each a write of its own.
     Split(u32),
-    /// A flood: this many noise bytes before the frame, made as they are written.
+    /// A flood: this many noise bytes next to the frame, made as they are written.
     Flood(u64),
     /// The frame lost: nothing reaches the other end.
     Silence,
@@ -114,6 +114,19 @@ impl SerialPlan {
             When::Every => true,
             When::RatePpm(ppm) => self.rng.random_range(0..1_000_000u32) < ppm,
             When::AtFrame { first, count } => n >= first && n - first < count,
+        }
+    }
+
+    /// Noise with the frame. Towards the terminal the noise follows the frame, so that the
+    /// terminal answers the frame before it NAKs the noise: NAKs for noise sent before a request
+    /// would reach the harness while the terminal talks to its host about that request, and the
+    /// harness's records of them would race with the host's, so a seed would not replay the
+    /// transcript. From the terminal the noise comes first, as the harness reads it in order.
+    fn around(&mut self, dir: Direction, len: u64, unit: &[u8]) -> (Vec<Piece>, &'static str) {
+        let noise = self.noise(len);
+        match dir {
+            Direction::ToTerminal => (vec![Piece::Bytes(unit.to_vec()), noise], "after"),
+            Direction::FromTerminal => (vec![noise, Piece::Bytes(unit.to_vec())], "before"),
         }
     }
 
@@ -210,14 +223,14 @@ impl LineFaults for SerialPlan {
                 vec![Piece::Bytes(unit.to_vec()), Piece::Bytes(unit.to_vec())],
                 "sent twice".to_string(),
             ),
-            LineFault::Garbage(len) => (
-                vec![self.noise(u64::from(len)), Piece::Bytes(unit.to_vec())],
-                format!("{len} bytes of garbage before it"),
-            ),
-            LineFault::Flood(len) => (
-                vec![self.noise(len), Piece::Bytes(unit.to_vec())],
-                format!("flooded with {len} bytes of noise before it"),
-            ),
+            LineFault::Garbage(len) => {
+                let (pieces, at) = self.around(dir, u64::from(len), unit);
+                (pieces, format!("{len} bytes of garbage {at} it"))
+            }
+            LineFault::Flood(len) => {
+                let (pieces, at) = self.around(dir, len, unit);
+                (pieces, format!("flooded with {len} bytes of noise {at} it"))
+            }
             LineFault::Split(piece) => {
                 let size = usize::try_from(piece).unwrap_or(usize::MAX).max(1);
                 let pieces: Vec<Piece> = unit
@@ -315,11 +328,23 @@ mod tests {
         assert_eq!(bytes(&s).concat(), UNIT);
         assert_eq!(s.pieces.len(), 5);
         let g = plan(LineFault::Garbage(40), When::Every).frame(Direction::ToTerminal, UNIT);
+        assert_eq!(bytes(&g)[0], UNIT);
+        assert_eq!(bytes(&g)[1].len(), 40);
+        let mut from = SerialPlan::new(
+            SerialFault {
+                fault: LineFault::Garbage(40),
+                direction: SerialDirection::FromTerminal,
+                when: When::Every,
+            },
+            7,
+            0,
+        );
+        let g = from.frame(Direction::FromTerminal, UNIT);
         assert_eq!(bytes(&g)[0].len(), 40);
         assert_eq!(bytes(&g)[1], UNIT);
         let f = plan(LineFault::Flood(1 << 40), When::Every).frame(Direction::ToTerminal, UNIT);
         // A flood of a terabyte is a promise, not a buffer.
-        assert!(matches!(f.pieces[0], Piece::Noise { len, .. } if len == 1 << 40));
+        assert!(matches!(f.pieces[1], Piece::Noise { len, .. } if len == 1 << 40));
     }
 
     #[test]

@@ -10,6 +10,14 @@
 //! what arrived last. EOF or an I/O error on the port means the device is gone: reported at
 //! once, never a spin on `Ok(0)`.
 //!
+//! A request that was repeated, or whose frames a line fault hit, may leave echoes in flight when
+//! its answer arrives: answers to its other copies, NAKs for noise. Before returning, the link
+//! then sends a `Ping` and reads up to its `Pong` (the terminal answers in order, so every echo
+//! comes before it), again while the ping itself was disturbed, at most 8 times. Otherwise an
+//! echo would be read during the next request, in a race with the host's records of it, and a
+//! seed would not replay the same transcript. A ping replaces the terminal's cached answer, which
+//! is safe: every copy of the request was sent before it.
+//!
 //! A long streak of bad frames or NAKs (a noise flood) is recorded in the transcript by its
 //! first few and a count, so the transcript stays bounded too.
 
@@ -173,9 +181,16 @@ pub struct FrameLink<S> {
     /// Bad frames and NAKs in a row, and how many of them were not recorded one by one.
     streak: u32,
     unshown: u64,
+    /// The relay's record of faults, if a relay is in front of the port.
+    line: Option<crate::relay::LineControl>,
+    /// The link repeated a request since the line was last settled.
+    repeated: bool,
     /// What the link has seen so far.
     pub stats: LinkStats,
 }
+
+/// Most pings sent to find the end of a disturbed exchange's echoes.
+const MAX_SETTLE_PINGS: u32 = 8;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
     /// Wraps an open byte stream. `device` labels errors and transcript lines.
@@ -200,14 +215,51 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             counts_frames: true,
             streak: 0,
             unshown: 0,
+            line: None,
+            repeated: false,
             stats: LinkStats::default(),
         }
     }
 
-    /// Leaves counting the terminal's frames to a [`crate::Relay`] in front of the port.
-    pub fn frames_counted_by_relay(mut self) -> Self {
+    /// Leaves counting the terminal's frames to a [`crate::Relay`] in front of the port, and
+    /// learns from it when a fault hit a frame.
+    pub fn with_relay(mut self, line: crate::relay::LineControl) -> Self {
         self.counts_frames = false;
+        self.line = Some(line);
         self
+    }
+
+    /// Whether the last exchange may have left echoes in flight (and forgets it).
+    fn take_disturbed(&mut self) -> bool {
+        let line = self.line.as_ref().is_some_and(|l| l.take_disturbed());
+        std::mem::take(&mut self.repeated) | line
+    }
+
+    /// Reads up to the answer of a ping, while exchanges were disturbed (see the module doc).
+    async fn settle(&mut self) -> Result<(), LinkError> {
+        for _ in 0..MAX_SETTLE_PINGS {
+            if !self.take_disturbed() {
+                return Ok(());
+            }
+            let nonce = u32::from(self.next_id);
+            self.transcript.record(
+                Source::Step,
+                "line disturbed: ping to read the echoes still in flight",
+            );
+            let r = self.exchange(&Request::Ping { nonce }).await?;
+            if !matches!(r.get(), Response::Pong { .. }) {
+                return Err(LinkError::BadResponse {
+                    device: self.device.clone(),
+                    request: format!("Ping {{ nonce: {nonce} }}"),
+                    cause: format!("answered {:?}", r.get()),
+                });
+            }
+        }
+        self.transcript.record(
+            Source::Step,
+            format!("line still disturbed after {MAX_SETTLE_PINGS} pings: going on"),
+        );
+        Ok(())
     }
 
     /// The byte stream (e.g. the relay, to reset it after a restart).
@@ -299,6 +351,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
 
     /// Sends a request and waits for its response, repeating it as the policy allows.
     pub async fn request(&mut self, req: &Request<'_>) -> Result<ResponseBytes, LinkError> {
+        let r = self.exchange(req).await?;
+        self.settle().await?;
+        Ok(r)
+    }
+
+    async fn exchange(&mut self, req: &Request<'_>) -> Result<ResponseBytes, LinkError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let what = format!("{req:?} (#{id})");
@@ -419,6 +477,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                 }
             }
             self.stats.retries += 1;
+            self.repeated = true;
             self.end_streak();
             self.transcript
                 .record(Source::Step, format!("repeating {what} after {retry}"));
@@ -562,7 +621,8 @@ mod tests {
             let mut dec = FrameDecoder::new();
             let mut buf = [0u8; 256];
             let mut seen = Vec::new();
-            while seen.len() < 2 {
+            // The corrupted answer, its repeat, and the ping that reads the echoes after it.
+            while seen.len() < 3 {
                 let n = terminal.read(&mut buf).await.unwrap();
                 let mut input = &buf[..n];
                 while !input.is_empty() {

@@ -121,6 +121,8 @@ pub struct RelayStats {
 struct Shared {
     faults: Option<Box<dyn LineFaults>>,
     stats: RelayStats,
+    /// A fault hit a frame since [`LineControl::take_disturbed`] last asked.
+    disturbed: bool,
 }
 
 /// The handle that sets the relay's faults while the link owns the relay (cheap to clone).
@@ -132,6 +134,7 @@ impl Default for LineControl {
         Self(Arc::new(Mutex::new(Shared {
             faults: None,
             stats: RelayStats::default(),
+            disturbed: false,
         })))
     }
 }
@@ -148,10 +151,28 @@ impl LineControl {
         self.lock().faults = faults;
     }
 
+    /// Whether a fault hit a frame since the last call (and forgets it): the link then finds
+    /// the end of the echoes the fault may have left in flight (see `FrameLink::request`).
+    pub fn take_disturbed(&self) -> bool {
+        std::mem::take(&mut self.lock().disturbed)
+    }
+
     /// What the relay has carried so far.
     pub fn stats(&self) -> RelayStats {
         self.lock().stats
     }
+}
+
+/// Whether `pieces` put exactly `unit` on the line (split into writes, perhaps).
+fn same_bytes(pieces: &[Piece], unit: &[u8]) -> bool {
+    let mut rest = unit;
+    for p in pieces {
+        match p {
+            Piece::Bytes(b) if rest.starts_with(b) => rest = &rest[b.len()..],
+            _ => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Bytes waiting to go on (to the terminal) or up (to the link), a piece at a time.
@@ -301,6 +322,9 @@ impl<S> Relay<S> {
             };
             if v.note.is_some() {
                 g.stats.faulted += 1;
+                // Only a fault that changes the bytes (not just how they are written) can leave
+                // echoes in flight: answers to copies, NAKs for noise.
+                g.disturbed |= !same_bytes(&v.pieces, unit);
             }
             for p in &v.pieces {
                 if let Piece::Noise { len, .. } = p {
