@@ -6,6 +6,10 @@
 //! separate process on the PTY's terminal end, and its stderr is recorded in the transcript.
 //! Physical: the serial port is opened and the device greeted; its host address must point at
 //! the proxy address this bench prints.
+//!
+//! Either way the link reaches the terminal through the serial line relay
+//! (`payhil_transport::relay`), inline in front of the PTY or the port: with no fault set it
+//! passes bytes unchanged; [`Bench::set_serial_fault`] puts a line fault in force.
 #![warn(missing_docs)]
 
 pub mod power;
@@ -14,10 +18,12 @@ mod terminal_log;
 pub use power::{ExternalSwitch, ExternalSwitchSpec, PowerSwitch};
 
 use payhil_acquirer::HostSim;
-use payhil_faults::NetProxy;
+use payhil_faults::{NetProxy, SerialFault, SerialPlan};
 use payhil_protocol::{PROTOCOL_VERSION, Request, Response};
 use payhil_transport::serial::{open_port, pty_pair};
-use payhil_transport::{FrameLink, LinkError, LinkSettings, Source, Transcript};
+use payhil_transport::{
+    FrameLink, LineControl, LinkError, LinkSettings, Relay, Source, Transcript,
+};
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -234,8 +240,14 @@ pub(crate) const KILL_BOUND: Duration = Duration::from_secs(5);
 
 /// A running bench.
 pub struct Bench {
-    /// The link to the terminal's test agent.
-    pub link: FrameLink<SerialStream>,
+    /// The link to the terminal's test agent, through the serial line relay.
+    pub link: FrameLink<Relay<SerialStream>>,
+    /// Sets the serial line relay's faults.
+    pub line: LineControl,
+    /// The run's seed, and how many serial faults were set so far (each gets its own stream).
+    seed: u64,
+    serial_faults_set: u64,
+    serial_in_force: bool,
     /// The acquirer host simulator.
     pub host: HostSim,
     /// The network fault proxy between terminal and host.
@@ -273,12 +285,14 @@ impl Bench {
             "host simulator and network proxy listening",
             format!("host {}, proxy {}", host.addr(), proxy.addr()),
         );
-        let (link, emulator, switch) = match &cfg.target {
+        let (mut link, emulator, switch) = match &cfg.target {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
                 let flash = workdir.path().join("flash.bin");
-                let mut link =
-                    FrameLink::new(pty.harness, "emulator", cfg.link, transcript.clone());
+                let relay = Relay::new(pty.harness, transcript.clone());
+                let line = relay.control();
+                let mut link = FrameLink::new(relay, "emulator", cfg.link, transcript.clone())
+                    .with_relay(line);
                 let (child, control) =
                     spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
                 let mut emu = Emulator {
@@ -308,8 +322,11 @@ impl Bench {
                     format!("opened the serial port at {baud} baud"),
                     port.display().to_string(),
                 );
+                let relay = Relay::new(s, transcript.clone());
+                let line = relay.control();
+                let name = port.display().to_string();
                 (
-                    FrameLink::new(s, port.display().to_string(), cfg.link, transcript.clone()),
+                    FrameLink::new(relay, name, cfg.link, transcript.clone()).with_relay(line),
                     None,
                     power_switch
                         .clone()
@@ -317,8 +334,13 @@ impl Bench {
                 )
             }
         };
+        let line = link.io_mut().control();
         let mut bench = Self {
             link,
+            line,
+            seed: cfg.seed,
+            serial_faults_set: 0,
+            serial_in_force: false,
             host,
             proxy,
             transcript,
@@ -359,6 +381,30 @@ impl Bench {
         }
     }
 
+    /// Puts a serial line fault in force (`None`: a clean line) for every frame not yet sent;
+    /// in force, and recorded, when this returns. Its random choices come from the run's seed.
+    pub fn set_serial_fault(&mut self, fault: Option<SerialFault>) {
+        self.serial_in_force = fault.is_some();
+        match fault {
+            Some(f) => {
+                self.serial_faults_set += 1;
+                let plan = SerialPlan::new(f, self.seed, self.serial_faults_set);
+                self.line.set(Some(Box::new(plan)));
+                self.transcript
+                    .record(Source::Line, format!("fault in force: {f:?}"));
+            }
+            None => {
+                self.line.set(None);
+                self.transcript.record(Source::Line, "clean line");
+            }
+        }
+    }
+
+    /// Whether a serial line fault is in force.
+    pub fn serial_fault_in_force(&self) -> bool {
+        self.serial_in_force
+    }
+
     /// Cuts the terminal's power without warning and boots it again (on the same flash, for
     /// an emulated terminal): [`Bench::power_off`], then [`Bench::power_on`].
     pub async fn power_cycle(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
@@ -395,6 +441,8 @@ impl Bench {
     /// terminal to boot and greets it.
     pub async fn power_on(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
         self.link.reset();
+        // The relay's half-read frames belong to the terminal that is gone.
+        self.link.io_mut().reset();
         self.switch()?.on().await?;
         match self.emulator.as_mut() {
             Some(emu) => {
@@ -574,7 +622,7 @@ fn spawn(
 }
 
 async fn await_boot(
-    link: &mut FrameLink<SerialStream>,
+    link: &mut FrameLink<Relay<SerialStream>>,
     emu: &mut Emulator,
     limit: Duration,
     t: &Transcript,

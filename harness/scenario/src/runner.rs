@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 mod card_fault;
 mod checks;
 mod evidence;
+mod line;
 mod power;
 mod txn;
 
@@ -214,6 +215,9 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     };
     let mut cfg = BenchConfig::new(target);
     cfg.boot_timeout = opts.boot_timeout;
+    if let Some(ms) = t.response_timeout_ms {
+        cfg.link.response_timeout = Duration::from_millis(ms);
+    }
     cfg.seed = seed;
     cfg.proxy_listen = opts.proxy_listen;
     let secrets = evidence::Secrets::of(scn);
@@ -291,13 +295,14 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                     step.index, step.line, step.action
                 ),
             );
+            let began = Instant::now();
             let mut result = run.step(step).await;
             if result.is_err() && run.cut_fired.is_some() {
                 // An armed power cut ended the step; the run goes on once power is back.
                 result = run.restore_after_cut(step).await;
             }
             run.in_flight(None);
-            match result {
+            match run.expected_end(step, result, began.elapsed()).await {
                 Ok(summary) => run.steps.push(StepResult {
                     index: step.index,
                     line: step.line,
@@ -599,6 +604,7 @@ impl Run {
                     self.bench.device.boot_count
                 ))
             }
+            Action::Serial(f) => Ok(self.serial(*f)),
         }
     }
 }

@@ -75,6 +75,7 @@ pub fn unsupported(step: &Step) -> Option<&'static str> {
         Action::Faults(Some(_)) => Some("a `faults` step (byte-level link faults)"),
         // Power cuts are what `payhil powerloss` makes itself, at every write.
         Action::PowerCut(_) => Some("a `power_cut` step (powerloss cuts at every write itself)"),
+        Action::Serial(Some(_)) => Some("a `serial` step (serial line faults need the relay)"),
         Action::Purchase(ref p, _) if p.card_fault.is_some() => {
             Some("a `card_fault` purchase (card-data faults run over the PTY: `payhil run`)")
         }
@@ -259,10 +260,12 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
             }
             // Clearing faults on a link that never had any (see `unsupported`).
             Action::Faults(_) => Ok(()),
+            // A clean line is what the in-process bench always has.
+            Action::Serial(None) => Ok(()),
             // Refused before the run (`unsupported`).
-            Action::PowerCut(_) => Err(End::Failed(
-                "a `power_cut` step cannot run in process".into(),
-            )),
+            Action::Serial(Some(_)) | Action::PowerCut(_) => {
+                Err(End::Failed("this step cannot run in process".into()))
+            }
             Action::Purchases {
                 count,
                 amount,

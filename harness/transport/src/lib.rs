@@ -3,13 +3,19 @@
 //! * [`serial`]: PTY pairs for emulated terminals, real serial ports for physical ones; both are
 //!   `tokio_serial::SerialStream`s, so everything above is the same code for both.
 //! * [`link`]: framed request/response with ids, retries, NAKs and a bound on every wait.
+//! * [`relay`]: the serial line relay in front of the port, which injects line faults frame by
+//!   frame (bit flips, drops, truncation, duplicates, garbage, split writes, floods, silence).
 //! * [`transcript`]: a timestamped, card-data-free log of frames, faults, host messages and
 //!   terminal diagnostics.
 #![warn(missing_docs)]
 
 pub mod link;
+pub mod relay;
 pub mod serial;
 pub mod transcript;
 
 pub use link::{FrameLink, LinkError, LinkSettings, ResponseBytes};
+pub use relay::{
+    Direction, LineControl, LineFaults, NoiseSource, Piece, Relay, RelayStats, Verdict,
+};
 pub use transcript::{Source, Transcript};

@@ -1,13 +1,31 @@
 //! Request/response over frames, with every wait bounded.
 //!
 //! Each request gets a fresh id. If no response with that id arrives within the response
-//! timeout, or the terminal NAKs, or a corrupted frame arrives meanwhile, the same request (same
-//! id) is sent again, at most `max_retries` times; the terminal answers a repeated id from its
-//! cache, so a retried purchase is never carried out twice. Then the link gives up with an error
-//! that names the request, the wait and what arrived last. EOF or an I/O error on the port means
-//! the device is gone: reported at once, never a spin on `Ok(0)`.
+//! timeout, the same request (same id) is sent again, at most `max_retries` times. A NAK or a
+//! corrupted frame also has it repeated at once, at most `max_nak_repeats` times per request;
+//! beyond that they are counted but not acted on, so that a burst of line noise (one NAK per
+//! garbled run) cannot make the link spray repeats, and the response timeout still bounds the
+//! wait. The terminal answers a repeated id from its cache, so a retried purchase is never
+//! carried out twice. Then the link gives up with an error that names the request, the wait and
+//! what arrived last. EOF or an I/O error on the port means the device is gone: reported at
+//! once, never a spin on `Ok(0)`.
+//!
+//! A request that was repeated, or whose frames a line fault hit, may leave echoes in flight when
+//! its answer arrives: answers to its other copies, NAKs for noise. Before returning, the link
+//! then sends a `Ping` and reads up to its `Pong` (the terminal answers in order, so every echo
+//! comes before it), again while the ping itself was disturbed, at most 8 times. Otherwise an
+//! echo would be read during the next request, in a race with the host's records of it, and a
+//! seed would not replay the same transcript. A ping replaces the terminal's cached answer, which
+//! is safe: every copy of the request was sent before it.
+//!
+//! A long streak of bad frames or NAKs (a noise flood) is recorded in the transcript by its
+//! first few and a count, so the transcript stays bounded too.
+
+#[path = "link_error.rs"]
+mod error;
 
 use crate::transcript::{Source, Transcript};
+pub use error::LinkError;
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
 use payhil_protocol::{Event, Request, Response};
 use std::time::Duration;
@@ -19,8 +37,10 @@ use tokio::time::Instant;
 pub struct LinkSettings {
     /// How long to wait for a response before repeating the request.
     pub response_timeout: Duration,
-    /// How many times a request is repeated before giving up.
+    /// How many times a request is repeated after a response timeout before giving up.
     pub max_retries: u32,
+    /// How many times a request is repeated at once after a NAK or a corrupted frame.
+    pub max_nak_repeats: u32,
 }
 
 impl Default for LinkSettings {
@@ -29,75 +49,9 @@ impl Default for LinkSettings {
         Self {
             response_timeout: Duration::from_secs(4),
             max_retries: 2,
+            max_nak_repeats: 8,
         }
     }
-}
-
-/// Why a request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    /// The port reached EOF or failed: the device is gone (unplugged, process died).
-    #[error(
-        "{device}: device gone while waiting for the response to {request}: {cause}; last received: {last}"
-    )]
-    DeviceGone {
-        /// Device label.
-        device: String,
-        /// The request (masked).
-        request: String,
-        /// EOF or the I/O error.
-        cause: String,
-        /// The last thing received, or "nothing".
-        last: String,
-    },
-    /// No valid response within the timeout, after all retries.
-    #[error(
-        "{device}: no response to {request} after {attempts} attempts over {waited:?}; last received: {last}"
-    )]
-    Timeout {
-        /// Device label.
-        device: String,
-        /// The request (masked).
-        request: String,
-        /// Sends made (first + retries).
-        attempts: u32,
-        /// Total time waited.
-        waited: Duration,
-        /// The last thing received, or "nothing".
-        last: String,
-    },
-    /// The terminal restarted (sent Boot) while a request was outstanding.
-    #[error(
-        "{device}: terminal restarted (boot {boot_count}) while waiting for the response to {request}"
-    )]
-    Restarted {
-        /// Device label.
-        device: String,
-        /// The request (masked).
-        request: String,
-        /// Boot counter from the Boot event.
-        boot_count: u32,
-    },
-    /// A response with the right id whose payload does not decode.
-    #[error("{device}: undecodable response to {request}: {cause}")]
-    BadResponse {
-        /// Device label.
-        device: String,
-        /// The request (masked).
-        request: String,
-        /// Decoder error.
-        cause: String,
-    },
-    /// Writing to the port failed.
-    #[error("{device}: cannot send {request}: {cause}")]
-    Write {
-        /// Device label.
-        device: String,
-        /// The request (masked).
-        request: String,
-        /// The I/O error.
-        cause: String,
-    },
 }
 
 /// A response's payload, checked to decode; borrow the message with [`ResponseBytes::get`].
@@ -130,7 +84,12 @@ pub struct LinkStats {
     pub stale_responses: u64,
     /// Gaps in the event numbering.
     pub event_gaps: u64,
+    /// NAKs and corrupted frames not acted on (the request's repeat budget was spent).
+    pub ignored_naks: u64,
 }
+
+/// Of a streak of bad frames and NAKs, this many are recorded one by one; the rest by a count.
+const STREAK_SHOWN: u32 = 8;
 
 enum Incoming {
     Response(u16, Vec<u8>),
@@ -153,9 +112,22 @@ pub struct FrameLink<S> {
     last_rx: Option<(Instant, String)>,
     settings: LinkSettings,
     transcript: Transcript,
+    /// The link counts the terminal's frames for the transcript (false: a relay in front of
+    /// the port does, since it sees the frames the terminal really sent).
+    counts_frames: bool,
+    /// Bad frames and NAKs in a row, and how many of them were not recorded one by one.
+    streak: u32,
+    unshown: u64,
+    /// The relay's record of faults, if a relay is in front of the port.
+    line: Option<crate::relay::LineControl>,
+    /// The link repeated a request since the line was last settled.
+    repeated: bool,
     /// What the link has seen so far.
     pub stats: LinkStats,
 }
+
+/// Most pings sent to find the end of a disturbed exchange's echoes.
+const MAX_SETTLE_PINGS: u32 = 8;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
     /// Wraps an open byte stream. `device` labels errors and transcript lines.
@@ -177,7 +149,90 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             last_rx: None,
             settings,
             transcript,
+            counts_frames: true,
+            streak: 0,
+            unshown: 0,
+            line: None,
+            repeated: false,
             stats: LinkStats::default(),
+        }
+    }
+
+    /// Leaves counting the terminal's frames to a [`crate::Relay`] in front of the port, and
+    /// learns from it when a fault hit a frame.
+    pub fn with_relay(mut self, line: crate::relay::LineControl) -> Self {
+        self.counts_frames = false;
+        self.line = Some(line);
+        self
+    }
+
+    /// Whether the last exchange may have left echoes in flight (and forgets it).
+    fn take_disturbed(&mut self) -> bool {
+        let line = self.line.as_ref().is_some_and(|l| l.take_disturbed());
+        std::mem::take(&mut self.repeated) | line
+    }
+
+    /// Reads up to the answer of a ping, while exchanges were disturbed (see the module doc).
+    async fn settle(&mut self) -> Result<(), LinkError> {
+        for _ in 0..MAX_SETTLE_PINGS {
+            if !self.take_disturbed() {
+                return Ok(());
+            }
+            let nonce = u32::from(self.next_id);
+            self.transcript.record(
+                Source::Step,
+                "line disturbed: ping to read the echoes still in flight",
+            );
+            let r = self.exchange(&Request::Ping { nonce }).await?;
+            if !matches!(r.get(), Response::Pong { .. }) {
+                return Err(LinkError::BadResponse {
+                    device: self.device.clone(),
+                    request: format!("Ping {{ nonce: {nonce} }}"),
+                    cause: format!("answered {:?}", r.get()),
+                });
+            }
+        }
+        self.transcript.record(
+            Source::Step,
+            format!("line still disturbed after {MAX_SETTLE_PINGS} pings: going on"),
+        );
+        Ok(())
+    }
+
+    /// The byte stream (e.g. the relay, to reset it after a restart).
+    pub fn io_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// The timeouts and retry policy in use.
+    pub fn settings(&self) -> LinkSettings {
+        self.settings
+    }
+
+    /// Changes the timeouts and retry policy for the next requests.
+    pub fn set_settings(&mut self, settings: LinkSettings) {
+        self.settings = settings;
+    }
+
+    /// Records how many of a streak of bad frames and NAKs went unrecorded, when it ends.
+    fn end_streak(&mut self) {
+        if self.unshown > 0 {
+            self.transcript.record(
+                Source::FromTerminal,
+                format!("{} more bad frames and NAKs not shown", self.unshown),
+            );
+        }
+        self.streak = 0;
+        self.unshown = 0;
+    }
+
+    /// Records a bad frame or NAK, unless the streak it belongs to is long already.
+    fn record_bad(&mut self, text: &str) {
+        self.streak = self.streak.saturating_add(1);
+        if self.streak <= STREAK_SHOWN {
+            self.transcript.record(Source::FromTerminal, text);
+        } else {
+            self.unshown = self.unshown.saturating_add(1);
         }
     }
 
@@ -233,6 +288,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
 
     /// Sends a request and waits for its response, repeating it as the policy allows.
     pub async fn request(&mut self, req: &Request<'_>) -> Result<ResponseBytes, LinkError> {
+        let r = self.exchange(req).await?;
+        self.settle().await?;
+        Ok(r)
+    }
+
+    async fn exchange(&mut self, req: &Request<'_>) -> Result<ResponseBytes, LinkError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let what = format!("{req:?} (#{id})");
@@ -258,6 +319,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         let wire = buf[..=n].to_vec();
         let started = Instant::now();
         let mut attempts = 0u32;
+        let mut timeouts = 0u32;
+        let mut nak_repeats = 0u32;
         loop {
             attempts += 1;
             self.transcript.record(
@@ -270,7 +333,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                 let incoming =
                     match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await {
                         Err(_) => break "timeout",
-                        Ok(r) => r?,
+                        Ok(Err(e)) => {
+                            self.end_streak();
+                            return Err(e);
+                        }
+                        Ok(Ok(r)) => r,
                     };
                 match incoming {
                     Incoming::Response(seq, payload) if seq == id => {
@@ -318,20 +385,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                         // Other events (prompts) are in the transcript already; nothing waits
                         // on them.
                     }
-                    Incoming::Nak => break "NAK",
-                    Incoming::Bad => break "corrupted frame",
+                    Incoming::Nak | Incoming::Bad
+                        if nak_repeats < self.settings.max_nak_repeats =>
+                    {
+                        nak_repeats += 1;
+                        break if matches!(incoming, Incoming::Nak) {
+                            "NAK"
+                        } else {
+                            "corrupted frame"
+                        };
+                    }
+                    // The budget is spent: most likely the rest of a noise burst, each garbled
+                    // run NAKed on its own. Counted; the response timeout still bounds the wait.
+                    Incoming::Nak | Incoming::Bad => self.stats.ignored_naks += 1,
                 }
             };
-            if attempts > self.settings.max_retries {
-                return Err(LinkError::Timeout {
-                    device: self.device.clone(),
-                    request: what,
-                    attempts,
-                    waited: started.elapsed(),
-                    last: self.last(),
-                });
+            if retry == "timeout" {
+                timeouts += 1;
+                if timeouts > self.settings.max_retries {
+                    self.end_streak();
+                    return Err(LinkError::Timeout {
+                        device: self.device.clone(),
+                        request: what,
+                        attempts,
+                        waited: started.elapsed(),
+                        last: self.last(),
+                    });
+                }
             }
             self.stats.retries += 1;
+            self.repeated = true;
+            self.end_streak();
             self.transcript
                 .record(Source::Step, format!("repeating {what} after {retry}"));
             if retry != "timeout" {
@@ -372,7 +456,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             while self.rx_pos < self.rx.len() {
                 let (used, decoded) = self.decoder.feed(&self.rx[self.rx_pos..]);
                 self.rx_pos += used;
-                if decoded.is_some() {
+                if decoded.is_some() && self.counts_frames {
                     self.transcript.frame_from_terminal();
                 }
                 let incoming = match decoded {
@@ -380,7 +464,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     Some(Decoded::Error(e)) => {
                         self.stats.bad_frames += 1;
                         let text = format!("bad frame: {e:?}");
-                        self.transcript.record(Source::FromTerminal, text.clone());
+                        self.record_bad(&text);
                         self.last_rx = Some((Instant::now(), text));
                         Incoming::Bad
                     }
@@ -407,6 +491,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 "unexpected request frame from terminal".to_string(),
                             ),
                         };
+                        // A valid frame other than a NAK ends a streak of noise.
+                        if !matches!(incoming, Incoming::Nak) {
+                            self.end_streak();
+                        }
                         if let Incoming::Event(seq, _) = &incoming {
                             if let Some(prev) = self.last_event_seq {
                                 if *seq != prev.wrapping_add(1) && *seq != 0 {
@@ -419,6 +507,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                             }
                             self.last_event_seq = Some(*seq);
                             self.transcript.record(Source::FromTerminal, text.clone());
+                        } else if matches!(incoming, Incoming::Nak) {
+                            self.record_bad(&text);
                         } else if !matches!(incoming, Incoming::Response(..)) {
                             self.transcript.record(Source::FromTerminal, text.clone());
                         }
@@ -454,74 +544,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use payhil_protocol::frame::encode;
-
-    /// A terminal that answers the first try with garbage and the second properly.
-    #[tokio::test]
-    async fn a_corrupted_response_is_retried_with_the_same_id() {
-        let (harness, mut terminal) = tokio::io::duplex(4096);
-        let t = Transcript::new();
-        let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), t.clone());
-        let term = tokio::spawn(async move {
-            let mut dec = FrameDecoder::new();
-            let mut buf = [0u8; 256];
-            let mut seen = Vec::new();
-            while seen.len() < 2 {
-                let n = terminal.read(&mut buf).await.unwrap();
-                let mut input = &buf[..n];
-                while !input.is_empty() {
-                    let (used, d) = dec.feed(input);
-                    input = &input[used..];
-                    if let Some(Decoded::Frame(f)) = d {
-                        seen.push(f.seq);
-                        let mut out = [0u8; MAX_ENCODED];
-                        let mut w = encode(
-                            FrameKind::Response,
-                            f.seq,
-                            &Response::Pong { nonce: 9 },
-                            &mut out,
-                        )
-                        .unwrap()
-                        .to_vec();
-                        if seen.len() == 1 {
-                            w[3] ^= 0xFF; // corrupt the first answer
-                        }
-                        terminal.write_all(&w).await.unwrap();
-                    }
-                }
-            }
-            seen
-        });
-        let r = link.request(&Request::Ping { nonce: 9 }).await.unwrap();
-        assert_eq!(r.get(), Response::Pong { nonce: 9 });
-        let seen = term.await.unwrap();
-        assert_eq!(seen[0], seen[1], "the repeat carries the same request id");
-        assert_eq!(link.stats.retries, 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_silent_terminal_is_a_timeout_error_not_a_hang() {
-        let (harness, _terminal) = tokio::io::duplex(4096);
-        let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), Transcript::new());
-        let err = link.request(&Request::QueueStatus).await.unwrap_err();
-        assert!(
-            matches!(err, LinkError::Timeout { attempts: 3, .. }),
-            "{err}"
-        );
-        assert!(err.to_string().contains("QueueStatus"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn eof_is_device_gone() {
-        let (harness, terminal) = tokio::io::duplex(4096);
-        drop(terminal);
-        let mut link = FrameLink::new(harness, "dut", LinkSettings::default(), Transcript::new());
-        let err = link.request(&Request::QueueStatus).await.unwrap_err();
-        assert!(
-            matches!(err, LinkError::DeviceGone { .. } | LinkError::Write { .. }),
-            "{err}"
-        );
-    }
-}
+#[path = "link_tests.rs"]
+mod tests;

@@ -31,6 +31,8 @@ pub enum Source {
     Host,
     /// The network fault proxy.
     Proxy,
+    /// The serial line relay between harness and terminal (a fault it injected).
+    Line,
 }
 
 impl Source {
@@ -42,6 +44,7 @@ impl Source {
             Source::TerminalLog => "term",
             Source::Host => "host",
             Source::Proxy => "net",
+            Source::Line => "line",
         }
     }
 }

@@ -359,7 +359,7 @@ mod seq_after_cut_tests {
             for at in 1..=8 {
                 let mut mem = vec![0xFFu8; 16 * 4096];
                 let sent = declined_purchase_cut_at(&mut mem, at, tear);
-                let mut t = boot(&mut mem);
+                let t = boot(&mut mem);
                 let next = t.journal.next_seq();
                 assert!(
                     next > sent,

@@ -68,6 +68,15 @@
 //! purchase, capture or reversal step. Dankort takes only DKK and BankAxept only NOK.
 //! Each `[[step]]` has exactly one action; `note = "..."` may describe it.
 //!
+//! `serial = { fault = "...", direction = "...", ... }` puts a fault on the serial line between
+//! harness and terminal (bit flips, dropped bytes, truncation, duplicates, garbage, split writes,
+//! floods, silence; by rate or at a chosen frame; see `format/serial.rs`). A step that is meant
+//! to end the terminal's run says `link_error = "TEXT"`: the link must fail during it with an
+//! error containing TEXT, within the link's bound; it must be the last step, and the harness then
+//! clears the line, greets the terminal again and makes its end-of-run checks.
+//! `[terminal] response_timeout = "1s"` sets how long the link waits for each answer (default
+//! 4 s; more than `host_timeout`, which the terminal may spend waiting for its host).
+//!
 //! Every error names `file:line:column`.
 
 use payhil_cards::Pin;
@@ -127,6 +136,8 @@ pub struct TerminalSettings {
     pub reserve_cap: Amount,
     /// How long the terminal waits for the host, in milliseconds (real time).
     pub host_timeout_ms: u64,
+    /// How long the link waits for each answer, in milliseconds (`None`: the link's default).
+    pub response_timeout_ms: Option<u64>,
 }
 
 impl Default for TerminalSettings {
@@ -156,6 +167,7 @@ impl Default for TerminalSettings {
                 currency: Currency::NOK,
             },
             host_timeout_ms: 2_000,
+            response_timeout_ms: None,
         }
     }
 }
@@ -277,6 +289,8 @@ pub enum Action {
     Reconcile,
     /// Cut power and boot again.
     PowerCycle,
+    /// A fault on the serial line (`None`: a clean line).
+    Serial(Option<payhil_faults::SerialFault>),
     /// Arm a power cut that fires during a later step (see [`PowerCutSpec`]).
     PowerCut(PowerCutSpec),
 }
@@ -339,6 +353,9 @@ pub struct Step {
     pub action: Action,
     /// Optional description.
     pub note: Option<String>,
+    /// The link must fail during this step with an error containing this text, ending the
+    /// terminal's run (the last step).
+    pub link_error: Option<String>,
 }
 
 /// A parsed, validated scenario.
@@ -370,6 +387,7 @@ pub struct Scenario {
 mod cards;
 mod location;
 mod raw;
+mod serial;
 mod steps;
 #[cfg(test)]
 mod tests;
@@ -480,6 +498,25 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             }
         }
     }
+    if let Some(d) = raw
+        .terminal
+        .as_ref()
+        .and_then(|t| t.response_timeout.as_ref())
+    {
+        let ms = millis(&cx, d)?;
+        // The terminal may wait for its host before it answers: a link that gives up sooner
+        // would repeat requests the terminal is still working on.
+        if ms <= terminal.host_timeout_ms {
+            return Err(cx.err(
+                d.span(),
+                format!(
+                    "response_timeout must be more than host_timeout ({} ms)",
+                    terminal.host_timeout_ms
+                ),
+            ));
+        }
+        terminal.response_timeout_ms = Some(ms);
+    }
     if raw.step.is_empty() {
         return Err(cx.err(0..0, "a scenario needs at least one [[step]]"));
     }
@@ -487,6 +524,14 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let mut charged = Charged::default();
     for (i, s) in raw.step.iter().enumerate() {
         let next = step(&cx, i + 1, s, &steps, &mut charged)?;
+        if let Some(e) = &s.get_ref().link_error {
+            if i + 1 != raw.step.len() {
+                return Err(cx.err(
+                    e.span(),
+                    "`link_error` ends the terminal's run: it belongs to the last step",
+                ));
+            }
+        }
         steps.push(next);
     }
     // A cut fires during a later step: armed last, it could never fire.

@@ -43,6 +43,7 @@ pub(super) struct RawTerminal {
     pub(super) reserve_phone_auth_above: Option<Spanned<String>>,
     pub(super) reserve_cap: Option<Spanned<String>>,
     pub(super) host_timeout: Option<Spanned<String>>,
+    pub(super) response_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +65,8 @@ pub(super) struct RawStep {
     pub(super) reconcile: Option<Spanned<bool>>,
     pub(super) power_cycle: Option<Spanned<bool>>,
     pub(super) power_cut: Option<Spanned<RawPowerCut>>,
+    pub(super) serial: Option<Spanned<super::serial::RawSerial>>,
+    pub(super) link_error: Option<Spanned<String>>,
     pub(super) note: Option<String>,
 }
 

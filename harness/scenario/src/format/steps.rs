@@ -154,6 +154,9 @@ pub(super) fn step(
             },
         ));
     }
+    if let Some(f) = &r.serial {
+        actions.push((f.span(), Action::Serial(super::serial::serial(cx, f)?)));
+    }
     if let Some(n) = &r.forward_until_empty {
         if *n.get_ref() == 0 {
             return Err(cx.err(n.span(), "at least one round"));
@@ -251,10 +254,21 @@ pub(super) fn step(
         ));
     }
     match actions.len() {
-                0 => Err(cx.err(s.span(), format!("step {index} has no action (set_clock, advance_clock, network, purchase, capture, reverse, forward, expect_queue, settle, power_cycle, power_cut)"))),
+                0 => Err(cx.err(s.span(), format!("step {index} has no action (set_clock, advance_clock, network, purchase, capture, reverse, forward, expect_queue, settle, power_cycle, power_cut, serial)"))),
         1 => {
             let (span, action) = actions.remove(0);
-            Ok(Step { index, line: cx.line_col(span.start).0, action, note: r.note.clone() })
+            let link_error = match &r.link_error {
+                None => None,
+                Some(e) if e.get_ref().trim().is_empty() => {
+                    return Err(cx.err(e.span(), "an empty `link_error` matches every error"));
+                }
+                // Only a step that talks to the terminal can end its run.
+                Some(e) if matches!(action, Action::Network(_) | Action::Faults(_) | Action::Serial(_) | Action::Settle) => {
+                    return Err(cx.err(e.span(), format!("a `{}` step sends the terminal nothing, so no link error can end it", action_name(&action))));
+                }
+                Some(e) => Some(e.get_ref().clone()),
+            };
+            Ok(Step { index, line: cx.line_col(span.start).0, action, note: r.note.clone(), link_error })
         }
         _ => Err(cx.err(actions[1].0.clone(), format!("step {index} has more than one action; split it into two [[step]]s"))),
     }

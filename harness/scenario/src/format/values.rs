@@ -237,6 +237,7 @@ pub(super) fn action_name(a: &Action) -> &'static str {
         Action::Reconcile => "reconcile",
         Action::PowerCycle => "power_cycle",
         Action::PowerCut(_) => "power_cut",
+        Action::Serial(_) => "serial",
     }
 }
 

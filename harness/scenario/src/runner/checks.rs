@@ -266,6 +266,9 @@ impl Run {
         );
         self.bench.proxy.set_faults(Faults::none()).await;
         self.bench.proxy.set(LinkState::Up).await;
+        if self.bench.serial_fault_in_force() {
+            self.bench.set_serial_fault(None);
+        }
         self.new_fault_epoch(false);
         self.model.set_flaky(false);
         self.model.set_network(true);
