@@ -437,6 +437,19 @@ impl Model {
     /// sequence number is unknown, so the item is judged by the host's books at the end of the
     /// run, never by the terminal's word.
     pub fn interrupted(&mut self, p: &PurchaseInput) {
+        // Its authorisation may have been on its way to the host: a terminal that cannot rule
+        // out an approval stores a reversal after the restart (PBS-03/maybe-sent); one that
+        // knows it never sent it stores none.
+        if self.reaches_for_host(p) {
+            self.uncertain.push(Pending {
+                seq: 0,
+                pan: p.card.pan.clone(),
+                amount: p.amount,
+                at: self.now,
+                network: p.network,
+                purchase: false,
+            });
+        }
         if p.kind == TxnKind::Purchase
             && self
                 .predict(p)

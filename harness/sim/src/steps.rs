@@ -729,6 +729,11 @@ fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked]
                     entry: b.entry,
                     at: b.local_time,
                 });
+                // The terminal could not know the host's answer and reversed it after the
+                // restart (PBS-03/maybe-sent): reversed at the host is what it should be.
+                if b.reversed {
+                    ledger.reversed(b.seq);
+                }
             }
         }
         InFlight::Capture(spec, amount) => {

@@ -159,6 +159,11 @@ pub enum TxnStatus {
     ApprovedOffline,
     /// Declined (by the host or the terminal).
     Declined,
+    /// An online authorisation about to be sent to the host: journaled before it is sent, so
+    /// that a power cut before its outcome is journaled leaves a trace. A later record of the
+    /// same sequence number (its outcome), or a reversal of it, resolves it; at boot one left
+    /// unresolved gets a stored reversal (PBS-03: the host may have approved it).
+    Sent,
 }
 
 /// A card number stored as packed BCD (no CVC, no track data, no PIN: PCI-02, PBS-01).
@@ -338,6 +343,7 @@ impl TxnRecord {
             TxnStatus::ApprovedOnline => 1,
             TxnStatus::ApprovedOffline => 2,
             TxnStatus::Declined => 3,
+            TxnStatus::Sent => 4,
         };
         body[14] = kind_code(self.kind) << 4 | status;
         body[15] = network_code(self.network);
@@ -381,6 +387,7 @@ impl TxnRecord {
                 1 => TxnStatus::ApprovedOnline,
                 2 => TxnStatus::ApprovedOffline,
                 3 => TxnStatus::Declined,
+                4 => TxnStatus::Sent,
                 _ => return None,
             },
             network: network_from(body[15])?,
@@ -1094,10 +1101,26 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     /// Marks the transaction `seq` reversed (PBS-03) so it is not settled; a pending one is also
     /// marked done, so it is never forwarded (voided). Returns whether it was found.
     pub fn mark_reversed(&mut self, seq: u32) -> Result<bool, JournalError> {
+        self.mark_reversed_of(seq, false)
+    }
+
+    /// Marks the [`TxnStatus::Sent`] trace of authorisation `seq` resolved: it never left the
+    /// terminal (the host could not be reached), so nothing needs reversing after a power cut.
+    /// Returns whether the trace was found.
+    pub fn mark_unsent(&mut self, seq: u32) -> Result<bool, JournalError> {
+        self.mark_reversed_of(seq, true)
+    }
+
+    /// Sets the reversed marker of the record of `seq`: its `Sent` trace (`trace`), or the
+    /// transaction itself.
+    fn mark_reversed_of(&mut self, seq: u32, trace: bool) -> Result<bool, JournalError> {
         let mut target = None;
         for slot in 0..self.slots {
             if let SlotState::Txn { lsn, found } = self.read_slot(slot)? {
-                if found.record.seq == seq && !self.is_stale(slot, lsn) {
+                if found.record.seq == seq
+                    && (found.record.status == TxnStatus::Sent) == trace
+                    && !self.is_stale(slot, lsn)
+                {
                     target = Some((slot, found));
                 }
             }

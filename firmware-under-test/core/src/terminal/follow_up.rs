@@ -1,10 +1,10 @@
 //! Transactions that refer to an earlier one: captures of pre-authorisations (CARD-06) and
 //! reversals or voids of purchases (PBS-03), and the reversal stored for an authorisation whose
-//! outcome the host may know better than the terminal.
+//! outcome the host may know better than the terminal, also one left unresolved by a power cut.
 
 use super::{Card, State, Step, Terminal, Txn};
 use crate::flash::{Flash, FlashError};
-use crate::journal::{JournalError, TxnStatus};
+use crate::journal::{JournalError, TxnRecord, TxnStatus};
 use payhil_protocol::host_link::HostRequest;
 use payhil_protocol::{Amount, Expiry, Outcome, Reason, TxnKind};
 
@@ -13,7 +13,8 @@ impl<F: Flash> Terminal<'_, F> {
     pub(super) fn find(&mut self, seq: u32) -> Result<Option<crate::journal::Found>, JournalError> {
         let mut hit = None;
         self.journal.for_each(|f| {
-            if f.record.seq == seq {
+            // A `Sent` record is the trace of an authorisation on its way, not the transaction.
+            if f.record.seq == seq && f.record.status != TxnStatus::Sent {
                 hit = Some(f);
             }
         })?;
@@ -163,6 +164,17 @@ impl<F: Flash> Terminal<'_, F> {
     /// cardholder is not charged (PBS-03). If the journal is full it cannot be stored; the
     /// host's own timeout reversal is then the only safeguard.
     pub(super) fn store_reversal_of(&mut self, original: &Txn) -> Result<(), ()> {
+        self.store_reversal(
+            original.seq,
+            &self.record_of(original, TxnStatus::Sent, Reason::Approved),
+        )
+    }
+
+    /// Stores a reversal of transaction `seq`, described by `original` (its card, amount and
+    /// time), for forwarding (PBS-03). `Err` only when the power was lost.
+    /// Stores a reversal of transaction `seq`, described by `original` (its card, amount and
+    /// time), for forwarding (PBS-03). `Err` only when the power was lost.
+    fn store_reversal(&mut self, seq: u32, original: &TxnRecord) -> Result<(), ()> {
         match self.journal.ensure_room() {
             Ok(()) => {}
             Err(JournalError::Flash(FlashError::PowerLost)) => return Err(()),
@@ -171,22 +183,55 @@ impl<F: Flash> Terminal<'_, F> {
         if self.journal.pending_len() == 0 {
             self.next_forward_at = self.now + i64::from(self.cfg.forward_retry_s);
         }
-        let reversal = Txn {
+        let rec = TxnRecord {
             seq: self.journal.take_seq(),
             kind: TxnKind::Reversal,
-            related_seq: original.seq,
-            tip_minor: 0,
-            forced_offline: false,
-            pin: None,
-            pin_verified: false,
+            related_seq: seq,
+            status: TxnStatus::ApprovedOffline,
+            auth_code: *b"UNRES ",
+            reason: Reason::Approved,
             ..*original
         };
-        let mut rec = self.record_of(&reversal, TxnStatus::ApprovedOffline, Reason::Approved);
-        rec.auth_code = *b"UNRES ";
         match self.journal_record(&rec) {
             Err(JournalError::Flash(FlashError::PowerLost)) => Err(()),
             _ => Ok(()),
         }
+    }
+}
+
+/// Finding an authorisation a power cut left on its way to the host (PBS-03).
+impl<F: Flash> Terminal<'_, F> {
+    /// At boot: the latest online authorisation journaled as `Sent` whose outcome the journal
+    /// does not hold (no later record of its number, no reversal of it) was on its way when the
+    /// power went. The host may have approved it and the cardholder never saw the answer, so a
+    /// reversal is stored and forwarded; one the host never had it answers "original not found".
+    pub(super) fn resolve_in_flight(&mut self) -> Result<(), JournalError> {
+        let mut sent: Option<TxnRecord> = None;
+        self.journal.for_each(|f| {
+            let r = f.record;
+            // A trace marked reversed was resolved: its authorisation never left.
+            if r.status == TxnStatus::Sent && !f.reversed && sent.is_none_or(|s| r.seq > s.seq) {
+                sent = Some(r);
+            }
+        })?;
+        let Some(s) = sent else {
+            return Ok(());
+        };
+        let mut resolved = false;
+        self.journal.for_each(|f| {
+            let r = f.record;
+            resolved |= (r.seq == s.seq && r.status != TxnStatus::Sent)
+                || (r.kind == TxnKind::Reversal && r.related_seq == s.seq);
+        })?;
+        if resolved {
+            return Ok(());
+        }
+        // Dated when the authorisation was made (the clock is not set yet at boot).
+        let now = self.now;
+        self.now = s.local_time;
+        let stored = self.store_reversal(s.seq, &s);
+        self.now = now;
+        stored.map_err(|()| JournalError::Flash(FlashError::PowerLost))
     }
 }
 

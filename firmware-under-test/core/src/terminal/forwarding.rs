@@ -321,6 +321,11 @@ mod seq_after_cut_tests {
     /// Runs a boot and one declined online purchase on `mem` with the power cut at write
     /// `at`; returns the highest number sent to the host.
     fn declined_purchase_cut_at(mem: &mut [u8], at: u32, tear: bool) -> u32 {
+        online_purchase_cut_at(mem, at, tear, *b"51")
+    }
+
+    /// As [`declined_purchase_cut_at`], the host answering `code`.
+    fn online_purchase_cut_at(mem: &mut [u8], at: u32, tear: bool, code: [u8; 2]) -> u32 {
         let mut flash = NorFlash::new(mem, 4096);
         flash.cut_power_at(Some(PowerCut { at, tear }));
         let Ok(mut t) = Terminal::boot(cfg(), flash) else {
@@ -347,10 +352,60 @@ mod seq_after_cut_tests {
         let sent = d.txn_seq;
         let _ = t.host_result(Ok(HostResponse::AuthResult {
             txn_seq: sent,
-            response_code: ResponseCode(*b"51"),
-            auth_code: "",
+            response_code: ResponseCode(code),
+            auth_code: if code == *b"00" { "A1B2C3" } else { "" },
         }));
         sent
+    }
+
+    /// PBS-03: the host approved, and the power went before the approval was journaled (the
+    /// terminal never answered): after the restart a reversal of it is queued for the host.
+    #[test]
+    fn an_approval_the_power_cut_before_it_was_journaled_is_reversed_after_the_restart() {
+        let mut reversed_once = false;
+        for tear in [false, true] {
+            for at in 1..=8 {
+                let mut mem = vec![0xFFu8; 16 * 4096];
+                let sent = online_purchase_cut_at(&mut mem, at, tear, *b"00");
+                let mut t = boot(&mut mem);
+                let mut approved = false;
+                let mut reversals = 0;
+                t.journal
+                    .for_each(|f| {
+                        let r = f.record;
+                        approved |=
+                            r.seq == sent && r.status == crate::journal::TxnStatus::ApprovedOnline;
+                        if r.kind == payhil_protocol::TxnKind::Reversal && r.related_seq == sent {
+                            reversals += 1;
+                        }
+                    })
+                    .unwrap();
+                if sent == 0 {
+                    continue;
+                }
+                assert!(
+                    approved || reversals == 1,
+                    "cut at write {at} (torn: {tear}): #{sent} went to the host, neither its approval nor one reversal is journaled ({reversals})"
+                );
+                assert!(reversals <= 1, "cut at write {at}: {reversals} reversals");
+                reversed_once |= reversals == 1;
+                // A second boot stores no second reversal.
+                let mut t = boot(&mut mem);
+                let mut again = 0;
+                t.journal
+                    .for_each(|f| {
+                        if f.record.kind == payhil_protocol::TxnKind::Reversal {
+                            again += 1;
+                        }
+                    })
+                    .unwrap();
+                assert_eq!(again, reversals, "cut at write {at}: a reboot adds none");
+            }
+        }
+        assert!(
+            reversed_once,
+            "some cut falls between the host's approval and its record"
+        );
     }
 
     #[test]

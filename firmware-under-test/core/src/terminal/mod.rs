@@ -260,6 +260,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
         journal.for_each(|f| floor = floor.max(f.record.local_time))?;
         let mut t = Self::with_journal(cfg, journal, key, blocks);
         t.time_floor = floor;
+        t.resolve_in_flight()?;
         Ok(t)
     }
 

@@ -357,6 +357,22 @@ impl<F: Flash> Terminal<'_, F> {
         match pre {
             Err(reason) => self.finish(txn, Outcome::Declined, reason, TxnStatus::Declined),
             Ok(Route::Online) => {
+                // Journaled before it leaves: if the power goes before its outcome is journaled,
+                // the next boot finds it and stores a reversal (PBS-03).
+                let sent = self.record_of(&txn, TxnStatus::Sent, Reason::Approved);
+                match self.journal_record(&sent) {
+                    Ok(()) => {}
+                    Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
+                    Err(e) => {
+                        self.storage_fault = Some(e);
+                        return self.finish(
+                            txn,
+                            Outcome::Declined,
+                            Reason::StorageFailure,
+                            TxnStatus::Declined,
+                        );
+                    }
+                }
                 self.await_host(State::AwaitingHost(txn));
                 let State::AwaitingHost(ref t) = self.state else {
                     unreachable!()
@@ -462,6 +478,15 @@ impl<F: Flash> Terminal<'_, F> {
             // No usable answer: the host is unreachable, so try offline (NETS-01). If the
             // request may have reached the host, the outcome must be resolved with it.
             other => {
+                // Nothing left: the authorisation's trace is resolved, so that a power cut
+                // during the offline attempt stores no reversal of it.
+                if matches!(other, Err(HostUnreachable::NotSent)) {
+                    match self.journal.mark_unsent(txn.seq) {
+                        Ok(_) => {}
+                        Err(JournalError::Flash(FlashError::PowerLost)) => return Step::Halt,
+                        Err(e) => return self.storage_fault(e),
+                    }
+                }
                 if !matches!(other, Err(HostUnreachable::NotSent))
                     && matches!(
                         txn.kind,

@@ -199,7 +199,8 @@ mod tests {
         t.journal
             .for_each(|f| times.push(f.record.local_time))
             .unwrap();
-        assert_eq!(times, [*range.end()]);
+        // The authorisation's trace before it was sent, then the offline approval.
+        assert_eq!(times, [*range.end(), *range.end()]);
     }
 
     #[test]

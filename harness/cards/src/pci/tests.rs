@@ -1,4 +1,7 @@
-use super::{Encoding, LeakKind, redact, redact_with, scan, scan_bytes, scan_cvcs, scan_pins};
+use super::{
+    Encoding, Leak, LeakKind, redact, redact_with, scan, scan_bytes, scan_cvcs, scan_pins,
+    scan_storage,
+};
 
 const DANKORT: &str = "5019100000000006";
 const AMEX: &str = "378282246310005";
@@ -507,4 +510,20 @@ fn pci_01_finds_full_pans_and_accepts_masked_ones() {
         (l.line, l.column, l.masked.as_str()),
         (2, 5, "411111******1111")
     );
+}
+
+/// A storage image is not searched for a CVC in length-prefixed packed BCD (the terminal is
+/// never given one; 24 bits match the journal's encrypted bytes by chance), while a log or a
+/// file is; a short PIN in that form is still found in storage (the terminal is given PINs).
+#[test]
+fn storage_scans_leave_out_a_cvc_in_length_prefixed_bcd_but_not_a_pin() {
+    let mut image = vec![0xA5u8; 64];
+    image[10..13].copy_from_slice(&[0x03, 0x12, 0x3F]);
+    image[30..33].copy_from_slice(&[0x04, 0x98, 0x76]);
+    let cvc = |found: &[Leak]| found.iter().any(|l| l.kind == LeakKind::Cvc);
+    let pin = |found: &[Leak]| found.iter().any(|l| l.kind == LeakKind::Pin);
+    let in_bytes = scan_bytes(&image, &[], &["9876"], &["123"]);
+    assert!(cvc(&in_bytes) && pin(&in_bytes), "{in_bytes:?}");
+    let in_storage = scan_storage(&image, &[], &["9876"], &["123"]);
+    assert!(!cvc(&in_storage) && pin(&in_storage), "{in_storage:?}");
 }
