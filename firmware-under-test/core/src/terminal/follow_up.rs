@@ -199,37 +199,45 @@ impl<F: Flash> Terminal<'_, F> {
     }
 }
 
-/// Finding an authorisation a power cut left on its way to the host (PBS-03).
-impl<F: Flash> Terminal<'_, F> {
-    /// At boot: the latest online authorisation journaled as `Sent` whose outcome the journal
-    /// does not hold (no later record of its number, no reversal of it) was on its way when the
-    /// power went. The host may have approved it and the cardholder never saw the answer, so a
-    /// reversal is stored and forwarded; one the host never had it answers "original not found".
-    pub(super) fn resolve_in_flight(&mut self) -> Result<(), JournalError> {
-        let mut sent: Option<TxnRecord> = None;
-        self.journal.for_each(|f| {
-            let r = f.record;
+/// What a boot learns of the authorisations journaled as [`TxnStatus::Sent`] (PBS-03): the
+/// latest one not marked unsent, and the highest number of any other record. Numbers only grow
+/// and a boot resolves a trace before any new transaction, so the latest trace is resolved
+/// exactly when a record of its number or a later one exists (its outcome, the reversal a
+/// previous boot stored, or any later transaction).
+#[derive(Default)]
+pub(super) struct InFlight {
+    sent: Option<TxnRecord>,
+    highest_other: Option<u32>,
+}
+
+impl InFlight {
+    /// Takes one journaled record into account.
+    pub(super) fn see(&mut self, f: &crate::journal::Found) {
+        let r = f.record;
+        if r.status != TxnStatus::Sent {
+            self.highest_other = self.highest_other.max(Some(r.seq));
+        } else if !f.reversed && self.sent.is_none_or(|s| r.seq > s.seq) {
             // A trace marked reversed was resolved: its authorisation never left.
-            if r.status == TxnStatus::Sent && !f.reversed && sent.is_none_or(|s| r.seq > s.seq) {
-                sent = Some(r);
-            }
-        })?;
-        let Some(s) = sent else {
-            return Ok(());
-        };
-        let mut resolved = false;
-        self.journal.for_each(|f| {
-            let r = f.record;
-            resolved |= (r.seq == s.seq && r.status != TxnStatus::Sent)
-                || (r.kind == TxnKind::Reversal && r.related_seq == s.seq);
-        })?;
-        if resolved {
-            return Ok(());
+            self.sent = Some(r);
         }
-        // Dated when the authorisation was made (the clock is not set yet at boot).
+    }
+
+    /// The trace left unresolved, if any.
+    pub(super) fn unresolved(&self) -> Option<TxnRecord> {
+        self.sent
+            .filter(|s| self.highest_other.is_none_or(|h| h < s.seq))
+    }
+}
+
+impl<F: Flash> Terminal<'_, F> {
+    /// At boot, for the authorisation `sent` that was on its way when the power went (see
+    /// [`InFlight`]): the host may have approved it and the cardholder never saw the answer, so
+    /// a reversal is stored and forwarded; one the host never had it answers "original not
+    /// found". Dated when the authorisation was made (the clock is not set yet at boot).
+    pub(super) fn reverse_in_flight(&mut self, sent: &TxnRecord) -> Result<(), JournalError> {
         let now = self.now;
-        self.now = s.local_time;
-        let stored = self.store_reversal(s.seq, &s);
+        self.now = sent.local_time;
+        let stored = self.store_reversal(sent.seq, sent);
         self.now = now;
         stored.map_err(|()| JournalError::Flash(FlashError::PowerLost))
     }

@@ -31,6 +31,7 @@ use crate::flash::{Flash, FlashError, Split};
 use crate::journal::{Journal, JournalError, PanKey, StoredPan, TxnRecord, TxnStatus};
 use crate::limits::{self, Limits};
 use crate::text::TextBuf;
+use follow_up::InFlight;
 use payhil_protocol::host_link::{HostRequest, HostResponse};
 use payhil_protocol::{
     Amount, Awaiting, DeviceInfo, EntryMode, Expiry, Identity, Network, Outcome, PROTOCOL_VERSION,
@@ -254,13 +255,20 @@ impl<'a, F: Flash> Terminal<'a, F> {
     pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
         let mut journal = Journal::mount(split(flash)?, key)?;
         let blocks = BlockList::load(journal.flash_mut())?;
-        // The clock is not kept through a power cut; the journal's latest time is what the
-        // terminal knows has passed (see `time_floor`).
+        // One pass over the journal (each record read decrypts a card number): the latest time
+        // it holds, which the terminal knows has passed (the clock is not kept through a power
+        // cut: see `time_floor`), and an authorisation a cut may have left on its way.
         let mut floor = 0;
-        journal.for_each(|f| floor = floor.max(f.record.local_time))?;
+        let mut in_flight = InFlight::default();
+        journal.for_each(|f| {
+            floor = floor.max(f.record.local_time);
+            in_flight.see(&f);
+        })?;
         let mut t = Self::with_journal(cfg, journal, key, blocks);
         t.time_floor = floor;
-        t.resolve_in_flight()?;
+        if let Some(sent) = in_flight.unresolved() {
+            t.reverse_in_flight(&sent)?;
+        }
         Ok(t)
     }
 
