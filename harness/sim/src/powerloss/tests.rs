@@ -78,3 +78,32 @@ fn a_step_the_bench_cannot_play_is_refused_with_its_place() {
     let e = powerloss(&scn, text, &Options::default()).unwrap_err();
     assert!(e.to_string().contains("step 1 (line 4)"), "{e}");
 }
+
+/// Online purchases the host declines, then one it approves with the same card and amount: a cut
+/// at any write leaves the interrupted purchase in the books declined (or approved, once), and a
+/// decline is no approval the terminal gave. The oracle once took the first booked item that
+/// looked like the interrupted purchase, declined or not, into its ledger as approved, and
+/// reported "#2 was approved online by the terminal but declined by the host" (and the purchase
+/// the cut really interrupted as settled without an approval), though the terminal never
+/// reused a number.
+#[test]
+fn a_purchase_the_host_declined_is_no_approval_after_a_cut() {
+    let text = r#"name = "declined online, then approved"
+rules = ["SUPPORT-01"]
+[[step]]
+set_clock = 2026-03-02T10:15:00Z
+[[step]]
+purchase = { amount = "899.00 DKK", card = "dankort_low_funds" }
+expect = { outcome = "declined", reason = "insufficient_funds" }
+[[step]]
+purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "1111" }
+expect = { outcome = "declined", reason = "pin_incorrect" }
+[[step]]
+purchase = { amount = "125.50 DKK", card = "dankort", entry = "chip", pin = "739216" }
+expect = { outcome = "approved_online" }
+"#;
+    let scn = payhil_scenario::parse_str(Path::new("declined.toml"), text).unwrap();
+    let r = powerloss(&scn, text, &Options::default()).unwrap();
+    assert!(r.writes >= 4, "{} writes", r.writes);
+    assert!(r.failures.is_empty(), "{:#?}", r.failures);
+}
