@@ -107,3 +107,32 @@ expect = { outcome = "approved_online" }
     assert!(r.writes >= 4, "{} writes", r.writes);
     assert!(r.failures.is_empty(), "{:#?}", r.failures);
 }
+
+/// A scenario that fills more of the offline queue than the bench's small chip's journal holds
+/// (about 126 items) runs on the reference terminal's own chip: on the small one the terminal,
+/// which reports its pending index's 1,024 as its capacity, refused the 127th offline purchase
+/// as queue full, and `scenarios/offline/offline_queue_full.toml` failed without any cut.
+#[test]
+fn a_scenario_that_fills_the_queue_past_the_small_chip_runs_on_the_reference_chip() {
+    let text = r#"name = "a long offline queue"
+rules = ["NETS-01"]
+[[step]]
+set_clock = 2026-03-26T08:00:00Z
+[[step]]
+network = "down"
+[[step]]
+purchases = { count = 130, amount = "1.00 DKK", cards = ["dankort", "dankort_2", "visa_dankort", "mastercard"] }
+[[step]]
+expect_queue = { pending = 130 }
+"#;
+    let scn = payhil_scenario::parse_str(Path::new("long_queue.toml"), text).unwrap();
+    let chip = chip_for(&scn);
+    assert_eq!(chip, Geometry::REFERENCE);
+    let cfg = bench::config(&scn.terminal);
+    let (counted, _) = count(&scn, cfg, chip, false).unwrap_or_else(|e| panic!("{e}"));
+    assert!(counted.ops.len() >= 130, "{} writes", counted.ops.len());
+    // One snapshot at most per write, and one before the first.
+    assert!(counted.snaps.len() <= counted.ops.len() + 1);
+    // The workload still wraps the small chip's ring.
+    assert_eq!(chip_for(&workload().0), Geometry::SMALL);
+}
