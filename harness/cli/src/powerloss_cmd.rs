@@ -46,8 +46,10 @@ pub fn powerloss(args: PowerlossArgs) -> anyhow::Result<i32> {
     };
     let report = payhil_sim::powerloss(&scn, &source, &opts)?;
     println!(
-        "{} flash writes in the uncut run (a word programmed at most {} times between erases); {} cut points in {:.3} s",
+        "{} flash writes in the uncut run on a {} KiB chip of {} KiB pages (a word programmed at most {} times between erases); {} cut points in {:.3} s",
         report.writes,
+        report.chip.bytes() / 1024,
+        report.chip.page / 1024,
         report.max_programs,
         report.cut_points,
         report.elapsed.as_secs_f64()

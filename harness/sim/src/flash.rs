@@ -6,11 +6,41 @@ use fut_core::flash::{Flash, FlashError, NorFlash, PowerCut, WORD, WordTally};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// Erase unit of the in-process flash: the smallest that holds the blocked-card list's page.
-pub const PAGE: u32 = 2048;
-/// Pages: four for the journal (128 slots: a workload of some dozens of transactions wraps the
-/// ring, so erase intents and page erases are cut too) and the blocked-card list's two.
-pub const PAGES: u32 = 6;
+/// A chip's shape: its erase unit and how many there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Erase unit (page) in bytes.
+    pub page: u32,
+    /// Pages.
+    pub pages: u32,
+}
+
+impl Geometry {
+    /// The in-process bench's own chip: pages of 2 KiB (the smallest that holds the blocked-card
+    /// list's page), four for the journal (128 slots: a workload of some dozens of transactions
+    /// wraps the ring, so erase intents and page erases are cut too) and the blocked-card list's
+    /// two. Its journal holds about 126 offline items, fewer than the terminal's pending index.
+    pub const SMALL: Geometry = Geometry {
+        page: 2048,
+        pages: 6,
+    };
+    /// The emulator's chip (`--flash-kib 256` in 4 KiB pages): the reference terminal's own, whose
+    /// journal holds the whole pending index the terminal reports as its queue capacity.
+    pub const REFERENCE: Geometry = Geometry {
+        page: 4096,
+        pages: 64,
+    };
+
+    /// Size in bytes.
+    pub const fn bytes(self) -> u32 {
+        self.page * self.pages
+    }
+
+    /// Slots of the journal on this chip (the blocked-card list keeps its pages apart).
+    pub const fn journal_slots(self) -> u32 {
+        (self.pages - fut_core::block_list::PAGES) * self.page / fut_core::journal::SLOT
+    }
+}
 /// Programs a word may take between erases. The journal programs a record's marker words once
 /// each time it sets a marker; the most a word takes is the record's own program and then the
 /// sent, done (and declined or reversed) markers, each possibly torn once and done again after
@@ -41,15 +71,18 @@ pub struct Image {
     pub bytes: Vec<u8>,
     /// Programs per word since its last erase.
     pub tally: Vec<u8>,
+    /// Erase unit in bytes.
+    page: u32,
 }
 
 impl Image {
-    /// A new, erased chip.
-    pub fn erased() -> Self {
-        let size = (PAGE * PAGES) as usize;
+    /// A new, erased chip of this shape.
+    pub fn erased(g: Geometry) -> Self {
+        let size = g.bytes() as usize;
         Self {
             bytes: vec![0xFF; size],
             tally: vec![0; size / WORD as usize],
+            page: g.page,
         }
     }
 
@@ -57,7 +90,7 @@ impl Image {
     pub fn chip(&mut self) -> RamFlash<'_> {
         NorFlash::with_tally(
             &mut self.bytes[..],
-            PAGE,
+            self.page,
             WordTally(&mut self.tally[..]),
             MAX_PROGRAMS,
         )
@@ -67,6 +100,7 @@ impl Image {
     pub fn copy_from(&mut self, other: &Image) {
         self.bytes.copy_from_slice(&other.bytes);
         self.tally.copy_from_slice(&other.tally);
+        self.page = other.page;
     }
 
     /// Applies `op` with power cut at it (`Some(tear)`) or not; `Err` only if the op itself

@@ -15,6 +15,7 @@ pub mod powerloss;
 mod replay;
 mod steps;
 
+pub use flash::Geometry;
 pub use powerloss::{Options, Report, powerloss};
 
 /// Why an in-process run could not be made at all (a failing cut is a finding, not this).

@@ -14,7 +14,7 @@
 //! 3. With `pairs`, each cut's recovery is itself counted and cut at each of its writes.
 
 use crate::bench::{self, Checkpoint, NoCheckpoints, Seen};
-use crate::flash::{Image, Op, Recorder};
+use crate::flash::{Geometry, Image, Op, Recorder};
 use crate::steps::{self, Driver, End};
 use crate::{SimError, replay};
 use payhil_scenario::Scenario;
@@ -72,6 +72,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// The most programs any word took between erases in the uncut run.
     pub max_programs: u8,
+    /// The chip the terminal ran on ([`chip_for`]).
+    pub chip: Geometry,
 }
 
 impl Report {
@@ -133,7 +135,38 @@ impl Counter {
 impl Checkpoint for Counter {
     fn before_call(&mut self, seen: &Seen) {
         self.tag();
-        self.snaps.push(seen.clone());
+        // A snapshot no write was made under is never read: replaced, not kept (a scenario of a
+        // thousand purchases calls the core thousands of times more than it writes).
+        let last = self.snaps.len().checked_sub(1);
+        match self.snaps.last_mut() {
+            Some(s) if self.op_snap.last().copied() != last => *s = seen.clone(),
+            _ => self.snaps.push(seen.clone()),
+        }
+    }
+}
+
+/// The chip a scenario runs on: the bench's small one ([`Geometry::SMALL`], whose ring wraps
+/// within a short scenario, so that erase intents and erases are cut too), unless the scenario
+/// makes more transactions than half the small journal's slots: then the offline queue it can
+/// fill may outgrow the small journal (which holds about 126 items), while the terminal reports
+/// the capacity of its pending index (1,024), so the reference terminal's own chip
+/// ([`Geometry::REFERENCE`], the emulator's).
+pub fn chip_for(scn: &Scenario) -> Geometry {
+    let transactions: u64 = scn
+        .steps
+        .iter()
+        .map(|s| match &s.action {
+            payhil_scenario::format::Action::Purchases { count, .. } => u64::from(*count),
+            payhil_scenario::format::Action::Purchase(..)
+            | payhil_scenario::format::Action::Capture { .. }
+            | payhil_scenario::format::Action::Reverse { .. } => 1,
+            _ => 0,
+        })
+        .sum();
+    if transactions > u64::from(Geometry::SMALL.journal_slots() / 2) {
+        Geometry::REFERENCE
+    } else {
+        Geometry::SMALL
     }
 }
 
@@ -150,7 +183,8 @@ pub fn powerloss(scn: &Scenario, source: &str, opts: &Options) -> Result<Report,
         }
     }
     let cfg = bench::config(&scn.terminal);
-    let (counted, max_programs) = count(scn, cfg, opts.inject_write_behind)?;
+    let chip = chip_for(scn);
+    let (counted, max_programs) = count(scn, cfg, chip, opts.inject_write_behind)?;
     let writes = u32::try_from(counted.ops.len()).map_err(|_| SimError::TooManyWrites(u32::MAX))?;
     let started = Instant::now();
     let mut report = Report {
@@ -159,10 +193,11 @@ pub fn powerloss(scn: &Scenario, source: &str, opts: &Options) -> Result<Report,
         failures: Vec::new(),
         elapsed: Duration::ZERO,
         max_programs,
+        chip,
     };
     // The image before write k, advanced one write at a time.
-    let mut before = Image::erased();
-    let mut cut = Image::erased();
+    let mut before = Image::erased(chip);
+    let mut cut = Image::erased(chip);
     let mut first_of_step = (usize::MAX, 0u32);
     for (k, op) in counted.ops.iter().enumerate() {
         let snap = &counted.snaps[counted.op_snap[k]];
@@ -217,6 +252,7 @@ pub fn powerloss(scn: &Scenario, source: &str, opts: &Options) -> Result<Report,
 fn count(
     scn: &Scenario,
     cfg: fut_core::Config<'static>,
+    chip: Geometry,
     write_behind: bool,
 ) -> Result<(Counted, u8), SimError> {
     let log = Rc::new(RefCell::new(Vec::new()));
@@ -225,7 +261,7 @@ fn count(
         snaps: Vec::new(),
         op_snap: Vec::new(),
     };
-    let mut image = Image::erased();
+    let mut image = Image::erased(chip);
     let baseline = |step: usize, line: usize, e: End| SimError::Baseline {
         step,
         line,

@@ -706,14 +706,17 @@ fn booked(books: &payhil_acquirer::Books) -> Vec<Booked> {
 }
 
 /// The interrupted transaction may have been kept and reached the host (or, for a reversal,
-/// taken effect): what the books show of it is taken into the ledger, once. Anything else the
-/// ledger does not hold stays a finding.
+/// taken effect): what the books show of it is taken into the ledger, once. Only an item the
+/// host approved: one it declined is no approval the terminal may have given (and one in the
+/// books declined earlier with the same card and amount is not the interrupted one). Anything
+/// else the ledger does not hold stays a finding.
 fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked], f: &InFlight) {
     match f {
         InFlight::Purchase(spec) => {
             let pan = spec.card.pan.masked();
             if let Some(b) = booked.iter().find(|b| {
-                ledger.get(b.seq).is_none()
+                b.approved
+                    && ledger.get(b.seq).is_none()
                     && b.kind == spec.kind
                     && b.amount == spec.total()
                     && b.pan == pan
@@ -739,7 +742,8 @@ fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked]
         InFlight::Capture(spec, amount) => {
             let pan = spec.card.pan.masked();
             if let Some(b) = booked.iter().find(|b| {
-                ledger.get(b.seq).is_none()
+                b.approved
+                    && ledger.get(b.seq).is_none()
                     && b.kind == TxnKind::Capture
                     && b.amount == *amount
                     && b.pan == pan
