@@ -78,3 +78,13 @@ fn fin_acknowledged(w: &OwnedWriteHalf) -> Option<bool> {
 fn fin_acknowledged(_: &OwnedWriteHalf) -> Option<bool> {
     None
 }
+
+/// Makes the listening socket `fd` stop listening at once: new connections are refused and
+/// any waiting in its queue are reset. Unlike closing the descriptor this acts on the socket
+/// itself, so a copy of the descriptor held elsewhere (a child process between fork and exec)
+/// does not keep it listening. `fd` must be a listening socket that is still open.
+pub(crate) fn stop_listening(fd: std::os::fd::RawFd) {
+    // SAFETY: shutdown(2) on a descriptor the caller guarantees open; it touches no memory.
+    // Its result is of no use: a socket that cannot be shut down is closed by the caller next.
+    let _ = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}
