@@ -124,7 +124,7 @@ fn date(b: &[u8]) -> Result<(u16, u8, u8), Reason> {
 }
 
 /// Luhn (mod 10) over ASCII digits.
-fn luhn_ok(digits: &[u8]) -> bool {
+pub(crate) fn luhn_ok(digits: &[u8]) -> bool {
     let mut sum = 0u32;
     for (i, d) in digits.iter().rev().enumerate() {
         let mut v = u32::from(d.wrapping_sub(b'0'));

@@ -9,7 +9,7 @@ use fut_core::Terminal;
 use fut_core::flash::{Flash, FlashError};
 use fut_core::journal::JournalError;
 use payhil_model::ledger::{Answered, Booked, Delivery, Phase, exactly_once};
-use payhil_model::{Model, ModelConfig, Prediction, PurchaseInput};
+use payhil_model::{Model, ModelConfig, Prediction};
 use payhil_protocol::{
     Amount, Awaiting, EntryMode, Outcome, PinText, Reason, Request, ReserveDetails, TxnKind,
 };
@@ -403,32 +403,9 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
         expect: Option<&Expectation>,
     ) -> Result<(), End> {
         self.seen.in_flight = Some(InFlight::Purchase(Box::new(spec.clone())));
-        let input = PurchaseInput {
-            amount: spec.total(),
-            card: spec.card.clone(),
-            network: spec.network,
-            entry_mode: spec.entry,
-            pin: spec.pin.clone(),
-            forced_offline: spec.forced_offline,
-            kind: spec.kind,
-            fallback: spec.chip_unreadable,
-            note: spec.reserve.clone(),
-        };
+        let input = spec.model_input();
         let prediction = self.model.as_ref().map(|m| m.predict(&input));
-        let start = if spec.tip_minor > 0 || spec.kind != TxnKind::Purchase {
-            Request::StartTransaction {
-                kind: spec.kind,
-                amount: spec.amount,
-                tip_minor: spec.tip_minor,
-                forced_offline: spec.forced_offline,
-                reference: 0,
-            }
-        } else {
-            Request::StartPurchase {
-                amount: spec.amount,
-                forced_offline: spec.forced_offline,
-            }
-        };
+        let start = spec.start_request();
         self.expect_card_wait(&start)?;
         if spec.chip_unreadable {
             self.expect_card_wait(&Request::ChipUnreadable)?;
@@ -705,6 +682,20 @@ fn booked(books: &payhil_acquirer::Books) -> Vec<Booked> {
         .collect()
 }
 
+/// A booked item as the ledger keeps an approval the harness learnt from the books.
+fn answered(b: &Booked) -> Answered {
+    Answered {
+        seq: b.seq,
+        kind: b.kind,
+        offline: b.offline,
+        amount: b.amount,
+        pan: b.pan.clone(),
+        network: b.network,
+        entry: b.entry,
+        at: b.local_time,
+    }
+}
+
 /// The interrupted transaction may have been kept and reached the host (or, for a reversal,
 /// taken effect): what the books show of it is taken into the ledger, once. Only an item the
 /// host approved: one it declined is no approval the terminal may have given (and one in the
@@ -722,16 +713,7 @@ fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked]
                     && b.pan == pan
                     && b.network == spec.network
             }) {
-                ledger.approved(Answered {
-                    seq: b.seq,
-                    kind: b.kind,
-                    offline: b.offline,
-                    amount: b.amount,
-                    pan: b.pan.clone(),
-                    network: b.network,
-                    entry: b.entry,
-                    at: b.local_time,
-                });
+                ledger.approved(answered(b));
                 // The terminal could not know the host's answer and reversed it after the
                 // restart (PBS-03/maybe-sent): reversed at the host is what it should be.
                 if b.reversed {
@@ -748,16 +730,7 @@ fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked]
                     && b.amount == *amount
                     && b.pan == pan
             }) {
-                ledger.approved(Answered {
-                    seq: b.seq,
-                    kind: b.kind,
-                    offline: b.offline,
-                    amount: b.amount,
-                    pan: b.pan.clone(),
-                    network: b.network,
-                    entry: b.entry,
-                    at: b.local_time,
-                });
+                ledger.approved(answered(b));
             }
         }
         InFlight::Reversal(of) => {

@@ -36,21 +36,6 @@ const BLOCKING_CODES: [ResponseCode; 3] = [
 /// The largest amount a transaction can carry: twelve digits of minor units (ISO 8583 DE 4).
 pub const MAX_AMOUNT_MINOR: u64 = 999_999_999_999;
 
-fn luhn_ok(digits: &str) -> bool {
-    let mut sum = 0u32;
-    for (i, d) in digits.bytes().rev().enumerate() {
-        let mut v = u32::from(d - b'0');
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
-    }
-    sum % 10 == 0
-}
-
 /// The online PIN (ISO 8583 DE 52): the ISO 9564 format 0 block of the PIN entered for card
 /// `pan`, encrypted with 2-key TDES under the documented test PIN key (PROTOCOL.md section 8).
 /// `None` for a card number the block cannot be made of (the request then goes without a PIN).
@@ -119,7 +104,7 @@ impl<F: Flash> Terminal<'_, F> {
         let account = c.account.as_bytes();
         let card = match StoredPan::from_ascii(c.pan.0) {
             Some(pan)
-                if luhn_ok(pan.as_str())
+                if crate::card_read::luhn_ok(pan.as_str().as_bytes())
                     && (1..=12).contains(&c.expiry.month)
                     && (account.is_empty()
                         || (account.len() == 11 && account.iter().all(u8::is_ascii_digit))) =>

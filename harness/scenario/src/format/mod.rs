@@ -205,6 +205,40 @@ pub struct PurchaseSpec {
 pub type ReserveSpec = payhil_model::reserve::Note;
 
 impl PurchaseSpec {
+    /// The request that starts it: a plain purchase without a tip is protocol 1's
+    /// `StartPurchase`, anything else `StartTransaction`.
+    pub fn start_request(&self) -> payhil_protocol::Request<'static> {
+        if self.tip_minor > 0 || self.kind != TxnKind::Purchase {
+            payhil_protocol::Request::StartTransaction {
+                kind: self.kind,
+                amount: self.amount,
+                tip_minor: self.tip_minor,
+                forced_offline: self.forced_offline,
+                reference: 0,
+            }
+        } else {
+            payhil_protocol::Request::StartPurchase {
+                amount: self.amount,
+                forced_offline: self.forced_offline,
+            }
+        }
+    }
+
+    /// What the reference model is told of it: the stimuli, never the terminal's answers.
+    pub fn model_input(&self) -> payhil_model::PurchaseInput {
+        payhil_model::PurchaseInput {
+            amount: self.total(),
+            card: self.card.clone(),
+            network: self.network,
+            entry_mode: self.entry,
+            pin: self.pin.clone(),
+            forced_offline: self.forced_offline,
+            kind: self.kind,
+            fallback: self.chip_unreadable,
+            note: self.reserve.clone(),
+        }
+    }
+
     /// The full amount charged, tip included (CARD-05).
     pub fn total(&self) -> Amount {
         Amount {

@@ -5,7 +5,6 @@
 use super::Run;
 use crate::format::{Expectation, PurchaseSpec, Step};
 use payhil_cards::emv::CardObjects;
-use payhil_model::PurchaseInput;
 use payhil_model::ledger::Answered;
 use payhil_protocol::card_tlv::CardTlv;
 use payhil_protocol::{
@@ -34,33 +33,10 @@ impl Run {
         if let Some(fault) = spec.card_fault {
             return self.card_fault_purchase(step, spec, fault, expect).await;
         }
-        let input = PurchaseInput {
-            amount: spec.total(),
-            card: spec.card.clone(),
-            network: spec.network,
-            entry_mode: spec.entry,
-            pin: spec.pin.clone(),
-            forced_offline: spec.forced_offline,
-            kind: spec.kind,
-            fallback: spec.chip_unreadable,
-            note: spec.reserve.clone(),
-        };
+        let input = spec.model_input();
         let prediction = self.model.predict(&input);
         self.in_flight(Some(input.clone()));
-        let start = if spec.tip_minor > 0 || spec.kind != TxnKind::Purchase {
-            Request::StartTransaction {
-                kind: spec.kind,
-                amount: spec.amount,
-                tip_minor: spec.tip_minor,
-                forced_offline: spec.forced_offline,
-                reference: 0,
-            }
-        } else {
-            Request::StartPurchase {
-                amount: spec.amount,
-                forced_offline: spec.forced_offline,
-            }
-        };
+        let start = spec.start_request();
         self.expect_card_wait(&start, "").await?;
         if spec.chip_unreadable {
             // SUPPORT-03: the chip fails; the fallback read follows.
