@@ -37,16 +37,6 @@ pub fn settles(f: &Found) -> bool {
         && !f.reversed
 }
 
-fn batch(t: &mut SettlementTotals, n: Network) -> &mut BatchTotal {
-    match n {
-        Network::Dankort => &mut t.dankort,
-        Network::Visa => &mut t.visa,
-        Network::VisaDebit => &mut t.visa_debit,
-        Network::Mastercard => &mut t.mastercard,
-        Network::BankAxept => &mut t.bankaxept,
-    }
-}
-
 /// Totals per network over everything in the journal that settles. Pending offline items are
 /// included: they are owed by the cardholder, only not yet forwarded.
 pub fn totals<F: Flash, const P: usize>(
@@ -82,18 +72,21 @@ fn totals_where<F: Flash, const P: usize>(
     include: impl Fn(&Found) -> bool,
 ) -> Result<SettlementTotals, JournalError> {
     let mut t = SettlementTotals::default();
+    let mut failed = false;
     j.for_each(|f| {
         if settles(&f) && include(&f) {
-            let b = batch(&mut t, f.record.network);
-            if f.record.kind == TxnKind::Refund {
-                b.refund_count += 1;
-                b.refund_minor = b.refund_minor.saturating_add(f.record.amount.minor);
-            } else {
-                b.count += 1;
-                b.minor = b.minor.saturating_add(f.record.amount.minor);
-            }
+            let r = f.record;
+            // Five networks and the currencies the terminal takes fit the batches, and a
+            // journal holds far fewer than u32::MAX items: a failure means the journal is not
+            // what the terminal wrote.
+            failed |= t
+                .add(r.network, r.amount, r.kind == TxnKind::Refund)
+                .is_err();
         }
     })?;
+    if failed {
+        return Err(JournalError::Inconsistent);
+    }
     Ok(t)
 }
 
@@ -115,46 +108,67 @@ pub fn render<F: Flash, const P: usize>(
     let totals = totals(j)?;
     let mut failed = false;
     for n in NETWORKS {
-        let mut t = totals;
-        let b = *batch(&mut t, n);
-        if b.count == 0 {
-            continue;
+        for b in totals.batches.iter().flatten().filter(|b| b.network == n) {
+            failed |= render_batch(j, cal, out, b)?;
         }
-        failed |= writeln!(out, "BATCH {} ({})", n.label(), cal.name).is_err();
-        j.for_each(|f| {
-            if settles(&f) && f.record.network == n {
-                let r = f.record;
-                let on = settlement_date(cal, n, Date::of_unix(r.local_time));
-                failed |= writeln!(
-                    out,
-                    "{:06} {}{}.{:02} {} SETTLES {:04}-{:02}-{:02}",
-                    r.seq,
-                    if r.kind == TxnKind::Refund { "-" } else { "" },
-                    r.amount.minor / 100,
-                    r.amount.minor % 100,
-                    r.amount.currency.alpha(),
-                    on.year,
-                    on.month,
-                    on.day
-                )
-                .is_err();
-            }
-        })?;
-        failed |= writeln!(
-            out,
-            "TOTAL {} COUNT {} {}.{:02}",
-            n.label(),
-            b.count,
-            b.minor / 100,
-            b.minor % 100
-        )
-        .is_err();
     }
     if failed {
         Err(JournalError::Flash(crate::flash::FlashError::OutOfBounds))
     } else {
         Ok(())
     }
+}
+
+/// One batch of [`render`]; `true` if the output was full.
+fn render_batch<F: Flash, const P: usize>(
+    j: &mut Journal<F, P>,
+    cal: &HolidayCalendar<'_>,
+    out: &mut impl Write,
+    b: &BatchTotal,
+) -> Result<bool, JournalError> {
+    let n = b.network;
+    let mut failed = false;
+    if b.count == 0 && b.refund_count == 0 {
+        return Ok(false);
+    }
+    failed |= writeln!(
+        out,
+        "BATCH {} {} ({})",
+        n.label(),
+        b.currency.alpha(),
+        cal.name
+    )
+    .is_err();
+    j.for_each(|f| {
+        if settles(&f) && f.record.network == n && f.record.amount.currency == b.currency {
+            let r = f.record;
+            let on = settlement_date(cal, n, Date::of_unix(r.local_time));
+            failed |= writeln!(
+                out,
+                "{:06} {}{}.{:02} {} SETTLES {:04}-{:02}-{:02}",
+                r.seq,
+                if r.kind == TxnKind::Refund { "-" } else { "" },
+                r.amount.minor / 100,
+                r.amount.minor % 100,
+                r.amount.currency.alpha(),
+                on.year,
+                on.month,
+                on.day
+            )
+            .is_err();
+        }
+    })?;
+    failed |= writeln!(
+        out,
+        "TOTAL {} COUNT {} {}.{:02} {}",
+        n.label(),
+        b.count,
+        b.minor / 100,
+        b.minor % 100,
+        b.currency.alpha()
+    )
+    .is_err();
+    Ok(failed)
 }
 
 impl fmt::Display for Date {
@@ -254,8 +268,9 @@ mod tests {
         j.acknowledge(offline, false).unwrap();
         j.acknowledge(declined_later, true).unwrap();
         let t = totals(&mut j).unwrap();
-        assert_eq!((t.dankort.count, t.dankort.minor), (2, 150_00));
-        assert_eq!((t.visa.count, t.visa.minor), (1, 70_00));
+        let dkk = |n| t.batch(n, Currency::DKK).map(|b| (b.count, b.minor));
+        assert_eq!(dkk(Network::Dankort), Some((2, 150_00)));
+        assert_eq!(dkk(Network::Visa), Some((1, 70_00)));
         let mut out = String::new();
         render(&mut j, &DANISH_BANKING, &mut out).unwrap();
         assert!(out.contains("TOTAL DANKORT COUNT 2 150.00"), "{out}");

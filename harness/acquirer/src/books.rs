@@ -422,8 +422,9 @@ impl Books {
         let mut count = 0;
         for (network, items) in &by_network {
             let _ = writeln!(out, "BATCH {}", network.label());
-            let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
-            let mut refunds: BTreeMap<&str, u64> = BTreeMap::new();
+            // Per currency: a count and a sum of that currency only (never two added).
+            let mut totals: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+            let mut refunds: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
             for s in items {
                 let _ = writeln!(out, "  {}", line(s));
                 // Refunds are credits to the cardholder: totalled apart (CARD-07).
@@ -432,21 +433,21 @@ impl Books {
                 } else {
                     &mut totals
                 };
-                *sums.entry(s.amount.currency.alpha()).or_default() += s.amount.minor;
+                let (n, minor) = sums.entry(s.amount.currency.alpha()).or_default();
+                *n += 1;
+                *minor = minor.saturating_add(s.amount.minor);
                 count += 1;
             }
-            let sales = items.iter().filter(|s| s.txn != TxnKind::Refund).count();
             let label = network.label();
-            for (cur, minor) in totals {
+            for (cur, (n, minor)) in totals {
                 let _ = writeln!(
                     out,
-                    "  TOTAL {label} COUNT {sales} {cur} {}.{:02}",
+                    "  TOTAL {label} COUNT {n} {cur} {}.{:02}",
                     minor / 100,
                     minor % 100
                 );
             }
-            for (cur, minor) in refunds {
-                let n = items.len() - sales;
+            for (cur, (n, minor)) in refunds {
                 let _ = writeln!(
                     out,
                     "  REFUNDS {label} COUNT {n} {cur} -{}.{:02}",

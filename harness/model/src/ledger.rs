@@ -8,7 +8,7 @@
 //! terminal answered at the time.
 
 use payhil_cards::MaskedPan;
-use payhil_protocol::{Amount, EntryMode, Network, TxnKind};
+use payhil_protocol::{Amount, Currency, EntryMode, Network, TxnKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A transaction the terminal answered as approved, as the harness recorded it when it asked.
@@ -111,13 +111,15 @@ impl Ledger {
         self.answered.get(&seq)
     }
 
-    /// Per network: (debit count, debit sum, credit count, credit sum) of what must settle.
-    pub fn totals(&self) -> BTreeMap<Network, NetworkTotals> {
-        totals(self.expected().map(|a| (a.network, a.kind, a.amount.minor)))
+    /// Per network and currency: (debit count, debit sum, credit count, credit sum) of what
+    /// must settle.
+    pub fn totals(&self) -> BTreeMap<(Network, Currency), NetworkTotals> {
+        totals(self.expected().map(|a| (a.network, a.kind, a.amount)))
     }
 }
 
-/// One network's settlement totals: debits are purchases and captures, credits refunds.
+/// One network's settlement totals in one currency: debits are purchases and captures,
+/// credits refunds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NetworkTotals {
     /// Number of debits.
@@ -130,14 +132,15 @@ pub struct NetworkTotals {
     pub credits_minor: u64,
 }
 
-/// Sums items into per-network totals (saturating: a sum past `u64` is a finding elsewhere,
-/// never a panic here).
+/// Sums items into totals per network and currency (saturating: a sum past `u64` is a finding
+/// elsewhere, never a panic here). Amounts in two currencies are never added together.
 pub fn totals(
-    items: impl Iterator<Item = (Network, TxnKind, u64)>,
-) -> BTreeMap<Network, NetworkTotals> {
-    let mut out: BTreeMap<Network, NetworkTotals> = BTreeMap::new();
-    for (network, kind, minor) in items {
-        let t = out.entry(network).or_default();
+    items: impl Iterator<Item = (Network, TxnKind, Amount)>,
+) -> BTreeMap<(Network, Currency), NetworkTotals> {
+    let mut out: BTreeMap<(Network, Currency), NetworkTotals> = BTreeMap::new();
+    for (network, kind, amount) in items {
+        let minor = amount.minor;
+        let t = out.entry((network, amount.currency)).or_default();
         if kind == TxnKind::Refund {
             t.credits = t.credits.saturating_add(1);
             t.credits_minor = t.credits_minor.saturating_add(minor);

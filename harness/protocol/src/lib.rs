@@ -26,5 +26,6 @@ pub use message::*;
 
 /// Version of the message set; sent in Hello by both sides. Bumped on any incompatible change.
 /// 2: Hello's `DeviceInfo` gains `queue_capacity` and `flash_bytes` (device properties the
-/// harness reads instead of assuming).
+/// harness reads instead of assuming), and `SettlementTotals` holds one batch per network and
+/// currency (protocol 1 added amounts in different currencies).
 pub const PROTOCOL_VERSION: u16 = 2;

@@ -681,9 +681,14 @@ pub enum Response<'a> {
     VerifyPin(PinBlock),
 }
 
-/// One network's batch: how many transactions and their sum in minor units.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// One batch: a network's transactions in one currency, how many and their sum in minor units
+/// of that currency (amounts in two currencies are never added together).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchTotal {
+    /// The network (CARD-09 keeps the networks apart).
+    pub network: Network,
+    /// The currency of every amount in the batch.
+    pub currency: Currency,
     /// Purchases and captures in the batch.
     pub count: u32,
     /// Their sum, minor units.
@@ -694,21 +699,70 @@ pub struct BatchTotal {
     pub refund_minor: u64,
 }
 
-/// Settlement totals per network (CARD-09 keeps the batches apart).
+/// At most this many batches (network and currency pairs) in [`SettlementTotals`]: five
+/// networks, and the international ones in a second currency (protocol 2).
+pub const MAX_BATCHES: usize = 8;
+
+/// Settlement totals, one batch per network and currency (protocol 2: protocol 1 had one
+/// figure per network, which added a NOK purchase to a DKK one).
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SettlementTotals {
-    /// Dankort.
-    pub dankort: BatchTotal,
-    /// Visa.
-    pub visa: BatchTotal,
-    /// Visa Debit.
-    pub visa_debit: BatchTotal,
-    /// Mastercard.
-    pub mastercard: BatchTotal,
-    /// BankAxept.
-    pub bankaxept: BatchTotal,
+    /// The batches with at least one transaction, in the order first met; `None` after the
+    /// last.
+    pub batches: [Option<BatchTotal>; MAX_BATCHES],
     /// What the host said when the terminal reconciled with it.
     pub host: HostBalance,
+}
+
+/// More batches than [`MAX_BATCHES`], or a count that would overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchesFull;
+
+impl SettlementTotals {
+    /// The batch of `network` in `currency`, if it has transactions.
+    pub fn batch(&self, network: Network, currency: Currency) -> Option<&BatchTotal> {
+        self.batches
+            .iter()
+            .flatten()
+            .find(|b| b.network == network && b.currency == currency)
+    }
+
+    /// Counts a transaction of `amount` on `network`: a refund (`credit`) or a purchase or
+    /// capture.
+    pub fn add(
+        &mut self,
+        network: Network,
+        amount: Amount,
+        credit: bool,
+    ) -> Result<(), BatchesFull> {
+        let at = self
+            .batches
+            .iter()
+            .position(|b| b.is_none_or(|b| b.network == network && b.currency == amount.currency));
+        let slot = at
+            .and_then(|i| self.batches.get_mut(i))
+            .ok_or(BatchesFull)?;
+        let b = slot.get_or_insert(BatchTotal {
+            network,
+            currency: amount.currency,
+            count: 0,
+            minor: 0,
+            refund_count: 0,
+            refund_minor: 0,
+        });
+        let (count, minor) = if credit {
+            (&mut b.refund_count, &mut b.refund_minor)
+        } else {
+            (&mut b.count, &mut b.minor)
+        };
+        // Both checked before either changes: a refused item leaves the batch as it was.
+        let next = (
+            count.checked_add(1).ok_or(BatchesFull)?,
+            minor.checked_add(amount.minor).ok_or(BatchesFull)?,
+        );
+        (*count, *minor) = next;
+        Ok(())
+    }
 }
 
 /// The host's verdict on a reconciliation (ISO 8583 0510).

@@ -265,9 +265,9 @@ mod tests {
         let tot = totals(&mut t);
         assert_eq!(
             (
-                tot.dankort.count,
-                tot.dankort.refund_count,
-                tot.dankort.refund_minor
+                batch(&tot, Network::Dankort).count,
+                batch(&tot, Network::Dankort).refund_count,
+                batch(&tot, Network::Dankort).refund_minor
             ),
             (0, 1, 80_00)
         );
@@ -290,7 +290,7 @@ mod tests {
         t.handle(&Request::EnterPin(PinText("1234")));
         assert_eq!(approve(&mut t, 2).0, Outcome::ApprovedOnline);
         assert_eq!(
-            totals(&mut t).dankort.count,
+            batch(&totals(&mut t), Network::Dankort).count,
             0,
             "a pre-authorisation is not settled"
         );
@@ -307,7 +307,13 @@ mod tests {
         ));
         assert_eq!(approve(&mut t, 4).0, Outcome::ApprovedOnline);
         let tot = totals(&mut t);
-        assert_eq!((tot.dankort.count, tot.dankort.minor), (1, 420_00));
+        assert_eq!(
+            (
+                batch(&tot, Network::Dankort).count,
+                batch(&tot, Network::Dankort).minor
+            ),
+            (1, 420_00)
+        );
         let Step::Reply(Response::Done(r)) = txn(&mut t, TxnKind::Capture, 10_00, 0, 2) else {
             panic!()
         };
@@ -328,7 +334,7 @@ mod tests {
         };
         assert_eq!(q.pending, 0, "nothing to forward");
         assert_eq!(
-            totals(&mut t).dankort.count,
+            batch(&totals(&mut t), Network::Dankort).count,
             0,
             "the cardholder is not charged"
         );
@@ -366,7 +372,7 @@ mod tests {
         };
         assert_eq!(r.outcome, Outcome::ApprovedOffline);
         assert_eq!(
-            totals(&mut t).dankort.count,
+            batch(&totals(&mut t), Network::Dankort).count,
             0,
             "taken out of the settlement at once"
         );
@@ -412,6 +418,6 @@ mod tests {
             txn_seq: rev,
             response_code: response_code::APPROVED,
         }));
-        assert_eq!(totals(&mut t).dankort.count, 0);
+        assert_eq!(batch(&totals(&mut t), Network::Dankort).count, 0);
     }
 }

@@ -189,6 +189,6 @@ mod tests {
         ] {
             assert!(receipt.contains(want), "{want}: {receipt}");
         }
-        assert_eq!(totals(&mut t).dankort.minor, 225_00);
+        assert_eq!(batch(&totals(&mut t), Network::Dankort).minor, 225_00);
     }
 }

@@ -285,3 +285,20 @@ pub(super) fn card_answers<F: Flash>(t: &mut Terminal<'_, F>, block: PinBlock) -
         Step::Host(h) => panic!("{h:?}"),
     }
 }
+
+/// The DKK batch of `network` in `t` (all zero if it has none).
+pub(super) fn batch(
+    t: &payhil_protocol::SettlementTotals,
+    network: Network,
+) -> payhil_protocol::BatchTotal {
+    t.batch(network, payhil_protocol::Currency::DKK)
+        .copied()
+        .unwrap_or(payhil_protocol::BatchTotal {
+            network,
+            currency: payhil_protocol::Currency::DKK,
+            count: 0,
+            minor: 0,
+            refund_count: 0,
+            refund_minor: 0,
+        })
+}

@@ -195,3 +195,77 @@ fn strings_over_their_limit_are_named() {
         Some("account")
     );
 }
+
+/// Protocol 2: settlement totals keep each currency of a network apart (protocol 1 added a NOK
+/// purchase to a DKK one), and a full set of batches or a count past `u32` is an error, never a
+/// wrap.
+#[test]
+fn settlement_totals_keep_currencies_apart() {
+    let mut t = SettlementTotals::default();
+    let dkk = Amount {
+        minor: 100_00,
+        currency: Currency::DKK,
+    };
+    let nok = Amount {
+        minor: 50_00,
+        currency: Currency(578),
+    };
+    t.add(Network::Visa, dkk, false).unwrap();
+    t.add(Network::Visa, nok, false).unwrap();
+    t.add(Network::Visa, dkk, true).unwrap();
+    let visa_dkk = t.batch(Network::Visa, Currency::DKK).unwrap();
+    assert_eq!(
+        (visa_dkk.count, visa_dkk.minor, visa_dkk.refund_count),
+        (1, 100_00, 1)
+    );
+    assert_eq!(t.batch(Network::Visa, Currency(578)).unwrap().minor, 50_00);
+    for c in 1..=6 {
+        t.add(
+            Network::Mastercard,
+            Amount {
+                minor: 1,
+                currency: Currency(c),
+            },
+            false,
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        t.add(
+            Network::Mastercard,
+            Amount {
+                minor: 1,
+                currency: Currency(7)
+            },
+            false
+        ),
+        Err(BatchesFull),
+        "a ninth batch"
+    );
+    let mut big = SettlementTotals::default();
+    big.add(
+        Network::Dankort,
+        Amount {
+            minor: u64::MAX,
+            currency: Currency::DKK,
+        },
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        big.add(
+            Network::Dankort,
+            Amount {
+                minor: 1,
+                currency: Currency::DKK
+            },
+            false
+        ),
+        Err(BatchesFull)
+    );
+    assert_eq!(
+        big.batch(Network::Dankort, Currency::DKK).unwrap().count,
+        1,
+        "unchanged"
+    );
+}

@@ -10,7 +10,7 @@ use payhil_faults::{Faults, LinkState};
 use payhil_model::ledger::{self, Booked, Delivery, NetworkTotals, Phase, exactly_once};
 use payhil_model::{Prediction, banking};
 use payhil_protocol::{
-    BatchTotal, HostBalance, Network, Outcome, QueueStatus, Reason, Request, SettlementTotals,
+    Currency, HostBalance, Network, Outcome, QueueStatus, Reason, Request, SettlementTotals,
     TxnKind,
 };
 use payhil_transport::Source;
@@ -430,7 +430,7 @@ impl Run {
             books
                 .settled()
                 .filter(|s| &s.terminal_id == tid)
-                .map(|s| (s.network, s.txn, s.amount.minor)),
+                .map(|s| (s.network, s.txn, s.amount)),
         );
         let theirs = terminal_totals(t);
         if mine != theirs {
@@ -452,27 +452,21 @@ fn shown_date(d: Option<time::Date>) -> String {
     d.map_or_else(|| "no date".to_string(), |d| d.to_string())
 }
 
-/// The terminal's per-network totals, networks without items left out (as the ledger's are).
-fn terminal_totals(t: &SettlementTotals) -> BTreeMap<Network, NetworkTotals> {
-    [
-        (Network::Dankort, t.dankort),
-        (Network::Visa, t.visa),
-        (Network::VisaDebit, t.visa_debit),
-        (Network::Mastercard, t.mastercard),
-        (Network::BankAxept, t.bankaxept),
-    ]
-    .into_iter()
-    .filter(|(_, b)| *b != BatchTotal::default())
-    .map(|(n, b)| {
-        (
-            n,
-            NetworkTotals {
-                debits: b.count,
-                debits_minor: b.minor,
-                credits: b.refund_count,
-                credits_minor: b.refund_minor,
-            },
-        )
-    })
-    .collect()
+/// The terminal's totals per network and currency, as the ledger keeps them.
+fn terminal_totals(t: &SettlementTotals) -> BTreeMap<(Network, Currency), NetworkTotals> {
+    t.batches
+        .iter()
+        .flatten()
+        .map(|b| {
+            (
+                (b.network, b.currency),
+                NetworkTotals {
+                    debits: b.count,
+                    debits_minor: b.minor,
+                    credits: b.refund_count,
+                    credits_minor: b.refund_minor,
+                },
+            )
+        })
+        .collect()
 }
