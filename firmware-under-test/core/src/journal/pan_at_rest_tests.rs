@@ -58,7 +58,18 @@ fn a_journal_of_another_layout_or_key_is_refused_not_misread() {
 
 #[test]
 fn test_keys_differ_per_serial() {
-    let keys = ["", "EMU-0001", "EMU-0002", &"x".repeat(40), &"x".repeat(41)].map(PanKey::test_key);
+    // The last two differ only past the first 32-byte chunk, and have the same length: each
+    // chunk of the serial must reach the key.
+    let keys = [
+        "",
+        "EMU-0001",
+        "EMU-0002",
+        &"x".repeat(40),
+        &"x".repeat(41),
+        &std::format!("{}A", "x".repeat(32)),
+        &std::format!("{}B", "x".repeat(32)),
+    ]
+    .map(PanKey::test_key);
     for (i, a) in keys.iter().enumerate() {
         for b in &keys[i + 1..] {
             assert_ne!(a, b);
@@ -110,6 +121,43 @@ fn no_card_number_is_readable_in_the_raw_flash() {
         // Long enough to identify the card, short enough to catch a partial copy.
         for digits in [pan, &pan[..12], &pan[pan.len() - 12..]] {
             assert_eq!(find_pan(&mem, digits), None, "{digits} readable in flash");
+        }
+    }
+}
+
+/// PCI-02: no keystream ever covers two card numbers. Records of one card written one after
+/// another must not carry the same encrypted bytes: with a nonce that repeated, the XOR of two
+/// records would give away the XOR of their card numbers (here zero, i.e. "the same card").
+#[test]
+fn every_record_encrypts_its_card_number_under_a_keystream_of_its_own() {
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let mut j: Journal<NorFlash<&mut [u8]>, 64> = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    for i in 0..4 {
+        let seq = j.take_seq();
+        j.record(&rec(seq, 100 + i, TxnStatus::ApprovedOffline))
+            .unwrap();
+    }
+    let _ = j.into_flash();
+    let encrypted: Vec<&[u8]> = mem
+        .chunks_exact(SLOT as usize)
+        .filter(|s| s[0..2] == MAGIC && s[2] == KIND_TXN)
+        .map(|s| &s[8 + 18..8 + 28])
+        .collect();
+    assert_eq!(encrypted.len(), 4);
+    for (i, a) in encrypted.iter().enumerate() {
+        for b in &encrypted[i + 1..] {
+            assert_ne!(a, b, "two records of one card share a keystream");
+        }
+    }
+    // Neither number of the pair may be dropped from the nonce, nor the pair swapped.
+    let nonces = [(1, 2), (2, 1), (1, 3), (3, 2)].map(|(s, l)| PanKey::pan_nonce(s, l));
+    for (i, a) in nonces.iter().enumerate() {
+        for b in &nonces[i + 1..] {
+            assert_ne!(a, b);
         }
     }
 }

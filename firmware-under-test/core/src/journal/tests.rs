@@ -270,3 +270,194 @@ fn an_item_declined_again_after_a_cut_is_counted_once() {
         assert_eq!(j.declined_by_host(), 1, "cut at {at} (torn: {tear})");
     }
 }
+
+/// Every value of every coded field reads back as it was written: network, entry mode, kind,
+/// status, and the decline reason (a host's response code included). The terminal reverses,
+/// captures and forwards from these records, and support reads them (SUPPORT-02); the reason is
+/// read by nothing the harness can reach, so only this pins its code.
+#[test]
+fn every_field_code_reads_back_as_written() {
+    use payhil_protocol::host_link::ResponseCode;
+    let key = crate::journal::PanKey::test_key("TEST");
+    let networks = [
+        Network::Dankort,
+        Network::Visa,
+        Network::VisaDebit,
+        Network::Mastercard,
+        Network::BankAxept,
+    ];
+    let entries = [
+        EntryMode::Chip,
+        EntryMode::Contactless,
+        EntryMode::Wallet,
+        EntryMode::Magstripe,
+    ];
+    let kinds = [
+        TxnKind::Purchase,
+        TxnKind::Refund,
+        TxnKind::PreAuthorisation,
+        TxnKind::Capture,
+        TxnKind::Reversal,
+    ];
+    let statuses = [
+        TxnStatus::ApprovedOnline,
+        TxnStatus::ApprovedOffline,
+        TxnStatus::Declined,
+        TxnStatus::Sent,
+    ];
+    let reasons = [
+        Reason::Approved,
+        Reason::InsufficientFunds,
+        Reason::CardBlocked,
+        Reason::HostDeclined(ResponseCode::new(*b"N7").unwrap()),
+        Reason::HostDeclinedNumeric(5),
+        Reason::StorageFailure,
+    ];
+    let mut n = 0u32;
+    for (i, &network) in networks.iter().enumerate() {
+        for (k, &kind) in kinds.iter().enumerate() {
+            n += 1;
+            let mut r = rec(n, 100 + u64::from(n), statuses[(i + k) % statuses.len()]);
+            r.network = network;
+            r.kind = kind;
+            r.entry_mode = entries[(i + k) % entries.len()];
+            r.reason = reasons[(i * kinds.len() + k) % reasons.len()];
+            r.related_seq = n / 2;
+            r.local_time += i64::from(n);
+            let mut body = [0u8; 44];
+            r.encode(&mut body, &key, 7 + n);
+            let back = TxnRecord::decode(&body, &key, 7 + n);
+            // `HostDeclinedNumeric` is not journaled with its number (see `reason_code`).
+            let mut want = r;
+            if let Reason::HostDeclinedNumeric(_) = want.reason {
+                want.reason = Reason::HostDeclinedNumeric(0);
+            }
+            if let Reason::HostDeclined(code) = want.reason {
+                want.auth_code = [code.0[0], code.0[1], b' ', b' ', b' ', b' '];
+            }
+            assert_eq!(back, Some(want), "{network:?} {kind:?}");
+        }
+    }
+    for entry_mode in entries {
+        for status in statuses {
+            for reason in reasons {
+                let mut r = rec(1, 1, status);
+                r.entry_mode = entry_mode;
+                r.reason = reason;
+                let mut body = [0u8; 44];
+                r.encode(&mut body, &key, 1);
+                let back = TxnRecord::decode(&body, &key, 1).unwrap();
+                assert_eq!(
+                    (back.entry_mode, back.status),
+                    (entry_mode, status),
+                    "{reason:?}"
+                );
+                assert_eq!(
+                    core::mem::discriminant(&back.reason),
+                    core::mem::discriminant(&reason)
+                );
+                if let Reason::HostDeclined(code) = reason {
+                    assert_eq!(back.reason, Reason::HostDeclined(code));
+                }
+            }
+        }
+    }
+}
+
+/// A device that only has a shape (geometry never reads or writes it).
+struct Shape(u32, u32);
+
+impl crate::flash::Flash for Shape {
+    fn size(&self) -> u32 {
+        self.0
+    }
+    fn page_size(&self) -> u32 {
+        self.1
+    }
+    fn read(&mut self, _: u32, _: &mut [u8]) -> Result<(), FlashError> {
+        unreachable!("geometry only asks for the shape")
+    }
+    fn program(&mut self, _: u32, _: &[u8]) -> Result<(), FlashError> {
+        unreachable!("geometry only asks for the shape")
+    }
+    fn erase_page(&mut self, _: u32) -> Result<(), FlashError> {
+        unreachable!("geometry only asks for the shape")
+    }
+}
+
+/// The bounds of a device the journal takes, each at the boundary and one past it: at least two
+/// pages of at least two slots, at most `MAX_PAGES` pages and `u16::MAX` slots (the pending index
+/// holds slot numbers as u16). The reference terminal's own flash is always 256 KiB, so only this
+/// test reaches the bounds.
+#[test]
+fn the_geometry_is_the_device_s_within_its_bounds() {
+    let bad = Err(JournalError::BadGeometry);
+    // The emulator's journal: 62 pages of 4 KiB.
+    assert_eq!(geometry(&Shape(62 * 4096, 4096)), Ok((3968, 64, 62)));
+    assert_eq!(geometry(&Shape(3 * 4096 + 100, 4096)), Ok((193, 64, 3)));
+    // Pages of two slots are enough, of one are not; two pages are enough, one is not.
+    assert_eq!(geometry(&Shape(2 * 128, 128)), Ok((4, 2, 2)));
+    assert_eq!(geometry(&Shape(2 * 128 + 64, 128)), Ok((5, 2, 2)));
+    assert_eq!(geometry(&Shape(4 * 64, 64)), bad);
+    assert_eq!(geometry(&Shape(3 * 128, 191)), Ok((6, 2, 2)));
+    assert_eq!(geometry(&Shape(4096, 4096)), bad);
+    assert_eq!(geometry(&Shape(4096, 0)), bad);
+    // At most MAX_PAGES pages.
+    assert_eq!(geometry(&Shape(256 * 128, 128)), Ok((512, 2, 256)));
+    assert_eq!(geometry(&Shape(257 * 128, 128)), bad);
+    // At most u16::MAX slots: 255 pages of 257 slots is 65,535; 256 of 256 is one too many.
+    assert_eq!(
+        geometry(&Shape(255 * 257 * 64, 257 * 64)),
+        Ok((65_535, 257, 255))
+    );
+    assert_eq!(geometry(&Shape(256 * 256 * 64, 256 * 64)), bad);
+}
+
+/// What `--format-flash` continues above (the emulator's command line; no scenario formats): the
+/// highest number of any whole record, a transaction's or the one a boot burned (a cut may have
+/// sent it to the host unjournaled), each of its four bytes read; a slot whose magic or CRC does
+/// not hold counts for nothing.
+#[test]
+fn the_highest_number_of_an_image_is_read_from_every_whole_record() {
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let mut j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    let seq = 0x0A0B_0C0D;
+    j.record(&rec(seq, 0x0102_0304_0506, TxnStatus::ApprovedOffline))
+        .unwrap();
+    let _ = j.into_flash();
+    assert_eq!(highest_seq_in(&mem), seq);
+    let j: J = Journal::mount(
+        NorFlash::new(&mut mem[..], 4096),
+        crate::journal::PanKey::test_key("TEST"),
+    )
+    .unwrap();
+    assert_eq!(j.next_seq(), seq + 2);
+    let _ = j.into_flash();
+    assert_eq!(highest_seq_in(&mem), seq + 1, "the second boot burned it");
+    // Forged slots with higher numbers: one whose magic is wrong (its CRC recomputed), one
+    // whose CRC is wrong. Neither is a record.
+    let boot = mem[2 * 64..3 * 64].to_vec();
+    assert_eq!(boot[2], KIND_BOOT);
+    let mut forged = boot.clone();
+    forged[12..16].copy_from_slice(&(seq + 100).to_le_bytes());
+    forged[0] = b'X';
+    let crc = crate::flash_crc(&forged[..HEADER_AND_BODY]);
+    forged[52..56].copy_from_slice(&crc.to_le_bytes());
+    mem[3 * 64..4 * 64].copy_from_slice(&forged);
+    forged[0] = b'P';
+    mem[4 * 64..5 * 64].copy_from_slice(&forged);
+    assert_eq!(highest_seq_in(&mem), seq + 1);
+    // An erase intent's body is a page number, never a sequence number.
+    let mut intent = boot;
+    intent[2] = KIND_INTENT;
+    intent[8..12].copy_from_slice(&(seq + 200).to_le_bytes());
+    intent[12..16].copy_from_slice(&(seq + 200).to_le_bytes());
+    let crc = crate::flash_crc(&intent[..HEADER_AND_BODY]);
+    intent[52..56].copy_from_slice(&crc.to_le_bytes());
+    mem[5 * 64..6 * 64].copy_from_slice(&intent);
+    assert_eq!(highest_seq_in(&mem), seq + 1);
+}
