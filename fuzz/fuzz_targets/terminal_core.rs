@@ -66,6 +66,9 @@ enum Host {
     /// such as "N7" are explored as much as the known ones.
     Decline([u8; 2]),
     Unreachable,
+    /// The request is swallowed: the clock moves in steps of `step` seconds (0 taken as 1)
+    /// while the terminal waits (PROTOCOL.md 4.8) until its deadline passes.
+    Swallowed { step: u8 },
 }
 
 /// The response code a fuzzed host answers with.
@@ -249,6 +252,23 @@ fuzz_target!(|input: Input| {
                         matches!(req, payhil_protocol::host_link::HostRequest::Advice(_));
                     let result = match host {
                         Host::Unreachable => Err(HostUnreachable::NotSent),
+                        Host::Swallowed { step: secs } => {
+                            let mut waits = 0;
+                            while !t.host_answer_overdue() {
+                                let before = t.now();
+                                let _ = t.handle(&Request::AdvanceClockInWait {
+                                    secs: u32::from((*secs).max(1)),
+                                });
+                                if t.now() == before {
+                                    // Rejected (out of the clock's range): the wait cannot
+                                    // end by the clock.
+                                    break;
+                                }
+                                waits += 1;
+                                assert!(waits <= 600, "the host deadline is never reached");
+                            }
+                            Err(HostUnreachable::NoAnswer)
+                        }
                         Host::Approve | Host::Decline(_) => {
                             let code = code_of(host);
                             Ok(if is_advice {

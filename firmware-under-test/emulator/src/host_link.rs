@@ -12,6 +12,7 @@
 use payhil_protocol::host_link::MAX_HOST_MESSAGE;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 /// A TCP link to the host, kept between exchanges.
@@ -73,8 +74,15 @@ impl HostLink {
         request: &[u8],
         out: &mut [u8; MAX_HOST_MESSAGE],
     ) -> Result<usize, HostError> {
+        self.send(request)?;
+        self.receive(out)
+    }
+
+    /// Sends `request` (already length-prefixed), on the kept connection if it is still open,
+    /// else on a new one; [`HostLink::receive`] reads the answer. A failure here means nothing
+    /// left this side.
+    pub fn send(&mut self, request: &[u8]) -> Result<(), HostError> {
         let unsent = |error| HostError { sent: false, error };
-        let sent = |error| HostError { sent: true, error };
         let mut conn = match self.kept_alive() {
             Some(c) => c,
             None => self.connect().map_err(unsent)?,
@@ -82,6 +90,24 @@ impl HostLink {
         // A write that fails was refused by this side's kernel: nothing left it. One that
         // succeeds may have reached the host whatever happens next.
         conn.write_all(request).map_err(unsent)?;
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    /// The descriptor the answer to the last [`HostLink::send`] arrives on, to wait on it
+    /// together with the serial port.
+    pub fn answer_fd(&self) -> Option<RawFd> {
+        self.conn.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// Reads one response body into `out`, the answer to the last [`HostLink::send`]. On failure
+    /// the request may have reached the host; the connection is then dropped.
+    pub fn receive(&mut self, out: &mut [u8; MAX_HOST_MESSAGE]) -> Result<usize, HostError> {
+        let sent = |error| HostError { sent: true, error };
+        let mut conn = self
+            .conn
+            .take()
+            .ok_or_else(|| sent(std::io::Error::other("no request was sent")))?;
         let mut len = [0u8; 2];
         conn.read_exact(&mut len).map_err(sent)?;
         let n = usize::from(u16::from_be_bytes(len));
@@ -93,6 +119,12 @@ impl HostLink {
         conn.read_exact(&mut out[..n]).map_err(sent)?;
         self.conn = Some(conn);
         Ok(n)
+    }
+
+    /// Forgets the connection of an exchange that was given up: an answer arriving late must
+    /// not be read as the next exchange's.
+    pub fn abandon(&mut self) {
+        self.conn = None;
     }
 }
 

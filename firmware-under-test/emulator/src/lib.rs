@@ -11,6 +11,7 @@ pub mod bugs;
 mod diag;
 mod file_flash;
 mod host_link;
+mod host_wait;
 pub mod power;
 mod serial_loop;
 
@@ -111,7 +112,9 @@ pub struct EmulatorArgs {
     /// per request costs about a third of the throughput.
     #[arg(long)]
     pub trace: bool,
-    /// Real-time bound on one host exchange (connect, send, receive), in milliseconds.
+    /// Real-time bound on one host exchange (connect, send, receive), in milliseconds. The
+    /// host's answer is awaited on the controlled clock (PROTOCOL.md 4.8): this bounds the wait
+    /// only when the harness does not move the clock.
     #[arg(long, default_value_t = 2_000)]
     pub host_timeout_ms: u64,
     /// Deliberate bugs, for testing the harness's verdict (comma-separated; see `bugs::Bug`).

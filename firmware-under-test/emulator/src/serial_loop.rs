@@ -2,6 +2,7 @@
 
 use crate::file_flash::{OpenError, Opened};
 use crate::host_link::HostLink;
+use crate::host_wait::{SerialSide, Waiting, wait_for_host};
 use crate::power::{Armed, Control, CutFlash, Rail};
 use crate::{EXIT_LINK_GONE, EXIT_POWER_LOST, EmulatorArgs, FileStorage, SetupError};
 use fut_core::flash::{NorFlash, PowerCut};
@@ -147,12 +148,11 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
         Duration::from_millis(args.host_timeout_ms),
     );
     let mut out = [0u8; MAX_ENCODED];
-    let mut event_seq: u16 = 0;
     // A leading delimiter flushes whatever partial frame the peer may hold.
     let boot = Event::Boot {
         boot_count: terminal.boot_count(),
     };
-    if let Ok(w) = frame::encode(FrameKind::Event, event_seq, &boot, &mut out[1..]) {
+    if let Ok(w) = frame::encode(FrameKind::Event, 0, &boot, &mut out[1..]) {
         let n = w.len();
         out[0] = 0;
         if port.write_all(&out[..=n]).is_err() {
@@ -164,126 +164,138 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
         "fut-emulator: booted (boot {}), serving its serial port",
         terminal.boot_count()
     );
-
-    let mut decoder = FrameDecoder::new();
+    let mut serial = SerialSide {
+        port,
+        decoder: FrameDecoder::new(),
+        backlog: Vec::new(),
+        event_seq: 0,
+        announce: false,
+    };
+    let real_bound = Duration::from_millis(args.host_timeout_ms);
     let mut rx = [0u8; 512];
     // The last request id and its encoded response: a repeated id is answered from here, so a
     // retried request is never carried out twice.
     let mut last: Option<(u16, Vec<u8>)> = None;
     loop {
-        let n = match port.read(&mut rx) {
-            // EOF: the harness closed its end. Treat it as gone rather than spinning on Ok(0).
-            Ok(0) => {
-                diag!("fut-emulator: serial EOF, exiting");
-                return Ok(EXIT_LINK_GONE);
+        if serial.backlog.is_empty() {
+            match serial.port.read(&mut rx) {
+                // EOF: the harness closed its end. Treat it as gone rather than spinning on Ok(0).
+                Ok(0) => {
+                    diag!("fut-emulator: serial EOF, exiting");
+                    return Ok(EXIT_LINK_GONE);
+                }
+                Ok(n) => serial.backlog.extend_from_slice(&rx[..n]),
+                Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => {
+                    continue;
+                }
+                Err(e) => {
+                    diag!("fut-emulator: serial read failed ({e}), exiting");
+                    return Ok(EXIT_LINK_GONE);
+                }
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::Interrupted => {
-                continue;
-            }
-            Err(e) => {
-                diag!("fut-emulator: serial read failed ({e}), exiting");
-                return Ok(EXIT_LINK_GONE);
-            }
-        };
-        let mut input = &rx[..n];
-        while !input.is_empty() {
-            let (used, decoded) = decoder.feed(input);
-            input = &input[used..];
-            let reply: Option<Vec<u8>> = match decoded {
+        }
+        // Bytes are fed in order; what follows a request waits in the backlog while the
+        // request is carried out (a host wait may read and serve more of the port).
+        while !serial.backlog.is_empty() {
+            let input = std::mem::take(&mut serial.backlog);
+            let (used, decoded) = serial.decoder.feed(&input);
+            let request = match decoded {
                 None => None,
                 Some(Decoded::Error(e)) => {
                     diag!("fut-emulator: bad frame ({e:?}), sending NAK");
-                    frame::encode_bytes(FrameKind::Nak, 0, &[], &mut out)
-                        .ok()
-                        .map(<[u8]>::to_vec)
+                    if let Ok(nak) = frame::encode_bytes(FrameKind::Nak, 0, &[], &mut out) {
+                        if let Err(e) = serial.write_frame(nak) {
+                            diag!("fut-emulator: serial write failed ({e}), exiting");
+                            return Ok(EXIT_LINK_GONE);
+                        }
+                    }
+                    None
                 }
                 Some(Decoded::Frame(f)) if f.kind != FrameKind::Request => {
                     diag!("fut-emulator: ignoring {:?} frame from the harness", f.kind);
                     None
                 }
-                Some(Decoded::Frame(f)) => {
-                    // Before the request is handled: whatever the harness armed for it, and
-                    // (the bug) what the previous request left in RAM.
-                    if let Some(wb) = &write_back {
-                        wb.flush();
-                    }
-                    if let Some(c) = control.as_mut() {
-                        c.poll(&rail);
-                    }
-                    match &last {
-                        Some((id, bytes)) if *id == f.seq => {
-                            diag!("fut-emulator: repeated request id {id}, replaying the response");
-                            Some(bytes.clone())
-                        }
-                        _ => {
-                            let seq = f.seq;
-                            let payload = f.payload.to_vec();
-                            let (bytes, power_off) = match answer(
-                                args.trace,
-                                &mut terminal,
-                                &mut host,
-                                &mut bugs,
-                                &rail,
-                                &payload,
-                                seq,
-                                &mut out,
-                            ) {
-                                Some(r) => r,
-                                None => {
-                                    diag!("fut-emulator: power lost");
-                                    return Ok(EXIT_POWER_LOST);
-                                }
-                            };
-                            if power_off {
-                                let _ = port.write_all(&bytes);
-                                let _ = port.flush();
-                                crate::diag::frame_written();
-                                diag!("fut-emulator: power cut requested, stopping");
+                Some(Decoded::Frame(f)) => Some((f.seq, f.payload.to_vec())),
+            };
+            serial.backlog = input[used..].to_vec();
+            let Some((seq, payload)) = request else {
+                continue;
+            };
+            // Before the request is handled: whatever the harness armed for it, and
+            // (the bug) what the previous request left in RAM.
+            if let Some(wb) = &write_back {
+                wb.flush();
+            }
+            if let Some(c) = control.as_mut() {
+                c.poll(&rail);
+            }
+            let bytes = match &last {
+                Some((id, bytes)) if *id == seq => {
+                    diag!("fut-emulator: repeated request id {id}, replaying the response");
+                    bytes.clone()
+                }
+                _ => {
+                    let waiting = Waiting {
+                        request_id: seq,
+                        real_bound,
+                    };
+                    let mut platform = Platform {
+                        trace: args.trace,
+                        host: &mut host,
+                        bugs: &mut bugs,
+                        rail: &rail,
+                        serial: &mut serial,
+                        waiting: &waiting,
+                    };
+                    let (bytes, power_off) =
+                        match answer(&mut platform, &mut terminal, &payload, seq, &mut out) {
+                            Some(r) => r,
+                            None => {
+                                diag!("fut-emulator: power lost");
                                 return Ok(EXIT_POWER_LOST);
                             }
-                            last = Some((seq, bytes.clone()));
-                            Some(bytes)
-                        }
+                        };
+                    if power_off {
+                        let _ = serial.port.write_all(&bytes);
+                        let _ = serial.port.flush();
+                        crate::diag::frame_written();
+                        diag!("fut-emulator: power cut requested, stopping");
+                        return Ok(EXIT_POWER_LOST);
                     }
+                    last = Some((seq, bytes.clone()));
+                    bytes
                 }
             };
-            if let Some(bytes) = reply {
-                // The prompt goes out before the answer that leaves the terminal waiting, so a
-                // harness has seen it by the time it has the answer (PROTOCOL.md 5: a prompt
-                // event precedes its response).
-                if terminal.awaiting() != payhil_protocol::Awaiting::Nothing {
-                    event_seq = event_seq.wrapping_add(1);
-                    if let Ok(w) = frame::encode(
-                        FrameKind::Event,
-                        event_seq,
-                        &Event::Prompt(terminal.awaiting()),
-                        &mut out,
-                    ) {
-                        if port.write_all(w).is_ok() {
-                            crate::diag::frame_written();
-                        }
-                    }
-                }
-                if let Err(e) = port.write_all(&bytes) {
-                    diag!("fut-emulator: serial write failed ({e}), exiting");
-                    return Ok(EXIT_LINK_GONE);
-                }
-                crate::diag::frame_written();
+            // The prompt goes out before the answer that leaves the terminal waiting, so a
+            // harness has seen it by the time it has the answer (PROTOCOL.md 5: a prompt
+            // event precedes its response).
+            if terminal.awaiting() != payhil_protocol::Awaiting::Nothing {
+                serial.event(&Event::Prompt(terminal.awaiting()));
+            }
+            if let Err(e) = serial.write_frame(&bytes) {
+                diag!("fut-emulator: serial write failed ({e}), exiting");
+                return Ok(EXIT_LINK_GONE);
             }
         }
     }
 }
 
+/// What a request's host exchanges go through: the uplink, the serial side (for the host
+/// wait), and the instruments (trace, injected bugs, power rail).
+struct Platform<'p> {
+    trace: bool,
+    host: &'p mut HostLink,
+    bugs: &'p mut crate::bugs::Bugs,
+    rail: &'p Rail,
+    serial: &'p mut SerialSide,
+    waiting: &'p Waiting,
+}
+
 /// Runs one request through the core, doing host exchanges as asked. Returns the encoded
 /// response frame and whether power is to be cut, or `None` if the flash lost power.
-#[allow(clippy::too_many_arguments)] // one call site; each is a separate instrument
 fn answer<F: fut_core::flash::Flash>(
-    trace: bool,
+    p: &mut Platform<'_>,
     terminal: &mut Terminal<'_, F>,
-    host: &mut HostLink,
-    bugs: &mut crate::bugs::Bugs,
-    rail: &Rail,
     payload: &[u8],
     seq: u16,
     out: &mut [u8; MAX_ENCODED],
@@ -301,17 +313,20 @@ fn answer<F: fut_core::flash::Flash>(
             ));
         }
     };
-    if trace {
+    if p.trace {
         diag!("fut-emulator: <- #{seq} {req:?}");
     }
     // The terminal's clock while it talks to its host for this request (DE 7): a Step borrows
     // the terminal, so it is worked out here; only SetClock and AdvanceClock move it, before
     // any host exchange they cause (a rejected AdvanceClock causes none).
-    let now = match req {
+    let mut now = match req {
         Request::SetClock { unix_s } => unix_s,
         Request::AdvanceClock { secs } => terminal.now().saturating_add(i64::from(secs)),
         _ => terminal.now(),
     };
+    if let Request::AnnounceHostWaits { on } = req {
+        p.serial.announce = on;
+    }
     let mut step = terminal.handle(&req);
     let mut host_buf = [0u8; iso::MAX_WIRE];
     let mut fields = iso::Fields::new();
@@ -320,11 +335,11 @@ fn answer<F: fut_core::flash::Flash>(
         match step {
             Step::Halt => return None,
             Step::Reply(resp) => {
-                if matches!(resp, Response::Done(_)) && rail.get() == Armed::BeforeResult {
+                if matches!(resp, Response::Done(_)) && p.rail.get() == Armed::BeforeResult {
                     // Everything the firmware does for this request is done; its answer is not.
                     crate::power::lose_power("before answering with the transaction's result");
                 }
-                let resp = bugs.reply(resp);
+                let resp = p.bugs.reply(resp);
                 let power_off = matches!(resp, Response::PoweringOff);
                 let bytes = match frame::encode(FrameKind::Response, seq, &resp, out) {
                     Ok(b) => b.to_vec(),
@@ -347,27 +362,30 @@ fn answer<F: fut_core::flash::Flash>(
                 return Some((bytes, power_off));
             }
             Step::Host(msg) => {
-                let msg = bugs.request(msg);
-                if trace {
+                let msg = p.bugs.request(msg);
+                if p.trace {
                     diag!("fut-emulator: -> host {msg:?}");
                 }
-                if let Some(made_up) = bugs.instead_of_sending(&msg) {
+                if let Some(made_up) = p.bugs.instead_of_sending(&msg) {
                     step = terminal.host_result(Ok(made_up));
                     continue;
                 }
                 // ISO 8583 on the wire (see payhil_protocol::iso8583).
                 let env = iso::Envelope {
                     transmitted_at: now,
-                    stan: host.next_stan(),
+                    stan: p.host.next_stan(),
                     // No card to generate one: the documented test cryptogram (not an ARQC).
                     cryptogram: None,
                 };
                 let result = match iso::encode_request(&msg, &env, &mut fields, &mut host_buf) {
                     Ok(wire) => {
-                        let r = host.exchange(wire, &mut resp_buf);
-                        if r.is_ok() && bugs.send_again(&msg) {
+                        let send_again = p.bugs.send_again(&msg);
+                        let r = p.host.send(wire).and_then(|()| {
+                            wait_for_host(p.serial, terminal, p.host, &mut resp_buf, p.waiting)
+                        });
+                        if r.is_ok() && send_again {
                             let mut again = [0u8; MAX_HOST_MESSAGE];
-                            let _ = host.exchange(wire, &mut again);
+                            let _ = p.host.exchange(wire, &mut again);
                         }
                         r
                     }
@@ -397,9 +415,11 @@ fn answer<F: fut_core::flash::Flash>(
                         })
                     }
                 };
-                if let (true, Ok(r)) = (trace, &decoded) {
+                if let (true, Ok(r)) = (p.trace, &decoded) {
                     diag!("fut-emulator: <- host {r:?}");
                 }
+                // The harness may have moved the clock while the terminal waited.
+                now = terminal.now();
                 step = terminal.host_result(decoded);
             }
         }

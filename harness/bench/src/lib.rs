@@ -335,6 +335,7 @@ impl Bench {
             }
         };
         let line = link.io_mut().control();
+        link.host_waits.watch_swallowed(proxy.swallowed());
         let mut bench = Self {
             link,
             line,

@@ -106,6 +106,8 @@ pub struct NetProxy {
     conns: Arc<Mutex<Conns>>,
     /// See [`UpstreamClosed`]; `None`: the host is not ours to wait for.
     upstream_closed: Arc<Mutex<Option<UpstreamClosed>>>,
+    /// Bytes swallowed while the link was a blackhole (see [`NetProxy::swallowed`]).
+    swallowed: watch::Sender<u64>,
 }
 
 /// The proxy's open connections, and how many it has accepted (their numbers name them in the
@@ -156,6 +158,7 @@ impl NetProxy {
             held: Mutex::new(None),
             conns: Arc::default(),
             upstream_closed: Arc::default(),
+            swallowed: watch::channel(0).0,
         };
         proxy.serve(listener);
         Ok(proxy)
@@ -172,6 +175,7 @@ impl NetProxy {
         let epoch = self.epoch.clone();
         let conns = self.conns.clone();
         let upstream_closed = self.upstream_closed.clone();
+        let swallowed = self.swallowed.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _peer)) = listener.accept().await else {
@@ -190,9 +194,12 @@ impl NetProxy {
                         reset(client);
                         continue;
                     }
+                    // Not recorded: the accept races the terminal's announcement of its host
+                    // wait on the serial line (PROTOCOL.md 4.8), which the link records when it
+                    // moves the terminal's clock; the id is still used up, so later
+                    // connections keep their numbers.
                     LinkState::Blackhole => {
-                        t.record(Source::Proxy, format!("connection {id} blackholed"));
-                        tokio::spawn(swallow(client, rx.clone()))
+                        tokio::spawn(swallow(client, rx.clone(), swallowed.clone()))
                     }
                     LinkState::Up => {
                         let cf = next_connection(&p, &t, id);
@@ -293,6 +300,15 @@ impl NetProxy {
             }
             lock(&self.held).take();
         }
+    }
+
+    /// Bytes the proxy has taken and swallowed while the link was a blackhole, as they grow. The
+    /// harness moves a terminal's clock past its host wait only once the proxy holds the request
+    /// (PROTOCOL.md 4.8): a connection the kernel accepted but the proxy had not yet taken when
+    /// the link came back up would otherwise be forwarded, and the host would act on a request
+    /// the terminal gave up on, depending on the scheduler.
+    pub fn swallowed(&self) -> watch::Receiver<u64> {
+        self.swallowed.subscribe()
     }
 
     /// The current link state.
@@ -420,8 +436,13 @@ fn socket_linger_zero(s: &TcpStream) -> std::io::Result<()> {
 /// Takes whatever the terminal sends on a blackholed connection and never answers. Its end is
 /// not recorded: a terminal that gave up on it (its own timeout) closes it while it answers the
 /// harness, so whether the close or the next link change comes first is the scheduler's
-/// choice; the connection's start is recorded, and the terminal's giving up is its own line.
-async fn swallow(mut client: TcpStream, mut state: watch::Receiver<LinkState>) {
+/// choice. Its start is not recorded either (see the accept loop); the terminal's announced
+/// wait and the harness moving its clock are the record.
+async fn swallow(
+    mut client: TcpStream,
+    mut state: watch::Receiver<LinkState>,
+    swallowed: watch::Sender<u64>,
+) {
     let mut buf = [0u8; 1024];
     loop {
         tokio::select! {
@@ -430,7 +451,10 @@ async fn swallow(mut client: TcpStream, mut state: watch::Receiver<LinkState>) {
                 reset(client);
                 return;
             }
-            r = client.read(&mut buf) => if matches!(r, Ok(0) | Err(_)) { return },
+            r = client.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => swallowed.send_modify(|b| *b = b.saturating_add(n as u64)),
+            },
         }
     }
 }

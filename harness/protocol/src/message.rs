@@ -276,6 +276,24 @@ pub enum Request<'a> {
         #[serde(borrow)]
         tlv: crate::card_tlv::CardTlv<'a>,
     },
+    /// 17: the controlled clock moves `secs` while the terminal waits for its host's answer
+    /// (after an [`Event::AwaitingHost`], during the request that caused it: PROTOCOL.md 4.8).
+    /// Answered at once with [`Response::Clock`]; a clock at or past the announced deadline ends
+    /// the wait (no answer), and the waiting request goes on to its own response. Runs no other
+    /// timer. `Rejected(WrongState)` when the terminal is not waiting for its host.
+    AdvanceClockInWait {
+        /// Seconds to move the clock.
+        secs: u32,
+    },
+    /// 18: whether the terminal announces its host waits ([`Event::AwaitingHost`]) from now
+    /// on; off at every start (PROTOCOL.md 4.8). The harness turns it on only while its link
+    /// swallows requests: an announcement sent while the host answers would race the host's
+    /// records and the serial line's faults. Answered [`Response::Clock`] with the terminal's
+    /// time.
+    AnnounceHostWaits {
+        /// Announce (true) or not.
+        on: bool,
+    },
 }
 
 /// Kinds of transaction.
@@ -789,6 +807,14 @@ pub enum Event<'a> {
     Display(&'a str),
     /// 2: the terminal prompts for input.
     Prompt(Awaiting),
+    /// 3: the terminal sent its host a message and waits for the answer until `deadline_unix_s`
+    /// on the controlled clock (PROTOCOL.md 4.8). A harness that knows no answer will come moves
+    /// the clock there with [`Request::AdvanceClockInWait`]; a terminal that does not send this
+    /// event times out on its own clock.
+    AwaitingHost {
+        /// When the terminal gives up on the answer (Unix seconds, its controlled clock).
+        deadline_unix_s: i64,
+    },
 }
 
 /// Longest strings, in bytes, each side sends (PROTOCOL.md 4.5): a terminal without an

@@ -394,7 +394,52 @@ impl Run {
         &mut self,
         req: &Request<'_>,
     ) -> Result<payhil_transport::ResponseBytes, String> {
-        self.watched_request(req).await
+        let r = self.watched_request(req).await;
+        // The clock the harness moved while the terminal waited for a swallowed request: the
+        // model and the host follow it (it is the harness's figure, checked against the
+        // terminal's answer by the link).
+        let moved = self.bench.link.host_waits.take_moved();
+        if moved > 0 {
+            self.now = self.now.saturating_add(i64::from(moved));
+            self.model.pass_time(moved);
+            self.bench.host.set_clock(self.now);
+            self.bench.transcript.set_clock(self.now);
+        }
+        r
+    }
+
+    /// A swallowed request is never answered: while the link is a blackhole the terminal is
+    /// asked to announce its host waits, and the link moves its clock to their deadline rather
+    /// than wait them out (PROTOCOL.md 4.8). A terminal that does not offer this waits in real
+    /// time, as before. Sent only when that changes (or `again`, after a restart), so that
+    /// scenarios without a blackhole exchange the same frames as before.
+    async fn announce_host_waits(&mut self, again: bool) -> Result<(), String> {
+        let on = self.bench.proxy.state() == LinkState::Blackhole;
+        if on == self.bench.link.host_waits.advancing() && !again {
+            return Ok(());
+        }
+        let r = self.request(&Request::AnnounceHostWaits { on }).await?;
+        match r.get() {
+            Response::Clock { unix_s } if unix_s == self.now => {
+                self.bench.link.host_waits.set_advance(on);
+                Ok(())
+            }
+            Response::Clock { unix_s } => Err(format!(
+                "AnnounceHostWaits: the terminal's clock reads {unix_s}, the harness set {}",
+                self.now
+            )),
+            Response::Rejected(payhil_protocol::RequestError::Malformed) => {
+                self.bench.link.host_waits.set_advance(false);
+                self.bench.transcript.record(
+                    Source::Step,
+                    "the terminal does not announce its host waits: they pass in real time",
+                );
+                Ok(())
+            }
+            other => Err(format!(
+                "AnnounceHostWaits: expected Clock, terminal answered {other:?}"
+            )),
+        }
     }
 
     /// Sends `req` (`QueueStatus` or `ForwardQueue`) and returns the queue the terminal reports.
@@ -445,9 +490,14 @@ impl Run {
         match r.get() {
             Response::Clock { unix_s: got } if got == unix_s => {
                 self.now = unix_s;
+                self.bench.link.host_waits.set_clock(unix_s);
                 self.model.set_clock(unix_s);
                 self.bench.host.set_clock(unix_s);
                 self.bench.transcript.set_clock(unix_s);
+                // After a restart too (the terminal starts without announcing).
+                if self.bench.proxy.state() == LinkState::Blackhole {
+                    self.announce_host_waits(true).await?;
+                }
                 Ok(format!("clock set to {unix_s}"))
             }
             other => Err(format!(
@@ -465,6 +515,7 @@ impl Run {
                 match r.get() {
                     Response::Clock { unix_s } if unix_s == want => {
                         self.now = want;
+                        self.bench.link.host_waits.set_clock(want);
                         self.model.advance_clock(*secs);
                         self.bench.host.set_clock(want);
                         self.bench.transcript.set_clock(want);
@@ -482,6 +533,7 @@ impl Run {
                     LinkSpec::Blackhole => (LinkState::Blackhole, "blackhole"),
                 };
                 self.bench.proxy.set(state).await;
+                self.announce_host_waits(false).await?;
                 self.new_fault_epoch(self.faulty);
                 match link {
                     LinkSpec::Blackhole => self.model.set_blackhole(),

@@ -3,17 +3,21 @@
 //! * [`serial`]: PTY pairs for emulated terminals, real serial ports for physical ones; both are
 //!   `tokio_serial::SerialStream`s, so everything above is the same code for both.
 //! * [`link`]: framed request/response with ids, retries, NAKs and a bound on every wait.
+//! * [`host_wait`]: the terminal's host waits on the controlled clock, moved by the harness when
+//!   no answer can come.
 //! * [`relay`]: the serial line relay in front of the port, which injects line faults frame by
 //!   frame (bit flips, drops, truncation, duplicates, garbage, split writes, floods, silence).
 //! * [`transcript`]: a timestamped, card-data-free log of frames, faults, host messages and
 //!   terminal diagnostics.
 #![warn(missing_docs)]
 
+pub mod host_wait;
 pub mod link;
 pub mod relay;
 pub mod serial;
 pub mod transcript;
 
+pub use host_wait::HostWaits;
 pub use link::{FrameLink, LinkError, LinkSettings, ResponseBytes};
 pub use relay::{
     Direction, LineControl, LineFaults, NoiseSource, Piece, Relay, RelayStats, Verdict,

@@ -24,6 +24,7 @@
 #[path = "link_error.rs"]
 mod error;
 
+use crate::host_wait::{HostWaits, OnAnnounce};
 use crate::transcript::{Source, Transcript};
 pub use error::LinkError;
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
@@ -124,6 +125,8 @@ pub struct FrameLink<S> {
     repeated: bool,
     /// What the link has seen so far.
     pub stats: LinkStats,
+    /// The terminal's host waits, and the harness's view of its clock (PROTOCOL.md 4.8).
+    pub host_waits: HostWaits,
 }
 
 /// Most pings sent to find the end of a disturbed exchange's echoes.
@@ -155,6 +158,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             line: None,
             repeated: false,
             stats: LinkStats::default(),
+            host_waits: HostWaits::default(),
         }
     }
 
@@ -343,6 +347,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     Incoming::Response(seq, payload) if seq == id => {
                         match payhil_protocol::from_payload::<Response>(&payload) {
                             Ok(resp) => {
+                                if let Some(note) = self.host_waits.on_request_done() {
+                                    self.transcript.record(Source::Step, note);
+                                }
                                 self.transcript
                                     .record(Source::FromTerminal, format!("{resp:?} (#{id})"));
                                 self.in_session = true;
@@ -357,7 +364,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                             }
                         }
                     }
-                    Incoming::Response(seq, _) => {
+                    Incoming::Response(seq, payload) => {
+                        let ours = payhil_protocol::from_payload::<Response>(&payload)
+                            .ok()
+                            .and_then(|r| self.host_waits.on_response(seq, &r));
+                        match ours {
+                            Some(Ok(text)) => {
+                                self.transcript.record(Source::FromTerminal, text);
+                                continue;
+                            }
+                            Some(Err(cause)) => {
+                                return Err(LinkError::BadResponse {
+                                    device: self.device.clone(),
+                                    request: what,
+                                    cause,
+                                });
+                            }
+                            None => {}
+                        }
                         self.stats.stale_responses += 1;
                         self.transcript.record(
                             Source::FromTerminal,
@@ -365,9 +389,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                         );
                     }
                     Incoming::Event(_, payload) => {
-                        if let Ok(Event::Boot { boot_count }) =
-                            payhil_protocol::from_payload(&payload)
-                        {
+                        let event = payhil_protocol::from_payload(&payload);
+                        if let Ok(Event::AwaitingHost { deadline_unix_s }) = event {
+                            self.host_wait(deadline_unix_s, &what).await?;
+                        }
+                        if let Ok(Event::Boot { boot_count }) = event {
                             // Before the first answer a Boot is how a device that was just
                             // powered up announces itself; later it means a restart.
                             if self.in_session {
@@ -426,6 +452,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         }
     }
 
+    /// The terminal waits for its host until `deadline` (PROTOCOL.md 4.8): the clock is moved
+    /// there if the host cannot answer (see [`HostWaits`]).
+    async fn host_wait(&mut self, deadline: i64, what: &str) -> Result<(), LinkError> {
+        let next_id = &mut self.next_id;
+        let fresh = || {
+            let id = *next_id;
+            *next_id = next_id.wrapping_add(1).max(1);
+            id
+        };
+        match self.host_waits.on_announce(deadline, fresh) {
+            Ok(OnAnnounce::Wait) => Ok(()),
+            Ok(OnAnnounce::Send(wire, text)) => {
+                self.transcript.record(
+                    Source::FromTerminal,
+                    format!("event: AwaitingHost {{ deadline_unix_s: {deadline} }}"),
+                );
+                if !self
+                    .host_waits
+                    .request_swallowed(self.settings.response_timeout)
+                    .await
+                {
+                    self.transcript.record(
+                        Source::Step,
+                        "the proxy holds no request from the terminal: moving its clock anyway",
+                    );
+                }
+                self.transcript.record(Source::ToTerminal, text.clone());
+                self.send(&wire, &text).await
+            }
+            Ok(OnAnnounce::Repeat(wire, text)) => {
+                self.transcript.record(Source::ToTerminal, text.clone());
+                self.send(&wire, &text).await
+            }
+            Err(cause) => Err(LinkError::BadResponse {
+                device: self.device.clone(),
+                request: what.into(),
+                cause,
+            }),
+        }
+    }
+
     async fn send(&mut self, wire: &[u8], what: &str) -> Result<(), LinkError> {
         let write = async {
             self.io.write_all(wire).await?;
@@ -456,7 +523,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             while self.rx_pos < self.rx.len() {
                 let (used, decoded) = self.decoder.feed(&self.rx[self.rx_pos..]);
                 self.rx_pos += used;
-                if decoded.is_some() && self.counts_frames {
+                let counted = match &decoded {
+                    Some(Decoded::Frame(f)) => {
+                        !crate::host_wait::is_announcement(f.kind, f.payload)
+                    }
+                    Some(Decoded::Error(_)) => true,
+                    None => false,
+                };
+                if counted && self.counts_frames {
                     self.transcript.frame_from_terminal();
                 }
                 let incoming = match decoded {
@@ -506,7 +580,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 }
                             }
                             self.last_event_seq = Some(*seq);
-                            self.transcript.record(Source::FromTerminal, text.clone());
+                            // A host wait is recorded only when the link acts on it: its event
+                            // races the host's records of the same exchange, so an unconditional
+                            // line would make the transcript differ from run to run.
+                            if !text.contains(": AwaitingHost {") {
+                                self.transcript.record(Source::FromTerminal, text.clone());
+                            }
                         } else if matches!(incoming, Incoming::Nak) {
                             self.record_bad(&text);
                         } else if !matches!(incoming, Incoming::Response(..)) {

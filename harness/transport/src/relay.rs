@@ -303,7 +303,10 @@ impl<S> Relay<S> {
     /// Judges one unit and queues what goes on the line.
     fn judge(&mut self, dir: Direction, unit: &[u8]) {
         let has_body = unit.iter().any(|&b| b != 0);
-        if dir == Direction::FromTerminal && has_body {
+        if dir == Direction::FromTerminal
+            && has_body
+            && !crate::host_wait::unit_is_announcement(unit)
+        {
             // The terminal sent this frame whatever the line does to it: its log lines written
             // before it take their place now.
             self.transcript.frame_from_terminal();

@@ -512,6 +512,9 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Request::PowerCut => Step::Reply(Response::PoweringOff),
             Request::Reconcile => self.reconcile(),
             Request::CardVerdict(verdict) => self.card_verdict(verdict),
+            Request::AdvanceClockInWait { secs } => self.advance_in_wait(secs),
+            // Announcing is the platform's (it owns the serial line): the core tells the time.
+            Request::AnnounceHostWaits { .. } => Step::Reply(Response::Clock { unix_s: self.now }),
         }
     }
 

@@ -27,22 +27,48 @@ impl<F: Flash> Terminal<'_, F> {
     ///   forwards.
     ///
     /// As in quinn-proto, the platform sleeps until then or until the next input, whichever
-    /// comes first. The reference emulator does not sleep on it yet: it bounds the host's answer
-    /// with its own wall-clock timeout (`--host-timeout-ms`) and forwards when the harness moves
-    /// the clock.
+    /// comes first. The reference emulator announces the host's deadline to the harness
+    /// (`Event::AwaitingHost`) and waits for the host's answer or for the harness to move the
+    /// clock there (`Request::AdvanceClockInWait`, PROTOCOL.md 4.8), so a host that never
+    /// answers costs no real time; the queue is forwarded when the harness moves the clock.
     pub fn poll_timeout(&self) -> Option<i64> {
-        let exchange = matches!(
+        if self.exchanging() {
+            Some(self.host_deadline)
+        } else {
+            (self.journal.pending_len() > 0).then_some(self.next_forward_at)
+        }
+    }
+
+    /// Whether a host exchange is under way (the last [`Step`] was [`Step::Host`]).
+    fn exchanging(&self) -> bool {
+        matches!(
             self.state,
             State::AwaitingHost(_)
                 | State::FetchingBlockList { .. }
                 | State::Forwarding { .. }
                 | State::Reconciling { .. }
-        );
-        if exchange {
-            Some(self.host_deadline)
-        } else {
-            (self.journal.pending_len() > 0).then_some(self.next_forward_at)
+        )
+    }
+
+    /// Whether the host's answer to the exchange under way is overdue on the controlled clock:
+    /// the platform then stops waiting and passes `Err(HostUnreachable::NoAnswer)` to
+    /// [`Terminal::host_result`].
+    pub fn host_answer_overdue(&self) -> bool {
+        self.exchanging() && self.now >= self.host_deadline
+    }
+
+    /// AdvanceClockInWait: the clock moves while the host's answer is awaited. Nothing else
+    /// runs (the exchange under way is the only timer: see [`Terminal::poll_timeout`]); the
+    /// platform asks [`Terminal::host_answer_overdue`] next.
+    pub(super) fn advance_in_wait(&mut self, secs: u32) -> Step<'_> {
+        if !self.exchanging() {
+            return self.wrong_state();
         }
+        match self.now.checked_add(i64::from(secs)) {
+            Some(t) if crate::journal::TIME_RANGE.contains(&t) => self.now = t,
+            _ => return clock_out_of_range(),
+        }
+        Step::Reply(Response::Clock { unix_s: self.now })
     }
 
     /// Enters a state that waits for the host: its answer is due [`HOST_ANSWER_S`] from now.
@@ -238,5 +264,56 @@ mod tests {
         // The round fails: the next attempt is one retry interval later.
         t.host_result(Err(HostUnreachable::NotSent));
         assert_eq!(t.poll_timeout(), Some(t0 + 60 + retry));
+    }
+
+    /// The host's deadline runs on the controlled clock: the clock moved during the wait ends
+    /// it, and nothing but the exchange waits on it.
+    #[test]
+    fn the_clock_moved_during_a_host_wait_ends_the_wait_at_its_deadline() {
+        let mut mem = vec![0xFFu8; 16 * 4096];
+        let mut t = boot(&mut mem);
+        let t0 = 1_800_000_000;
+        let wait = |t: &mut T<'_>, secs: u32| match t.handle(&Request::AdvanceClockInWait { secs })
+        {
+            Step::Reply(r) => std::format!("{r:?}"),
+            Step::Host(_) | Step::Halt => std::string::String::from("not a reply"),
+        };
+        assert_eq!(
+            wait(&mut t, 1),
+            "Rejected(WrongState { awaiting: Nothing })",
+            "no host exchange: nothing to move the clock for"
+        );
+        assert_eq!(t.now(), t0);
+        assert!(
+            start(
+                &mut t,
+                dkk(100_00),
+                card(DANKORT, Network::Dankort, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        assert!(!t.host_answer_overdue());
+        assert_eq!(
+            wait(&mut t, HOST_ANSWER_S - 1),
+            std::format!("Clock {{ unix_s: {} }}", t0 + i64::from(HOST_ANSWER_S) - 1)
+        );
+        assert!(!t.host_answer_overdue(), "one second before the deadline");
+        assert_eq!(
+            wait(&mut t, 1),
+            std::format!("Clock {{ unix_s: {} }}", t0 + i64::from(HOST_ANSWER_S))
+        );
+        assert!(t.host_answer_overdue(), "at the deadline");
+        assert_eq!(
+            wait(&mut t, u32::MAX),
+            std::format!(
+                "Rejected(ClockOutOfRange {{ min: {}, max: {} }})",
+                crate::journal::TIME_RANGE.start(),
+                crate::journal::TIME_RANGE.end()
+            ),
+            "the clock stays in range"
+        );
+        no_host(&mut t, HostUnreachable::NoAnswer);
+        assert!(!t.host_answer_overdue(), "the exchange ended");
     }
 }

@@ -9,6 +9,12 @@ impl Model {
         self.now = unix_s;
     }
 
+    /// The clock moved while the terminal waited for a host that could not answer (PROTOCOL.md
+    /// 4.8): time passed, and nothing else happened (no forwarding: the wait is the only timer).
+    pub fn pass_time(&mut self, secs: u32) {
+        self.now += i64::from(secs);
+    }
+
     /// The clock advanced. A terminal with the network up must forward once its retry interval
     /// has passed since the last attempt.
     pub fn advance_clock(&mut self, secs: u32) {

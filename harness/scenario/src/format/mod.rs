@@ -75,7 +75,9 @@
 //! error containing TEXT, within the link's bound; it must be the last step, and the harness then
 //! clears the line, greets the terminal again and makes its end-of-run checks.
 //! `[terminal] response_timeout = "1s"` sets how long the link waits for each answer (default
-//! 4 s; more than `host_timeout`, which the terminal may spend waiting for its host).
+//! 4 s; more than `host_timeout`, the real time a terminal may spend waiting for its host when
+//! nothing moves its clock: the harness moves the clock of a terminal that announces its host
+//! waits while the link swallows requests, PROTOCOL.md 4.8).
 //!
 //! Every error names `file:line:column`.
 
