@@ -4,6 +4,7 @@
 
 mod bench_cmd;
 mod card_faults_cmd;
+mod evidence_cmd;
 mod powerloss_cmd;
 mod rules_cmd;
 mod run_cmd;
@@ -42,6 +43,20 @@ enum Command {
     /// Cut a scenario at every flash write (clean and torn) in process and check the oracle
     /// after each; the last line is JSON `{"cut_points": N, "points_per_s": N, "failures": N}`.
     Powerloss(powerloss_cmd::PowerlossArgs),
+    /// Make a key pair for signing evidence: PREFIX.key (secret) and PREFIX.pub (minisign).
+    Keygen {
+        /// Path prefix of the two files.
+        prefix: PathBuf,
+    },
+    /// Verify an evidence bundle: every file against MANIFEST.sha256, no file missing or extra,
+    /// the in-toto statement, and the signature (against --pubkey if given).
+    Verify {
+        /// The bundle's directory.
+        dir: PathBuf,
+        /// The public key it must be signed with (minisign .pub file).
+        #[arg(long)]
+        pubkey: Option<PathBuf>,
+    },
     /// Serve the reference terminal firmware on a serial device (spawned by `run` and `bench`).
     #[command(hide = true)]
     Emulate(fut_emulator::EmulatorArgs),
@@ -52,6 +67,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Emulate(args) => std::process::exit(fut_emulator::run(&args)),
         Command::Check { files } => std::process::exit(run_cmd::check(files)),
+        Command::Keygen { prefix } => std::process::exit(evidence_cmd::keygen(&prefix)),
+        Command::Verify { dir, pubkey } => {
+            std::process::exit(evidence_cmd::verify(&dir, pubkey.as_deref()))
+        }
         Command::Rules(args) => std::process::exit(rules_cmd::rules(args)),
         Command::Run(args) => {
             let rt = tokio::runtime::Runtime::new()?;

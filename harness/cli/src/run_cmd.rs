@@ -37,6 +37,13 @@ pub struct RunArgs {
     /// Write each scenario's transcript and artifacts under this directory.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where the run's evidence bundle goes (a new directory; default: a new one under
+    /// target/payhil/runs/, with target/payhil/latest pointing at it).
+    #[arg(long)]
+    evidence: Option<PathBuf>,
+    /// Sign the evidence with this minisign secret key (`payhil keygen` makes one).
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
     /// Do not compare receipts and settlement files with the reviewed snapshots.
     #[arg(long)]
     no_snapshots: bool,
@@ -230,6 +237,35 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         proxy_listen: args.proxy_listen,
     };
     let files = discover(&args.paths)?;
+    // The evidence bundle is started before the first scenario: an unwritable place or a
+    // bad key is an error now, not after a long run.
+    let (evidence_dir, default_evidence) = match &args.evidence {
+        Some(d) => (d.clone(), false),
+        None => (crate::evidence_cmd::default_dir(seed), true),
+    };
+    let sign_key = match &args.sign_key {
+        Some(k) => Some(payhil_evidence::signing::load_secret(k)?),
+        None => None,
+    };
+    let mut bundle = payhil_evidence::BundleWriter::create(
+        &evidence_dir,
+        payhil_evidence::RunStart {
+            seed,
+            target: match &args.port {
+                Some(p) => format!("physical:{}", p.display()),
+                None => "emulated".into(),
+            },
+            command: std::env::args().collect(),
+        },
+        sign_key,
+    )
+    .with_context(|| format!("starting the evidence bundle {}", evidence_dir.display()))?;
+    let roots = if args.paths.is_empty() {
+        vec![default_scenario_dir()]
+    } else {
+        args.paths.clone()
+    };
+    let mut ids = crate::evidence_cmd::ScenarioIds::new(roots);
     if files.is_empty() {
         anyhow::bail!("no scenario files found");
     }
@@ -248,6 +284,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             Err(e) => {
                 failed += 1;
                 println!("FAIL  {}\n      {e}", file.display());
+                bundle.add(payhil_evidence::ScenarioOutcome {
+                    id: ids.id(file),
+                    file,
+                    report: None,
+                    refused: Some(e.to_string()),
+                    snapshot_problems: Vec::new(),
+                });
                 record.scenarios.push(LastResult {
                     file: file.display().to_string(),
                     result: "fail".into(),
@@ -266,6 +309,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                 // removed. The record of the last complete run is left as it was.
                 println!("INTERRUPTED  {} by {name}", scn.stem);
                 println!(
+                    "payhil run: evidence left incomplete in {} (verify rejects it)",
+                    bundle.work_dir().display()
+                );
+                println!(
                     "payhil run: interrupted by {name}: {passed} passed, {failed} failed, {} not run",
                     files.len() - done
                 );
@@ -283,9 +330,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             problems.push(format!("{at}: {}", f.message));
         }
         problems.extend(report.invariant_findings.iter().cloned());
-        if compare_snapshots && report.failure.is_none() {
-            problems.extend(snapshot_problems(file, &report));
-        }
+        let snapshots = if compare_snapshots && report.failure.is_none() {
+            snapshot_problems(file, &report)
+        } else {
+            Vec::new()
+        };
+        problems.extend(snapshots.iter().cloned());
+        bundle.add(payhil_evidence::ScenarioOutcome {
+            id: ids.id(file),
+            file,
+            report: Some(&report),
+            refused: None,
+            snapshot_problems: snapshots,
+        });
         if let Some(dir) = &args.out {
             write_outputs(dir, &report)
                 .with_context(|| format!("writing results under {}", dir.display()))?;
@@ -332,6 +389,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             path.display()
         );
     }
+    let evidence_ok = crate::evidence_cmd::finish(bundle, default_evidence);
     println!("{passed} passed, {failed} failed");
     // A signal that came while the last scenario was being reported found no scenario to
     // stop; the run is complete, but whoever sent it asked for it to end, so the exit status
@@ -340,7 +398,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         println!("payhil run: {name} received after the last scenario");
         return Ok(status);
     }
-    Ok(i32::from(failed > 0))
+    Ok(i32::from(failed > 0 || !evidence_ok))
 }
 
 fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {

@@ -114,6 +114,8 @@ pub struct ScenarioReport {
     /// The transcript without wall-clock times and machine-local details: the same seed must
     /// give the same text on every run, under any load. Redacted like the artifacts.
     pub replayable_transcript: String,
+    /// The transcript's entries, redacted like the artifacts (for the evidence bundle).
+    pub transcript_entries: Vec<payhil_transport::transcript::Entry>,
     /// The terminal's identity.
     pub device: Option<DeviceIdentity>,
     /// Wall time.
@@ -183,6 +185,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         artifacts: Vec::new(),
         transcript: String::new(),
         replayable_transcript: String::new(),
+        transcript_entries: Vec::new(),
         device: None,
         elapsed: Duration::ZERO,
     };
@@ -385,6 +388,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     report.artifacts = evidence.artifacts;
     report.transcript = evidence.transcript;
     report.replayable_transcript = evidence.replayable;
+    report.transcript_entries = evidence.entries;
     report.elapsed = started.elapsed();
     report
 }

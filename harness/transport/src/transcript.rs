@@ -36,7 +36,8 @@ pub enum Source {
 }
 
 impl Source {
-    fn tag(self) -> &'static str {
+    /// The short tag the rendered transcript shows for this source.
+    pub fn tag(self) -> &'static str {
         match self {
             Source::Step => "step",
             Source::ToTerminal => "tx",

@@ -88,6 +88,8 @@ pub(crate) struct Evidence {
     pub(crate) transcript: String,
     /// The replayable transcript, redacted.
     pub(crate) replayable: String,
+    /// The transcript's entries, redacted.
+    pub(crate) entries: Vec<Entry>,
 }
 
 /// How a leak reads in a finding: `{kind} {masked}` for card numbers, "a PIN/CVC appears" for
@@ -226,6 +228,7 @@ pub(crate) fn check(artifacts: Vec<Artifact>, entries: Vec<Entry>, secrets: &Sec
         artifacts: kept,
         transcript: transcript::render(&clean),
         replayable: transcript::render_replayable(&clean),
+        entries: clean,
     }
 }
 
