@@ -109,7 +109,7 @@ impl BundleWriter {
             final_dir: dir.to_path_buf(),
             work,
             report: Report {
-                schema: SCHEMA.into(),
+                schema: SCHEMA_URL.into(),
                 schema_version: SCHEMA_VERSION,
                 harness: Harness {
                     name: "payhil".into(),

@@ -3,6 +3,7 @@
 //!
 //! * [`bundle`]: writes the bundle (atomically: `<dir>.incomplete` until renamed).
 //! * [`report`]: `report.json`, versioned (`report.schema.json` beside this crate documents it).
+//! * [`schema`]: the report's JSON Schema and a check against it.
 //! * [`formats`]: `junit.xml` (quick-junit) and `ctrf.json`.
 //! * [`html`]: `index.html`, self-contained.
 //! * [`manifest`]: `MANIFEST.sha256` (`sha256sum -c` reads it).
@@ -15,6 +16,7 @@ pub mod formats;
 pub mod html;
 pub mod manifest;
 pub mod report;
+pub mod schema;
 pub mod signing;
 pub mod verify;
 

@@ -4,14 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 /// The report's schema identifier.
-pub const SCHEMA: &str = "https://payhil.dev/schemas/evidence-report/v1";
+pub const SCHEMA_URL: &str = "https://payhil.dev/schemas/evidence-report/v1";
 /// The report's schema version: bumped on any change a reader must know of.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// [`SCHEMA`].
+    /// [`SCHEMA_URL`].
     pub schema: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,

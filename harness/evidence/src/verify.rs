@@ -96,6 +96,18 @@ pub fn verify(dir: &Path, pubkey: Option<&PublicKey>) -> Result<Verified, Vec<St
             problems.push(format!("extra: {f} (not in {MANIFEST})"));
         }
     }
+    // The report is what the schema documents (a reader relies on it).
+    match std::fs::read(dir.join("report.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    {
+        Some(v) => problems.extend(
+            crate::schema::check(&v)
+                .into_iter()
+                .map(|p| format!("report.json does not follow its schema: {p}")),
+        ),
+        None => problems.push("report.json missing or not JSON".into()),
+    }
     // The statement binds the manifest; the signature binds the statement.
     let statement = std::fs::read(dir.join(STATEMENT));
     match &statement {
