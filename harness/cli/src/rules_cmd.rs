@@ -14,7 +14,8 @@ pub struct RulesArgs {
     json: bool,
     /// Scenario files or directories (default: scenarios/).
     paths: Vec<PathBuf>,
-    /// Results of the last run (written by `payhil run`).
+    /// Results to show: an evidence bundle (its `report.json`) or a `last-run.json` (default:
+    /// the latest bundle, `target/payhil/latest`, else `target/payhil/last-run.json`).
     #[arg(long)]
     results: Option<PathBuf>,
 }
@@ -42,17 +43,7 @@ pub fn rules(args: RulesArgs) -> i32 {
             return 2;
         }
     };
-    let results_path = args.results.clone().unwrap_or_else(last_run_path);
-    let last: BTreeMap<String, String> = std::fs::read_to_string(&results_path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<crate::run_cmd::LastRun>(&t).ok())
-        .map(|r| {
-            r.scenarios
-                .into_iter()
-                .map(|s| (s.file, s.result))
-                .collect()
-        })
-        .unwrap_or_default();
+    let (results_path, last) = last_results(args.results.as_deref());
     let mut by_rule: BTreeMap<String, Vec<ScenarioRef>> = BTreeMap::new();
     let mut bad = 0;
     for f in &files {
@@ -60,7 +51,10 @@ pub fn rules(args: RulesArgs) -> i32 {
             Ok(s) => {
                 let file = f.display().to_string();
                 for r in s.rules {
-                    let last_result = last.get(&file).cloned().unwrap_or_else(|| "not run".into());
+                    let last_result = last
+                        .get(&key(f))
+                        .cloned()
+                        .unwrap_or_else(|| "not run".into());
                     by_rule.entry(r).or_default().push(ScenarioRef {
                         file: file.clone(),
                         last_result,
@@ -114,4 +108,43 @@ pub fn rules(args: RulesArgs) -> i32 {
         );
     }
     if bad > 0 { 2 } else { i32::from(uncovered > 0) }
+}
+
+/// A scenario file's key for matching results: its canonical path when it exists.
+fn key(file: &std::path::Path) -> String {
+    std::fs::canonicalize(file)
+        .unwrap_or_else(|_| file.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The last results by scenario file: from an evidence bundle's `report.json`, or from the
+/// older `last-run.json`.
+fn last_results(given: Option<&std::path::Path>) -> (PathBuf, BTreeMap<String, String>) {
+    let latest = last_run_path().with_file_name("latest");
+    let path = match given {
+        Some(p) if p.is_dir() => p.join("report.json"),
+        Some(p) => p.to_path_buf(),
+        None if latest.join("report.json").is_file() => latest.join("report.json"),
+        None => last_run_path(),
+    };
+    let Some(v) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return (path, BTreeMap::new());
+    };
+    // A bundle's report names its scenarios with `file` and `verdict`; last-run.json with
+    // `file` and `result`.
+    let results = v["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let file = s["file"].as_str()?;
+            let result = s["verdict"].as_str().or_else(|| s["result"].as_str())?;
+            Some((key(std::path::Path::new(file)), result.to_string()))
+        })
+        .collect();
+    (path, results)
 }
