@@ -38,7 +38,9 @@ fn headless(browser: &Path, profile: &Path) -> Command {
 #[test]
 fn the_evidence_page_opens_in_chromium_without_errors_and_traces_every_rule() {
     let Some(browser) = chromium() else {
-        println!("SKIPPED: chromium is not installed here, so the evidence page was not opened in a browser");
+        println!(
+            "SKIPPED: chromium is not installed here, so the evidence page was not opened in a browser"
+        );
         return;
     };
     let work = tempfile::tempdir().unwrap();
@@ -58,7 +60,11 @@ fn the_evidence_page_opens_in_chromium_without_errors_and_traces_every_rule() {
         .arg(&page)
         .output()
         .unwrap();
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let log = String::from_utf8_lossy(&dom.stderr);
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
     assert!(console.is_empty(), "console messages: {console:#?}");

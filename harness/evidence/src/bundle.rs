@@ -220,11 +220,7 @@ impl BundleWriter {
                 .collect();
             if let Some(f) = &r.failure {
                 ev.failures.push(FailureEvidence {
-                    source: if f.step > 0 {
-                        FailureSource::Step
-                    } else {
-                        FailureSource::Run
-                    },
+                    source: step_source(f.step, &f.message),
                     step: f.step,
                     line: f.line,
                     message: f.message.clone(),
@@ -395,6 +391,28 @@ impl BundleWriter {
     }
 }
 
+/// Which of the verdict's sources a step failure came from. The runner's checks say it in
+/// their messages ("differs from the scenario", "scenario expects"; "reference model", "model
+/// expects", "model allows", "the model's"); a message naming neither is the step's own.
+fn step_source(step: usize, message: &str) -> FailureSource {
+    let model = [
+        "reference model",
+        "model expects",
+        "model allows",
+        "the model's",
+    ];
+    let scenario = ["differs from the scenario", "scenario expects"];
+    if step == 0 {
+        FailureSource::Run
+    } else if scenario.iter().any(|m| message.contains(m)) {
+        FailureSource::Expectation
+    } else if model.iter().any(|m| message.contains(m)) {
+        FailureSource::Model
+    } else {
+        FailureSource::Step
+    }
+}
+
 /// `(pending, pending_minor)` from a `Queue(QueueStatus { ... })` response line.
 fn queue_point(text: &str) -> Option<(u64, u64)> {
     let body = text.strip_prefix("Queue(QueueStatus {")?;
@@ -430,5 +448,38 @@ mod tests {
             Some((3, 12500))
         );
         assert_eq!(super::queue_point("Clock { unix_s: 5 }"), None);
+    }
+
+    #[test]
+    fn a_step_failure_is_put_down_to_the_scenario_or_the_model_as_its_message_says() {
+        use super::{FailureSource as F, step_source};
+        let both = "terminal: approved_offline/approved; model: declined/offline_amount_limit; scenario: declined";
+        assert_eq!(
+            step_source(3, &format!("outcome differs from the scenario: {both}")),
+            F::Expectation
+        );
+        assert_eq!(
+            step_source(
+                3,
+                &format!("outcome differs from the reference model: {both}")
+            ),
+            F::Model
+        );
+        assert_eq!(
+            step_source(
+                4,
+                "offline queue: terminal reports 1 pending; scenario expects 2 (model allows 1..=1)"
+            ),
+            F::Expectation
+        );
+        assert_eq!(
+            step_source(4, "BAX-10: terminal reports 2 overdue; model expects 0..=1"),
+            F::Model
+        );
+        assert_eq!(
+            step_source(5, "no response to Ping (#3) after 3 attempts"),
+            F::Step
+        );
+        assert_eq!(step_source(0, "terminal did not boot"), F::Run);
     }
 }

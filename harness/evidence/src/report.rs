@@ -109,8 +109,11 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureSource {
-    /// A step: the scenario's expectation or the model's prediction at that step (the
-    /// message says which and shows both sides).
+    /// A step: the terminal did not do what the scenario file expects.
+    Expectation,
+    /// A step: the terminal did what the reference model does not allow.
+    Model,
+    /// A step failed otherwise (the link, a protocol answer, a rule check of a receipt).
     Step,
     /// An end-of-run invariant (exactly-once, reconciliation with the host's books, card data).
     Invariant,
