@@ -145,6 +145,12 @@ fn redacted(text: &str, secrets: &Secrets) -> String {
     }
 }
 
+/// Whether `text` holds card data: a leak the scan finds, or a known card number anywhere
+/// (glued to other digits, as [`redacted`] masks it).
+pub(crate) fn holds_card_data(text: &str, secrets: &Secrets) -> bool {
+    secrets.pans.iter().any(|p| text.contains(p.as_str())) || !leaks(text, secrets).is_empty()
+}
+
 /// `text` redacted for keeping (failure messages, step summaries): card numbers, PINs and CVCs.
 pub(crate) fn redact(text: &str, secrets: &Secrets) -> String {
     redacted(text, secrets)
