@@ -33,6 +33,10 @@ pub struct SerialSide {
     pub event_seq: u16,
     /// The harness asked for host waits to be announced (`AnnounceHostWaits`; off at start).
     pub announce: bool,
+    /// The last `AdvanceClockInWait` taken during a wait and its response: a repeat is
+    /// answered from here, during the wait or after it (the harness cannot tell otherwise
+    /// whether the clock moved).
+    pub answered: Option<(u16, Vec<u8>)>,
 }
 
 impl SerialSide {
@@ -74,6 +78,9 @@ pub struct Waiting {
     pub real_bound: Duration,
 }
 
+/// The least real time an announced wait lasts when nothing moves the clock.
+const ANNOUNCED_WAIT_BOUND: Duration = Duration::from_secs(30);
+
 /// Waits for the answer to the request [`HostLink::send`] just sent: the host's answer, or the
 /// harness moving the controlled clock past the terminal's deadline. Serial requests other
 /// than `AdvanceClockInWait` and repeats of the waiting request are answered
@@ -97,16 +104,17 @@ pub fn wait_for_host<F: Flash>(
     let announce = Event::AwaitingHost { deadline_unix_s };
     serial.event(&announce);
     let started = Instant::now();
-    // The last AdvanceClockInWait and its response: a repeat is answered from here.
-    let mut answered: Option<(u16, Vec<u8>)> = None;
+    // An announced wait is the harness's to end (it moves the clock); the real-time bound is a
+    // safety net for a harness that never does, long enough not to race it under any load.
+    let bound = waiting.real_bound.max(ANNOUNCED_WAIT_BOUND);
     loop {
-        if serve_backlog(serial, terminal, waiting, &announce, &mut answered) {
+        if serve_backlog(serial, terminal, waiting, &announce) {
             host.abandon();
             return Err(no_answer(
                 "no answer by the deadline on the controlled clock",
             ));
         }
-        let Some(left) = waiting.real_bound.checked_sub(started.elapsed()) else {
+        let Some(left) = bound.checked_sub(started.elapsed()) else {
             host.abandon();
             return Err(no_answer(
                 "no answer within the real-time bound (the clock was not moved)",
@@ -145,7 +153,6 @@ fn serve_backlog<F: Flash>(
     terminal: &mut Terminal<'_, F>,
     waiting: &Waiting,
     announce: &Event<'_>,
-    answered: &mut Option<(u16, Vec<u8>)>,
 ) -> bool {
     let mut out = [0u8; MAX_ENCODED];
     while !serial.backlog.is_empty() {
@@ -165,7 +172,7 @@ fn serve_backlog<F: Flash>(
                 serial.event(announce);
                 None
             }
-            Some(Decoded::Frame(f)) => match answered {
+            Some(Decoded::Frame(f)) => match &serial.answered {
                 Some((id, bytes)) if *id == f.seq => Some(bytes.clone()),
                 _ => {
                     let seq = f.seq;
@@ -187,7 +194,7 @@ fn serve_backlog<F: Flash>(
                         .ok()
                         .map(<[u8]>::to_vec);
                     if let Some(b) = &bytes {
-                        *answered = Some((seq, b.clone()));
+                        serial.answered = Some((seq, b.clone()));
                     }
                     bytes
                 }

@@ -170,6 +170,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
         backlog: Vec::new(),
         event_seq: 0,
         announce: false,
+        answered: None,
     };
     let real_bound = Duration::from_millis(args.host_timeout_ms);
     let mut rx = [0u8; 512];
@@ -229,8 +230,8 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             if let Some(c) = control.as_mut() {
                 c.poll(&rail);
             }
-            let bytes = match &last {
-                Some((id, bytes)) if *id == seq => {
+            let bytes = match (&last, &serial.answered) {
+                (Some((id, bytes)), _) | (_, Some((id, bytes))) if *id == seq => {
                     diag!("fut-emulator: repeated request id {id}, replaying the response");
                     bytes.clone()
                 }

@@ -192,6 +192,12 @@ impl HostWaits {
                 self.moved = self.moved.saturating_add(p.secs);
                 Ok(format!("{resp:?} (#{seq})"))
             }
+            // The terminal had ended the wait before the request reached it (its own real-time
+            // bound): its clock did not move. Correct, but it depended on timing: said so.
+            Response::Rejected(payhil_protocol::RequestError::WrongState { .. }) => Ok(format!(
+                "{resp:?} (#{seq}): the terminal had ended its host wait in real time; its \
+                 clock did not move"
+            )),
             other => Err(format!(
                 "AdvanceClockInWait {{ secs: {} }} (#{seq}): expected Clock({}), the terminal \
                  answered {other:?}",
@@ -201,20 +207,17 @@ impl HostWaits {
         })
     }
 
-    /// The waiting request was answered while our `AdvanceClockInWait` was unanswered (its
-    /// answer lost on the line): the host could not answer, so the wait ended by the clock,
-    /// and the clock moved. Returns what to record.
-    pub(crate) fn on_request_done(&mut self) -> Option<String> {
-        let p = self.pending.take()?;
-        if let Some(c) = self.clock.as_mut() {
-            *c = c.saturating_add(i64::from(p.secs));
-        }
-        self.moved = self.moved.saturating_add(p.secs);
-        Some(format!(
-            "the answer to AdvanceClockInWait (#{}) was lost; the terminal ended its wait, so \
-             its clock moved {} s",
-            p.id, p.secs
-        ))
+    /// The `AdvanceClockInWait` still unanswered, to send again: its bytes and a description.
+    pub(crate) fn pending_wire(&self) -> Option<(Vec<u8>, String)> {
+        self.pending.as_ref().map(|p| {
+            (
+                p.wire.clone(),
+                format!(
+                    "AdvanceClockInWait {{ secs: {} }} (#{}) [retry]",
+                    p.secs, p.id
+                ),
+            )
+        })
     }
 }
 
@@ -303,13 +306,21 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_answer_still_moves_the_harness_s_clock() {
+    fn a_wait_the_terminal_ended_by_itself_does_not_move_the_harness_s_clock() {
         let mut w = HostWaits::default();
         w.set_advance(true);
         w.set_clock(50);
         announce(&mut w, 52).unwrap();
-        assert!(w.on_request_done().is_some());
-        assert_eq!(w.take_moved(), 2);
-        assert!(w.on_request_done().is_none());
+        assert!(w.pending_wire().is_some());
+        let late = Response::Rejected(payhil_protocol::RequestError::WrongState {
+            awaiting: payhil_protocol::Awaiting::Nothing,
+        });
+        assert!(w.on_response(7, &late).unwrap().is_ok());
+        assert_eq!(w.take_moved(), 0);
+        assert!(w.pending_wire().is_none());
+        assert!(
+            announce(&mut w, 52).unwrap().unwrap().contains("secs: 2"),
+            "measured from the unmoved clock"
+        );
     }
 }

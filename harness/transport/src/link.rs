@@ -23,8 +23,10 @@
 
 #[path = "link_error.rs"]
 mod error;
+#[path = "link_host_wait.rs"]
+mod host_wait_io;
 
-use crate::host_wait::{HostWaits, OnAnnounce};
+use crate::host_wait::HostWaits;
 use crate::transcript::{Source, Transcript};
 pub use error::LinkError;
 use payhil_protocol::frame::{self, Decoded, FrameDecoder, FrameKind, MAX_ENCODED};
@@ -92,7 +94,7 @@ pub struct LinkStats {
 /// Of a streak of bad frames and NAKs, this many are recorded one by one; the rest by a count.
 const STREAK_SHOWN: u32 = 8;
 
-enum Incoming {
+pub(super) enum Incoming {
     Response(u16, Vec<u8>),
     Event(u16, Vec<u8>),
     Nak,
@@ -254,7 +256,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         &self.transcript
     }
 
-    fn last(&self) -> String {
+    pub(super) fn last(&self) -> String {
         match &self.last_rx {
             Some((at, what)) => format!("{what} ({:?} ago)", at.elapsed()),
             None => "nothing".into(),
@@ -347,9 +349,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     Incoming::Response(seq, payload) if seq == id => {
                         match payhil_protocol::from_payload::<Response>(&payload) {
                             Ok(resp) => {
-                                if let Some(note) = self.host_waits.on_request_done() {
-                                    self.transcript.record(Source::Step, note);
-                                }
+                                // Our AdvanceClockInWait is answered before this returns, so
+                                // the harness knows whether the terminal's clock moved.
+                                self.settle_host_wait(&what).await?;
                                 self.transcript
                                     .record(Source::FromTerminal, format!("{resp:?} (#{id})"));
                                 self.in_session = true;
@@ -452,48 +454,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
         }
     }
 
-    /// The terminal waits for its host until `deadline` (PROTOCOL.md 4.8): the clock is moved
-    /// there if the host cannot answer (see [`HostWaits`]).
-    async fn host_wait(&mut self, deadline: i64, what: &str) -> Result<(), LinkError> {
-        let next_id = &mut self.next_id;
-        let fresh = || {
-            let id = *next_id;
-            *next_id = next_id.wrapping_add(1).max(1);
-            id
-        };
-        match self.host_waits.on_announce(deadline, fresh) {
-            Ok(OnAnnounce::Wait) => Ok(()),
-            Ok(OnAnnounce::Send(wire, text)) => {
-                self.transcript.record(
-                    Source::FromTerminal,
-                    format!("event: AwaitingHost {{ deadline_unix_s: {deadline} }}"),
-                );
-                if !self
-                    .host_waits
-                    .request_swallowed(self.settings.response_timeout)
-                    .await
-                {
-                    self.transcript.record(
-                        Source::Step,
-                        "the proxy holds no request from the terminal: moving its clock anyway",
-                    );
-                }
-                self.transcript.record(Source::ToTerminal, text.clone());
-                self.send(&wire, &text).await
-            }
-            Ok(OnAnnounce::Repeat(wire, text)) => {
-                self.transcript.record(Source::ToTerminal, text.clone());
-                self.send(&wire, &text).await
-            }
-            Err(cause) => Err(LinkError::BadResponse {
-                device: self.device.clone(),
-                request: what.into(),
-                cause,
-            }),
-        }
-    }
-
-    async fn send(&mut self, wire: &[u8], what: &str) -> Result<(), LinkError> {
+    pub(super) async fn send(&mut self, wire: &[u8], what: &str) -> Result<(), LinkError> {
         let write = async {
             self.io.write_all(wire).await?;
             self.io.flush().await
@@ -518,7 +479,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
 
     /// Reads until one frame (or bad run) is complete. Cancellation-safe: bytes already read
     /// stay in `self.rx`.
-    async fn next_incoming(&mut self, what: &str) -> Result<Incoming, LinkError> {
+    pub(super) async fn next_incoming(&mut self, what: &str) -> Result<Incoming, LinkError> {
         loop {
             while self.rx_pos < self.rx.len() {
                 let (used, decoded) = self.decoder.feed(&self.rx[self.rx_pos..]);
