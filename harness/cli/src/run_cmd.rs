@@ -336,16 +336,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             Vec::new()
         };
         problems.extend(snapshots.iter().cloned());
+        let id = ids.id(file);
         bundle.add(payhil_evidence::ScenarioOutcome {
-            id: ids.id(file),
+            id: id.clone(),
             file,
             report: Some(&report),
             refused: None,
             snapshot_problems: snapshots,
         });
         if let Some(dir) = &args.out {
-            write_outputs(dir, &report)
-                .with_context(|| format!("writing results under {}", dir.display()))?;
+            // A place that cannot be written fails this scenario, not the suite: the rest
+            // still runs and the summary is printed.
+            if let Err(e) = write_outputs(&dir.join(&id), &report) {
+                problems.push(format!("writing results under {}: {e:#}", dir.display()));
+            }
         }
         let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
         println!(
@@ -418,13 +422,13 @@ fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
     out
 }
 
-/// Writes a scenario's transcript, artifacts and result under `dir`. The report's texts are
-/// redacted already (the end-of-run check masks what it reports); everything is passed through
+/// Writes a scenario's transcript, artifacts and result in `d` (`--out` joined with the
+/// scenario's path under its root, so equal file names in different folders never collide).
+/// The report's texts are redacted already (the end-of-run check masks what it reports); everything is passed through
 /// the redaction once more on its way out, because the result quotes what the terminal says
 /// about itself, and because nothing the harness writes may carry card data (PCI-01).
-fn write_outputs(dir: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
-    let d = dir.join(&report.stem);
-    std::fs::create_dir_all(&d)?;
+fn write_outputs(d: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(d)?;
     let write = |name: &str, text: &str| std::fs::write(d.join(name), redact(text));
     write("transcript.txt", &report.transcript)?;
     for a in &report.artifacts {
