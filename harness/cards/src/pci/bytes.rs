@@ -393,16 +393,19 @@ fn bcd_field(field: &[u8], n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Every offset at which `needle` occurs in `hay`.
+/// Every offset at which `needle` occurs in `hay`, overlapping occurrences included.
 fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
     if needle.is_empty() || needle.len() > hay.len() {
         return Vec::new();
     }
-    hay.windows(needle.len())
-        .enumerate()
-        .filter(|(_, w)| *w == needle)
-        .map(|(i, _)| i)
-        .collect()
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = hay.get(from..).and_then(|rest| finder.find(rest)) {
+        out.push(from + at);
+        from += at + 1;
+    }
+    out
 }
 
 /// The nibbles of some bytes in both orders, worked out once per scan.
@@ -532,4 +535,17 @@ fn pin_block_format0(pin: &str, pan: &str) -> Option<[u8; 8]> {
         *b = x(&pin_field) ^ x(&pan_field);
     }
     Some(block)
+}
+
+#[cfg(test)]
+mod find_all_tests {
+    /// As the window compare it replaced: every offset, overlapping ones too.
+    #[test]
+    fn every_offset_is_found_overlapping_ones_included() {
+        assert_eq!(super::find_all(b"11111", b"111"), [0, 1, 2]);
+        assert_eq!(super::find_all(b"a1234b1234", b"1234"), [1, 6]);
+        assert_eq!(super::find_all(b"abc", b""), Vec::<usize>::new());
+        assert_eq!(super::find_all(b"ab", b"abc"), Vec::<usize>::new());
+        assert_eq!(super::find_all(b"abc", b"abc"), [0]);
+    }
 }
