@@ -604,6 +604,11 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
     /// The ledger against the host's books and delivery log (PBS-02). The transactions power
     /// cuts interrupted may be in the books once or not at all.
     pub fn check_exactly_once(&mut self, phase: Phase) -> Result<(), End> {
+        // The host deduplicates on the stable id (PBS-02) and takes a repeat flag as "you may
+        // have this one already": a resend must say so, a first send must not.
+        if let Some(f) = self.seen.repeat_findings.first() {
+            return Err(End::Failed(format!("PBS-02 advice repeat flag: {f}")));
+        }
         let booked = booked(&self.seen.books);
         let mut ledger = self.seen.ledger.clone();
         for f in &self.seen.excused {
