@@ -97,6 +97,9 @@ pub struct Seen {
     pub cut_since_start: bool,
     /// Advices whose repeat flag was wrong (reported by the exactly-once check).
     pub repeat_findings: Vec<String>,
+    /// Advices the host answered since the terminal's last boot: what its queue status must
+    /// report as forwarded.
+    pub answered_advices: u32,
 }
 
 impl Seen {
@@ -120,6 +123,7 @@ impl Seen {
             advised: std::collections::BTreeSet::new(),
             cut_since_start: false,
             repeat_findings: Vec::new(),
+            answered_advices: 0,
         }
     }
 
@@ -223,7 +227,12 @@ fn exchange(
         }
     }
     match seen.link {
-        LinkSpec::Up => Ok(seen.books.handle(req)),
+        LinkSpec::Up => {
+            if let payhil_protocol::host_link::HostRequest::Advice(_) = req {
+                seen.answered_advices += 1;
+            }
+            Ok(seen.books.handle(req))
+        }
         LinkSpec::Down => Err(HostUnreachable::NotSent),
         LinkSpec::Blackhole => Err(HostUnreachable::NoAnswer),
     }
