@@ -89,6 +89,17 @@ pub struct Seen {
     /// The scenario step being played (1-based; 0: the first boot; past the last: the end of
     /// the run).
     pub step: usize,
+    /// Sequence numbers of the advices the terminal sent (whether or not the link delivered
+    /// them): a second advice of one must be flagged a repeat (0221/0421), its first not.
+    pub advised: std::collections::BTreeSet<u32>,
+    /// Power was cut since the run began: the terminal may have marked an advice sent and lost
+    /// power before it left, so a first advice flagged a repeat is no finding any more.
+    pub cut_since_start: bool,
+    /// Advices whose repeat flag was wrong (reported by the exactly-once check).
+    pub repeat_findings: Vec<String>,
+    /// Advices the host answered since the terminal's last boot: what its queue status must
+    /// report as forwarded.
+    pub answered_advices: u32,
 }
 
 impl Seen {
@@ -109,6 +120,10 @@ impl Seen {
             txns: std::collections::BTreeMap::new(),
             excused: Vec::new(),
             step: 0,
+            advised: std::collections::BTreeSet::new(),
+            cut_since_start: false,
+            repeat_findings: Vec::new(),
+            answered_advices: 0,
         }
     }
 
@@ -117,6 +132,7 @@ impl Seen {
         if let Some(f) = self.in_flight.take() {
             self.excused.push(f);
         }
+        self.cut_since_start = true;
         self.new_epoch();
     }
 
@@ -195,8 +211,28 @@ fn exchange(
     seen: &mut Seen,
     req: &payhil_protocol::host_link::HostRequest<'_>,
 ) -> Result<payhil_acquirer::Reply, HostUnreachable> {
+    if let payhil_protocol::host_link::HostRequest::Advice(d) = req {
+        let sent_before = !seen.advised.insert(d.txn_seq);
+        if sent_before && !d.repeat {
+            seen.repeat_findings.push(format!(
+                "#{} was advised again without the repeat flag (0221/0421)",
+                d.txn_seq
+            ));
+        } else if !sent_before && d.repeat && !seen.cut_since_start {
+            seen.repeat_findings.push(format!(
+                "#{}'s first advice was flagged a repeat, though it was never sent and no power \
+                 cut could have hidden a send",
+                d.txn_seq
+            ));
+        }
+    }
     match seen.link {
-        LinkSpec::Up => Ok(seen.books.handle(req)),
+        LinkSpec::Up => {
+            if let payhil_protocol::host_link::HostRequest::Advice(_) = req {
+                seen.answered_advices += 1;
+            }
+            Ok(seen.books.handle(req))
+        }
         LinkSpec::Down => Err(HostUnreachable::NotSent),
         LinkSpec::Blackhole => Err(HostUnreachable::NoAnswer),
     }

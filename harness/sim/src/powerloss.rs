@@ -10,7 +10,8 @@
 //!    finding), then the queue is drained on a clean link and the oracle checks the harness's
 //!    ledger against the host's books (nothing approved lost, nothing settled twice; the
 //!    interrupted transaction once or not at all) and the host's declined count (NETS-10).
-//!    Every offline approval meets the limit invariants.
+//!    Every offline approval meets the limit invariants, and every advice the terminal sends
+//!    again is flagged a repeat (0221/0421), a first one not (unless a cut may have hidden it).
 //! 3. With `pairs`, each cut's recovery is itself counted and cut at each of its writes.
 
 use crate::bench::{self, Checkpoint, NoCheckpoints, Seen};

@@ -104,7 +104,10 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
     pub fn boot(&mut self, flash: F) -> Result<(), End> {
         self.cp.before_call(&self.seen);
         match Terminal::boot(self.cfg, flash) {
-            Ok(t) => self.t = Some(t),
+            Ok(t) => {
+                self.t = Some(t);
+                self.seen.answered_advices = 0;
+            }
             Err(JournalError::Flash(FlashError::PowerLost)) => return Err(End::Halted),
             Err(e) => {
                 return Err(End::Failed(format!(
@@ -131,6 +134,14 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
 
     fn queue(&mut self, r: &Request<'_>) -> Result<payhil_protocol::QueueStatus, End> {
         match self.req(r)? {
+            // Every advice the host answered was pending (the terminal sends nothing else), so
+            // each answer takes one item off the queue: the count since boot is the answers'.
+            Answer::Queue(q) if q.forwarded != self.seen.answered_advices => {
+                Err(End::Failed(format!(
+                    "{r:?}: the terminal reports {} items forwarded since boot; the host answered {}",
+                    q.forwarded, self.seen.answered_advices
+                )))
+            }
             Answer::Queue(q) => Ok(q),
             other => Err(End::Failed(format!(
                 "{r:?}: expected Queue, terminal answered {other:?}"
@@ -604,6 +615,11 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
     /// The ledger against the host's books and delivery log (PBS-02). The transactions power
     /// cuts interrupted may be in the books once or not at all.
     pub fn check_exactly_once(&mut self, phase: Phase) -> Result<(), End> {
+        // The host deduplicates on the stable id (PBS-02) and takes a repeat flag as "you may
+        // have this one already": a resend must say so, a first send must not.
+        if let Some(f) = self.seen.repeat_findings.first() {
+            return Err(End::Failed(format!("PBS-02 advice repeat flag: {f}")));
+        }
         let booked = booked(&self.seen.books);
         let mut ledger = self.seen.ledger.clone();
         for f in &self.seen.excused {

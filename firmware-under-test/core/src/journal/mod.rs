@@ -869,16 +869,16 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         Err(JournalError::Full)
     }
 
-    /// True if the page holds a live record written after the log last left it, i.e. the page
-    /// is the one the log is currently filling (so it must not be erased).
+    /// True if the page holds the newest record, i.e. the page is the one the log is currently
+    /// filling (so it must not be erased). Not "any record of the last `slots` appends": the
+    /// page after a torn erase intent holds only such records (the ring went round since they
+    /// were written), and taking them for the current page's left the journal full for good.
     fn page_has_live_records_after(&mut self, page: u32) -> Result<bool, FlashError> {
         let first = page * self.slots_per_page;
-        let newest = self.next_lsn.saturating_sub(self.slots);
+        let newest = self.next_lsn.saturating_sub(1);
         for s in first..first + self.slots_per_page {
-            if let Some(lsn) = self.read_slot(s)?.lsn() {
-                if lsn > newest && !self.is_stale(s, lsn) {
-                    return Ok(true);
-                }
+            if newest > 0 && self.read_slot(s)?.lsn() == Some(newest) {
+                return Ok(true);
             }
         }
         Ok(false)

@@ -461,3 +461,76 @@ fn the_highest_number_of_an_image_is_read_from_every_whole_record() {
     mem[5 * 64..6 * 64].copy_from_slice(&intent);
     assert_eq!(highest_seq_in(&mem), seq + 1);
 }
+
+/// The last two numbers stay in reserve (one a boot burns, one it hands out): `ensure_room`
+/// refuses from `u32::MAX - 1` on, not before. No scenario reaches these numbers (four billion
+/// transactions, or a crafted image for `--format-flash`), so this is tested here. Killed
+/// mutants: the bound compared with `>=` or `==`, or computed as `u32::MAX / 2`.
+#[test]
+fn room_is_refused_exactly_at_the_last_reserved_numbers() {
+    let key = crate::journal::PanKey::test_key("TEST");
+    for (floor, ok) in [
+        (u32::MAX / 2 + 5, true),
+        (u32::MAX - 4, true),
+        (u32::MAX - 3, false),
+    ] {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut j: J = Journal::format(NorFlash::new(&mut mem[..], 4096), key, floor).unwrap();
+        assert_eq!(j.next_seq(), floor + 2);
+        let r = j.ensure_room();
+        if ok {
+            assert_eq!(r, Ok(()), "next number {}", floor + 2);
+            assert_eq!(j.take_seq(), floor + 2);
+        } else {
+            assert_eq!(
+                r,
+                Err(JournalError::SequenceExhausted),
+                "next number {}",
+                floor + 2
+            );
+        }
+    }
+}
+
+/// A torn append leaves one slot that reads back as neither a record nor erased flash, and the
+/// mount says so (the emulator reports it at boot: more than one is damage worth a look). Only
+/// the emulator's log shows the count, which no scenario checks. Killed mutants:
+/// `unreadable_slots` answering a constant.
+#[test]
+fn a_torn_append_is_counted_as_one_unreadable_slot() {
+    for (tear, unreadable) in [(false, 0), (true, 1)] {
+        let mut mem = vec![0xFFu8; 4 * 4096];
+        let mut flash = NorFlash::new(&mut mem[..], 4096);
+        flash.cut_power_at(Some(PowerCut { at: 2, tear }));
+        let key = crate::journal::PanKey::test_key("TEST");
+        let mut j: J = Journal::mount(flash, key).unwrap();
+        assert_eq!(j.unreadable_slots(), 0);
+        let seq = j.take_seq();
+        let _ = j.record(&rec(seq, 5, TxnStatus::ApprovedOffline));
+        let j: J = Journal::mount(NorFlash::new(j.into_flash().into_storage(), 4096), key).unwrap();
+        assert_eq!(j.unreadable_slots(), unreadable, "torn: {tear}");
+    }
+}
+
+/// Card numbers are 12 to 19 digits: anything else is refused, not stored (nor, longer than
+/// the 19 digits a record has room for, a panic). The terminal takes them from the card (checked
+/// before, see `card_data` scenarios) and from the host's blocked-card list, which the harness's
+/// host always sends well formed. Killed mutants: `from_ascii` refusing only what is both of
+/// the wrong length and not digits; `first6` answering a constant.
+#[test]
+fn a_card_number_is_12_to_19_digits_and_shows_its_first_six() {
+    for bad in [
+        "50191000000",
+        "50191000000000000000",
+        "501910000000000X",
+        "5019 1000 0000",
+    ] {
+        assert_eq!(StoredPan::from_ascii(bad), None, "{bad}");
+    }
+    for good in ["501910000000", "5019100000000006", "5019100000000000006"] {
+        let p = StoredPan::from_ascii(good).unwrap();
+        assert_eq!(p.as_str(), good);
+        assert_eq!(p.first6(), "501910");
+        assert_eq!(p.last4(), &good[good.len() - 4..]);
+    }
+}

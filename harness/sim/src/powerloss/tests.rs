@@ -136,3 +136,222 @@ expect_queue = { pending = 130 }
     // The workload still wraps the small chip's ring.
     assert_eq!(chip_for(&workload().0), Geometry::SMALL);
 }
+
+/// The journal on the bench's small chip (4 pages of 32 slots) wrapping onto a page of queued
+/// offline items, played without cuts and with its one cut placed by hand. On the emulator's chip
+/// the same takes some 2,000 purchases (`journal_ring_wraps_with_items_queued.toml` is the one
+/// such run the PTY suite affords); on this chip it is 95 purchases in process. The numbers are
+/// the reference terminal's (two records per purchase, one per boot): 31 online purchases fill
+/// pages 0 and 1, 16 offline ones queue their items in page 2, 47 online ones go round the ring
+/// (erasing pages 0 and 1 to reuse them, never page 2) and end with page 1 full. The power cycle
+/// then finds nothing it may erase for its boot record (the next page holds the queue): it boots
+/// all the same, forwards the queue, and only then reuses page 2 for the next purchase. Nothing
+/// queued is lost or refused on the way (NETS-01, PBS-02).
+const WRAP_ONTO_QUEUE: &str = r#"name = "The small chip's journal wraps onto a page of queued items"
+rules = ["NETS-01", "PBS-02"]
+
+[[step]]
+set_clock = 2026-03-11T07:00:00Z
+
+[[step]]
+purchases = { count = 31, amount = "2.00 DKK", cards = ["dankort", "visa", "mastercard", "dankort_2"], expect = { outcome = "approved_online" } }
+
+[[step]]
+network = "down"
+
+[[step]]
+purchases = { count = 16, amount = "1.00 DKK", cards = ["dankort", "dankort_2", "visa_dankort", "mastercard"], expect = { outcome = "approved_offline" } }
+
+[[step]]
+network = "up"
+
+[[step]]
+purchases = { count = 47, amount = "3.00 DKK", cards = ["dankort", "visa", "mastercard", "dankort_2"], expect = { outcome = "approved_online" } }
+note = "round the ring: pages 0 and 1 are erased and reused, page 2 (the queue) is not"
+
+[[step]]
+power_cycle = true
+note = "page 1 is full and page 2 holds the queue: no room for the boot record yet"
+
+[[step]]
+expect_queue = { pending = 16 }
+
+[[step]]
+forward_until_empty = 3
+
+[[step]]
+purchase = { amount = "4.00 DKK", card = "visa" }
+expect = { outcome = "approved_online" }
+note = "page 2 is reused now that its items are forwarded"
+
+[[step]]
+settle = true
+"#;
+
+fn wrap_onto_queue() -> (Scenario, Counted) {
+    let scn = payhil_scenario::parse_str(Path::new("wrap_onto_queue.toml"), WRAP_ONTO_QUEUE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = bench::config(&scn.terminal);
+    let (counted, _) = count(&scn, cfg, Geometry::SMALL, false).unwrap_or_else(|e| panic!("{e}"));
+    (scn, counted)
+}
+
+/// Which write erases chip page `page` first (the journal's pages come first on the chip).
+fn first_erase_of(counted: &Counted, page: u32) -> usize {
+    counted
+        .ops
+        .iter()
+        .position(|op| *op == Op::Erase { page })
+        .unwrap_or_else(|| panic!("page {page} is never erased"))
+}
+
+/// Killed mutants of the journal (cargo-mutants): `page_has_pending` answering false (page 2 and
+/// its queue erased for the boot record), an erase intent written before the last slot of a page
+/// (`free_slot`: the queue's page refused a page early), and `ensure_room` skipping the boot
+/// record it owes after a boot that could not write one.
+#[test]
+fn a_ring_that_wraps_onto_queued_items_keeps_them_and_stores_again_once_forwarded() {
+    let (scn, counted) = wrap_onto_queue();
+    let step_of = |k: usize| counted.snaps[counted.op_snap[k]].step;
+    let (page0, page1, page2) = (
+        first_erase_of(&counted, 0),
+        first_erase_of(&counted, 1),
+        first_erase_of(&counted, 2),
+    );
+    // The shape the comments describe: both reuses in the round of online purchases, page 2
+    // only for the purchase after the forwarding, and no write at all in the power cycle's boot.
+    let round = 6;
+    assert_eq!((step_of(page0), step_of(page1)), (round, round));
+    assert_eq!(step_of(page2), scn.steps.len() - 1);
+    assert!(
+        (0..counted.ops.len()).all(|k| step_of(k) != round + 1),
+        "the power cycle wrote: there was room after all"
+    );
+}
+
+/// The same run, its power cut when the log erases page 1 to reuse it (a clean cut: the erase
+/// intent is on flash, the page not erased), with page 2 full of queued items. The restart must
+/// finish that erase and take a purchase at once. Killed mutants of the journal's `free_slot`
+/// that look for the page to erase elsewhere (only ever page 0; the page after the stale one,
+/// which is the queue's, so the terminal refuses as full) and of `page_has_live_records_after`
+/// reading the wrong page or taking stale records for live ones.
+#[test]
+fn a_cut_at_the_erase_of_a_page_before_the_queue_is_finished_at_the_restart() {
+    let (scn, counted) = wrap_onto_queue();
+    let cfg = bench::config(&scn.terminal);
+    let k = first_erase_of(&counted, 1);
+    let mut image = Image::erased(Geometry::SMALL);
+    for op in &counted.ops[..k] {
+        image.apply(op, None).unwrap();
+    }
+    image.apply(&counted.ops[k], Some(false)).unwrap();
+    let mut seen = counted.snaps[counted.op_snap[k]].clone();
+    seen.power_cut();
+    let mut cp = NoCheckpoints;
+    let mut d = Driver::new(cfg, seen, None, &mut cp);
+    let card = payhil_cards::catalogue::by_name("visa").unwrap();
+    let spec = payhil_scenario::format::PurchaseSpec {
+        amount: payhil_protocol::Amount {
+            minor: 5_00,
+            currency: payhil_protocol::Currency::DKK,
+        },
+        network: card.networks[0],
+        entry: payhil_protocol::EntryMode::Chip,
+        pin: Some(card.pin.clone()),
+        card: card.clone(),
+        forced_offline: false,
+        tip_minor: 0,
+        kind: payhil_protocol::TxnKind::Purchase,
+        chip_unreadable: false,
+        card_fault: None,
+        reserve: None,
+    };
+    let approved = payhil_scenario::format::Expectation {
+        outcome: payhil_protocol::Outcome::ApprovedOnline,
+        reason: None,
+        pin_prompted: None,
+        settles: None,
+        settled_as: None,
+        receipt_has: Vec::new(),
+        receipt_lacks: Vec::new(),
+    };
+    let run = d
+        .boot(image.chip())
+        .and_then(|()| {
+            d.seen.link = payhil_scenario::format::LinkSpec::Up;
+            d.purchase(0, &spec, Some(&approved))
+        })
+        .and_then(|()| d.drain_and_check());
+    if let Err(e) = run {
+        panic!(
+            "{}",
+            match e {
+                End::Halted => "the flash lost power again without a cut".into(),
+                End::Failed(m) => m,
+            }
+        );
+    }
+}
+
+/// The same run, its power cut tearing the erase intent for page 1 (the write before the erase
+/// of the previous test's cut): the intent reads back as garbage, so at the restart the page
+/// after it is not known to be (being) erased. Once the queue is forwarded the terminal must
+/// store again. The reference terminal took the page's records, all of the ring's last round,
+/// for the page it was filling, never erased it, and refused every transaction as queue full.
+#[test]
+fn a_torn_erase_intent_leaves_the_journal_usable_once_the_queue_is_forwarded() {
+    let (scn, counted) = wrap_onto_queue();
+    let cfg = bench::config(&scn.terminal);
+    let k = first_erase_of(&counted, 1) - 1;
+    let mut image = Image::erased(Geometry::SMALL);
+    for op in &counted.ops[..k] {
+        image.apply(op, None).unwrap();
+    }
+    image.apply(&counted.ops[k], Some(true)).unwrap();
+    let mut seen = counted.snaps[counted.op_snap[k]].clone();
+    seen.power_cut();
+    let mut cp = NoCheckpoints;
+    let mut d = Driver::new(cfg, seen, None, &mut cp);
+    let card = payhil_cards::catalogue::by_name("visa").unwrap();
+    let spec = payhil_scenario::format::PurchaseSpec {
+        amount: payhil_protocol::Amount {
+            minor: 5_00,
+            currency: payhil_protocol::Currency::DKK,
+        },
+        network: card.networks[0],
+        entry: payhil_protocol::EntryMode::Chip,
+        pin: Some(card.pin.clone()),
+        card: card.clone(),
+        forced_offline: false,
+        tip_minor: 0,
+        kind: payhil_protocol::TxnKind::Purchase,
+        chip_unreadable: false,
+        card_fault: None,
+        reserve: None,
+    };
+    let approved = payhil_scenario::format::Expectation {
+        outcome: payhil_protocol::Outcome::ApprovedOnline,
+        reason: None,
+        pin_prompted: None,
+        settles: None,
+        settled_as: None,
+        receipt_has: Vec::new(),
+        receipt_lacks: Vec::new(),
+    };
+    let run = d
+        .boot(image.chip())
+        .and_then(|()| {
+            d.seen.link = payhil_scenario::format::LinkSpec::Up;
+            d.drain_and_check()
+        })
+        .and_then(|()| d.purchase(0, &spec, Some(&approved)));
+    if let Err(e) = run {
+        panic!(
+            "{}",
+            match e {
+                End::Halted => "the flash lost power again without a cut".into(),
+                End::Failed(m) => m,
+            }
+        );
+    }
+}
