@@ -647,10 +647,12 @@ impl Run {
             }
             Action::PowerCut(spec) => self.arm(step, *spec).await,
             Action::PowerCycle => {
+                let booted_before = self.bench.device.boot_count;
                 self.bench
                     .power_cycle(self.boot_timeout)
                     .await
                     .map_err(|e| e.to_string())?;
+                self.check_boot_count(booted_before)?;
                 self.new_fault_epoch(self.faulty);
                 self.model.restarted();
                 // A terminal's real-time clock keeps running through a power cut; the emulator's

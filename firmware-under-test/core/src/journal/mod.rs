@@ -552,6 +552,8 @@ enum SlotState {
     Intent {
         lsn: u32,
         page: u32,
+        /// The boot counter when the intent was written (`u32::MAX`: not recorded).
+        boot_count: u32,
     },
     Txn {
         lsn: u32,
@@ -648,10 +650,19 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         // Pass 1: erase intents, so that pass 2 can tell stale records from live ones.
         for slot in 0..slots {
             match j.read_slot(slot)? {
-                SlotState::Intent { lsn, page }
-                    if page < pages && lsn > j.intents[page as usize] =>
-                {
-                    j.intents[page as usize] = lsn;
+                SlotState::Intent {
+                    lsn,
+                    page,
+                    boot_count,
+                } => {
+                    // An intent carries the boot counter: the page it erases may hold the last
+                    // boot record, and the count of power-ups must survive the ring's wrap.
+                    if boot_count != u32::MAX {
+                        j.boot_count = j.boot_count.max(boot_count);
+                    }
+                    if page < pages && lsn > j.intents[page as usize] {
+                        j.intents[page as usize] = lsn;
+                    }
                 }
                 SlotState::OtherLayout(v) => return Err(JournalError::UnsupportedLayout(v)),
                 _ => {}
@@ -769,6 +780,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             KIND_INTENT => SlotState::Intent {
                 lsn,
                 page: u32_at(8),
+                boot_count: u32_at(12),
             },
             KIND_TXN => match TxnRecord::decode(&b[8..52], &self.key, lsn) {
                 // Any cleared bit counts: a torn marker write still means the host acknowledged.
@@ -843,6 +855,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     }
                     let mut body = [0xFFu8; 44];
                     body[0..4].copy_from_slice(&next.to_le_bytes());
+                    body[4..8].copy_from_slice(&self.boot_count.to_le_bytes());
                     self.write_at(slot, KIND_INTENT, &body, false)?;
                     self.flash.erase_page(next)?;
                     continue;
@@ -858,6 +871,9 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     return Err(JournalError::Full);
                 }
                 self.flash.erase_page(page)?;
+                // No intent carries the boot counter over this erase: record it again before
+                // the next number is taken (see `ensure_room`).
+                self.boot_unrecorded = true;
                 continue;
             }
             if free {
@@ -934,7 +950,15 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             self.boot_unrecorded = false;
             self.unjournaled = None;
         }
-        self.free_slot().map(|_| ())
+        self.free_slot()?;
+        // Finding the slot may have erased a page without an intent (after a torn one), taking
+        // the last boot record with it: record the counter again before a number is taken.
+        if self.boot_unrecorded {
+            self.write_boot_record()?;
+            self.boot_unrecorded = false;
+            self.free_slot()?;
+        }
+        Ok(())
     }
 
     /// Power-ups since the flash was formatted, including this one.

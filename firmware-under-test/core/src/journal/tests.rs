@@ -534,3 +534,24 @@ fn a_card_number_is_12_to_19_digits_and_shows_its_first_six() {
         assert_eq!(p.last4(), &good[good.len() - 4..]);
     }
 }
+
+/// The boot counter is power-ups since format: the ring's wrap erases the page with the last
+/// boot record, and the count must survive it (the erase intents carry it). Before, a journal
+/// that had wrapped over its boot record restarted counting at 1 (the PTY runner's new check
+/// that a power cycle is one boot found it in journal_ring_wraps_with_items_queued).
+#[test]
+fn the_boot_counter_survives_the_ring_wrapping_over_its_boot_record() {
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let key = || crate::journal::PanKey::test_key("TEST");
+    let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096), key()).unwrap();
+    assert_eq!(j.boot_count(), 1);
+    for _ in 0..1000 {
+        j.ensure_room().unwrap();
+        let seq = j.take_seq();
+        j.record(&rec(seq, 1, TxnStatus::ApprovedOnline)).unwrap();
+    }
+    let j: J = Journal::mount(j.into_flash(), key()).unwrap();
+    assert_eq!(j.boot_count(), 2);
+    let j: J = Journal::mount(j.into_flash(), key()).unwrap();
+    assert_eq!(j.boot_count(), 3);
+}

@@ -64,6 +64,21 @@ impl Run {
         Ok(())
     }
 
+    /// One power-up is one boot: the terminal's boot counter (PROTOCOL.md 4.3, power-ups since
+    /// format) must have risen by exactly one across a power cycle the harness made. Less means
+    /// the counter is not kept; more, that the terminal restarted by itself on the way up.
+    pub(super) fn check_boot_count(&self, before: u32) -> Result<(), String> {
+        let now = self.bench.device.boot_count;
+        if Some(now) == before.checked_add(1) {
+            Ok(())
+        } else {
+            Err(format!(
+                "boot counter: {before} before the power cycle, {now} after it; one power-up is \
+                 one boot"
+            ))
+        }
+    }
+
     pub(super) fn check_overdue(&self, overdue: u32, scenario: Option<u32>) -> Result<(), String> {
         let (lo, hi) = self.model.overdue_bounds();
         if overdue < lo || overdue > hi {

@@ -205,10 +205,12 @@ impl Run {
                 answer_lost,
             });
         }
+        let booted_before = self.bench.device.boot_count;
         self.bench
             .power_on(self.boot_timeout)
             .await
             .map_err(|e| format!("after the power cut ({what}): {e}"))?;
+        self.check_boot_count(booted_before)?;
         // The real-time clock keeps running through a cut; the emulator's is given back.
         let now = self.now;
         self.set_clock(now).await?;
