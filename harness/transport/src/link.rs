@@ -484,14 +484,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             while self.rx_pos < self.rx.len() {
                 let (used, decoded) = self.decoder.feed(&self.rx[self.rx_pos..]);
                 self.rx_pos += used;
-                let counted = match &decoded {
-                    Some(Decoded::Frame(f)) => {
-                        !crate::host_wait::is_announcement(f.kind, f.payload)
-                    }
-                    Some(Decoded::Error(_)) => true,
-                    None => false,
-                };
-                if counted && self.counts_frames {
+                // A host-wait announcement is neither counted among the terminal's frames nor
+                // recorded here: see `host_wait::is_announcement` and the record below.
+                let announcement = matches!(&decoded, Some(Decoded::Frame(f))
+                    if crate::host_wait::is_announcement(f.kind, f.payload));
+                if decoded.is_some() && !announcement && self.counts_frames {
                     self.transcript.frame_from_terminal();
                 }
                 let incoming = match decoded {
@@ -544,7 +541,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                             // A host wait is recorded only when the link acts on it: its event
                             // races the host's records of the same exchange, so an unconditional
                             // line would make the transcript differ from run to run.
-                            if !text.contains(": AwaitingHost {") {
+                            if !announcement {
                                 self.transcript.record(Source::FromTerminal, text.clone());
                             }
                         } else if matches!(incoming, Incoming::Nak) {
