@@ -303,10 +303,7 @@ fn recover(image: &mut Image, snap: &Seen, cfg: fut_core::Config<'static>) -> Re
     seen.power_cut();
     let mut cp = NoCheckpoints;
     let mut d = Driver::new(cfg, seen, None, &mut cp);
-    recovery(&mut d, image.chip()).map_err(|e| match e {
-        End::Halted => "the flash lost power again without a cut".into(),
-        End::Failed(m) => m,
-    })
+    recovery(&mut d, image.chip()).map_err(ended)
 }
 
 /// What follows a cut, on any flash: boot, an online probe purchase, the drain and the checks.
@@ -316,26 +313,40 @@ fn recovery<F: fut_core::flash::Flash, C: Checkpoint>(
 ) -> Result<(), End> {
     d.boot(flash)?;
     d.seen.link = payhil_scenario::format::LinkSpec::Up;
-    if let Some(card) = payhil_cards::catalogue::by_name("dankort_2") {
-        let spec = payhil_scenario::format::PurchaseSpec {
-            amount: payhil_protocol::Amount {
-                minor: 1_00,
-                currency: payhil_protocol::Currency::DKK,
-            },
-            network: card.networks[0],
-            entry: payhil_protocol::EntryMode::Chip,
-            pin: Some(card.pin.clone()),
-            card: card.clone(),
-            forced_offline: false,
-            tip_minor: 0,
-            kind: payhil_protocol::TxnKind::Purchase,
-            chip_unreadable: false,
-            card_fault: None,
-            reserve: None,
-        };
+    if let Some(spec) = chip_purchase("dankort_2", 1_00) {
         d.purchase(0, &spec, None)?;
     }
     d.drain_and_check()
+}
+
+/// A chip purchase of `minor` DKK øre with the test card `name` and its PIN (`None`: no such
+/// card in the catalogue).
+fn chip_purchase(name: &str, minor: u64) -> Option<payhil_scenario::format::PurchaseSpec> {
+    let card = payhil_cards::catalogue::by_name(name)?;
+    Some(payhil_scenario::format::PurchaseSpec {
+        amount: payhil_protocol::Amount {
+            minor,
+            currency: payhil_protocol::Currency::DKK,
+        },
+        network: card.networks[0],
+        entry: payhil_protocol::EntryMode::Chip,
+        pin: Some(card.pin.clone()),
+        card: card.clone(),
+        forced_offline: false,
+        tip_minor: 0,
+        kind: payhil_protocol::TxnKind::Purchase,
+        chip_unreadable: false,
+        card_fault: None,
+        reserve: None,
+    })
+}
+
+/// What a run that ended early says.
+fn ended(e: End) -> String {
+    match e {
+        End::Halted => "the flash lost power again without a cut".into(),
+        End::Failed(m) => m,
+    }
 }
 
 /// A cut's recovery counted, then cut at each of its writes; returns the second cuts tried.

@@ -249,32 +249,8 @@ fn a_cut_at_the_erase_of_a_page_before_the_queue_is_finished_at_the_restart() {
     seen.power_cut();
     let mut cp = NoCheckpoints;
     let mut d = Driver::new(cfg, seen, None, &mut cp);
-    let card = payhil_cards::catalogue::by_name("visa").unwrap();
-    let spec = payhil_scenario::format::PurchaseSpec {
-        amount: payhil_protocol::Amount {
-            minor: 5_00,
-            currency: payhil_protocol::Currency::DKK,
-        },
-        network: card.networks[0],
-        entry: payhil_protocol::EntryMode::Chip,
-        pin: Some(card.pin.clone()),
-        card: card.clone(),
-        forced_offline: false,
-        tip_minor: 0,
-        kind: payhil_protocol::TxnKind::Purchase,
-        chip_unreadable: false,
-        card_fault: None,
-        reserve: None,
-    };
-    let approved = payhil_scenario::format::Expectation {
-        outcome: payhil_protocol::Outcome::ApprovedOnline,
-        reason: None,
-        pin_prompted: None,
-        settles: None,
-        settled_as: None,
-        receipt_has: Vec::new(),
-        receipt_lacks: Vec::new(),
-    };
+    let spec = chip_purchase("visa", 5_00).unwrap();
+    let approved = approved_online();
     let run = d
         .boot(image.chip())
         .and_then(|()| {
@@ -283,13 +259,7 @@ fn a_cut_at_the_erase_of_a_page_before_the_queue_is_finished_at_the_restart() {
         })
         .and_then(|()| d.drain_and_check());
     if let Err(e) = run {
-        panic!(
-            "{}",
-            match e {
-                End::Halted => "the flash lost power again without a cut".into(),
-                End::Failed(m) => m,
-            }
-        );
+        panic!("{}", ended(e));
     }
 }
 
@@ -312,32 +282,8 @@ fn a_torn_erase_intent_leaves_the_journal_usable_once_the_queue_is_forwarded() {
     seen.power_cut();
     let mut cp = NoCheckpoints;
     let mut d = Driver::new(cfg, seen, None, &mut cp);
-    let card = payhil_cards::catalogue::by_name("visa").unwrap();
-    let spec = payhil_scenario::format::PurchaseSpec {
-        amount: payhil_protocol::Amount {
-            minor: 5_00,
-            currency: payhil_protocol::Currency::DKK,
-        },
-        network: card.networks[0],
-        entry: payhil_protocol::EntryMode::Chip,
-        pin: Some(card.pin.clone()),
-        card: card.clone(),
-        forced_offline: false,
-        tip_minor: 0,
-        kind: payhil_protocol::TxnKind::Purchase,
-        chip_unreadable: false,
-        card_fault: None,
-        reserve: None,
-    };
-    let approved = payhil_scenario::format::Expectation {
-        outcome: payhil_protocol::Outcome::ApprovedOnline,
-        reason: None,
-        pin_prompted: None,
-        settles: None,
-        settled_as: None,
-        receipt_has: Vec::new(),
-        receipt_lacks: Vec::new(),
-    };
+    let spec = chip_purchase("visa", 5_00).unwrap();
+    let approved = approved_online();
     let run = d
         .boot(image.chip())
         .and_then(|()| {
@@ -346,12 +292,19 @@ fn a_torn_erase_intent_leaves_the_journal_usable_once_the_queue_is_forwarded() {
         })
         .and_then(|()| d.purchase(0, &spec, Some(&approved)));
     if let Err(e) = run {
-        panic!(
-            "{}",
-            match e {
-                End::Halted => "the flash lost power again without a cut".into(),
-                End::Failed(m) => m,
-            }
-        );
+        panic!("{}", ended(e));
+    }
+}
+
+/// The scenario expectation of an online approval, nothing else said.
+fn approved_online() -> payhil_scenario::format::Expectation {
+    payhil_scenario::format::Expectation {
+        outcome: payhil_protocol::Outcome::ApprovedOnline,
+        reason: None,
+        pin_prompted: None,
+        settles: None,
+        settled_as: None,
+        receipt_has: Vec::new(),
+        receipt_lacks: Vec::new(),
     }
 }
