@@ -201,6 +201,9 @@ fn pans_in_line(line: &[u8], groups: &[Group]) -> Vec<(usize, usize)> {
             card_shaped(&lens)
                 && matches!(digits.as_bytes()[0], b'2'..=b'7')
                 && crate::luhn_valid(&digits)
+                // A digit run inside a hex digest is not a field of its own (see
+                // `in_hex_digest`): a build hash drew a Luhn-valid 16-digit run.
+                && !(e == s + 1 && in_hex_digest(line, groups[s]))
         });
         match hit {
             Some(e) => {
@@ -316,8 +319,9 @@ const HEX_DIGEST_MIN: usize = 32;
 /// characters with a hex letter right before and right after it, such as the build hash the
 /// terminal reports in Hello: a digest's digits are not a field of their own, and every firmware
 /// change draws a new hash, so its three-digit runs would match a test CVC by chance (about one
-/// build in forty). A CVC or PIN written as its own field, or next to anything but a hex letter,
-/// is still found.
+/// build in forty), and now and then a run of 12 to 19 digits passes Luhn (one did). A card
+/// number, CVC or PIN written as its own field, or next to anything but a hex letter, is still
+/// found; hex dumps of messages are read by [`scan_bytes`].
 fn in_hex_digest(line: &[u8], g: Group) -> bool {
     let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
     let letter = |i: usize| line.get(i).is_some_and(|c| (b'a'..=b'f').contains(c));

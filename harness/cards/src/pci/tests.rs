@@ -356,6 +356,21 @@ fn pbs_01_finds_a_known_cvc_only_as_a_standalone_token() {
 }
 
 #[test]
+fn pci_01_digits_inside_a_hex_digest_are_not_a_card_number() {
+    // Like a build hash the reference terminal reported in its Hello: 16 digits between two
+    // hex letters that pass Luhn (that build failed every scenario with PCI-01).
+    let hash = "0b4a81058eeed7062731059366070d19c4f2b22c27ba4de84fb1f0b78540342c";
+    assert!(crate::luhn_valid(&hash[13..29]), "the run passes Luhn");
+    assert!(scan(&format!("build_hash: \"{hash}\"")).is_empty());
+    // The same digits as a field of their own, or glued to a word that is no digest, are found.
+    let luhn = "4539578763621486";
+    assert_eq!(scan(&format!("pan {luhn} ok")).len(), 1);
+    assert_eq!(scan(&format!("pan=x{luhn}y")).len(), 1);
+    let short_hex = format!("ab{luhn}cd");
+    assert_eq!(scan(&short_hex).len(), 1, "too short a word to be a digest");
+}
+
+#[test]
 fn pci_01_digits_of_different_fields_are_not_one_card_number() {
     // The issue: an auth code and a date on a settlement line read as the 12-digit,
     // Luhn-valid "226707202603".
