@@ -14,7 +14,7 @@ pub enum Bug {
     /// The first forwarded offline item is never sent, but taken off the queue as if the host
     /// had acknowledged it (a lost approval).
     DropFirstAdvice,
-    /// Every advice is sent a second time after the host acknowledged it.
+    /// Every advice is sent a second time (flagged a repeat) after the host acknowledged it.
     ResendAdvice,
     /// Advices carry the time they are forwarded a day later, not the purchase's.
     RedateAdvice,
@@ -35,6 +35,13 @@ pub enum Bug {
     /// so a power cut right after an approval loses it. A polite power-off request flushed the
     /// cache first and hid this; a real cut does not.
     ApproveBeforeWrite,
+    /// Advices are never flagged a repeat (always 0220/0420), also when sent again after a
+    /// lost acknowledgement: a host that does not keep every answer books them twice.
+    NeverFlagRepeat,
+    /// Every advice is flagged a repeat (0221/0421), also the first send of an item.
+    AlwaysFlagRepeat,
+    /// The queue report counts one more item forwarded since boot than the host acknowledged.
+    OvercountForwarded,
 }
 
 /// The bugs in force and their state.
@@ -59,6 +66,15 @@ impl Bugs {
 
     /// What the terminal sends the host, as the bugs change it.
     pub fn request<'a>(&self, msg: HostRequest<'a>) -> HostRequest<'a> {
+        let msg = match msg {
+            HostRequest::Advice(mut d)
+                if self.has(Bug::NeverFlagRepeat) || self.has(Bug::AlwaysFlagRepeat) =>
+            {
+                d.repeat = self.has(Bug::AlwaysFlagRepeat);
+                HostRequest::Advice(d)
+            }
+            other => other,
+        };
         match msg {
             HostRequest::Advice(mut d) if self.has(Bug::RedateAdvice) => {
                 d.local_time = d.local_time.saturating_add(86_400);
@@ -105,9 +121,17 @@ impl Bugs {
         }
     }
 
-    /// Whether to send `msg` once more after the host answered it.
-    pub fn send_again(&self, msg: &HostRequest<'_>) -> bool {
-        matches!(msg, HostRequest::Advice(_)) && self.has(Bug::ResendAdvice)
+    /// What to send once more after the host answered `msg`: the same advice, flagged a
+    /// repeat as a re-send should be, so only the host's delivery log shows the duplicate.
+    pub fn send_again<'a>(&self, msg: &HostRequest<'a>) -> Option<HostRequest<'a>> {
+        match msg {
+            HostRequest::Advice(d) if self.has(Bug::ResendAdvice) => {
+                let mut d = *d;
+                d.repeat = true;
+                Some(HostRequest::Advice(d))
+            }
+            _ => None,
+        }
     }
 
     /// What the terminal answers the harness, as the bugs change it.
@@ -120,9 +144,14 @@ impl Bugs {
                 })
             }
             Response::Queue(q)
-                if self.has(Bug::HideHostDeclines) || self.has(Bug::PhantomPending) =>
+                if self.has(Bug::HideHostDeclines)
+                    || self.has(Bug::PhantomPending)
+                    || self.has(Bug::OvercountForwarded) =>
             {
                 let mut q: QueueStatus = q;
+                if self.has(Bug::OvercountForwarded) {
+                    q.forwarded = q.forwarded.saturating_add(1);
+                }
                 if self.has(Bug::HideHostDeclines) {
                     q.declined_by_host = q.declined_by_host.saturating_sub(1);
                 }

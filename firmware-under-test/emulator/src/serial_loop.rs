@@ -380,13 +380,20 @@ fn answer<F: fut_core::flash::Flash>(
                 };
                 let result = match iso::encode_request(&msg, &env, &mut fields, &mut host_buf) {
                     Ok(wire) => {
-                        let send_again = p.bugs.send_again(&msg);
+                        // Encoded before the exchange: the request borrows the terminal.
+                        let again = p.bugs.send_again(&msg).and_then(|again| {
+                            let mut again_fields = iso::Fields::new();
+                            let mut again_wire = [0u8; iso::MAX_WIRE];
+                            iso::encode_request(&again, &env, &mut again_fields, &mut again_wire)
+                                .ok()
+                                .map(<[u8]>::to_vec)
+                        });
                         let r = p.host.send(wire).and_then(|()| {
                             wait_for_host(p.serial, terminal, p.host, &mut resp_buf, p.waiting)
                         });
-                        if r.is_ok() && send_again {
-                            let mut again = [0u8; MAX_HOST_MESSAGE];
-                            let _ = p.host.exchange(wire, &mut again);
+                        if let (Ok(_), Some(again)) = (&r, again) {
+                            let mut answer = [0u8; MAX_HOST_MESSAGE];
+                            let _ = p.host.exchange(&again, &mut answer);
                         }
                         r
                     }

@@ -75,6 +75,9 @@ pub struct Delivery {
     pub epoch: u64,
     /// Faults were active on the link when it arrived.
     pub faulty: bool,
+    /// The terminal flagged it a repeat (0221 / 0421, or a repeated 0200): it may have sent
+    /// it before. The harness checks the flag against what the host saw (PBS-02).
+    pub repeat: bool,
 }
 
 /// One reconciliation request (0500) and the host's verdict, as the host saw them.
@@ -286,6 +289,7 @@ impl Books {
             seq: d.txn_seq,
             epoch: self.fault_context.0,
             faulty: self.fault_context.1,
+            repeat: d.repeat,
         };
         if advice {
             &mut self.advice_deliveries

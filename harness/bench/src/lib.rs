@@ -263,6 +263,13 @@ pub struct Bench {
 }
 
 impl Bench {
+    /// The harness powered the terminal up for this run (an emulator it spawned), so what the
+    /// terminal counts since boot it counts since the run began. A physical terminal was
+    /// running before the harness opened its port.
+    pub fn powered_up_for_the_run(&self) -> bool {
+        self.emulator.is_some()
+    }
+
     /// Sets up host, proxy and terminal, and greets the terminal.
     pub async fn start(cfg: BenchConfig) -> Result<Self, BenchError> {
         let transcript = Transcript::new();

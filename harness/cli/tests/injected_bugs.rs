@@ -198,3 +198,54 @@ fn pbs_02_an_approval_answered_before_its_flash_write_is_lost_at_a_real_cut() {
         "offline queue: terminal reports 0 pending; model expects 1..=1",
     );
 }
+
+/// The scenario file `scenarios/<rel>`, as text.
+fn shipped(rel: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(rel);
+    std::fs::read_to_string(&path).expect("the scenario is readable")
+}
+
+/// An advice sent again after its acknowledgement was lost (power cut between the two) must
+/// be flagged a repeat (0221): the host here deduplicates anyway, so only the harness's check
+/// of the flag against the host's delivery log sees a terminal that never sets it.
+#[test]
+fn pbs_02_an_advice_sent_again_without_the_repeat_flag_is_caught() {
+    caught(
+        &shipped("power/power_cut_between_advice_and_ack.toml"),
+        "never-flag-repeat",
+        "reached the host again without the repeat flag",
+    );
+}
+
+/// An advice flagged a repeat the first time it is sent, when nothing could have hidden an
+/// earlier send (the link was down, which refuses connections; no cut): a host would take a
+/// new item for a re-send.
+#[test]
+fn pbs_02_a_first_advice_flagged_a_repeat_is_caught() {
+    let scenario = format!(
+        "{}[[step]]\nnetwork = \"up\"\n[[step]]\nforward = true\n",
+        offline_purchase("dankort")
+    );
+    caught(
+        &scenario,
+        "always-flag-repeat",
+        "first advice was flagged a repeat",
+    );
+}
+
+/// The queue report's count of items forwarded since boot is checked against the host's log
+/// of advices it answered, not taken as the terminal's word.
+#[test]
+fn a_forwarded_count_the_host_does_not_confirm_is_caught() {
+    let scenario = format!(
+        "{}[[step]]\nnetwork = \"up\"\n[[step]]\nforward = true\n",
+        offline_purchase("dankort")
+    );
+    caught(
+        &scenario,
+        "overcount-forwarded",
+        "items forwarded since boot; the host answered",
+    );
+}

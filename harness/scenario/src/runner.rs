@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 mod card_fault;
 mod checks;
+mod deliveries;
 mod evidence;
 mod line;
 mod power;
@@ -160,6 +161,8 @@ struct Run {
     in_flight: Option<payhil_model::PurchaseInput>,
     /// The cut that fired came after the host booked the purchase's authorisation.
     answer_lost: bool,
+    /// The terminal's sends as the harness can account for them (repeat flags, forwarded count).
+    sends: deliveries::SendHistory,
 }
 
 /// `text` as the harness may keep or write it: every test card's number, PIN and CVC, and any
@@ -286,6 +289,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         cut_fired: None,
         in_flight: None,
         answer_lost: false,
+        sends: deliveries::SendHistory::default(),
     };
     let mut failure = match run.start().await {
         Ok(()) => None,
@@ -483,6 +487,11 @@ impl Run {
         self.model
             .set_queue_capacity(self.bench.device.queue_capacity);
         let q = self.queue(&Request::QueueStatus).await?;
+        // A terminal running before the harness opened its port may have forwarded items then:
+        // its count is judged from here on. One the harness powered up has forwarded nothing.
+        if !self.bench.powered_up_for_the_run() {
+            self.sends.forwarded_at_boot = q.forwarded;
+        }
         self.check_queue(&q, None)
     }
 
@@ -545,6 +554,11 @@ impl Run {
                 self.bench.proxy.set(state).await;
                 self.announce_host_waits(false).await?;
                 self.new_fault_epoch(self.faulty);
+                // A link that is down refuses connections (nothing is sent); one that swallows
+                // requests hides them from the host.
+                if *link == LinkSpec::Blackhole {
+                    self.sends_may_be_hidden();
+                }
                 match link {
                     LinkSpec::Blackhole => self.model.set_blackhole(),
                     other => self.model.set_network(*other == LinkSpec::Up),
@@ -554,6 +568,9 @@ impl Run {
             Action::Faults(f) => {
                 self.bench.proxy.set_faults(f.unwrap_or_default()).await;
                 self.new_fault_epoch(f.is_some());
+                if f.is_some() {
+                    self.sends_may_be_hidden();
+                }
                 self.model.set_flaky(f.is_some());
                 Ok(format!("faults {f:?}"))
             }
@@ -648,12 +665,15 @@ impl Run {
             Action::PowerCut(spec) => self.arm(step, *spec).await,
             Action::PowerCycle => {
                 let booted_before = self.bench.device.boot_count;
+                // The new epoch starts before power-up: whatever the terminal sends once it is
+                // up belongs to its new boot.
+                self.new_fault_epoch(self.faulty);
+                self.booted();
                 self.bench
                     .power_cycle(self.boot_timeout)
                     .await
                     .map_err(|e| e.to_string())?;
                 self.check_boot_count(booted_before)?;
-                self.new_fault_epoch(self.faulty);
                 self.model.restarted();
                 // A terminal's real-time clock keeps running through a power cut; the emulator's
                 // controlled clock is given back its time.

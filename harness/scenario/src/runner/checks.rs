@@ -61,7 +61,7 @@ impl Run {
                 q.pending_minor
             ));
         }
-        Ok(())
+        self.check_forwarded(q)
     }
 
     /// One power-up is one boot: the terminal's boot counter (PROTOCOL.md 4.3, power-ups since
@@ -236,6 +236,7 @@ impl Run {
                 faulty: d.faulty,
             })
             .collect();
+        self.check_advice_repeats()?;
         let verdict = exactly_once(&self.ledger, &booked, &deliveries, phase);
         self.bench.transcript.record(
             Source::Step,

@@ -183,6 +183,9 @@ impl Run {
     pub(super) async fn restore_after_cut(&mut self, step: &Step) -> Result<String, String> {
         let what = self.cut_fired.take().unwrap_or_default();
         self.new_fault_epoch(self.faulty);
+        // The cut may have stopped a send half-way, and the terminal's next boot starts here.
+        self.sends_may_be_hidden();
+        self.booted();
         self.model.power_lost();
         self.model.restarted();
         let interrupted = self.in_flight.take();
