@@ -299,6 +299,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                 continue;
             }
         };
+        let id = ids.id(file);
+        let transcript = bundle.transcript_path(&id);
         let report = tokio::select! {
             // A signal already pending (it came between two scenarios) wins before the next
             // terminal is started.
@@ -318,7 +320,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                 );
                 return Ok(status);
             }
-            report = payhil_scenario::run(&scn, &opts) => report,
+            report = payhil_scenario::run_to(&scn, &opts, Some(&transcript)) => report,
         };
         let mut problems = Vec::new();
         if let Some(f) = &report.failure {
@@ -336,7 +338,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             Vec::new()
         };
         problems.extend(snapshots.iter().cloned());
-        let id = ids.id(file);
         bundle.add(payhil_evidence::ScenarioOutcome {
             id: id.clone(),
             file,
@@ -430,7 +431,16 @@ fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
 fn write_outputs(d: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(d)?;
     let write = |name: &str, text: &str| std::fs::write(d.join(name), redact(text));
-    write("transcript.txt", &report.transcript)?;
+    match &report.transcript_file {
+        // The whole transcript is in the streamed file (redacted entry by entry); rendered one
+        // entry at a time, never held whole.
+        Some(jsonl) => {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(d.join("transcript.txt"))?);
+            payhil_scenario::transcript_file::render_to(jsonl, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+        }
+        None => write("transcript.txt", &report.transcript)?,
+    }
     for a in &report.artifacts {
         write(&format!("{}.txt", a.name), &a.text)?;
     }

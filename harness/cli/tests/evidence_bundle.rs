@@ -120,6 +120,50 @@ fn a_signed_bundle_verifies_and_any_change_to_it_is_named() {
             .join("scenarios/network/authorisation_link_failures/transcript.jsonl")
             .is_file()
     );
+    // The transcripts streamed into the bundle during the run: every line an entry, and a
+    // scenario's run (the seed's) is all there, from the bench's start to its end.
+    let mut entries = Vec::new();
+    payhil_scenario::transcript_file::for_each(
+        &bundle.join("scenarios/network/link_drop_mid_forward_200/transcript.jsonl"),
+        |e| entries.push(e),
+    )
+    .expect("the streamed transcript reads back");
+    assert!(entries.len() > 2_000, "{} entries", entries.len());
+    assert!(
+        entries[0]
+            .text
+            .contains("host simulator and network proxy listening")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.text.starts_with("exactly-once (Drained)")),
+        "the end-of-run check is in the file"
+    );
+    // Exposure per card, from the harness's ledger: five cards take 200 offline purchases of
+    // 10.00 DKK, 40 each, so each card reaches 400.00 DKK, and all are 0 after the drain.
+    let s200 = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "network/link_drop_mid_forward_200")
+        .expect("the 200-purchase scenario");
+    let exposure = s200["exposure"].as_array().expect("exposure points");
+    let mut peak = std::collections::BTreeMap::new();
+    let mut last = std::collections::BTreeMap::new();
+    for p in exposure {
+        let card = p["card"].as_str().unwrap().to_string();
+        let minor = p["minor"].as_u64().unwrap();
+        assert!(card.contains("******"), "masked: {card}");
+        let top = peak.entry(card.clone()).or_insert(0);
+        *top = minor.max(*top);
+        last.insert(card, minor);
+    }
+    assert_eq!(peak.len(), 5, "{peak:?}");
+    assert!(peak.values().all(|&m| m == 40_000), "{peak:?}");
+    assert!(last.values().all(|&m| m == 0), "{last:?}");
+    let html = std::fs::read_to_string(bundle.join("index.html")).unwrap();
+    assert!(html.contains("Exposure per card"));
 
     // No test card's full number, PIN or CVC anywhere in the bundle.
     let secrets: Vec<String> = payhil_cards::catalogue::all()

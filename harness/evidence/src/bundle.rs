@@ -8,6 +8,7 @@ use crate::report::*;
 use crate::{EvidenceError, formats, html, signing};
 use payhil_scenario::ScenarioReport;
 use payhil_transport::Source;
+use payhil_transport::transcript::Entry;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use time::OffsetDateTime;
@@ -141,6 +142,12 @@ impl BundleWriter {
         &self.work
     }
 
+    /// Where scenario `id`'s transcript goes, for the runner to stream it there as the run
+    /// goes ([`payhil_scenario::run_to`]); [`BundleWriter::add`] takes it from there.
+    pub fn transcript_path(&self, id: &str) -> PathBuf {
+        self.work.join(format!("scenarios/{id}/transcript.jsonl"))
+    }
+
     /// Writes a file of the bundle through the card-data gate: an artifact that holds a test
     /// card's number, PIN or CVC (or any card number) is stored redacted and the run fails.
     fn put(&mut self, rel: &str, text: &str) {
@@ -185,6 +192,7 @@ impl BundleWriter {
             transcript: format!("{base}/transcript.jsonl"),
             faults: Vec::new(),
             queue: Vec::new(),
+            exposure: Vec::new(),
         };
         if let Some(why) = &o.refused {
             ev.failures.push(FailureEvidence {
@@ -195,6 +203,7 @@ impl BundleWriter {
             });
         }
         let mut jsonl = String::new();
+        let mut streamed = false;
         if let Some(r) = o.report {
             ev.title = r.name.clone();
             ev.rules = r.rules.clone();
@@ -209,6 +218,16 @@ impl BundleWriter {
                 merchant_id: d.merchant_id.clone(),
                 queue_capacity: d.queue_capacity,
             });
+            ev.exposure = r
+                .exposure
+                .iter()
+                .map(|p| ExposurePoint {
+                    step: p.step,
+                    clock: p.clock,
+                    card: p.card.clone(),
+                    minor: p.minor,
+                })
+                .collect();
             ev.steps = r
                 .steps
                 .iter()
@@ -234,34 +253,18 @@ impl BundleWriter {
                     message: f.clone(),
                 });
             }
-            for e in &r.transcript_entries {
-                let line = serde_json::json!({
-                    "micros": e.micros,
-                    "clock": e.clock,
-                    "source": e.source.tag(),
-                    "text": e.text,
-                    "local": e.local,
-                });
-                jsonl.push_str(&line.to_string());
-                jsonl.push('\n');
-                let fault = matches!(e.source, Source::Proxy | Source::Line)
-                    || (e.source == Source::Step && e.text.contains("power"));
-                if fault {
-                    ev.faults.push(TimelineEvent {
-                        micros: e.micros,
-                        clock: e.clock,
-                        source: e.source.tag().into(),
-                        text: e.text.clone(),
-                    });
+            let here = self.transcript_path(&o.id);
+            match &r.transcript_file {
+                // Streamed into place during the run: read back one line at a time.
+                Some(f) if *f == here => {
+                    streamed = true;
+                    self.take_streamed(&base, &here, &mut ev);
                 }
-                if e.source == Source::FromTerminal {
-                    if let Some(q) = queue_point(&e.text) {
-                        ev.queue.push(QueuePoint {
-                            micros: e.micros,
-                            clock: e.clock,
-                            pending: q.0,
-                            pending_minor: q.1,
-                        });
+                _ => {
+                    for e in &r.transcript_entries {
+                        jsonl.push_str(&payhil_scenario::transcript_file::encode(e));
+                        jsonl.push('\n');
+                        timeline(e, &mut ev);
                     }
                 }
             }
@@ -282,13 +285,43 @@ impl BundleWriter {
                 message: p.clone(),
             });
         }
-        self.put(&ev.transcript.clone(), &jsonl);
+        if !streamed {
+            self.put(&ev.transcript.clone(), &jsonl);
+        }
         ev.verdict = if ev.failures.is_empty() {
             Verdict::Pass
         } else {
             Verdict::Fail
         };
         self.report.scenarios.push(ev);
+    }
+
+    /// Takes a transcript the runner streamed to `path` (bundle-relative `base`): its fault
+    /// timeline and queue plot, read one line at a time, and the card-data gate, line by line
+    /// as for every other file (the runner redacted each entry already; should the gate still
+    /// find something, the file is rewritten redacted and the run fails).
+    fn take_streamed(&mut self, base: &str, path: &Path, ev: &mut ScenarioEvidence) {
+        let mut dirty = false;
+        let read = payhil_scenario::transcript_file::for_each(path, |e| {
+            timeline(&e, ev);
+            let line = payhil_scenario::transcript_file::encode(&e);
+            dirty |= payhil_scenario::runner::redact(&line) != line;
+        });
+        let rel = format!("{base}/transcript.jsonl");
+        if let Err(e) = read {
+            self.report
+                .evidence_findings
+                .push(format!("{rel} could not be read back: {e}"));
+        } else if dirty {
+            self.report
+                .evidence_findings
+                .push(format!("PCI-01: {rel} held card data; stored redacted"));
+            if let Err(e) = rewrite_redacted(path) {
+                self.report
+                    .evidence_findings
+                    .push(format!("{rel} could not be rewritten redacted: {e}"));
+            }
+        }
     }
 
     /// Writes the reports, the manifest, the statement and the signature, and renames the
@@ -414,6 +447,30 @@ fn step_source(step: usize, message: &str) -> FailureSource {
 }
 
 /// `(pending, pending_minor)` from a `Queue(QueueStatus { ... })` response line.
+/// Adds what `e` shows to the scenario's fault timeline and queue plot.
+fn timeline(e: &Entry, ev: &mut ScenarioEvidence) {
+    let fault = matches!(e.source, Source::Proxy | Source::Line)
+        || (e.source == Source::Step && e.text.contains("power"));
+    if fault {
+        ev.faults.push(TimelineEvent {
+            micros: e.micros,
+            clock: e.clock,
+            source: e.source.tag().into(),
+            text: e.text.clone(),
+        });
+    }
+    if e.source == Source::FromTerminal {
+        if let Some(q) = queue_point(&e.text) {
+            ev.queue.push(QueuePoint {
+                micros: e.micros,
+                clock: e.clock,
+                pending: q.0,
+                pending_minor: q.1,
+            });
+        }
+    }
+}
+
 fn queue_point(text: &str) -> Option<(u64, u64)> {
     let body = text.strip_prefix("Queue(QueueStatus {")?;
     let field = |name: &str| -> Option<u64> {
@@ -426,6 +483,22 @@ fn queue_point(text: &str) -> Option<(u64, u64)> {
             .ok()
     };
     Some((field("pending")?, field("pending_minor")?))
+}
+
+/// Rewrites the JSON Lines file at `path` with every line redacted, one line at a time.
+fn rewrite_redacted(path: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, Write};
+    let tmp = path.with_extension("jsonl.redacting");
+    {
+        let input = std::io::BufReader::new(std::fs::File::open(path)?);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        for line in input.lines() {
+            out.write_all(payhil_scenario::runner::redact(&line?).as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 /// Points `link` (a symbolic link, replaced) at `target`, e.g. `target/payhil/latest` at the

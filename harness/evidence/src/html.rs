@@ -2,7 +2,7 @@
 //! summary, traceability (rules without passing evidence first), each scenario's steps,
 //! failures, fault timeline, offline-queue plot, receipts and settlement files.
 
-use crate::report::{QueuePoint, Report, ScenarioEvidence, Verdict};
+use crate::report::{ExposurePoint, QueuePoint, Report, ScenarioEvidence, Verdict};
 use std::fmt::Write;
 
 /// Escapes text for HTML.
@@ -174,6 +174,11 @@ fn scenario(h: &mut String, s: &ScenarioEvidence, artifact_text: &dyn Fn(&str) -
         plot(h, &s.queue);
         h.push_str("</details>");
     }
+    if !s.exposure.is_empty() {
+        h.push_str("<details><summary>Exposure per card</summary>");
+        plot_exposure(h, &s.exposure, s.steps.len() + 1);
+        h.push_str("</details>");
+    }
     for a in &s.artifacts {
         if let Some(text) = artifact_text(&a.path) {
             let _ = write!(
@@ -228,3 +233,58 @@ const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:70em}table{b
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
 .pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}pre{background:#f6f6f6;padding:4px;overflow-x:auto}\
 section{border-top:1px solid #ddd;margin-top:1em}";
+
+/// Line colours for the cards of one plot, in turn.
+const CARD_COLOURS: [&str; 6] = [
+    "#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f",
+];
+
+/// An inline SVG of each card's exposure (the harness's own figure) over the steps: one step
+/// line per card, held from each change to the next, `last` the final step (the drain).
+fn plot_exposure(h: &mut String, points: &[ExposurePoint], last: usize) {
+    let (w, ht) = (600.0_f64, 160.0_f64);
+    let mut cards: Vec<&str> = Vec::new();
+    for p in points {
+        if !cards.contains(&p.card.as_str()) {
+            cards.push(&p.card);
+        }
+    }
+    let max = points.iter().map(|p| p.minor).max().unwrap_or(0).max(1) as f64;
+    let x = |step: usize| step as f64 / last.max(1) as f64 * w;
+    let y = |minor: u64| ht - minor as f64 / max * (ht - 10.0);
+    let _ = write!(
+        h,
+        "<svg width={w} height={ht} viewBox=\"0 0 {w} {ht}\" role=img aria-label=\"exposure per card\">"
+    );
+    let mut legend = String::new();
+    for (i, card) in cards.iter().enumerate() {
+        let colour = CARD_COLOURS[i % CARD_COLOURS.len()];
+        // A step line: level from the start (0) until the first change, then each change's
+        // value until the next one, to the end.
+        let mut at = (0_usize, 0_u64);
+        let mut pts = vec![format!("{:.1},{:.1}", x(0), y(0))];
+        let mut peak = 0;
+        for p in points.iter().filter(|p| p.card == *card) {
+            pts.push(format!("{:.1},{:.1}", x(p.step), y(at.1)));
+            pts.push(format!("{:.1},{:.1}", x(p.step), y(p.minor)));
+            at = (p.step, p.minor);
+            peak = peak.max(p.minor);
+        }
+        pts.push(format!("{:.1},{:.1}", x(last), y(at.1)));
+        let _ = write!(
+            h,
+            "<polyline fill=none stroke=\"{colour}\" stroke-width=2 points=\"{}\"/>",
+            pts.join(" ")
+        );
+        let _ = write!(
+            legend,
+            "<span style=\"color:{colour}\">{} (max {} minor units)</span> ",
+            esc(card),
+            peak
+        );
+    }
+    let _ = write!(
+        h,
+        "</svg><p>{legend}: approved offline and not yet at the host, by step (the harness's ledger)</p>"
+    );
+}

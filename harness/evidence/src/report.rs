@@ -155,6 +155,8 @@ pub struct ScenarioEvidence {
     pub faults: Vec<TimelineEvent>,
     /// The offline queue as the terminal reported it, over time.
     pub queue: Vec<QueuePoint>,
+    /// Each card's exposure as the harness's own ledger has it, whenever it changed.
+    pub exposure: Vec<ExposurePoint>,
 }
 
 /// A terminal's identity.
@@ -235,4 +237,18 @@ pub struct QueuePoint {
     pub pending: u64,
     /// Their amount, minor units (exposure).
     pub pending_minor: u64,
+}
+
+/// One card's exposure after a step: the offline approvals the harness saw on it that the host
+/// has not received yet (the harness's own figure, not the terminal's).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExposurePoint {
+    /// The step after which it was so; one past the last step: after the end-of-run drain.
+    pub step: usize,
+    /// The terminal's controlled clock.
+    pub clock: i64,
+    /// The card, masked (first six, last four).
+    pub card: String,
+    /// The unforwarded offline total, minor units of the terminal's currency.
+    pub minor: u64,
 }

@@ -201,6 +201,12 @@ mod tests {
                     pending: 1,
                     pending_minor: 100,
                 }],
+                exposure: vec![ExposurePoint {
+                    step: 2,
+                    clock: 1,
+                    card: "457123******1234".into(),
+                    minor: 100,
+                }],
             }],
             signer_public_key: Some("RW...".into()),
             evidence_findings: vec!["x".into()],

@@ -82,4 +82,61 @@ impl OfflineInvariants {
     pub fn settled(&mut self, seq: u32) {
         self.outstanding.remove(&seq);
     }
+
+    /// Each card's unforwarded offline total (minor units), of the approvals this oracle saw
+    /// and for which `settled` does not hold yet: the merchant's exposure, card by card
+    /// (NETS-04), keyed by the masked card number.
+    pub fn exposure(&self, settled: impl Fn(u32) -> bool) -> BTreeMap<String, u64> {
+        let mut per_card = BTreeMap::new();
+        for (seq, (pan, minor)) in &self.outstanding {
+            if !settled(*seq) {
+                let total: &mut u64 = per_card.entry(pan.masked().to_string()).or_default();
+                *total = total.saturating_add(*minor);
+            }
+        }
+        per_card
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payhil_protocol::{Amount, Currency, EntryMode, Network};
+
+    #[test]
+    fn exposure_sums_each_cards_unforwarded_approvals() {
+        let dkk = |minor| Amount {
+            minor,
+            currency: Currency::DKK,
+        };
+        let mut o = OfflineInvariants::new(dkk(150_000), 300_000);
+        let a = payhil_cards::catalogue::by_name("dankort")
+            .expect("a test card")
+            .pan
+            .clone();
+        let b = payhil_cards::catalogue::by_name("visa")
+            .expect("a test card")
+            .pan
+            .clone();
+        for (seq, pan, minor) in [(1, &a, 10_000), (2, &b, 2_500), (3, &a, 5_000)] {
+            let broken = o.approved(
+                seq,
+                pan,
+                dkk(minor),
+                EntryMode::Chip,
+                Network::Dankort,
+                true,
+            );
+            assert!(broken.is_empty(), "{broken:?}");
+        }
+        let all = o.exposure(|_| false);
+        assert_eq!(all.get(&a.masked().to_string()), Some(&15_000));
+        assert_eq!(all.get(&b.masked().to_string()), Some(&2_500));
+        let after_forwarding_1 = o.exposure(|seq| seq == 1);
+        assert_eq!(
+            after_forwarding_1.get(&a.masked().to_string()),
+            Some(&5_000)
+        );
+        assert!(o.exposure(|_| true).is_empty());
+    }
 }

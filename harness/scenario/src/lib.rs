@@ -7,6 +7,7 @@
 //! * [`snapshot`]: compares artifacts with the reviewed insta snapshots beside each scenario
 //!   (`scenarios/<group>/snapshots`).
 //! * [`discovery`]: which scenario files a set of paths holds.
+//! * [`transcript_file`]: a transcript as JSON Lines, written and read one entry at a time.
 #![warn(missing_docs)]
 
 pub mod discovery;
@@ -14,6 +15,7 @@ pub mod format;
 pub mod rules;
 pub mod runner;
 pub mod snapshot;
+pub mod transcript_file;
 
 pub use format::{Action, Scenario, ScenarioError, parse_file, parse_str};
-pub use runner::{Artifact, ScenarioReport, run};
+pub use runner::{Artifact, ScenarioReport, run, run_to};

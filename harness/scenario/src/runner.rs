@@ -18,6 +18,7 @@ mod deliveries;
 mod evidence;
 mod line;
 mod power;
+mod transcript_stream;
 mod txn;
 
 /// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.
@@ -55,6 +56,20 @@ pub struct RunOptions {
     pub boot_timeout: Duration,
     /// Where the acquirer proxy listens (port 0: any free port).
     pub proxy_listen: std::net::SocketAddr,
+}
+
+/// One card's unforwarded offline total after a step, as the harness's own ledger has it (the
+/// approvals it saw, less what the host has received): the merchant's exposure on that card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposurePoint {
+    /// The step after which it was so; one past the last step: after the end-of-run drain.
+    pub step: usize,
+    /// The terminal's controlled clock then (Unix seconds).
+    pub clock: i64,
+    /// The card, masked.
+    pub card: String,
+    /// The total, in minor units of the terminal's currency.
+    pub minor: u64,
 }
 
 /// A file the run produced: a receipt or the settlement.
@@ -115,8 +130,14 @@ pub struct ScenarioReport {
     /// The transcript without wall-clock times and machine-local details: the same seed must
     /// give the same text on every run, under any load. Redacted like the artifacts.
     pub replayable_transcript: String,
-    /// The transcript's entries, redacted like the artifacts (for the evidence bundle).
+    /// The transcript's entries, redacted like the artifacts (for the evidence bundle): all
+    /// of them, or, when the transcript streamed to a file, the last ones.
     pub transcript_entries: Vec<payhil_transport::transcript::Entry>,
+    /// The file the whole transcript streamed to as JSON Lines ([`run_to`]), redacted; then
+    /// `transcript`, `replayable_transcript` and `transcript_entries` hold only its end.
+    pub transcript_file: Option<PathBuf>,
+    /// Each card's exposure over time: a point whenever it changed after a step.
+    pub exposure: Vec<ExposurePoint>,
     /// The terminal's identity.
     pub device: Option<DeviceIdentity>,
     /// Wall time.
@@ -163,6 +184,9 @@ struct Run {
     answer_lost: bool,
     /// The terminal's sends as the harness can account for them (repeat flags, forwarded count).
     sends: deliveries::SendHistory,
+    /// Each card's exposure whenever it changed, and its last value per card.
+    exposure: Vec<ExposurePoint>,
+    last_exposure: std::collections::BTreeMap<String, u64>,
 }
 
 /// `text` as the harness may keep or write it: every test card's number, PIN and CVC, and any
@@ -180,6 +204,19 @@ pub fn holds_card_data(text: &str) -> bool {
 
 /// Runs a scenario. Never panics on terminal behaviour: every problem ends up in the report.
 pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
+    run_to(scn, opts, None).await
+}
+
+/// Runs one scenario like [`run`]; with `transcript`, its transcript streams to that file as
+/// JSON Lines ([`crate::transcript_file`]) while the run goes, each entry scanned for card data
+/// and redacted as it is recorded, and only its end stays in memory (memory stays bounded
+/// however chatty the terminal). A file that cannot be created fails the scenario before the
+/// terminal starts; one that cannot be written to the end fails it at the end.
+pub async fn run_to(
+    scn: &Scenario,
+    opts: &RunOptions,
+    transcript: Option<&std::path::Path>,
+) -> ScenarioReport {
     let started = Instant::now();
     let seed = scn.seed.unwrap_or(opts.seed);
     let mut report = ScenarioReport {
@@ -195,6 +232,8 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         transcript: String::new(),
         replayable_transcript: String::new(),
         transcript_entries: Vec::new(),
+        transcript_file: None,
+        exposure: Vec::new(),
         device: None,
         elapsed: Duration::ZERO,
     };
@@ -233,6 +272,27 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     cfg.seed = seed;
     cfg.proxy_listen = opts.proxy_listen;
     let secrets = evidence::Secrets::of(scn);
+    // The file exists before the terminal starts: an unwritable place ends the scenario before
+    // anything happens on the bench.
+    let stream =
+        match transcript.map(|p| transcript_stream::TranscriptStream::create(p, secrets.clone())) {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                report.failure = Some(Failure {
+                    step: 0,
+                    line: 0,
+                    message: format!(
+                        "the transcript file {} cannot be written: {e}",
+                        transcript
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    ),
+                });
+                report.elapsed = started.elapsed();
+                return report;
+            }
+        };
     let bench = match Bench::start(cfg).await {
         Ok(b) => b,
         Err(e) => {
@@ -254,6 +314,13 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
             scn.path.display()
         ),
     );
+    if let Some(s) = &stream {
+        // What the bench recorded while starting goes first, then every entry as it comes.
+        bench
+            .transcript
+            .stream_to(s.sink(), transcript_stream::KEEP);
+        report.transcript_file = Some(s.path().to_path_buf());
+    }
     report.device = Some(bench.device.clone());
     bench.host.add_cards(&scn.cards);
     let mut run = Run {
@@ -290,6 +357,8 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
         in_flight: None,
         answer_lost: false,
         sends: deliveries::SendHistory::default(),
+        exposure: Vec::new(),
+        last_exposure: std::collections::BTreeMap::new(),
     };
     let mut failure = match run.start().await {
         Ok(()) => None,
@@ -315,6 +384,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                 result = run.restore_after_cut(step).await;
             }
             run.in_flight(None);
+            run.note_exposure(step.index);
             match run.expected_end(step, result, began.elapsed()).await {
                 Ok(summary) => run.steps.push(StepResult {
                     index: step.index,
@@ -355,11 +425,13 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
                 message: format!("end of run: {message}"),
             });
         }
+        run.note_exposure(scn.steps.len() + 1);
     }
     let Run {
         mut bench,
         artifacts,
         steps,
+        exposure,
         ..
     } = run;
     // Stopped before the transcript is rendered: the terminal's last words and the ends of its
@@ -379,7 +451,33 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     // PCI-01, PCI-02, PBS-01: scan every artifact, every transcript entry and every line the
     // terminal logged for card numbers, PINs and CVCs of all test cards; then keep only
     // redacted copies, so that nothing the harness keeps or writes passes a leak on.
-    let evidence = evidence::check(artifacts, bench.transcript.entries(), &secrets);
+    let evidence = match &stream {
+        None => evidence::check(artifacts, bench.transcript.entries(), &secrets),
+        Some(s) => {
+            // Every entry was scanned and redacted as it was recorded.
+            bench.transcript.take_terminal_log();
+            let streamed = s.finish();
+            let tail = bench.transcript.entries();
+            let (mut findings, artifacts) = evidence::check_artifacts(artifacts, &secrets);
+            findings.extend(streamed.findings);
+            let earlier = streamed.written.saturating_sub(tail.len() as u64);
+            let mut text = String::new();
+            if earlier > 0 {
+                text = format!(
+                    "[{earlier} earlier entries are in {}]\n",
+                    s.path().display()
+                );
+            }
+            text += &payhil_transport::transcript::render(&tail);
+            evidence::Evidence {
+                findings,
+                artifacts,
+                transcript: text,
+                replayable: payhil_transport::transcript::render_replayable(&tail),
+                entries: tail,
+            }
+        }
+    };
     drop(bench);
     report.steps = steps
         .into_iter()
@@ -396,6 +494,7 @@ pub async fn run(scn: &Scenario, opts: &RunOptions) -> ScenarioReport {
     report.invariant_findings = evidence.findings;
     report.invariant_findings.extend(storage_findings);
     report.artifacts = evidence.artifacts;
+    report.exposure = exposure;
     report.transcript = evidence.transcript;
     report.replayable_transcript = evidence.replayable;
     report.transcript_entries = evidence.entries;

@@ -11,7 +11,12 @@
 //!
 //! Entries are text built from the protocol types' `Debug`, which masks PANs and redacts PINs;
 //! the oracle still scans the rendered transcript for full card numbers (PCI-01).
+//!
+//! A transcript may stream to a [`Sink`] (the evidence bundle's file, written entry by entry as
+//! the run goes): each entry is handed over the moment it is recorded, and only the last
+//! entries stay in memory, so memory stays bounded however chatty the device.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -36,6 +41,22 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in the order of this enum.
+    pub const ALL: [Source; 7] = [
+        Source::Step,
+        Source::ToTerminal,
+        Source::FromTerminal,
+        Source::TerminalLog,
+        Source::Host,
+        Source::Proxy,
+        Source::Line,
+    ];
+
+    /// The source whose [`Source::tag`] is `tag`.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.tag() == tag)
+    }
+
     /// The short tag the rendered transcript shows for this source.
     pub fn tag(self) -> &'static str {
         match self {
@@ -79,13 +100,25 @@ pub struct LogLine {
 /// Reads whatever the terminal has logged so far, without waiting: complete lines, in order.
 pub type LogDrain = Box<dyn FnMut() -> Vec<LogLine> + Send>;
 
+/// Takes every entry the moment it is recorded, in order, and gives back the copy the transcript
+/// keeps in memory (e.g. a redacted one).
+pub trait Sink: Send {
+    /// One more entry.
+    fn take(&mut self, entry: Entry) -> Entry;
+}
+
 struct Inner {
     start: Instant,
     clock: i64,
-    entries: Vec<Entry>,
+    /// The entries kept in memory: all of them, or the last `keep` when streaming.
+    entries: VecDeque<Entry>,
+    /// Where entries go as they are recorded, and how many stay in memory.
+    sink: Option<(Box<dyn Sink>, usize)>,
+    /// Entries no longer in memory (only the sink has them).
+    dropped: u64,
     terminal_log: Option<LogDrain>,
     /// Log lines written after frames that have not arrived yet.
-    held: std::collections::VecDeque<LogLine>,
+    held: VecDeque<LogLine>,
     /// Frames from the terminal so far (since the log source was set).
     frames: u64,
 }
@@ -94,13 +127,31 @@ impl Inner {
     fn add(&mut self, source: Source, text: String, local: Option<String>) {
         let micros = self.start.elapsed().as_micros() as u64;
         let clock = self.clock;
-        self.entries.push(Entry {
+        let entry = Entry {
             micros,
             clock,
             source,
             text,
             local,
-        });
+        };
+        self.keep(entry);
+    }
+
+    fn keep(&mut self, entry: Entry) {
+        let Some((sink, keep)) = &mut self.sink else {
+            self.entries.push_back(entry);
+            return;
+        };
+        let kept = sink.take(entry);
+        if self.entries.len() >= *keep {
+            self.entries.pop_front();
+            self.dropped += 1;
+        }
+        if *keep > 0 {
+            self.entries.push_back(kept);
+        } else {
+            self.dropped += 1;
+        }
     }
 
     /// Records, in order, the held and newly logged lines for which `due` holds, up to the
@@ -132,9 +183,11 @@ impl Transcript {
         Self(Arc::new(Mutex::new(Inner {
             start: Instant::now(),
             clock: 0,
-            entries: Vec::new(),
+            entries: VecDeque::new(),
+            sink: None,
+            dropped: 0,
             terminal_log: None,
-            held: std::collections::VecDeque::new(),
+            held: VecDeque::new(),
             frames: 0,
         })))
     }
@@ -142,6 +195,22 @@ impl Transcript {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves a consistent Vec; keep recording.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From now on every entry goes to `sink` as it is recorded, and only the last `keep` stay
+    /// in memory. The entries recorded so far are handed over first, in order.
+    pub fn stream_to(&self, sink: Box<dyn Sink>, keep: usize) {
+        let mut g = self.lock();
+        let earlier = std::mem::take(&mut g.entries);
+        g.sink = Some((sink, keep));
+        for e in earlier {
+            g.keep(e);
+        }
+    }
+
+    /// How many entries were recorded but are no longer in memory (only the sink has them).
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
     }
 
     /// Records the controlled clock's new value; later entries carry it.
@@ -187,12 +256,13 @@ impl Transcript {
         self.lock().release(|_| true);
     }
 
-    /// A copy of all entries.
+    /// A copy of the entries in memory: all of them, or the last ones when streaming (see
+    /// [`Transcript::dropped`]).
     pub fn entries(&self) -> Vec<Entry> {
-        self.lock().entries.clone()
+        self.lock().entries.iter().cloned().collect()
     }
 
-    /// Number of entries.
+    /// Number of entries in memory.
     pub fn len(&self) -> usize {
         self.lock().entries.len()
     }
@@ -206,18 +276,19 @@ impl Transcript {
     pub fn tail(&self, n: usize) -> String {
         let g = self.lock();
         let from = g.entries.len().saturating_sub(n);
-        render(&g.entries[from..])
+        let tail: Vec<Entry> = g.entries.range(from..).cloned().collect();
+        render(&tail)
     }
 
-    /// The whole transcript as text, one entry per line.
+    /// The transcript in memory as text, one entry per line.
     pub fn render(&self) -> String {
-        render(&self.lock().entries)
+        render(&self.entries())
     }
 
     /// The transcript without what differs between runs of one seed (wall-clock times and
     /// local details): two runs with the same seed must render the same, byte for byte.
     pub fn render_replayable(&self) -> String {
-        render_replayable(&self.lock().entries)
+        render_replayable(&self.entries())
     }
 }
 
@@ -256,6 +327,39 @@ pub fn render(entries: &[Entry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts what it is given and marks the copy it gives back.
+    struct Counting(Arc<Mutex<Vec<String>>>);
+
+    impl Sink for Counting {
+        fn take(&mut self, mut entry: Entry) -> Entry {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(entry.text.clone());
+            }
+            entry.text = format!("kept {}", entry.text);
+            entry
+        }
+    }
+
+    /// A streaming transcript hands every entry to its sink in order, earlier ones first, and
+    /// keeps only the last `keep` in memory however many are recorded.
+    #[test]
+    fn a_streaming_transcript_keeps_a_bounded_tail_and_passes_everything_on() {
+        let t = Transcript::new();
+        t.record(Source::Step, "before");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        t.stream_to(Box::new(Counting(seen.clone())), 3);
+        for i in 0..100_000 {
+            t.record(Source::Host, format!("{i}"));
+        }
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(seen.len(), 100_001);
+        assert_eq!(seen[0], "before");
+        assert_eq!(seen[100_000], "99999");
+        let kept: Vec<String> = t.entries().into_iter().map(|e| e.text).collect();
+        assert_eq!(kept, ["kept 99997", "kept 99998", "kept 99999"]);
+        assert_eq!(t.dropped(), 99_998);
+    }
 
     /// Log lines land between the frames they were written between, whenever they are read.
     #[test]

@@ -1,5 +1,6 @@
 //! What the terminal sent its host, as the host saw it, against what the terminal says about
-//! its sends: the repeat flag on every advice and the queue report's count of forwarded items.
+//! its sends: the repeat flag on every advice and the queue report's count of forwarded items;
+//! and, from the same log, each card's exposure (approved offline, not at the host yet).
 //! The host's delivery log is the truth here; the terminal's flags and counts are checked
 //! against it, never taken from it.
 
@@ -23,6 +24,45 @@ pub(super) struct SendHistory {
 }
 
 impl Run {
+    /// Records each card's exposure after `step` where it changed: the offline approvals the
+    /// harness saw that the host has not received yet.
+    pub(super) fn note_exposure(&mut self, step: usize) {
+        if self.last_exposure.is_empty() && self.invariants.exposure(|_| false).is_empty() {
+            // No offline approval yet: nothing to ask the host's books.
+            return;
+        }
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        let received: std::collections::BTreeSet<u32> = books
+            .advice_deliveries
+            .iter()
+            .filter(|d| &d.terminal_id == tid)
+            .map(|d| d.seq)
+            .collect();
+        let now = self.invariants.exposure(|seq| received.contains(&seq));
+        let gone: Vec<String> = self
+            .last_exposure
+            .keys()
+            .filter(|c| !now.contains_key(*c))
+            .cloned()
+            .collect();
+        let changes = now
+            .iter()
+            .filter(|(c, m)| self.last_exposure.get(*c) != Some(m))
+            .map(|(c, m)| (c.clone(), *m))
+            .chain(gone.into_iter().map(|c| (c, 0)))
+            .collect::<Vec<_>>();
+        for (card, minor) in changes {
+            self.exposure.push(super::ExposurePoint {
+                step,
+                clock: self.now,
+                card,
+                minor,
+            });
+        }
+        self.last_exposure = now;
+    }
+
     /// From the current fault epoch on, a send may have been lost before the host saw it.
     pub(super) fn sends_may_be_hidden(&mut self) {
         if self.sends.hidden_from.is_none() {

@@ -17,7 +17,7 @@ use payhil_transport::transcript::{self, Entry};
 use std::collections::BTreeMap;
 
 /// What must never show in full. Deliberately not `Debug`: it holds the digits.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Secrets {
     pans: Vec<String>,
     pins: Vec<String>,
@@ -159,6 +159,25 @@ pub(crate) fn redact(text: &str, secrets: &Secrets) -> String {
 /// Scans the artifacts and every transcript entry (its text and its machine-local details),
 /// then redacts them. The terminal's own log lines are reported as "terminal log" findings.
 pub(crate) fn check(artifacts: Vec<Artifact>, entries: Vec<Entry>, secrets: &Secrets) -> Evidence {
+    let (findings, kept) = check_artifacts(artifacts, secrets);
+    let mut scan = TranscriptCheck::new(secrets.clone());
+    let clean: Vec<Entry> = entries.into_iter().map(|e| scan.entry(e)).collect();
+    let mut findings = findings;
+    findings.extend(scan.findings);
+    Evidence {
+        findings,
+        artifacts: kept,
+        transcript: transcript::render(&clean),
+        replayable: transcript::render_replayable(&clean),
+        entries: clean,
+    }
+}
+
+/// The artifacts' findings and their redacted copies.
+pub(crate) fn check_artifacts(
+    artifacts: Vec<Artifact>,
+    secrets: &Secrets,
+) -> (Vec<String>, Vec<Artifact>) {
     let mut findings = Vec::new();
     let mut kept = Vec::new();
     for a in artifacts {
@@ -177,9 +196,34 @@ pub(crate) fn check(artifacts: Vec<Artifact>, entries: Vec<Entry>, secrets: &Sec
             name: a.name,
         });
     }
-    let mut line = 1;
-    let mut clean = Vec::with_capacity(entries.len());
-    for e in entries {
+    (findings, kept)
+}
+
+/// The card-data check of a transcript, one entry at a time in the order they were recorded
+/// (at the end of a run, or as each entry is recorded when the transcript streams to a file):
+/// findings name the line and column of the rendered transcript; each entry comes back
+/// redacted.
+pub(crate) struct TranscriptCheck {
+    secrets: Secrets,
+    /// The rendered transcript's line the next entry starts on.
+    line: usize,
+    /// What was found so far.
+    pub(crate) findings: Vec<String>,
+}
+
+impl TranscriptCheck {
+    pub(crate) fn new(secrets: Secrets) -> Self {
+        Self {
+            secrets,
+            line: 1,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Scans one entry and gives back its redacted copy.
+    pub(crate) fn entry(&mut self, e: Entry) -> Entry {
+        let secrets = &self.secrets;
+        let line = self.line;
         // Where the entry's text starts in its line of the rendered transcript.
         let prefix = transcript::render(&[Entry {
             text: String::new(),
@@ -202,7 +246,7 @@ pub(crate) fn check(artifacts: Vec<Artifact>, entries: Vec<Entry>, secrets: &Sec
             ""
         };
         for leak in leaks(&e.text, secrets) {
-            findings.push(format!(
+            self.findings.push(format!(
                 "{}: {log}{}: {}",
                 rule(leak.kind),
                 where_(&leak, prefix),
@@ -216,7 +260,7 @@ pub(crate) fn check(artifacts: Vec<Artifact>, entries: Vec<Entry>, secrets: &Sec
             // one suite run in about fifty). A card number there is still a finding.
             let chance = |l: &Leak| matches!(l.kind, LeakKind::Pin | LeakKind::Cvc);
             for leak in leaks(local, secrets).into_iter().filter(|l| !chance(l)) {
-                findings.push(format!(
+                self.findings.push(format!(
                     "{}: {}: {}",
                     rule(leak.kind),
                     where_(&leak, start),
@@ -224,21 +268,14 @@ pub(crate) fn check(artifacts: Vec<Artifact>, entries: Vec<Entry>, secrets: &Sec
                 ));
             }
         }
-        line += transcript::render(std::slice::from_ref(&e))
+        self.line += transcript::render(std::slice::from_ref(&e))
             .matches('\n')
             .count();
-        clean.push(Entry {
+        Entry {
             text: redacted(&e.text, secrets),
             local: e.local.as_deref().map(|l| redacted(l, secrets)),
             ..e
-        });
-    }
-    Evidence {
-        findings,
-        artifacts: kept,
-        transcript: transcript::render(&clean),
-        replayable: transcript::render_replayable(&clean),
-        entries: clean,
+        }
     }
 }
 
