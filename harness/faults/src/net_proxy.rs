@@ -264,6 +264,11 @@ impl NetProxy {
         let was = self.state();
         self.transcript
             .record(Source::Proxy, format!("link {state:?}"));
+        if state == was {
+            // Nothing changes, so nothing is cut: an open connection stays as it is (waiting
+            // for it to end would wait for ever, as nothing ends it).
+            return;
+        }
         if state == LinkState::Down && was != LinkState::Down {
             // Hold the port before the listener goes, so it is never free in between.
             match reserve(self.addr) {

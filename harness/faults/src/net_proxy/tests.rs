@@ -247,3 +247,31 @@ async fn a_state_change_is_in_force_when_set_returns() {
         assert!(read_all(&mut c).await.is_empty(), "{state:?}");
     }
 }
+
+/// Setting the state the link is already in changes nothing and returns at once, with the
+/// connection still open. It used to wait for the open connection to end, which nothing ends:
+/// `network = "up"` on an up link hung a soak replay for good.
+#[tokio::test]
+async fn setting_the_state_the_link_is_in_returns_at_once_and_cuts_nothing() {
+    let t = Transcript::new();
+    let proxy = proxy_to_echo(&t, 1).await;
+    let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_echoed(&mut c, b"ping", "up").await;
+    for state in [
+        LinkState::Up,
+        LinkState::Blackhole,
+        LinkState::Blackhole,
+        LinkState::Up,
+        LinkState::Up,
+    ] {
+        tokio::time::timeout(Duration::from_secs(5), proxy.set(state))
+            .await
+            .unwrap_or_else(|_| panic!("set({state:?}) returns"));
+    }
+    let mut c2 = TcpStream::connect(proxy.addr()).await.unwrap();
+    assert_echoed(&mut c2, b"again", "up again").await;
+    proxy.set(LinkState::Down).await;
+    tokio::time::timeout(Duration::from_secs(5), proxy.set(LinkState::Down))
+        .await
+        .expect("down twice returns");
+}
