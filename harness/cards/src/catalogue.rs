@@ -169,7 +169,8 @@ pub const TEST_PIN: &str = "739216";
 // process ids, byte counts and seeded cut offsets take every three-digit value in a long run,
 // but none is printed zero-padded to three digits; and none is a standalone "0xy" in the
 // reviewed receipts and settlement files or in the scenario files. The end-of-run CVC scan
-// (PBS-01) would report any such number.
+// (PBS-01) would report any such number. (Receipts print the sequence number zero-padded to
+// six digits: "0030xy" is why the scan takes a CVC behind a two-digit length only.)
 
 /// All test cards (built once: the host simulator looks cards up on every request).
 pub fn all() -> &'static [TestCard] {

@@ -356,6 +356,18 @@ fn pbs_01_finds_a_known_cvc_only_as_a_standalone_token() {
 }
 
 #[test]
+fn pbs_01_a_zero_padded_sequence_number_is_no_length_prefixed_cvc() {
+    // Transaction 3,053 on a receipt: "003" is no ISO 8583 LLLVAR length before the CVC "053".
+    let cvc = ["053"];
+    assert!(found(b"TXN                       003053", &[], &[], &cvc).is_empty());
+    // As the whole digit run, prefix and CVC are still a length-prefixed field.
+    assert_eq!(
+        found(b"f48 03053 end", &[], &[], &cvc),
+        [(LeakKind::Cvc, Encoding::AsciiLengthPrefixed, 6)]
+    );
+}
+
+#[test]
 fn pci_01_digits_inside_a_hex_digest_are_not_a_card_number() {
     // Like a build hash the reference terminal reported in its Hello: 16 digits between two
     // hex letters that pass Luhn (that build failed every scenario with PCI-01).
