@@ -56,6 +56,13 @@ impl Sink for StreamSink {
                 .out
                 .write_all(line.as_bytes())
                 .and_then(|()| s.out.write_all(b"\n"));
+            // A step's start is on disk before the step runs: a run that hangs or is killed
+            // leaves a file that shows how far it got.
+            let written = if clean.source == payhil_transport::Source::Step {
+                written.and_then(|()| s.out.flush())
+            } else {
+                written
+            };
             match written {
                 Ok(()) => s.written += 1,
                 Err(e) => s.error = Some(e),
