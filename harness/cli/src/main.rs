@@ -8,6 +8,7 @@ mod evidence_cmd;
 mod powerloss_cmd;
 mod rules_cmd;
 mod run_cmd;
+mod soak_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,10 @@ enum Command {
     /// Cut a scenario at every flash write (clean and torn) in process and check the oracle
     /// after each; the last line is JSON `{"cut_points": N, "points_per_s": N, "failures": N}`.
     Powerloss(powerloss_cmd::PowerlossArgs),
+    /// Soak the in-process bench: N purchases under a seeded schedule of network faults, power
+    /// cuts at any flash write and clock jumps, judged by the model and the exactly-once oracle;
+    /// the last line is JSON `{"transactions": N, ..., "lost": 0, "duplicated": 0, ...}`.
+    Soak(soak_cmd::SoakArgs),
     /// Make a key pair for signing evidence: PREFIX.key (secret) and PREFIX.pub (minisign).
     Keygen {
         /// Path prefix of the two files.
@@ -77,6 +82,7 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(rt.block_on(run_cmd::run(args))?)
         }
         Command::Powerloss(args) => std::process::exit(powerloss_cmd::powerloss(args)?),
+        Command::Soak(args) => std::process::exit(soak_cmd::soak(args)?),
         Command::CardFaults(args) => {
             let rt = tokio::runtime::Runtime::new()?;
             std::process::exit(rt.block_on(card_faults_cmd::card_faults(args))?)

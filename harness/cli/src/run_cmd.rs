@@ -190,7 +190,7 @@ impl Interrupts {
     }
 }
 
-fn seed_from_time() -> u64 {
+pub(crate) fn seed_from_time() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)

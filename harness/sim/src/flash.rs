@@ -215,3 +215,141 @@ impl Flash for Recorder<RamFlash<'_>> {
         r
     }
 }
+
+/// A chip of its own (not borrowed from an [`Image`]) with a [`Fuse`] that cuts power at a
+/// chosen program or erase, clean or torn, counted from when it was armed: what `payhil soak`
+/// runs its terminal on, so that a cut can fall in the middle of any request and the terminal
+/// boots again on the same bytes.
+pub struct FusedChip {
+    image: Image,
+    fuse: Fuse,
+    dead: bool,
+    /// A deliberately broken chip for testing the soak's oracle: a program is acknowledged
+    /// before it lands and lands only at the next program or erase (a write-back cache), so a
+    /// cut loses it (as the emulator's `approve-before-write` bug does).
+    write_behind: bool,
+    held: Option<(u32, Vec<u8>)>,
+}
+
+/// Arms a [`FusedChip`]'s power cut from outside the terminal that owns the chip.
+#[derive(Clone, Default)]
+pub struct Fuse(Rc<std::cell::Cell<Option<(u32, bool)>>>);
+
+impl Fuse {
+    /// Power is cut at the `nth` program or erase from now (1: the next), torn if `tear`.
+    pub fn arm(&self, nth: u32, tear: bool) {
+        self.0.set(Some((nth.max(1), tear)));
+    }
+
+    /// No cut armed any more.
+    pub fn disarm(&self) {
+        self.0.set(None);
+    }
+
+    /// A cut is armed and has not fallen yet.
+    pub fn armed(&self) -> bool {
+        self.0.get().is_some()
+    }
+
+    /// Counts one program or erase; `Some(tear)` if power is cut at it.
+    fn tick(&self) -> Option<bool> {
+        match self.0.get() {
+            Some((1, tear)) => {
+                self.0.set(None);
+                Some(tear)
+            }
+            Some((n, tear)) => {
+                self.0.set(Some((n - 1, tear)));
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+impl FusedChip {
+    /// An erased chip of geometry `g`, and its fuse.
+    pub fn new(g: Geometry) -> (Self, Fuse) {
+        let fuse = Fuse::default();
+        (
+            Self {
+                image: Image::erased(g),
+                fuse: fuse.clone(),
+                dead: false,
+                write_behind: false,
+                held: None,
+            },
+            fuse,
+        )
+    }
+
+    /// The broken chip (see the `write_behind` field): for tests that the oracle bites.
+    pub fn write_behind(mut self) -> Self {
+        self.write_behind = true;
+        self
+    }
+
+    /// Power is back: the chip answers again (its bytes are what the cut left).
+    pub fn power_up(&mut self) {
+        self.dead = false;
+    }
+
+    fn mutate(
+        &mut self,
+        op: impl FnOnce(&mut RamFlash<'_>) -> Result<(), FlashError>,
+    ) -> Result<(), FlashError> {
+        if self.dead {
+            return Err(FlashError::PowerLost);
+        }
+        let cut = self.fuse.tick();
+        let mut chip = self.image.chip();
+        if cut.is_some() {
+            // What the cache held never reaches the chip.
+            self.held = None;
+            self.dead = true;
+        } else if let Some((addr, data)) = self.held.take() {
+            chip.program(addr, &data)?;
+        }
+        chip.cut_power_at(cut.map(|tear| PowerCut { at: 1, tear }));
+        op(&mut chip)
+    }
+}
+
+impl Flash for FusedChip {
+    fn size(&self) -> u32 {
+        self.image.bytes.len() as u32
+    }
+    fn page_size(&self) -> u32 {
+        self.image.page
+    }
+    fn read(&mut self, addr: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        if self.dead {
+            return Err(FlashError::PowerLost);
+        }
+        self.image.chip().read(addr, buf)?;
+        if let Some((at, data)) = &self.held {
+            // The cache's bytes over the chip's, where they overlap.
+            for (i, b) in buf.iter_mut().enumerate() {
+                let a = addr as usize + i;
+                if let Some(h) = a.checked_sub(*at as usize).and_then(|o| data.get(o)) {
+                    *b &= *h;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn program(&mut self, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        if self.write_behind {
+            let held = (addr, data.to_vec());
+            let r = self.mutate(|_| Ok(()));
+            if r.is_ok() {
+                self.held = Some(held);
+            }
+            return r;
+        }
+        self.mutate(|c| c.program(addr, data))
+    }
+    fn erase_page(&mut self, page: u32) -> Result<(), FlashError> {
+        self.mutate(|c| c.erase_page(page))
+    }
+}

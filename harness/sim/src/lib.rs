@@ -13,9 +13,10 @@ mod bench;
 mod flash;
 pub mod powerloss;
 mod replay;
+pub mod soak;
 mod steps;
 
-pub use flash::Geometry;
+pub use flash::{Fuse, FusedChip, Geometry};
 pub use powerloss::{Options, Report, powerloss};
 
 /// Why an in-process run could not be made at all (a failing cut is a finding, not this).

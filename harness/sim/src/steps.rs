@@ -54,7 +54,11 @@ pub struct Driver<'c, F: Flash, C: Checkpoint> {
 
 /// The model for a scenario's settings, as the runner builds it.
 pub fn model(scn: &Scenario) -> Model {
-    let t = &scn.terminal;
+    model_for(&scn.terminal)
+}
+
+/// The model for these terminal settings.
+pub fn model_for(t: &payhil_scenario::format::TerminalSettings) -> Model {
     Model::new(ModelConfig {
         offline_limit: t.offline_limit,
         card_limit_minor: t.card_limit.minor,
@@ -175,11 +179,15 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
     }
 
     fn forward(&mut self) -> Result<payhil_protocol::QueueStatus, End> {
-        let q = self.queue(&Request::ForwardQueue);
+        // Only a round that ended is one: a power cut may have stopped it anywhere, and then
+        // the queue is as uncertain as the cut leaves it (as the PTY runner has it). Counted
+        // regardless, a round cut at its first write emptied the model's queue while the
+        // terminal kept every item (found by `payhil soak`: a split the model did not see).
+        let q = self.queue(&Request::ForwardQueue)?;
         if let Some(m) = &mut self.model {
             m.forwarding_opportunity();
         }
-        q
+        Ok(q)
     }
 
     fn check_queue(&self, q: &payhil_protocol::QueueStatus, want: Option<u32>) -> Result<(), End> {
@@ -620,6 +628,19 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
         if let Some(f) = self.seen.repeat_findings.first() {
             return Err(End::Failed(format!("PBS-02 advice repeat flag: {f}")));
         }
+        let verdict = self.exactly_once(phase);
+        if verdict.ok() {
+            Ok(())
+        } else {
+            Err(End::Failed(format!(
+                "PBS-02 exactly-once: {}",
+                verdict.findings.join("; ")
+            )))
+        }
+    }
+
+    /// The exactly-once verdict of the ledger against the host's books and delivery log.
+    pub fn exactly_once(&self, phase: Phase) -> payhil_model::ledger::ExactlyOnce {
         let booked = booked(&self.seen.books);
         let mut ledger = self.seen.ledger.clone();
         for f in &self.seen.excused {
@@ -639,15 +660,7 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
                 faulty: d.faulty,
             })
             .collect();
-        let verdict = exactly_once(&ledger, &booked, &deliveries, phase);
-        if verdict.ok() {
-            Ok(())
-        } else {
-            Err(End::Failed(format!(
-                "PBS-02 exactly-once: {}",
-                verdict.findings.join("; ")
-            )))
-        }
+        exactly_once(&ledger, &booked, &deliveries, phase)
     }
 
     /// The end of a run: the link is made clean, the terminal forwards until its queue is

@@ -1,0 +1,79 @@
+//! Issue 12: a soak finding replays through the normal runner. The soak runs the in-process
+//! core on a chip that acknowledges writes before they land (a write-back cache: approvals lost
+//! at a cut); the failing window it prints as a scenario then runs over the real PTY + TCP path
+//! against the emulator with the same bug (`--inject-bug approve-before-write`), which fails
+//! it, and against the correct emulator, which passes it.
+
+use payhil_scenario::runner::{RunOptions, ScenarioReport, TerminalTarget};
+use std::process::Command;
+use std::time::Duration;
+
+fn run(text: &str, bug: Option<&str>) -> ScenarioReport {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("soak.toml");
+    std::fs::write(&path, text).expect("the scenario is written");
+    let scn = payhil_scenario::parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut args: Vec<std::ffi::OsString> = vec!["emulate".into()];
+    if let Some(b) = bug {
+        args.push("--inject-bug".into());
+        args.push(b.into());
+    }
+    let opts = RunOptions {
+        target: TerminalTarget::Emulated {
+            program: env!("CARGO_BIN_EXE_payhil").into(),
+            args,
+        },
+        seed: 1,
+        boot_timeout: Duration::from_secs(20),
+        proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(payhil_scenario::run(&scn, &opts))
+}
+
+#[test]
+fn a_failing_soak_window_replays_on_the_emulator_with_the_same_bug() {
+    let found = payhil_sim::soak::soak(&payhil_sim::soak::SoakOptions {
+        transactions: 5_000,
+        seed: 3,
+        window: 150,
+        inject_write_behind: true,
+    });
+    let f = found.failure.expect("the soak finds the write-back cache");
+    let buggy = run(&f.scenario, Some("approve-before-write"));
+    assert!(
+        !buggy.passed(),
+        "the replay fails on the emulator with the same bug:\n{}",
+        f.scenario
+    );
+    let clean = run(&f.scenario, None);
+    assert!(
+        clean.passed(),
+        "the replay passes on the correct emulator: {:?} {:?}",
+        clean.failure,
+        clean.invariant_findings
+    );
+}
+
+#[test]
+fn payhil_soak_prints_its_seed_first_and_a_json_summary_last() {
+    let o = Command::new(env!("CARGO_BIN_EXE_payhil"))
+        .args(["soak", "--transactions", "3000", "--seed", "9", "--window", "1000"])
+        .output()
+        .expect("payhil runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with("payhil soak: seed 9,"), "{first}");
+    let last: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or_default()).expect("JSON last line");
+    assert_eq!(last["transactions"], 3000);
+    assert_eq!(last["seed"], 9);
+    for k in ["lost", "duplicated", "unexpected"] {
+        assert_eq!(last[k], 0, "{k}: {out}");
+    }
+    assert!(last["acknowledged_offline"].as_u64().unwrap_or(0) > 0, "{out}");
+}
