@@ -734,13 +734,15 @@ fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked]
     match f {
         InFlight::Purchase(spec) => {
             let pan = spec.card.pan.masked();
+            // The ledger lookup last: it is the dearest test, and most items fail an earlier one.
+            let total = spec.total();
             if let Some(b) = booked.iter().find(|b| {
                 b.approved
-                    && ledger.get(b.seq).is_none()
                     && b.kind == spec.kind
-                    && b.amount == spec.total()
-                    && b.pan == pan
+                    && b.amount == total
                     && b.network == spec.network
+                    && b.pan == pan
+                    && ledger.get(b.seq).is_none()
             }) {
                 ledger.approved(answered(b));
                 // The terminal could not know the host's answer and reversed it after the
@@ -754,10 +756,10 @@ fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked]
             let pan = spec.card.pan.masked();
             if let Some(b) = booked.iter().find(|b| {
                 b.approved
-                    && ledger.get(b.seq).is_none()
                     && b.kind == TxnKind::Capture
                     && b.amount == *amount
                     && b.pan == pan
+                    && ledger.get(b.seq).is_none()
             }) {
                 ledger.approved(answered(b));
             }
