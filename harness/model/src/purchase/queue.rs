@@ -100,6 +100,12 @@ impl Model {
     /// sequence number is unknown, so the item is judged by the host's books at the end of the
     /// run, never by the terminal's word.
     pub fn interrupted(&mut self, p: &PurchaseInput) {
+        // What it leaves queued is queued now: as for any item (`queue`), the first in an
+        // empty queue starts the retry interval, so the restart is no chance to forward it at
+        // once.
+        if self.certain.is_empty() && self.uncertain.is_empty() {
+            self.last_attempt = self.now;
+        }
         // Its authorisation may have been on its way to the host: a terminal that cannot rule
         // out an approval stores a reversal after the restart (PBS-03/maybe-sent); one that
         // knows it never sent it stores none.
