@@ -102,6 +102,7 @@ pub struct BlockListInfo {
 }
 
 /// The blocked-card list in RAM, and how to keep it in flash.
+#[derive(Clone)]
 pub struct BlockList {
     tags: [CardTag; MAX_LISTED + MAX_LEARNED],
     listed: usize,

@@ -108,6 +108,7 @@ pub trait Flash {
 /// to the journal), the last `tail_pages` pages are kept apart for another store (the blocked-card
 /// list, [`crate::block_list`]) and reached only through the `tail_*` methods. Each side is
 /// bounds-checked, so neither can write into the other.
+#[derive(Clone)]
 pub struct Split<F> {
     inner: F,
     head_pages: u32,

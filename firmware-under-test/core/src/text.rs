@@ -3,6 +3,7 @@
 use core::fmt;
 
 /// Text of at most `N` bytes; writes past the end are refused with `fmt::Error`.
+#[derive(Clone)]
 pub struct TextBuf<const N: usize> {
     buf: [u8; N],
     len: usize,

@@ -5,6 +5,7 @@
 mod bench_cmd;
 mod card_faults_cmd;
 mod evidence_cmd;
+mod fuzz_cmd;
 mod powerloss_cmd;
 mod rules_cmd;
 mod run_cmd;
@@ -48,6 +49,9 @@ enum Command {
     /// cuts at any flash write and clock jumps, judged by the model and the exactly-once oracle;
     /// the last line is JSON `{"transactions": N, ..., "lost": 0, "duplicated": 0, ...}`.
     Soak(soak_cmd::SoakArgs),
+    /// Turn a fuzz input of `bench_sim` or `terminal_vs_model` into a scenario file the normal
+    /// runner replays (on the emulator or a physical terminal).
+    FuzzToScenario(fuzz_cmd::FuzzToScenarioArgs),
     /// Make a key pair for signing evidence: PREFIX.key (secret) and PREFIX.pub (minisign).
     Keygen {
         /// Path prefix of the two files.
@@ -83,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Powerloss(args) => std::process::exit(powerloss_cmd::powerloss(args)?),
         Command::Soak(args) => std::process::exit(soak_cmd::soak(args)?),
+        Command::FuzzToScenario(args) => std::process::exit(fuzz_cmd::fuzz_to_scenario(args)?),
         Command::CardFaults(args) => {
             let rt = tokio::runtime::Runtime::new()?;
             std::process::exit(rt.block_on(card_faults_cmd::card_faults(args))?)

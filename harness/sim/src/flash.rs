@@ -220,6 +220,9 @@ impl Flash for Recorder<RamFlash<'_>> {
 /// chosen program or erase, clean or torn, counted from when it was armed: what `payhil soak`
 /// runs its terminal on, so that a cut can fall in the middle of any request and the terminal
 /// boots again on the same bytes.
+/// A clone is a copy of the bytes on the same fuse (only one terminal draws power at a time: the
+/// fuzzers start every input from a clone of one booted terminal).
+#[derive(Clone)]
 pub struct FusedChip {
     image: Image,
     fuse: Fuse,

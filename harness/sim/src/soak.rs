@@ -11,16 +11,18 @@
 //! ([`render`]) that reproduces it through the normal runner. Everything random comes from the
 //! seed: the same seed replays the same run.
 
+mod fuzz;
 mod render;
 mod schedule;
 
 use crate::bench::{self, InFlight, NoCheckpoints, Seen};
-use crate::flash::{FusedChip, Geometry};
+use crate::flash::{Fuse, FusedChip, Geometry};
 use crate::steps::{self, Driver, End};
 use payhil_model::ledger::Phase;
 use payhil_scenario::format::{Action, PowerCutSpec, Step, TerminalSettings};
 use std::time::{Duration, Instant};
 
+pub use fuzz::{FUZZ_CHIP, MAX_FUZZ_PURCHASES, fuzz_scenario, fuzz_terminal_vs_model, fuzz_window};
 pub use render::scenario as render;
 
 /// What to run.
@@ -133,7 +135,13 @@ pub fn soak(opts: &SoakOptions) -> SoakReport {
             .window
             .max(1)
             .min(opts.transactions - report.transactions);
-        let w = window(&mut schedule, n, opts.inject_write_behind);
+        let w = window(
+            &mut schedule,
+            Geometry::REFERENCE,
+            n,
+            opts.inject_write_behind,
+            |_| false,
+        );
         report.windows += 1;
         report.transactions += w.purchases;
         report.cuts += w.cuts;
@@ -156,6 +164,9 @@ pub fn soak(opts: &SoakOptions) -> SoakReport {
     report
 }
 
+/// Purchases made past the end of a window to let an armed cut fall before it is given up.
+const MAX_PURCHASES_FOR_A_CUT: u32 = 64;
+
 /// One window's result.
 struct Window {
     purchases: u64,
@@ -166,9 +177,15 @@ struct Window {
 }
 
 /// `n` purchases on a fresh terminal, then the drain and the exactly-once check.
-fn window(schedule: &mut schedule::Schedule, n: u64, write_behind: bool) -> Window {
+fn window<R: rand::Rng>(
+    schedule: &mut schedule::Schedule<R>,
+    chip: Geometry,
+    n: u64,
+    write_behind: bool,
+    used_up: impl Fn(&schedule::Schedule<R>) -> bool,
+) -> Window {
     let settings = TerminalSettings::default();
-    let (chip, fuse) = FusedChip::new(Geometry::REFERENCE);
+    let (chip, fuse) = FusedChip::new(chip);
     let chip = if write_behind {
         chip.write_behind()
     } else {
@@ -189,6 +206,29 @@ fn window(schedule: &mut schedule::Schedule, n: u64, write_behind: bool) -> Wind
         verdict: None,
         failure: None,
     };
+    if let Err(e) = d.boot(chip).and_then(|()| d.start()) {
+        w.failure = Some(ended(e));
+        return w;
+    }
+    let first = schedule.start();
+    w.steps.push(first.clone());
+    if let Err(e) = d.step(&first) {
+        w.failure = Some(ended(e));
+        return w;
+    }
+    play(&mut d, &fuse, schedule, n, used_up, w)
+}
+
+/// Plays a window's steps on a booted terminal (`w` holds the steps so far) until `n`
+/// purchases are made or `used_up` says the source is, then drains and checks.
+fn play<R: rand::Rng>(
+    d: &mut Driver<'_, FusedChip, NoCheckpoints>,
+    fuse: &Fuse,
+    schedule: &mut schedule::Schedule<R>,
+    n: u64,
+    used_up: impl Fn(&schedule::Schedule<R>) -> bool,
+    mut w: Window,
+) -> Window {
     // A failing window ends where it failed: a cut armed and not yet fallen there is left out
     // of its replay (the runner requires every armed cut to fall).
     let fail = |w: &mut Window, what: String| {
@@ -203,27 +243,65 @@ fn window(schedule: &mut schedule::Schedule, n: u64, write_behind: bool) -> Wind
         }
         w.failure = Some(what);
     };
-    if let Err(e) = d.boot(chip).and_then(|()| d.start()) {
-        fail(&mut w, ended(e));
-        return w;
-    }
-    let first = schedule.start();
-    w.steps.push(first.clone());
-    if let Err(e) = d.step(&first) {
-        fail(&mut w, ended(e));
-        return w;
-    }
-    // Until `n` purchases are made and no armed cut is left to fall (the runner requires every
-    // armed cut to fire, so a replay must not end with one).
-    while w.purchases < n || fuse.armed() {
+    // Until `n` purchases are made (or the source is used up) and no armed cut is left to fall
+    // (the runner requires every armed cut to fire, so a replay must not end with one).
+    let mut extra = 0u32;
+    loop {
+        let more = w.purchases < n && !used_up(schedule);
+        if !more && !fuse.armed() {
+            break;
+        }
+        if !more {
+            extra += 1;
+            if extra > MAX_PURCHASES_FOR_A_CUT {
+                // Nothing writes any more (every purchase refused before it is journaled):
+                // the cut is taken back, and out of the replay.
+                fuse.disarm();
+                if let Some(i) = w
+                    .steps
+                    .iter()
+                    .rposition(|s| matches!(s.action, Action::PowerCut(_)))
+                {
+                    w.steps.remove(i);
+                }
+                break;
+            }
+        }
         let step = match schedule.next_step(w.steps.len() + 1) {
+            // A reversal or capture names a transaction of this run, drawn from those made
+            // (a capture, from the pre-authorisations); with none, the step is not made.
+            s if matches!(s.action, Action::Reverse { .. } | Action::Capture { .. }) => {
+                let capture = matches!(s.action, Action::Capture { .. });
+                let made: Vec<usize> = d
+                    .seen
+                    .txns
+                    .iter()
+                    .filter(|(_, (_, p))| {
+                        !capture || p.kind == payhil_protocol::TxnKind::PreAuthorisation
+                    })
+                    .map(|(step, _)| *step)
+                    .collect();
+                if made.is_empty() || !more {
+                    continue;
+                }
+                let of = made[schedule.pick(made.len())];
+                let action = match s.action {
+                    Action::Capture { amount, .. } => Action::Capture {
+                        of,
+                        amount,
+                        expect: None,
+                    },
+                    _ => Action::Reverse { of, expect: None },
+                };
+                Step { action, ..s }
+            }
             // A cut falls inside a request, never in a boot: while one is armed the power
             // stays on (a boot that loses power gives no chip back to boot again).
             s if fuse.armed() && matches!(s.action, Action::PowerCycle | Action::PowerCut(_)) => {
                 continue;
             }
             // Past the window's purchases only what makes the armed cut fall.
-            s if w.purchases >= n && !matches!(s.action, Action::Purchase(..)) => continue,
+            s if !more && !matches!(s.action, Action::Purchase(..)) => continue,
             s => s,
         };
         w.steps.push(step.clone());
@@ -245,7 +323,7 @@ fn window(schedule: &mut schedule::Schedule, n: u64, write_behind: bool) -> Wind
             Ok(()) => {}
             Err(End::Halted) => {
                 w.cuts += 1;
-                if let Err(e) = restart(&mut d) {
+                if let Err(e) = restart(d) {
                     fail(
                         &mut w,
                         format!("step {}: after the power cut: {}", step.index, ended(e)),

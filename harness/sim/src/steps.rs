@@ -104,6 +104,24 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
         }
     }
 
+    /// A driver of a terminal already up (a clone of one booted before, with what the harness
+    /// had seen of it then).
+    pub fn of_booted(
+        cfg: fut_core::Config<'static>,
+        t: Terminal<'static, F>,
+        seen: Seen,
+        model: Option<Model>,
+        cp: &'c mut C,
+    ) -> Self {
+        Self {
+            t: Some(t),
+            seen,
+            model,
+            cp,
+            cfg,
+        }
+    }
+
     /// Powers the terminal up on `flash` and gives it the harness's clock.
     pub fn boot(&mut self, flash: F) -> Result<(), End> {
         self.cp.before_call(&self.seen);

@@ -475,6 +475,7 @@ pub struct Found {
 }
 
 /// The journal over a flash device; `P` is the capacity of the pending (offline) index.
+#[derive(Clone)]
 pub struct Journal<F, const P: usize> {
     flash: F,
     /// Encrypts card numbers at rest (PCI-02).

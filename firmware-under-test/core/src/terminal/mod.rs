@@ -181,7 +181,10 @@ enum State {
     },
 }
 
-/// A terminal: configuration, journal on flash, controlled clock and transaction state.
+/// A terminal: configuration, journal on flash, controlled clock and transaction state. A
+/// clone is the same terminal on a copy of its flash (the fuzzers start every input from one
+/// booted terminal instead of mounting a fresh one).
+#[derive(Clone)]
 pub struct Terminal<'a, F: Flash> {
     cfg: Config<'a>,
     /// The journal, on all of the flash but the blocked-card list's pages.

@@ -3,7 +3,7 @@
 //! judges every purchase, so no step needs an expectation; its end-of-run drain and
 //! exactly-once check are the window's.
 
-use payhil_protocol::{Amount, EntryMode};
+use payhil_protocol::{Amount, EntryMode, TxnKind};
 use payhil_scenario::format::{Action, LinkSpec, PowerCutSpec, Step};
 use std::fmt::Write;
 
@@ -19,16 +19,52 @@ pub fn scenario(seed: u64, window: u64, message: &str, steps: &[Step]) -> String
         out,
         "name = \"payhil soak seed {seed} window {window}\"\nrules = [\"PBS-02\", \"NETS-01\", \"NETS-04\"]\n"
     );
+    body(&mut out, steps);
+    out
+}
+
+/// The scenario for a fuzzer's input (`payhil fuzz-to-scenario`), whose run ended with
+/// `message`.
+pub fn scenario_of_input(message: &str, steps: &[Step]) -> String {
+    let mut out =
+        String::from("# A fuzz input as a scenario (payhil fuzz-to-scenario); its run:\n");
+    for line in message.lines() {
+        let _ = writeln!(out, "#   {line}");
+    }
+    let _ = writeln!(
+        out,
+        "name = \"payhil fuzz input\"\nrules = [\"PBS-02\", \"NETS-01\", \"NETS-04\"]\n"
+    );
+    body(&mut out, steps);
+    out
+}
+
+fn body(out: &mut String, steps: &[Step]) {
+    // Steps are numbered in the file as written: a step left out (an armed cut that never
+    // fell) renumbers those after it, and a reversal or capture names its step by that number.
+    let mut number = std::collections::BTreeMap::new();
     for s in steps {
         // The drain and the exactly-once check are the runner's end of run.
         if matches!(s.action, Action::Settle) && s.index == steps.len() {
             continue;
         }
-        if let Some(text) = action(&s.action) {
+        let renumbered = match &s.action {
+            Action::Reverse { of, expect } => Action::Reverse {
+                of: number.get(of).copied().unwrap_or(*of),
+                expect: expect.clone(),
+            },
+            Action::Capture { of, amount, expect } => Action::Capture {
+                of: number.get(of).copied().unwrap_or(*of),
+                amount: *amount,
+                expect: expect.clone(),
+            },
+            other => other.clone(),
+        };
+        if let Some(text) = action(&renumbered) {
+            number.insert(s.index, number.len() + 1);
             let _ = writeln!(out, "[[step]]\n{text}\n");
         }
     }
-    out
 }
 
 fn amount(a: &Amount) -> String {
@@ -65,8 +101,21 @@ fn action(a: &Action) -> Option<String> {
                 amount(&p.amount),
                 p.card.name
             );
-            if p.entry == EntryMode::Contactless {
-                s.push_str(", entry = \"contactless\"");
+            match p.kind {
+                TxnKind::Refund => s.push_str(", kind = \"refund\""),
+                TxnKind::PreAuthorisation => s.push_str(", kind = \"preauth\""),
+                _ => {}
+            }
+            match p.entry {
+                EntryMode::Contactless => s.push_str(", entry = \"contactless\""),
+                EntryMode::Magstripe => s.push_str(", entry = \"magstripe\""),
+                _ => {}
+            }
+            if p.chip_unreadable {
+                s.push_str(", chip_unreadable = true");
+            }
+            if p.forced_offline {
+                s.push_str(", forced_offline = true");
             }
             match &p.pin {
                 None => s.push_str(", pin = \"\""),
@@ -77,6 +126,10 @@ fn action(a: &Action) -> Option<String> {
             }
             s.push_str(" }");
             s
+        }
+        Action::Reverse { of, .. } => format!("reverse = {{ of = {of} }}"),
+        Action::Capture { of, amount: a, .. } => {
+            format!("capture = {{ of = {of}, amount = \"{}\" }}", amount(a))
         }
         _ => return None,
     })

@@ -19,9 +19,20 @@ const CARDS: [&str; 5] = ["dankort", "dankort_2", "visa_dankort", "visa", "maste
 /// zeros ("0000") is in any flash image as packed BCD by chance.
 const WRONG_PIN: &str = "582914";
 
-/// The seeded source of steps.
-pub(super) struct Schedule {
-    rng: ChaCha8Rng,
+/// Which steps a schedule draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mix {
+    /// The soak's: plain purchases under network faults, power cuts and clock jumps.
+    Soak,
+    /// The terminal-versus-model fuzzer's: also refunds, pre-authorisations and their
+    /// captures, reversals, forced-offline and fallback purchases, and a clock set back.
+    Model,
+}
+
+/// The source of steps: seeded (ChaCha), or a fuzzer's bytes ([`Bytes`]).
+pub(super) struct Schedule<R = ChaCha8Rng> {
+    rng: R,
+    mix: Mix,
     cards: Vec<TestCard>,
     wrong_pin: Option<Pin>,
     now: i64,
@@ -30,12 +41,36 @@ pub(super) struct Schedule {
 impl Schedule {
     /// Steps from `seed`.
     pub(super) fn new(seed: u64) -> Self {
+        Self::from_rng(ChaCha8Rng::seed_from_u64(seed))
+    }
+}
+
+impl<R: Rng> Schedule<R> {
+    /// Steps drawn from `rng`.
+    pub(super) fn from_rng(rng: R) -> Self {
         Self {
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng,
+            mix: Mix::Soak,
             cards: CARDS.iter().filter_map(|n| by_name(n).cloned()).collect(),
             wrong_pin: Pin::parse(WRONG_PIN),
             now: payhil_scenario::runner::DEFAULT_CLOCK,
         }
+    }
+
+    /// The same source drawing the model's mix of steps.
+    pub(super) fn with_mix(mut self, mix: Mix) -> Self {
+        self.mix = mix;
+        self
+    }
+
+    /// One of `n` (n > 0), drawn.
+    pub(super) fn pick(&mut self, n: usize) -> usize {
+        self.rng.random_range(0..n.max(1))
+    }
+
+    /// The source, e.g. to ask a fuzzer's bytes whether they are used up.
+    pub(super) fn source(&self) -> &R {
+        &self.rng
     }
 
     /// A window's first step: the clock, back at the runner's default time (a fresh terminal;
@@ -75,6 +110,26 @@ impl Schedule {
                 torn: self.rng.random_bool(0.5),
             }),
             952..957 => Action::Settle,
+            // The model's mix: what the offline queue holds besides purchases, and a clock set
+            // back (a terminal whose clock is corrected).
+            957..975 if self.mix == Mix::Model => Action::Reverse {
+                of: 0,
+                expect: None,
+            },
+            975..990 if self.mix == Mix::Model => Action::Capture {
+                of: 0,
+                amount: Amount {
+                    minor: self.rng.random_range(1..=50_000),
+                    currency: Currency::DKK,
+                },
+                expect: None,
+            },
+            990..1000 if self.mix == Mix::Model => {
+                self.now = self
+                    .now
+                    .saturating_sub(i64::from(self.rng.random_range(1..=86_400u32)));
+                Action::SetClock(self.now)
+            }
             _ => self.purchase(),
         };
         step(index, action)
@@ -92,6 +147,22 @@ impl Schedule {
         } else {
             EntryMode::Chip
         };
+        let (kind, forced_offline, fallback) = if self.mix == Mix::Model {
+            let kind = match self.rng.random_range(0..100u32) {
+                0..8 => TxnKind::Refund,
+                8..16 => TxnKind::PreAuthorisation,
+                _ => TxnKind::Purchase,
+            };
+            (kind, self.rng.random_bool(0.08), self.rng.random_bool(0.05))
+        } else {
+            (TxnKind::Purchase, false, false)
+        };
+        // An unreadable chip is read from the magnetic stripe (SUPPORT-03).
+        let entry = if fallback {
+            EntryMode::Magstripe
+        } else {
+            entry
+        };
         let pin = match self.rng.random_range(0..1000u32) {
             0..5 => None,
             5..10 => self.wrong_pin.clone(),
@@ -107,15 +178,52 @@ impl Schedule {
                 entry,
                 pin,
                 card,
-                forced_offline: false,
+                forced_offline,
                 tip_minor: 0,
-                kind: TxnKind::Purchase,
-                chip_unreadable: false,
+                kind,
+                chip_unreadable: fallback,
                 reserve: None,
                 card_fault: None,
             }),
             None,
         )
+    }
+}
+
+/// A fuzzer's input as the schedule's source of randomness: each draw takes the next bytes, and
+/// once they are used up every draw is zero (the schedule then ends its window).
+pub(super) struct Bytes<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Bytes<'a> {
+    pub(super) fn new(data: &'a [u8]) -> Self {
+        Self { data, at: 0 }
+    }
+
+    /// Every byte was drawn.
+    pub(super) fn used_up(&self) -> bool {
+        self.at >= self.data.len()
+    }
+}
+
+impl rand::RngCore for Bytes<'_> {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for d in dst {
+            *d = self.data.get(self.at).copied().unwrap_or(0);
+            self.at = self.at.saturating_add(1);
+        }
     }
 }
 
