@@ -106,6 +106,10 @@ impl Model {
         if self.certain.is_empty() && self.uncertain.is_empty() {
             self.last_attempt = self.now;
         }
+        // It may have been journaled before the cut: the journal may hold a transaction of
+        // this time, and a clock set back before it is then one the terminal cannot trust
+        // (CARD-03/clock-set-back).
+        self.journaled(false);
         // Its authorisation may have been on its way to the host: a terminal that cannot rule
         // out an approval stores a reversal after the restart (PBS-03/maybe-sent); one that
         // knows it never sent it stores none.
