@@ -128,3 +128,23 @@ fn fuzz_to_scenario_writes_a_scenario_the_runner_replays() {
         report.invariant_findings
     );
 }
+
+/// A power cut that falls in a reversal ends the run and says so: the runner judges cuts in
+/// purchases only. It used to take it for a cut between steps ("no purchase was under way"),
+/// and the model then judged the next reversal of the same purchase as if the first had not
+/// happened (found by the terminal_vs_model fuzzer; the input is in
+/// fuzz/regressions/terminal_vs_model/, whose schedule no longer arms a cut before a
+/// reversal).
+#[test]
+fn a_power_cut_in_a_reversal_ends_the_run_saying_so() {
+    let text = "name = \"cut in a reversal\"\nrules = [\"PBS-03\"]\n[[step]]\nset_clock = 2026-01-05T09:00:00Z\n[[step]]\npurchase = { amount = \"204.85 DKK\", card = \"mastercard\", forced_offline = true }\n[[step]]\npower_cut = { flash_write = 1, torn = true }\n[[step]]\nreverse = { of = 2 }\n[[step]]\nreverse = { of = 2 }\n";
+    let r = run(text, None);
+    let f = r.failure.expect("the run ends");
+    assert_eq!(f.step, 4, "{}", f.message);
+    assert!(
+        f.message
+            .contains("fired during a Reversal; cuts are for purchases"),
+        "{}",
+        f.message
+    );
+}

@@ -281,7 +281,9 @@ fn play<R: rand::Rng>(
                     })
                     .map(|(step, _)| *step)
                     .collect();
-                if made.is_empty() || !more {
+                // Never while a cut is armed: the runner (and the model) judge power cuts in
+                // purchases only, and a replay must run there.
+                if made.is_empty() || !more || fuse.armed() {
                     continue;
                 }
                 let of = made[schedule.pick(made.len())];

@@ -219,7 +219,16 @@ impl Run {
             forced_offline: false,
             reference: of_seq.unwrap_or(0),
         };
+        // Under way, so that a power cut falling in it is told apart from one between steps
+        // (a cut in a capture or reversal ends the run with that said; it used to be taken
+        // for a cut between steps, and the model judged the next step as if the reversal had
+        // not happened: found by the terminal_vs_model fuzzer).
+        let mut input = spec.model_input();
+        input.kind = kind;
+        input.amount = amount;
+        self.in_flight(Some(input));
         let r = self.request(&req).await?;
+        self.in_flight(None);
         let Response::Done(result) = r.get() else {
             return Err(format!(
                 "{kind:?}: expected a finished transaction (Done), terminal answered {:?}",
