@@ -304,8 +304,11 @@ impl BundleWriter {
         let mut dirty = false;
         let read = payhil_scenario::transcript_file::for_each(path, |e| {
             timeline(&e, ev);
-            let line = payhil_scenario::transcript_file::encode(&e);
-            dirty |= payhil_scenario::runner::redact(&line) != line;
+            // The entry's text and details, not its JSON: the times are the harness's own
+            // numbers, and a digit run of them equal to a test PIN is chance (redacting the
+            // line also broke its JSON).
+            let clean = payhil_scenario::runner::redact_entry(e.clone());
+            dirty |= clean.text != e.text || clean.local != e.local;
         });
         let rel = format!("{base}/transcript.jsonl");
         if let Err(e) = read {
@@ -485,7 +488,7 @@ fn queue_point(text: &str) -> Option<(u64, u64)> {
     Some((field("pending")?, field("pending_minor")?))
 }
 
-/// Rewrites the JSON Lines file at `path` with every line redacted, one line at a time.
+/// Rewrites the JSON Lines file at `path` with every entry redacted, one line at a time.
 fn rewrite_redacted(path: &Path) -> std::io::Result<()> {
     use std::io::{BufRead, Write};
     let tmp = path.with_extension("jsonl.redacting");
@@ -493,7 +496,10 @@ fn rewrite_redacted(path: &Path) -> std::io::Result<()> {
         let input = std::io::BufReader::new(std::fs::File::open(path)?);
         let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         for line in input.lines() {
-            out.write_all(payhil_scenario::runner::redact(&line?).as_bytes())?;
+            let entry = payhil_scenario::transcript_file::decode(&line?)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let clean = payhil_scenario::runner::redact_entry(entry);
+            out.write_all(payhil_scenario::transcript_file::encode(&clean).as_bytes())?;
             out.write_all(b"\n")?;
         }
         out.flush()?;
@@ -512,6 +518,39 @@ pub fn point_latest(link: &Path, target: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// A streamed transcript rewritten redacted stays JSON Lines: the entry's text is masked,
+    /// its times are left alone even where their digits spell a test PIN (the rewrite used to
+    /// star them inside the JSON and break the line).
+    #[test]
+    fn a_transcript_is_rewritten_redacted_entry_by_entry() {
+        use payhil_transport::Source;
+        use payhil_transport::transcript::Entry;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("transcript.jsonl");
+        let e = Entry {
+            micros: 739_216,
+            clock: 1_772_445_600,
+            source: Source::TerminalLog,
+            text: "card 5019100000000006 read".into(),
+            local: Some("pid 739216".into()),
+        };
+        let line = payhil_scenario::transcript_file::encode(&e);
+        std::fs::write(&path, format!("{line}\n{line}\n")).expect("written");
+        super::rewrite_redacted(&path).expect("rewritten");
+        let mut back = Vec::new();
+        payhil_scenario::transcript_file::for_each(&path, |e| back.push(e)).expect("JSON Lines");
+        assert_eq!(back.len(), 2);
+        for b in back {
+            assert_eq!(b.micros, 739_216);
+            assert!(!b.text.contains("5019100000000006"), "{}", b.text);
+            assert!(
+                b.text.contains("501910"),
+                "masked, not withheld: {}",
+                b.text
+            );
+        }
+    }
+
     #[test]
     fn queue_points_are_read_from_queue_responses_only() {
         assert_eq!(

@@ -196,6 +196,13 @@ pub fn redact(text: &str) -> String {
     evidence::redact(text, &evidence::Secrets::catalogue())
 }
 
+/// A transcript entry as the harness may keep or write it: its text and its machine-local
+/// details redacted as the runner redacts every entry it records (its times are the harness's
+/// own and are left alone). For a transcript file written by another run or tool.
+pub fn redact_entry(e: payhil_transport::transcript::Entry) -> payhil_transport::transcript::Entry {
+    evidence::TranscriptCheck::new(evidence::Secrets::catalogue()).entry(e)
+}
+
 /// Whether `text` holds a test card's number, PIN or CVC, or any card number (the scan
 /// [`redact`] starts with: cheaper when, as usually, nothing is found).
 pub fn holds_card_data(text: &str) -> bool {
