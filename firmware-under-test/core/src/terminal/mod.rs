@@ -256,17 +256,18 @@ impl<'a, F: Flash> Terminal<'a, F> {
     /// Boots with the key card numbers are kept under in the journal (PCI-02).
     /// The blocked-card list is read from its own pages at the end of the flash.
     pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
-        let mut journal = Journal::mount(split(flash)?, key)?;
-        let blocks = BlockList::load(journal.flash_mut())?;
-        // One pass over the journal (each record read decrypts a card number): the latest time
-        // it holds, which the terminal knows has passed (the clock is not kept through a power
-        // cut: see `time_floor`), and an authorisation a cut may have left on its way.
+        // What the mount's scan reads (each record read decrypts a card number, so there is no
+        // second pass): the latest time the journal holds, which the terminal knows has passed
+        // (the clock is not kept through a power cut: see `time_floor`), and an authorisation a
+        // cut may have left on its way.
         let mut floor = 0;
         let mut in_flight = InFlight::default();
-        journal.for_each(|f| {
+        let mut journal = Journal::mount_visiting(split(flash)?, key, |f| {
             floor = floor.max(f.record.local_time);
             in_flight.see(&f);
-        })?;
+        })
+        .map_err(|(e, _)| e)?;
+        let blocks = BlockList::load(journal.flash_mut())?;
         let mut t = Self::with_journal(cfg, journal, key, blocks);
         t.time_floor = floor;
         if let Some(sent) = in_flight.unresolved() {

@@ -58,14 +58,15 @@ pub(super) struct LineIndex {
 
 impl LineIndex {
     pub(super) fn new(text: &str) -> Self {
-        let mut line_starts = vec![0];
+        // Every parse builds this: the standard library's searches (memchr, a word-wise ASCII
+        // check) rather than a loop over each character.
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         let mut wide = Vec::new();
-        let mut extra = 0;
-        for (at, c) in text.char_indices() {
-            if c == '\n' {
-                line_starts.push(at + 1);
-            }
-            if c.len_utf8() > 1 {
+        if !text.is_ascii() {
+            let mut extra = 0;
+            for (at, c) in text.char_indices().filter(|(_, c)| !c.is_ascii()) {
                 extra += c.len_utf8() - 1;
                 wide.push((at, extra));
             }
