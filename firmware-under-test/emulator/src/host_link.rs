@@ -34,6 +34,12 @@ impl HostLink {
         }
     }
 
+    /// Sets the real-time bound on connecting to and hearing from the host (a test agent's
+    /// reset gives it).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// The trace number (ISO 8583 DE 11) of the next message that is no transaction's (0800,
     /// 0500): one more than the last, from 1 at power-up; the host needs it unique only among
     /// recent messages, so a restart starting over is harmless.

@@ -230,6 +230,16 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             if let Some(c) = control.as_mut() {
                 c.poll(&rail);
             }
+            // A Hello starts a new session, whose request ids start again (PROTOCOL.md 5): it is
+            // never answered from the cache, and the cache is cleared, so that a harness that
+            // opened the port again never gets the answer to an earlier session's request.
+            if matches!(
+                payhil_protocol::from_payload::<Request<'_>>(&payload),
+                Ok(Request::Hello { .. })
+            ) {
+                last = None;
+                serial.answered = None;
+            }
             let bytes = match (&last, &serial.answered) {
                 (Some((id, bytes)), _) | (_, Some((id, bytes))) if *id == seq => {
                     diag!("fut-emulator: repeated request id {id}, replaying the response");
@@ -327,6 +337,15 @@ fn answer<F: fut_core::flash::Flash>(
     };
     if let Request::AnnounceHostWaits { on } = req {
         p.serial.announce = on;
+    }
+    if let Request::Reset(s) = req {
+        // The platform's part of a reset (the core refuses a clock it cannot keep, and then
+        // nothing changes): announcements off, as at every start, and the host bound given.
+        if fut_core::journal::TIME_RANGE.contains(&s.unix_s) {
+            p.serial.announce = false;
+            p.host
+                .set_timeout(Duration::from_millis(s.host_timeout_ms.max(1)));
+        }
     }
     let mut step = terminal.handle(&req);
     let mut host_buf = [0u8; iso::MAX_WIRE];

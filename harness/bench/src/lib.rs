@@ -19,7 +19,7 @@ pub use power::{ExternalSwitch, ExternalSwitchSpec, PowerSwitch};
 
 use payhil_acquirer::HostSim;
 use payhil_faults::{NetProxy, SerialFault, SerialPlan};
-use payhil_protocol::{PROTOCOL_VERSION, Request, Response};
+use payhil_protocol::{PROTOCOL_VERSION, Request, RequestError, ResetSettings, Response};
 use payhil_transport::serial::{open_port, pty_pair};
 use payhil_transport::{
     FrameLink, LineControl, LinkError, LinkSettings, Relay, Source, Transcript,
@@ -369,7 +369,22 @@ impl Bench {
                 protocol_version: PROTOCOL_VERSION,
             })
             .await?;
-        match r.get() {
+        self.identity_from(r.get())
+    }
+
+    /// Puts the terminal in a known state (`Request::Reset`: empty journal and queue, the
+    /// given configuration and clock) and records its identity after it. `Ok(false)`: the
+    /// terminal does not offer it (it answered `Rejected(Malformed)`), and nothing changed.
+    pub async fn reset(&mut self, settings: ResetSettings) -> Result<bool, BenchError> {
+        let r = self.link.request(&Request::Reset(settings)).await?;
+        if matches!(r.get(), Response::Rejected(RequestError::Malformed)) {
+            return Ok(false);
+        }
+        self.identity_from(r.get()).map(|_| true)
+    }
+
+    fn identity_from(&mut self, r: Response<'_>) -> Result<&DeviceIdentity, BenchError> {
+        match r {
             Response::Hello(d) => {
                 self.device = DeviceIdentity {
                     protocol_version: d.protocol_version,

@@ -75,7 +75,7 @@ pub struct LastRun {
 pub struct LastResult {
     /// The file as given.
     pub file: String,
-    /// "pass" or "fail".
+    /// "pass", "fail" or "skip".
     pub result: String,
     /// Why it failed.
     pub failure: Option<String>,
@@ -269,7 +269,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if files.is_empty() {
         anyhow::bail!("no scenario files found");
     }
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut record = LastRun {
         seed,
         scenarios: Vec::new(),
@@ -289,6 +289,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                     file,
                     report: None,
                     refused: Some(e.to_string()),
+                    skipped: None,
                     snapshot_problems: Vec::new(),
                 });
                 record.scenarios.push(LastResult {
@@ -322,6 +323,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             }
             report = payhil_scenario::run_to(&scn, &opts, Some(&transcript)) => report,
         };
+        if let Some(why) = &report.skipped {
+            skipped += 1;
+            println!("SKIP  {:<40} {why}", report.stem);
+            bundle.add(payhil_evidence::ScenarioOutcome {
+                id: id.clone(),
+                file,
+                report: Some(&report),
+                refused: None,
+                skipped: Some(why.clone()),
+                snapshot_problems: Vec::new(),
+            });
+            record.scenarios.push(LastResult {
+                file: file.display().to_string(),
+                result: "skip".into(),
+                failure: Some(why.clone()),
+            });
+            continue;
+        }
         let mut problems = Vec::new();
         if let Some(f) = &report.failure {
             let at = if f.step > 0 {
@@ -343,6 +362,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             file,
             report: Some(&report),
             refused: None,
+            skipped: None,
             snapshot_problems: snapshots,
         });
         if let Some(dir) = &args.out {
@@ -395,7 +415,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         );
     }
     let evidence_ok = crate::evidence_cmd::finish(bundle, default_evidence);
-    println!("{passed} passed, {failed} failed");
+    if skipped > 0 {
+        println!(
+            "{passed} passed, {failed} failed, {skipped} skipped (not offered by the terminal)"
+        );
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
     // A signal that came while the last scenario was being reported found no scenario to
     // stop; the run is complete, but whoever sent it asked for it to end, so the exit status
     // says so.

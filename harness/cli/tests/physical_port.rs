@@ -69,3 +69,81 @@ async fn payhil_run_drives_a_terminal_on_a_serial_port() {
     cable.abort();
     drop((device_slave, harness_slave));
 }
+
+/// The whole shipped suite in one `payhil run --port` against the reference terminal behind a
+/// serial cable (two PTY pairs back to back), as a lab drives a terminal it did not start: the
+/// terminal keeps running from one scenario to the next, and each scenario begins with the
+/// test agent's Reset, so nothing carries over. Its power switch is a pair of shell commands
+/// that kill the emulator and start it again on the same flash file and port (a relay would
+/// cut and restore a real terminal's supply); the cuts only an emulated terminal offers (at a
+/// flash write, between approval and result) are skipped with their reason.
+#[tokio::test]
+async fn the_shipped_suite_passes_on_one_terminal_behind_a_serial_port() {
+    let (mut device_master, device_slave) = SerialStream::pair().unwrap();
+    let (mut harness_master, harness_slave) = SerialStream::pair().unwrap();
+    let device_path = device_slave.name().unwrap();
+    let harness_path = harness_slave.name().unwrap();
+    let cable = tokio::spawn(async move {
+        let _ = tokio::io::copy_bidirectional(&mut device_master, &mut harness_master).await;
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let pid = dir.path().join("pid");
+    let start = format!(
+        "'{PAYHIL}' emulate --port '{device_path}' --host '{host}' --flash '{}' >/dev/null 2>&1 & echo $! > '{}'",
+        dir.path().join("flash.bin").display(),
+        pid.display()
+    );
+    let stop = format!("kill -9 \"$(cat '{}')\"", pid.display());
+    let status = std::process::Command::new("sh")
+        .args(["-c", &start])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let run = Command::new(PAYHIL)
+        .args(["run", "--port", &harness_path, "--proxy-listen", &host])
+        .args([
+            "--power-off",
+            &stop,
+            "--power-on",
+            &start,
+            "--power-off-ms",
+            "50",
+        ])
+        .arg("--evidence")
+        .arg(dir.path().join("evidence"))
+        .arg(&scenarios)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(600), run)
+        .await
+        .expect("bounded")
+        .unwrap();
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &stop])
+        .status();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed, "))
+        .unwrap_or("");
+    assert!(
+        summary.contains(" 0 failed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    println!("{summary}");
+    // Skips only for what a terminal behind a port cannot offer, each with its reason.
+    for line in stdout.lines().filter(|l| l.starts_with("SKIP")) {
+        assert!(line.contains("only an emulated terminal offers"), "{line}");
+    }
+    cable.abort();
+    drop((device_slave, harness_slave));
+}

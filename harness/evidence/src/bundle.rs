@@ -34,6 +34,8 @@ pub struct ScenarioOutcome<'a> {
     pub report: Option<&'a ScenarioReport>,
     /// Why it could not run (a parse error), if so.
     pub refused: Option<String>,
+    /// Why it was not run on this terminal (a step it does not offer), if so.
+    pub skipped: Option<String>,
     /// Receipts or settlement files that differ from their reviewed snapshots.
     pub snapshot_problems: Vec<String>,
 }
@@ -288,10 +290,18 @@ impl BundleWriter {
         if !streamed {
             self.put(&ev.transcript.clone(), &jsonl);
         }
-        ev.verdict = if ev.failures.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
+        ev.verdict = match &o.skipped {
+            Some(why) if ev.failures.is_empty() => {
+                ev.failures.push(FailureEvidence {
+                    source: FailureSource::Run,
+                    step: 0,
+                    line: 0,
+                    message: format!("skipped: {why}"),
+                });
+                Verdict::Skipped
+            }
+            _ if ev.failures.is_empty() => Verdict::Pass,
+            _ => Verdict::Fail,
         };
         self.report.scenarios.push(ev);
     }
@@ -332,16 +342,18 @@ impl BundleWriter {
     pub fn finish(mut self) -> Result<Finished, EvidenceError> {
         let finished = OffsetDateTime::now_utc();
         self.report.run.finished = now_text(finished);
-        let passed = self
-            .report
-            .scenarios
-            .iter()
-            .filter(|s| s.verdict == Verdict::Pass)
-            .count();
+        let count = |v: Verdict| {
+            self.report
+                .scenarios
+                .iter()
+                .filter(|s| s.verdict == v)
+                .count()
+        };
         self.report.totals = Totals {
             scenarios: self.report.scenarios.len(),
-            passed,
-            failed: self.report.scenarios.len() - passed,
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            skipped: count(Verdict::Skipped),
         };
         self.report.rules = payhil_scenario::rules::all()
             .into_iter()
@@ -381,10 +393,12 @@ impl BundleWriter {
         let remove = self.work.join(INCOMPLETE);
         std::fs::remove_file(&remove).map_err(|e| EvidenceError::io(&remove, e))?;
         let text = manifest::write(&self.work).map_err(|e| EvidenceError::io(&self.work, e))?;
+        // A skipped scenario is in neither list: it is no evidence either way.
         let (passed, failed): (Vec<_>, Vec<_>) = self
             .report
             .scenarios
             .iter()
+            .filter(|s| s.verdict != Verdict::Skipped)
             .partition(|s| s.verdict == Verdict::Pass);
         let statement = signing::statement(
             &manifest::sha256_hex(text.as_bytes()),

@@ -18,6 +18,13 @@ pub fn junit(r: &Report) -> Result<String, String> {
     for s in &r.scenarios {
         let status = match s.verdict {
             Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Skipped => {
+                let mut st = TestCaseStatus::skipped();
+                if let Some(f) = s.failures.first() {
+                    st.set_message(f.message.clone());
+                }
+                st
+            }
             Verdict::Fail => {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let msg = s
@@ -60,7 +67,7 @@ pub fn ctrf(r: &Report, start_ms: u128, stop_ms: u128) -> serde_json::Value {
         .map(|s| {
             let mut t = serde_json::json!({
                 "name": s.id,
-                "status": match s.verdict { Verdict::Pass => "passed", Verdict::Fail => "failed" },
+                "status": match s.verdict { Verdict::Pass => "passed", Verdict::Fail => "failed", Verdict::Skipped => "skipped" },
                 "duration": s.elapsed_ms,
                 "suite": "scenarios",
                 "filePath": s.file,
@@ -80,7 +87,7 @@ pub fn ctrf(r: &Report, start_ms: u128, stop_ms: u128) -> serde_json::Value {
                 "passed": r.totals.passed,
                 "failed": r.totals.failed,
                 "pending": 0,
-                "skipped": 0,
+                "skipped": r.totals.skipped,
                 "other": 0,
                 "start": start_ms,
                 "stop": stop_ms,

@@ -25,6 +25,7 @@ fn verdict(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "<span class=pass>PASS</span>",
         Verdict::Fail => "<span class=fail>FAIL</span>",
+        Verdict::Skipped => "<span class=skip>SKIPPED</span>",
     }
 }
 
@@ -39,12 +40,13 @@ pub fn render(r: &Report, artifact_text: &dyn Fn(&str) -> Option<String>) -> Str
     );
     let _ = write!(
         h,
-        "<h1>payhil evidence</h1>\n<table class=kv><tr><th>Result</th><td>{} passed, {} failed of {} scenarios</td></tr>\
+        "<h1>payhil evidence</h1>\n<table class=kv><tr><th>Result</th><td>{} passed, {} failed, {} skipped of {} scenarios</td></tr>\
          <tr><th>Seed</th><td>{}</td></tr><tr><th>Harness</th><td>{} {} ({})</td></tr>\
          <tr><th>Target</th><td>{}</td></tr><tr><th>Host</th><td>{}</td></tr>\
          <tr><th>Started</th><td>{}</td></tr><tr><th>Finished</th><td>{}</td></tr></table>\n",
         r.totals.passed,
         r.totals.failed,
+        r.totals.skipped,
         r.totals.scenarios,
         esc(&r.run.seed),
         esc(&r.harness.name),
@@ -231,7 +233,7 @@ fn plot(h: &mut String, q: &[QueuePoint]) {
 
 const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}\
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
-.pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}pre{background:#f6f6f6;padding:4px;overflow-x:auto}\
+.pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}.skip{color:#666}pre{background:#f6f6f6;padding:4px;overflow-x:auto}\
 section{border-top:1px solid #ddd;margin-top:1em}";
 
 /// Line colours for the cards of one plot, in turn.

@@ -71,6 +71,10 @@ pub struct Totals {
     pub passed: usize,
     /// Failed.
     pub failed: usize,
+    /// Not run on this terminal, each with its reason (e.g. a power cut at a flash write,
+    /// which only an emulated terminal offers). Neither passed nor failed.
+    #[serde(default)]
+    pub skipped: usize,
 }
 
 /// A rule and its evidence.
@@ -103,6 +107,9 @@ pub enum Verdict {
     Pass,
     /// Something did not.
     Fail,
+    /// Not run on this terminal, for the reason given in its failures list (source `run`):
+    /// the step it needs is one the terminal does not offer. No evidence either way.
+    Skipped,
 }
 
 /// Where a failure came from.

@@ -145,6 +145,7 @@ mod tests {
                 scenarios: 1,
                 passed: 0,
                 failed: 1,
+                skipped: 0,
             },
             rules: vec![RuleEvidence {
                 id: "NETS-01".into(),

@@ -294,6 +294,37 @@ pub enum Request<'a> {
         /// Announce (true) or not.
         on: bool,
     },
+    /// 19: puts the terminal in a known state before a test (PROTOCOL.md 4.9): its journal and
+    /// offline queue emptied (sequence numbers continue above every one it used), its blocked
+    /// card list cleared, the configuration and clock given here, nothing in progress.
+    /// Answered [`Response::Hello`] with its identity after the reset. Optional: a terminal
+    /// without it answers `Rejected(Malformed)`; the lab then resets it by its own procedure.
+    Reset(ResetSettings),
+}
+
+/// The configuration a [`Request::Reset`] gives the terminal: what a scenario assumes.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetSettings {
+    /// The clock after the reset, Unix seconds (UTC).
+    pub unix_s: i64,
+    /// Offline limit per transaction, minor units of the terminal's currency (NETS-03).
+    pub offline_limit_minor: u64,
+    /// Offline limit per card, minor units (NETS-04).
+    pub card_limit_minor: u64,
+    /// Contactless CVM limit, minor units (CARD-02).
+    pub cvm_limit_minor: u64,
+    /// A gambling merchant's daily maximum per card, minor units (CARD-04); none if `None`.
+    pub gambling_daily_max_minor: Option<u64>,
+    /// Self-service terminal (BAX-03).
+    pub self_service: bool,
+    /// BankAxept reserve: phone authorisation above this, minor units NOK (BAX-08).
+    pub reserve_phone_auth_above_minor: u64,
+    /// BankAxept reserve: aggregate cap, minor units NOK; 0 for none (BAX-09).
+    pub reserve_cap_minor: u64,
+    /// Seconds on the controlled clock between two attempts to forward the offline queue.
+    pub forward_retry_s: u32,
+    /// The terminal's real-time bound on a host answer it does not announce, milliseconds.
+    pub host_timeout_ms: u64,
 }
 
 /// Kinds of transaction.

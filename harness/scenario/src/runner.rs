@@ -17,6 +17,7 @@ mod checks;
 mod deliveries;
 mod evidence;
 mod line;
+mod physical;
 mod power;
 mod transcript_stream;
 mod txn;
@@ -142,12 +143,14 @@ pub struct ScenarioReport {
     pub device: Option<DeviceIdentity>,
     /// Wall time.
     pub elapsed: Duration,
+    /// Why the scenario was not run on this terminal (a step it does not offer), if so.
+    pub skipped: Option<String>,
 }
 
 impl ScenarioReport {
-    /// True if every step and every invariant passed.
+    /// True if every step and every invariant passed (a skipped scenario did not pass).
     pub fn passed(&self) -> bool {
-        self.failure.is_none() && self.invariant_findings.is_empty()
+        self.failure.is_none() && self.invariant_findings.is_empty() && self.skipped.is_none()
     }
 }
 
@@ -243,7 +246,12 @@ pub async fn run_to(
         exposure: Vec::new(),
         device: None,
         elapsed: Duration::ZERO,
+        skipped: None,
     };
+    if let Some(why) = physical::skip_reason(scn, &opts.target) {
+        report.skipped = Some(why);
+        return report;
+    }
     let t = &scn.terminal;
     let target = match &opts.target {
         TerminalTarget::Emulated { program, args } => Target::Emulated(EmulatorSpec {
@@ -367,7 +375,7 @@ pub async fn run_to(
         exposure: Vec::new(),
         last_exposure: std::collections::BTreeMap::new(),
     };
-    let mut failure = match run.start().await {
+    let mut failure = match run.start(t).await {
         Ok(()) => None,
         Err(message) => Some(Failure {
             step: 0,
@@ -588,7 +596,8 @@ impl Run {
 
     /// Sets the clock and gives the model the device's queue capacity from its Hello (a device
     /// property; every other answer of the terminal is judged, not learnt).
-    async fn start(&mut self) -> Result<(), String> {
+    async fn start(&mut self, t: &crate::format::TerminalSettings) -> Result<(), String> {
+        self.reset_if_carried_over(t, DEFAULT_CLOCK).await?;
         self.set_clock(DEFAULT_CLOCK).await?;
         self.model
             .set_queue_capacity(self.bench.device.queue_capacity);

@@ -640,14 +640,47 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             flash.erase_page(page)?;
         }
         let mut j = Self::mount(flash, key)?;
-        if seq_floor >= j.next_seq {
+        j.continue_above(seq_floor)?;
+        Ok(j)
+    }
+
+    /// Erases the whole device and starts a new journal on it in place, its sequence numbers
+    /// continuing above every one this journal handed out: a test agent's reset
+    /// (`Request::Reset`), never a fallback. The boot count starts again, as after a format.
+    pub fn format_in_place(&mut self) -> Result<(), JournalError> {
+        // Every number below `next_seq` may have reached a host; one taken and not journaled
+        // is `next_seq - 1` at most.
+        let floor = self.next_seq.saturating_sub(1);
+        let (_, _, pages) = geometry(&self.flash)?;
+        for page in 0..pages {
+            self.flash.erase_page(page)?;
+        }
+        self.head = 0;
+        self.next_lsn = 1;
+        self.next_seq = 1;
+        self.boot_count = 0;
+        self.intents = [0; MAX_PAGES];
+        self.pending_len = 0;
+        self.declined_by_host = 0;
+        self.forwarded = 0;
+        self.boot_unrecorded = false;
+        self.unjournaled = None;
+        self.unreadable = 0;
+        self.recover(pages, |_| {})?;
+        self.continue_above(floor)
+    }
+
+    /// Makes the next sequence number lie above `seq_floor` (and records that in a boot
+    /// record), if it does not already.
+    fn continue_above(&mut self, seq_floor: u32) -> Result<(), JournalError> {
+        if seq_floor >= self.next_seq {
             // Two above the floor: the floor's successor may have been taken unjournaled.
-            j.next_seq = seq_floor
+            self.next_seq = seq_floor
                 .checked_add(2)
                 .ok_or(JournalError::SequenceExhausted)?;
-            j.write_boot_record()?;
+            self.write_boot_record()?;
         }
-        Ok(j)
+        Ok(())
     }
 
     /// The device under the journal, for a store that shares it (see [`crate::flash::Split`]);

@@ -347,7 +347,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
     /// dead until it boots again); anything else, a failed write or a journal found inconsistent,
     /// is its own error: a transaction in progress ends declined (it is not approved without its
     /// record), any other request is refused, and the terminal goes on serving.
-    fn storage_fault(&mut self, e: JournalError) -> Step<'_> {
+    pub(super) fn storage_fault(&mut self, e: JournalError) -> Step<'_> {
         if e == JournalError::Flash(FlashError::PowerLost) {
             return Step::Halt;
         }
@@ -415,13 +415,7 @@ impl<'a, F: Flash> Terminal<'a, F> {
                         terminal: PROTOCOL_VERSION,
                     }));
                 }
-                Step::Reply(Response::Hello(DeviceInfo {
-                    protocol_version: PROTOCOL_VERSION,
-                    identity: self.cfg.identity,
-                    boot_count: self.journal.boot_count(),
-                    queue_capacity: self.journal.capacity() as u32,
-                    flash_bytes: self.flash_bytes(),
-                }))
+                self.hello()
             }
             Request::Ping { nonce } => Step::Reply(Response::Pong { nonce }),
             Request::SetClock { unix_s } => self.set_clock(unix_s),
@@ -519,7 +513,19 @@ impl<'a, F: Flash> Terminal<'a, F> {
             Request::AdvanceClockInWait { secs } => self.advance_in_wait(secs),
             // Announcing is the platform's (it owns the serial line): the core tells the time.
             Request::AnnounceHostWaits { .. } => Step::Reply(Response::Clock { unix_s: self.now }),
+            Request::Reset(settings) => self.reset(&settings),
         }
+    }
+
+    /// The answer to Hello: who the terminal is and what it can hold.
+    fn hello(&mut self) -> Step<'_> {
+        Step::Reply(Response::Hello(DeviceInfo {
+            protocol_version: PROTOCOL_VERSION,
+            identity: self.cfg.identity,
+            boot_count: self.journal.boot_count(),
+            queue_capacity: self.journal.capacity() as u32,
+            flash_bytes: self.flash_bytes(),
+        }))
     }
 
     /// Takes the result of the host exchange requested by the last [`Step::Host`].

@@ -2,10 +2,13 @@
 //! reconciliation with the host, and the controlled clock.
 
 use super::{After, HOST_ANSWER_S, HostUnreachable, State, Step, Terminal};
+use crate::block_list::BlockList;
 use crate::flash::Flash;
 use crate::journal::JournalError;
 use payhil_protocol::host_link::{HostRequest, HostResponse};
-use payhil_protocol::{Network, QueueStatus, RequestError, Response, SettlementTotals};
+use payhil_protocol::{
+    Network, QueueStatus, RequestError, ResetSettings, Response, SettlementTotals,
+};
 
 fn clock_out_of_range() -> Step<'static> {
     Step::Reply(Response::Rejected(RequestError::ClockOutOfRange {
@@ -85,6 +88,45 @@ impl<F: Flash> Terminal<'_, F> {
         }
         self.now = unix_s;
         Step::Reply(Response::Clock { unix_s })
+    }
+
+    /// Reset (a test agent's request, never a fallback): the journal formatted in place, its
+    /// numbers continuing above every one used (PBS-02: the host never sees one again), the
+    /// blocked-card list cleared, the settings and clock given, nothing in progress; answered
+    /// as Hello. A clock out of range changes nothing.
+    pub(super) fn reset(&mut self, s: &ResetSettings) -> Step<'_> {
+        if !crate::journal::TIME_RANGE.contains(&s.unix_s) {
+            return clock_out_of_range();
+        }
+        let wiped = BlockList::erase(self.journal.flash_mut())
+            .map_err(JournalError::from)
+            .and_then(|()| self.journal.format_in_place());
+        if let Err(e) = wiped {
+            return self.storage_fault(e);
+        }
+        let limits = &mut self.cfg.limits;
+        limits.offline_per_transaction_minor = s.offline_limit_minor;
+        limits.offline_per_card_minor = s.card_limit_minor;
+        limits.contactless_cvm_limit_minor = s.cvm_limit_minor;
+        limits.gambling_daily_max_minor = s.gambling_daily_max_minor;
+        limits.self_service = s.self_service;
+        limits.reserve.phone_auth_above_minor = s.reserve_phone_auth_above_minor;
+        limits.reserve.aggregate_cap_minor =
+            (s.reserve_cap_minor > 0).then_some(s.reserve_cap_minor);
+        self.cfg.forward_retry_s = s.forward_retry_s;
+        // Everything `with_journal` starts a booted terminal with.
+        self.now = s.unix_s;
+        self.time_floor = 0;
+        self.state = State::Idle;
+        self.next_forward_at = 0;
+        self.blocks = BlockList::new();
+        self.receipt.clear();
+        self.auth = [b' '; 6];
+        self.auth_len = 0;
+        self.unresolved = None;
+        self.storage_fault = None;
+        self.host_deadline = 0;
+        self.hello()
     }
 
     /// AdvanceClock: moves the clock, then runs what fell due (forwarding the offline queue).
@@ -176,6 +218,7 @@ impl<F: Flash> Terminal<'_, F> {
 mod tests {
     extern crate std;
     use super::super::test_support::*;
+    use payhil_protocol::ResetSettings;
     use std::vec;
 
     #[test]
@@ -315,5 +358,75 @@ mod tests {
         );
         no_host(&mut t, HostUnreachable::NoAnswer);
         assert!(!t.host_answer_overdue(), "the exchange ended");
+    }
+
+    fn settings(unix_s: i64, offline_limit_minor: u64) -> ResetSettings {
+        ResetSettings {
+            unix_s,
+            offline_limit_minor,
+            card_limit_minor: 20_000_00,
+            cvm_limit_minor: 350_00,
+            gambling_daily_max_minor: None,
+            self_service: false,
+            reserve_phone_auth_above_minor: 2_500_00,
+            reserve_cap_minor: 0,
+            forward_retry_s: 60,
+            host_timeout_ms: 2_000,
+        }
+    }
+
+    #[test]
+    fn reset_empties_the_queue_keeps_numbers_rising_and_takes_the_settings() {
+        let mut mem = vec![0xFFu8; 64 * 1024];
+        let mut t = boot(&mut mem);
+        let (o, _, first) = offline_purchase(&mut t, 100_00);
+        assert_eq!(o, Outcome::ApprovedOffline);
+        let (_, _, second) = offline_purchase(&mut t, 100_00);
+        assert_eq!(t.journal.pending_len(), 2);
+        // A clock the terminal cannot keep is refused and changes nothing.
+        assert!(matches!(
+            t.handle(&Request::Reset(settings(-1, 50_00))),
+            Step::Reply(Response::Rejected(RequestError::ClockOutOfRange { .. }))
+        ));
+        assert_eq!(t.journal.pending_len(), 2);
+        let Step::Reply(Response::Hello(info)) =
+            t.handle(&Request::Reset(settings(1_700_000_000, 50_00)))
+        else {
+            panic!("a reset is answered as Hello")
+        };
+        assert_eq!(
+            info.boot_count, 1,
+            "a formatted journal counts boots from one"
+        );
+        assert_eq!(t.journal.pending_len(), 0);
+        assert_eq!(
+            t.now(),
+            1_700_000_000,
+            "the clock given, earlier than the journal's"
+        );
+        // The new offline limit is in force, and no clock distrust is left from the old journal.
+        assert!(
+            start(
+                &mut t,
+                dkk(60_00),
+                card(DANKORT, Network::Dankort, EntryMode::Chip),
+                Some("1234")
+            )
+            .is_none()
+        );
+        let Step::Reply(Response::Done(r)) = no_host(&mut t, HostUnreachable::NotSent) else {
+            panic!()
+        };
+        assert_eq!(r.reason, Reason::OfflineAmountLimit);
+        assert!(
+            r.txn_seq > second && second > first,
+            "numbers never repeat: {r:?}"
+        );
+        // What the reset wrote survives a power-up.
+        let seq = r.txn_seq;
+        let flash = t.into_flash();
+        let t = Terminal::boot(cfg(), flash).unwrap();
+        assert_eq!(t.journal.pending_len(), 0);
+        assert!(t.journal.next_seq() > seq);
     }
 }
