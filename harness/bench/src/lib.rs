@@ -163,6 +163,14 @@ pub enum BenchError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The terminal's serial port could not be opened (absent, unplugged, no permission).
+    #[error("opening the serial port {}: {source}", path.display())]
+    PortOpen {
+        /// The port.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// The link to the terminal failed.
     #[error(transparent)]
     Link(#[from] LinkError),
@@ -322,8 +330,10 @@ impl Bench {
                 baud,
                 power_switch,
             } => {
-                let s =
-                    open_port(port, *baud).map_err(io(format!("opening {}", port.display())))?;
+                let s = open_port(port, *baud).map_err(|source| BenchError::PortOpen {
+                    path: port.clone(),
+                    source,
+                })?;
                 transcript.record_local(
                     Source::Step,
                     format!("opened the serial port at {baud} baud"),

@@ -6,10 +6,14 @@ mod bench_cmd;
 mod card_faults_cmd;
 mod evidence_cmd;
 mod fuzz_cmd;
+mod inventory;
+mod inventory_run;
+mod output;
 mod powerloss_cmd;
 mod rules_cmd;
 mod run_cmd;
 mod soak_cmd;
+mod suite;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

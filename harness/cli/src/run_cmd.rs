@@ -1,5 +1,7 @@
 //! `payhil run` and `payhil check`.
 
+use crate::output::{Mode, Output};
+use crate::suite::{Stop, Suite, run_suite};
 use anyhow::Context;
 use payhil_scenario::runner::{RunOptions, TerminalTarget, redact};
 use payhil_scenario::snapshot::{self, Comparison};
@@ -7,12 +9,13 @@ use payhil_scenario::{ScenarioReport, parse_file};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::watch;
 
 /// Arguments of `payhil run`.
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/).
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     /// Drive a physical terminal on this serial port instead of the embedded emulator.
     #[arg(long)]
     port: Option<PathBuf>,
@@ -43,7 +46,7 @@ pub struct RunArgs {
     evidence: Option<PathBuf>,
     /// Sign the evidence with this minisign secret key (`payhil keygen` makes one).
     #[arg(long)]
-    sign_key: Option<PathBuf>,
+    pub(crate) sign_key: Option<PathBuf>,
     /// Do not compare receipts and settlement files with the reviewed snapshots.
     #[arg(long)]
     no_snapshots: bool,
@@ -58,7 +61,42 @@ pub struct RunArgs {
     // u64::MAX seconds; a day is far more than any terminal needs, and zero cannot boot.
     #[arg(long, default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    boot_timeout: u64,
+    pub(crate) boot_timeout: u64,
+    /// Emulated terminals: how many scenarios run at once (default: the number of cores).
+    /// A terminal behind a port runs one at a time.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    jobs: Option<u32>,
+    /// Run on every terminal of this inventory (TOML, see inventory.example.toml) at once,
+    /// one evidence bundle per terminal.
+    #[arg(long, conflicts_with_all = ["port", "power_off", "power_on", "evidence"])]
+    inventory: Option<PathBuf>,
+    /// With --inventory: only the terminals with every one of these tags (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "inventory")]
+    pub(crate) tags: Vec<String>,
+    /// Print only failures and the totals.
+    #[arg(long, conflicts_with = "json")]
+    quiet: bool,
+    /// Print one JSON object per event (start, scenario, terminal, end) for CI logs.
+    #[arg(long)]
+    json: bool,
+}
+
+impl RunArgs {
+    fn output_mode(&self) -> Mode {
+        match (self.quiet, self.json) {
+            (_, true) => Mode::Json,
+            (true, _) => Mode::Quiet,
+            _ => Mode::Human,
+        }
+    }
+
+    /// Scenarios at once on emulated terminals.
+    pub(crate) fn jobs(&self) -> usize {
+        self.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            |j| j as usize,
+        )
+    }
 }
 
 /// What `payhil run` records for `payhil rules`.
@@ -179,15 +217,6 @@ impl Interrupts {
             _ = self.term.recv() => ("SIGTERM", 143),
         }
     }
-
-    /// A signal that has come and not been taken yet, without waiting for one.
-    async fn pending(&mut self) -> Option<(&'static str, i32)> {
-        tokio::select! {
-            biased;
-            got = self.next() => Some(got),
-            () = std::future::ready(()) => None,
-        }
-    }
 }
 
 pub(crate) fn seed_from_time() -> u64 {
@@ -199,8 +228,17 @@ pub(crate) fn seed_from_time() -> u64 {
 
 /// `payhil run`: returns the exit status (0 only if every scenario passed).
 pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let out = Output::new(args.output_mode());
     let seed = args.seed.unwrap_or_else(seed_from_time);
-    println!("payhil run: seed {seed} (replay with --seed {seed})");
+    out.notice(
+        None,
+        &format!("payhil run: seed {seed} (replay with --seed {seed})"),
+        serde_json::json!({"event": "start", "seed": seed}),
+    );
+    if let Some(inventory) = &args.inventory {
+        return crate::inventory_run::run(&args, inventory, seed, out).await;
+    }
+    let proxy_listen = fixed_proxy_address(&args)?;
     let target = match &args.port {
         Some(port) => TerminalTarget::Physical {
             port: port.clone(),
@@ -214,29 +252,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                 _ => None,
             },
         },
-        None => TerminalTarget::Emulated {
-            program: std::env::current_exe().context("locating the payhil executable")?,
-            args: if args.trace_terminal {
-                vec!["emulate".into(), "--trace".into()]
-            } else {
-                vec!["emulate".into()]
-            },
-        },
+        None => emulated_target(args.trace_terminal)?,
     };
-    let compare_snapshots = !args.no_snapshots && args.port.is_none();
     if args.port.is_some() {
-        println!(
-            "payhil run: the acquirer proxy listens on {}; the terminal's host address must point there",
-            args.proxy_listen
+        out.info(
+            None,
+            &format!(
+                "payhil run: the acquirer proxy listens on {proxy_listen}; the terminal's host address must point there"
+            ),
         );
     }
     let opts = RunOptions {
         target,
         seed,
         boot_timeout: Duration::from_secs(args.boot_timeout),
-        proxy_listen: args.proxy_listen,
+        proxy_listen,
     };
     let files = discover(&args.paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no scenario files found");
+    }
     // The evidence bundle is started before the first scenario: an unwritable place or a
     // bad key is an error now, not after a long run.
     let (evidence_dir, default_evidence) = match &args.evidence {
@@ -260,144 +295,106 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         sign_key,
     )
     .with_context(|| format!("starting the evidence bundle {}", evidence_dir.display()))?;
-    let roots = if args.paths.is_empty() {
+    // Listened for from before the first terminal starts: from now on a signal no longer kills
+    // the process on the spot (which would leave the emulators' flash, card data at rest, in
+    // the temporary directories) but ends the run.
+    let stop = listen_for_stop()?;
+    let suite = Suite {
+        terminal: None,
+        files: &files,
+        roots: roots_of(&args.paths),
+        opts,
+        jobs: args.jobs(),
+        compare_snapshots: !args.no_snapshots && args.port.is_none(),
+        out: args.out.clone(),
+        configured: None,
+    };
+    let result = run_suite(suite, &mut bundle, out, stop.clone()).await;
+    if let Some((name, status, not_run)) = result.interrupted {
+        // The record of the last complete run is left as it was.
+        out.info(
+            None,
+            &format!(
+                "payhil run: evidence left incomplete in {} (verify rejects it)",
+                bundle.work_dir().display()
+            ),
+        );
+        out.notice(
+            None,
+            &format!(
+                "payhil run: interrupted by {name}: {} passed, {} failed, {not_run} not run",
+                result.passed, result.failed
+            ),
+            serde_json::json!({"event": "end", "interrupted": name, "passed": result.passed, "failed": result.failed, "not_run": not_run}),
+        );
+        return Ok(status);
+    }
+    record_last_run(seed, result.record);
+    let evidence_ok = crate::evidence_cmd::finish(bundle, default_evidence);
+    out.notice(
+        None,
+        &totals_line(result.passed, result.failed, result.skipped),
+        serde_json::json!({"event": "end", "passed": result.passed, "failed": result.failed,
+            "skipped": result.skipped, "evidence_ok": evidence_ok}),
+    );
+    // A signal that came while the last scenario was being reported found no scenario to
+    // stop; the run is complete, but whoever sent it asked for it to end, so the exit status
+    // says so.
+    if let Some((name, status)) = *stop.borrow() {
+        out.info(
+            None,
+            &format!("payhil run: {name} received after the last scenario"),
+        );
+        return Ok(status);
+    }
+    Ok(i32::from(result.failed > 0 || !evidence_ok))
+}
+
+/// "N passed, M failed" and the skipped, if any.
+pub fn totals_line(passed: usize, failed: usize, skipped: usize) -> String {
+    if skipped > 0 {
+        format!("{passed} passed, {failed} failed, {skipped} skipped (not offered by the terminal)")
+    } else {
+        format!("{passed} passed, {failed} failed")
+    }
+}
+
+/// The emulated default: this executable's `emulate`, spawned per scenario.
+pub fn emulated_target(trace: bool) -> anyhow::Result<TerminalTarget> {
+    Ok(TerminalTarget::Emulated {
+        program: std::env::current_exe().context("locating the payhil executable")?,
+        args: if trace {
+            vec!["emulate".into(), "--trace".into()]
+        } else {
+            vec!["emulate".into()]
+        },
+    })
+}
+
+/// The roots scenario ids are taken below: the paths given, or the default directory.
+pub fn roots_of(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
         vec![default_scenario_dir()]
     } else {
-        args.paths.clone()
-    };
-    let mut ids = crate::evidence_cmd::ScenarioIds::new(roots);
-    if files.is_empty() {
-        anyhow::bail!("no scenario files found");
+        paths.to_vec()
     }
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let mut record = LastRun {
-        seed,
-        scenarios: Vec::new(),
-    };
-    // Installed before the first terminal starts: from now on a signal no longer kills the
-    // process on the spot (which would leave the emulators' flash, card data at rest, in the
-    // temporary directories) but ends the run below.
-    let mut interrupts = Interrupts::listen().context("listening for SIGINT and SIGTERM")?;
-    for (done, file) in files.iter().enumerate() {
-        let scn = match parse_file(file) {
-            Ok(s) => s,
-            Err(e) => {
-                failed += 1;
-                println!("FAIL  {}\n      {e}", file.display());
-                bundle.add(payhil_evidence::ScenarioOutcome {
-                    id: ids.id(file),
-                    file,
-                    report: None,
-                    refused: Some(e.to_string()),
-                    skipped: None,
-                    snapshot_problems: Vec::new(),
-                });
-                record.scenarios.push(LastResult {
-                    file: file.display().to_string(),
-                    result: "fail".into(),
-                    failure: Some(e.to_string()),
-                });
-                continue;
-            }
-        };
-        let id = ids.id(file);
-        let transcript = bundle.transcript_path(&id);
-        let report = tokio::select! {
-            // A signal already pending (it came between two scenarios) wins before the next
-            // terminal is started.
-            biased;
-            (name, status) = interrupts.next() => {
-                // The scenario's future is dropped here, and with it its bench: the emulator is
-                // killed (kill_on_drop) and its temporary directory, flash image included, is
-                // removed. The record of the last complete run is left as it was.
-                println!("INTERRUPTED  {} by {name}", scn.stem);
-                println!(
-                    "payhil run: evidence left incomplete in {} (verify rejects it)",
-                    bundle.work_dir().display()
-                );
-                println!(
-                    "payhil run: interrupted by {name}: {passed} passed, {failed} failed, {} not run",
-                    files.len() - done
-                );
-                return Ok(status);
-            }
-            report = payhil_scenario::run_to(&scn, &opts, Some(&transcript)) => report,
-        };
-        if let Some(why) = &report.skipped {
-            skipped += 1;
-            println!("SKIP  {:<40} {why}", report.stem);
-            bundle.add(payhil_evidence::ScenarioOutcome {
-                id: id.clone(),
-                file,
-                report: Some(&report),
-                refused: None,
-                skipped: Some(why.clone()),
-                snapshot_problems: Vec::new(),
-            });
-            record.scenarios.push(LastResult {
-                file: file.display().to_string(),
-                result: "skip".into(),
-                failure: Some(why.clone()),
-            });
-            continue;
-        }
-        let mut problems = Vec::new();
-        if let Some(f) = &report.failure {
-            let at = if f.step > 0 {
-                format!("step {} ({}:{})", f.step, file.display(), f.line)
-            } else {
-                "run".into()
-            };
-            problems.push(format!("{at}: {}", f.message));
-        }
-        problems.extend(report.invariant_findings.iter().cloned());
-        let snapshots = if compare_snapshots && report.failure.is_none() {
-            snapshot_problems(file, &report)
-        } else {
-            Vec::new()
-        };
-        problems.extend(snapshots.iter().cloned());
-        bundle.add(payhil_evidence::ScenarioOutcome {
-            id: id.clone(),
-            file,
-            report: Some(&report),
-            refused: None,
-            skipped: None,
-            snapshot_problems: snapshots,
-        });
-        if let Some(dir) = &args.out {
-            // A place that cannot be written fails this scenario, not the suite: the rest
-            // still runs and the summary is printed.
-            if let Err(e) = write_outputs(&dir.join(&id), &report) {
-                problems.push(format!("writing results under {}: {e:#}", dir.display()));
-            }
-        }
-        let verdict = if problems.is_empty() { "PASS" } else { "FAIL" };
-        println!(
-            "{verdict}  {:<40} {:>6.2}s  [{}]",
-            report.stem,
-            report.elapsed.as_secs_f64(),
-            report.rules.join(" ")
-        );
-        record.scenarios.push(LastResult {
-            file: file.display().to_string(),
-            result: if problems.is_empty() { "pass" } else { "fail" }.into(),
-            failure: problems.first().cloned(),
-        });
-        if problems.is_empty() {
-            passed += 1;
-        } else {
-            failed += 1;
-            for p in &problems {
-                println!("      {p}");
-            }
-            let tail: Vec<&str> = report.transcript.lines().rev().take(12).collect();
-            println!("      last transcript lines:");
-            for l in tail.iter().rev() {
-                println!("        {l}");
-            }
-        }
+}
+
+/// Where the proxy listens. A terminal behind a port is configured with one host address, so
+/// with port 0 one free port is chosen now for the whole run (and printed as it is, never as
+/// port 0); an emulated terminal is told its own per scenario.
+fn fixed_proxy_address(args: &RunArgs) -> anyhow::Result<std::net::SocketAddr> {
+    if args.port.is_none() || args.proxy_listen.port() != 0 {
+        return Ok(args.proxy_listen);
     }
+    let probe = std::net::TcpListener::bind(args.proxy_listen)
+        .with_context(|| format!("choosing a port for the proxy on {}", args.proxy_listen))?;
+    Ok(probe.local_addr()?)
+}
+
+/// Records the run's results for `payhil rules` (a failure to is said, not fatal).
+pub fn record_last_run(seed: u64, scenarios: Vec<LastResult>) {
+    let record = LastRun { seed, scenarios };
     let path = last_run_path();
     let written = path
         .parent()
@@ -414,25 +411,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             path.display()
         );
     }
-    let evidence_ok = crate::evidence_cmd::finish(bundle, default_evidence);
-    if skipped > 0 {
-        println!(
-            "{passed} passed, {failed} failed, {skipped} skipped (not offered by the terminal)"
-        );
-    } else {
-        println!("{passed} passed, {failed} failed");
-    }
-    // A signal that came while the last scenario was being reported found no scenario to
-    // stop; the run is complete, but whoever sent it asked for it to end, so the exit status
-    // says so.
-    if let Some((name, status)) = interrupts.pending().await {
-        println!("payhil run: {name} received after the last scenario");
-        return Ok(status);
-    }
-    Ok(i32::from(failed > 0 || !evidence_ok))
 }
 
-fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
+/// SIGINT and SIGTERM, as a value every suite of the run watches: the first one that arrives.
+pub fn listen_for_stop() -> anyhow::Result<watch::Receiver<Stop>> {
+    let mut interrupts = Interrupts::listen().context("listening for SIGINT and SIGTERM")?;
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let got = interrupts.next().await;
+        let _ = tx.send(Some(got));
+        // Kept open: a suite that ends later still reads the signal, not a closed channel.
+        tx.closed().await;
+    });
+    Ok(rx)
+}
+
+pub(crate) fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
     let dir = snapshot::dir_for(file);
     let mut out = Vec::new();
     for a in &report.artifacts {
@@ -454,7 +448,7 @@ fn snapshot_problems(file: &Path, report: &ScenarioReport) -> Vec<String> {
 /// The report's texts are redacted already (the end-of-run check masks what it reports); everything is passed through
 /// the redaction once more on its way out, because the result quotes what the terminal says
 /// about itself, and because nothing the harness writes may carry card data (PCI-01).
-fn write_outputs(d: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
+pub(crate) fn write_outputs(d: &Path, report: &ScenarioReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(d)?;
     let write = |name: &str, text: &str| std::fs::write(d.join(name), redact(text));
     match &report.transcript_file {

@@ -141,8 +141,13 @@ async fn the_shipped_suite_passes_on_one_terminal_behind_a_serial_port() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     println!("{summary}");
     // Skips only for what a terminal behind a port cannot offer, each with its reason.
-    for line in stdout.lines().filter(|l| l.starts_with("SKIP")) {
-        assert!(line.contains("only an emulated terminal offers"), "{line}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("SKIP")) {
+        let why = lines.get(i + 1).unwrap_or(&"");
+        assert!(
+            why.contains("only an emulated terminal offers"),
+            "{line}\n{why}"
+        );
     }
     cable.abort();
     drop((device_slave, harness_slave));

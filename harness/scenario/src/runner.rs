@@ -145,6 +145,42 @@ pub struct ScenarioReport {
     pub elapsed: Duration,
     /// Why the scenario was not run on this terminal (a step it does not offer), if so.
     pub skipped: Option<String>,
+    /// The terminal could not be reached (its port is gone, or it stopped answering): a
+    /// lab's run does not try it again as if nothing happened (see [`TerminalLoss`]).
+    pub lost: Option<TerminalLoss>,
+}
+
+/// How a scenario lost its terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerminalLoss {
+    /// The port could not be opened, or reached EOF or an I/O error (unplugged, powered off,
+    /// its exporter gone): it may come back, and is opened again by its path if it does.
+    Gone(String),
+    /// The port is there and the terminal does not answer: it is hung.
+    Silent(String),
+    /// The terminal refused the session (another protocol version, or no Hello answer).
+    Refused(String),
+}
+
+impl TerminalLoss {
+    /// Classifies a link error; `None` for errors that do not mean the terminal is lost.
+    pub fn of_link(e: &payhil_transport::LinkError) -> Option<Self> {
+        use payhil_transport::LinkError;
+        match e {
+            LinkError::DeviceGone { .. } | LinkError::Write { .. } => {
+                Some(Self::Gone(e.to_string()))
+            }
+            LinkError::Timeout { .. } => Some(Self::Silent(e.to_string())),
+            _ => None,
+        }
+    }
+
+    /// The error as the run reported it.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Gone(m) | Self::Silent(m) | Self::Refused(m) => m,
+        }
+    }
 }
 
 impl ScenarioReport {
@@ -185,6 +221,8 @@ struct Run {
     in_flight: Option<payhil_model::PurchaseInput>,
     /// The cut that fired came after the host booked the purchase's authorisation.
     answer_lost: bool,
+    /// The terminal was lost during the run (see [`TerminalLoss`]).
+    lost: Option<TerminalLoss>,
     /// The terminal's sends as the harness can account for them (repeat flags, forwarded count).
     sends: deliveries::SendHistory,
     /// Each card's exposure whenever it changed, and its last value per card.
@@ -247,6 +285,7 @@ pub async fn run_to(
         device: None,
         elapsed: Duration::ZERO,
         skipped: None,
+        lost: None,
     };
     if let Some(why) = physical::skip_reason(scn, &opts.target) {
         report.skipped = Some(why);
@@ -311,6 +350,14 @@ pub async fn run_to(
     let bench = match Bench::start(cfg).await {
         Ok(b) => b,
         Err(e) => {
+            report.lost = match &e {
+                payhil_bench::BenchError::PortOpen { .. } => {
+                    Some(TerminalLoss::Gone(e.to_string()))
+                }
+                payhil_bench::BenchError::Link(l) => TerminalLoss::of_link(l),
+                payhil_bench::BenchError::Hello(_) => Some(TerminalLoss::Refused(e.to_string())),
+                _ => None,
+            };
             // The error may quote the terminal's last log lines.
             report.failure = Some(Failure {
                 step: 0,
@@ -371,6 +418,7 @@ pub async fn run_to(
         cut_fired: None,
         in_flight: None,
         answer_lost: false,
+        lost: None,
         sends: deliveries::SendHistory::default(),
         exposure: Vec::new(),
         last_exposure: std::collections::BTreeMap::new(),
@@ -447,6 +495,7 @@ pub async fn run_to(
         artifacts,
         steps,
         exposure,
+        lost,
         ..
     } = run;
     // Stopped before the transcript is rendered: the terminal's last words and the ends of its
@@ -510,6 +559,7 @@ pub async fn run_to(
     report.invariant_findings.extend(storage_findings);
     report.artifacts = evidence.artifacts;
     report.exposure = exposure;
+    report.lost = lost;
     report.transcript = evidence.transcript;
     report.replayable_transcript = evidence.replayable;
     report.transcript_entries = evidence.entries;

@@ -143,7 +143,17 @@ impl Run {
                     Err(not) => Err(format!("{e} ({not})")),
                 }
             }
-            Some(Err(e)) => Err(e.to_string()),
+            Some(Err(e)) => {
+                // Unless a cut or a line fault the harness made explains it, a terminal that is
+                // gone or silent is lost: a lab's run does not go on as if it were there.
+                if self.cut_fired.is_none() && !self.bench.serial_fault_in_force() {
+                    self.lost = self
+                        .lost
+                        .take()
+                        .or_else(|| super::TerminalLoss::of_link(&e));
+                }
+                Err(e.to_string())
+            }
         }
     }
 
