@@ -343,3 +343,63 @@ fn ran(
         Some(first) => Err(first),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_serial::SerialPort;
+
+    fn physical(port: &Path) -> RunOptions {
+        RunOptions {
+            target: TerminalTarget::Physical {
+                port: port.to_path_buf(),
+                baud: 115_200,
+                power_switch: None,
+            },
+            seed: 1,
+            boot_timeout: std::time::Duration::from_secs(1),
+            proxy_listen: "127.0.0.1:0".parse().unwrap(),
+        }
+    }
+
+    /// A terminal whose port went away: while its stable path (a symlink, as
+    /// /dev/serial/by-id is) is absent, the next scenario is not run, naming the scenario
+    /// that lost it; once the path leads to a port again, the scenario runs (it opens the
+    /// port itself, by the path: never through an old handle).
+    #[tokio::test]
+    async fn a_gone_port_is_tried_again_by_its_path_before_each_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        let stable = dir.path().join("usb-terminal-if00-port0");
+        let opts = physical(&stable);
+        let out = Output::new(crate::output::Mode::Quiet);
+        let lost = RefCell::new(Some(Lost {
+            scenario: "online/first".into(),
+            loss: TerminalLoss::Gone("device gone: end of file".into()),
+        }));
+        let why = not_run(&lost, &opts, None, out).unwrap();
+        assert!(why.starts_with("not run: the terminal's port has been gone since online/first"));
+        assert!(why.contains("usb-terminal-if00-port0"), "{why}");
+        assert!(lost.borrow().is_some(), "still lost");
+        let (_master, slave) = tokio_serial::SerialStream::pair().unwrap();
+        std::os::unix::fs::symlink(slave.name().unwrap(), &stable).unwrap();
+        assert_eq!(not_run(&lost, &opts, None, out), None);
+        assert!(lost.borrow().is_none(), "back: no longer lost");
+    }
+
+    /// A terminal that stopped answering is not tried again: its port is there, and each try
+    /// would cost the whole response bound.
+    #[tokio::test]
+    async fn a_silent_terminal_is_not_tried_again() {
+        let opts = physical(Path::new("/dev/null"));
+        let out = Output::new(crate::output::Mode::Quiet);
+        let lost = RefCell::new(Some(Lost {
+            scenario: "online/first".into(),
+            loss: TerminalLoss::Silent("no response to Hello".into()),
+        }));
+        let why = not_run(&lost, &opts, None, out).unwrap();
+        assert_eq!(
+            why,
+            "not run: the terminal stopped answering in online/first: no response to Hello"
+        );
+    }
+}

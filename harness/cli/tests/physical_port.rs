@@ -142,7 +142,11 @@ async fn the_shipped_suite_passes_on_one_terminal_behind_a_serial_port() {
     println!("{summary}");
     // Skips only for what a terminal behind a port cannot offer, each with its reason.
     let lines: Vec<&str> = stdout.lines().collect();
-    for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("SKIP")) {
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("SKIP"))
+    {
         let why = lines.get(i + 1).unwrap_or(&"");
         assert!(
             why.contains("only an emulated terminal offers"),

@@ -21,6 +21,8 @@
 //! A long streak of bad frames or NAKs (a noise flood) is recorded in the transcript by its
 //! first few and a count, so the transcript stays bounded too.
 
+#[path = "link_arrivals.rs"]
+mod arrivals;
 #[path = "link_error.rs"]
 mod error;
 #[path = "link_host_wait.rs"]
@@ -113,6 +115,8 @@ pub struct FrameLink<S> {
     /// A response has arrived: from now on a Boot event means the terminal restarted.
     in_session: bool,
     last_rx: Option<(Instant, String)>,
+    /// What arrived since the current request was sent.
+    arrivals: arrivals::Arrivals,
     settings: LinkSettings,
     transcript: Transcript,
     /// The link counts the terminal's frames for the transcript (false: a relay in front of
@@ -152,6 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             last_event_seq: None,
             in_session: false,
             last_rx: None,
+            arrivals: arrivals::Arrivals::default(),
             settings,
             transcript,
             counts_frames: true,
@@ -257,9 +262,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
     }
 
     pub(super) fn last(&self) -> String {
-        match &self.last_rx {
+        let last = match &self.last_rx {
             Some((at, what)) => format!("{what} ({:?} ago)", at.elapsed()),
             None => "nothing".into(),
+        };
+        match self.arrivals.describe() {
+            Some(arrived) => format!("{last}; {arrived}"),
+            None => last,
         }
     }
 
@@ -268,6 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
     pub async fn wait_boot(&mut self, limit: Duration) -> Result<u32, LinkError> {
         let deadline = Instant::now() + limit;
         let what = "the Boot event".to_string();
+        self.arrivals.reset();
         loop {
             let incoming = match tokio::time::timeout_at(deadline, self.next_incoming(&what)).await
             {
@@ -324,6 +334,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             .len();
         let wire = buf[..=n].to_vec();
         let started = Instant::now();
+        self.arrivals.reset();
         let mut attempts = 0u32;
         let mut timeouts = 0u32;
         let mut nak_repeats = 0u32;
@@ -502,6 +513,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                     }
                     Some(Decoded::Frame(f)) => {
                         self.stats.received += 1;
+                        self.arrivals.frame();
                         let (incoming, text) = match f.kind {
                             FrameKind::Response => (
                                 Incoming::Response(f.seq, f.payload.to_vec()),
@@ -518,9 +530,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
                                 self.stats.naks += 1;
                                 (Incoming::Nak, "NAK".to_string())
                             }
+                            // The harness's own frames coming back: a loopback plug, or a port
+                            // (or exporter) that echoes.
                             FrameKind::Request => (
                                 Incoming::Bad,
-                                "unexpected request frame from terminal".to_string(),
+                                format!(
+                                    "a request frame #{} from the terminal's side: an echo of what the harness sent?",
+                                    f.seq
+                                ),
                             ),
                         };
                         // A valid frame other than a NAK ends a streak of noise.
@@ -560,7 +577,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FrameLink<S> {
             let mut chunk = [0u8; 1024];
             match self.io.read(&mut chunk).await {
                 Ok(0) => return Err(self.gone(what, "end of file".into())),
-                Ok(n) => self.rx.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.arrivals.bytes(&chunk[..n]);
+                    self.rx.extend_from_slice(&chunk[..n]);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 // On a PTY whose other end closed, Linux reports EIO: the device is gone too.
                 Err(e) => return Err(self.gone(what, e.to_string())),
