@@ -44,6 +44,8 @@ struct Usage {
 
 /// Runs `payhil` like [`payhil`], measuring what the process used (itself and the processes it
 /// waited for), from the kernel's account of it (wait4).
+// The child is reaped by wait4 (which std does not know of), for its resource usage.
+#[allow(clippy::zombie_processes)]
 async fn payhil_measured(args: &[&str], target: &Path) -> (Option<i32>, String, Usage) {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("out");
