@@ -54,6 +54,23 @@ impl SerialSide {
         }
     }
 
+    /// Sends the prompt event `ev` and the encoded response after it in one write: one trip
+    /// through the PTY (and one wake-up of the harness) rather than two.
+    pub fn prompt_and_frame(&mut self, ev: &Event<'_>, bytes: &[u8]) -> std::io::Result<()> {
+        let mut out = [0u8; MAX_ENCODED];
+        self.event_seq = self.event_seq.wrapping_add(1);
+        let Ok(w) = frame::encode(FrameKind::Event, self.event_seq, ev, &mut out) else {
+            return self.write_frame(bytes);
+        };
+        let mut both = Vec::with_capacity(w.len() + bytes.len());
+        both.extend_from_slice(w);
+        both.extend_from_slice(bytes);
+        self.port.write_all(&both)?;
+        crate::diag::frame_written();
+        crate::diag::frame_written();
+        Ok(())
+    }
+
     /// Sends an encoded frame.
     pub fn write_frame(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.port.write_all(bytes)?;

@@ -280,10 +280,12 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             // The prompt goes out before the answer that leaves the terminal waiting, so a
             // harness has seen it by the time it has the answer (PROTOCOL.md 5: a prompt
             // event precedes its response).
-            if terminal.awaiting() != payhil_protocol::Awaiting::Nothing {
-                serial.event(&Event::Prompt(terminal.awaiting()));
-            }
-            if let Err(e) = serial.write_frame(&bytes) {
+            let written = if terminal.awaiting() != payhil_protocol::Awaiting::Nothing {
+                serial.prompt_and_frame(&Event::Prompt(terminal.awaiting()), &bytes)
+            } else {
+                serial.write_frame(&bytes)
+            };
+            if let Err(e) = written {
                 diag!("fut-emulator: serial write failed ({e}), exiting");
                 return Ok(EXIT_LINK_GONE);
             }

@@ -97,7 +97,12 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(rt.block_on(card_faults_cmd::card_faults(args))?)
         }
         Command::Bench(args) => {
-            let rt = tokio::runtime::Runtime::new()?;
+            // One thread for the link, the proxy and the host simulator: a request and its
+            // host exchange then cross no thread boundary in the harness (the emulator is
+            // its own process), as a latency benchmark wants.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(bench_cmd::bench(args))
         }
     }
