@@ -20,7 +20,7 @@ pub use power::{ExternalSwitch, ExternalSwitchSpec, PowerSwitch};
 use payhil_acquirer::HostSim;
 use payhil_faults::{NetProxy, SerialFault, SerialPlan};
 use payhil_protocol::{PROTOCOL_VERSION, Request, RequestError, ResetSettings, Response};
-use payhil_transport::serial::{open_port, pty_pair};
+use payhil_transport::serial::{Port, pty_pair};
 use payhil_transport::{
     FrameLink, LineControl, LinkError, LinkSettings, Relay, Source, Transcript,
 };
@@ -30,7 +30,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
-use tokio_serial::SerialStream;
 
 /// Which terminal the bench drives.
 #[derive(Debug, Clone)]
@@ -249,7 +248,7 @@ pub(crate) const KILL_BOUND: Duration = Duration::from_secs(5);
 /// A running bench.
 pub struct Bench {
     /// The link to the terminal's test agent, through the serial line relay.
-    pub link: FrameLink<Relay<SerialStream>>,
+    pub link: FrameLink<Relay<Port>>,
     /// Sets the serial line relay's faults.
     pub line: LineControl,
     /// The run's seed, and how many serial faults were set so far (each gets its own stream).
@@ -304,7 +303,7 @@ impl Bench {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
                 let flash = workdir.path().join("flash.bin");
-                let relay = Relay::new(pty.harness, transcript.clone());
+                let relay = Relay::new(Port::from(pty.harness), transcript.clone());
                 let line = relay.control();
                 let mut link = FrameLink::new(relay, "emulator", cfg.link, transcript.clone())
                     .with_relay(line);
@@ -330,10 +329,12 @@ impl Bench {
                 baud,
                 power_switch,
             } => {
-                let s = open_port(port, *baud).map_err(|source| BenchError::PortOpen {
-                    path: port.clone(),
-                    source,
-                })?;
+                let s = payhil_transport::serial::open(port, *baud)
+                    .await
+                    .map_err(|source| BenchError::PortOpen {
+                        path: port.clone(),
+                        source,
+                    })?;
                 transcript.record_local(
                     Source::Step,
                     format!("opened the serial port at {baud} baud"),
@@ -655,7 +656,7 @@ fn spawn(
 }
 
 async fn await_boot(
-    link: &mut FrameLink<Relay<SerialStream>>,
+    link: &mut FrameLink<Relay<Port>>,
     emu: &mut Emulator,
     limit: Duration,
     t: &Transcript,

@@ -21,7 +21,8 @@ pub struct Terminal {
     /// Its name in the output and its evidence bundle's directory (letters, digits, `-_.`).
     pub name: String,
     /// Its serial port: a device path (best `/dev/serial/by-id/...`, which names the adapter
-    /// and survives re-plugging). Absent with `emulator = true`.
+    /// and survives re-plugging), or `rfc2217://host:port` for a port exported over the
+    /// network (ser2net, a labgrid exporter). Absent with `emulator = true`.
     pub port: Option<PathBuf>,
     /// The reference terminal, started by payhil behind two PTY pairs joined as a serial
     /// cable and kept running from scenario to scenario, as a terminal in a rack is.
@@ -197,10 +198,14 @@ impl Inventory {
                         t.name
                     ));
                 }
-                (Some(p), false) if p.to_string_lossy().starts_with("rfc2217://") => {
+                (Some(p), false)
+                    if p.to_string_lossy()
+                        .starts_with(payhil_transport::rfc2217::SCHEME)
+                        && payhil_transport::rfc2217::address_of(&p.to_string_lossy())
+                            .is_none() =>
+                {
                     return bad(format!(
-                        "terminal {:?}: RFC 2217 ports are not supported yet; expose the port \
-                         locally (e.g. `socat pty,link=/tmp/{0},raw tcp:HOST:PORT`) and give its path",
+                        "terminal {:?}: an RFC 2217 port is rfc2217://host:port",
                         t.name
                     ));
                 }
@@ -262,8 +267,9 @@ mod tests {
         assert!(e.contains("used twice"), "{e}");
         let e = parse("[[terminal]]\nname = \"../x\"\nemulator = true\n").unwrap_err();
         assert!(e.contains("names a directory"), "{e}");
-        let e = parse("[[terminal]]\nname = \"a\"\nport = \"rfc2217://lab:4001\"\n").unwrap_err();
-        assert!(e.contains("RFC 2217"), "{e}");
+        let e = parse("[[terminal]]\nname = \"a\"\nport = \"rfc2217://\"\n").unwrap_err();
+        assert!(e.contains("rfc2217://host:port"), "{e}");
+        assert!(parse("[[terminal]]\nname = \"a\"\nport = \"rfc2217://lab:4001\"\n").is_ok());
         let e =
             parse("[[terminal]]\nname = \"a\"\nemulator = true\npower_off = \"x\"\n").unwrap_err();
         assert!(e.contains("go together"), "{e}");

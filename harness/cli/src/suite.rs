@@ -102,7 +102,7 @@ pub async fn run_suite(
             if let Some(why) = configured.and_then(|c| c.mismatch(&scn.terminal)) {
                 return Ended::Misconfigured(why);
             }
-            if let Some(why) = not_run(lost, opts, s.terminal, out) {
+            if let Some(why) = not_run(lost, opts, s.terminal, out).await {
                 return Ended::NotRun(why);
             }
             Ended::Ran(Box::new(
@@ -220,7 +220,7 @@ fn stem(file: &Path) -> String {
 }
 
 /// Why the next scenario is not run, if the terminal was lost and is not back.
-fn not_run(
+async fn not_run(
     lost: &RefCell<Option<Lost>>,
     opts: &RunOptions,
     terminal: Option<&str>,
@@ -230,7 +230,7 @@ fn not_run(
     match (&l.loss, &opts.target) {
         (TerminalLoss::Gone(why), TerminalTarget::Physical { port, baud, .. }) => {
             // Opened and closed at once: the scenario opens the port itself, by its path.
-            match payhil_transport::serial::open_port(port, *baud) {
+            match payhil_transport::serial::open(port, *baud).await {
                 Ok(probe) => {
                     drop(probe);
                     lost.borrow_mut().take();
@@ -376,13 +376,13 @@ mod tests {
             scenario: "online/first".into(),
             loss: TerminalLoss::Gone("device gone: end of file".into()),
         }));
-        let why = not_run(&lost, &opts, None, out).unwrap();
+        let why = not_run(&lost, &opts, None, out).await.unwrap();
         assert!(why.starts_with("not run: the terminal's port has been gone since online/first"));
         assert!(why.contains("usb-terminal-if00-port0"), "{why}");
         assert!(lost.borrow().is_some(), "still lost");
         let (_master, slave) = tokio_serial::SerialStream::pair().unwrap();
         std::os::unix::fs::symlink(slave.name().unwrap(), &stable).unwrap();
-        assert_eq!(not_run(&lost, &opts, None, out), None);
+        assert_eq!(not_run(&lost, &opts, None, out).await, None);
         assert!(lost.borrow().is_none(), "back: no longer lost");
     }
 
@@ -396,7 +396,7 @@ mod tests {
             scenario: "online/first".into(),
             loss: TerminalLoss::Silent("no response to Hello".into()),
         }));
-        let why = not_run(&lost, &opts, None, out).unwrap();
+        let why = not_run(&lost, &opts, None, out).await.unwrap();
         assert_eq!(
             why,
             "not run: the terminal stopped answering in online/first: no response to Hello"

@@ -1,7 +1,8 @@
 //! How the harness reaches a terminal's test agent, and the record of everything that passed.
 //!
-//! * [`serial`]: PTY pairs for emulated terminals, real serial ports for physical ones; both are
-//!   `tokio_serial::SerialStream`s, so everything above is the same code for both.
+//! * [`serial`]: PTY pairs for emulated terminals, real serial ports for physical ones, and
+//!   ports exported over the network ([`rfc2217`]); all are a [`serial::Port`], so everything
+//!   above is the same code for each.
 //! * [`link`]: framed request/response with ids, retries, NAKs and a bound on every wait.
 //! * [`host_wait`]: the terminal's host waits on the controlled clock, moved by the harness when
 //!   no answer can come.
@@ -14,6 +15,7 @@
 pub mod host_wait;
 pub mod link;
 pub mod relay;
+pub mod rfc2217;
 pub mod serial;
 pub mod transcript;
 
