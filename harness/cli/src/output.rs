@@ -2,7 +2,22 @@
 //! JSON object per event for a CI log (`--json`). Every line is written whole, so the lines of
 //! terminals run at once never mix.
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+/// The live display of a run for a person at a terminal: a bar per terminal (indicatif), drawn
+/// on standard error; lines are printed above it.
+static BARS: OnceLock<MultiProgress> = OnceLock::new();
+
+/// Prints `text` as a line of its own, above the live display if there is one.
+fn say(text: &str) {
+    match BARS.get() {
+        Some(m) => m.suspend(|| println!("{text}")),
+        None => println!("{text}"),
+    }
+}
 
 /// How `payhil run` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,33 +65,31 @@ impl Output {
     /// A line of information for a person (not in `--quiet` or `--json`).
     pub fn info(&self, terminal: Option<&str>, text: &str) {
         if self.mode == Mode::Human {
-            println!("{}{text}", prefix(terminal));
+            say(&format!("{}{text}", prefix(terminal)));
         }
     }
 
     /// A line a person must see (problems, totals), and the JSON event that carries it.
     pub fn notice(&self, terminal: Option<&str>, text: &str, event: Value) {
         match self.mode {
-            Mode::Json => println!("{event}"),
-            _ => println!("{}{text}", prefix(terminal)),
+            Mode::Json => say(&event.to_string()),
+            _ => say(&format!("{}{text}", prefix(terminal))),
         }
     }
 
     /// A scenario's end.
     pub fn scenario(&self, s: &ScenarioLine<'_>) {
         match self.mode {
-            Mode::Json => println!(
-                "{}",
-                json!({
-                    "event": "scenario",
-                    "terminal": s.terminal,
-                    "scenario": s.id,
-                    "result": s.result,
-                    "elapsed_s": (s.elapsed_s * 1000.0).round() / 1000.0,
-                    "rules": s.rules,
-                    "problems": s.problems,
-                })
-            ),
+            Mode::Json => say(&json!({
+                "event": "scenario",
+                "terminal": s.terminal,
+                "scenario": s.id,
+                "result": s.result,
+                "elapsed_s": (s.elapsed_s * 1000.0).round() / 1000.0,
+                "rules": s.rules,
+                "problems": s.problems,
+            })
+            .to_string()),
             Mode::Quiet if s.result == "pass" => {}
             _ => {
                 let mut text = format!(
@@ -96,9 +109,26 @@ impl Output {
                         text.push_str(&format!("\n        {l}"));
                     }
                 }
-                println!("{text}");
+                say(&text);
             }
         }
+    }
+
+    /// A live bar for a terminal's `total` scenarios: drawn only for a person (not `--quiet`
+    /// or `--json`) whose standard error is a terminal; hidden otherwise.
+    pub fn bar(&self, terminal: Option<&str>, total: usize) -> ProgressBar {
+        if self.mode != Mode::Human || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let multi =
+            BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let bar = multi.add(ProgressBar::new(total as u64));
+        let style = ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(terminal.unwrap_or("payhil").to_string());
+        bar
     }
 }
 

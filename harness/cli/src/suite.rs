@@ -93,8 +93,11 @@ pub async fn run_suite(
     let jobs = if physical { 1 } else { s.jobs.max(1) };
     let lost: RefCell<Option<Lost>> = RefCell::new(None);
     let (lost, opts, configured) = (&lost, &s.opts, s.configured);
+    let bar = out.bar(s.terminal, plan.len());
+    let bar = &bar;
     let mut ended = futures_util::stream::iter(plan.iter())
         .map(|(file, _, transcript)| async move {
+            bar.set_message(format!("running {}", stem(file)));
             let scn = match parse_file(file) {
                 Ok(scn) => scn,
                 Err(e) => return Ended::Refused(e.to_string()),
@@ -190,6 +193,7 @@ pub async fn run_suite(
                 ran(&s, bundle, out, file, id, &report)
             }
         };
+        bar.inc(1);
         let (verdict, failure) = match outcome {
             Ok(None) => {
                 result.passed += 1;
@@ -209,7 +213,12 @@ pub async fn run_suite(
             result: verdict.into(),
             failure,
         });
+        bar.set_message(format!(
+            "{} passed, {} failed, {} skipped",
+            result.passed, result.failed, result.skipped
+        ));
     }
+    bar.finish_and_clear();
     result
 }
 
