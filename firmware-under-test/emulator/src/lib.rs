@@ -117,6 +117,10 @@ pub struct EmulatorArgs {
     /// only when the harness does not move the clock.
     #[arg(long, default_value_t = 2_000)]
     pub host_timeout_ms: u64,
+    /// Answer Reset (request 19) `Rejected(Malformed)`, as a terminal whose test agent does not
+    /// offer it: for testing the harness's way with such terminals (a lab's reset command).
+    #[arg(long, hide = true)]
+    pub without_reset: bool,
     /// Deliberate bugs, for testing the harness's verdict (comma-separated; see `bugs::Bug`).
     #[arg(long, hide = true, value_enum, value_delimiter = ',')]
     pub inject_bug: Vec<bugs::Bug>,

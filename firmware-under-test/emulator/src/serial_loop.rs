@@ -252,6 +252,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                     };
                     let mut platform = Platform {
                         trace: args.trace,
+                        without_reset: args.without_reset,
                         host: &mut host,
                         bugs: &mut bugs,
                         rail: &rail,
@@ -297,6 +298,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
 /// wait), and the instruments (trace, injected bugs, power rail).
 struct Platform<'p> {
     trace: bool,
+    without_reset: bool,
     host: &'p mut HostLink,
     bugs: &'p mut crate::bugs::Bugs,
     rail: &'p Rail,
@@ -339,6 +341,15 @@ fn answer<F: fut_core::flash::Flash>(
     };
     if let Request::AnnounceHostWaits { on } = req {
         p.serial.announce = on;
+    }
+    if matches!(req, Request::Reset(_)) && p.without_reset {
+        let resp = Response::Rejected(RequestError::Malformed);
+        return Some((
+            frame::encode(FrameKind::Response, seq, &resp, out)
+                .ok()?
+                .to_vec(),
+            false,
+        ));
     }
     if let Request::Reset(s) = req {
         // The platform's part of a reset (the core refuses a clock it cannot keep, and then

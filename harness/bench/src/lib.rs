@@ -493,6 +493,17 @@ impl Bench {
         Ok(())
     }
 
+    /// Resets a terminal without the Reset request by the lab's own procedure: runs `command`
+    /// (`sh -c`, bounded by `bound`), then greets the terminal again as a new session (a Boot
+    /// it sends meanwhile is its restart, not a failure).
+    pub async fn lab_reset(&mut self, command: &str, bound: Duration) -> Result<(), BenchError> {
+        power::run(command, bound, &self.transcript).await?;
+        self.link.reset();
+        self.link.io_mut().reset();
+        self.hello().await?;
+        Ok(())
+    }
+
     /// Arms a power cut inside an emulated terminal, through its power-control side channel.
     /// It is in force for the next request: the command is written before it.
     pub async fn arm_cut(&mut self, cut: InternalCut) -> Result<(), BenchError> {

@@ -66,7 +66,11 @@ impl ExternalSwitch {
 
 /// Runs `command` with `sh -c`, bounded by `timeout`; an exit other than 0 is an error with
 /// the command's last words.
-async fn run(command: &str, timeout: Duration, t: &Transcript) -> Result<(), BenchError> {
+pub(crate) async fn run(
+    command: &str,
+    timeout: Duration,
+    t: &Transcript,
+) -> Result<(), BenchError> {
     t.record_local(Source::Step, "power switch", command.to_string());
     let child = Command::new("sh")
         .arg("-c")

@@ -65,6 +65,7 @@ pub async fn card_faults(args: CardFaultsArgs) -> anyhow::Result<i32> {
             baud: args.baud,
             // Card-data faults need no power cut.
             power_switch: None,
+            reset_command: None,
         },
         None => TerminalTarget::Emulated {
             program: std::env::current_exe().context("locating the payhil executable")?,
@@ -77,6 +78,7 @@ pub async fn card_faults(args: CardFaultsArgs) -> anyhow::Result<i32> {
         seed: 1,
         boot_timeout: Duration::from_secs(args.boot_timeout),
         proxy_listen: args.proxy_listen,
+        progress: None,
     };
     println!("{:<24} {:<36} verdict", "class", "terminal");
     let (mut passed, mut failed) = (0, 0);

@@ -44,6 +44,9 @@ pub struct Terminal {
     /// Where its acquirer proxy listens: the host address the terminal is configured with
     /// (default: a free loopback port, chosen for the whole run and printed).
     pub proxy_listen: Option<SocketAddr>,
+    /// For a terminal without the Reset request: the lab's command that resets it (empties its
+    /// queue), run with `sh -c` before each scenario.
+    pub reset_command: Option<String>,
     /// For a terminal without the Reset request: the limits it is configured with. Scenarios
     /// that assume other limits are skipped on it, with the reason.
     pub config: Option<Configured>,

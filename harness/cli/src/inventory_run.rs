@@ -123,6 +123,7 @@ fn target_of(
             port: emu.harness_path.clone(),
             baud: t.baud,
             power_switch: Some(switch.unwrap_or(spec)),
+            reset_command: t.reset_command.clone(),
         };
         return Ok((target, proxy, Some(emu)));
     }
@@ -132,6 +133,7 @@ fn target_of(
             port,
             baud: t.baud,
             power_switch: switch,
+            reset_command: t.reset_command.clone(),
         },
         proxy,
         None,
@@ -209,6 +211,7 @@ pub async fn run(args: &RunArgs, inventory: &Path, seed: u64, out: Output) -> an
             seed,
             boot_timeout: Duration::from_secs(args.boot_timeout),
             proxy_listen: proxy,
+            progress: None,
         };
         runs.push((*t, opts, bundle));
     }

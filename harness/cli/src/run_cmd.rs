@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// With --port: the command that restores the terminal's power.
     #[arg(long, requires_all = ["port", "power_off"])]
     power_on: Option<String>,
+    /// With --port, for a terminal without the Reset request: the lab's command that resets it
+    /// (empties its queue; run with `sh -c` before each scenario, at most 5 minutes).
+    #[arg(long, requires = "port")]
+    reset_command: Option<String>,
     /// With --power-off: how long the power stays off, in milliseconds (real time).
     #[arg(long, default_value_t = 1_000, requires = "power_off")]
     power_off_ms: u64,
@@ -251,6 +255,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
                 }
                 _ => None,
             },
+            reset_command: args.reset_command.clone(),
         },
         None => emulated_target(args.trace_terminal)?,
     };
@@ -267,6 +272,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         seed,
         boot_timeout: Duration::from_secs(args.boot_timeout),
         proxy_listen,
+        progress: None,
     };
     let files = discover(&args.paths)?;
     if files.is_empty() {

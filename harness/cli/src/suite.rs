@@ -74,7 +74,7 @@ enum Ended {
 
 /// Runs `s`, adding each scenario to `bundle` as it ends; stops early when `stop` says so.
 pub async fn run_suite(
-    s: Suite<'_>,
+    mut s: Suite<'_>,
     bundle: &mut payhil_evidence::BundleWriter,
     out: Output,
     mut stop: watch::Receiver<Stop>,
@@ -92,11 +92,19 @@ pub async fn run_suite(
     let physical = matches!(s.opts.target, TerminalTarget::Physical { .. });
     let jobs = if physical { 1 } else { s.jobs.max(1) };
     let lost: RefCell<Option<Lost>> = RefCell::new(None);
-    let (lost, opts, configured) = (&lost, &s.opts, s.configured);
     let bar = out.bar(s.terminal, plan.len());
-    let bar = &bar;
+    // One scenario at a time: the bar shows its step (the runner sets it as it goes).
+    let step = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if jobs == 1 && !bar.is_hidden() {
+        s.opts.progress = Some(step.clone());
+    }
+    let ticking = s.opts.progress.is_some();
+    let (lost, opts, configured) = (&lost, &s.opts, s.configured);
+    let running = RefCell::new(String::new());
+    let (bar, running_now) = (&bar, &running);
     let mut ended = futures_util::stream::iter(plan.iter())
         .map(|(file, _, transcript)| async move {
+            *running_now.borrow_mut() = stem(file);
             bar.set_message(format!("running {}", stem(file)));
             let scn = match parse_file(file) {
                 Ok(scn) => scn,
@@ -115,9 +123,21 @@ pub async fn run_suite(
         .buffered(jobs);
     let mut result = SuiteResult::default();
     let mut done = 0;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         let next = tokio::select! {
             biased;
+            _ = tick.tick(), if ticking => {
+                bar.set_message(format!(
+                    "running {}, step {} ({} passed, {} failed, {} skipped)",
+                    running.borrow(),
+                    step.load(std::sync::atomic::Ordering::Relaxed),
+                    result.passed,
+                    result.failed,
+                    result.skipped
+                ));
+                continue;
+            }
             Ok(()) = stop.changed() => {
                 if let Some((name, status)) = *stop.borrow() {
                     // The scenarios' futures are dropped with the stream, and with them their
@@ -364,10 +384,12 @@ mod tests {
                 port: port.to_path_buf(),
                 baud: 115_200,
                 power_switch: None,
+                reset_command: None,
             },
             seed: 1,
             boot_timeout: std::time::Duration::from_secs(1),
             proxy_listen: "127.0.0.1:0".parse().unwrap(),
+            progress: None,
         }
     }
 

@@ -60,6 +60,7 @@ fn suite(seed: u64) -> Vec<(String, bool, String)> {
         seed,
         boot_timeout: Duration::from_secs(20),
         proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        progress: None,
     };
     files
         .iter()

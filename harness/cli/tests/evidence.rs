@@ -45,6 +45,7 @@ fn pci_01_a_leak_in_the_transcript_is_reported_and_kept_masked_only() {
         seed: 1,
         boot_timeout: Duration::from_secs(20),
         proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        progress: None,
     };
     let report = rt.block_on(payhil_scenario::run(&scn, &opts));
     assert!(report.failure.is_none(), "{:?}", report.failure);

@@ -156,3 +156,85 @@ async fn the_shipped_suite_passes_on_one_terminal_behind_a_serial_port() {
     cable.abort();
     drop((device_slave, harness_slave));
 }
+
+/// A terminal whose test agent does not offer Reset (the reference terminal with
+/// `--without-reset`): without a reset procedure what one scenario leaves decides the next (here
+/// the clock a later-dated scenario moved on, which the terminal then distrusts); with the
+/// lab's reset command (here: restart it on a freshly formatted flash, as a re-flash would) every
+/// scenario starts clean and passes.
+#[tokio::test]
+async fn a_terminal_without_reset_is_reset_by_the_labs_command() {
+    let (mut device_master, device_slave) = SerialStream::pair().unwrap();
+    let (mut harness_master, harness_slave) = SerialStream::pair().unwrap();
+    let device_path = device_slave.name().unwrap();
+    let harness_path = harness_slave.name().unwrap();
+    let cable = tokio::spawn(async move {
+        let _ = tokio::io::copy_bidirectional(&mut device_master, &mut harness_master).await;
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let pid = dir.path().join("pid");
+    let start = |format: bool| {
+        format!(
+            "'{PAYHIL}' emulate --without-reset {} --port '{device_path}' --host '{host}' --flash '{}' >/dev/null 2>&1 & echo $! > '{}'",
+            if format { "--format-flash" } else { "" },
+            dir.path().join("flash.bin").display(),
+            pid.display()
+        )
+    };
+    let stop = format!("kill -9 \"$(cat '{}')\"", pid.display());
+    let sh = |cmd: &str| {
+        assert!(
+            std::process::Command::new("sh")
+                .args(["-c", cmd])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    sh(&start(false));
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    // A later-dated scenario, then an earlier-dated one.
+    let later = scenarios.join("offline/offline_queue_survives_power_cycle.toml");
+    let earlier = scenarios.join("online/online_purchase_approved.toml");
+    let run = |reset: Option<String>, evidence: &str| {
+        let mut c = Command::new(PAYHIL);
+        c.args(["run", "--port", &harness_path, "--proxy-listen", &host])
+            .args(["--power-off", &stop, "--power-on", &start(false)])
+            .arg("--evidence")
+            .arg(dir.path().join(evidence))
+            .arg(&later)
+            .arg(&earlier);
+        if let Some(r) = reset {
+            c.args(["--reset-command", &r]);
+        }
+        c.output()
+    };
+    let bound = std::time::Duration::from_secs(120);
+    let out = tokio::time::timeout(bound, run(None, "ev1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "carried-over state fails a scenario: {text}"
+    );
+    let reset = format!("{stop}; sleep 0.1; {}", start(true));
+    let out = tokio::time::timeout(bound, run(Some(reset), "ev2"))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    sh(&format!("{stop} 2>/dev/null || true"));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 passed, 0 failed"), "{text}");
+    cable.abort();
+    drop((device_slave, harness_slave));
+}

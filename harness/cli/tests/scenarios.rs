@@ -22,6 +22,7 @@ fn run_one(path: &Path) -> Result<(), Failed> {
         seed: 0,
         boot_timeout: Duration::from_secs(10),
         proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        progress: None,
     };
     let report = rt.block_on(payhil_scenario::run(&scn, &opts));
     if !report.passed() {

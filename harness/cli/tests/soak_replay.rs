@@ -26,6 +26,7 @@ fn run(text: &str, bug: Option<&str>) -> ScenarioReport {
         seed: 1,
         boot_timeout: Duration::from_secs(20),
         proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        progress: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

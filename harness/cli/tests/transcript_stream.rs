@@ -16,6 +16,7 @@ fn opts() -> RunOptions {
         seed: 7,
         boot_timeout: Duration::from_secs(20),
         proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        progress: None,
     }
 }
 

@@ -46,6 +46,9 @@ pub enum TerminalTarget {
         baud: u32,
         /// The lab's power switch for it (power cuts need one).
         power_switch: Option<payhil_bench::ExternalSwitchSpec>,
+        /// For a terminal without the Reset request: the lab's command that resets it (run
+        /// with `sh -c` before each scenario, bounded; the terminal is greeted again after it).
+        reset_command: Option<String>,
     },
 }
 
@@ -60,6 +63,8 @@ pub struct RunOptions {
     pub boot_timeout: Duration,
     /// Where the acquirer proxy listens (port 0: any free port).
     pub proxy_listen: std::net::SocketAddr,
+    /// Set to the step under way (1-based; 0 before the first), for a live display.
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 struct Run {
@@ -184,6 +189,7 @@ pub async fn run_to(
             port,
             baud,
             power_switch,
+            ..
         } => Target::Physical {
             port: port.clone(),
             baud: *baud,
@@ -295,7 +301,14 @@ pub async fn run_to(
         exposure: Vec::new(),
         last_exposure: std::collections::BTreeMap::new(),
     };
-    let mut failure = match run.start(t).await {
+    if let Some(p) = &opts.progress {
+        p.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+    let reset_command = match &opts.target {
+        TerminalTarget::Physical { reset_command, .. } => reset_command.as_deref(),
+        TerminalTarget::Emulated { .. } => None,
+    };
+    let mut failure = match run.start(t, reset_command).await {
         Ok(()) => None,
         Err(message) => Some(Failure {
             step: 0,
@@ -312,6 +325,9 @@ pub async fn run_to(
                     step.index, step.line, step.action
                 ),
             );
+            if let Some(p) = &opts.progress {
+                p.store(step.index, std::sync::atomic::Ordering::Relaxed);
+            }
             let began = Instant::now();
             let mut result = run.step(step).await;
             if result.is_err() && run.cut_fired.is_some() {
@@ -518,8 +534,13 @@ impl Run {
 
     /// Sets the clock and gives the model the device's queue capacity from its Hello (a device
     /// property; every other answer of the terminal is judged, not learnt).
-    async fn start(&mut self, t: &crate::format::TerminalSettings) -> Result<(), String> {
-        self.reset_if_carried_over(t, DEFAULT_CLOCK).await?;
+    async fn start(
+        &mut self,
+        t: &crate::format::TerminalSettings,
+        reset_command: Option<&str>,
+    ) -> Result<(), String> {
+        self.reset_if_carried_over(t, DEFAULT_CLOCK, reset_command)
+            .await?;
         self.set_clock(DEFAULT_CLOCK).await?;
         self.model
             .set_queue_capacity(self.bench.device.queue_capacity);

@@ -7,6 +7,9 @@ use crate::format::{Action, PowerCutSpec, Scenario, TerminalSettings};
 use payhil_protocol::ResetSettings;
 use payhil_transport::Source;
 
+/// Bound on a lab's reset command (it may re-flash the terminal).
+const RESET_BOUND: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Why `scn` cannot run on `target`, if it cannot: a step the terminal does not offer. An
 /// emulated terminal offers every step.
 pub fn skip_reason(scn: &Scenario, target: &TerminalTarget) -> Option<String> {
@@ -64,6 +67,7 @@ impl Run {
         &mut self,
         t: &TerminalSettings,
         unix_s: i64,
+        reset_command: Option<&str>,
     ) -> Result<(), String> {
         if self.bench.powered_up_for_the_run() {
             return Ok(());
@@ -79,15 +83,34 @@ impl Run {
                 );
                 Ok(())
             }
-            Ok(false) => {
-                self.bench.transcript.record(
-                    Source::Step,
-                    "the terminal does not offer Reset (PROTOCOL.md 4.9): it keeps its queue and \
-                     configuration from before; reset it by the lab's procedure",
-                );
-                Ok(())
+            Ok(false) => match reset_command {
+                Some(command) => {
+                    self.bench.transcript.record(
+                        Source::Step,
+                        "the terminal does not offer Reset (PROTOCOL.md 4.9): the lab's reset \
+                         command resets it",
+                    );
+                    self.bench
+                        .lab_reset(command, RESET_BOUND)
+                        .await
+                        .map_err(|e| format!("the lab's reset command: {e}"))
+                }
+                None => {
+                    self.bench.transcript.record(
+                        Source::Step,
+                        "the terminal does not offer Reset (PROTOCOL.md 4.9): it keeps its queue \
+                         and configuration from before; reset it by the lab's procedure (an \
+                         inventory's reset_command)",
+                    );
+                    Ok(())
+                }
+            },
+            Err(e) => {
+                if let payhil_bench::BenchError::Link(l) = &e {
+                    self.lost = super::TerminalLoss::of_link(l);
+                }
+                Err(format!("resetting the terminal: {e}"))
             }
-            Err(e) => Err(format!("resetting the terminal: {e}")),
         }
     }
 }
