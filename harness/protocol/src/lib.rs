@@ -8,6 +8,7 @@
 //! * [`message`]: requests, responses and events carried inside frames (postcard encoding).
 //! * [`card_tlv`]: the card's data as EMV BER-TLV (tags, formats, a masked `Debug`).
 //! * [`tlv`]: BER-TLV for ISO 8583 DE 55 (multi-byte tags, long-form lengths).
+//! * [`zvt`]: the ZVT cash-register protocol (serial framing, APDUs, bitmaps, messages).
 //! * [`host_link`]: the interim terminal <-> acquirer message set (replaced by ISO 8583 later).
 #![no_std]
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod host_link;
 pub mod iso8583;
 pub mod message;
 pub mod tlv;
+pub mod zvt;
 
 pub use frame::{Frame, FrameDecoder, FrameError, FrameKind};
 pub use message::*;
