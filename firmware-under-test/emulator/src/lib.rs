@@ -9,6 +9,8 @@
 pub mod bugs;
 #[macro_use]
 mod diag;
+mod ecr_setup;
+pub mod ecr_zvt;
 mod file_flash;
 mod host_link;
 mod host_wait;
@@ -121,9 +123,35 @@ pub struct EmulatorArgs {
     /// offer it: for testing the harness's way with such terminals (a lab's reset command).
     #[arg(long, hide = true)]
     pub without_reset: bool,
+    /// Serve a cash register's (ECR) interface as well: `zvt`. The port of `--port` then
+    /// carries the bench's instruments only (card, PIN, clock, power, reset), and the cash
+    /// register's commands come on `--ecr-port` or `--ecr-listen`.
+    #[arg(long, value_enum)]
+    pub ecr: Option<EcrKind>,
+    /// Serial device for the ECR interface (ZVT: 8 data bits, no parity, 2 stop bits).
+    #[arg(long, requires = "ecr", conflicts_with = "ecr_listen")]
+    pub ecr_port: Option<PathBuf>,
+    /// Baud rate of `--ecr-port` (ZVT's default is 9600; ignored by PTYs).
+    #[arg(long, default_value_t = 9_600)]
+    pub ecr_baud: u32,
+    /// TCP address to serve the ECR interface on (ZVT's port is 20007). With port 0 the
+    /// system picks one; either way the first line on standard output is
+    /// `ecr listening on ADDRESS`.
+    #[arg(long, requires = "ecr")]
+    pub ecr_listen: Option<String>,
+    /// The password the cash register's administrative commands carry (6 digits).
+    #[arg(long, default_value_t = 0)]
+    pub ecr_password: u32,
     /// Deliberate bugs, for testing the harness's verdict (comma-separated; see `bugs::Bug`).
     #[arg(long, hide = true, value_enum, value_delimiter = ',')]
     pub inject_bug: Vec<bugs::Bug>,
+}
+
+/// Cash-register interfaces the emulator can serve.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcrKind {
+    /// ZVT (PA00P015/PA00P016), over serial or TCP.
+    Zvt,
 }
 
 /// Firmware version reported in Hello.
@@ -163,6 +191,9 @@ pub enum SetupError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The ECR interface could not be opened (its port, or its TCP listener).
+    #[error("ECR interface: {0}")]
+    Ecr(String),
     /// The flash device's geometry is unusable (`--flash-kib`).
     #[error("flash could not be mounted: {0:?}")]
     Mount(fut_core::journal::JournalError),

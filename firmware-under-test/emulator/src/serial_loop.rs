@@ -1,5 +1,6 @@
 //! The serial side: frames in, core steps, frames out.
 
+use crate::ecr_zvt::{Halted, wait_readable};
 use crate::file_flash::{OpenError, Opened};
 use crate::host_link::HostLink;
 use crate::host_wait::{SerialSide, Waiting, wait_for_host};
@@ -16,6 +17,7 @@ use payhil_protocol::iso8583::mapping as iso;
 use payhil_protocol::{Currency, Event, Identity, Request, RequestError, Response};
 use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             path: args.port.clone(),
             source,
         })?;
+    let mut zvt = crate::ecr_setup::open(args)?;
     let size = (args.flash_kib as usize)
         .checked_mul(1024)
         .ok_or_else(|| SetupError::Flash {
@@ -179,6 +182,41 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
     let mut last: Option<(u16, Vec<u8>)> = None;
     loop {
         if serial.backlog.is_empty() {
+            if let Some(z) = zvt.as_mut() {
+                // Both ports at once: the cash register's commands are served as they come,
+                // the instruments' requests below.
+                let zfds = z.fds();
+                let mut fds = zfds.clone();
+                fds.push(serial.port.as_raw_fd());
+                if !wait_readable(&fds, Duration::from_millis(500)) {
+                    continue;
+                }
+                if wait_readable(&zfds, Duration::ZERO) {
+                    if let Some(c) = control.as_mut() {
+                        c.poll(&rail);
+                    }
+                    let mut run = |req: &Request<'_>| {
+                        let mut platform = Platform {
+                            trace: args.trace,
+                            without_reset: args.without_reset,
+                            host: &mut host,
+                            bugs: &mut bugs,
+                            rail: &rail,
+                            serial: &mut serial,
+                            waiting: &Waiting {
+                                request_id: 0,
+                                real_bound,
+                            },
+                        };
+                        carry_out(&mut platform, &mut terminal, req, &mut out)
+                    };
+                    if z.serve_ready(&mut run).is_err() {
+                        diag!("fut-emulator: power lost");
+                        return Ok(EXIT_POWER_LOST);
+                    }
+                    continue;
+                }
+            }
             match serial.port.read(&mut rx) {
                 // EOF: the harness closed its end. Treat it as gone rather than spinning on Ok(0).
                 Ok(0) => {
@@ -290,7 +328,56 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 diag!("fut-emulator: serial write failed ({e}), exiting");
                 return Ok(EXIT_LINK_GONE);
             }
+            // A card or PIN from the instruments moves the cash register's command on.
+            if let Some(z) = zvt.as_mut().filter(|z| z.has_open()) {
+                let now = terminal.now();
+                let answered = crate::ecr_zvt::answer_of(&bytes);
+                let mut run = |req: &Request<'_>| {
+                    let mut platform = Platform {
+                        trace: args.trace,
+                        without_reset: args.without_reset,
+                        host: &mut host,
+                        bugs: &mut bugs,
+                        rail: &rail,
+                        serial: &mut serial,
+                        waiting: &Waiting {
+                            request_id: 0,
+                            real_bound,
+                        },
+                    };
+                    carry_out(&mut platform, &mut terminal, req, &mut out)
+                };
+                match z.after(answered, now, &mut run) {
+                    Err(_) => {
+                        diag!("fut-emulator: power lost");
+                        return Ok(EXIT_POWER_LOST);
+                    }
+                    Ok(Err(lost)) => {
+                        diag!("fut-emulator: ZVT: the cash register's link was lost ({lost:?})");
+                    }
+                    Ok(Ok(())) => {}
+                }
+            }
         }
+    }
+}
+
+/// Carries out a request of the cash register's (ZVT) as the test agent's would be: the same
+/// core, host exchanges, injected bugs and power rail. Returns the core's answer and the clock
+/// after it, or [`Halted`] when power was lost or cut.
+fn carry_out<F: fut_core::flash::Flash>(
+    p: &mut Platform<'_>,
+    terminal: &mut Terminal<'_, F>,
+    req: &Request<'_>,
+    out: &mut [u8; MAX_ENCODED],
+) -> Result<(crate::ecr_zvt::Answer, i64), Halted> {
+    let mut payload = [0u8; 512];
+    let Ok(p_bytes) = postcard::to_slice(req, &mut payload) else {
+        return Ok((crate::ecr_zvt::Answer::Other, terminal.now()));
+    };
+    match answer(p, terminal, p_bytes, 0, out) {
+        None | Some((_, true)) => Err(Halted),
+        Some((bytes, false)) => Ok((crate::ecr_zvt::answer_of(&bytes), terminal.now())),
     }
 }
 
