@@ -520,6 +520,7 @@ impl results::Status {
             time: Some(self.time),
             date: Some(self.date),
             receipt: self.receipt,
+            payment_type: self.payment_type,
             terminal_id: None,
             pan: None,
             card_name: None,

@@ -8,7 +8,7 @@ use payhil_cards::catalogue;
 use payhil_cards::emv::CardObjects;
 use payhil_ecr::zvt::{Driver, Ended, Framing, Link, Progress, Timeouts, ZvtError};
 use payhil_protocol::card_tlv::CardTlv;
-use payhil_protocol::zvt::message::{Command, Password, config, status};
+use payhil_protocol::zvt::message::{self, Command, Password, config, status};
 use payhil_protocol::{EntryMode, Network, Outcome, Request, Response};
 use payhil_transport::{FrameLink, LinkSettings, Transcript};
 use std::process::Stdio;
@@ -188,6 +188,7 @@ async fn pay_and_end_the_day<S: AsyncRead + AsyncWrite + Unpin>(
         (Some(1250), Some(208))
     );
     assert_eq!(result.date, Some(1207));
+    assert_eq!(result.payment_type, Some(message::PAYMENT_ONLINE));
     let receipt = paid.receipt.join("\n");
     assert!(receipt.contains("12.50"), "{receipt}");
     assert!(receipt.contains("0006"), "{receipt}");

@@ -13,12 +13,16 @@ use payhil_protocol::iso8583::Message;
 use payhil_protocol::iso8583::mapping::{self, Fields, MAX_WIRE};
 use payhil_protocol::{Event, Request, Response};
 
+mod zvt;
+pub use zvt::zvt_frame;
+
 /// A target's check: panics on a finding.
 pub type Check = fn(&[u8]);
 
 /// The targets with a check here, by their name under `fuzz/`.
-pub const TARGETS: [(&str, Check); 6] = [
+pub const TARGETS: [(&str, Check); 7] = [
     ("frame_decode", frame_decode),
+    ("zvt_frame", zvt_frame),
     ("iso8583_decode", iso8583_decode),
     ("card_data", card_data),
     ("scenario_text", scenario_text),

@@ -2,7 +2,7 @@
 //! core's outcome and reason (PA00P015 10), and the fields of the status information.
 
 use super::Done;
-use payhil_protocol::zvt::message::result;
+use payhil_protocol::zvt::message::{self, result};
 use payhil_protocol::{HostBalance, Outcome, Reason, SettlementTotals};
 
 /// The status information's fields the terminal fills in.
@@ -16,6 +16,8 @@ pub struct Status {
     pub trace: Option<u32>,
     /// Receipt number: the sequence number's last four digits (what a reversal names).
     pub receipt: Option<u16>,
+    /// How the terminal decided: online or offline (approvals only).
+    pub payment_type: Option<u8>,
     /// Time `hhmmss`.
     pub time: u32,
     /// Date `MMDD`.
@@ -94,8 +96,14 @@ pub fn status_info(done: &Done, amount_minor: u64, code: u8, now: i64) -> Status
         Outcome::Declined => format!("declined: {:?}", done.reason),
         Outcome::Aborted => format!("aborted: {:?}", done.reason),
     };
+    let payment_type = match done.outcome {
+        Outcome::ApprovedOnline => Some(message::PAYMENT_ONLINE),
+        Outcome::ApprovedOffline => Some(message::PAYMENT_OFFLINE),
+        _ => None,
+    };
     Status {
         result: code,
+        payment_type,
         amount_minor: (amount_minor > 0).then_some(amount_minor),
         trace: Some(done.txn_seq % 1_000_000),
         receipt: u16::try_from(done.txn_seq % 10_000).ok(),

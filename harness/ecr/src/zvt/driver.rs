@@ -72,6 +72,8 @@ pub struct TxnStatus {
     pub date: Option<u16>,
     /// Receipt number: what a reversal names.
     pub receipt: Option<u16>,
+    /// How the terminal decided (`19`: 40 offline, 60 online, 70 PIN).
+    pub payment_type: Option<u8>,
     /// Terminal id.
     pub terminal_id: Option<u32>,
     /// Card number as the terminal masked it (`E` digits shown as `*`).
@@ -116,6 +118,7 @@ impl From<&StatusInfo<'_>> for TxnStatus {
             time: s.time,
             date: s.date,
             receipt: s.receipt,
+            payment_type: s.payment_type,
             terminal_id: s.terminal_id,
             masked_pan: s.pan.map(masked_digits),
             card_name: s.card_name.map(text),

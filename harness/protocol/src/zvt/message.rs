@@ -132,6 +132,13 @@ pub mod config {
     pub const RECEIPTS_AS_PRINT_LINES: u8 = 0x80;
 }
 
+/// Status information's payment type (`19`, PA00P015 3.1.1): an offline payment.
+pub const PAYMENT_OFFLINE: u8 = 0x40;
+/// Status information's payment type: an online payment.
+pub const PAYMENT_ONLINE: u8 = 0x60;
+/// Status information's payment type: a PIN payment.
+pub const PAYMENT_PIN: u8 = 0x70;
+
 /// Repeat-receipt service byte: send the status information of the last transaction again.
 pub const REPEAT_STATUS_INFORMATION: u8 = 0x01;
 
@@ -459,6 +466,9 @@ pub struct StatusInfo<'a> {
     pub date: Option<u16>,
     /// Receipt number (`87`): what a reversal names.
     pub receipt: Option<u16>,
+    /// How the terminal decided (`19`): [`PAYMENT_OFFLINE`] (40), [`PAYMENT_ONLINE`] (60),
+    /// [`PAYMENT_PIN`] (70).
+    pub payment_type: Option<u8>,
     /// Terminal id (`29`).
     pub terminal_id: Option<u32>,
     /// Card number as BCD nibbles, masked digits `E`, padding `F` (`22`).
@@ -486,6 +496,7 @@ impl<'a> StatusInfo<'a> {
                 tag::TIME => s.time = Some(bmp::bcd_number(f.tag, f.value)? as u32),
                 tag::DATE => s.date = Some(bcd_u16(f.tag, f.value)?),
                 tag::RECEIPT => s.receipt = Some(bcd_u16(f.tag, f.value)?),
+                tag::PAYMENT_TYPE => s.payment_type = f.value.first().copied(),
                 tag::TERMINAL_ID => {
                     s.terminal_id = Some(bmp::bcd_number(f.tag, f.value)? as u32);
                 }
@@ -520,6 +531,9 @@ impl<'a> StatusInfo<'a> {
         }
         if let Some(r) = self.receipt {
             w.bcd(tag::RECEIPT, u64::from(r))?;
+        }
+        if let Some(p) = self.payment_type {
+            w.fixed(tag::PAYMENT_TYPE, &[p])?;
         }
         if let Some(t) = self.terminal_id {
             w.bcd(tag::TERMINAL_ID, u64::from(t))?;
@@ -711,6 +725,7 @@ mod tests {
             time: Some(101_502),
             date: Some(1207),
             receipt: Some(17),
+            payment_type: Some(PAYMENT_ONLINE),
             terminal_id: Some(1),
             pan: Some(&[0x45, 0x71, 0x23, 0xEE, 0xEE, 0xEE, 0x12, 0x34]),
             card_name: Some(b"Dankort"),
