@@ -12,9 +12,11 @@
 //! passes bytes unchanged; [`Bench::set_serial_fault`] puts a line fault in force.
 #![warn(missing_docs)]
 
+pub mod card_robot;
 pub mod power;
 mod terminal_log;
 
+pub use card_robot::{CardAction, CardRobot, CardRobotError};
 pub use power::{ExternalSwitch, ExternalSwitchSpec, PowerSwitch};
 
 use payhil_acquirer::HostSim;

@@ -14,6 +14,7 @@ mod rules_cmd;
 mod run_cmd;
 mod soak_cmd;
 mod suite;
+mod zvt_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -70,6 +71,10 @@ enum Command {
         #[arg(long)]
         pubkey: Option<PathBuf>,
     },
+    /// Drive a terminal through its ZVT cash-register interface, one command at a time (serial
+    /// or tcp://), with a card robot command as the card instrument; prints each status, print
+    /// line and the result.
+    Zvt(zvt_cmd::ZvtArgs),
     /// Serve the reference terminal firmware on a serial device (spawned by `run` and `bench`).
     #[command(hide = true)]
     Emulate(fut_emulator::EmulatorArgs),
@@ -79,6 +84,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Emulate(args) => std::process::exit(fut_emulator::run(&args)),
+        Command::Zvt(args) => std::process::exit(zvt_cmd::run(args).unwrap_or_else(|e| {
+            eprintln!("payhil zvt: {e:#}");
+            2
+        })),
         Command::Check { files } => std::process::exit(run_cmd::check(files)),
         Command::Keygen { prefix } => std::process::exit(evidence_cmd::keygen(&prefix)),
         Command::Verify { dir, pubkey } => {

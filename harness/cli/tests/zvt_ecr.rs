@@ -314,3 +314,72 @@ async fn a_result_the_cash_register_never_heard_is_reversed_and_can_be_asked_for
     assert!(purchase.reversed, "{:?}", books.items);
     let _ = bench.terminal.start_kill();
 }
+
+/// `payhil zvt` as a lab uses it: a payment on the terminal's ZVT interface with a card robot
+/// command as the card instrument. The robot here writes what it is told into a FIFO; the test
+/// reads it and presents the card on the instrument port, as a robot's arm would.
+#[tokio::test]
+async fn payhil_zvt_pays_with_a_card_robot_command() {
+    let (mut bench, ecr) = start(true).await;
+    let EcrLink::Tcp(addr) = ecr else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("robot");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let robot = format!(
+        "printf '%s %s %s\\n' \"$PAYHIL_ACTION\" \"$PAYHIL_CARD\" \"$PAYHIL_ENTRY\" > {}",
+        fifo.display()
+    );
+    let cli = Process::new(PAYHIL)
+        .args([
+            "zvt",
+            "--terminal",
+            &format!("tcp://{addr}"),
+            "--password",
+            "123456",
+        ])
+        .args([
+            "--card",
+            "dankort",
+            "--entry",
+            "contactless",
+            "--card-command",
+            &robot,
+        ])
+        .args(["pay", "12.50"])
+        .output();
+    let arm = async {
+        let rx = tokio::net::unix::pipe::OpenOptions::new()
+            .open_receiver(&fifo)
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(rx).read_line(&mut line).await.unwrap();
+        assert_eq!(line.trim(), "present dankort contactless");
+        bench.present_card().await
+    };
+    let (out, outcome) = tokio::time::timeout(BOUND, async { tokio::join!(cli, arm) })
+        .await
+        .expect("bounded");
+    let out = out.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outcome, Outcome::ApprovedOnline);
+    for want in [
+        "status 0A: insert card",
+        "result 00 (no error)",
+        "amount 12.50",
+        "completed",
+    ] {
+        assert!(stdout.contains(want), "{want}: {stdout}");
+    }
+    assert!(!stdout.contains("5019100000000006"), "{stdout}");
+    let _ = bench.terminal.start_kill();
+}

@@ -8,9 +8,11 @@
 //! The codec (framing, APDU, bitmaps, messages) is `payhil_protocol::zvt`, shared with the
 //! reference terminal; what each side does with it is written separately.
 
+pub mod connect;
 pub mod driver;
 pub mod link;
 
+pub use connect::{ZvtStream, open};
 pub use driver::{Driver, Ended, Outcome, Progress, Timeouts, TxnStatus};
 pub use link::{Framing, Link};
 
@@ -74,7 +76,10 @@ pub enum ZvtError {
         count: usize,
     },
     /// The terminal refused the command (`84 xx`).
-    #[error("the terminal refused the command: 84 {code:02X}")]
+    #[error(
+        "the terminal refused the command: 84 {code:02X} ({})",
+        payhil_protocol::zvt::message::result::describe(*code)
+    )]
     Refused {
         /// Its result code.
         code: u8,

@@ -90,6 +90,40 @@ pub mod result {
     pub const METHOD_NOT_SUPPORTED: u8 = 0xC5;
     /// System error.
     pub const SYSTEM_ERROR: u8 = 0xFF;
+
+    /// The specification's words for a result code (`01..=63` are the host's own).
+    pub fn describe(code: u8) -> &'static str {
+        match code {
+            SUCCESS => "no error",
+            0x01..=0x63 => "declined by the host (its own code)",
+            CARD_NOT_READABLE => "card not readable",
+            CARD_DATA_MISSING => "card data not present",
+            PROCESSING_ERROR => "processing error",
+            0x6B => "function deactivated (terminal not registered)",
+            ABORTED => "aborted (timeout or abort key)",
+            CARD_BLOCKED => "card in blocked list",
+            WRONG_CURRENCY => "wrong currency",
+            CARD_DATA_INCORRECT => "card data incorrect",
+            END_OF_DAY_NOT_POSSIBLE => "end of day not possible",
+            CARD_EXPIRED => "card expired",
+            CARD_NOT_YET_VALID => "card not yet valid",
+            CARD_UNKNOWN => "card unknown",
+            COMMUNICATION_ERROR => "communication error",
+            NOT_POSSIBLE => "function not possible",
+            0x9A => "ZVT protocol error",
+            PLEASE_WAIT => "please wait",
+            0xA0 => "receiver not ready",
+            0xA1 => "remote station does not respond",
+            MEMORY_FULL => "memory full",
+            ALREADY_REVERSED => "already reversed",
+            REVERSAL_NOT_POSSIBLE => "reversal not possible",
+            MAX_AMOUNT_EXCEEDED => "maximum amount exceeded",
+            METHOD_NOT_SUPPORTED => "payment method not supported",
+            0xCC => "printer not ready",
+            SYSTEM_ERROR => "system error",
+            _ => "(a code payhil does not name)",
+        }
+    }
 }
 
 /// Intermediate status codes (04 FF) payhil sends and names (PA00P015 3.7).
@@ -114,6 +148,31 @@ pub mod status {
     pub const DECLINED: u8 = 0x1D;
     /// Offline transaction.
     pub const OFFLINE_TRANSACTION: u8 = 0xF3;
+
+    /// The specification's words for an intermediate status.
+    pub fn describe(code: u8) -> &'static str {
+        match code {
+            0x00 => "waiting for amount confirmation",
+            WATCH_PIN_PAD | 0x02 => "watch the PIN pad",
+            0x03 => "not accepted",
+            WAITING_FOR_HOST => "waiting for the host",
+            0x05 => "sending auto-reversal",
+            INSERT_CARD => "insert card",
+            REMOVE_CARD => "remove card",
+            CARD_NOT_READABLE => "card not readable",
+            0x0D => "processing error",
+            PLEASE_WAIT | 0x17 => "please wait",
+            0x10 => "invalid card",
+            INCORRECT_PIN => "incorrect PIN",
+            0x18 => "PIN try limit exceeded",
+            0x1B | APPROVED => "approved",
+            DECLINED => "declined",
+            0xF1 => "offline",
+            0xF2 => "online",
+            OFFLINE_TRANSACTION => "offline transaction",
+            _ => "(a status payhil does not name)",
+        }
+    }
 }
 
 /// Registration config byte bits (PA00P015 2.1).
