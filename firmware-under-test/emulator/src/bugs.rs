@@ -42,6 +42,15 @@ pub enum Bug {
     AlwaysFlagRepeat,
     /// The queue report counts one more item forwarded since boot than the host acknowledged.
     OvercountForwarded,
+    /// ZVT: a declined or aborted transaction is reported to the cash register as a success
+    /// (result 00), the way a terminal that forgets to copy the result code does.
+    ZvtDeclineAsApproved,
+    /// ZVT: an offline approval is reported to the cash register as an online one (payment
+    /// type 60 instead of 40), so the merchant believes the money is authorised.
+    ZvtOfflineAsOnline,
+    /// ZVT: a result the cash register never acknowledged is not reversed (the terminal keeps
+    /// a payment the cash register believes failed).
+    ZvtNoAutoReversal,
 }
 
 /// The bugs in force and their state.

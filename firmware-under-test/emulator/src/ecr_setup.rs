@@ -41,5 +41,9 @@ pub fn open(args: &EmulatorArgs) -> Result<Option<ZvtSide>, SetupError> {
             "--ecr zvt needs --ecr-port DEVICE or --ecr-listen ADDRESS".into(),
         ));
     };
-    Ok(Some(ZvtSide::new(port, args.ecr_password)))
+    Ok(Some(ZvtSide::new(
+        port,
+        args.ecr_password,
+        &args.inject_bug,
+    )))
 }

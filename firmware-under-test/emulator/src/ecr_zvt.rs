@@ -109,6 +109,8 @@ struct Last {
 /// The terminal's ZVT side.
 pub struct ZvtSide {
     port: ZvtPort,
+    /// Deliberate bugs of this interface (`--inject-bug zvt-...`), for testing the harness.
+    bugs: Vec<crate::bugs::Bug>,
     password: Password,
     /// The registration's config byte; `None` before a registration (then statuses and print
     /// lines are sent, as most cash registers want).
@@ -121,9 +123,10 @@ pub struct ZvtSide {
 
 impl ZvtSide {
     /// Serves ZVT on `port`, with `password` for the commands that carry one.
-    pub fn new(port: ZvtPort, password: u32) -> Self {
+    pub fn new(port: ZvtPort, password: u32, bugs: &[crate::bugs::Bug]) -> Self {
         Self {
             port,
+            bugs: bugs.to_vec(),
             password: Password(password),
             config: None,
             open: None,
@@ -135,6 +138,12 @@ impl ZvtSide {
     /// Whether a command of the cash register's waits for the core (a card, a PIN).
     pub fn has_open(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// Whether the cash register's bytes wait in the terminal's buffer, already read: they are
+    /// served without waiting for the descriptor (which will not signal them again).
+    pub fn has_buffered(&self) -> bool {
+        self.port.has_buffered()
     }
 
     /// The descriptors the main loop polls.
@@ -374,8 +383,16 @@ impl ZvtSide {
             done.outcome,
             Outcome::ApprovedOnline | Outcome::ApprovedOffline
         );
-        let code = results::code_of(&done);
-        let status = results::status_info(&done, open.amount_minor, code, now);
+        let mut code = results::code_of(&done);
+        if self.bugs.contains(&crate::bugs::Bug::ZvtDeclineAsApproved) {
+            code = result::SUCCESS;
+        }
+        let mut status = results::status_info(&done, open.amount_minor, code, now);
+        if self.bugs.contains(&crate::bugs::Bug::ZvtOfflineAsOnline)
+            && done.outcome == Outcome::ApprovedOffline
+        {
+            status.payment_type = Some(payhil_protocol::zvt::message::PAYMENT_ONLINE);
+        }
         let lines: Vec<String> = done.receipt.lines().map(str::to_string).collect();
         let mut scratch = vec![0u8; 1100];
         let mut out = vec![0u8; 1200];
@@ -389,7 +406,10 @@ impl ZvtSide {
         });
         // The cash register's acknowledgement of the result commits the payment.
         let committed = self.tell(&PtMessage::StatusInformation(status.as_info()));
-        if approved && !matches!(committed, Ok(None)) {
+        if approved
+            && !matches!(committed, Ok(None))
+            && !self.bugs.contains(&crate::bugs::Bug::ZvtNoAutoReversal)
+        {
             diag!(
                 "fut-emulator: ZVT: the cash register did not take the result of transaction {} \
                  ({committed:?}): reversing it (auto-reversal)",
@@ -400,7 +420,12 @@ impl ZvtSide {
         if let Err(e) = committed {
             return Ok(Err(e));
         }
-        Ok(self.print_and_end(&lines, approved.then_some(()).ok_or(code)))
+        let end = if code == result::SUCCESS {
+            Ok(())
+        } else {
+            Err(code)
+        };
+        Ok(self.print_and_end(&lines, end))
     }
 
     fn print_and_end(&mut self, lines: &[String], end: Result<(), u8>) -> Result<(), Lost> {

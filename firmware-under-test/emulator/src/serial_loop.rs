@@ -188,10 +188,14 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                 let zfds = z.fds();
                 let mut fds = zfds.clone();
                 fds.push(serial.port.as_raw_fd());
-                if !wait_readable(&fds, Duration::from_millis(500)) {
+                // A command read together with the acknowledgement the terminal last waited
+                // for is already in the buffer: its descriptor will not signal it again (found
+                // as a 5 s stall over TCP under load).
+                let buffered = z.has_buffered();
+                if !buffered && !wait_readable(&fds, Duration::from_millis(500)) {
                     continue;
                 }
-                if wait_readable(&zfds, Duration::ZERO) {
+                if buffered || wait_readable(&zfds, Duration::ZERO) {
                     if let Some(c) = control.as_mut() {
                         c.poll(&rail);
                     }

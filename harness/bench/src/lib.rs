@@ -113,6 +113,19 @@ pub struct BenchConfig {
     pub boot_timeout: Duration,
     /// Seed for every random choice of the instruments (fault proxy).
     pub seed: u64,
+    /// Drive an emulated terminal's payments through its ZVT cash-register interface
+    /// ([`Bench::ecr`]); its test-agent port then serves as the card, clock and queue
+    /// instruments.
+    pub ecr: Option<EcrLink>,
+}
+
+/// How the harness reaches an emulated terminal's ZVT interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcrLink {
+    /// A PTY pair: serial framing, ACK/NAK.
+    Serial,
+    /// Loopback TCP: bare APDUs.
+    Tcp,
 }
 
 impl BenchConfig {
@@ -124,6 +137,7 @@ impl BenchConfig {
             link: LinkSettings::default(),
             boot_timeout: Duration::from_secs(10),
             seed: 0,
+            ecr: None,
         }
     }
 }
@@ -268,6 +282,9 @@ pub struct Bench {
     emulator: Option<Emulator>,
     /// A physical terminal's power switch, if the lab configured one.
     switch: Option<ExternalSwitch>,
+    /// The terminal's ZVT interface, when the bench drives payments through it
+    /// ([`BenchConfig::ecr`]); the runner takes it while a command is under way.
+    pub ecr: Option<payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>>,
     _workdir: tempfile::TempDir,
 }
 
@@ -301,6 +318,8 @@ impl Bench {
             "host simulator and network proxy listening",
             format!("host {}, proxy {}", host.addr(), proxy.addr()),
         );
+        let mut ecr = None;
+        let mut ecr_keepalive = None;
         let (mut link, emulator, switch) = match &cfg.target {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
@@ -309,8 +328,44 @@ impl Bench {
                 let line = relay.control();
                 let mut link = FrameLink::new(relay, "emulator", cfg.link, transcript.clone())
                     .with_relay(line);
-                let (child, control) =
-                    spawn(spec, &pty.terminal_path, proxy.addr(), &flash, &transcript)?;
+                let mut ecr_args: Vec<OsString> = Vec::new();
+                let ecr_pty = match cfg.ecr {
+                    Some(EcrLink::Serial) => {
+                        let p = pty_pair().map_err(io("opening the ZVT PTY pair"))?;
+                        ecr_args.extend(["--ecr".into(), "zvt".into(), "--ecr-port".into()]);
+                        ecr_args.push(p.terminal_path.clone().into_os_string());
+                        Some(p)
+                    }
+                    Some(EcrLink::Tcp) => {
+                        ecr_args.extend(
+                            ["--ecr", "zvt", "--ecr-listen", "127.0.0.1:0"].map(OsString::from),
+                        );
+                        None
+                    }
+                    None => None,
+                };
+                let (mut child, control) = spawn(
+                    spec,
+                    &pty.terminal_path,
+                    proxy.addr(),
+                    &flash,
+                    &transcript,
+                    &ecr_args,
+                )?;
+                ecr = match (cfg.ecr, ecr_pty) {
+                    (Some(EcrLink::Serial), Some(p)) => {
+                        ecr_keepalive = p.keepalive;
+                        Some(payhil_ecr::zvt::Link::new(
+                            payhil_ecr::zvt::ZvtStream::Serial(p.harness),
+                            payhil_ecr::zvt::Framing::Serial,
+                            Some(transcript.clone()),
+                        ))
+                    }
+                    (Some(EcrLink::Tcp), _) => {
+                        Some(ecr_tcp(&mut child, cfg.boot_timeout, &transcript).await?)
+                    }
+                    _ => None,
+                };
                 let mut emu = Emulator {
                     spec: spec.clone(),
                     terminal_path: pty.terminal_path,
@@ -368,9 +423,18 @@ impl Bench {
             device: DeviceIdentity::default(),
             emulator,
             switch,
+            ecr: ecr.map(|l| {
+                payhil_ecr::zvt::Driver::new(
+                    l,
+                    payhil_ecr::zvt::Password(0),
+                    payhil_ecr::zvt::Timeouts::default(),
+                )
+            }),
             _workdir: workdir,
         };
         bench.hello().await?;
+        // The emulator holds its end of the ZVT PTY by now (it opened it before booting).
+        drop(ecr_keepalive);
         Ok(bench)
     }
 
@@ -617,9 +681,11 @@ fn spawn(
     host: SocketAddr,
     flash: &std::path::Path,
     t: &Transcript,
+    ecr_args: &[OsString],
 ) -> Result<(Child, Option<tokio::process::ChildStdin>), BenchError> {
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
+        .args(ecr_args)
         .arg("--port")
         .arg(port)
         .arg("--host")
@@ -649,7 +715,12 @@ fn spawn(
         // The power instrument's side channel (cuts inside the terminal).
         .arg("--power-control-stdin")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        // With a ZVT listener, its address is the first line on standard output.
+        .stdout(if ecr_args.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = cmd
@@ -666,6 +737,36 @@ fn spawn(
     }
     let control = child.stdin.take();
     Ok((child, control))
+}
+
+/// Connects to the ZVT listener the emulator announced on its standard output.
+async fn ecr_tcp(
+    child: &mut Child,
+    bound: Duration,
+    t: &Transcript,
+) -> Result<payhil_ecr::zvt::Link<payhil_ecr::zvt::ZvtStream>, BenchError> {
+    use tokio::io::AsyncBufReadExt;
+    let out = child
+        .stdout
+        .take()
+        .ok_or_else(|| BenchError::Hello("the emulator's standard output is not piped".into()))?;
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(out);
+    tokio::time::timeout(bound, reader.read_line(&mut line))
+        .await
+        .map_err(|_| BenchError::Hello(format!("no ZVT listener announced within {bound:?}")))?
+        .map_err(io("reading the emulator's standard output"))?;
+    let addr = line
+        .trim()
+        .strip_prefix("ecr listening on ")
+        .ok_or_else(|| {
+            BenchError::Hello(format!("the emulator said {line:?}, not its ZVT address"))
+        })?
+        .to_string();
+    t.record_local(Source::Step, "ZVT interface listening", addr.clone());
+    payhil_ecr::zvt::open(&format!("tcp://{addr}"), 0, bound, Some(t.clone()))
+        .await
+        .map_err(io("connecting to the ZVT interface"))
 }
 
 async fn await_boot(

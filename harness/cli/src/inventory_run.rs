@@ -187,6 +187,7 @@ pub async fn run(args: &RunArgs, inventory: &Path, seed: u64, out: Output) -> an
         let what = match &target {
             TerminalTarget::Physical { port, .. } => port.display().to_string(),
             TerminalTarget::Emulated { .. } => "emulated".into(),
+            TerminalTarget::EmulatedZvt { .. } => "emulated, over ZVT".into(),
         };
         out.info(
             Some(&t.name),

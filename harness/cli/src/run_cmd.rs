@@ -19,6 +19,15 @@ pub struct RunArgs {
     /// Drive a physical terminal on this serial port instead of the embedded emulator.
     #[arg(long)]
     port: Option<PathBuf>,
+    /// Drive the emulated terminal's payments, refunds, reversals and end of day through its
+    /// cash-register interface (`zvt`); the card, PIN, clock and queue stay with the bench's
+    /// instruments. Scenarios with a step the interface cannot express are skipped with the
+    /// reason.
+    #[arg(long, value_enum, conflicts_with_all = ["port", "inventory"])]
+    ecr: Option<EcrArg>,
+    /// With --ecr: over loopback TCP (bare APDUs) rather than a serial PTY (framed, ACK/NAK).
+    #[arg(long, requires = "ecr")]
+    ecr_tcp: bool,
     /// Baud rate for --port.
     // Zero is no rate: on a serial line it means "hang up".
     #[arg(long, default_value_t = 115_200, requires = "port",
@@ -257,7 +266,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
             },
             reset_command: args.reset_command.clone(),
         },
-        None => emulated_target(args.trace_terminal)?,
+        None => match (emulated_target(args.trace_terminal)?, args.ecr) {
+            (TerminalTarget::Emulated { program, args: a }, Some(EcrArg::Zvt)) => {
+                TerminalTarget::EmulatedZvt {
+                    program,
+                    args: a,
+                    tcp: args.ecr_tcp,
+                }
+            }
+            (t, _) => t,
+        },
     };
     if args.port.is_some() {
         out.info(
@@ -288,18 +306,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Some(k) => Some(payhil_evidence::signing::load_secret(k)?),
         None => None,
     };
-    let mut bundle = payhil_evidence::BundleWriter::create(
-        &evidence_dir,
-        payhil_evidence::RunStart {
-            seed,
-            target: match &args.port {
-                Some(p) => format!("physical:{}", p.display()),
-                None => "emulated".into(),
-            },
-            command: std::env::args().collect(),
-        },
-        sign_key,
-    )
+    let target_name = match (&args.port, args.ecr) {
+        (Some(p), _) => format!("physical:{}", p.display()),
+        (None, Some(EcrArg::Zvt)) if args.ecr_tcp => "emulated, over ZVT on TCP".into(),
+        (None, Some(EcrArg::Zvt)) => "emulated, over ZVT on a serial line".into(),
+        (None, None) => "emulated".into(),
+    };
+    let start = payhil_evidence::RunStart {
+        seed,
+        target: target_name,
+        command: std::env::args().collect(),
+    };
+    // The default directory (named for the second and the seed) moves to the next free `-2`,
+    // `-3`, ... when another run has it; a directory the user gave never does.
+    let (mut bundle, _) = if default_evidence {
+        payhil_evidence::BundleWriter::create_unique(&evidence_dir, start, sign_key)
+    } else {
+        payhil_evidence::BundleWriter::create(&evidence_dir, start, sign_key)
+            .map(|b| (b, evidence_dir.clone()))
+    }
     .with_context(|| format!("starting the evidence bundle {}", evidence_dir.display()))?;
     // Listened for from before the first terminal starts: from now on a signal no longer kills
     // the process on the spot (which would leave the emulators' flash, card data at rest, in
@@ -363,6 +388,13 @@ pub fn totals_line(passed: usize, failed: usize, skipped: usize) -> String {
     } else {
         format!("{passed} passed, {failed} failed")
     }
+}
+
+/// Cash-register interfaces `payhil run --ecr` drives.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcrArg {
+    /// ZVT.
+    Zvt,
 }
 
 /// The emulated default: this executable's `emulate`, spawned per scenario.

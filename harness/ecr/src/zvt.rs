@@ -15,6 +15,7 @@ pub mod link;
 pub use connect::{ZvtStream, open};
 pub use driver::{Driver, Ended, Outcome, Progress, Timeouts, TxnStatus};
 pub use link::{Framing, Link};
+pub use payhil_protocol::zvt::message::Password;
 
 use payhil_protocol::zvt::message::MessageError;
 use payhil_protocol::zvt::serial::LinkError;

@@ -82,6 +82,43 @@ impl BundleWriter {
         start: RunStart,
         sign_key: Option<minisign::SecretKey>,
     ) -> Result<Self, EvidenceError> {
+        let work = Self::claim(dir)?;
+        Self::start_in(dir, work, start, sign_key)
+    }
+
+    /// As [`BundleWriter::create`], for a directory payhil chose (named for the second and the
+    /// seed): when a run that started in the same second with the same seed has it (parallel CI
+    /// jobs), the next free of `dir-2`, `dir-3`, ... is taken instead. Returns where the bundle
+    /// will be.
+    pub fn create_unique(
+        dir: &Path,
+        start: RunStart,
+        sign_key: Option<minisign::SecretKey>,
+    ) -> Result<(Self, PathBuf), EvidenceError> {
+        let mut candidate = dir.to_path_buf();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        for n in 2..=1000u32 {
+            match Self::claim(&candidate) {
+                Ok(work) => {
+                    let w = Self::start_in(&candidate, work, start, sign_key)?;
+                    return Ok((w, candidate));
+                }
+                Err(EvidenceError::Exists(_)) => {
+                    candidate = dir.with_file_name(format!("{name}-{n}"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(EvidenceError::Exists(candidate))
+    }
+
+    /// Creates `dir.incomplete`, atomically: of two runs that chose the same directory, one gets
+    /// it and the other is told (it used to be both, each removing the other's files).
+    fn claim(dir: &Path) -> Result<PathBuf, EvidenceError> {
         if dir.exists() {
             return Err(EvidenceError::Exists(dir.to_path_buf()));
         }
@@ -91,10 +128,24 @@ impl BundleWriter {
             .to_string_lossy()
             .to_string();
         let work = dir.with_file_name(format!("{name}.incomplete"));
-        if work.exists() {
-            return Err(EvidenceError::Exists(work));
+        if let Some(parent) = work.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| EvidenceError::io(parent, e))?;
         }
-        std::fs::create_dir_all(&work).map_err(|e| EvidenceError::io(&work, e))?;
+        match std::fs::create_dir(&work) {
+            Ok(()) => Ok(work),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(EvidenceError::Exists(work))
+            }
+            Err(e) => Err(EvidenceError::io(&work, e)),
+        }
+    }
+
+    fn start_in(
+        dir: &Path,
+        work: PathBuf,
+        start: RunStart,
+        sign_key: Option<minisign::SecretKey>,
+    ) -> Result<Self, EvidenceError> {
         let started = OffsetDateTime::now_utc();
         let marker = format!(
             "payhil run started {} with seed {}; this bundle is incomplete until the run \
@@ -532,6 +583,28 @@ pub fn point_latest(link: &Path, target: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// Two runs that start in the same second with the same seed (parallel CI jobs) both get a
+    /// bundle: the second moves to `-2`; a directory given by the user is never moved. Before,
+    /// both wrote into one directory and each removed the other's files.
+    #[test]
+    fn runs_that_choose_the_same_directory_each_get_their_own() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let want = dir.path().join("runs").join("20261207T193509Z-1");
+        let start = || super::RunStart {
+            seed: 1,
+            target: "emulated".into(),
+            command: vec!["payhil".into()],
+        };
+        let (_a, at_a) = super::BundleWriter::create_unique(&want, start(), None).expect("first");
+        let (_b, at_b) = super::BundleWriter::create_unique(&want, start(), None).expect("second");
+        assert_eq!(at_a, want);
+        assert_eq!(at_b, dir.path().join("runs").join("20261207T193509Z-1-2"));
+        assert!(matches!(
+            super::BundleWriter::create(&want, start(), None),
+            Err(crate::EvidenceError::Exists(_))
+        ));
+    }
+
     /// A streamed transcript rewritten redacted stays JSON Lines: the entry's text is masked,
     /// its times are left alone even where their digits spell a test PIN (the rewrite used to
     /// star them inside the JSON and break the line).

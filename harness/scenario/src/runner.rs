@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 mod card_fault;
 mod checks;
 mod deliveries;
+mod ecr;
 mod evidence;
 mod line;
 mod physical;
@@ -37,6 +38,17 @@ pub enum TerminalTarget {
         program: PathBuf,
         /// Leading arguments.
         args: Vec<std::ffi::OsString>,
+    },
+    /// Spawn this emulator command on a fresh PTY per scenario, and drive its payments
+    /// through its ZVT cash-register interface (on a second PTY, or on loopback TCP with
+    /// `tcp`); its test-agent port serves the card, clock and queue instruments.
+    EmulatedZvt {
+        /// Executable.
+        program: PathBuf,
+        /// Leading arguments.
+        args: Vec<std::ffi::OsString>,
+        /// ZVT over loopback TCP rather than a serial PTY.
+        tcp: bool,
     },
     /// A physical terminal on a serial port.
     Physical {
@@ -169,8 +181,17 @@ pub async fn run_to(
         return report;
     }
     let t = &scn.terminal;
+    let ecr = match &opts.target {
+        TerminalTarget::EmulatedZvt { tcp, .. } => Some(if *tcp {
+            payhil_bench::EcrLink::Tcp
+        } else {
+            payhil_bench::EcrLink::Serial
+        }),
+        _ => None,
+    };
     let target = match &opts.target {
-        TerminalTarget::Emulated { program, args } => Target::Emulated(EmulatorSpec {
+        TerminalTarget::Emulated { program, args }
+        | TerminalTarget::EmulatedZvt { program, args, .. } => Target::Emulated(EmulatorSpec {
             program: program.clone(),
             args: args.clone(),
             config: TerminalConfig {
@@ -197,6 +218,7 @@ pub async fn run_to(
         },
     };
     let mut cfg = BenchConfig::new(target);
+    cfg.ecr = ecr;
     cfg.boot_timeout = opts.boot_timeout;
     if let Some(ms) = t.response_timeout_ms {
         cfg.link.response_timeout = Duration::from_millis(ms);
@@ -306,7 +328,7 @@ pub async fn run_to(
     }
     let reset_command = match &opts.target {
         TerminalTarget::Physical { reset_command, .. } => reset_command.as_deref(),
-        TerminalTarget::Emulated { .. } => None,
+        TerminalTarget::Emulated { .. } | TerminalTarget::EmulatedZvt { .. } => None,
     };
     let mut failure = match run.start(t, reset_command).await {
         Ok(()) => None,
@@ -715,6 +737,7 @@ impl Run {
                     books.settled().count()
                 ))
             }
+            Action::Reconcile if self.bench.ecr.is_some() => self.ecr_reconcile().await,
             Action::Reconcile => {
                 let r = self.request(&Request::Reconcile).await?;
                 let Response::Totals(t) = r.get() else {

@@ -217,6 +217,18 @@ impl ZvtPort {
         Ok(out)
     }
 
+    /// Whether bytes already read wait to be handled (read together with an acknowledgement
+    /// the terminal waited for): the descriptor will not show them readable again.
+    pub fn has_buffered(&self) -> bool {
+        if self.framed() {
+            // The decoder takes every byte it is given, so a pass over them never repeats.
+            !self.pending.is_empty()
+        } else {
+            // Only a whole APDU: a partial one waits for the descriptor (no busy loop).
+            matches!(apdu::header(&self.pending), Header::Total(n) if self.pending.len() >= n)
+        }
+    }
+
     /// Whether a cash register is on the link.
     pub fn connected(&self) -> bool {
         match &self.io {

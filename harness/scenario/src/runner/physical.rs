@@ -13,6 +13,9 @@ const RESET_BOUND: std::time::Duration = std::time::Duration::from_secs(300);
 /// Why `scn` cannot run on `target`, if it cannot: a step the terminal does not offer. An
 /// emulated terminal offers every step.
 pub fn skip_reason(scn: &Scenario, target: &TerminalTarget) -> Option<String> {
+    if let TerminalTarget::EmulatedZvt { .. } = target {
+        return super::ecr::skip_reason(scn);
+    }
     let TerminalTarget::Physical { power_switch, .. } = target else {
         return None;
     };

@@ -37,7 +37,13 @@ impl Run {
         let prediction = self.model.predict(&input);
         self.in_flight(Some(input.clone()));
         let start = spec.start_request();
-        self.expect_card_wait(&start, "").await?;
+        // Over ZVT the cash register starts it; the card still comes from the instruments.
+        let zvt = if self.bench.ecr.is_some() {
+            Some(self.ecr_begin(super::ecr::command_for(spec)).await?)
+        } else {
+            self.expect_card_wait(&start, "").await?;
+            None
+        };
         if spec.chip_unreadable {
             // SUPPORT-03: the chip fails; the fallback read follows.
             self.expect_card_wait(&Request::ChipUnreadable, " for a fallback read")
@@ -117,24 +123,37 @@ impl Run {
             ));
         };
         self.in_flight(None);
-        let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
-        self.model
-            .observe(&input, result.outcome, result.reason, result.txn_seq);
-        let approved = matches!(
-            result.outcome,
-            Outcome::ApprovedOnline | Outcome::ApprovedOffline
-        );
-        if result.txn_seq > 0 {
-            self.txns.insert(step.index, (result.txn_seq, spec.clone()));
+        // What the verdict rests on: the cash register's report over ZVT, or the test agent's.
+        let (outcome, reason, txn_seq, receipt, verdict) = match zvt {
+            Some(pending) => {
+                let got = self.ecr_end(pending).await?;
+                let z = self.judge_zvt(prediction, expect, &got)?;
+                (z.outcome, z.reason, z.seq, z.receipt, z.verdict)
+            }
+            None => {
+                let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
+                (
+                    result.outcome,
+                    result.reason,
+                    result.txn_seq,
+                    result.receipt.to_string(),
+                    verdict,
+                )
+            }
+        };
+        self.model.observe(&input, outcome, reason, txn_seq);
+        let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
+        if txn_seq > 0 {
+            self.txns.insert(step.index, (txn_seq, spec.clone()));
         }
-        if result.outcome == Outcome::ApprovedOffline && spec.kind == TxnKind::Purchase {
+        if outcome == Outcome::ApprovedOffline && spec.kind == TxnKind::Purchase {
             // Items the host already has no longer count towards a card's exposure.
             for d in self.bench.host.books().advice_deliveries {
                 self.invariants.settled(d.seq);
             }
             let pin_ok = spec.pin.as_ref() == Some(&spec.card.pin);
             let broken = self.invariants.approved(
-                result.txn_seq,
+                txn_seq,
                 &spec.card.pan,
                 spec.total(),
                 spec.entry,
@@ -150,9 +169,9 @@ impl Run {
         }
         if approved {
             self.ledger.approved(Answered {
-                seq: result.txn_seq,
+                seq: txn_seq,
                 kind: spec.kind,
-                offline: result.outcome == Outcome::ApprovedOffline,
+                offline: outcome == Outcome::ApprovedOffline,
                 amount: spec.total(),
                 pan: spec.card.pan.masked(),
                 network: spec.network,
@@ -169,15 +188,14 @@ impl Run {
             expiry: spec.card.expiry,
             unix_s: self.now,
             terminal_id: &terminal_id,
-            offline: result.outcome == Outcome::ApprovedOffline,
+            offline: outcome == Outcome::ApprovedOffline,
             note: spec
                 .reserve
                 .as_ref()
                 .filter(|_| approved)
                 .map(|n| (n.id_reference.as_str(), n.account.as_str())),
         };
-        let receipt = result.receipt.to_string();
-        let (seq, total) = (result.txn_seq, spec.total());
+        let (seq, total) = (txn_seq, spec.total());
         if let Some(e) = expect {
             self.expect_receipt_lines(&receipt, e)?;
             self.expect_settlement_later(step, seq, e, approved);
@@ -227,22 +245,36 @@ impl Run {
         input.kind = kind;
         input.amount = amount;
         self.in_flight(Some(input));
-        let r = self.request(&req).await?;
-        self.in_flight(None);
-        let Response::Done(result) = r.get() else {
-            return Err(format!(
-                "{kind:?}: expected a finished transaction (Done), terminal answered {:?}",
-                r.get()
-            ));
+        let (outcome, seq, receipt, verdict) = if self.bench.ecr.is_some() {
+            // Over ZVT a reversal names the payment by its receipt number.
+            let receipt = u16::try_from(of_seq.unwrap_or(0) % 10_000).unwrap_or(0);
+            let got = self
+                .ecr_execute(payhil_protocol::zvt::message::Command::Reversal {
+                    password: payhil_protocol::zvt::message::Password(0),
+                    receipt: Some(receipt),
+                })
+                .await?;
+            self.in_flight(None);
+            let z = self.judge_zvt(prediction, expect, &got)?;
+            (z.outcome, z.seq, z.receipt, z.verdict)
+        } else {
+            let r = self.request(&req).await?;
+            self.in_flight(None);
+            let Response::Done(result) = r.get() else {
+                return Err(format!(
+                    "{kind:?}: expected a finished transaction (Done), terminal answered {:?}",
+                    r.get()
+                ));
+            };
+            let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
+            (
+                result.outcome,
+                result.txn_seq,
+                result.receipt.to_string(),
+                verdict,
+            )
         };
-        let verdict = self.judge(prediction, expect, result.outcome, result.reason)?;
-        let approved = matches!(
-            result.outcome,
-            Outcome::ApprovedOnline | Outcome::ApprovedOffline
-        );
-        let seq = result.txn_seq;
-        let receipt = result.receipt.to_string();
-        let outcome = result.outcome;
+        let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
         let follow = payhil_model::FollowUp {
             kind,
             of: of_seq.unwrap_or(0),

@@ -1,0 +1,105 @@
+//! The scenario suite over the reference terminal's ZVT interface (`payhil run --ecr zvt`):
+//! every scenario whose steps a cash register can express passes, over a serial PTY and over
+//! TCP, as it does on the test agent's path; the others are skipped with their reason; and a
+//! terminal whose ZVT interface misreports is caught by the same model and books.
+
+use payhil_scenario::runner::{RunOptions, ScenarioReport, TerminalTarget};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const PAYHIL: &str = env!("CARGO_BIN_EXE_payhil");
+
+fn suite_over_zvt(extra: &[&str]) {
+    let out = Command::new(PAYHIL)
+        .args(["run", "--ecr", "zvt", "--seed", "1", "--quiet"])
+        .args(extra)
+        .output()
+        .expect("payhil runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "N passed, 0 failed, M skipped (...)"
+    let passed: usize = last
+        .split(" passed")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{last}"));
+    assert!(last.contains(", 0 failed"), "{last}");
+    assert!(passed >= 30, "only {passed} scenarios ran over ZVT: {last}");
+}
+
+#[test]
+fn the_suite_passes_over_zvt_on_a_serial_line() {
+    suite_over_zvt(&[]);
+}
+
+#[test]
+fn the_suite_passes_over_zvt_on_tcp() {
+    suite_over_zvt(&["--ecr-tcp"]);
+}
+
+fn run(file: &str, bug: Option<&str>) -> ScenarioReport {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(file);
+    let scn = payhil_scenario::parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut args: Vec<std::ffi::OsString> = vec!["emulate".into()];
+    if let Some(b) = bug {
+        args.extend(["--inject-bug".into(), b.into()]);
+    }
+    let opts = RunOptions {
+        target: TerminalTarget::EmulatedZvt {
+            program: PAYHIL.into(),
+            args,
+            tcp: false,
+        },
+        seed: 1,
+        boot_timeout: Duration::from_secs(20),
+        proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        progress: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(payhil_scenario::run(&scn, &opts))
+}
+
+/// Over ZVT the verdict rests on what the cash register is told, judged by the model: a
+/// terminal that tells it a decline was a success, or an offline approval was authorised
+/// online, fails the scenario that passes against the correct terminal.
+#[test]
+fn a_zvt_interface_that_misreports_is_caught() {
+    for (file, bug) in [
+        (
+            "online/online_purchase_declined_insufficient_funds.toml",
+            "zvt-decline-as-approved",
+        ),
+        (
+            "offline/dankort_offline_forwarded_once.toml",
+            "zvt-offline-as-online",
+        ),
+    ] {
+        let clean = run(file, None);
+        assert!(
+            clean.passed(),
+            "{file}: {:?}\n{}",
+            clean.failure,
+            clean.transcript
+        );
+        let buggy = run(file, Some(bug));
+        let found = buggy
+            .failure
+            .as_ref()
+            .map(|f| f.message.clone())
+            .unwrap_or_default();
+        assert!(!buggy.passed(), "{bug} went unnoticed");
+        assert!(found.contains("over ZVT"), "{bug}: {found}");
+    }
+}

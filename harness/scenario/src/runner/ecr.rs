@@ -1,0 +1,358 @@
+//! Scenarios over the terminal's ZVT cash-register interface (`payhil run --ecr zvt`): the
+//! payments, refunds, reversals and the end of day go to the terminal as a cash register sends
+//! them; the card, the PIN, the clock and the queue stay with the bench's instruments (the test
+//! agent's port of the emulated terminal, as a card robot would be in a lab). What the terminal
+//! reports over ZVT is judged against the same model, ledger and host's books as on the test
+//! agent's path; a scenario with a step ZVT cannot express is skipped with the reason.
+//!
+//! ZVT reports a result code, not the terminal's reason, so the model's prediction is judged by
+//! the code under which each predicted reason reaches a cash register ([`codes_for`], read
+//! from the specification's code list, PA00P015 10), and an approval by its payment type (BMP
+//! 19: 40 offline, 60 online, 70 online with PIN).
+
+use super::Run;
+use crate::format::{Action, Expectation, PurchaseSpec, Scenario};
+use payhil_ecr::zvt::{Ended, Outcome as ZvtOutcome, Progress};
+use payhil_model::purchase::Prediction;
+use payhil_protocol::zvt::message::{
+    Command, PAYMENT_OFFLINE, PAYMENT_ONLINE, PAYMENT_PIN, Password, result, status,
+};
+use payhil_protocol::{Currency, Outcome, Reason, TxnKind};
+use tokio::task::JoinHandle;
+
+/// The terminal's currency as ZVT writes it: DKK (the reference terminal's).
+const CURRENCY: u16 = 208;
+
+/// Why `scn` cannot run over ZVT, if it cannot: the first step ZVT (or the bench around it)
+/// cannot express.
+pub fn skip_reason(scn: &Scenario) -> Option<String> {
+    for step in &scn.steps {
+        let why = match &step.action {
+            Action::Purchase(spec, _) => purchase_gap(spec),
+            Action::Purchases { amount, .. } if amount.currency != Currency::DKK => {
+                Some("a payment in another currency than the terminal's (DKK over ZVT)")
+            }
+            Action::Capture { .. } => {
+                Some("a capture of a pre-authorisation, which payhil does not drive over ZVT yet")
+            }
+            Action::PowerCut(_) | Action::PowerCycle => Some(
+                "a power cut; over ZVT the bench does not restart the cash register's link yet",
+            ),
+            Action::Serial(_) => Some(
+                "a fault on the test agent's serial line, which does not carry the payments over ZVT",
+            ),
+            _ => None,
+        };
+        if let Some(w) = why {
+            return Some(format!(
+                "step {} (line {}) needs {w}",
+                step.index, step.line
+            ));
+        }
+    }
+    None
+}
+
+fn purchase_gap(spec: &PurchaseSpec) -> Option<&'static str> {
+    if spec.forced_offline {
+        Some("a forced-offline payment, which a ZVT authorisation cannot ask for")
+    } else if spec.tip_minor > 0 {
+        Some("a tip, which payhil does not send over ZVT yet")
+    } else if spec.reserve.is_some() {
+        Some("a BankAxept reserve payment (a debit note), which ZVT cannot express")
+    } else if spec.card_fault.is_some() {
+        Some("card data faults, which payhil presents through the test agent only")
+    } else if !matches!(spec.kind, TxnKind::Purchase | TxnKind::Refund) {
+        Some("a pre-authorisation, which payhil does not drive over ZVT yet")
+    } else if spec.amount.currency != Currency::DKK {
+        Some("a payment in another currency than the terminal's (DKK over ZVT)")
+    } else {
+        None
+    }
+}
+
+/// The ZVT command that starts `spec`.
+pub fn command_for(spec: &PurchaseSpec) -> Command {
+    match spec.kind {
+        TxnKind::Refund => Command::Refund {
+            password: Password(0),
+            amount_minor: spec.amount.minor,
+            currency: Some(CURRENCY),
+        },
+        _ => Command::Authorisation {
+            amount_minor: spec.amount.minor,
+            currency: Some(CURRENCY),
+            payment_type: None,
+        },
+    }
+}
+
+/// The result codes under which a cash register may learn of a transaction that ended for
+/// `reason` (PA00P015 10: `01..=63` are the host's own codes).
+pub fn codes_for(reason: Reason) -> &'static [u8] {
+    use Reason::*;
+    match reason {
+        Approved => &[result::SUCCESS],
+        InsufficientFunds => &[result::INSUFFICIENT_FUNDS],
+        CardBlocked => &[result::CARD_BLOCKED, 0x04, 0x07, 0x41, 0x43],
+        CardExpired => &[result::CARD_EXPIRED, 0x36],
+        CardNotYetValid => &[result::CARD_NOT_YET_VALID],
+        IssuerUnavailable | CommunicationFailure => {
+            &[result::COMMUNICATION_ERROR, 0x9B, 0xA0, 0xA1, 0xA3, 0x5B]
+        }
+        HostDeclined(_) | HostDeclinedNumeric(_) => &[
+            0x01, 0x03, 0x04, 0x05, 0x06, 0x0C, 0x0D, 0x0E, 0x14, 0x1E, 0x33, 0x36, 0x39, 0x3D,
+            0x3E, 0x41, 0x5B,
+        ],
+        OfflineAmountLimit | OfflineCardLimit | GamblingDailyLimit | ReserveAggregateLimit => {
+            &[result::MAX_AMOUNT_EXCEEDED]
+        }
+        OfflineCardTypeNotAllowed
+        | OfflineContactlessNotAllowed
+        | OfflineWalletNotAllowed
+        | FallbackOnlineOnly
+        | OnlineOnly => &[
+            result::METHOD_NOT_SUPPORTED,
+            result::NOT_POSSIBLE,
+            0x7B,
+            0x7C,
+        ],
+        OfflineQueueFull => &[result::MEMORY_FULL, 0x6A, 0xB2],
+        ChipUnreadable => &[result::CARD_NOT_READABLE, 0x72],
+        CardDataMissing => &[result::CARD_DATA_MISSING],
+        CardDataInvalid | CardDataMalformed | CardDataDuplicated | CardDataInconsistent
+        | CardNumberInvalid => &[result::CARD_DATA_INCORRECT],
+        CardNotSupported => &[result::CARD_UNKNOWN, result::METHOD_NOT_SUPPORTED],
+        CurrencyMismatch => &[result::WRONG_CURRENCY],
+        Cancelled => &[result::ABORTED],
+        PinIncorrect => &[result::PIN_WRONG],
+        PinTriesExceeded => &[result::PIN_TRIES_EXCEEDED, 0x38],
+        NoSuchTransaction => &[result::REVERSAL_NOT_POSSIBLE, result::ALREADY_REVERSED],
+        StorageFailure | ClockNotTrusted => &[result::PROCESSING_ERROR, result::SYSTEM_ERROR, 0x62],
+        _ => &[result::NOT_POSSIBLE],
+    }
+}
+
+/// What the terminal reported over ZVT, as the runner uses it.
+pub struct Reported {
+    /// The outcome and reason of the model's prediction that the report matches.
+    pub outcome: Outcome,
+    /// (See `outcome`.)
+    pub reason: Reason,
+    /// The terminal's sequence number (its trace number).
+    pub seq: u32,
+    /// The receipt, from the print lines.
+    pub receipt: String,
+    /// The verdict line.
+    pub verdict: String,
+}
+
+/// A command under way in its own task (the runner presents the card meanwhile).
+pub struct Pending {
+    task: JoinHandle<(
+        payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>,
+        Result<ZvtOutcome, payhil_ecr::zvt::ZvtError>,
+    )>,
+}
+
+fn code_of(got: &ZvtOutcome) -> u8 {
+    match &got.ended {
+        Ended::Aborted { result } => *result,
+        _ => got
+            .result
+            .as_ref()
+            .and_then(|r| r.result)
+            .unwrap_or(result::SUCCESS),
+    }
+}
+
+/// Whether the report `got` is the predicted `(outcome, reason)` as ZVT shows it.
+fn shows(got: &ZvtOutcome, outcome: Outcome, reason: Reason) -> bool {
+    let code = code_of(got);
+    let completed = matches!(got.ended, Ended::Completed { .. });
+    let payment = got.result.as_ref().and_then(|r| r.payment_type);
+    match outcome {
+        Outcome::ApprovedOnline => {
+            completed && code == 0 && matches!(payment, Some(PAYMENT_ONLINE | PAYMENT_PIN) | None)
+        }
+        Outcome::ApprovedOffline => {
+            completed && code == 0 && matches!(payment, Some(PAYMENT_OFFLINE) | None)
+        }
+        Outcome::Declined | Outcome::Aborted => {
+            code != 0
+                && (codes_for(reason).contains(&code)
+                    || matches!(reason, Reason::HostDeclinedNumeric(n) if n == code))
+        }
+    }
+}
+
+impl Run {
+    /// Sends `cmd` over ZVT and returns once the terminal asks for the card; the command goes
+    /// on in its own task.
+    pub(super) async fn ecr_begin(&mut self, cmd: Command) -> Result<Pending, String> {
+        let mut driver = self
+            .bench
+            .ecr
+            .take()
+            .ok_or("the terminal's ZVT interface is busy or gone")?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let r = driver.execute(cmd, Some(&tx), None).await;
+            (driver, r)
+        });
+        while let Some(p) = rx.recv().await {
+            if p == Progress::Status(status::INSERT_CARD) {
+                return Ok(Pending { task });
+            }
+        }
+        // The command ended without asking for a card.
+        let got = self.ecr_end(Pending { task }).await?;
+        Err(format!(
+            "ZVT: the terminal ended the command before asking for the card: {:?} (result {:02X}: {})",
+            got.ended,
+            code_of(&got),
+            result::describe(code_of(&got))
+        ))
+    }
+
+    /// Waits for the command under way to end.
+    pub(super) async fn ecr_end(&mut self, p: Pending) -> Result<ZvtOutcome, String> {
+        let (driver, r) = p
+            .task
+            .await
+            .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
+        self.bench.ecr = Some(driver);
+        r.map_err(|e| format!("ZVT: {e}"))
+    }
+
+    /// Carries out a command that needs no card (a reversal, the end of day).
+    pub(super) async fn ecr_execute(&mut self, cmd: Command) -> Result<ZvtOutcome, String> {
+        let mut driver = self
+            .bench
+            .ecr
+            .take()
+            .ok_or("the terminal's ZVT interface is busy or gone")?;
+        let r = driver.execute(cmd, None, None).await;
+        self.bench.ecr = Some(driver);
+        r.map_err(|e| format!("ZVT: {e}"))
+    }
+
+    /// Judges what the terminal reported over ZVT against the model (and the scenario), as
+    /// [`Run::judge`] judges the test agent's answer.
+    pub(super) fn judge_zvt(
+        &self,
+        prediction: Prediction,
+        expect: Option<&Expectation>,
+        got: &ZvtOutcome,
+    ) -> Result<Reported, String> {
+        let wanted = |o: Outcome, r: Reason| {
+            expect.is_none_or(|e| e.outcome == o && e.reason.is_none_or(|er| er == r))
+        };
+        // PCI-01: a card number over ZVT is masked (E nibbles); a full one is a finding
+        // whatever the outcome.
+        if let Some(pan) = got.result.as_ref().and_then(|r| r.masked_pan.as_ref()) {
+            if !pan.contains('*') && pan.len() >= 12 {
+                return Err(format!(
+                    "PCI-01: the terminal sent an unmasked card number to the cash register \
+                     (BMP 22, {} digits)",
+                    pan.len()
+                ));
+            }
+        }
+        let predicted = prediction.outcomes().to_vec();
+        let pick = predicted
+            .iter()
+            .find(|(o, r)| shows(got, *o, *r) && wanted(*o, *r))
+            .or_else(|| predicted.iter().find(|(o, r)| shows(got, *o, *r)))
+            .copied();
+        let code = code_of(got);
+        let said = format!(
+            "result {code:02X} ({}), payment type {}, {:?}",
+            result::describe(code),
+            got.result
+                .as_ref()
+                .and_then(|r| r.payment_type)
+                .map_or("-".to_string(), |p| format!("{p:02X}")),
+            got.ended
+        );
+        let Some((outcome, reason)) = pick else {
+            let model = predicted
+                .iter()
+                .map(|(o, r)| format!("{o:?}/{r:?} (codes {:02X?})", codes_for(*r)))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return Err(format!(
+                "outcome differs from the reference model: terminal over ZVT: {said}; model: {model}"
+            ));
+        };
+        let verdict = self.judge(prediction, expect, outcome, reason)?;
+        let r = got.result.clone().unwrap_or_default();
+        Ok(Reported {
+            outcome,
+            reason,
+            seq: r.trace.unwrap_or(0),
+            receipt: got.receipt.join("\n"),
+            verdict: format!("{verdict} (ZVT {said})"),
+        })
+    }
+
+    /// The end of day over ZVT: the terminal reconciles with its host; the result must be a
+    /// success, the host must have been asked and found it in balance, and the total the
+    /// terminal reports must be the host's books' net (sales less refunds).
+    pub(super) async fn ecr_reconcile(&mut self) -> Result<String, String> {
+        let got = self
+            .ecr_execute(Command::EndOfDay {
+                password: Password(0),
+            })
+            .await?;
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        let host_said = books
+            .reconciliations
+            .iter()
+            .rev()
+            .find(|r| &r.terminal_id == tid)
+            .map(|r| r.in_balance);
+        let net = books
+            .settled()
+            .filter(|s| &s.terminal_id == tid && s.amount.currency == Currency::DKK)
+            .fold(0i128, |n, s| match s.txn {
+                TxnKind::Refund => n - i128::from(s.amount.minor),
+                _ => n + i128::from(s.amount.minor),
+            })
+            .max(0);
+        let code = code_of(&got);
+        let reported = got
+            .result
+            .as_ref()
+            .and_then(|r| r.amount_minor)
+            .unwrap_or(0);
+        if code != result::SUCCESS || !matches!(got.ended, Ended::Completed { .. }) {
+            return Err(format!(
+                "end of day over ZVT: result {code:02X} ({}); the host {}",
+                result::describe(code),
+                match host_said {
+                    None => "received no reconciliation",
+                    Some(true) => "answered in balance",
+                    Some(false) => "answered out of balance",
+                }
+            ));
+        }
+        if host_said != Some(true) {
+            return Err(format!(
+                "end of day over ZVT: the terminal reports success; the host {}",
+                if host_said.is_none() {
+                    "received no reconciliation"
+                } else {
+                    "answered out of balance"
+                }
+            ));
+        }
+        if i128::from(reported) != net {
+            return Err(format!(
+                "end of day over ZVT: the terminal's total {reported} differs from the host's books ({net})"
+            ));
+        }
+        Ok(format!("end of day over ZVT: in balance, total {reported}"))
+    }
+}
