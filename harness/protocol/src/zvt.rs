@@ -13,10 +13,12 @@
 //! * [`bmp`]: the bitmap fields (fixed length, `LLVAR`/`LLLVAR` with `Fx` length digits, the
 //!   BER-TLV container `06`) and their BCD numbers.
 //! * [`message`]: the commands an ECR sends and what a terminal answers, typed.
+//! * [`codes`]: command bytes, result and status codes, config bits.
 //!
 //! Every decoder here takes arbitrary bytes: malformed input is an error, never a panic.
 
 pub mod apdu;
 pub mod bmp;
+pub mod codes;
 pub mod message;
 pub mod serial;
