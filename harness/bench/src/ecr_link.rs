@@ -19,7 +19,7 @@ pub(crate) async fn ecr_tcp(
     child: &mut Child,
     bound: Duration,
     t: &Transcript,
-) -> Result<payhil_ecr::zvt::Link<payhil_ecr::zvt::ZvtStream>, BenchError> {
+) -> Result<(payhil_ecr::zvt::Link<payhil_ecr::zvt::ZvtStream>, String), BenchError> {
     use tokio::io::AsyncBufReadExt;
     let out = child
         .stdout
@@ -39,7 +39,8 @@ pub(crate) async fn ecr_tcp(
         })?
         .to_string();
     t.record_local(Source::Step, "ZVT interface listening", addr.clone());
-    payhil_ecr::zvt::open(&format!("tcp://{addr}"), 0, bound, Some(t.clone()))
+    let link = payhil_ecr::zvt::open(&format!("tcp://{addr}"), 0, bound, Some(t.clone()))
         .await
-        .map_err(io("connecting to the ZVT interface"))
+        .map_err(io("connecting to the ZVT interface"))?;
+    Ok((link, addr))
 }

@@ -279,6 +279,8 @@ pub struct Bench {
     /// The terminal's ZVT interface, when the bench drives payments through it
     /// ([`BenchConfig::ecr`]); the runner takes it while a command is under way.
     pub ecr: Option<payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>>,
+    /// Where the terminal's ZVT interface listens, when it is on TCP (to connect again).
+    ecr_addr: Option<String>,
     _workdir: tempfile::TempDir,
 }
 
@@ -314,6 +316,7 @@ impl Bench {
         );
         let mut ecr = None;
         let mut ecr_keepalive = None;
+        let mut ecr_addr = None;
         let (mut link, emulator, switch) = match &cfg.target {
             Target::Emulated(spec) => {
                 let pty = pty_pair().map_err(io("opening a PTY pair"))?;
@@ -356,7 +359,10 @@ impl Bench {
                         ))
                     }
                     (Some(EcrLink::Tcp), _) => {
-                        Some(ecr_tcp(&mut child, cfg.boot_timeout, &transcript).await?)
+                        let (link, addr) =
+                            ecr_tcp(&mut child, cfg.boot_timeout, &transcript).await?;
+                        ecr_addr = Some(addr);
+                        Some(link)
                     }
                     _ => None,
                 };
@@ -424,12 +430,39 @@ impl Bench {
                     payhil_ecr::zvt::Timeouts::default(),
                 )
             }),
+            ecr_addr,
             _workdir: workdir,
         };
         bench.hello().await?;
         // The emulator holds its end of the ZVT PTY by now (it opened it before booting).
         drop(ecr_keepalive);
         Ok(bench)
+    }
+
+    /// Closes the link to the terminal's ZVT interface and connects again, as a cash register
+    /// does after losing its link (TCP only: a PTY's closed end cannot be opened again).
+    pub async fn reconnect_ecr(&mut self) -> Result<(), BenchError> {
+        let Some(addr) = self.ecr_addr.clone() else {
+            return Err(BenchError::Hello(
+                "the ZVT interface is not on TCP: its link cannot be opened again".into(),
+            ));
+        };
+        // Dropped first: the terminal sees the link close before the new one opens.
+        self.ecr = None;
+        let link = payhil_ecr::zvt::open(
+            &format!("tcp://{addr}"),
+            0,
+            Duration::from_secs(10),
+            Some(self.transcript.clone()),
+        )
+        .await
+        .map_err(io("connecting to the ZVT interface again"))?;
+        self.ecr = Some(payhil_ecr::zvt::Driver::new(
+            link,
+            payhil_ecr::zvt::Password(0),
+            payhil_ecr::zvt::Timeouts::default(),
+        ));
+        Ok(())
     }
 
     /// Greets the terminal and records its identity.

@@ -45,6 +45,10 @@ fn the_suite_passes_over_zvt_on_tcp() {
 }
 
 fn run(file: &str, bug: Option<&str>) -> ScenarioReport {
+    run_over(file, bug, false)
+}
+
+fn run_over(file: &str, bug: Option<&str>, tcp: bool) -> ScenarioReport {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scenarios")
         .join(file);
@@ -57,7 +61,7 @@ fn run(file: &str, bug: Option<&str>) -> ScenarioReport {
         target: TerminalTarget::EmulatedZvt {
             program: PAYHIL.into(),
             args,
-            tcp: false,
+            tcp,
         },
         seed: 1,
         boot_timeout: Duration::from_secs(20),
@@ -102,4 +106,33 @@ fn a_zvt_interface_that_misreports_is_caught() {
         assert!(!buggy.passed(), "{bug} went unnoticed");
         assert!(found.contains("over ZVT"), "{bug}: {found}");
     }
+}
+
+/// A result the cash register never heard (the harness cuts the TCP link at the terminal's
+/// status information): the reference terminal reverses the payment and the scenario passes;
+/// a terminal that keeps it is caught by the host's books. Over a serial PTY, and on the test
+/// agent's path, the scenario is skipped with its reason.
+#[test]
+fn a_result_the_cash_register_never_heard_must_be_reversed() {
+    let file = "pbs/ecr_result_lost_is_reversed.toml";
+    let clean = run_over(file, None, true);
+    assert!(clean.passed(), "{:?}\n{}", clean.failure, clean.transcript);
+    assert!(clean.skipped.is_none());
+    let buggy = run_over(file, Some("zvt-no-auto-reversal"), true);
+    let found = buggy
+        .failure
+        .as_ref()
+        .map(|f| f.message.clone())
+        .unwrap_or_default();
+    assert!(!buggy.passed(), "a kept payment went unnoticed");
+    assert!(found.contains("stands at the host"), "{found}");
+    let serial = run_over(file, None, false);
+    assert!(
+        serial
+            .skipped
+            .as_deref()
+            .is_some_and(|w| w.contains("--ecr-tcp")),
+        "{:?}",
+        serial.skipped
+    );
 }

@@ -104,6 +104,13 @@ pub enum ZvtError {
     /// An APDU too long for the link.
     #[error("an APDU longer than {} bytes", link::MAX_APDU)]
     TooLong,
+    /// The harness cut the link at the terminal's result, as asked
+    /// ([`Driver::cut_at_next_result`]): the result arrived and was not acknowledged.
+    #[error("the link was cut at the terminal's result, before acknowledging it (as asked)")]
+    CutAtResult {
+        /// The result the terminal sent.
+        result: Box<TxnStatus>,
+    },
     /// The terminal closed the connection, or the serial device went away (EOF).
     #[error("the terminal closed the connection (EOF)")]
     Closed,

@@ -26,6 +26,12 @@ mod txn;
 
 pub use report::{Artifact, ExposurePoint, Failure, ScenarioReport, StepResult, TerminalLoss};
 
+/// Why `scn` needs a cash-register interface the harness can cut (a result lost on its link),
+/// if it does: such a scenario runs with [`TerminalTarget::EmulatedZvt`] over TCP only.
+pub fn needs_ecr(scn: &Scenario) -> Option<String> {
+    ecr::needs_ecr(scn)
+}
+
 /// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.
 pub const DEFAULT_CLOCK: i64 = 1_767_603_600;
 
@@ -680,6 +686,7 @@ impl Run {
                         chip_unreadable: false,
                         reserve: None,
                         card_fault: None,
+                        ecr_result_lost: false,
                     };
                     self.purchase_with(step, &spec, expect.as_ref(), false)
                         .await

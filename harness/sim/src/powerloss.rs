@@ -337,6 +337,7 @@ fn chip_purchase(name: &str, minor: u64) -> Option<payhil_scenario::format::Purc
         kind: payhil_protocol::TxnKind::Purchase,
         chip_unreadable: false,
         card_fault: None,
+        ecr_result_lost: false,
         reserve: None,
     })
 }

@@ -80,6 +80,9 @@ pub fn unsupported(step: &Step) -> Option<&'static str> {
         // Power cuts are what `payhil powerloss` makes itself, at every write.
         Action::PowerCut(_) => Some("a `power_cut` step (powerloss cuts at every write itself)"),
         Action::Serial(Some(_)) => Some("a `serial` step (serial line faults need the relay)"),
+        Action::Purchase(ref p, _) if p.ecr_result_lost => {
+            Some("a result lost on a cash-register link (`payhil run --ecr zvt --ecr-tcp`)")
+        }
         Action::Purchase(ref p, _) if p.card_fault.is_some() => {
             Some("a `card_fault` purchase (card-data faults run over the PTY: `payhil run`)")
         }
@@ -325,6 +328,7 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
                         chip_unreadable: false,
                         reserve: None,
                         card_fault: None,
+                        ecr_result_lost: false,
                     };
                     self.purchase(step.index, &spec, expect.as_ref())
                         .map_err(|e| match e {

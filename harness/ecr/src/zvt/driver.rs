@@ -171,6 +171,7 @@ pub struct Driver<S> {
     link: Link<S>,
     password: Password,
     timeouts: Timeouts,
+    cut_at_result: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -180,7 +181,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             link,
             password,
             timeouts,
+            cut_at_result: false,
         }
+    }
+
+    /// The next command stops at the terminal's result (04 0F) without acknowledging it, with
+    /// [`ZvtError::CutAtResult`]: a cash register that lost the result (the caller then closes
+    /// the link). Once.
+    pub fn cut_at_next_result(&mut self) {
+        self.cut_at_result = true;
     }
 
     /// The password the commands carry.
@@ -280,6 +289,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 why,
                 apdu: hex(&apdu),
             })?;
+            if let (true, PtMessage::StatusInformation(info)) = (self.cut_at_result, &msg) {
+                self.cut_at_result = false;
+                return Err(ZvtError::CutAtResult {
+                    result: Box::new(TxnStatus::from(info)),
+                });
+            }
             self.link.send(&Ack::Positive.bytes()).await?;
             match msg {
                 PtMessage::IntermediateStatus { status } => {

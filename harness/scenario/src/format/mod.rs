@@ -57,6 +57,10 @@
 //! (`payhil_cards::faults`; `payhil card-faults` lists them): the terminal must decline it with
 //! the model's reason (a card class) or refuse the start (`zero_amount`, `negative_amount`,
 //! `absurd_amount`, which take no `expect`); only on a plain purchase.
+//! `ecr_result_lost = true` cuts the cash register's link when the terminal sends the result,
+//! before it is acknowledged (a result the cash register never heard): the terminal must reverse
+//! the payment and say so when asked to repeat its last result; the scenario is skipped on a
+//! terminal driven without a cash-register interface the harness can cut (ZVT over TCP).
 //! Other steps: `capture = { of = STEP, amount = "..." }` (CARD-06), `reverse = { of = STEP }`
 //! (PBS-03), each with an optional `expect`; `forward = true`; `power_cycle = true` (power is
 //! cut without warning between steps and restored). `power_cut = { at = "after_card" }` arms a
@@ -197,6 +201,11 @@ pub struct PurchaseSpec {
     pub chip_unreadable: bool,
     /// What the merchant enters if the terminal asks for a BankAxept debit note (BAX-02..08).
     pub reserve: Option<ReserveSpec>,
+    /// The cash register's link is cut when the terminal sends the result, before the cash
+    /// register acknowledges it (`ecr_result_lost = true`): over ZVT the terminal must then
+    /// reverse the payment itself, and the repeat receipt tells the cash register. Only over a
+    /// cash-register interface the harness can cut (`payhil run --ecr zvt --ecr-tcp`).
+    pub ecr_result_lost: bool,
     /// The card's data (or the amount) corrupted by this class (issue 10); `None`: as the
     /// card is.
     pub card_fault: Option<CardFault>,

@@ -95,6 +95,8 @@ pub(super) struct RawPurchase {
     #[serde(default)]
     pub(super) forced_offline: bool,
     pub(super) card_fault: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) ecr_result_lost: bool,
 }
 
 #[derive(Deserialize)]

@@ -422,6 +422,7 @@ pub(super) fn purchase(
         chip_unreadable: r.chip_unreadable,
         reserve,
         card_fault,
+        ecr_result_lost: r.ecr_result_lost,
     })
 }
 

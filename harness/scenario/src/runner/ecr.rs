@@ -25,9 +25,13 @@ const CURRENCY: u16 = 208;
 
 /// Why `scn` cannot run over ZVT, if it cannot: the first step ZVT (or the bench around it)
 /// cannot express.
-pub fn skip_reason(scn: &Scenario) -> Option<String> {
+pub fn skip_reason(scn: &Scenario, tcp: bool) -> Option<String> {
     for step in &scn.steps {
         let why = match &step.action {
+            Action::Purchase(spec, _) if spec.ecr_result_lost && !tcp => Some(
+                "a result lost on the cash register's link, which the harness cuts and opens \
+                 again over TCP only (--ecr-tcp): a PTY's closed end cannot be opened again",
+            ),
             Action::Purchase(spec, _) => purchase_gap(spec),
             Action::Purchases { amount, .. } if amount.currency != Currency::DKK => {
                 Some("a payment in another currency than the terminal's (DKK over ZVT)")
@@ -51,6 +55,18 @@ pub fn skip_reason(scn: &Scenario) -> Option<String> {
         }
     }
     None
+}
+
+/// Why `scn` needs a cash-register interface, if it does: a result lost on its link.
+pub fn needs_ecr(scn: &Scenario) -> Option<String> {
+    scn.steps.iter().find_map(|step| match &step.action {
+        Action::Purchase(spec, _) if spec.ecr_result_lost => Some(format!(
+            "step {} (line {}) needs a result lost on a cash register's link: run it with \
+             --ecr zvt --ecr-tcp",
+            step.index, step.line
+        )),
+        _ => None,
+    })
 }
 
 fn purchase_gap(spec: &PurchaseSpec) -> Option<&'static str> {
@@ -133,6 +149,21 @@ pub fn codes_for(reason: Reason) -> &'static [u8] {
     }
 }
 
+/// A result as the terminal sent it, judged as if the cash register had taken it.
+pub fn as_sent(lost: &payhil_ecr::zvt::TxnStatus) -> ZvtOutcome {
+    let code = lost.result.unwrap_or(result::SUCCESS);
+    ZvtOutcome {
+        statuses: Vec::new(),
+        result: Some(lost.clone()),
+        receipt: Vec::new(),
+        ended: if code == result::SUCCESS {
+            Ended::Completed { data: Vec::new() }
+        } else {
+            Ended::Aborted { result: code }
+        },
+    }
+}
+
 /// What the terminal reported over ZVT, as the runner uses it.
 pub struct Reported {
     /// The outcome and reason of the model's prediction that the report matches.
@@ -189,12 +220,19 @@ fn shows(got: &ZvtOutcome, outcome: Outcome, reason: Reason) -> bool {
 impl Run {
     /// Sends `cmd` over ZVT and returns once the terminal asks for the card; the command goes
     /// on in its own task.
-    pub(super) async fn ecr_begin(&mut self, cmd: Command) -> Result<Pending, String> {
+    pub(super) async fn ecr_begin(
+        &mut self,
+        cmd: Command,
+        cut_at_result: bool,
+    ) -> Result<Pending, String> {
         let mut driver = self
             .bench
             .ecr
             .take()
             .ok_or("the terminal's ZVT interface is busy or gone")?;
+        if cut_at_result {
+            driver.cut_at_next_result();
+        }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             let r = driver.execute(cmd, Some(&tx), None).await;
@@ -223,6 +261,82 @@ impl Run {
             .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
         self.bench.ecr = Some(driver);
         r.map_err(|e| format!("ZVT: {e}"))
+    }
+
+    /// Ends a command whose link the harness cut at the terminal's result: the result it sent
+    /// (never acknowledged), after the link was closed and opened again as a cash register does.
+    pub(super) async fn ecr_end_cut(
+        &mut self,
+        p: Pending,
+    ) -> Result<payhil_ecr::zvt::TxnStatus, String> {
+        let (driver, r) = p
+            .task
+            .await
+            .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
+        self.bench.ecr = Some(driver);
+        let lost = match r {
+            Err(payhil_ecr::zvt::ZvtError::CutAtResult { result }) => *result,
+            Ok(o) => {
+                return Err(format!(
+                    "ZVT: the command ended ({:?}) without the result the link was to be cut at",
+                    o.ended
+                ));
+            }
+            Err(e) => return Err(format!("ZVT: {e}")),
+        };
+        self.bench
+            .reconnect_ecr()
+            .await
+            .map_err(|e| format!("ZVT: {e}"))?;
+        Ok(lost)
+    }
+
+    /// After a result the cash register never heard: asks for the last result again (repeat
+    /// receipt, service byte 01) and checks with the host's books that the payment was not
+    /// taken (the terminal reversed it) and was booked at most once. Returns the verdict and
+    /// the reversal's sequence number, if the terminal made one.
+    pub(super) async fn ecr_recover(
+        &mut self,
+        lost: &payhil_ecr::zvt::TxnStatus,
+    ) -> Result<(String, Option<(u32, Outcome)>), String> {
+        let again = self
+            .ecr_execute(Command::RepeatReceipt {
+                password: Password(0),
+                status_information: true,
+            })
+            .await?;
+        let repeated = again
+            .result
+            .ok_or("ZVT: the terminal did not repeat its last result after the link was lost")?;
+        let seq = lost.trace.unwrap_or(0);
+        let approved = lost.result == Some(result::SUCCESS);
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        let item = books.items.get(&(tid.clone(), seq));
+        if approved && item.is_some_and(|i| i.response_code == 0 && !i.reversed) {
+            return Err(format!(
+                "a result the cash register never acknowledged (#{seq}) stands at the host: \
+                 the cardholder is charged and the cash register thinks the payment failed \
+                 (the terminal must reverse it)"
+            ));
+        }
+        let reversal = repeated.trace.filter(|t| approved && *t != seq).map(|t| {
+            let how = if repeated.payment_type == Some(PAYMENT_OFFLINE) {
+                Outcome::ApprovedOffline
+            } else {
+                Outcome::ApprovedOnline
+            };
+            (t, how)
+        });
+        Ok((
+            format!(
+                "the result of #{seq} was lost on the cash register's link; the host's books \
+                 show it not charged; the repeated last result: {:02X?} ({})",
+                repeated.result,
+                repeated.text.as_deref().unwrap_or("-")
+            ),
+            reversal,
+        ))
     }
 
     /// Carries out a command that needs no card (a reversal, the end of day).

@@ -13,8 +13,11 @@ const RESET_BOUND: std::time::Duration = std::time::Duration::from_secs(300);
 /// Why `scn` cannot run on `target`, if it cannot: a step the terminal does not offer. An
 /// emulated terminal offers every step.
 pub fn skip_reason(scn: &Scenario, target: &TerminalTarget) -> Option<String> {
-    if let TerminalTarget::EmulatedZvt { .. } = target {
-        return super::ecr::skip_reason(scn);
+    if let TerminalTarget::EmulatedZvt { tcp, .. } = target {
+        return super::ecr::skip_reason(scn, *tcp);
+    }
+    if let Some(why) = super::ecr::needs_ecr(scn) {
+        return Some(why);
     }
     let TerminalTarget::Physical { power_switch, .. } = target else {
         return None;

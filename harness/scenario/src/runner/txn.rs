@@ -39,7 +39,10 @@ impl Run {
         let start = spec.start_request();
         // Over ZVT the cash register starts it; the card still comes from the instruments.
         let zvt = if self.bench.ecr.is_some() {
-            Some(self.ecr_begin(super::ecr::command_for(spec)).await?)
+            Some(
+                self.ecr_begin(super::ecr::command_for(spec), spec.ecr_result_lost)
+                    .await?,
+            )
         } else {
             self.expect_card_wait(&start, "").await?;
             None
@@ -125,6 +128,11 @@ impl Run {
         self.in_flight(None);
         // What the verdict rests on: the cash register's report over ZVT, or the test agent's.
         let (outcome, reason, txn_seq, receipt, verdict) = match zvt {
+            Some(pending) if spec.ecr_result_lost => {
+                return self
+                    .lost_on_ecr(pending, prediction, expect, spec, &input)
+                    .await;
+            }
             Some(pending) => {
                 let got = self.ecr_end(pending).await?;
                 let z = self.judge_zvt(prediction, expect, &got)?;
@@ -324,5 +332,60 @@ impl Run {
         Ok(format!(
             "{kind:?} of step {of} {amount} -> {verdict} (#{seq})"
         ))
+    }
+
+    /// A payment whose result the cash register never heard (`ecr_result_lost`): the
+    /// terminal's decision is judged as it tried to report it; then the link is opened again,
+    /// the last result asked for, and the host's books must show the payment not charged. The
+    /// model and the ledger see the payment and the terminal's reversal of it.
+    async fn lost_on_ecr(
+        &mut self,
+        pending: super::ecr::Pending,
+        prediction: payhil_model::purchase::Prediction,
+        expect: Option<&Expectation>,
+        spec: &PurchaseSpec,
+        input: &payhil_model::PurchaseInput,
+    ) -> Result<String, String> {
+        let lost = self.ecr_end_cut(pending).await?;
+        let z = self.judge_zvt(prediction, expect, &super::ecr::as_sent(&lost))?;
+        let (recovered, reversal) = self.ecr_recover(&lost).await?;
+        self.model.observe(input, z.outcome, z.reason, z.seq);
+        let approved = matches!(
+            z.outcome,
+            Outcome::ApprovedOnline | Outcome::ApprovedOffline
+        );
+        if approved {
+            let answered = |seq, kind, offline| Answered {
+                seq,
+                kind,
+                offline,
+                amount: spec.total(),
+                pan: spec.card.pan.masked(),
+                network: spec.network,
+                entry: spec.entry,
+                at: self.now,
+            };
+            self.ledger.approved(answered(
+                z.seq,
+                spec.kind,
+                z.outcome == Outcome::ApprovedOffline,
+            ));
+            if let Some((rev_seq, rev_outcome)) = reversal {
+                let follow = payhil_model::FollowUp {
+                    kind: TxnKind::Reversal,
+                    of: z.seq,
+                    seq: rev_seq,
+                    amount: spec.total(),
+                    pan: &spec.card.pan,
+                    network: spec.network,
+                };
+                self.model.observe_follow_up(&follow, rev_outcome);
+                self.ledger
+                    .approved(answered(rev_seq, TxnKind::Reversal, false));
+            }
+            self.ledger.reversed(z.seq);
+            self.invariants.settled(z.seq);
+        }
+        Ok(format!("{} -> {}; {recovered}", spec.card.name, z.verdict))
     }
 }

@@ -184,6 +184,7 @@ impl<R: Rng> Schedule<R> {
                 chip_unreadable: fallback,
                 reserve: None,
                 card_fault: None,
+                ecr_result_lost: false,
             }),
             None,
         )
