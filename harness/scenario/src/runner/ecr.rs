@@ -61,8 +61,8 @@ pub fn skip_reason(scn: &Scenario, tcp: bool) -> Option<String> {
 pub fn needs_ecr(scn: &Scenario) -> Option<String> {
     scn.steps.iter().find_map(|step| match &step.action {
         Action::Purchase(spec, _) if spec.ecr_result_lost => Some(format!(
-            "step {} (line {}) needs a result lost on a cash register's link: run it with \
-             --ecr zvt --ecr-tcp",
+            "step {} (line {}) needs a result lost on a cash register's link, which only an \
+             emulated terminal offers so far, over ZVT on TCP (run it with --ecr zvt --ecr-tcp)",
             step.index, step.line
         )),
         _ => None,
