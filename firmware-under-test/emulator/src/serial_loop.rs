@@ -180,6 +180,28 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
     // The last request id and its encoded response: a repeated id is answered from here, so a
     // retried request is never carried out twice.
     let mut last: Option<(u16, Vec<u8>)> = None;
+    // How the cash register's commands reach the core: as the test agent's requests do, with
+    // the same uplink, bugs, power rail and serial side (a host wait still serves the
+    // instruments); request id 0, which the harness never uses.
+    macro_rules! zvt_run {
+        () => {
+            |req: &Request<'_>| {
+                let mut platform = Platform {
+                    trace: args.trace,
+                    without_reset: args.without_reset,
+                    host: &mut host,
+                    bugs: &mut bugs,
+                    rail: &rail,
+                    serial: &mut serial,
+                    waiting: &Waiting {
+                        request_id: 0,
+                        real_bound,
+                    },
+                };
+                carry_out(&mut platform, &mut terminal, req, &mut out)
+            }
+        };
+    }
     loop {
         if serial.backlog.is_empty() {
             if let Some(z) = zvt.as_mut() {
@@ -199,21 +221,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                     if let Some(c) = control.as_mut() {
                         c.poll(&rail);
                     }
-                    let mut run = |req: &Request<'_>| {
-                        let mut platform = Platform {
-                            trace: args.trace,
-                            without_reset: args.without_reset,
-                            host: &mut host,
-                            bugs: &mut bugs,
-                            rail: &rail,
-                            serial: &mut serial,
-                            waiting: &Waiting {
-                                request_id: 0,
-                                real_bound,
-                            },
-                        };
-                        carry_out(&mut platform, &mut terminal, req, &mut out)
-                    };
+                    let mut run = zvt_run!();
                     if z.serve_ready(&mut run).is_err() {
                         diag!("fut-emulator: power lost");
                         return Ok(EXIT_POWER_LOST);
@@ -336,21 +344,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
             if let Some(z) = zvt.as_mut().filter(|z| z.has_open()) {
                 let now = terminal.now();
                 let answered = crate::ecr_zvt::answer_of(&bytes);
-                let mut run = |req: &Request<'_>| {
-                    let mut platform = Platform {
-                        trace: args.trace,
-                        without_reset: args.without_reset,
-                        host: &mut host,
-                        bugs: &mut bugs,
-                        rail: &rail,
-                        serial: &mut serial,
-                        waiting: &Waiting {
-                            request_id: 0,
-                            real_bound,
-                        },
-                    };
-                    carry_out(&mut platform, &mut terminal, req, &mut out)
-                };
+                let mut run = zvt_run!();
                 match z.after(answered, now, &mut run) {
                     Err(_) => {
                         diag!("fut-emulator: power lost");

@@ -52,21 +52,31 @@ fn suite(seed: u64) -> Vec<(String, bool, String)> {
     let files = payhil_scenario::discovery::scenario_files(std::slice::from_ref(&dir))
         .expect("the shipped scenarios are readable");
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let opts = RunOptions {
-        target: TerminalTarget::Emulated {
-            program: env!("CARGO_BIN_EXE_payhil").into(),
-            args: vec!["emulate".into()],
-        },
-        seed,
-        boot_timeout: Duration::from_secs(20),
-        proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        progress: None,
+    let opts_for = |scn: &payhil_scenario::Scenario| {
+        let program = env!("CARGO_BIN_EXE_payhil").into();
+        let args = vec!["emulate".into()];
+        RunOptions {
+            // A scenario about the cash register's link runs where there is one to cut.
+            target: if payhil_scenario::runner::needs_ecr(scn).is_some() {
+                TerminalTarget::EmulatedZvt {
+                    program,
+                    args,
+                    tcp: true,
+                }
+            } else {
+                TerminalTarget::Emulated { program, args }
+            },
+            seed,
+            boot_timeout: Duration::from_secs(20),
+            proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            progress: None,
+        }
     };
     files
         .iter()
         .map(|p| {
             let scn = payhil_scenario::parse_file(p).expect("the shipped scenarios parse");
-            let report = rt.block_on(payhil_scenario::run(&scn, &opts));
+            let report = rt.block_on(payhil_scenario::run(&scn, &opts_for(&scn)));
             (
                 scn.stem.clone(),
                 report.passed(),

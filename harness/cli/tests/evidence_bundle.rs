@@ -191,8 +191,13 @@ fn a_signed_bundle_verifies_and_any_change_to_it_is_named() {
     for f in &files {
         let original = std::fs::read(f).unwrap();
         let mut changed = original.clone();
-        let at = changed.len() / 2;
-        changed[at] ^= 0x01;
+        if changed.is_empty() {
+            // An empty file (a skipped scenario's transcript) is changed by a byte added.
+            changed.push(b'\n');
+        } else {
+            let at = changed.len() / 2;
+            changed[at] ^= 0x01;
+        }
         std::fs::write(f, &changed).unwrap();
         let o = verify(&bundle, &pk);
         assert!(!o.status.success(), "a changed {} verified", f.display());

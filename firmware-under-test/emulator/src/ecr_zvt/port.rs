@@ -95,20 +95,28 @@ impl ZvtPort {
         self.decoder.reset();
     }
 
-    /// Takes a waiting connection, if any (TCP).
-    fn accept(&mut self) {
+    /// Takes a waiting connection, if any (TCP); returns whether one was taken. The peer's
+    /// address is not logged: its port differs from run to run, the log of a seeded run must not.
+    fn accept(&mut self) -> bool {
         if let Io::Tcp { listener, conn } = &mut self.io {
-            if let Ok((c, peer)) = listener.accept() {
+            if let Ok((c, _peer)) = listener.accept() {
                 let _ = c.set_nodelay(true);
-                diag!("fut-emulator: ZVT: a cash register connected from {peer}");
+                diag!("fut-emulator: ZVT: a cash register connected");
                 *conn = Some(c);
                 self.pending.clear();
+                self.decoder.reset();
+                return true;
             }
         }
+        false
     }
 
-    /// Reads what is there (waiting at most `limit`); `Err` when the link is gone.
-    fn read_some(&mut self, limit: Duration) -> Result<usize, Lost> {
+    /// Reads what is there (waiting at most `limit`); `Err` when the link is gone. `idle`:
+    /// no command is under way, so a new connection is simply taken; in the middle of one, a
+    /// new connection means the cash register lost the old link and came back: the command's
+    /// link is gone (`Err`), and what the new one sends waits for the main loop, unread (it
+    /// used to be read as the acknowledgement the command waited for).
+    fn read_some(&mut self, limit: Duration, idle: bool) -> Result<usize, Lost> {
         let fds = self.fds();
         if fds.is_empty() {
             return Err(Lost::Gone);
@@ -117,8 +125,9 @@ impl ZvtPort {
             return Ok(0);
         }
         if let Io::Tcp { listener, .. } = &self.io {
-            if readable_now(listener.as_raw_fd()) {
-                self.accept();
+            if readable_now(listener.as_raw_fd()) && self.accept() && !idle {
+                diag!("fut-emulator: ZVT: the cash register reconnected mid-command");
+                return Err(Lost::Gone);
             }
         }
         let mut buf = [0u8; 512];
@@ -206,7 +215,7 @@ impl ZvtPort {
 
     /// Reads whatever is ready now and returns the complete APDUs (commands) it held.
     pub fn poll_commands(&mut self) -> Result<Vec<Vec<u8>>, Lost> {
-        self.read_some(Duration::ZERO)?;
+        self.read_some(Duration::ZERO, true)?;
         let mut out = Vec::new();
         while let Some(a) = self.take_apdu()? {
             out.push(a);
@@ -262,7 +271,7 @@ impl ZvtPort {
                 if left.is_zero() {
                     break;
                 }
-                self.read_some(left)?;
+                self.read_some(left, false)?;
             }
         }
         Err(Lost::Silent)
@@ -279,7 +288,7 @@ impl ZvtPort {
             if left.is_zero() {
                 return Err(Lost::Silent);
             }
-            self.read_some(left)?;
+            self.read_some(left, false)?;
         }
     }
 }

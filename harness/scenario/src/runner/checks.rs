@@ -417,15 +417,24 @@ impl Run {
     /// The terminal's reconciliation report against the host's books and the host's own
     /// verdict: a terminal that says "in balance" is believed only if the host said so, and the
     /// totals it reports must be the host's books for it.
-    pub(super) fn check_reconciliation(&self, t: &SettlementTotals) -> Result<(), String> {
-        let books = self.bench.host.books();
+    /// What the host answered this terminal's last reconciliation: in balance or not, or
+    /// `None` if it received none.
+    pub(super) fn host_reconciled(&self) -> Option<bool> {
         let tid = &self.bench.device.terminal_id;
-        let host_said = books
+        self.bench
+            .host
+            .books()
             .reconciliations
             .iter()
             .rev()
             .find(|r| &r.terminal_id == tid)
-            .map(|r| r.in_balance);
+            .map(|r| r.in_balance)
+    }
+
+    pub(super) fn check_reconciliation(&self, t: &SettlementTotals) -> Result<(), String> {
+        let books = self.bench.host.books();
+        let tid = &self.bench.device.terminal_id;
+        let host_said = self.host_reconciled();
         let reported = match t.host {
             HostBalance::InBalance => Some(true),
             HostBalance::OutOfBalance => Some(false),

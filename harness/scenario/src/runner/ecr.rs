@@ -421,12 +421,7 @@ impl Run {
             .await?;
         let books = self.bench.host.books();
         let tid = &self.bench.device.terminal_id;
-        let host_said = books
-            .reconciliations
-            .iter()
-            .rev()
-            .find(|r| &r.terminal_id == tid)
-            .map(|r| r.in_balance);
+        let host_said = self.host_reconciled();
         let net = books
             .settled()
             .filter(|s| &s.terminal_id == tid && s.amount.currency == Currency::DKK)
