@@ -39,7 +39,7 @@ pub(crate) async fn ecr_tcp(
         })?
         .to_string();
     t.record_local(Source::Step, "ZVT interface listening", addr.clone());
-    let link = payhil_ecr::zvt::open(&format!("tcp://{addr}"), 0, bound, Some(t.clone()))
+    let link = payhil_ecr::zvt::open(&format!("tcp://{addr}"), 0, bound, None)
         .await
         .map_err(io("connecting to the ZVT interface"))?;
     Ok((link, addr))

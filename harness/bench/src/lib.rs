@@ -277,7 +277,9 @@ pub struct Bench {
     /// A physical terminal's power switch, if the lab configured one.
     switch: Option<ExternalSwitch>,
     /// The terminal's ZVT interface, when the bench drives payments through it
-    /// ([`BenchConfig::ecr`]); the runner takes it while a command is under way.
+    /// ([`BenchConfig::ecr`]); the runner takes it while a command is under way. Its link keeps
+    /// its transcript lines for the runner to record after each command
+    /// (`payhil_ecr::zvt::Link::buffered`).
     pub ecr: Option<payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>>,
     /// Where the terminal's ZVT interface listens, when it is on TCP (to connect again).
     ecr_addr: Option<String>,
@@ -352,17 +354,20 @@ impl Bench {
                 ecr = match (cfg.ecr, ecr_pty) {
                     (Some(EcrLink::Serial), Some(p)) => {
                         ecr_keepalive = p.keepalive;
-                        Some(payhil_ecr::zvt::Link::new(
-                            payhil_ecr::zvt::ZvtStream::Serial(p.harness),
-                            payhil_ecr::zvt::Framing::Serial,
-                            Some(transcript.clone()),
-                        ))
+                        Some(
+                            payhil_ecr::zvt::Link::new(
+                                payhil_ecr::zvt::ZvtStream::Serial(p.harness),
+                                payhil_ecr::zvt::Framing::Serial,
+                                None,
+                            )
+                            .buffered(),
+                        )
                     }
                     (Some(EcrLink::Tcp), _) => {
                         let (link, addr) =
                             ecr_tcp(&mut child, cfg.boot_timeout, &transcript).await?;
                         ecr_addr = Some(addr);
-                        Some(link)
+                        Some(link.buffered())
                     }
                     _ => None,
                 };
@@ -449,14 +454,11 @@ impl Bench {
         };
         // Dropped first: the terminal sees the link close before the new one opens.
         self.ecr = None;
-        let link = payhil_ecr::zvt::open(
-            &format!("tcp://{addr}"),
-            0,
-            Duration::from_secs(10),
-            Some(self.transcript.clone()),
-        )
-        .await
-        .map_err(io("connecting to the ZVT interface again"))?;
+        let link =
+            payhil_ecr::zvt::open(&format!("tcp://{addr}"), 0, Duration::from_secs(10), None)
+                .await
+                .map_err(io("connecting to the ZVT interface again"))?
+                .buffered();
         self.ecr = Some(payhil_ecr::zvt::Driver::new(
             link,
             payhil_ecr::zvt::Password(0),

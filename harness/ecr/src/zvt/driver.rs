@@ -197,6 +197,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.password
     }
 
+    /// The transcript lines a buffered link kept since the last call ([`Link::buffered`]).
+    pub fn take_lines(&mut self) -> Vec<(payhil_transport::Source, String)> {
+        self.link.take_lines()
+    }
+
     /// The link, e.g. to close it.
     pub fn into_link(self) -> Link<S> {
         self.link

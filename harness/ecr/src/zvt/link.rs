@@ -41,6 +41,8 @@ pub struct Link<S> {
     /// A frame taken whose ACK may not have gone out yet: a receive cancelled while it wrote
     /// the ACK (an abort raced it) finds the frame here, not lost.
     unacked: Option<Vec<u8>>,
+    /// Lines kept for the caller instead of recorded at once ([`Link::buffered`]).
+    kept: Option<Vec<(Source, String)>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
@@ -54,7 +56,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             transcript,
             link_ack: Duration::from_secs(5),
             unacked: None,
+            kept: None,
         }
+    }
+
+    /// Keeps the transcript lines for the caller ([`Link::take_lines`]) rather than recording
+    /// them as they happen: a caller that drives a second link at the same time (the card
+    /// instrument) records each command's lines at a fixed point, so the transcript of a seeded
+    /// run does not depend on how the two links' bytes interleave.
+    pub fn buffered(mut self) -> Self {
+        self.kept = Some(Vec::new());
+        self
+    }
+
+    /// The lines kept since the last call ([`Link::buffered`]).
+    pub fn take_lines(&mut self) -> Vec<(Source, String)> {
+        self.kept.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// How long to wait for a link ACK before sending a frame again (serial only; T2, 5 s by
@@ -68,8 +85,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         self.framing
     }
 
-    fn note(&self, source: Source, text: impl FnOnce() -> String) {
-        if let Some(t) = &self.transcript {
+    fn note(&mut self, source: Source, text: impl FnOnce() -> String) {
+        if let Some(k) = &mut self.kept {
+            k.push((source, text()));
+        } else if let Some(t) = &self.transcript {
             t.record(source, text());
         }
     }
@@ -117,9 +136,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                     naks += 1;
                     self.note(Source::FromTerminal, || format!("zvt NAK (send {send})"));
                 }
-                None => self.note(Source::FromTerminal, || {
-                    format!("zvt no ACK within {:?} (send {send})", self.link_ack)
-                }),
+                None => {
+                    let waited = self.link_ack;
+                    self.note(Source::FromTerminal, || {
+                        format!("zvt no ACK within {waited:?} (send {send})")
+                    });
+                }
             }
         }
         Err(if naks == MAX_SENDS {

@@ -255,12 +255,25 @@ impl Run {
 
     /// Waits for the command under way to end.
     pub(super) async fn ecr_end(&mut self, p: Pending) -> Result<ZvtOutcome, String> {
-        let (driver, r) = p
+        let (mut driver, r) = p
             .task
             .await
             .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
+        self.record_ecr_lines(&mut driver);
         self.bench.ecr = Some(driver);
         r.map_err(|e| format!("ZVT: {e}"))
+    }
+
+    /// Records what the ZVT link kept during the command just ended, after the instruments'
+    /// lines of that command: at a fixed point, so a seeded run's transcript does not depend on
+    /// how the two links' bytes interleaved.
+    fn record_ecr_lines(
+        &mut self,
+        driver: &mut payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>,
+    ) {
+        for (source, text) in driver.take_lines() {
+            self.bench.transcript.record(source, text);
+        }
     }
 
     /// Ends a command whose link the harness cut at the terminal's result: the result it sent
@@ -269,10 +282,11 @@ impl Run {
         &mut self,
         p: Pending,
     ) -> Result<payhil_ecr::zvt::TxnStatus, String> {
-        let (driver, r) = p
+        let (mut driver, r) = p
             .task
             .await
             .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
+        self.record_ecr_lines(&mut driver);
         self.bench.ecr = Some(driver);
         let lost = match r {
             Err(payhil_ecr::zvt::ZvtError::CutAtResult { result }) => *result,
@@ -347,6 +361,7 @@ impl Run {
             .take()
             .ok_or("the terminal's ZVT interface is busy or gone")?;
         let r = driver.execute(cmd, None, None).await;
+        self.record_ecr_lines(&mut driver);
         self.bench.ecr = Some(driver);
         r.map_err(|e| format!("ZVT: {e}"))
     }
