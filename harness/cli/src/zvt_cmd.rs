@@ -17,7 +17,8 @@ use tokio::sync::mpsc;
 #[derive(clap::Args, Debug)]
 pub struct ZvtArgs {
     /// The terminal's ZVT interface: a serial device (best by its stable path,
-    /// /dev/serial/by-id/...; 8N2) or tcp://HOST:PORT (ZVT's port is 20007).
+    /// /dev/serial/by-id/...; 8N2), one exported as rfc2217://HOST:PORT, or tcp://HOST:PORT
+    /// (ZVT's port is 20007).
     #[arg(long)]
     terminal: String,
     /// Baud rate of a serial interface.

@@ -32,14 +32,28 @@ const OUT_CAP: usize = 64 * 1024;
 
 const IAC: u8 = 0xFF;
 
-/// The RFC 2217 line settings: SET-DATASIZE 8, SET-PARITY NONE (1), SET-STOPSIZE 1,
+/// Stop bits of the line (RFC 2217 SET-STOPSIZE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopBits {
+    /// One: 8N1, the test agent's line.
+    One,
+    /// Two: 8N2, ZVT's line (PA00P016 2).
+    Two,
+}
+
+/// The RFC 2217 line settings: SET-DATASIZE 8, SET-PARITY NONE (1), SET-STOPSIZE as given,
 /// SET-CONTROL no flow control (1).
-const LINE: [Subnegotiation; 4] = [
-    Subnegotiation::SetDataSize(8),
-    Subnegotiation::SetParity(1),
-    Subnegotiation::SetStopSize(1),
-    Subnegotiation::SetControl(1),
-];
+fn line(stop: StopBits) -> [Subnegotiation; 4] {
+    [
+        Subnegotiation::SetDataSize(8),
+        Subnegotiation::SetParity(1),
+        Subnegotiation::SetStopSize(match stop {
+            StopBits::One => 1,
+            StopBits::Two => 2,
+        }),
+        Subnegotiation::SetControl(1),
+    ]
+}
 
 /// A serial port reached through an RFC 2217 server.
 pub struct Rfc2217Port {
@@ -60,8 +74,14 @@ pub fn address_of(port: &str) -> Option<&str> {
 }
 
 impl Rfc2217Port {
-    /// Connects to `addr` (`host:port`) and asks for the line settings at `baud`.
+    /// Connects to `addr` (`host:port`) and asks for the line settings at `baud`, 8N1.
     pub async fn connect(addr: &str, baud: u32) -> io::Result<Self> {
+        Self::connect_with(addr, baud, StopBits::One).await
+    }
+
+    /// Connects to `addr` (`host:port`) and asks for `baud`, 8 data bits, no parity, `stop`
+    /// stop bits, no flow control.
+    pub async fn connect_with(addr: &str, baud: u32, stop: StopBits) -> io::Result<Self> {
         let tcp = tokio::time::timeout(CONNECT_BOUND, TcpStream::connect(addr))
             .await
             .map_err(|_| {
@@ -89,7 +109,7 @@ impl Rfc2217Port {
             port.negotiate(Negotiation { intent, option });
         }
         port.subnegotiate(Subnegotiation::SetBaudRate(baud));
-        for s in LINE {
+        for s in line(stop) {
             port.subnegotiate(s);
         }
         std::future::poll_fn(|cx| port.poll_send(cx)).await?;
@@ -301,5 +321,30 @@ mod tests {
         // The server is gone: EOF.
         let mut rest = Vec::new();
         assert_eq!(port.read_to_end(&mut rest).await.unwrap(), 0);
+    }
+
+    /// ZVT's line is 8N2: the client asks the server for two stop bits (SET-STOPSIZE 2).
+    #[tokio::test]
+    async fn two_stop_bits_are_asked_for_when_wanted() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut b = [0u8; 256];
+            let want = [IAC, 250, 44, 4, 2, IAC, 240];
+            while !got.windows(want.len()).any(|w| w == want) {
+                let n = s.read(&mut b).await.unwrap();
+                assert!(n > 0, "no SET-STOPSIZE 2 before the client closed: {got:?}");
+                got.extend_from_slice(&b[..n]);
+            }
+        });
+        let _port = Rfc2217Port::connect_with(&addr, 9_600, StopBits::Two)
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server saw the request")
+            .unwrap();
     }
 }

@@ -1,5 +1,7 @@
 //! Opening a terminal's ZVT interface by its address: a serial device (9600 baud, 8 data bits,
-//! no parity, 2 stop bits, no flow control: PA00P016 2) or `tcp://HOST:PORT`.
+//! no parity, 2 stop bits, no flow control: PA00P016 2), such a port exported over the network
+//! (`rfc2217://HOST:PORT`, ser2net or a labgrid exporter; the same line asked for), or
+//! `tcp://HOST:PORT` (the terminal's own TCP interface).
 
 use super::link::{Framing, Link};
 use payhil_transport::Transcript;
@@ -19,6 +21,8 @@ pub enum ZvtStream {
     Serial(SerialStream),
     /// A TCP connection.
     Tcp(TcpStream),
+    /// A serial port reached through an RFC 2217 server.
+    Net(Box<payhil_transport::rfc2217::Rfc2217Port>),
 }
 
 /// Opens the interface at `address` and wraps it in a link with the framing it needs; a TCP
@@ -42,6 +46,20 @@ pub async fn open(
         s.set_nodelay(true)?;
         return Ok(Link::new(ZvtStream::Tcp(s), Framing::Tcp, transcript));
     }
+    if let Some(addr) = payhil_transport::rfc2217::address_of(address) {
+        let p = payhil_transport::rfc2217::Rfc2217Port::connect_with(
+            addr,
+            baud,
+            payhil_transport::rfc2217::StopBits::Two,
+        )
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot open {address}: {e}")))?;
+        return Ok(Link::new(
+            ZvtStream::Net(Box::new(p)),
+            Framing::Serial,
+            transcript,
+        ));
+    }
     let s = tokio_serial::new(address, baud)
         .data_bits(tokio_serial::DataBits::Eight)
         .parity(tokio_serial::Parity::None)
@@ -61,6 +79,7 @@ impl AsyncRead for ZvtStream {
         match self.get_mut() {
             Self::Serial(s) => Pin::new(s).poll_read(cx, buf),
             Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Net(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -74,6 +93,7 @@ impl AsyncWrite for ZvtStream {
         match self.get_mut() {
             Self::Serial(s) => Pin::new(s).poll_write(cx, buf),
             Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Net(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -81,6 +101,7 @@ impl AsyncWrite for ZvtStream {
         match self.get_mut() {
             Self::Serial(s) => Pin::new(s).poll_flush(cx),
             Self::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Self::Net(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -88,6 +109,7 @@ impl AsyncWrite for ZvtStream {
         match self.get_mut() {
             Self::Serial(s) => Pin::new(s).poll_shutdown(cx),
             Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Net(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
