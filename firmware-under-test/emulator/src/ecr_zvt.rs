@@ -15,7 +15,7 @@
 mod port;
 mod results;
 
-pub use port::{Lost, ZvtPort, wait_readable};
+pub use port::{Lost, ZvtPort};
 
 use payhil_protocol::zvt::apdu::Apdu;
 use payhil_protocol::zvt::message::{

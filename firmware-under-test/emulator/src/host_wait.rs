@@ -237,33 +237,12 @@ enum Ready {
     Neither,
 }
 
-/// Waits up to `limit` for either descriptor to be readable; the host's answer first.
+/// Waits up to `limit` (at least 1 ms) for either descriptor to be readable; the host's
+/// answer first.
 fn ready(host: RawFd, serial: RawFd, limit: Duration) -> Ready {
-    let mut fds = [
-        libc::pollfd {
-            fd: host,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: serial,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    let ms = libc::c_int::try_from(limit.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `fds` is a valid array of two pollfd for the duration of the call.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-    if n <= 0 {
-        return Ready::Neither;
-    }
-    // A hang-up or error on either is "readable" too: the read that follows reports it.
-    let any = libc::POLLIN | libc::POLLHUP | libc::POLLERR;
-    if fds[0].revents & any != 0 {
-        Ready::Host
-    } else if fds[1].revents & any != 0 {
-        Ready::Serial
-    } else {
-        Ready::Neither
+    match crate::poll::first_readable(&[host, serial], limit.max(Duration::from_millis(1))) {
+        Some(0) => Ready::Host,
+        Some(_) => Ready::Serial,
+        None => Ready::Neither,
     }
 }

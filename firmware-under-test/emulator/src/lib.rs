@@ -14,6 +14,7 @@ pub mod ecr_zvt;
 mod file_flash;
 mod host_link;
 mod host_wait;
+mod poll;
 pub mod power;
 mod serial_loop;
 

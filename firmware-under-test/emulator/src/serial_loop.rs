@@ -1,9 +1,10 @@
 //! The serial side: frames in, core steps, frames out.
 
-use crate::ecr_zvt::{Halted, wait_readable};
+use crate::ecr_zvt::Halted;
 use crate::file_flash::{OpenError, Opened};
 use crate::host_link::HostLink;
 use crate::host_wait::{SerialSide, Waiting, wait_for_host};
+use crate::poll::wait_readable;
 use crate::power::{Armed, Control, CutFlash, Rail};
 use crate::{EXIT_LINK_GONE, EXIT_POWER_LOST, EmulatorArgs, FileStorage, SetupError};
 use fut_core::flash::{NorFlash, PowerCut};

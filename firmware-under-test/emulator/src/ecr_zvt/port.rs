@@ -13,6 +13,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
+use crate::poll::wait_readable;
+
 /// Longest APDU taken from the cash register.
 const MAX_APDU: usize = 1024;
 /// T2: how long a frame's sender waits for the link ACK.
@@ -306,25 +308,4 @@ impl ZvtPort {
 
 fn readable_now(fd: RawFd) -> bool {
     wait_readable(&[fd], Duration::ZERO)
-}
-
-/// Waits up to `limit` for any of `fds` to be readable (or hung up: the read reports it).
-pub fn wait_readable(fds: &[RawFd], limit: Duration) -> bool {
-    let mut p: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let ms = libc::c_int::try_from(limit.as_millis()).unwrap_or(libc::c_int::MAX);
-    let Ok(n) = libc::nfds_t::try_from(p.len()) else {
-        return false;
-    };
-    // SAFETY: `p` is a valid array of `n` pollfd for the duration of the call.
-    let r = unsafe { libc::poll(p.as_mut_ptr(), n, ms) };
-    r > 0
-        && p.iter()
-            .any(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
 }
