@@ -100,8 +100,8 @@ struct Open {
 /// The last result, for a repeat receipt.
 #[derive(Debug, Clone)]
 struct Last {
-    /// The status information, encoded (04 0F APDU).
-    status: Vec<u8>,
+    /// The status information.
+    status: results::Status,
     /// The receipt lines.
     lines: Vec<String>,
 }
@@ -394,18 +394,12 @@ impl ZvtSide {
             status.payment_type = Some(payhil_protocol::zvt::message::PAYMENT_ONLINE);
         }
         let lines: Vec<String> = done.receipt.lines().map(str::to_string).collect();
-        let mut scratch = vec![0u8; 1100];
-        let mut out = vec![0u8; 1200];
-        let encoded = PtMessage::StatusInformation(status.as_info())
-            .encode(&mut scratch, &mut out)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        self.last = Some(Last {
-            status: encoded,
-            lines: lines.clone(),
-        });
         // The cash register's acknowledgement of the result commits the payment.
         let committed = self.tell(&PtMessage::StatusInformation(status.as_info()));
+        self.last = Some(Last {
+            status,
+            lines: lines.clone(),
+        });
         if approved
             && !matches!(committed, Ok(None))
             && !self.bugs.contains(&crate::bugs::Bug::ZvtNoAutoReversal)
@@ -465,16 +459,10 @@ impl ZvtSide {
                 "auto-reversal of transaction {seq}: {}",
                 status.text.take().unwrap_or_default()
             ));
-            let mut scratch = vec![0u8; 1100];
-            let mut out = vec![0u8; 1200];
-            if let Ok(b) =
-                PtMessage::StatusInformation(status.as_info()).encode(&mut scratch, &mut out)
-            {
-                self.last = Some(Last {
-                    status: b.to_vec(),
-                    lines: d.receipt.lines().map(str::to_string).collect(),
-                });
-            }
+            self.last = Some(Last {
+                status,
+                lines: d.receipt.lines().map(str::to_string).collect(),
+            });
             diag!(
                 "fut-emulator: ZVT: auto-reversal of {seq}: {:?} {:?}",
                 d.outcome,
@@ -500,14 +488,7 @@ impl ZvtSide {
             amount_minor: Some(total),
             ..results::Status::at(now)
         };
-        let mut scratch = vec![0u8; 1100];
-        let mut out = vec![0u8; 1200];
-        if let Ok(b) = PtMessage::StatusInformation(status.as_info()).encode(&mut scratch, &mut out)
-        {
-            let bytes = b.to_vec();
-            self.port.send(&bytes)?;
-            self.port.recv(T3)?;
-        }
+        self.tell(&PtMessage::StatusInformation(status.as_info()))?;
         self.print_and_end(
             &lines,
             if code == result::SUCCESS {
@@ -528,8 +509,7 @@ impl ZvtSide {
                 .map(drop);
         };
         if status_information {
-            self.port.send(&last.status)?;
-            self.port.recv(T3)?;
+            self.tell(&PtMessage::StatusInformation(last.status.as_info()))?;
         }
         self.print_and_end(&last.lines, Ok(()))
     }

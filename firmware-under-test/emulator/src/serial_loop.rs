@@ -181,24 +181,30 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
     // The last request id and its encoded response: a repeated id is answered from here, so a
     // retried request is never carried out twice.
     let mut last: Option<(u16, Vec<u8>)> = None;
+    // What a request's host exchanges go through, for a request with this id.
+    macro_rules! platform {
+        ($waiting:expr) => {
+            Platform {
+                trace: args.trace,
+                without_reset: args.without_reset,
+                host: &mut host,
+                bugs: &mut bugs,
+                rail: &rail,
+                serial: &mut serial,
+                waiting: $waiting,
+            }
+        };
+    }
     // How the cash register's commands reach the core: as the test agent's requests do, with
     // the same uplink, bugs, power rail and serial side (a host wait still serves the
     // instruments); request id 0, which the harness never uses.
     macro_rules! zvt_run {
         () => {
             |req: &Request<'_>| {
-                let mut platform = Platform {
-                    trace: args.trace,
-                    without_reset: args.without_reset,
-                    host: &mut host,
-                    bugs: &mut bugs,
-                    rail: &rail,
-                    serial: &mut serial,
-                    waiting: &Waiting {
-                        request_id: 0,
-                        real_bound,
-                    },
-                };
+                let mut platform = platform!(&Waiting {
+                    request_id: 0,
+                    real_bound,
+                });
                 carry_out(&mut platform, &mut terminal, req, &mut out)
             }
         };
@@ -301,15 +307,7 @@ pub fn serve(args: &EmulatorArgs) -> Result<i32, SetupError> {
                         request_id: seq,
                         real_bound,
                     };
-                    let mut platform = Platform {
-                        trace: args.trace,
-                        without_reset: args.without_reset,
-                        host: &mut host,
-                        bugs: &mut bugs,
-                        rail: &rail,
-                        serial: &mut serial,
-                        waiting: &waiting,
-                    };
+                    let mut platform = platform!(&waiting);
                     let (bytes, power_off) =
                         match answer(&mut platform, &mut terminal, &payload, seq, &mut out) {
                             Some(r) => r,

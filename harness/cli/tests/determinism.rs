@@ -53,19 +53,13 @@ fn suite(seed: u64) -> Vec<(String, bool, String)> {
         .expect("the shipped scenarios are readable");
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     let opts_for = |scn: &payhil_scenario::Scenario| {
-        let program = env!("CARGO_BIN_EXE_payhil").into();
-        let args = vec!["emulate".into()];
         RunOptions {
             // A scenario about the cash register's link runs where there is one to cut.
-            target: if payhil_scenario::runner::needs_ecr(scn).is_some() {
-                TerminalTarget::EmulatedZvt {
-                    program,
-                    args,
-                    tcp: true,
-                }
-            } else {
-                TerminalTarget::Emulated { program, args }
-            },
+            target: TerminalTarget::emulated_for(
+                scn,
+                env!("CARGO_BIN_EXE_payhil").into(),
+                vec!["emulate".into()],
+            ),
             seed,
             boot_timeout: Duration::from_secs(20),
             proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

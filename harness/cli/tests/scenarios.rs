@@ -14,20 +14,13 @@ fn run_one(path: &Path) -> Result<(), Failed> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let program = env!("CARGO_BIN_EXE_payhil").into();
-    let args = vec!["emulate".into()];
-    // A scenario about the cash register's link runs where there is one to cut.
-    let target = if payhil_scenario::runner::needs_ecr(&scn).is_some() {
-        TerminalTarget::EmulatedZvt {
-            program,
-            args,
-            tcp: true,
-        }
-    } else {
-        TerminalTarget::Emulated { program, args }
-    };
     let opts = RunOptions {
-        target,
+        // A scenario about the cash register's link runs where there is one to cut.
+        target: TerminalTarget::emulated_for(
+            &scn,
+            env!("CARGO_BIN_EXE_payhil").into(),
+            vec!["emulate".into()],
+        ),
         seed: 0,
         boot_timeout: Duration::from_secs(10),
         proxy_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

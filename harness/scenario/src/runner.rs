@@ -26,10 +26,21 @@ mod txn;
 
 pub use report::{Artifact, ExposurePoint, Failure, ScenarioReport, StepResult, TerminalLoss};
 
-/// Why `scn` needs a cash-register interface the harness can cut (a result lost on its link),
-/// if it does: such a scenario runs with [`TerminalTarget::EmulatedZvt`] over TCP only.
-pub fn needs_ecr(scn: &Scenario) -> Option<String> {
-    ecr::needs_ecr(scn)
+impl TerminalTarget {
+    /// The emulated terminal `program args` as `scn` needs it: driven through its ZVT
+    /// interface over TCP when the scenario is about a cash register's link (a result lost on
+    /// it), through its test agent otherwise.
+    pub fn emulated_for(scn: &Scenario, program: PathBuf, args: Vec<std::ffi::OsString>) -> Self {
+        if ecr::needs_ecr(scn).is_some() {
+            Self::EmulatedZvt {
+                program,
+                args,
+                tcp: true,
+            }
+        } else {
+            Self::Emulated { program, args }
+        }
+    }
 }
 
 /// The controlled clock's value before a scenario sets it: Monday 2026-01-05 09:00:00 UTC.

@@ -225,11 +225,7 @@ impl Run {
         cmd: Command,
         cut_at_result: bool,
     ) -> Result<Pending, String> {
-        let mut driver = self
-            .bench
-            .ecr
-            .take()
-            .ok_or("the terminal's ZVT interface is busy or gone")?;
+        let mut driver = self.take_driver()?;
         if cut_at_result {
             driver.cut_at_next_result();
         }
@@ -251,6 +247,16 @@ impl Run {
             code_of(&got),
             result::describe(code_of(&got))
         ))
+    }
+
+    /// The ZVT driver, out of the bench while a command is under way (put back after it).
+    fn take_driver(
+        &mut self,
+    ) -> Result<payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>, String> {
+        self.bench
+            .ecr
+            .take()
+            .ok_or_else(|| "the terminal's ZVT interface is busy or gone".to_string())
     }
 
     /// Waits for the command under way to end.
@@ -355,11 +361,7 @@ impl Run {
 
     /// Carries out a command that needs no card (a reversal, the end of day).
     pub(super) async fn ecr_execute(&mut self, cmd: Command) -> Result<ZvtOutcome, String> {
-        let mut driver = self
-            .bench
-            .ecr
-            .take()
-            .ok_or("the terminal's ZVT interface is busy or gone")?;
+        let mut driver = self.take_driver()?;
         let r = driver.execute(cmd, None, None).await;
         self.record_ecr_lines(&mut driver);
         self.bench.ecr = Some(driver);
@@ -437,14 +439,20 @@ impl Run {
         let books = self.bench.host.books();
         let tid = &self.bench.device.terminal_id;
         let host_said = self.host_reconciled();
-        let net = books
-            .settled()
-            .filter(|s| &s.terminal_id == tid && s.amount.currency == Currency::DKK)
-            .fold(0i128, |n, s| match s.txn {
-                TxnKind::Refund => n - i128::from(s.amount.minor),
-                _ => n + i128::from(s.amount.minor),
-            })
-            .max(0);
+        // The books' totals as the agent's reconciliation check sums them, netted over the
+        // terminal's currency (ZVT reports one total).
+        let net = payhil_model::ledger::totals(
+            books
+                .settled()
+                .filter(|s| &s.terminal_id == tid)
+                .map(|s| (s.network, s.txn, s.amount)),
+        )
+        .iter()
+        .filter(|((_, currency), _)| *currency == Currency::DKK)
+        .fold(0i128, |n, (_, t)| {
+            n + i128::from(t.debits_minor) - i128::from(t.credits_minor)
+        })
+        .max(0);
         let code = code_of(&got);
         let reported = got
             .result
