@@ -344,6 +344,9 @@ impl<S: Storage, C: Tally> NorFlash<S, C> {
     }
 }
 
+/// Erased bytes, to write a page's erase in runs.
+static ERASED: [u8; 512] = [0xFF; 512];
+
 /// The torn program of one word: of the bits `new` clears in `old`, only the first half (at
 /// least one) are cleared; the others keep their value.
 fn torn_word(old: [u8; 4], new: [u8; 4]) -> [u8; 4] {
@@ -435,12 +438,15 @@ impl<S: Storage, C: Tally> Flash for NorFlash<S, C> {
         };
         let first_word = a / WORD as usize;
         self.tally.erased(first_word..first_word + n as usize);
+        // Written in runs of erased bytes rather than word by word: one storage write per
+        // 512 bytes (a file-backed storage makes one system call per write).
+        let len = n as usize * WORD as usize;
         let mut written = Ok(());
-        for w in 0..n as usize {
-            written = written.and(
-                self.storage
-                    .write(a + w * WORD as usize, &[0xFF; WORD as usize]),
-            );
+        let mut done = 0;
+        while done < len {
+            let run = (len - done).min(ERASED.len());
+            written = written.and(self.storage.write(a + done, &ERASED[..run]));
+            done += run;
         }
         match cut {
             Some(_) => Err(FlashError::PowerLost),

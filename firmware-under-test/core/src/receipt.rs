@@ -48,8 +48,15 @@ fn line(out: &mut impl Write, left: &str, right: fmt::Arguments<'_>) -> fmt::Res
     let mut r = crate::text::TextBuf::<32>::new();
     r.write_fmt(right)?;
     let pad = 32usize.saturating_sub(left.len() + r.as_str().len()).max(1);
-    writeln!(out, "{left}{:pad$}{}", "", r.as_str())
+    // The padding as one slice of spaces: `{:pad$}` writes it a character at a time.
+    out.write_str(left)?;
+    out.write_str(SPACES.get(..pad).unwrap_or(SPACES))?;
+    out.write_str(r.as_str())?;
+    out.write_char('\n')
 }
+
+/// A line's worth of spaces (the most `line` pads with).
+const SPACES: &str = "                                ";
 
 /// Human text for a reason (what the display and the receipt say).
 pub fn reason_text(r: Reason) -> &'static str {

@@ -10,6 +10,7 @@
 //!
 //! The wire format is ISO 8583 (`payhil_protocol::iso8583`): 0100/0110, 0200/0210, 0220/0221/0230,
 //! 0400/0410, 0420/0421/0430 and 0800/0810 for the blocked-card list.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 /// The rules' banking calendar, which the host settles by (it is the model's: the rules).

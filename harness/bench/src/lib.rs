@@ -10,6 +10,7 @@
 //! Either way the link reaches the terminal through the serial line relay
 //! (`payhil_transport::relay`), inline in front of the PTY or the port: with no fault set it
 //! passes bytes unchanged; [`Bench::set_serial_fault`] puts a line fault in force.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod card_robot;

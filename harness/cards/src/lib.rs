@@ -11,6 +11,7 @@
 //! * [`instrument`] plays the card when the terminal asks it to verify the PIN offline.
 //! * [`pci`] scans artifacts for anything that looks like a full card number, a mask that shows
 //!   too much, or a known PIN or CVC, and redacts them.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod catalogue;

@@ -5,6 +5,7 @@
 //! a PIN, moving the clock) is left to the other instruments of the bench.
 //!
 //! * [`zvt`]: ZVT over serial (tokio-serial, RFC 2217) or TCP.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod zvt;

@@ -6,6 +6,7 @@
 //!
 //! Decoded values are compared as values, never through their `Debug` text (which masks card
 //! numbers, so a corrupted one could not be seen).
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use payhil_protocol::frame::{Decoded, FrameDecoder, MAX_ENCODED, encode_bytes};

@@ -6,6 +6,7 @@
 //! Walking-skeleton scope: purchases online and offline under NETS-01..08 and CARD-03, the
 //! offline queue's expected size, and exactly-once settlement (PBS-02). The full catalogue is
 //! the model issue.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod banking;

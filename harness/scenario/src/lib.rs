@@ -8,6 +8,7 @@
 //!   (`scenarios/<group>/snapshots`).
 //! * [`discovery`]: which scenario files a set of paths holds.
 //! * [`transcript_file`]: a transcript as JSON Lines, written and read one entry at a time.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod discovery;

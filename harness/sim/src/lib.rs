@@ -7,6 +7,7 @@
 //! may). It still never takes the terminal's word: every run is judged by the reference model
 //! (`payhil_model`), the harness's own ledger of what it saw approved, and the host's books. The
 //! model, the runner, the bench and the acquirer do not depend on this crate.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod bench;

@@ -452,9 +452,7 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
             self.expect_card_wait(&Request::ChipUnreadable)?;
         }
         // The card's data as EMV BER-TLV, as the PTY runner presents it (PROTOCOL.md 4.7).
-        let tlv = payhil_cards::emv::CardObjects::of(&spec.card, spec.network)
-            .encode()
-            .map_err(|e| End::Failed(format!("encoding the card's data: {e}")))?;
+        let tlv = card_tlv(&spec.card, spec.network)?;
         let mut r = self.req(&Request::PresentCardTlv {
             entry_mode: spec.entry,
             network: spec.network,
@@ -795,4 +793,58 @@ fn excuse_in_flight(ledger: &mut payhil_model::ledger::Ledger, booked: &[Booked]
             }
         }
     }
+}
+
+/// A card's data as EMV BER-TLV (PROTOCOL.md 4.7), as the PTY runner presents it. Encoded once
+/// per card and application on a thread and kept: a fuzzer's input makes hundreds of purchases
+/// with the catalogue's few cards, and the encoding was a twentieth of its time.
+fn card_tlv(
+    card: &payhil_cards::catalogue::TestCard,
+    network: payhil_protocol::Network,
+) -> Result<Vec<u8>, End> {
+    type Key = (
+        String,
+        payhil_protocol::Expiry,
+        u8,
+        String,
+        payhil_protocol::Network,
+    );
+    thread_local! {
+        static ENCODED: std::cell::RefCell<Vec<(Key, Vec<u8>)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // What `CardObjects::of` reads of the card, and nothing else.
+    let same = |k: &Key| {
+        k.0 == card.pan.reveal()
+            && k.1 == card.expiry
+            && k.2 == card.pan_seq
+            && k.3 == card.account
+            && k.4 == network
+    };
+    if let Some(tlv) = ENCODED.with(|e| {
+        e.borrow()
+            .iter()
+            .find(|(k, _)| same(k))
+            .map(|(_, t)| t.clone())
+    }) {
+        return Ok(tlv);
+    }
+    let tlv = payhil_cards::emv::CardObjects::of(card, network)
+        .encode()
+        .map_err(|e| End::Failed(format!("encoding the card's data: {e}")))?;
+    ENCODED.with(|e| {
+        let mut e = e.borrow_mut();
+        // Bounded: scenarios with many cards of their own start again rather than grow it.
+        if e.len() >= 64 {
+            e.clear();
+        }
+        let key = (
+            card.pan.reveal().to_owned(),
+            card.expiry,
+            card.pan_seq,
+            card.account.clone(),
+            network,
+        );
+        e.push((key, tlv.clone()));
+    });
+    Ok(tlv)
 }

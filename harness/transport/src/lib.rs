@@ -10,6 +10,7 @@
 //!   frame (bit flips, drops, truncation, duplicates, garbage, split writes, floods, silence).
 //! * [`transcript`]: a timestamped, card-data-free log of frames, faults, host messages and
 //!   terminal diagnostics.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod host_wait;
