@@ -26,6 +26,19 @@ pub fn first_readable(fds: &[RawFd], limit: Duration) -> Option<usize> {
         .position(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
 }
 
+/// Whether `fd` is quiet right now: nothing to read, no end of stream, no error, and the
+/// question itself answered (one system call, without waiting). A failed poll is not quiet.
+pub fn quiet_now(fd: RawFd) -> bool {
+    let mut p = [libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLRDHUP,
+        revents: 0,
+    }];
+    // SAFETY: `p` is a valid array of one pollfd for the duration of the call.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), 1, 0) };
+    r == 0
+}
+
 /// Whether any of `fds` is readable within `limit` ([`first_readable`]).
 pub fn wait_readable(fds: &[RawFd], limit: Duration) -> bool {
     first_readable(fds, limit).is_some()

@@ -29,27 +29,42 @@ impl Run {
                 .join(" or "),
         };
         let amount = fault.amount(spec.amount);
-        let start = Request::StartPurchase {
-            amount,
-            forced_offline: spec.forced_offline,
+        // Over ZVT the cash register starts the payment and the card instrument presents the
+        // bad data, as in a lab (amount faults are skipped there: the cash register, not the
+        // card, sends the amount; `ecr::skip_reason`).
+        let zvt = if self.bench.ecr.is_some() {
+            let cmd = super::ecr::command_for(&PurchaseSpec {
+                amount,
+                ..spec.clone()
+            });
+            Some(self.ecr_begin(cmd, false).await?)
+        } else {
+            None
         };
-        let r = self.request(&start).await?;
-        match (r.get(), &prediction) {
-            (Response::Rejected(RequestError::BadAmount), FaultPrediction::BadAmount) => {
-                return Ok(format!(
-                    "card_fault {name}: terminal: rejected/bad_amount; model: {model}"
-                ));
-            }
-            (
-                Response::Accepted {
-                    awaiting: Awaiting::Card,
-                },
-                _,
-            ) => {}
-            (other, _) => {
-                return Err(format!(
-                    "card_fault {name}: terminal: {other:?}; model: {model} (start {amount})"
-                ));
+        if zvt.is_none() {
+            let r = self
+                .request(&Request::StartPurchase {
+                    amount,
+                    forced_offline: spec.forced_offline,
+                })
+                .await?;
+            match (r.get(), &prediction) {
+                (Response::Rejected(RequestError::BadAmount), FaultPrediction::BadAmount) => {
+                    return Ok(format!(
+                        "card_fault {name}: terminal: rejected/bad_amount; model: {model}"
+                    ));
+                }
+                (
+                    Response::Accepted {
+                        awaiting: Awaiting::Card,
+                    },
+                    _,
+                ) => {}
+                (other, _) => {
+                    return Err(format!(
+                        "card_fault {name}: terminal: {other:?}; model: {model} (start {amount})"
+                    ));
+                }
             }
         }
         let tlv = fault
@@ -85,15 +100,29 @@ impl Run {
                 r.get()
             ));
         };
-        let terminal = format!(
-            "{}/{}",
-            outcome_name(result.outcome),
-            reason_name(result.reason)
-        );
-        if matches!(
-            result.outcome,
-            Outcome::ApprovedOnline | Outcome::ApprovedOffline
-        ) {
+        // What the verdict rests on: the cash register's report over ZVT, or the test agent's.
+        let (outcome, reason, receipt, via) = match zvt {
+            Some(pending) => {
+                let got = self.ecr_end(pending).await?;
+                let FaultPrediction::Declined(p) = &prediction else {
+                    return Err(format!(
+                        "card_fault {name}: an amount fault over ZVT (skipped before it starts)"
+                    ));
+                };
+                let z = self
+                    .judge_zvt(p.clone(), None, &got)
+                    .map_err(|e| format!("card_fault {name}: {e}"))?;
+                (z.outcome, z.reason, z.receipt, " over ZVT")
+            }
+            None => (
+                result.outcome,
+                result.reason,
+                result.receipt.to_string(),
+                "",
+            ),
+        };
+        let terminal = format!("{}/{}{via}", outcome_name(outcome), reason_name(reason));
+        if matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline) {
             return Err(format!(
                 "card_fault {name}: terminal: {terminal}; model: {model}: an approval from bad card data (SUPPORT-01)"
             ));
@@ -103,9 +132,8 @@ impl Run {
                 "card_fault {name}: terminal: {terminal}; model: {model}: the amount was taken"
             ));
         };
-        self.judge(p, expect, result.outcome, result.reason)
+        self.judge(p, expect, outcome, reason)
             .map_err(|e| format!("card_fault {name}: {e}"))?;
-        let receipt = result.receipt.to_string();
         if let Some(e) = expect {
             self.expect_receipt_lines(&receipt, e)?;
         }

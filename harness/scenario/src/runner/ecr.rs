@@ -76,8 +76,8 @@ fn purchase_gap(spec: &PurchaseSpec) -> Option<&'static str> {
         Some("a tip, which payhil does not send over ZVT yet")
     } else if spec.reserve.is_some() {
         Some("a BankAxept reserve payment (a debit note), which ZVT cannot express")
-    } else if spec.card_fault.is_some() {
-        Some("card data faults, which payhil presents through the test agent only")
+    } else if spec.card_fault.is_some_and(|f| f.is_amount()) {
+        Some("an amount fault: over ZVT the cash register sends the amount, not the card")
     } else if !matches!(spec.kind, TxnKind::Purchase | TxnKind::Refund) {
         Some("a pre-authorisation, which payhil does not drive over ZVT yet")
     } else if spec.amount.currency != Currency::DKK {
