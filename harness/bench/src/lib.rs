@@ -244,6 +244,8 @@ struct Emulator {
     terminal_path: PathBuf,
     flash: PathBuf,
     child: Child,
+    /// The arguments of its ZVT interface (`--ecr zvt ...`), given again at every power-up.
+    ecr_args: Vec<OsString>,
     /// The emulator's power-control side channel (its standard input).
     control: Option<tokio::process::ChildStdin>,
     /// The acquirer address it is started with.
@@ -377,6 +379,7 @@ impl Bench {
                     terminal_path: pty.terminal_path,
                     flash,
                     child,
+                    ecr_args,
                     control,
                     host: proxy.addr(),
                     transcript: transcript.clone(),
@@ -429,13 +432,7 @@ impl Bench {
             device: DeviceIdentity::default(),
             emulator,
             switch,
-            ecr: ecr.map(|l| {
-                payhil_ecr::zvt::Driver::new(
-                    l,
-                    payhil_ecr::zvt::Password(0),
-                    payhil_ecr::zvt::Timeouts::default(),
-                )
-            }),
+            ecr: ecr.map(zvt_driver),
             ecr_addr,
             _workdir: workdir,
         };
@@ -460,11 +457,7 @@ impl Bench {
                 .await
                 .map_err(io("connecting to the ZVT interface again"))?
                 .buffered();
-        self.ecr = Some(payhil_ecr::zvt::Driver::new(
-            link,
-            payhil_ecr::zvt::Password(0),
-            payhil_ecr::zvt::Timeouts::default(),
-        ));
+        self.ecr = Some(zvt_driver(link));
         Ok(())
     }
 
@@ -573,9 +566,25 @@ impl Bench {
         self.link.reset();
         // The relay's half-read frames belong to the terminal that is gone.
         self.link.io_mut().reset();
+        if let (None, Some(d)) = (&self.ecr_addr, self.ecr.as_mut()) {
+            // The same ZVT PTY, while no terminal holds it: nothing the one that lost power
+            // half-sent, or was sent as it died, may reach the cash register or the next one.
+            d.link_mut()
+                .forget_terminal_and_input()
+                .map_err(io("clearing the ZVT line"))?;
+        }
         self.switch()?.on().await?;
         match self.emulator.as_mut() {
             Some(emu) => {
+                if self.ecr_addr.is_some() {
+                    // Its ZVT interface on TCP listens anew (on another port): connect as a
+                    // cash register does after the terminal restarted.
+                    self.ecr = None;
+                    let (link, addr) =
+                        ecr_tcp(&mut emu.child, boot_timeout, &self.transcript).await?;
+                    self.ecr_addr = Some(addr);
+                    self.ecr = Some(zvt_driver(link.buffered()));
+                }
                 await_boot(&mut self.link, emu, boot_timeout, &self.transcript).await?;
                 emu.keepalive = None;
             }
@@ -703,6 +712,18 @@ impl Bench {
             Err(_) => "did not exit within 5 s of SIGKILL".into(),
         })
     }
+}
+
+/// The cash register's driver over an emulated terminal's ZVT link (password 000000, the
+/// spec's timers).
+fn zvt_driver(
+    link: payhil_ecr::zvt::Link<payhil_ecr::zvt::ZvtStream>,
+) -> payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream> {
+    payhil_ecr::zvt::Driver::new(
+        link,
+        payhil_ecr::zvt::Password(0),
+        payhil_ecr::zvt::Timeouts::default(),
+    )
 }
 
 fn spawn(

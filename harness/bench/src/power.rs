@@ -169,8 +169,8 @@ impl PowerSwitch for Emulator {
                 self.host,
                 &self.flash,
                 &self.transcript,
-                // A restart serves the test agent only: the runner skips power steps over ZVT.
-                &[],
+                // Its ZVT interface comes back with it (`Bench::power_on` connects again).
+                &self.ecr_args,
             )?;
             self.child = child;
             self.control = control;

@@ -127,6 +127,8 @@ struct Run {
     in_flight: Option<payhil_model::PurchaseInput>,
     /// The cut that fired came after the host booked the purchase's authorisation.
     answer_lost: bool,
+    /// A ZVT command under way while the instruments play the card: a power cut ends it.
+    ecr_pending: Option<ecr::Pending>,
     /// The terminal was lost during the run (see [`TerminalLoss`]).
     lost: Option<TerminalLoss>,
     /// The terminal's sends as the harness can account for them (repeat flags, forwarded count).
@@ -335,6 +337,7 @@ pub async fn run_to(
         cut_fired: None,
         in_flight: None,
         answer_lost: false,
+        ecr_pending: None,
         lost: None,
         sends: deliveries::SendHistory::default(),
         exposure: Vec::new(),

@@ -70,6 +70,34 @@ pub async fn open(
     Ok(Link::new(ZvtStream::Serial(s), Framing::Serial, transcript))
 }
 
+impl ZvtStream {
+    /// Drops what is on a serial line and nobody read, both ways: what a terminal that lost
+    /// power half-sent (the next command must not read it as its answer), and what was
+    /// written to it that it never read (an acknowledgement sent as it died: the terminal
+    /// that boots next would read it as a command). On a PTY's harness end both flush the
+    /// other end's buffers too. A TCP connection is opened anew instead; an RFC 2217 port
+    /// keeps its bytes (the server holds them).
+    pub fn discard_input(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Serial(s) => {
+                use tokio_serial::SerialPort;
+                s.clear(tokio_serial::ClearBuffer::All)
+                    .map_err(std::io::Error::other)
+            }
+            Self::Tcp(_) | Self::Net(_) => Ok(()),
+        }
+    }
+}
+
+impl Link<ZvtStream> {
+    /// [`Link::forget_terminal`], and what the kernel holds of it too
+    /// ([`ZvtStream::discard_input`]).
+    pub fn forget_terminal_and_input(&mut self) -> std::io::Result<()> {
+        self.forget_terminal();
+        self.io_mut().discard_input()
+    }
+}
+
 impl AsyncRead for ZvtStream {
     fn poll_read(
         self: Pin<&mut Self>,

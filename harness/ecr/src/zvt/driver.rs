@@ -202,6 +202,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.link.take_lines()
     }
 
+    /// The link, e.g. to forget a terminal that lost power
+    /// ([`Link::forget_terminal`]).
+    pub fn link_mut(&mut self) -> &mut Link<S> {
+        &mut self.link
+    }
+
     /// The link, e.g. to close it.
     pub fn into_link(self) -> Link<S> {
         self.link

@@ -74,6 +74,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         self.kept.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Forgets whatever the link holds of a terminal that is gone (a power cut): half a
+    /// frame, bytes after the last APDU, a frame whose ACK may not have gone out. What the
+    /// terminal wrote that is still in the kernel is [`ZvtStream::discard_input`]'s.
+    pub fn forget_terminal(&mut self) {
+        *self.decoder = Decoder::new();
+        self.pending.clear();
+        self.unacked = None;
+    }
+
     /// How long to wait for a link ACK before sending a frame again (serial only; T2, 5 s by
     /// default).
     pub fn set_link_ack_timeout(&mut self, t: Duration) {
@@ -299,6 +308,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 }
             }
         }
+    }
+
+    /// The stream under the link.
+    pub(crate) fn io_mut(&mut self) -> &mut S {
+        &mut self.io
     }
 
     /// Gives the byte stream back (to close it, or to cut the link in a test).

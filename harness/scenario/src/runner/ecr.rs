@@ -39,9 +39,6 @@ pub fn skip_reason(scn: &Scenario, tcp: bool) -> Option<String> {
             Action::Capture { .. } => {
                 Some("a capture of a pre-authorisation, which payhil does not drive over ZVT yet")
             }
-            Action::PowerCut(_) | Action::PowerCycle => Some(
-                "a power cut; over ZVT the bench does not restart the cash register's link yet",
-            ),
             Action::Serial(_) => Some(
                 "a fault on the test agent's serial line, which does not carry the payments over ZVT",
             ),
@@ -178,6 +175,10 @@ pub struct Reported {
     pub verdict: String,
 }
 
+/// How long a ZVT command under way may take to end after its terminal lost power (its link
+/// closes with the process: at once, in practice).
+const ABANDON_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A command under way in its own task (the runner presents the card meanwhile).
 pub struct Pending {
     task: JoinHandle<(
@@ -267,7 +268,10 @@ impl Run {
             .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
         self.record_ecr_lines(&mut driver);
         self.bench.ecr = Some(driver);
-        r.map_err(|e| format!("ZVT: {e}"))
+        match r {
+            Ok(o) => Ok(o),
+            Err(e) => Err(self.ecr_failed(e).await),
+        }
     }
 
     /// Records what the ZVT link kept during the command just ended, after the instruments'
@@ -365,7 +369,55 @@ impl Run {
         let r = driver.execute(cmd, None, None).await;
         self.record_ecr_lines(&mut driver);
         self.bench.ecr = Some(driver);
-        r.map_err(|e| format!("ZVT: {e}"))
+        match r {
+            Ok(o) => Ok(o),
+            Err(e) => Err(self.ecr_failed(e).await),
+        }
+    }
+
+    /// A ZVT command that failed: with a cut armed inside the terminal, a link that failed is
+    /// the cut firing (the terminal lost power while it served the command), as on the test
+    /// agent's link ([`Run::watched_request`]); anything else is the error it is.
+    async fn ecr_failed(&mut self, e: payhil_ecr::zvt::ZvtError) -> String {
+        if self.armed_inside() {
+            match self.bench.lost_power().await {
+                Ok(()) => return self.fired(),
+                Err(not) => return format!("ZVT: {e} ({not})"),
+            }
+        }
+        format!("ZVT: {e}")
+    }
+
+    /// After a power cut: the ZVT command that was under way, if any, ends with the terminal's
+    /// power (its link closed); the driver is taken back. Bounded: a driver that has not seen
+    /// its link close within the bound is given up, and the interface with it.
+    pub(super) async fn ecr_abandon(&mut self) -> Result<(), String> {
+        let Some(p) = self.ecr_pending.take() else {
+            return Ok(());
+        };
+        let abort = p.task.abort_handle();
+        match tokio::time::timeout(ABANDON_BOUND, p.task).await {
+            Ok(Ok((mut driver, r))) => {
+                self.record_ecr_lines(&mut driver);
+                self.bench.ecr = Some(driver);
+                let how = match r {
+                    Ok(o) => format!("ended: {:?}", o.ended),
+                    Err(e) => format!("ended with the terminal's power: {e}"),
+                };
+                self.bench
+                    .transcript
+                    .record(payhil_transport::Source::Step, format!("ZVT command {how}"));
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("ZVT: the driver's task failed: {e}")),
+            Err(_) => {
+                abort.abort();
+                Err(format!(
+                    "ZVT: the command under way did not end within {ABANDON_BOUND:?} of the \
+                     terminal losing power"
+                ))
+            }
+        }
     }
 
     /// Judges what the terminal reported over ZVT against the model (and the scenario), as

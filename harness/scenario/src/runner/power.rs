@@ -173,8 +173,13 @@ impl Run {
         Ok(true)
     }
 
+    /// Whether the armed cut is inside the terminal (a failed link then means it fired).
+    pub(super) fn armed_inside(&self) -> bool {
+        self.armed.as_ref().is_some_and(|a| a.internal)
+    }
+
     /// Records that the armed cut fired; the error text for the request it ended.
-    fn fired(&mut self) -> String {
+    pub(super) fn fired(&mut self) -> String {
         if let Some(a) = self.armed.take() {
             self.bench.host.clear_power_hook();
             self.cut_fired = Some(describe(a.spec));
@@ -218,6 +223,8 @@ impl Run {
                 answer_lost,
             });
         }
+        // A payment the cash register started over ZVT ends with its terminal's power.
+        self.ecr_abandon().await?;
         let booted_before = self.bench.device.boot_count;
         self.bench
             .power_on(self.boot_timeout)

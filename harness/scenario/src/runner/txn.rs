@@ -38,15 +38,16 @@ impl Run {
         self.in_flight(Some(input.clone()));
         let start = spec.start_request();
         // Over ZVT the cash register starts it; the card still comes from the instruments.
-        let zvt = if self.bench.ecr.is_some() {
-            Some(
-                self.ecr_begin(super::ecr::command_for(spec), spec.ecr_result_lost)
-                    .await?,
-            )
+        // Kept in the run while the instruments play the card: a power cut ends it.
+        let zvt = self.bench.ecr.is_some();
+        if zvt {
+            let pending = self
+                .ecr_begin(super::ecr::command_for(spec), spec.ecr_result_lost)
+                .await?;
+            self.ecr_pending = Some(pending);
         } else {
             self.expect_card_wait(&start, "").await?;
-            None
-        };
+        }
         if spec.chip_unreadable {
             // SUPPORT-03: the chip fails; the fallback read follows.
             self.expect_card_wait(&Request::ChipUnreadable, " for a fallback read")
@@ -127,7 +128,8 @@ impl Run {
         };
         self.in_flight(None);
         // What the verdict rests on: the cash register's report over ZVT, or the test agent's.
-        let (outcome, reason, txn_seq, receipt, verdict) = match zvt {
+        let pending = if zvt { self.ecr_pending.take() } else { None };
+        let (outcome, reason, txn_seq, receipt, verdict) = match pending {
             Some(pending) if spec.ecr_result_lost => {
                 return self
                     .lost_on_ecr(pending, prediction, expect, spec, &input)
