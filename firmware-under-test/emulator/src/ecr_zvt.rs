@@ -236,6 +236,25 @@ impl ZvtSide {
                 currency,
                 ..
             } => self.start(TxnKind::Purchase, amount_minor, currency, 0, run)?,
+            Command::PreAuthorisation {
+                amount_minor,
+                currency,
+                ..
+            } => self.start(TxnKind::PreAuthorisation, amount_minor, currency, 0, run)?,
+            Command::BookTotal {
+                receipt,
+                amount_minor,
+                currency,
+            } => {
+                // The reference terminal books the amount the cash register names; it keeps
+                // no reservation's amount outside its journal to book "the rest" from.
+                let Some(amount_minor) = amount_minor else {
+                    diag!("fut-emulator: ZVT: a book total without an amount is not supported");
+                    return Ok(self.ack(Ack::Negative(result::NOT_POSSIBLE)));
+                };
+                let reference = self.seq_of_receipt(receipt);
+                self.start(TxnKind::Capture, amount_minor, currency, reference, run)?
+            }
             Command::Refund {
                 password,
                 amount_minor,

@@ -76,6 +76,18 @@ enum Action {
         /// Amount in major units with up to two decimals.
         amount: String,
     },
+    /// A pre-authorisation (06 22) of AMOUNT, booked later with `book-total`.
+    Preauth {
+        /// Amount in major units with up to two decimals.
+        amount: String,
+    },
+    /// Books (06 24) the pre-authorisation with this receipt number for AMOUNT.
+    BookTotal {
+        /// The pre-authorisation's receipt number.
+        receipt: u16,
+        /// Amount in major units with up to two decimals.
+        amount: String,
+    },
     /// Reverses (06 30) the payment with this receipt number.
     Reverse {
         /// The receipt number the terminal gave.
@@ -134,6 +146,16 @@ async fn run_async(args: ZvtArgs) -> anyhow::Result<i32> {
         Action::Refund { amount } => Command::Refund {
             password,
             amount_minor: minor_units(amount)?,
+            currency: Some(208),
+        },
+        Action::Preauth { amount } => Command::PreAuthorisation {
+            amount_minor: minor_units(amount)?,
+            currency: Some(208),
+            payment_type: None,
+        },
+        Action::BookTotal { receipt, amount } => Command::BookTotal {
+            receipt: *receipt,
+            amount_minor: Some(minor_units(amount)?),
             currency: Some(208),
         },
         Action::Reverse { receipt } => Command::Reversal {

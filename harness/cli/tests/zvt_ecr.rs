@@ -383,3 +383,85 @@ async fn payhil_zvt_pays_with_a_card_robot_command() {
     assert!(!stdout.contains("5019100000000006"), "{stdout}");
     let _ = bench.terminal.start_kill();
 }
+
+/// A pre-authorisation (06 22) with the card from the instruments, then its booking (06 24)
+/// by the receipt number the terminal gave: the host's books hold the capture for the booked
+/// amount. Booking more than was reserved is declined (CARD-06), not taken.
+#[tokio::test]
+async fn a_pre_authorisation_is_booked_by_its_receipt_number() {
+    let (mut bench, ecr) = start(true).await;
+    let EcrLink::Tcp(addr) = ecr else {
+        unreachable!()
+    };
+    let mut driver = tcp_driver(&addr).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let reserve = Command::PreAuthorisation {
+        amount_minor: 5000,
+        currency: Some(208),
+        payment_type: None,
+    };
+    let card = async {
+        while let Some(p) = rx.recv().await {
+            if p == Progress::Status(status::INSERT_CARD) {
+                return bench.present_card().await;
+            }
+        }
+        panic!("the terminal never asked for the card");
+    };
+    let (reserved, outcome) = tokio::time::timeout(BOUND, async {
+        tokio::join!(driver.execute(reserve, Some(&tx), None), card)
+    })
+    .await
+    .expect("bounded");
+    let reserved = reserved.unwrap();
+    assert_eq!(outcome, Outcome::ApprovedOnline);
+    assert!(reserved.succeeded(), "{reserved:?}");
+    let receipt = reserved
+        .result
+        .as_ref()
+        .and_then(|r| r.receipt)
+        .expect("a receipt number");
+
+    let too_much = tokio::time::timeout(
+        BOUND,
+        driver.execute(
+            Command::BookTotal {
+                receipt,
+                amount_minor: Some(6000),
+                currency: Some(208),
+            },
+            None,
+            None,
+        ),
+    )
+    .await
+    .expect("bounded")
+    .unwrap();
+    assert!(!too_much.succeeded(), "{too_much:?}");
+
+    let booked = tokio::time::timeout(
+        BOUND,
+        driver.execute(
+            Command::BookTotal {
+                receipt,
+                amount_minor: Some(4200),
+                currency: Some(208),
+            },
+            None,
+            None,
+        ),
+    )
+    .await
+    .expect("bounded")
+    .unwrap();
+    assert!(booked.succeeded(), "{booked:?}");
+    let books = bench.host.books();
+    let captures: Vec<_> = books
+        .items
+        .values()
+        .filter(|s| s.txn == payhil_protocol::TxnKind::Capture)
+        .collect();
+    assert_eq!(captures.len(), 1, "{:?}", books.items);
+    assert_eq!(captures[0].amount.minor, 4200);
+    let _ = bench.terminal.start_kill();
+}

@@ -10,6 +10,10 @@ pub mod code {
     pub const AUTHORISATION: [u8; 2] = [0x06, 0x01];
     /// ECR: log off (06 02).
     pub const LOG_OFF: [u8; 2] = [0x06, 0x02];
+    /// ECR: pre-authorisation, a reservation of an amount (06 22).
+    pub const PRE_AUTHORISATION: [u8; 2] = [0x06, 0x22];
+    /// ECR: book total, the booking of a pre-authorisation by its receipt number (06 24).
+    pub const BOOK_TOTAL: [u8; 2] = [0x06, 0x24];
     /// ECR: repeat the last receipt (06 20).
     pub const REPEAT_RECEIPT: [u8; 2] = [0x06, 0x20];
     /// ECR: reversal of a payment by its receipt number (06 30).

@@ -86,6 +86,26 @@ pub enum Command {
         /// Payment type (BMP `19`): how the terminal may decide.
         payment_type: Option<u8>,
     },
+    /// 06 22: a pre-authorisation (reservation) of `amount_minor`, booked later by
+    /// [`Command::BookTotal`] (PA00P015 2.8).
+    PreAuthorisation {
+        /// Amount in minor units.
+        amount_minor: u64,
+        /// Currency, ISO 4217 numeric; the terminal's own when absent.
+        currency: Option<u16>,
+        /// Payment type (BMP `19`).
+        payment_type: Option<u8>,
+    },
+    /// 06 24: books the pre-authorisation with this receipt number, for `amount_minor`
+    /// (PA00P015 2.9).
+    BookTotal {
+        /// The receipt number of the pre-authorisation (`87`).
+        receipt: u16,
+        /// Amount to book, minor units (`04`); the reserved amount when absent.
+        amount_minor: Option<u64>,
+        /// Currency, ISO 4217 numeric (`49`).
+        currency: Option<u16>,
+    },
     /// 06 30: reverses the payment with this receipt number.
     Reversal {
         /// The terminal's password.
@@ -141,6 +161,24 @@ fn bcd_u16(tag: u8, v: &[u8]) -> Result<u16, MessageError> {
     Ok(u16::try_from(bmp::bcd_number(tag, v)?).map_err(|_| BmpError::BadBcd { tag })?)
 }
 
+/// The amount (`04`), currency (`49`) and payment type (`19`) of a payment's or a
+/// pre-authorisation's data.
+type PaymentFields = (Option<u64>, Option<u16>, Option<u8>);
+
+fn payment_fields(d: &[u8]) -> Result<PaymentFields, MessageError> {
+    let (mut amount, mut currency, mut payment_type) = (None, None, None);
+    for f in bmp::fields(d) {
+        let f = f?;
+        match f.tag {
+            tag::AMOUNT => amount = Some(bmp::bcd_number(f.tag, f.value)?),
+            tag::CURRENCY => currency = Some(bcd_u16(f.tag, f.value)?),
+            tag::PAYMENT_TYPE => payment_type = f.value.first().copied(),
+            _ => {}
+        }
+    }
+    Ok((amount, currency, payment_type))
+}
+
 impl Command {
     /// Decodes an ECR's command.
     pub fn decode(apdu: &Apdu<'_>) -> Result<Self, MessageError> {
@@ -162,20 +200,36 @@ impl Command {
                 }
             }
             code::AUTHORISATION => {
-                let (mut amount, mut currency, mut payment_type) = (None, None, None);
-                for f in bmp::fields(d) {
-                    let f = f?;
-                    match f.tag {
-                        tag::AMOUNT => amount = Some(bmp::bcd_number(f.tag, f.value)?),
-                        tag::CURRENCY => currency = Some(bcd_u16(f.tag, f.value)?),
-                        tag::PAYMENT_TYPE => payment_type = f.value.first().copied(),
-                        _ => {}
-                    }
-                }
+                let (amount, currency, payment_type) = payment_fields(d)?;
                 Self::Authorisation {
                     amount_minor: amount.ok_or(MessageError::Missing("amount (04)"))?,
                     currency,
                     payment_type,
+                }
+            }
+            code::PRE_AUTHORISATION => {
+                let (amount, currency, payment_type) = payment_fields(d)?;
+                Self::PreAuthorisation {
+                    amount_minor: amount.ok_or(MessageError::Missing("amount (04)"))?,
+                    currency,
+                    payment_type,
+                }
+            }
+            code::BOOK_TOTAL => {
+                let (mut receipt, mut amount, mut currency) = (None, None, None);
+                for f in bmp::fields(d) {
+                    let f = f?;
+                    match f.tag {
+                        tag::RECEIPT => receipt = Some(bcd_u16(f.tag, f.value)?),
+                        tag::AMOUNT => amount = Some(bmp::bcd_number(f.tag, f.value)?),
+                        tag::CURRENCY => currency = Some(bcd_u16(f.tag, f.value)?),
+                        _ => {}
+                    }
+                }
+                Self::BookTotal {
+                    receipt: receipt.ok_or(MessageError::Missing("receipt number (87)"))?,
+                    amount_minor: amount,
+                    currency,
                 }
             }
             code::REVERSAL => {
@@ -259,14 +313,30 @@ impl Command {
                 currency,
                 payment_type,
             } => {
-                w.bcd(tag::AMOUNT, amount_minor)?;
+                write_payment(&mut w, amount_minor, currency, payment_type)?;
+                code::AUTHORISATION
+            }
+            Self::PreAuthorisation {
+                amount_minor,
+                currency,
+                payment_type,
+            } => {
+                write_payment(&mut w, amount_minor, currency, payment_type)?;
+                code::PRE_AUTHORISATION
+            }
+            Self::BookTotal {
+                receipt,
+                amount_minor,
+                currency,
+            } => {
+                w.bcd(tag::RECEIPT, u64::from(receipt))?;
+                if let Some(a) = amount_minor {
+                    w.bcd(tag::AMOUNT, a)?;
+                }
                 if let Some(c) = currency {
                     w.bcd(tag::CURRENCY, u64::from(c))?;
                 }
-                if let Some(p) = payment_type {
-                    w.fixed(tag::PAYMENT_TYPE, &[p])?;
-                }
-                code::AUTHORISATION
+                code::BOOK_TOTAL
             }
             Self::Reversal { password, receipt } => {
                 w.raw_bcd(u64::from(password.0), 3)?;
@@ -311,6 +381,22 @@ impl Command {
         let data = w.written();
         Ok(Apdu::new(cmd[0], cmd[1], data).encode(out)?)
     }
+}
+
+fn write_payment(
+    w: &mut Writer<'_>,
+    amount_minor: u64,
+    currency: Option<u16>,
+    payment_type: Option<u8>,
+) -> Result<(), MessageError> {
+    w.bcd(tag::AMOUNT, amount_minor)?;
+    if let Some(c) = currency {
+        w.bcd(tag::CURRENCY, u64::from(c))?;
+    }
+    if let Some(p) = payment_type {
+        w.fixed(tag::PAYMENT_TYPE, &[p])?;
+    }
+    Ok(())
 }
 
 /// The result of a transaction as a terminal reports it (04 0F); every field is optional on

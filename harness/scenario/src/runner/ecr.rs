@@ -21,7 +21,7 @@ use payhil_protocol::{Currency, Outcome, Reason, TxnKind};
 use tokio::task::JoinHandle;
 
 /// The terminal's currency as ZVT writes it: DKK (the reference terminal's).
-const CURRENCY: u16 = 208;
+pub(super) const CURRENCY: u16 = 208;
 
 /// Why `scn` cannot run over ZVT, if it cannot: the first step ZVT (or the bench around it)
 /// cannot express.
@@ -35,9 +35,6 @@ pub fn skip_reason(scn: &Scenario, tcp: bool) -> Option<String> {
             Action::Purchase(spec, _) => purchase_gap(spec),
             Action::Purchases { amount, .. } if amount.currency != Currency::DKK => {
                 Some("a payment in another currency than the terminal's (DKK over ZVT)")
-            }
-            Action::Capture { .. } => {
-                Some("a capture of a pre-authorisation, which payhil does not drive over ZVT yet")
             }
             Action::Serial(_) => Some(
                 "a fault on the test agent's serial line, which does not carry the payments over ZVT",
@@ -70,13 +67,19 @@ fn purchase_gap(spec: &PurchaseSpec) -> Option<&'static str> {
     if spec.forced_offline {
         Some("a forced-offline payment, which a ZVT authorisation cannot ask for")
     } else if spec.tip_minor > 0 {
-        Some("a tip, which payhil does not send over ZVT yet")
+        Some(
+            "a tip inside the payment, which a ZVT authorisation cannot carry (ZVT books a tip \
+             afterwards, 06 0C)",
+        )
     } else if spec.reserve.is_some() {
         Some("a BankAxept reserve payment (a debit note), which ZVT cannot express")
     } else if spec.card_fault.is_some_and(|f| f.is_amount()) {
         Some("an amount fault: over ZVT the cash register sends the amount, not the card")
-    } else if !matches!(spec.kind, TxnKind::Purchase | TxnKind::Refund) {
-        Some("a pre-authorisation, which payhil does not drive over ZVT yet")
+    } else if !matches!(
+        spec.kind,
+        TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation
+    ) {
+        Some("a transaction of a kind a cash register does not start over ZVT")
     } else if spec.amount.currency != Currency::DKK {
         Some("a payment in another currency than the terminal's (DKK over ZVT)")
     } else {
@@ -91,6 +94,11 @@ pub fn command_for(spec: &PurchaseSpec) -> Command {
             password: Password(0),
             amount_minor: spec.amount.minor,
             currency: Some(CURRENCY),
+        },
+        TxnKind::PreAuthorisation => Command::PreAuthorisation {
+            amount_minor: spec.amount.minor,
+            currency: Some(CURRENCY),
+            payment_type: None,
         },
         _ => Command::Authorisation {
             amount_minor: spec.amount.minor,

@@ -256,14 +256,22 @@ impl Run {
         input.amount = amount;
         self.in_flight(Some(input));
         let (outcome, seq, receipt, verdict) = if self.bench.ecr.is_some() {
-            // Over ZVT a reversal names the payment by its receipt number.
+            use payhil_protocol::zvt::message::{Command, Password};
+            // Over ZVT a reversal names the payment, a book total the pre-authorisation, by
+            // its receipt number.
             let receipt = u16::try_from(of_seq.unwrap_or(0) % 10_000).unwrap_or(0);
-            let got = self
-                .ecr_execute(payhil_protocol::zvt::message::Command::Reversal {
-                    password: payhil_protocol::zvt::message::Password(0),
+            let cmd = match kind {
+                TxnKind::Capture => Command::BookTotal {
+                    receipt,
+                    amount_minor: Some(amount.minor),
+                    currency: Some(super::ecr::CURRENCY),
+                },
+                _ => Command::Reversal {
+                    password: Password(0),
                     receipt: Some(receipt),
-                })
-                .await?;
+                },
+            };
+            let got = self.ecr_execute(cmd).await?;
             self.in_flight(None);
             let z = self.judge_zvt(prediction, expect, &got)?;
             (z.outcome, z.seq, z.receipt, z.verdict)

@@ -32,6 +32,21 @@ fn every_command_round_trips() {
             currency: None,
             payment_type: None,
         },
+        Command::PreAuthorisation {
+            amount_minor: 5000,
+            currency: Some(208),
+            payment_type: Some(0x40),
+        },
+        Command::BookTotal {
+            receipt: 17,
+            amount_minor: Some(4200),
+            currency: Some(208),
+        },
+        Command::BookTotal {
+            receipt: 9999,
+            amount_minor: None,
+            currency: None,
+        },
         Command::Reversal {
             password: pw,
             receipt: Some(42),
@@ -136,5 +151,28 @@ fn a_missing_amount_and_an_unknown_command_are_named() {
     assert_eq!(
         Command::decode(&Apdu::new(0x06, 0x99, &[])),
         Err(MessageError::Unexpected([0x06, 0x99]))
+    );
+}
+
+#[test]
+fn a_book_total_names_its_pre_authorisation_by_receipt_number() {
+    let (mut scratch, mut out) = ([0u8; 64], [0u8; 80]);
+    let c = Command::BookTotal {
+        receipt: 17,
+        amount_minor: Some(4200),
+        currency: None,
+    };
+    let bytes = c.encode(&mut scratch, &mut out).expect("encodes");
+    // 06 24, length 10: 87 <receipt 2 BCD> 04 <amount 6 BCD>.
+    assert_eq!(
+        bytes,
+        [
+            0x06, 0x24, 0x0A, 0x87, 0x00, 0x17, 0x04, 0x00, 0x00, 0x00, 0x00, 0x42, 0x00
+        ]
+    );
+    let without = Apdu::decode(&[0x06, 0x24, 0x07, 0x04, 0, 0, 0, 0, 0x42, 0]).expect("an APDU");
+    assert_eq!(
+        Command::decode(&without),
+        Err(MessageError::Missing("receipt number (87)"))
     );
 }
