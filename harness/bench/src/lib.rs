@@ -15,12 +15,14 @@
 
 pub mod card_robot;
 mod ecr_link;
+mod emulated;
 pub mod power;
 mod terminal_log;
 
 pub use card_robot::{CardAction, CardRobot, CardRobotError};
 pub use ecr_link::EcrLink;
 use ecr_link::ecr_tcp;
+use emulated::{Emulator, await_boot, spawn};
 pub use power::{ExternalSwitch, ExternalSwitchSpec, PowerSwitch};
 
 use payhil_acquirer::HostSim;
@@ -33,9 +35,7 @@ use payhil_transport::{
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::{Child, Command};
 
 /// Which terminal the bench drives.
 #[derive(Debug, Clone)]
@@ -237,22 +237,6 @@ pub enum InternalCut {
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
     let what = what.into();
     move |source| BenchError::Io { what, source }
-}
-
-struct Emulator {
-    spec: EmulatorSpec,
-    terminal_path: PathBuf,
-    flash: PathBuf,
-    child: Child,
-    /// The arguments of its ZVT interface (`--ecr zvt ...`), given again at every power-up.
-    ecr_args: Vec<OsString>,
-    /// The emulator's power-control side channel (its standard input).
-    control: Option<tokio::process::ChildStdin>,
-    /// The acquirer address it is started with.
-    host: SocketAddr,
-    transcript: Transcript,
-    /// Our hold on the PTY's terminal end while a new process starts (see `Bench::start`).
-    keepalive: Option<std::fs::File>,
 }
 
 /// How long a killed emulator may take to be reaped.
@@ -528,161 +512,6 @@ impl Bench {
         self.serial_in_force
     }
 
-    /// Cuts the terminal's power without warning and boots it again (on the same flash, for
-    /// an emulated terminal): [`Bench::power_off`], then [`Bench::power_on`].
-    pub async fn power_cycle(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
-        self.power_off().await?;
-        self.power_on(boot_timeout).await
-    }
-
-    /// The terminal's power switch: the emulator's process, or the lab's switch.
-    fn switch(&mut self) -> Result<&mut dyn PowerSwitch, BenchError> {
-        match (self.emulator.as_mut(), self.switch.as_mut()) {
-            (Some(emu), _) => Ok(emu),
-            (None, Some(s)) => Ok(s),
-            (None, None) => Err(BenchError::NoPowerSwitch),
-        }
-    }
-
-    /// Cuts the terminal's power now, whatever it is doing: an emulated terminal's process is
-    /// killed (SIGKILL), a physical terminal's switch turned off. Its last log lines and the
-    /// ends of its host connections are recorded before this returns.
-    pub async fn power_off(&mut self) -> Result<(), BenchError> {
-        let status = self.switch()?.off().await?;
-        self.powered_off(&format!("terminal powered off ({status})"))
-            .await;
-        Ok(())
-    }
-
-    async fn powered_off(&mut self, what: &str) {
-        self.transcript.take_terminal_log();
-        self.proxy.wait_idle().await;
-        self.transcript.record(Source::Step, what.to_string());
-    }
-
-    /// Restores power after [`Bench::power_off`] (or a cut inside the terminal), waits for the
-    /// terminal to boot and greets it.
-    pub async fn power_on(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
-        self.link.reset();
-        // The relay's half-read frames belong to the terminal that is gone.
-        self.link.io_mut().reset();
-        if let (None, Some(d)) = (&self.ecr_addr, self.ecr.as_mut()) {
-            // The same ZVT PTY, while no terminal holds it: nothing the one that lost power
-            // half-sent, or was sent as it died, may reach the cash register or the next one.
-            d.link_mut()
-                .forget_terminal_and_input()
-                .map_err(io("clearing the ZVT line"))?;
-        }
-        self.switch()?.on().await?;
-        match self.emulator.as_mut() {
-            Some(emu) => {
-                if self.ecr_addr.is_some() {
-                    // Its ZVT interface on TCP listens anew (on another port): connect as a
-                    // cash register does after the terminal restarted.
-                    self.ecr = None;
-                    let (link, addr) =
-                        ecr_tcp(&mut emu.child, boot_timeout, &self.transcript).await?;
-                    self.ecr_addr = Some(addr);
-                    self.ecr = Some(zvt_driver(link.buffered()));
-                }
-                await_boot(&mut self.link, emu, boot_timeout, &self.transcript).await?;
-                emu.keepalive = None;
-            }
-            None => {
-                let boot = self.link.wait_boot(boot_timeout).await?;
-                self.transcript
-                    .record(Source::Step, format!("terminal booted (boot {boot})"));
-            }
-        }
-        self.hello().await?;
-        Ok(())
-    }
-
-    /// Resets a terminal without the Reset request by the lab's own procedure: runs `command`
-    /// (`sh -c`, bounded by `bound`), then greets the terminal again as a new session (a Boot
-    /// it sends meanwhile is its restart, not a failure).
-    pub async fn lab_reset(&mut self, command: &str, bound: Duration) -> Result<(), BenchError> {
-        power::run(command, bound, &self.transcript).await?;
-        self.link.reset();
-        self.link.io_mut().reset();
-        self.hello().await?;
-        Ok(())
-    }
-
-    /// Arms a power cut inside an emulated terminal, through its power-control side channel.
-    /// It is in force for the next request: the command is written before it.
-    pub async fn arm_cut(&mut self, cut: InternalCut) -> Result<(), BenchError> {
-        use tokio::io::AsyncWriteExt;
-        let Some(emu) = self.emulator.as_mut() else {
-            return Err(BenchError::NotEmulated(
-                "a power cut inside the terminal (at a flash write, or before a result)",
-            ));
-        };
-        let line = match cut {
-            InternalCut::FlashWrite { n, torn } => {
-                format!("cut-at-write {n} {}\n", if torn { "torn" } else { "clean" })
-            }
-            InternalCut::BeforeResult => "cut-before-result\n".to_string(),
-            InternalCut::Disarm => "disarm\n".to_string(),
-        };
-        let Some(control) = emu.control.as_mut() else {
-            return Err(BenchError::NotEmulated(
-                "a power cut inside a stopped terminal",
-            ));
-        };
-        control
-            .write_all(line.as_bytes())
-            .await
-            .map_err(io("arming a power cut in the emulator"))?;
-        control
-            .flush()
-            .await
-            .map_err(io("arming a power cut in the emulator"))?;
-        self.transcript.record(
-            Source::Step,
-            format!("power cut armed: {}", line.trim_end()),
-        );
-        Ok(())
-    }
-
-    /// After a cut armed with [`Bench::arm_cut`] was due: waits (bounded) for the emulator to
-    /// have lost power, records it, and reports its exit. An emulator still running, or one
-    /// that ended any other way, is an error.
-    pub async fn lost_power(&mut self) -> Result<(), BenchError> {
-        let Some(emu) = self.emulator.as_mut() else {
-            return Err(BenchError::NotEmulated("a power cut inside the terminal"));
-        };
-        let status = match tokio::time::timeout(KILL_BOUND, emu.child.wait()).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(BenchError::StillPowered(e.to_string())),
-            Err(_) => {
-                return Err(BenchError::StillPowered(format!(
-                    "still running {KILL_BOUND:?} after its link failed"
-                )));
-            }
-        };
-        emu.control = None;
-        // The emulator's status for a power loss (fut_emulator::EXIT_POWER_LOST).
-        if status.code() != Some(3) {
-            self.transcript.take_terminal_log();
-            return Err(BenchError::StillPowered(format!(
-                "it ended otherwise ({status}); its last output:\n{}",
-                self.transcript.tail(10)
-            )));
-        }
-        self.powered_off(&format!("terminal lost power inside ({status})"))
-            .await;
-        Ok(())
-    }
-
-    /// Kills the emulator without warning (tests of a vanished device).
-    pub fn kill_terminal(&mut self) -> Result<(), BenchError> {
-        let Some(emu) = self.emulator.as_mut() else {
-            return Err(BenchError::NotEmulated("killing the terminal"));
-        };
-        emu.child.start_kill().map_err(io("killing the emulator"))
-    }
-
     /// The emulated terminal's flash image as it is now: what the terminal keeps at rest, for
     /// the end-of-run scan for card data (PCI-02). Read it after [`Bench::stop_terminal`], so
     /// that nothing is still being written, and before the bench is dropped: the image lives in
@@ -724,91 +553,4 @@ fn zvt_driver(
         payhil_ecr::zvt::Password(0),
         payhil_ecr::zvt::Timeouts::default(),
     )
-}
-
-fn spawn(
-    spec: &EmulatorSpec,
-    port: &std::path::Path,
-    host: SocketAddr,
-    flash: &std::path::Path,
-    t: &Transcript,
-    ecr_args: &[OsString],
-) -> Result<(Child, Option<tokio::process::ChildStdin>), BenchError> {
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .args(ecr_args)
-        .arg("--port")
-        .arg(port)
-        .arg("--host")
-        .arg(host.to_string())
-        .arg("--flash")
-        .arg(flash)
-        .arg("--offline-limit-minor")
-        .arg(spec.config.offline_limit_minor.to_string())
-        .arg("--card-limit-minor")
-        .arg(spec.config.card_limit_minor.to_string())
-        .arg("--forward-retry-s")
-        .arg(spec.config.forward_retry_s.to_string())
-        .arg("--cvm-limit-minor")
-        .arg(spec.config.cvm_limit_minor.to_string())
-        .arg("--reserve-phone-auth-above-minor")
-        .arg(spec.config.reserve_phone_auth_above_minor.to_string())
-        .arg("--reserve-cap-minor")
-        .arg(spec.config.reserve_cap_minor.to_string())
-        .arg("--host-timeout-ms")
-        .arg(spec.config.host_timeout_ms.to_string())
-        .args(
-            spec.config
-                .gambling_daily_max_minor
-                .map(|m| format!("--gambling-daily-max-minor={m}")),
-        )
-        .args(spec.config.self_service.then_some("--self-service"))
-        // The power instrument's side channel (cuts inside the terminal).
-        .arg("--power-control-stdin")
-        .stdin(Stdio::piped())
-        // With a ZVT listener, its address is the first line on standard output.
-        .stdout(if ecr_args.is_empty() {
-            Stdio::null()
-        } else {
-            Stdio::piped()
-        })
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .map_err(io(format!("spawning {}", spec.program.display())))?;
-    t.record_local(
-        Source::Step,
-        "spawned the emulator on a PTY",
-        format!("pid {:?} on {}", child.id(), port.display()),
-    );
-    if let Some(stderr) = child.stderr.take() {
-        let drain = terminal_log::start(stderr).map_err(io("reading the emulator's log"))?;
-        t.set_terminal_log(Some(drain));
-    }
-    let control = child.stdin.take();
-    Ok((child, control))
-}
-
-async fn await_boot(
-    link: &mut FrameLink<Relay<Port>>,
-    emu: &mut Emulator,
-    limit: Duration,
-    t: &Transcript,
-) -> Result<(), BenchError> {
-    tokio::select! {
-        r = link.wait_boot(limit) => {
-            let boot = r?;
-            t.record(Source::Step, format!("terminal booted (boot {boot})"));
-            Ok(())
-        }
-        s = emu.child.wait() => {
-            // The process is gone, so its log is complete: take its last words in.
-            t.take_terminal_log();
-            Err(BenchError::EmulatorDied {
-                status: s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
-                log: t.tail(10),
-            })
-        }
-    }
 }

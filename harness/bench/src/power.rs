@@ -6,7 +6,7 @@
 //! A cut inside the terminal (at its Nth flash write, or before it answers a result) is armed
 //! through the emulator's power-control side channel, not here: see [`crate::Bench::arm_cut`].
 
-use crate::{BenchError, Emulator, KILL_BOUND};
+use crate::{BenchError, Emulator, InternalCut, KILL_BOUND, await_boot, ecr_tcp, io, zvt_driver};
 use payhil_transport::{Source, Transcript};
 use std::future::Future;
 use std::pin::Pin;
@@ -176,6 +176,165 @@ impl PowerSwitch for Emulator {
             self.control = control;
             Ok(())
         })
+    }
+}
+
+/// The bench's power instrument: cycling, cutting (from outside, or armed inside an emulated
+/// terminal) and restoring the terminal's power, with its ZVT interface.
+impl crate::Bench {
+    /// Cuts the terminal's power without warning and boots it again (on the same flash, for
+    /// an emulated terminal): [`Bench::power_off`], then [`Bench::power_on`].
+    pub async fn power_cycle(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
+        self.power_off().await?;
+        self.power_on(boot_timeout).await
+    }
+
+    /// The terminal's power switch: the emulator's process, or the lab's switch.
+    fn switch(&mut self) -> Result<&mut dyn PowerSwitch, BenchError> {
+        match (self.emulator.as_mut(), self.switch.as_mut()) {
+            (Some(emu), _) => Ok(emu),
+            (None, Some(s)) => Ok(s),
+            (None, None) => Err(BenchError::NoPowerSwitch),
+        }
+    }
+
+    /// Cuts the terminal's power now, whatever it is doing: an emulated terminal's process is
+    /// killed (SIGKILL), a physical terminal's switch turned off. Its last log lines and the
+    /// ends of its host connections are recorded before this returns.
+    pub async fn power_off(&mut self) -> Result<(), BenchError> {
+        let status = self.switch()?.off().await?;
+        self.powered_off(&format!("terminal powered off ({status})"))
+            .await;
+        Ok(())
+    }
+
+    async fn powered_off(&mut self, what: &str) {
+        self.transcript.take_terminal_log();
+        self.proxy.wait_idle().await;
+        self.transcript.record(Source::Step, what.to_string());
+    }
+
+    /// Restores power after [`Bench::power_off`] (or a cut inside the terminal), waits for the
+    /// terminal to boot and greets it.
+    pub async fn power_on(&mut self, boot_timeout: Duration) -> Result<(), BenchError> {
+        self.link.reset();
+        // The relay's half-read frames belong to the terminal that is gone.
+        self.link.io_mut().reset();
+        if let (None, Some(d)) = (&self.ecr_addr, self.ecr.as_mut()) {
+            // The same ZVT PTY, while no terminal holds it: nothing the one that lost power
+            // half-sent, or was sent as it died, may reach the cash register or the next one.
+            d.link_mut()
+                .forget_terminal_and_input()
+                .map_err(io("clearing the ZVT line"))?;
+        }
+        self.switch()?.on().await?;
+        match self.emulator.as_mut() {
+            Some(emu) => {
+                if self.ecr_addr.is_some() {
+                    // Its ZVT interface on TCP listens anew (on another port): connect as a
+                    // cash register does after the terminal restarted.
+                    self.ecr = None;
+                    let (link, addr) =
+                        ecr_tcp(&mut emu.child, boot_timeout, &self.transcript).await?;
+                    self.ecr_addr = Some(addr);
+                    self.ecr = Some(zvt_driver(link.buffered()));
+                }
+                await_boot(&mut self.link, emu, boot_timeout, &self.transcript).await?;
+                emu.keepalive = None;
+            }
+            None => {
+                let boot = self.link.wait_boot(boot_timeout).await?;
+                self.transcript
+                    .record(Source::Step, format!("terminal booted (boot {boot})"));
+            }
+        }
+        self.hello().await?;
+        Ok(())
+    }
+
+    /// Resets a terminal without the Reset request by the lab's own procedure: runs `command`
+    /// (`sh -c`, bounded by `bound`), then greets the terminal again as a new session (a Boot
+    /// it sends meanwhile is its restart, not a failure).
+    pub async fn lab_reset(&mut self, command: &str, bound: Duration) -> Result<(), BenchError> {
+        run(command, bound, &self.transcript).await?;
+        self.link.reset();
+        self.link.io_mut().reset();
+        self.hello().await?;
+        Ok(())
+    }
+
+    /// Arms a power cut inside an emulated terminal, through its power-control side channel.
+    /// It is in force for the next request: the command is written before it.
+    pub async fn arm_cut(&mut self, cut: InternalCut) -> Result<(), BenchError> {
+        use tokio::io::AsyncWriteExt;
+        let Some(emu) = self.emulator.as_mut() else {
+            return Err(BenchError::NotEmulated(
+                "a power cut inside the terminal (at a flash write, or before a result)",
+            ));
+        };
+        let line = match cut {
+            InternalCut::FlashWrite { n, torn } => {
+                format!("cut-at-write {n} {}\n", if torn { "torn" } else { "clean" })
+            }
+            InternalCut::BeforeResult => "cut-before-result\n".to_string(),
+            InternalCut::Disarm => "disarm\n".to_string(),
+        };
+        let Some(control) = emu.control.as_mut() else {
+            return Err(BenchError::NotEmulated(
+                "a power cut inside a stopped terminal",
+            ));
+        };
+        control
+            .write_all(line.as_bytes())
+            .await
+            .map_err(io("arming a power cut in the emulator"))?;
+        control
+            .flush()
+            .await
+            .map_err(io("arming a power cut in the emulator"))?;
+        self.transcript.record(
+            Source::Step,
+            format!("power cut armed: {}", line.trim_end()),
+        );
+        Ok(())
+    }
+
+    /// After a cut armed with [`Bench::arm_cut`] was due: waits (bounded) for the emulator to
+    /// have lost power, records it, and reports its exit. An emulator still running, or one
+    /// that ended any other way, is an error.
+    pub async fn lost_power(&mut self) -> Result<(), BenchError> {
+        let Some(emu) = self.emulator.as_mut() else {
+            return Err(BenchError::NotEmulated("a power cut inside the terminal"));
+        };
+        let status = match tokio::time::timeout(KILL_BOUND, emu.child.wait()).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(BenchError::StillPowered(e.to_string())),
+            Err(_) => {
+                return Err(BenchError::StillPowered(format!(
+                    "still running {KILL_BOUND:?} after its link failed"
+                )));
+            }
+        };
+        emu.control = None;
+        // The emulator's status for a power loss (fut_emulator::EXIT_POWER_LOST).
+        if status.code() != Some(3) {
+            self.transcript.take_terminal_log();
+            return Err(BenchError::StillPowered(format!(
+                "it ended otherwise ({status}); its last output:\n{}",
+                self.transcript.tail(10)
+            )));
+        }
+        self.powered_off(&format!("terminal lost power inside ({status})"))
+            .await;
+        Ok(())
+    }
+
+    /// Kills the emulator without warning (tests of a vanished device).
+    pub fn kill_terminal(&mut self) -> Result<(), BenchError> {
+        let Some(emu) = self.emulator.as_mut() else {
+            return Err(BenchError::NotEmulated("killing the terminal"));
+        };
+        emu.child.start_kill().map_err(io("killing the emulator"))
     }
 }
 
