@@ -51,6 +51,9 @@ pub enum Bug {
     /// ZVT: a result the cash register never acknowledged is not reversed (the terminal keeps
     /// a payment the cash register believes failed).
     ZvtNoAutoReversal,
+    /// ZVT: a payment of 0.00 from the cash register is taken as nothing to do and completed
+    /// (80 00 00, then 06 0F) instead of refused, so the cash register books a sale as paid.
+    ZvtZeroAmountCompleted,
 }
 
 /// The bugs in force and their state.

@@ -93,6 +93,8 @@ fn a_zvt_interface_that_misreports_is_caught() {
         ),
         // The card instrument presents an expired card while the cash register waits.
         ("card_data/expired.toml", "zvt-decline-as-approved"),
+        // The cash register sends 0.00, which the terminal must refuse.
+        ("card_data/zero_amount.toml", "zvt-zero-amount-completed"),
     ] {
         let clean = run(file, None);
         assert!(

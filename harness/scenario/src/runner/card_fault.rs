@@ -30,8 +30,21 @@ impl Run {
         };
         let amount = fault.amount(spec.amount);
         // Over ZVT the cash register starts the payment and the card instrument presents the
-        // bad data, as in a lab (amount faults are skipped there: the cash register, not the
-        // card, sends the amount; `ecr::skip_reason`).
+        // bad data, as in a lab; an amount fault is the cash register's own (one ZVT cannot
+        // carry is skipped: `ecr::skip_reason`), and the terminal must refuse it.
+        if self.bench.ecr.is_some() && matches!(prediction, FaultPrediction::BadAmount) {
+            let cmd = super::ecr::command_for(&PurchaseSpec {
+                amount,
+                ..spec.clone()
+            });
+            let how = self
+                .ecr_refused_amount(cmd)
+                .await
+                .map_err(|e| format!("card_fault {name}: over ZVT, {e}; model: {model}"))?;
+            return Ok(format!(
+                "card_fault {name}: terminal over ZVT: {how}; model: {model}"
+            ));
+        }
         let zvt = if self.bench.ecr.is_some() {
             let cmd = super::ecr::command_for(&PurchaseSpec {
                 amount,

@@ -20,6 +20,9 @@ use payhil_protocol::zvt::message::{
 use payhil_protocol::{Currency, Outcome, Reason, TxnKind};
 use tokio::task::JoinHandle;
 
+/// The largest amount ZVT's amount field carries: 12 BCD digits (BMP 04, 6 bytes).
+const MAX_ZVT_AMOUNT: u64 = 999_999_999_999;
+
 /// The terminal's currency as ZVT writes it: DKK (the reference terminal's).
 pub(super) const CURRENCY: u16 = 208;
 
@@ -73,8 +76,11 @@ fn purchase_gap(spec: &PurchaseSpec) -> Option<&'static str> {
         )
     } else if spec.reserve.is_some() {
         Some("a BankAxept reserve payment (a debit note), which ZVT cannot express")
-    } else if spec.card_fault.is_some_and(|f| f.is_amount()) {
-        Some("an amount fault: over ZVT the cash register sends the amount, not the card")
+    } else if spec
+        .card_fault
+        .is_some_and(|f| f.amount(spec.amount).minor > MAX_ZVT_AMOUNT)
+    {
+        Some("an amount of more than 12 digits, which ZVT's amount field (BMP 04) cannot carry")
     } else if !matches!(
         spec.kind,
         TxnKind::Purchase | TxnKind::Refund | TxnKind::PreAuthorisation
@@ -379,6 +385,53 @@ impl Run {
         self.bench.ecr = Some(driver);
         match r {
             Ok(o) => Ok(o),
+            Err(e) => Err(self.ecr_failed(e).await),
+        }
+    }
+
+    /// Sends a payment whose amount the terminal must refuse (an amount fault the cash register
+    /// makes) and says how the terminal refused it; a terminal that asks for the card instead
+    /// is told to abort (06 B0) and the run fails, as one that completes it does.
+    pub(super) async fn ecr_refused_amount(&mut self, cmd: Command) -> Result<String, String> {
+        let mut driver = self.take_driver()?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let abort = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut asked = false;
+        let r = {
+            let run = driver.execute(cmd, Some(&tx), Some(abort.clone()));
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    Some(p) = rx.recv() => {
+                        if p == Progress::Status(status::INSERT_CARD) && !asked {
+                            asked = true;
+                            abort.notify_one();
+                        }
+                    }
+                }
+            }
+        };
+        self.record_ecr_lines(&mut driver);
+        self.bench.ecr = Some(driver);
+        if asked {
+            return Err("the terminal took the amount and asked for the card".into());
+        }
+        match r {
+            Err(payhil_ecr::zvt::ZvtError::Refused { code }) => Ok(format!(
+                "refused (84 {code:02X}: {})",
+                result::describe(code)
+            )),
+            // Ended with an error code (an abort, or a result that is not a success).
+            Ok(o) if code_of(&o) != result::SUCCESS => Ok(format!(
+                "ended with result {:02X} ({})",
+                code_of(&o),
+                result::describe(code_of(&o))
+            )),
+            Ok(o) => Err(format!(
+                "the terminal completed it without an error: {:?}",
+                o.ended
+            )),
             Err(e) => Err(self.ecr_failed(e).await),
         }
     }
