@@ -20,6 +20,13 @@ pub fn open(args: &EmulatorArgs) -> Result<Option<ZvtSide>, SetupError> {
             .timeout(Duration::from_millis(500))
             .open_native()
             .map_err(|e| SetupError::Ecr(format!("cannot open {}: {e}", path.display())))?;
+        // A terminal that powers up has an empty receive buffer: what was sent to it while it
+        // was off (an acknowledgement the cash register sent as it lost power) is not a
+        // command. A PTY keeps such bytes for the next process that opens it; a real UART
+        // loses them with the power.
+        if let Err(e) = serialport::SerialPort::clear(&tty, serialport::ClearBuffer::Input) {
+            diag!("fut-emulator: ZVT: could not clear the port's input: {e}");
+        }
         ZvtPort::serial(tty)
     } else if let Some(addr) = &args.ecr_listen {
         let listener = std::net::TcpListener::bind(addr)
