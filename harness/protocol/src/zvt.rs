@@ -22,3 +22,4 @@ pub mod bmp;
 pub mod codes;
 pub mod message;
 pub mod serial;
+pub mod text_block;

@@ -10,7 +10,11 @@
 use super::ZvtError;
 use super::link::{Link, hex};
 use payhil_protocol::zvt::apdu::Apdu;
-use payhil_protocol::zvt::message::{Ack, Command, Password, PtMessage, StatusInfo};
+use payhil_protocol::zvt::bmp::{BmpError, tag};
+use payhil_protocol::zvt::message::{
+    Ack, Command, MessageError, Password, PtMessage, StatusInfo, result,
+};
+use payhil_protocol::zvt::text_block;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -152,8 +156,11 @@ pub struct Outcome {
     pub statuses: Vec<u8>,
     /// The last status information (04 0F), if one came.
     pub result: Option<TxnStatus>,
-    /// Print lines in order (a receipt, or several).
+    /// Print lines in order (a receipt, or several), from 06 D1 and 06 D3 alike.
     pub receipt: Vec<String>,
+    /// Messages the terminal sent that this ECR does not take, refused with 84 83 (their
+    /// command bytes, in order).
+    pub refused: Vec<[u8; 2]>,
     /// How it ended.
     pub ended: Ended,
 }
@@ -260,6 +267,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             statuses: Vec::new(),
             result: None,
             receipt: Vec::new(),
+            refused: Vec::new(),
             ended: Ended::Acknowledged,
         };
         if matches!(cmd, Command::Abort | Command::LogOff) {
@@ -296,10 +304,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if Ack::from_apdu(&decoded).is_some() && abort_sent {
                 continue;
             }
-            let msg = PtMessage::decode(&decoded).map_err(|why| ZvtError::Malformed {
-                why,
-                apdu: hex(&apdu),
-            })?;
+            let msg = match PtMessage::decode(&decoded) {
+                Ok(m) => m,
+                // A message this ECR does not take (a display text, a date for the ECR's
+                // clock, ...): refused as the specification has an ECR refuse a command it
+                // does not support (84 83), and the command goes on; the flood bound still
+                // holds.
+                Err(MessageError::Unexpected(cmd)) => {
+                    outcome.refused.push(cmd);
+                    self.link
+                        .send(&Ack::Negative(result::NOT_POSSIBLE).bytes())
+                        .await?;
+                    continue;
+                }
+                Err(why) => {
+                    return Err(ZvtError::Malformed {
+                        why,
+                        apdu: hex(&apdu),
+                    });
+                }
+            };
             if let (true, PtMessage::StatusInformation(info)) = (self.cut_at_result, &msg) {
                 self.cut_at_result = false;
                 return Err(ZvtError::CutAtResult {
@@ -321,6 +345,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     // FF is a line feed (a count follows), not text.
                     if attribute != 0xFF {
                         let line = text(t);
+                        tell(Progress::Line(line.clone()));
+                        outcome.receipt.push(line);
+                    }
+                }
+                PtMessage::PrintTextBlock { objects } => {
+                    for l in text_block::lines(objects) {
+                        // A text block whose TLV breaks off is a malformed message.
+                        let l = l.map_err(|_| ZvtError::Malformed {
+                            why: MessageError::Bmp(BmpError::Truncated { tag: tag::TLV }),
+                            apdu: hex(&apdu),
+                        })?;
+                        let line = text(l);
                         tell(Progress::Line(line.clone()));
                         outcome.receipt.push(line);
                     }

@@ -32,6 +32,8 @@ pub mod code {
     pub const STATUS_INFORMATION: [u8; 2] = [0x04, 0x0F];
     /// PT: one print line (06 D1).
     pub const PRINT_LINE: [u8; 2] = [0x06, 0xD1];
+    /// PT: a block of text to print, lines in a TLV container (06 D3).
+    pub const PRINT_TEXT_BLOCK: [u8; 2] = [0x06, 0xD3];
     /// PT: completion, the master rights go back to the ECR (06 0F).
     pub const COMPLETION: [u8; 2] = [0x06, 0x0F];
     /// PT: the command was aborted, with a result code (06 1E).

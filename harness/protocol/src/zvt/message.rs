@@ -522,6 +522,11 @@ pub enum PtMessage<'a> {
         /// The text (ISO 8859-1 in the specification; ASCII from payhil's terminal).
         text: &'a [u8],
     },
+    /// 06 D3: a block of lines to print ([`super::text_block`]): the TLV container's objects.
+    PrintTextBlock {
+        /// The BER-TLV objects of BMP `06`.
+        objects: &'a [u8],
+    },
     /// 06 0F: completion; the ECR has the master rights again. After a status enquiry its
     /// data hold the software version (`LLLVAR`) and the terminal's status byte; after a
     /// registration, optional BMPs. Kept raw: its layout depends on the command it ends.
@@ -550,6 +555,18 @@ impl<'a> PtMessage<'a> {
                     d.split_first().ok_or(MessageError::Missing("attribute"))?;
                 Self::PrintLine { attribute, text }
             }
+            code::PRINT_TEXT_BLOCK => {
+                let mut objects = None;
+                for f in bmp::fields(d) {
+                    let f = f?;
+                    if f.tag == tag::TLV {
+                        objects = Some(f.value);
+                    }
+                }
+                Self::PrintTextBlock {
+                    objects: objects.ok_or(MessageError::Missing("TLV container (06)"))?,
+                }
+            }
             code::COMPLETION => Self::Completion { data: d },
             code::PT_ABORT => Self::Abort {
                 result: d.first().copied().unwrap_or(result::SYSTEM_ERROR),
@@ -577,6 +594,10 @@ impl<'a> PtMessage<'a> {
             Self::PrintLine { attribute, text } => {
                 w.raw(&[*attribute])?.raw(text)?;
                 code::PRINT_LINE
+            }
+            Self::PrintTextBlock { objects } => {
+                w.tlv(objects)?;
+                code::PRINT_TEXT_BLOCK
             }
             Self::Completion { data } => {
                 w.raw(data)?;

@@ -167,6 +167,7 @@ pub fn as_sent(lost: &payhil_ecr::zvt::TxnStatus) -> ZvtOutcome {
         statuses: Vec::new(),
         result: Some(lost.clone()),
         receipt: Vec::new(),
+        refused: Vec::new(),
         ended: if code == result::SUCCESS {
             Ended::Completed { data: Vec::new() }
         } else {

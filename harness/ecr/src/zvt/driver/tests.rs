@@ -332,3 +332,48 @@ async fn an_abort_is_sent_once_and_the_terminal_ends_the_command() {
     );
     assert!(!got.succeeded());
 }
+
+/// A terminal that prints through the cash register in text blocks (06 D3) rather than line
+/// by line, and sends a message this ECR does not take (06 E0, display text) on the way: the
+/// block's lines are the receipt, the unknown message is refused with 84 83 and the command
+/// goes on to its completion.
+async fn text_block_over(framing: Framing) {
+    let (mut driver, mut pt) = pair(framing);
+    let terminal = async {
+        let cmd = pt.recv().await;
+        assert_eq!(&cmd[..2], &code::AUTHORISATION);
+        pt.send(&Ack::Positive.bytes()).await;
+        // 06 E0 with a display text: not something this ECR takes.
+        pt.send(&[0x06, 0xE0, 0x04, 0xF1, 0xF2, b'h', b'i']).await;
+        assert_eq!(pt.recv().await, Ack::Negative(result::NOT_POSSIBLE).bytes());
+        pt.send_msg(PtMessage::StatusInformation(StatusInfo {
+            result: Some(0),
+            amount_minor: Some(1250),
+            ..StatusInfo::default()
+        }))
+        .await;
+        // 1F07 02 (customer receipt); 25 { 07 "PAYHIL TEST SHOP", 07 "DKK 12.50" }.
+        let mut objects = vec![0x1F, 0x07, 0x01, 0x02, 0x25, 0x1D, 0x07, 0x10];
+        objects.extend_from_slice(b"PAYHIL TEST SHOP");
+        objects.extend_from_slice(&[0x07, 0x09]);
+        objects.extend_from_slice(b"DKK 12.50");
+        pt.send_msg(PtMessage::PrintTextBlock { objects: &objects })
+            .await;
+        pt.send_msg(PtMessage::Completion { data: &[] }).await;
+    };
+    let (got, ()) = tokio::join!(driver.execute(PURCHASE, None, None), terminal);
+    let got = got.expect("completes");
+    assert!(got.succeeded(), "{got:?}");
+    assert_eq!(got.receipt, vec!["PAYHIL TEST SHOP", "DKK 12.50"]);
+    assert_eq!(got.refused, vec![[0x06, 0xE0]]);
+}
+
+#[tokio::test]
+async fn text_blocks_are_receipts_and_unknown_messages_are_refused_over_serial() {
+    text_block_over(Framing::Serial).await;
+}
+
+#[tokio::test]
+async fn text_blocks_are_receipts_and_unknown_messages_are_refused_over_tcp() {
+    text_block_over(Framing::Tcp).await;
+}

@@ -112,6 +112,9 @@ fn terminal_messages_round_trip() {
             attribute: 0,
             text: b"PAYHIL TEST SHOP",
         },
+        PtMessage::PrintTextBlock {
+            objects: &[0x1F, 0x07, 0x01, 0x02, 0x25, 0x04, 0x07, 0x02, b'O', b'K'],
+        },
         PtMessage::Completion { data: &[] },
         PtMessage::Completion {
             data: &[0xF0, 0xF0, 0xF3, b'1', b'.', b'0', 0x00],
