@@ -164,6 +164,30 @@ impl Bench {
     }
 }
 
+/// Carries out `cmd`, presenting the card on the instrument port when the terminal asks for
+/// it, as a card robot would (bounded); the command's outcome and the instruments' answer.
+async fn with_card<S: AsyncRead + AsyncWrite + Unpin>(
+    bench: &mut Bench,
+    driver: &mut Driver<S>,
+    cmd: Command,
+) -> (payhil_ecr::zvt::Outcome, Outcome) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let card = async {
+        while let Some(p) = rx.recv().await {
+            if p == Progress::Status(status::INSERT_CARD) {
+                return bench.present_card().await;
+            }
+        }
+        panic!("the terminal never asked for the card");
+    };
+    let (done, outcome) = tokio::time::timeout(BOUND, async {
+        tokio::join!(driver.execute(cmd, Some(&tx), None), card)
+    })
+    .await
+    .expect("bounded");
+    (done.unwrap(), outcome)
+}
+
 /// Registers, pays 12.50 with the card presented when the terminal asks for it, checks the
 /// result and the receipt, and ends the day.
 async fn pay_and_end_the_day<S: AsyncRead + AsyncWrite + Unpin>(
@@ -178,26 +202,12 @@ async fn pay_and_end_the_day<S: AsyncRead + AsyncWrite + Unpin>(
     let r = driver.execute(reg, None, None).await.unwrap();
     assert!(matches!(r.ended, Ended::Completed { .. }), "{r:?}");
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let pay = Command::Authorisation {
         amount_minor: 1250,
         currency: Some(208),
         payment_type: None,
     };
-    let card = async {
-        while let Some(p) = rx.recv().await {
-            if p == Progress::Status(status::INSERT_CARD) {
-                return bench.present_card().await;
-            }
-        }
-        panic!("the terminal never asked for the card");
-    };
-    let (paid, outcome) = tokio::time::timeout(BOUND, async {
-        tokio::join!(driver.execute(pay, Some(&tx), None), card)
-    })
-    .await
-    .expect("bounded");
-    let paid = paid.unwrap();
+    let (paid, outcome) = with_card(bench, driver, pay).await;
     assert_eq!(outcome, Outcome::ApprovedOnline);
     assert!(paid.succeeded(), "{paid:?}");
     let result = paid.result.clone().unwrap();
@@ -413,26 +423,12 @@ async fn a_pre_authorisation_is_booked_by_its_receipt_number() {
         unreachable!()
     };
     let mut driver = tcp_driver(&addr).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let reserve = Command::PreAuthorisation {
         amount_minor: 5000,
         currency: Some(208),
         payment_type: None,
     };
-    let card = async {
-        while let Some(p) = rx.recv().await {
-            if p == Progress::Status(status::INSERT_CARD) {
-                return bench.present_card().await;
-            }
-        }
-        panic!("the terminal never asked for the card");
-    };
-    let (reserved, outcome) = tokio::time::timeout(BOUND, async {
-        tokio::join!(driver.execute(reserve, Some(&tx), None), card)
-    })
-    .await
-    .expect("bounded");
-    let reserved = reserved.unwrap();
+    let (reserved, outcome) = with_card(&mut bench, &mut driver, reserve).await;
     assert_eq!(outcome, Outcome::ApprovedOnline);
     assert!(reserved.succeeded(), "{reserved:?}");
     let receipt = reserved
