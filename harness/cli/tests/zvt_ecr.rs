@@ -253,9 +253,12 @@ async fn pay_and_end_the_day<S: AsyncRead + AsyncWrite + Unpin>(
     assert!(matches!(wrong, Err(ZvtError::Refused { .. })), "{wrong:?}");
 }
 
-#[tokio::test]
-async fn a_payment_over_zvt_on_a_serial_line() {
-    let (mut bench, ecr) = start(false).await;
+/// Starts the bench on a serial ZVT line with `stale` bytes waiting on it, then pays and ends
+/// the day over that line.
+async fn pay_over_serial(stale: &[u8]) {
+    let (mut bench, ecr) = tokio::time::timeout(BOUND, start_with(false, stale))
+        .await
+        .expect("bounded");
     let EcrLink::Serial(port) = ecr else {
         unreachable!()
     };
@@ -266,6 +269,11 @@ async fn a_payment_over_zvt_on_a_serial_line() {
     );
     pay_and_end_the_day(&mut bench, &mut driver).await;
     let _ = bench.terminal.start_kill();
+}
+
+#[tokio::test]
+async fn a_payment_over_zvt_on_a_serial_line() {
+    pay_over_serial(&[]).await;
 }
 
 #[tokio::test]
@@ -489,18 +497,5 @@ async fn a_pre_authorisation_is_booked_by_its_receipt_number() {
 #[tokio::test]
 async fn bytes_left_on_the_zvt_line_before_power_up_are_not_a_command() {
     // 80 00 00, framed: DLE STX 80 00 00 DLE ETX and its CRC (low byte first).
-    let stale = [0x10, 0x02, 0x80, 0x00, 0x00, 0x10, 0x03, 0xF5, 0x1F];
-    let (mut bench, ecr) = tokio::time::timeout(BOUND, start_with(false, &stale))
-        .await
-        .expect("bounded");
-    let EcrLink::Serial(port) = ecr else {
-        unreachable!()
-    };
-    let mut driver = Driver::new(
-        Link::new(port, Framing::Serial, None),
-        PASSWORD,
-        Timeouts::default(),
-    );
-    pay_and_end_the_day(&mut bench, &mut driver).await;
-    let _ = bench.terminal.start_kill();
+    pay_over_serial(&[0x10, 0x02, 0x80, 0x00, 0x00, 0x10, 0x03, 0xF5, 0x1F]).await;
 }
