@@ -54,6 +54,9 @@ pub enum Bug {
     /// ZVT: a payment of 0.00 from the cash register is taken as nothing to do and completed
     /// (80 00 00, then 06 0F) instead of refused, so the cash register books a sale as paid.
     ZvtZeroAmountCompleted,
+    /// ZVT: an approval's status information names an amount one krone above the one charged
+    /// (the cash register books what it is told).
+    ZvtWrongAmount,
 }
 
 /// The bugs in force and their state.

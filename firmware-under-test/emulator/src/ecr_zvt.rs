@@ -417,6 +417,9 @@ impl ZvtSide {
             code = result::SUCCESS;
         }
         let mut status = results::status_info(&done, open.amount_minor, code, now);
+        if self.bugs.contains(&crate::bugs::Bug::ZvtWrongAmount) && approved {
+            status.amount_minor = status.amount_minor.map(|a| a.saturating_add(100));
+        }
         if self.bugs.contains(&crate::bugs::Bug::ZvtOfflineAsOnline)
             && done.outcome == Outcome::ApprovedOffline
         {

@@ -93,6 +93,8 @@ fn a_zvt_interface_that_misreports_is_caught() {
         ),
         // The card instrument presents an expired card while the cash register waits.
         ("card_data/expired.toml", "zvt-decline-as-approved"),
+        // The terminal charges one amount and tells the cash register another.
+        ("online/online_purchase_approved.toml", "zvt-wrong-amount"),
         // The cash register sends 0.00, which the terminal must refuse.
         ("card_data/zero_amount.toml", "zvt-zero-amount-completed"),
     ] {

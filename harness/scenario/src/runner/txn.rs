@@ -137,6 +137,8 @@ impl Run {
             }
             Some(pending) => {
                 let got = self.ecr_end(pending).await?;
+                super::ecr::check_approval_report(&got, spec.total(), &spec.card.pan)
+                    .map_err(|e| format!("over ZVT: {e}"))?;
                 let z = self.judge_zvt(prediction, expect, &got)?;
                 (z.outcome, z.reason, z.seq, z.receipt, z.verdict)
             }
@@ -272,6 +274,10 @@ impl Run {
                 },
             };
             let got = self.ecr_execute(cmd).await?;
+            if kind == TxnKind::Capture {
+                super::ecr::check_approval_report(&got, amount, &spec.card.pan)
+                    .map_err(|e| format!("over ZVT: {e}"))?;
+            }
             self.in_flight(None);
             let z = self.judge_zvt(prediction, expect, &got)?;
             (z.outcome, z.seq, z.receipt, z.verdict)
