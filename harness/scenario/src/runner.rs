@@ -592,7 +592,12 @@ impl Run {
         if !self.bench.powered_up_for_the_run() {
             self.sends.forwarded_at_boot = q.forwarded;
         }
-        self.check_queue(&q, None)
+        self.check_queue(&q, None)?;
+        if self.bench.ecr.is_some() {
+            // As a cash register does before its first payment: what it wants to hear.
+            self.ecr_register().await?;
+        }
+        Ok(())
     }
 
     /// One forwarding round: the terminal forwards what it can, and the model knows it had

@@ -14,7 +14,7 @@ use super::Run;
 use crate::format::{Action, Expectation, PurchaseSpec, Scenario};
 use payhil_ecr::zvt::{Ended, Outcome as ZvtOutcome, Progress};
 use payhil_model::purchase::Prediction;
-use payhil_protocol::zvt::message::{Command, PAYMENT_OFFLINE, Password, result, status};
+use payhil_protocol::zvt::message::{Command, PAYMENT_OFFLINE, Password, config, result, status};
 use payhil_protocol::{Currency, Outcome, Reason, TxnKind};
 use tokio::task::JoinHandle;
 
@@ -284,6 +284,27 @@ impl Run {
             ),
             reversal,
         ))
+    }
+
+    /// Registers as the terminal's cash register (06 00): intermediate statuses wanted (the
+    /// card is presented when the terminal says so), receipts as print lines, the payment
+    /// started by the cash register, in the terminal's currency. The terminal must complete it.
+    pub(super) async fn ecr_register(&mut self) -> Result<(), String> {
+        let got = self
+            .ecr_execute(Command::Registration {
+                password: Password(0),
+                config: config::INTERMEDIATE_STATUS
+                    | config::RECEIPTS_AS_PRINT_LINES
+                    | config::ECR_CONTROLS_PAYMENT,
+                currency: Some(CURRENCY),
+            })
+            .await?;
+        match got.ended {
+            Ended::Completed { .. } => Ok(()),
+            other => Err(format!(
+                "ZVT: the terminal did not take the registration: {other:?}"
+            )),
+        }
     }
 
     /// Carries out a command that needs no card (a reversal, the end of day).
