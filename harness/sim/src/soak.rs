@@ -306,8 +306,8 @@ fn play<R: rand::Rng>(
             s if !more && !matches!(s.action, Action::Purchase(..)) => continue,
             s => s,
         };
-        w.steps.push(step.clone());
         d.seen.step = step.index;
+        let index = step.index;
         let played = match &step.action {
             // Armed now, fired at the Nth program or erase from here, wherever it falls.
             Action::PowerCut(PowerCutSpec::FlashWrite { n, torn }) => {
@@ -321,6 +321,8 @@ fn play<R: rand::Rng>(
                 d.step(&step)
             }
         };
+        // Kept once played (moved, not cloned: a fuzzer's input makes hundreds of steps).
+        w.steps.push(step);
         match played {
             Ok(()) => {}
             Err(End::Halted) => {
@@ -328,13 +330,13 @@ fn play<R: rand::Rng>(
                 if let Err(e) = restart(d) {
                     fail(
                         &mut w,
-                        format!("step {}: after the power cut: {}", step.index, ended(e)),
+                        format!("step {index}: after the power cut: {}", ended(e)),
                     );
                     return w;
                 }
             }
             Err(End::Failed(m)) => {
-                fail(&mut w, format!("step {}: {m}", step.index));
+                fail(&mut w, format!("step {index}: {m}"));
                 return w;
             }
         }
