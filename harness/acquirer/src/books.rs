@@ -552,5 +552,7 @@ fn auth_code(seq: u32) -> String {
     format!("{:06}", (u64::from(seq) * 7919 + 100_003) % 1_000_000)
 }
 
+mod oracle_view;
+
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use super::Run;
 use crate::format::reason_name;
 use crate::format::{Expectation, Step, normalise_line, outcome_name};
 use payhil_faults::{Faults, LinkState};
-use payhil_model::ledger::{self, Booked, Delivery, NetworkTotals, Phase, exactly_once};
+use payhil_model::ledger::{self, NetworkTotals, Phase, exactly_once};
 use payhil_model::{Prediction, banking};
 use payhil_protocol::{
     Currency, HostBalance, Network, Outcome, QueueStatus, Reason, Request, SettlementTotals,
@@ -206,36 +206,8 @@ impl Run {
     pub(super) fn check_exactly_once(&mut self, phase: Phase) -> Result<(), String> {
         let books = self.bench.host.books();
         let tid = self.bench.device.terminal_id.clone();
-        let booked: Vec<Booked> = books
-            .items
-            .values()
-            .filter(|s| s.terminal_id == tid)
-            .map(|s| Booked {
-                seq: s.seq,
-                kind: s.txn,
-                offline: s.kind == payhil_acquirer::SettledKind::Offline,
-                amount: s.amount,
-                pan: s.pan.clone(),
-                network: s.network,
-                entry: s.entry_mode,
-                local_time: s.local_time,
-                approved: s.response_code.is_approved(),
-                reversed: s.reversed,
-            })
-            .collect();
-        let deliveries: Vec<Delivery> = books
-            .advice_deliveries
-            .iter()
-            .map(|d| (d, true))
-            .chain(books.auth_requests.iter().map(|d| (d, false)))
-            .filter(|(d, _)| d.terminal_id == tid)
-            .map(|(d, advice)| Delivery {
-                seq: d.seq,
-                advice,
-                epoch: d.epoch,
-                faulty: d.faulty,
-            })
-            .collect();
+        let booked = books.booked(&tid);
+        let deliveries = books.deliveries(&tid);
         self.check_advice_repeats()?;
         let verdict = exactly_once(&self.ledger, &booked, &deliveries, phase);
         self.bench.transcript.record(

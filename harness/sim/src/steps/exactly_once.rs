@@ -4,7 +4,7 @@
 use super::{Driver, End};
 use crate::bench::{self, Checkpoint, InFlight};
 use fut_core::flash::Flash;
-use payhil_model::ledger::{Answered, Booked, Delivery, Phase, exactly_once};
+use payhil_model::ledger::{Answered, Booked, Phase, exactly_once};
 use payhil_protocol::TxnKind;
 use payhil_scenario::format::LinkSpec;
 
@@ -30,25 +30,12 @@ impl<F: Flash, C: Checkpoint> Driver<'_, F, C> {
 
     /// The exactly-once verdict of the ledger against the host's books and delivery log.
     pub fn exactly_once(&self, phase: Phase) -> payhil_model::ledger::ExactlyOnce {
-        let booked = booked(&self.seen.books);
+        let booked = self.seen.books.booked(bench::TERMINAL_ID);
         let mut ledger = self.seen.ledger.clone();
         for f in &self.seen.excused {
             excuse_in_flight(&mut ledger, &booked, f);
         }
-        let deliveries: Vec<Delivery> = self
-            .seen
-            .books
-            .advice_deliveries
-            .iter()
-            .map(|d| (d, true))
-            .chain(self.seen.books.auth_requests.iter().map(|d| (d, false)))
-            .map(|(d, advice)| Delivery {
-                seq: d.seq,
-                advice,
-                epoch: d.epoch,
-                faulty: d.faulty,
-            })
-            .collect();
+        let deliveries = self.seen.books.deliveries(bench::TERMINAL_ID);
         exactly_once(&ledger, &booked, &deliveries, phase)
     }
 
@@ -78,27 +65,6 @@ impl<F: Flash, C: Checkpoint> Driver<'_, F, C> {
 /// Forwarding rounds a drain allows (in process every round on a clean link empties the queue;
 /// more than one covers a round that ended on a storage fault).
 const DRAIN_ROUNDS: u32 = 3;
-
-/// The host's books as the oracle compares them.
-fn booked(books: &payhil_acquirer::Books) -> Vec<Booked> {
-    books
-        .items
-        .values()
-        .filter(|s| s.terminal_id == bench::TERMINAL_ID)
-        .map(|s| Booked {
-            seq: s.seq,
-            kind: s.txn,
-            offline: s.kind == payhil_acquirer::SettledKind::Offline,
-            amount: s.amount,
-            pan: s.pan.clone(),
-            network: s.network,
-            entry: s.entry_mode,
-            local_time: s.local_time,
-            approved: s.response_code.is_approved(),
-            reversed: s.reversed,
-        })
-        .collect()
-}
 
 /// A booked item as the ledger keeps an approval the harness learnt from the books.
 fn answered(b: &Booked) -> Answered {
