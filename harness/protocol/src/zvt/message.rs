@@ -7,6 +7,9 @@ use super::bmp::{self, BmpError, Writer, tag};
 
 pub use super::codes::*;
 
+mod command_fields;
+use command_fields::CommandFields;
+
 /// A message that is not one of these, or a field that does not fit its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageError {
@@ -161,24 +164,6 @@ fn bcd_u16(tag: u8, v: &[u8]) -> Result<u16, MessageError> {
     Ok(u16::try_from(bmp::bcd_number(tag, v)?).map_err(|_| BmpError::BadBcd { tag })?)
 }
 
-/// The amount (`04`), currency (`49`) and payment type (`19`) of a payment's or a
-/// pre-authorisation's data.
-type PaymentFields = (Option<u64>, Option<u16>, Option<u8>);
-
-fn payment_fields(d: &[u8]) -> Result<PaymentFields, MessageError> {
-    let (mut amount, mut currency, mut payment_type) = (None, None, None);
-    for f in bmp::fields(d) {
-        let f = f?;
-        match f.tag {
-            tag::AMOUNT => amount = Some(bmp::bcd_number(f.tag, f.value)?),
-            tag::CURRENCY => currency = Some(bcd_u16(f.tag, f.value)?),
-            tag::PAYMENT_TYPE => payment_type = f.value.first().copied(),
-            _ => {}
-        }
-    }
-    Ok((amount, currency, payment_type))
-}
-
 impl Command {
     /// Decodes an ECR's command.
     pub fn decode(apdu: &Apdu<'_>) -> Result<Self, MessageError> {
@@ -200,64 +185,45 @@ impl Command {
                 }
             }
             code::AUTHORISATION => {
-                let (amount, currency, payment_type) = payment_fields(d)?;
+                let f = CommandFields::read(d)?;
                 Self::Authorisation {
-                    amount_minor: amount.ok_or(MessageError::Missing("amount (04)"))?,
-                    currency,
-                    payment_type,
+                    amount_minor: f.required_amount()?,
+                    currency: f.currency()?,
+                    payment_type: f.payment_type,
                 }
             }
             code::PRE_AUTHORISATION => {
-                let (amount, currency, payment_type) = payment_fields(d)?;
+                let f = CommandFields::read(d)?;
                 Self::PreAuthorisation {
-                    amount_minor: amount.ok_or(MessageError::Missing("amount (04)"))?,
-                    currency,
-                    payment_type,
+                    amount_minor: f.required_amount()?,
+                    currency: f.currency()?,
+                    payment_type: f.payment_type,
                 }
             }
             code::BOOK_TOTAL => {
-                let (mut receipt, mut amount, mut currency) = (None, None, None);
-                for f in bmp::fields(d) {
-                    let f = f?;
-                    match f.tag {
-                        tag::RECEIPT => receipt = Some(bcd_u16(f.tag, f.value)?),
-                        tag::AMOUNT => amount = Some(bmp::bcd_number(f.tag, f.value)?),
-                        tag::CURRENCY => currency = Some(bcd_u16(f.tag, f.value)?),
-                        _ => {}
-                    }
-                }
+                let f = CommandFields::read(d)?;
                 Self::BookTotal {
-                    receipt: receipt.ok_or(MessageError::Missing("receipt number (87)"))?,
-                    amount_minor: amount,
-                    currency,
+                    receipt: f
+                        .receipt()?
+                        .ok_or(MessageError::Missing("receipt number (87)"))?,
+                    amount_minor: f.amount()?,
+                    currency: f.currency()?,
                 }
             }
             code::REVERSAL => {
                 let (password, rest) = password_from(d)?;
-                let mut receipt = None;
-                for f in bmp::fields(rest) {
-                    let f = f?;
-                    if f.tag == tag::RECEIPT {
-                        receipt = Some(bcd_u16(f.tag, f.value)?);
-                    }
+                Self::Reversal {
+                    password,
+                    receipt: CommandFields::read(rest)?.receipt()?,
                 }
-                Self::Reversal { password, receipt }
             }
             code::REFUND => {
                 let (password, rest) = password_from(d)?;
-                let (mut amount, mut currency) = (None, None);
-                for f in bmp::fields(rest) {
-                    let f = f?;
-                    match f.tag {
-                        tag::AMOUNT => amount = Some(bmp::bcd_number(f.tag, f.value)?),
-                        tag::CURRENCY => currency = Some(bcd_u16(f.tag, f.value)?),
-                        _ => {}
-                    }
-                }
+                let f = CommandFields::read(rest)?;
                 Self::Refund {
                     password,
-                    amount_minor: amount.ok_or(MessageError::Missing("amount (04)"))?,
-                    currency,
+                    amount_minor: f.required_amount()?,
+                    currency: f.currency()?,
                 }
             }
             code::END_OF_DAY => Self::EndOfDay {
@@ -268,19 +234,11 @@ impl Command {
             },
             code::REPEAT_RECEIPT => {
                 let (password, rest) = password_from(d)?;
-                let mut status_information = false;
-                for f in bmp::fields(rest) {
-                    let f = f?;
-                    if f.tag == tag::SERVICE_BYTE {
-                        status_information = f
-                            .value
-                            .first()
-                            .is_some_and(|b| b & REPEAT_STATUS_INFORMATION != 0);
-                    }
-                }
                 Self::RepeatReceipt {
                     password,
-                    status_information,
+                    status_information: CommandFields::read(rest)?
+                        .service_byte
+                        .is_some_and(|b| b & REPEAT_STATUS_INFORMATION != 0),
                 }
             }
             code::ABORT => Self::Abort,

@@ -179,3 +179,27 @@ fn a_book_total_names_its_pre_authorisation_by_receipt_number() {
         Err(MessageError::Missing("receipt number (87)"))
     );
 }
+
+#[test]
+fn a_command_reads_only_its_own_fields_and_a_malformed_one_is_not_outvoted() {
+    // 06 01 with a malformed amount (BCD nibble A) and then a good one: refused, as the first
+    // malformed value of a field the command reads stands.
+    let twice = [
+        0x06, 0x01, 0x0E, 0x04, 0, 0, 0, 0, 0x0A, 0, 0x04, 0, 0, 0, 0, 0x12, 0x50,
+    ];
+    assert_eq!(
+        Command::decode(&Apdu::decode(&twice).expect("an APDU")),
+        Err(MessageError::Bmp(BmpError::BadBcd { tag: 0x04 }))
+    );
+    // 06 30 carries no amount it reads: a malformed one beside the receipt number is no error.
+    let reversal = [
+        0x06, 0x30, 0x0D, 0x00, 0x00, 0x00, 0x87, 0x00, 0x42, 0x04, 0, 0, 0, 0, 0x0A, 0,
+    ];
+    assert_eq!(
+        Command::decode(&Apdu::decode(&reversal).expect("an APDU")),
+        Ok(Command::Reversal {
+            password: Password(0),
+            receipt: Some(42)
+        })
+    );
+}
