@@ -185,28 +185,34 @@ impl Run {
 
     /// Waits for the command under way to end.
     pub(super) async fn ecr_end(&mut self, p: Pending) -> Result<ZvtOutcome, String> {
-        let (mut driver, r) = p
-            .task
-            .await
-            .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
-        self.record_ecr_lines(&mut driver);
-        self.bench.ecr = Some(driver);
-        match r {
+        match self.ecr_join(p).await? {
             Ok(o) => Ok(o),
             Err(e) => Err(self.ecr_failed(e).await),
         }
     }
 
-    /// Records what the ZVT link kept during the command just ended, after the instruments'
-    /// lines of that command: at a fixed point, so a seeded run's transcript does not depend on
-    /// how the two links' bytes interleaved.
-    fn record_ecr_lines(
+    /// Waits for the command under way to end and takes the driver back ([`Run::put_back`]);
+    /// the command's own result.
+    async fn ecr_join(
         &mut self,
-        driver: &mut payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>,
-    ) {
+        p: Pending,
+    ) -> Result<Result<ZvtOutcome, payhil_ecr::zvt::ZvtError>, String> {
+        let (driver, r) = p
+            .task
+            .await
+            .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
+        self.put_back(driver);
+        Ok(r)
+    }
+
+    /// Gives the driver back to the bench after a command, recording what its link kept
+    /// during the command after the instruments' lines of that command: at a fixed point, so
+    /// a seeded run's transcript does not depend on how the two links' bytes interleaved.
+    fn put_back(&mut self, mut driver: payhil_ecr::zvt::Driver<payhil_ecr::zvt::ZvtStream>) {
         for (source, text) in driver.take_lines() {
             self.bench.transcript.record(source, text);
         }
+        self.bench.ecr = Some(driver);
     }
 
     /// Ends a command whose link the harness cut at the terminal's result: the result it sent
@@ -215,13 +221,7 @@ impl Run {
         &mut self,
         p: Pending,
     ) -> Result<payhil_ecr::zvt::TxnStatus, String> {
-        let (mut driver, r) = p
-            .task
-            .await
-            .map_err(|e| format!("ZVT: the driver's task failed: {e}"))?;
-        self.record_ecr_lines(&mut driver);
-        self.bench.ecr = Some(driver);
-        let lost = match r {
+        let lost = match self.ecr_join(p).await? {
             Err(payhil_ecr::zvt::ZvtError::CutAtResult { result }) => *result,
             Ok(o) => {
                 return Err(format!(
@@ -311,8 +311,7 @@ impl Run {
     pub(super) async fn ecr_execute(&mut self, cmd: Command) -> Result<ZvtOutcome, String> {
         let mut driver = self.take_driver()?;
         let r = driver.execute(cmd, None, None).await;
-        self.record_ecr_lines(&mut driver);
-        self.bench.ecr = Some(driver);
+        self.put_back(driver);
         match r {
             Ok(o) => Ok(o),
             Err(e) => Err(self.ecr_failed(e).await),
@@ -342,8 +341,7 @@ impl Run {
                 }
             }
         };
-        self.record_ecr_lines(&mut driver);
-        self.bench.ecr = Some(driver);
+        self.put_back(driver);
         if asked {
             return Err("the terminal took the amount and asked for the card".into());
         }
@@ -388,9 +386,8 @@ impl Run {
         };
         let abort = p.task.abort_handle();
         match tokio::time::timeout(ABANDON_BOUND, p.task).await {
-            Ok(Ok((mut driver, r))) => {
-                self.record_ecr_lines(&mut driver);
-                self.bench.ecr = Some(driver);
+            Ok(Ok((driver, r))) => {
+                self.put_back(driver);
                 let how = match r {
                     Ok(o) => format!("ended: {:?}", o.ended),
                     Err(e) => format!("ended with the terminal's power: {e}"),
