@@ -42,6 +42,14 @@ async fn start(tcp: bool) -> (Bench, EcrLink) {
     start_with(tcp, &[]).await
 }
 
+/// [`start`] with the ZVT interface on TCP: the bench and the address it listens on.
+async fn start_tcp() -> (Bench, String) {
+    match start(true).await {
+        (bench, EcrLink::Tcp(addr)) => (bench, addr),
+        (_, EcrLink::Serial(_)) => unreachable!("asked for TCP"),
+    }
+}
+
 /// [`start`], with `stale` bytes already waiting on the ZVT serial line when the terminal
 /// starts (what a cash register sent while the terminal had no power).
 async fn start_with(tcp: bool, stale: &[u8]) -> (Bench, EcrLink) {
@@ -278,10 +286,7 @@ async fn a_payment_over_zvt_on_a_serial_line() {
 
 #[tokio::test]
 async fn a_payment_over_zvt_on_tcp() {
-    let (mut bench, ecr) = start(true).await;
-    let EcrLink::Tcp(addr) = ecr else {
-        unreachable!()
-    };
+    let (mut bench, addr) = start_tcp().await;
     let mut driver = tcp_driver(&addr).await;
     pay_and_end_the_day(&mut bench, &mut driver).await;
     let _ = bench.terminal.start_kill();
@@ -295,10 +300,7 @@ async fn a_payment_over_zvt_on_tcp() {
 /// not lost, not taken, and the cash register knows.
 #[tokio::test]
 async fn a_result_the_cash_register_never_heard_is_reversed_and_can_be_asked_for_again() {
-    let (mut bench, ecr) = start(true).await;
-    let EcrLink::Tcp(addr) = ecr else {
-        unreachable!()
-    };
+    let (mut bench, addr) = start_tcp().await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut first = tcp_driver(&addr).await;
     let pay = Command::Authorisation {
@@ -357,10 +359,7 @@ async fn a_result_the_cash_register_never_heard_is_reversed_and_can_be_asked_for
 /// reads it and presents the card on the instrument port, as a robot's arm would.
 #[tokio::test]
 async fn payhil_zvt_pays_with_a_card_robot_command() {
-    let (mut bench, ecr) = start(true).await;
-    let EcrLink::Tcp(addr) = ecr else {
-        unreachable!()
-    };
+    let (mut bench, addr) = start_tcp().await;
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("robot");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -426,10 +425,7 @@ async fn payhil_zvt_pays_with_a_card_robot_command() {
 /// amount. Booking more than was reserved is declined (CARD-06), not taken.
 #[tokio::test]
 async fn a_pre_authorisation_is_booked_by_its_receipt_number() {
-    let (mut bench, ecr) = start(true).await;
-    let EcrLink::Tcp(addr) = ecr else {
-        unreachable!()
-    };
+    let (mut bench, addr) = start_tcp().await;
     let mut driver = tcp_driver(&addr).await;
     let reserve = Command::PreAuthorisation {
         amount_minor: 5000,
@@ -445,39 +441,19 @@ async fn a_pre_authorisation_is_booked_by_its_receipt_number() {
         .and_then(|r| r.receipt)
         .expect("a receipt number");
 
-    let too_much = tokio::time::timeout(
-        BOUND,
-        driver.execute(
-            Command::BookTotal {
-                receipt,
-                amount_minor: Some(6000),
-                currency: Some(208),
-            },
-            None,
-            None,
-        ),
-    )
-    .await
-    .expect("bounded")
-    .unwrap();
-    assert!(!too_much.succeeded(), "{too_much:?}");
-
-    let booked = tokio::time::timeout(
-        BOUND,
-        driver.execute(
-            Command::BookTotal {
-                receipt,
-                amount_minor: Some(4200),
-                currency: Some(208),
-            },
-            None,
-            None,
-        ),
-    )
-    .await
-    .expect("bounded")
-    .unwrap();
-    assert!(booked.succeeded(), "{booked:?}");
+    // More than was reserved is declined; then the booking itself.
+    for (amount_minor, books) in [(6000, false), (4200, true)] {
+        let cmd = Command::BookTotal {
+            receipt,
+            amount_minor: Some(amount_minor),
+            currency: Some(208),
+        };
+        let got = tokio::time::timeout(BOUND, driver.execute(cmd, None, None))
+            .await
+            .expect("bounded")
+            .unwrap();
+        assert_eq!(got.succeeded(), books, "{amount_minor}: {got:?}");
+    }
     let books = bench.host.books();
     let captures: Vec<_> = books
         .items
