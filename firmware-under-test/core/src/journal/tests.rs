@@ -1,6 +1,7 @@
 extern crate std;
 use super::*;
 use crate::flash::{NorFlash, PowerCut};
+use payhil_protocol::{Amount, Currency, EntryMode, Network, Reason, TxnKind};
 use std::vec;
 use std::vec::Vec;
 
