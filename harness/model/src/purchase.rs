@@ -638,16 +638,26 @@ impl Model {
         }
     }
 
+    /// An item the terminal keeps for forwarding: certainly still queued while the link is
+    /// down, possibly forwarded at any moment while it is up.
     fn queue(&mut self, item: Pending) {
-        let first = self.certain.is_empty() && self.uncertain.is_empty();
-        if self.network_up {
-            self.uncertain.push(item)
-        } else {
-            self.certain.push(item)
-        }
-        if first {
-            // The first queued item starts the retry timer.
+        let certain = !self.network_up;
+        self.enqueue(item, certain);
+    }
+
+    /// Every item enters the model's queue here. The first item of an empty queue starts the
+    /// terminal's retry interval; only items certainly still queued make a new one not the
+    /// first (the uncertain ones may have been forwarded already), so the interval's start is
+    /// the latest the terminal may have: the model never wants a forwarding round sooner than
+    /// a correct terminal owes one.
+    fn enqueue(&mut self, item: Pending, certain: bool) {
+        if self.certain.is_empty() {
             self.last_attempt = self.now;
+        }
+        if certain {
+            self.certain.push(item)
+        } else {
+            self.uncertain.push(item)
         }
     }
 
@@ -689,11 +699,8 @@ impl Model {
                     network: p.network,
                     purchase: false,
                 };
-                if self.blackhole {
-                    self.certain.push(item)
-                } else {
-                    self.uncertain.push(item)
-                }
+                let certain = self.blackhole;
+                self.enqueue(item, certain);
             }
             return;
         }
@@ -720,7 +727,7 @@ impl Model {
                 purchase: true,
             };
             if self.flaky {
-                self.uncertain.push(item)
+                self.enqueue(item, false)
             } else {
                 self.queue(item)
             }

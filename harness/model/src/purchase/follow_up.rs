@@ -104,7 +104,7 @@ impl Model {
             // A reversal of an item never sent voids it: nothing to forward.
             TxnKind::Reversal if was_certain => {}
             // Voided or stored, depending on whether the original had been forwarded.
-            TxnKind::Reversal if was_uncertain => self.uncertain.push(item),
+            TxnKind::Reversal if was_uncertain => self.enqueue(item, false),
             // A stored capture or reversal waits in the queue for the host.
             _ => self.queue(item),
         }

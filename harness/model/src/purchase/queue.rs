@@ -81,9 +81,11 @@ impl Model {
         }
     }
 
-    /// The terminal restarted: nothing acknowledged is lost, and it may retry at once.
+    /// The terminal restarted: nothing acknowledged is lost. Its timers did not survive the
+    /// power: it may forward at once, and must once a retry interval has passed since it came
+    /// up (the seeds set no interval; the harness configures it, PROTOCOL.md 4.9).
     pub fn restarted(&mut self) {
-        self.last_attempt = i64::MIN / 2;
+        self.last_attempt = self.now;
     }
 
     /// The terminal lost power in the middle of a request, without warning: whatever it may
@@ -100,42 +102,40 @@ impl Model {
     /// sequence number is unknown, so the item is judged by the host's books at the end of the
     /// run, never by the terminal's word.
     pub fn interrupted(&mut self, p: &PurchaseInput) {
-        // What it leaves queued is queued now: as for any item (`queue`), the first in an
-        // empty queue starts the retry interval, so the restart is no chance to forward it at
-        // once.
-        if self.certain.is_empty() && self.uncertain.is_empty() {
-            self.last_attempt = self.now;
-        }
         // It may have been journaled before the cut: the journal may hold a transaction of
         // this time, and a clock set back before it is then one the terminal cannot trust
         // (CARD-03/clock-set-back).
         self.journaled(false);
         // Its authorisation may have been on its way to the host: a terminal that cannot rule
         // out an approval stores a reversal after the restart (PBS-03/maybe-sent); one that
-        // knows it never sent it stores none.
+        // knows it never sent it stores none. What it leaves queued is queued now
+        // (`enqueue`): it may start the retry interval, so the restart is no chance to
+        // forward it at once.
         if self.reaches_for_host(p) {
-            self.uncertain.push(Pending {
+            let reversal = Pending {
                 seq: 0,
                 pan: p.card.pan.clone(),
                 amount: p.amount,
                 at: self.now,
                 network: p.network,
                 purchase: false,
-            });
+            };
+            self.enqueue(reversal, false);
         }
         if p.kind == TxnKind::Purchase
             && self
                 .predict(p)
                 .allows(Outcome::ApprovedOffline, Reason::Approved)
         {
-            self.uncertain.push(Pending {
+            let approval = Pending {
                 seq: 0,
                 pan: p.card.pan.clone(),
                 amount: p.amount,
                 at: self.now,
                 network: p.network,
                 purchase: true,
-            });
+            };
+            self.enqueue(approval, false);
         }
     }
 

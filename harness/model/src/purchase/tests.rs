@@ -285,3 +285,68 @@ fn card_02_a_skipped_pin_above_the_cvm_limit_is_declined() {
         Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
     );
 }
+
+/// Found by the terminal_vs_model fuzzer: after a cut that may have left nothing queued, the
+/// model took its maybe-item for a certain one, so the reversal the next cut left was not
+/// "first" and did not start the retry interval; with the restart taken for a chance to
+/// forward at once, one second later the model wanted the queue empty.
+#[test]
+fn pbs_03_an_item_after_a_maybe_empty_queue_starts_the_retry_interval() {
+    let mut m = Model::new(ModelConfig::default());
+    m.set_clock(1_800_000_000);
+    let p = input("dankort", 19_41, EntryMode::Chip);
+    for _ in 0..2 {
+        m.power_lost();
+        m.restarted();
+        m.interrupted(&p);
+    }
+    m.advance_clock(1);
+    assert_eq!(m.queue_bounds().0, 0);
+    assert!(m.queue_bounds().1 >= 1, "the reversal may not be due yet");
+    m.advance_clock(59);
+    assert_eq!(
+        m.queue_bounds(),
+        (0, 0),
+        "one interval later it must be forwarded"
+    );
+}
+
+/// A terminal's timers do not survive a power cut: after the restart it may forward at once,
+/// and must once one retry interval has passed since it came up.
+#[test]
+fn nets_01_a_restart_restarts_the_retry_interval() {
+    let mut m = Model::new(ModelConfig::default());
+    m.set_clock(1_800_000_000);
+    m.set_network(false);
+    let p = input("dankort", 100_00, EntryMode::Chip);
+    m.observe(&p, Outcome::ApprovedOffline, Reason::Approved, 1);
+    m.advance_clock(3_600);
+    m.power_lost();
+    m.restarted();
+    m.set_network(true);
+    m.advance_clock(1);
+    assert_eq!(m.queue_bounds(), (0, 1), "it may forward at once, or wait");
+    m.advance_clock(59);
+    assert_eq!(m.queue_bounds(), (0, 0));
+}
+
+/// The same fuzz finding, minimised: the reversal a terminal stores for a request the link
+/// swallowed is the first item of its queue and starts the retry interval like any other.
+#[test]
+fn pbs_03_a_stored_reversal_of_an_unanswered_request_starts_the_retry_interval() {
+    let mut m = Model::new(ModelConfig::default());
+    m.set_clock(1_800_000_000);
+    m.set_blackhole();
+    let p = input("dankort", 2_700_01, EntryMode::Chip);
+    m.observe(&p, Outcome::Declined, Reason::CommunicationFailure, 1);
+    assert_eq!(m.queue_bounds(), (1, 1), "a reversal is stored");
+    m.set_network(true);
+    m.advance_clock(1);
+    assert_eq!(
+        m.queue_bounds(),
+        (0, 1),
+        "not due yet, though it may go at once"
+    );
+    m.advance_clock(59);
+    assert_eq!(m.queue_bounds(), (0, 0));
+}
