@@ -48,14 +48,21 @@
 //! drop its pending items). A layout written by another firmware version is refused the same way
 //! ([`JournalError::UnsupportedLayout`]).
 //!
-//! Not here: compaction (copying pending items out of a page that must be reused). Pending items
-//! are the newest offline approvals, forwarded oldest first, so the ring only fills when about
-//! `slots - slots_per_page` records were written since the oldest unforwarded one.
+//! Moving (see `moving.rs`): a page the log must reuse may still hold pending items (an item
+//! the terminal could not forward while it went on journaling other transactions and boots).
+//! Shortly before the log reaches that page, each such item is copied to the head (a new
+//! record: same transaction, new lsn, the card number encrypted again under it, the sent
+//! marker carried in the same program) and then the original is retired (its CRC word
+//! programmed to zero: never read again, and not counted as damage). A cut between the two
+//! leaves both on flash; the mount keeps the newer and retires the older. So the journal is
+//! full only when pending items fill about all but one page, never because one item is old.
 
 use crate::flash::{Flash, FlashError};
 
 mod record;
 pub use record::{PanKey, StoredPan, TxnRecord, TxnStatus};
+
+mod moving;
 
 #[cfg(test)]
 mod power_cut_tests;
@@ -75,6 +82,23 @@ const KIND_INTENT: u8 = 3;
 /// Version 5: the card number is encrypted and boot records carry a key check value. Version 4
 /// kept it in clear packed BCD; such a journal is refused, not misread.
 const LAYOUT: u8 = 5;
+
+/// What a record's program writes of its marker word (bytes 56..60) with it.
+#[derive(Clone, Copy)]
+enum Tail {
+    /// Nothing: the markers stay erased (a pending item, a boot record, an intent).
+    Open,
+    /// The done marker (and sent): a record that needs no forwarding is never found pending.
+    Done,
+    /// The sent marker only: a moved item whose advice may have reached the host.
+    Sent,
+}
+
+impl Tail {
+    fn of(done: bool) -> Self {
+        if done { Tail::Done } else { Tail::Open }
+    }
+}
 
 /// Why the journal could not take a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +223,9 @@ pub fn highest_seq_in(image: &[u8]) -> u32 {
 enum SlotState {
     Erased,
     Garbage,
+    /// A record moved elsewhere (see the module documentation): its CRC word was cleared on
+    /// purpose, wholly or (cut) in part. Skipped like garbage, but not damage.
+    Retired,
     /// A whole record (its CRC holds) of another layout version.
     OtherLayout(u8),
     Boot {
@@ -425,6 +452,26 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             }
         }
         pendings[..j.pending_len].sort_unstable_by_key(|p| p.0);
+        // A cut between a move's copy and the original's retirement leaves both: the newer
+        // is the item, the older is retired now (`moving.rs`).
+        let mut kept = 0;
+        for i in 0..j.pending_len {
+            let (seq, slot) = pendings[i];
+            if kept > 0 && pendings[kept - 1].0 == seq {
+                let other = pendings[kept - 1].1;
+                let (newer, older) = if j.lsn_at(slot)? > j.lsn_at(other)? {
+                    (slot, other)
+                } else {
+                    (other, slot)
+                };
+                j.retire(u32::from(older))?;
+                pendings[kept - 1].1 = newer;
+                continue;
+            }
+            pendings[kept] = (seq, slot);
+            kept += 1;
+        }
+        j.pending_len = kept;
         for (i, p) in pendings[..j.pending_len].iter().enumerate() {
             j.pending[i] = p.1;
         }
@@ -483,8 +530,17 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             return Ok(SlotState::Erased);
         }
         let crc = u32::from_le_bytes([b[52], b[53], b[54], b[55]]);
-        if b[0..2] != MAGIC || crate::flash_crc(&b[..HEADER_AND_BODY]) != crc {
+        if b[0..2] != MAGIC {
             return Ok(SlotState::Garbage);
+        }
+        let computed = crate::flash_crc(&b[..HEADER_AND_BODY]);
+        if computed != crc {
+            // Only bits the right CRC has set were cleared: a retirement (or its torn part).
+            return Ok(if crc & computed == crc {
+                SlotState::Retired
+            } else {
+                SlotState::Garbage
+            });
         }
         if b[3] != LAYOUT {
             return Ok(SlotState::OtherLayout(b[3]));
@@ -526,7 +582,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
     /// forwarding can never be found pending.
     fn append(&mut self, kind: u8, body: &[u8; 44], done: bool) -> Result<u32, JournalError> {
         let slot = self.free_slot()?;
-        self.write_at(slot, kind, body, done)?;
+        self.write_at(slot, kind, body, Tail::of(done))?;
         Ok(slot)
     }
 
@@ -535,10 +591,11 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         slot: u32,
         kind: u8,
         body: &[u8; 44],
-        done: bool,
+        tail: Tail,
     ) -> Result<(), JournalError> {
         let lsn = self.next_lsn;
-        // Bytes 56..60 stay 00 (done) only when `done`; otherwise they are not programmed.
+        // Bytes 56..60 are programmed with the record only when its tail says so (done, or
+        // sent by a moved item): 00 for the markers set, FF (left as it is) for the rest.
         let mut b = [0u8; WRITTEN + 4];
         b[0..2].copy_from_slice(&MAGIC);
         b[2] = kind;
@@ -550,7 +607,14 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         // Whatever happens to this program, the slot and the lsn are used up.
         self.head = (slot + 1) % self.slots;
         self.next_lsn = lsn.checked_add(1).ok_or(JournalError::SequenceExhausted)?;
-        let len = if done { WRITTEN + 4 } else { WRITTEN };
+        let len = match tail {
+            Tail::Open => WRITTEN,
+            Tail::Done => WRITTEN + 4,
+            Tail::Sent => {
+                b[WRITTEN + 2..].fill(0xFF);
+                WRITTEN + 4
+            }
+        };
         self.flash.program(slot * SLOT, &b[..len])?;
         if kind == KIND_INTENT {
             let page = u32::from_le_bytes([body[0], body[1], body[2], body[3]]);
@@ -577,7 +641,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     let mut body = [0xFFu8; 44];
                     body[0..4].copy_from_slice(&next.to_le_bytes());
                     body[4..8].copy_from_slice(&self.boot_count.to_le_bytes());
-                    self.write_at(slot, KIND_INTENT, &body, false)?;
+                    self.write_at(slot, KIND_INTENT, &body, Tail::Open)?;
                     self.flash.erase_page(next)?;
                     continue;
                 }
@@ -598,6 +662,10 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                 continue;
             }
             if free {
+                if let Some(next) = self.move_due(slot) {
+                    self.move_pending_out_of(next)?;
+                    continue;
+                }
                 return Ok(slot);
             }
             // A torn or stale slot is never reused before its page is erased.
@@ -704,7 +772,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         let mut body = [0u8; 44];
         rec.encode(&mut body, &self.key, self.next_lsn);
         // Nothing to forward for anything but an offline approval: written done at once.
-        self.write_at(slot, KIND_TXN, &body, !offline)?;
+        self.write_at(slot, KIND_TXN, &body, Tail::of(!offline))?;
         if self.unjournaled == Some(rec.seq) {
             self.unjournaled = None;
         }

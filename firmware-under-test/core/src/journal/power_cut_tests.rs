@@ -50,6 +50,9 @@ enum Op {
     },
     /// Reverses (voids) the oldest pending item, which must then never be forwarded (PBS-03).
     VoidOldest,
+    /// Sends the newest pending item's advice, which goes unanswered: from then on it must
+    /// read as sent (a repeat, and never voided locally), wherever the journal moves it.
+    SendNewest,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -68,6 +71,8 @@ struct Truth {
     /// Voids interrupted by a cut that did not take: these may still be forwarded.
     cut_voids: BTreeSet<u32>,
     forwards: BTreeMap<u32, u32>,
+    /// Items whose advice was sent (marker written).
+    sent: BTreeSet<u32>,
 }
 
 fn is_cut(e: JournalError) -> bool {
@@ -102,11 +107,18 @@ fn apply(j: &mut J, t: &mut Truth, op: Op) -> Result<(), JournalError> {
             while let Some(r) = j.pending(0)? {
                 t.in_flight_ack = Some(r.seq);
                 j.mark_sent(r.seq)?;
+                t.sent.insert(r.seq);
                 *t.forwards.entry(r.seq).or_default() += 1;
                 let declined = decline_every > 0 && r.seq % u32::from(decline_every) == 0;
                 j.acknowledge(r.seq, declined)?;
                 t.in_flight_ack = None;
                 t.acked.insert(r.seq);
+            }
+        }
+        Op::SendNewest => {
+            if let Some(r) = j.pending(j.pending_len().saturating_sub(1))? {
+                j.mark_sent(r.seq)?;
+                t.sent.insert(r.seq);
             }
         }
         Op::VoidOldest => {
@@ -165,6 +177,14 @@ fn check_after_mount(j: &mut J, t: &mut Truth, context: &str) {
             t.offline.contains(s) || maybe_append == Some(*s),
             "{context}: unexpected pending item #{s}"
         );
+    }
+    for (i, s) in pending.iter().enumerate() {
+        if t.sent.contains(s) {
+            assert!(
+                j.pending_was_sent(i).unwrap(),
+                "{context}: #{s} was sent, and reads as never sent"
+            );
+        }
     }
     let mut on_flash = BTreeMap::<u32, u32>::new();
     j.for_each(|f| *on_flash.entry(f.record.seq).or_default() += 1)
@@ -245,9 +265,23 @@ fn workload() -> Vec<Op> {
     ops
 }
 
+/// Two items stay pending (one of them sent, unanswered) while the log goes round the ring
+/// several times with online payments: the journal must move them, never fill up.
+fn pinned_workload() -> Vec<Op> {
+    let mut ops = vec![Op::Offline, Op::Offline, Op::SendNewest];
+    ops.extend(std::iter::repeat_n(Op::Online, 3 * 4 * PAGES));
+    ops.push(Op::VoidOldest);
+    ops.extend(std::iter::repeat_n(Op::Online, 4 * PAGES));
+    ops.push(Op::ForwardAll { decline_every: 0 });
+    ops
+}
+
 /// Runs the workload from a fresh device until it ends or power is cut; returns the storage,
 /// the truth, and whether the cut happened.
-fn run_until_cut(cut: Option<PowerCut>) -> (Ram, Truth, bool, (u32, u32)) {
+fn run_until_cut(
+    workload: fn() -> Vec<Op>,
+    cut: Option<PowerCut>,
+) -> (Ram, Truth, bool, (u32, u32)) {
     let mut t = Truth::default();
     let mut j = match mount(Ram(vec![0xFF; PAGE as usize * PAGES]), cut) {
         Ok(j) => j,
@@ -266,7 +300,27 @@ fn run_until_cut(cut: Option<PowerCut>) -> (Ram, Truth, bool, (u32, u32)) {
 
 #[test]
 fn every_single_power_cut_in_a_50_transaction_workload_loses_and_duplicates_nothing() {
-    let (_, _, cut, (total, erases)) = run_until_cut(None);
+    every_single_power_cut(workload);
+}
+
+#[test]
+fn every_single_power_cut_while_pinned_items_are_moved_loses_and_duplicates_nothing() {
+    let (storage, t, cut, _) = run_until_cut(pinned_workload, None);
+    assert!(!cut);
+    assert_eq!(t.offline.len(), 2, "the journal refused an item");
+    assert_eq!(
+        t.taken.len(),
+        2 + 4 * 4 * PAGES,
+        "the journal refused a payment"
+    );
+    let j = mount(storage, None).unwrap_or_else(|_| panic!("no cut armed"));
+    assert_eq!(j.pending_len(), 0);
+    assert_eq!(j.unreadable_slots(), 0, "a retired record is not damage");
+    every_single_power_cut(pinned_workload);
+}
+
+fn every_single_power_cut(workload: fn() -> Vec<Op>) {
+    let (_, _, cut, (total, erases)) = run_until_cut(workload, None);
     assert!(!cut);
     assert!(
         erases >= 4,
@@ -279,7 +333,7 @@ fn every_single_power_cut_in_a_50_transaction_workload_loses_and_duplicates_noth
     for at in 1..=total {
         for tear in [false, true] {
             let context = format!("cut at write {at}/{total}, tear {tear}");
-            let (storage, mut t, was_cut, _) = run_until_cut(Some(PowerCut { at, tear }));
+            let (storage, mut t, was_cut, _) = run_until_cut(workload, Some(PowerCut { at, tear }));
             assert!(was_cut, "{context}: the cut did not happen");
             let mut j = mount(storage, None).unwrap_or_else(|_| panic!("{context}: no cut armed"));
             check_after_mount(&mut j, &mut t, &context);
@@ -326,6 +380,7 @@ impl ReferenceStateMachine for Reference {
             2 => Just(Transition::Do(Op::Online)),
                         1 => (0u8..5).prop_map(|d| Transition::Do(Op::ForwardAll { decline_every: d })),
             1 => Just(Transition::Do(Op::VoidOldest)),
+            1 => Just(Transition::Do(Op::SendNewest)),
             1 => (1u8..30, any::<bool>()).prop_map(|(after, tear)| Transition::ArmCut { after, tear }),
             1 => Just(Transition::Reboot),
         ]

@@ -131,9 +131,27 @@ fn a_full_queue_refuses_and_overwrites_nothing() {
     };
     assert_eq!(err, JournalError::Full);
     assert!(stored >= 3 * 64 - 2, "{stored}");
-    let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST"))
+    // A journal full of pending items still boots (so that it can forward them), owing its
+    // boot record until there is room.
+    let mut j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST"))
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(j.pending_len(), stored);
+    assert_eq!(j.boot_count(), 2);
+    while let Some(r) = j.pending(0).unwrap() {
+        j.acknowledge(r.seq, false).unwrap();
+    }
+    // The owed boot record is written before the next number is taken: the count of power-ups
+    // (and the number it burns) survive the next boot.
+    j.ensure_room().unwrap();
+    let seq = j.take_seq();
+    j.record(&rec(seq, 1, TxnStatus::ApprovedOnline)).unwrap();
+    let j: J = Journal::mount(j.into_flash(), crate::journal::PanKey::test_key("TEST")).unwrap();
+    assert_eq!(
+        j.boot_count(),
+        3,
+        "the boot that found the journal full was not recorded"
+    );
+    assert!(j.next_seq() > seq + 1);
 }
 
 #[test]
