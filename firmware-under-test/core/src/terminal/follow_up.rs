@@ -172,8 +172,6 @@ impl<F: Flash> Terminal<'_, F> {
 
     /// Stores a reversal of transaction `seq`, described by `original` (its card, amount and
     /// time), for forwarding (PBS-03). `Err` only when the power was lost.
-    /// Stores a reversal of transaction `seq`, described by `original` (its card, amount and
-    /// time), for forwarding (PBS-03). `Err` only when the power was lost.
     fn store_reversal(&mut self, seq: u32, original: &TxnRecord) -> Result<(), ()> {
         match self.journal.ensure_room() {
             Ok(()) => {}
