@@ -224,10 +224,10 @@ pub struct Model {
     done: BTreeMap<u32, Done>,
     /// Each card's PIN-try counter as the rules have it (EMV: a wrong PIN uses a try, the
     /// right one resets the counter, none left blocks the PIN); absent: untouched, full.
-    pin_tries: HashMap<Pan, u8>,
+    pin_tries: HashMap<Pan, pin_tries::Tries>,
     /// The issuer's PIN-try counter per card for online PINs (ISO 8583 DE 52), kept by the
     /// issuer apart from the card's own.
-    issuer_pin_tries: HashMap<Pan, u8>,
+    issuer_pin_tries: HashMap<Pan, pin_tries::Tries>,
     /// The latest clock at which the terminal certainly journaled a transaction (an approval)
     /// and at which it may have (any decision): CARD-03/clock-set-back.
     journaled_by: (i64, i64),
@@ -277,74 +277,23 @@ impl Model {
         }
     }
 
-    /// What the issuer answers online: with a PIN, it checks it first (55 PinIncorrect, 75
-    /// PinTriesExceeded once its counter is used up), then decides as ever.
-    fn online(&self, p: &PurchaseInput) -> Prediction {
-        if p.pin.is_none() || p.kind == TxnKind::Refund {
-            return issuer(&p.card);
-        }
-        let left = self
-            .issuer_pin_tries
-            .get(&p.card.pan)
-            .copied()
-            .unwrap_or(PIN_TRY_LIMIT);
-        let refusal = if left == 0 {
-            Some(Reason::PinTriesExceeded)
-        } else if p.pin.as_ref() != Some(&p.card.pin) {
-            Some(Reason::PinIncorrect)
-        } else {
-            None
-        };
-        match (refusal, self.pin_sent_online(p)) {
-            (None, _) => issuer(&p.card),
-            (Some(r), PinPrompt::Required) => declined(r),
-            // The terminal may not ask for the PIN, and then sends none.
-            (Some(r), PinPrompt::Optional) => declined(r).or(issuer(&p.card)),
-        }
-    }
-
-    fn tries_left(&self, pan: &Pan) -> u8 {
-        self.pin_tries.get(pan).copied().unwrap_or(PIN_TRY_LIMIT)
-    }
-
-    /// What the card says of the PIN entered, when the terminal asks it (offline, once nothing
-    /// else refuses the payment): `None` verified, else the decline's reason. A blocked PIN is
-    /// refused whatever was entered.
-    fn card_refusal(&self, p: &PurchaseInput) -> Option<Reason> {
-        if self.tries_left(&p.card.pan) == 0 {
-            Some(Reason::PinTriesExceeded)
-        } else if p.pin.as_ref() != Some(&p.card.pin) {
-            Some(Reason::PinIncorrect)
-        } else {
-            None
-        }
-    }
-
     /// An offline prediction once the card has verified the PIN entered: an approval becomes
     /// the card's refusal if it refuses (issue 9: the card verifies the PIN offline). Without a
     /// PIN the card is not asked (the bypass is refused before, NETS-08).
     fn after_card(&self, p: &PurchaseInput, offline: Prediction) -> Prediction {
-        let Some(why) = p.pin.as_ref().and_then(|_| self.card_refusal(p)) else {
-            return offline;
-        };
-        Prediction(
-            offline
-                .0
-                .into_iter()
-                .map(|(o, r)| {
-                    if o == Outcome::ApprovedOffline {
-                        (Outcome::Declined, why)
-                    } else {
-                        (o, r)
-                    }
-                })
-                .fold(Vec::new(), |mut v, x| {
-                    if !v.contains(&x) {
-                        v.push(x);
-                    }
-                    v
-                }),
-        )
+        let mut out = Vec::new();
+        for verdict in self.card_verdicts(p) {
+            for &(o, r) in &offline.0 {
+                let x = match verdict {
+                    Some(why) if o == Outcome::ApprovedOffline => (Outcome::Declined, why),
+                    _ => (o, r),
+                };
+                if !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+        }
+        Prediction(out)
     }
 
     fn expired(&self, card: &TestCard) -> bool {
@@ -589,9 +538,23 @@ impl Model {
             return Prediction::declined_for_any(&before);
         }
         // The card verifies the PIN entered before the note is asked for.
-        if let Some(why) = p.pin.as_ref().and_then(|_| self.card_refusal(p)) {
-            return declined(why);
+        let verdicts = self.card_verdicts(p);
+        let refused = verdicts
+            .iter()
+            .flatten()
+            .fold(None, |acc: Option<Prediction>, &why| {
+                Some(acc.map_or(declined(why), |a| a.or(declined(why))))
+            });
+        match refused {
+            Some(r) if !verdicts.contains(&None) => return r,
+            Some(r) => return r.or(self.reserve_note(p)),
+            None => {}
         }
+        self.reserve_note(p)
+    }
+
+    /// The checks on a reserve payment's debit note, once the card verified the PIN.
+    fn reserve_note(&self, p: &PurchaseInput) -> Prediction {
         // The checks on the note (BAX-03..08); without a note they cannot be done (BAX-07).
         let Some(n) = &p.note else {
             return declined(Reason::Cancelled);
@@ -733,59 +696,10 @@ impl Model {
             }
         }
     }
-
-    /// The card's PIN-try counter after the payment: it moves only when the card was asked,
-    /// which the outcome tells (the card is asked last, once nothing else refuses offline).
-    fn observe_pin(&mut self, p: &PurchaseInput, outcome: Outcome, reason: Reason) {
-        let Some(pin) = &p.pin else { return };
-        // Online, the issuer checks every PIN it is sent, whatever it then answers. (On a
-        // faulty link the model cannot know whether the answer came: it leaves the counter.)
-        let answered =
-            self.network_up && !self.blackhole && !self.flaky && self.reaches_for_host(p);
-        if answered && self.pin_sent_online(p) == PinPrompt::Required {
-            let left = self
-                .issuer_pin_tries
-                .get(&p.card.pan)
-                .copied()
-                .unwrap_or(PIN_TRY_LIMIT);
-            if left > 0 {
-                let now = if *pin == p.card.pin {
-                    PIN_TRY_LIMIT
-                } else {
-                    left - 1
-                };
-                self.issuer_pin_tries.insert(p.card.pan.clone(), now);
-            }
-            return;
-        }
-        let left = self.tries_left(&p.card.pan);
-        let asked = match (outcome, reason) {
-            (Outcome::Declined, Reason::PinIncorrect | Reason::PinTriesExceeded) => true,
-            (Outcome::ApprovedOffline, _) => true,
-            // A BankAxept reserve payment refused on its note was verified before the note.
-            (
-                Outcome::Declined,
-                Reason::ReserveAttendantRequired
-                | Reason::ReserveIdInvalid
-                | Reason::ReserveAccountInvalid
-                | Reason::ReserveAuthCodeRequired
-                | Reason::Cancelled,
-            ) => p.network == Network::BankAxept,
-            _ => false,
-        };
-        if !asked || left == 0 {
-            return;
-        }
-        let now = if *pin == p.card.pin {
-            PIN_TRY_LIMIT
-        } else {
-            left - 1
-        };
-        self.pin_tries.insert(p.card.pan.clone(), now);
-    }
 }
 
 mod follow_up;
+mod pin_tries;
 mod queue;
 
 #[cfg(test)]

@@ -106,6 +106,8 @@ impl Model {
         // this time, and a clock set back before it is then one the terminal cannot trust
         // (CARD-03/clock-set-back).
         self.journaled(false);
+        // The issuer and the card may have checked its PIN.
+        self.pin_maybe_checked(p);
         // Its authorisation may have been on its way to the host: a terminal that cannot rule
         // out an approval stores a reversal after the restart (PBS-03/maybe-sent); one that
         // knows it never sent it stores none. What it leaves queued is queued now
