@@ -10,7 +10,8 @@
 //!  0..2   magic "PH"   2  kind: 1 txn, 2 boot, 3 erase intent   3  layout version (5)
 //!  4..8   lsn (u32 LE): log sequence number, strictly increasing over all records
 //!  8..52  body (44 bytes): txn see TxnRecord::encode (card number encrypted); boot:
-//!         boot_count, burned seq, key check value; erase intent: page number
+//!         boot_count, burned seq, key check value, latest time; erase intent: page number,
+//!         boot_count, latest time (u32 LE each; FF.. where older firmware wrote nothing)
 //! 52..56  CRC-32 over bytes 0..52
 //! 56..58  sent marker: 00 00 = an advice for it may have reached the host
 //! 58..60  done marker: 00 00 = forwarded and acknowledged (written with the sent marker)
@@ -185,7 +186,12 @@ pub struct Journal<F, const P: usize> {
     unjournaled: Option<u32>,
     /// See [`Journal::unreadable_slots`].
     unreadable: u32,
+    /// See [`Journal::latest_time`].
+    latest_time: u32,
 }
+
+/// A boot record's or erase intent's field written by firmware that did not record it.
+const NOT_RECORDED: u32 = u32::MAX;
 
 /// Slots, slots per page and pages of a device the journal can use.
 fn geometry<F: Flash>(flash: &F) -> Result<(u32, u32, u32), JournalError> {
@@ -235,12 +241,17 @@ enum SlotState {
         boot_count: u32,
         burned: u32,
         key_check: [u8; 4],
+        /// The latest time journaled when it was written ([`NOT_RECORDED`]: written before
+        /// boot records carried it).
+        latest_time: u32,
     },
     Intent {
         lsn: u32,
         page: u32,
-        /// The boot counter when the intent was written (`u32::MAX`: not recorded).
+        /// The boot counter when the intent was written ([`NOT_RECORDED`]: not recorded).
         boot_count: u32,
+        /// The latest time journaled when it was written ([`NOT_RECORDED`]: not recorded).
+        latest_time: u32,
     },
     Txn {
         lsn: u32,
@@ -266,6 +277,13 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         &mut self.flash
     }
 
+    /// The latest transaction time the journal ever held (Unix seconds, 0 if none): kept in
+    /// every boot record and erase intent, so it outlives the records the ring reuses. A clock
+    /// behind it is one the terminal cannot trust (rules/catalogue.toml CARD-03/clock-set-back).
+    pub fn latest_time(&self) -> i64 {
+        i64::from(self.latest_time)
+    }
+
     /// Slots that hold neither a record nor erased bytes (torn writes, or damage), found at
     /// mount. A power cut leaves at most one torn slot or half-erased page; more is worth a look.
     pub fn unreadable_slots(&self) -> u32 {
@@ -279,6 +297,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         body[0..4].copy_from_slice(&self.boot_count.to_le_bytes());
         body[4..8].copy_from_slice(&burned.to_le_bytes());
         body[8..12].copy_from_slice(&self.key_check);
+        body[12..16].copy_from_slice(&self.latest_time.to_le_bytes());
         self.append(KIND_BOOT, &body, false).map(|_| ())
     }
 
@@ -327,11 +346,13 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                 boot_count: u32_at(8),
                 burned: u32_at(12),
                 key_check: [b[16], b[17], b[18], b[19]],
+                latest_time: u32_at(20),
             },
             KIND_INTENT => SlotState::Intent {
                 lsn,
                 page: u32_at(8),
                 boot_count: u32_at(12),
+                latest_time: u32_at(16),
             },
             KIND_TXN => match TxnRecord::decode(&b[8..52], &self.key, lsn) {
                 // Any cleared bit counts: a torn marker write still means the host acknowledged.
@@ -415,6 +436,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     let mut body = [0xFFu8; 44];
                     body[0..4].copy_from_slice(&next.to_le_bytes());
                     body[4..8].copy_from_slice(&self.boot_count.to_le_bytes());
+                    // The page may hold the latest time journaled (CARD-03/clock-set-back).
+                    body[8..12].copy_from_slice(&self.latest_time.to_le_bytes());
                     self.write_at(slot, KIND_INTENT, &body, Tail::Open)?;
                     self.flash.erase_page(next)?;
                     continue;
@@ -540,6 +563,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         if !TIME_RANGE.contains(&rec.local_time) {
             return Err(JournalError::TimeOutOfRange);
         }
+        // In range: it fits a u32.
+        self.latest_time = self.latest_time.max(rec.local_time as u32);
         // The slot first: making room may itself append (an erase intent), and the card number's
         // nonce needs the lsn this record will get.
         let slot = self.free_slot()?;

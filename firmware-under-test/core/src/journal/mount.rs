@@ -49,6 +49,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             boot_unrecorded: false,
             unjournaled: None,
             unreadable: 0,
+            latest_time: 0,
         };
         match j.recover(pages, visit) {
             Ok(()) => Ok(j),
@@ -93,6 +94,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         self.boot_unrecorded = false;
         self.unjournaled = None;
         self.unreadable = 0;
+        self.latest_time = 0;
         self.recover(pages, |_| {})?;
         self.continue_above(floor)
     }
@@ -129,11 +131,16 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     lsn,
                     page,
                     boot_count,
+                    latest_time,
                 } => {
-                    // An intent carries the boot counter: the page it erases may hold the last
-                    // boot record, and the count of power-ups must survive the ring's wrap.
-                    if boot_count != u32::MAX {
+                    // An intent carries the boot counter and the latest time: the page it
+                    // erases may hold the last boot record or the latest transaction, and
+                    // both must survive the ring's wrap.
+                    if boot_count != NOT_RECORDED {
                         j.boot_count = j.boot_count.max(boot_count);
+                    }
+                    if latest_time != NOT_RECORDED {
+                        j.latest_time = j.latest_time.max(latest_time);
                     }
                     if page < pages && lsn > j.intents[page as usize] {
                         j.intents[page as usize] = lsn;
@@ -164,16 +171,23 @@ impl<F: Flash, const P: usize> Journal<F, P> {
                     boot_count,
                     burned,
                     key_check,
+                    latest_time,
                     ..
                 } => {
                     if key_check != j.key_check {
                         return Err(JournalError::WrongKey);
                     }
                     j.boot_count = j.boot_count.max(boot_count);
+                    if latest_time != NOT_RECORDED {
+                        j.latest_time = j.latest_time.max(latest_time);
+                    }
                     max_seq = max_seq.max(burned);
                 }
                 SlotState::Txn { found, .. } => {
                     visit(found);
+                    // Journaled times are in TIME_RANGE (`record` refuses others): u32.
+                    let t = u32::try_from(found.record.local_time).unwrap_or(0);
+                    j.latest_time = j.latest_time.max(t);
                     max_seq = max_seq.max(found.record.seq);
                     if found.host_declined {
                         j.declined_by_host += 1;

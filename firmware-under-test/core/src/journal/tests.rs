@@ -574,3 +574,37 @@ fn the_boot_counter_survives_the_ring_wrapping_over_its_boot_record() {
     let j: J = Journal::mount(j.into_flash(), key()).unwrap();
     assert_eq!(j.boot_count(), 3);
 }
+
+/// The latest time journaled outlives its record: found by the terminal_vs_model fuzzer, a
+/// purchase's time was forgotten once a hundred power cycles' boot records had wrapped the
+/// small chip's ring over it, and with the clock then set back a day the terminal approved
+/// instead of refusing an untrusted clock (CARD-03/clock-set-back). Boot records and erase
+/// intents carry it now.
+#[test]
+fn the_latest_time_survives_the_ring_wrapping_over_its_record() {
+    let mut mem = vec![0xFFu8; 4 * 4096];
+    let key = || crate::journal::PanKey::test_key("TEST");
+    let mut j: J = Journal::mount(NorFlash::new(&mut mem[..], 4096), key()).unwrap();
+    assert_eq!(j.latest_time(), 0);
+    let latest = 1_767_603_600;
+    let mut r = rec(j.take_seq(), 1, TxnStatus::ApprovedOnline);
+    r.local_time = latest;
+    j.ensure_room().unwrap();
+    j.record(&r).unwrap();
+    // Boots only: each writes a boot record, until the ring has gone round twice.
+    for _ in 0..2 * 4 * 64 {
+        j = Journal::mount(j.into_flash(), key()).unwrap();
+        assert_eq!(j.latest_time(), latest);
+    }
+    let mut seen = 0;
+    j.for_each(|_| seen += 1).unwrap();
+    assert_eq!(seen, 0, "the purchase's record is gone");
+    // Records of earlier times do not lower it.
+    for _ in 0..300 {
+        j.ensure_room().unwrap();
+        let seq = j.take_seq();
+        j.record(&rec(seq, 1, TxnStatus::ApprovedOnline)).unwrap();
+    }
+    let j: J = Journal::mount(j.into_flash(), key()).unwrap();
+    assert_eq!(j.latest_time(), latest);
+}

@@ -257,16 +257,15 @@ impl<'a, F: Flash> Terminal<'a, F> {
     /// The blocked-card list is read from its own pages at the end of the flash.
     pub fn boot_with_key(cfg: Config<'a>, flash: F, key: PanKey) -> Result<Self, JournalError> {
         // What the mount's scan reads (each record read decrypts a card number, so there is no
-        // second pass): the latest time the journal holds, which the terminal knows has passed
-        // (the clock is not kept through a power cut: see `time_floor`), and an authorisation a
-        // cut may have left on its way.
-        let mut floor = 0;
+        // second pass): an authorisation a cut may have left on its way. The latest time the
+        // journal ever held, which the terminal knows has passed (the clock is not kept through
+        // a power cut: see `time_floor`), the journal keeps itself, past the ring's wrap.
         let mut in_flight = InFlight::default();
         let mut journal = Journal::mount_visiting(split(flash)?, key, |f| {
-            floor = floor.max(f.record.local_time);
             in_flight.see(&f);
         })
         .map_err(|(e, _)| e)?;
+        let floor = journal.latest_time();
         let blocks = BlockList::load(journal.flash_mut())?;
         let mut t = Self::with_journal(cfg, journal, key, blocks);
         t.time_floor = floor;
