@@ -612,10 +612,12 @@ impl Model {
     /// terminal's retry interval; only items certainly still queued make a new one not the
     /// first (the uncertain ones may have been forwarded already), so the interval's start is
     /// the latest the terminal may have: the model never wants a forwarding round sooner than
-    /// a correct terminal owes one.
+    /// a correct terminal owes one. Latest by the clock, not by the order of events: with the
+    /// clock set back, an item queued now may start an interval that ends before the one the
+    /// items still queued started (found by the terminal_vs_model fuzzer).
     fn enqueue(&mut self, item: Pending, certain: bool) {
         if self.certain.is_empty() {
-            self.last_attempt = self.now;
+            self.last_attempt = self.last_attempt.max(self.now);
         }
         if certain {
             self.certain.push(item)

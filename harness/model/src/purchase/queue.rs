@@ -85,7 +85,8 @@ impl Model {
     /// power: it may forward at once, and must once a retry interval has passed since it came
     /// up (the seeds set no interval; the harness configures it, PROTOCOL.md 4.9).
     pub fn restarted(&mut self) {
-        self.last_attempt = self.now;
+        // The latest by the clock (see `enqueue`): a terminal may also keep the deadline it had.
+        self.last_attempt = self.last_attempt.max(self.now);
     }
 
     /// The terminal lost power in the middle of a request, without warning: whatever it may

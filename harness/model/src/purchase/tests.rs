@@ -350,3 +350,32 @@ fn pbs_03_a_stored_reversal_of_an_unanswered_request_starts_the_retry_interval()
     m.advance_clock(59);
     assert_eq!(m.queue_bounds(), (0, 0));
 }
+
+/// Found by the terminal_vs_model fuzzer: with the clock set back, a reversal stored now
+/// started the model's retry interval at the earlier clock, so a clock step that was still
+/// before the first item's deadline counted as a forwarding round the terminal owed.
+#[test]
+fn nets_01_a_clock_set_back_does_not_bring_the_retry_deadline_forward() {
+    let mut m = Model::new(ModelConfig::default());
+    m.set_clock(1_800_000_000);
+    let mut p = input("dankort", 100_00, EntryMode::Chip);
+    p.forced_offline = true;
+    m.observe(&p, Outcome::ApprovedOffline, Reason::Approved, 2);
+    m.observe(&p, Outcome::ApprovedOffline, Reason::Approved, 3);
+    m.set_clock(1_800_000_000 - 12_843);
+    let reversal = FollowUp {
+        kind: TxnKind::Reversal,
+        of: 3,
+        seq: 4,
+        amount: p.amount,
+        pan: &p.card.pan,
+        network: p.network,
+    };
+    m.observe_follow_up(&reversal, Outcome::ApprovedOffline);
+    m.advance_clock(8_856);
+    assert_eq!(m.queue_bounds().0, 0);
+    assert!(
+        m.queue_bounds().1 >= 1,
+        "the first item's interval has not passed"
+    );
+}
