@@ -37,6 +37,12 @@ pub struct ModelConfig {
     /// How many items the terminal's offline queue holds (a device property, from the
     /// terminal's own report; `None` until known). A full queue refuses offline payments.
     pub queue_capacity: Option<u32>,
+    /// A bench's reading of how long its terminal keeps a transaction for a capture or
+    /// reversal: once this many later events (card transactions, follow-ups, power-ups) have
+    /// followed it, the terminal may no longer hold it and may refuse as NoSuchTransaction.
+    /// `None`: it must always hold it. The rules set no minimum (rules/catalogue.toml
+    /// PBS-03/finite-journal).
+    pub follow_up_window: Option<u32>,
 }
 
 impl Default for ModelConfig {
@@ -55,6 +61,7 @@ impl Default for ModelConfig {
             reserve_cap_minor: 20_000_00,
             readings: Readings::builtin(),
             queue_capacity: None,
+            follow_up_window: None,
         }
     }
 }
@@ -172,6 +179,8 @@ struct Done {
     amount: Amount,
     captured: bool,
     reversed: bool,
+    /// The model's event count when it was made (see `ModelConfig::follow_up_window`).
+    event: u64,
 }
 
 /// An offline decision from the refusals that apply: approved if none, else any of them.
@@ -231,6 +240,9 @@ pub struct Model {
     /// The latest clock at which the terminal certainly journaled a transaction (an approval)
     /// and at which it may have (any decision): CARD-03/clock-set-back.
     journaled_by: (i64, i64),
+    /// Card transactions, follow-ups and power-ups so far (see
+    /// `ModelConfig::follow_up_window`).
+    events: u64,
 }
 
 /// A test card's PIN-try limit (EMV; the card instrument's [`payhil_cards::instrument`]).
@@ -264,6 +276,7 @@ impl Model {
             pin_tries: HashMap::new(),
             issuer_pin_tries: HashMap::new(),
             journaled_by: (i64::MIN, i64::MIN),
+            events: 0,
         }
     }
 
@@ -637,6 +650,7 @@ impl Model {
 
     /// Records what the terminal did with a card transaction.
     pub fn observe(&mut self, p: &PurchaseInput, outcome: Outcome, reason: Reason, seq: u32) {
+        self.events += 1;
         let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
         self.journaled(approved);
         if reason == Reason::ClockNotTrusted {
@@ -680,6 +694,7 @@ impl Model {
                 amount: p.amount,
                 captured: false,
                 reversed: false,
+                event: self.events,
             },
         );
         if outcome == Outcome::ApprovedOffline {

@@ -33,6 +33,9 @@ pub struct Readings {
     /// CARD-03/clock-set-back: how far the clock may be behind the latest journaled time
     /// before the terminal takes no card transaction.
     pub clock_tolerance_s: i64,
+    /// PBS-03/finite-journal: the later events (card transactions, follow-ups, power-ups) for
+    /// which the in-process bench's terminal must still hold a transaction for a follow-up.
+    pub bench_follow_up_window: u32,
 }
 
 /// Why the catalogue's readings could not be taken.
@@ -129,6 +132,7 @@ impl Readings {
             captures_count_today: v.flag("CARD-04/daily-total", "captures_count")?,
             day_offset_s: v.int("CARD-04/daily-total", "utc_offset_s")?,
             clock_tolerance_s: v.int("CARD-03/clock-set-back", "tolerance_s")?,
+            bench_follow_up_window: v.int("PBS-03/finite-journal", "in_process_bench_events")?,
         })
     }
 

@@ -323,6 +323,7 @@ pub async fn run_to(
             reserve_cap_minor: t.reserve_cap.minor,
             readings: payhil_model::Readings::builtin(),
             queue_capacity: None,
+            follow_up_window: None,
         }),
         now: DEFAULT_CLOCK,
         ledger: Ledger::default(),

@@ -68,6 +68,10 @@ pub fn model_for(t: &payhil_scenario::format::TerminalSettings) -> Model {
         reserve_cap_minor: t.reserve_cap.minor,
         readings: payhil_model::Readings::builtin(),
         queue_capacity: None,
+        // Its small chip holds 128 records by design (so that short runs wrap the ring): a
+        // hundred power-ups, each a boot record, reuse the page of a purchase made before
+        // them. The PTY runner requires every transaction to be kept.
+        follow_up_window: Some(payhil_model::Readings::builtin().bench_follow_up_window),
     })
 }
 

@@ -420,11 +420,11 @@ impl<F: Flash> Terminal<'_, F> {
                 }
                 if code.is_approved() {
                     if txn.kind == TxnKind::Reversal {
-                        match self.journal.mark_reversed(txn.related_seq) {
-                            Ok(true) => {}
-                            // The original was found when the reversal started.
-                            Ok(false) => return self.storage_fault(JournalError::Inconsistent),
-                            Err(e) => return self.storage_fault(e),
+                        // Not found: the ring reused the original's page for the reversal's
+                        // own records since it was found (it was done, so not kept); nothing
+                        // is left on flash to settle, and the host has reversed it.
+                        if let Err(e) = self.journal.mark_reversed(txn.related_seq) {
+                            return self.storage_fault(e);
                         }
                     }
                     self.finish(

@@ -12,16 +12,35 @@ impl Model {
         let Some(pre) = pre else {
             return Prediction::exact(Outcome::Aborted, Reason::NoSuchTransaction);
         };
-        if amount.minor > pre.amount.minor {
-            return declined(Reason::CaptureExceedsAuthorised);
-        }
-        // Already authorised: online if the host answers, stored for forwarding if not.
-        let o = if self.network_up {
-            Outcome::ApprovedOnline
+        let held = if amount.minor > pre.amount.minor {
+            declined(Reason::CaptureExceedsAuthorised)
         } else {
-            Outcome::ApprovedOffline
+            // Already authorised: online if the host answers, stored for forwarding if not.
+            let o = if self.network_up {
+                Outcome::ApprovedOnline
+            } else {
+                Outcome::ApprovedOffline
+            };
+            Prediction::exact(o, Reason::Approved)
         };
-        Prediction::exact(o, Reason::Approved)
+        self.or_forgotten(pre, held)
+    }
+
+    /// `held`, or also a refusal as NoSuchTransaction once the terminal may no longer hold the
+    /// original (`ModelConfig::follow_up_window`).
+    fn or_forgotten(&self, original: &Done, held: Prediction) -> Prediction {
+        let forgotten = self
+            .cfg
+            .follow_up_window
+            .is_some_and(|w| self.events.saturating_sub(original.event) > u64::from(w));
+        if forgotten {
+            held.or(Prediction::exact(
+                Outcome::Aborted,
+                Reason::NoSuchTransaction,
+            ))
+        } else {
+            held
+        }
     }
 
     /// Predicts the reversal of purchase `of` (PBS-03).
@@ -29,18 +48,23 @@ impl Model {
         let orig = of
             .and_then(|s| self.done.get(&s).map(|d| (s, d)))
             .filter(|(_, d)| d.kind == TxnKind::Purchase && !d.reversed);
-        let Some((seq, _)) = orig else {
+        let Some((seq, original)) = orig else {
             return Prediction::exact(Outcome::Aborted, Reason::NoSuchTransaction);
         };
-        if self.certain.iter().any(|p| p.seq == seq) || !self.network_up {
+        let held = if self.certain.iter().any(|p| p.seq == seq) || !self.network_up {
             // Voided in the queue, or stored until the host can be told: both offline.
-            return Prediction::exact(Outcome::ApprovedOffline, Reason::Approved);
+            Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
+        } else if self.uncertain.iter().any(|p| p.seq == seq) {
+            Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
+                .or(Prediction::exact(Outcome::ApprovedOnline, Reason::Approved))
+        } else {
+            Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
+        };
+        // A queued item is never forgotten: the terminal must forward it.
+        if self.pending(true).any(|p| p.seq == seq) {
+            return held;
         }
-        if self.uncertain.iter().any(|p| p.seq == seq) {
-            return Prediction::exact(Outcome::ApprovedOffline, Reason::Approved)
-                .or(Prediction::exact(Outcome::ApprovedOnline, Reason::Approved));
-        }
-        Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
+        self.or_forgotten(original, held)
     }
 
     /// Records a capture or reversal the terminal answered with `outcome`.
@@ -53,6 +77,7 @@ impl Model {
             pan,
             network,
         } = *f;
+        self.events += 1;
         let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
         self.journaled(approved);
         if !approved {
@@ -87,6 +112,7 @@ impl Model {
                 amount,
                 captured: false,
                 reversed: false,
+                event: self.events,
             },
         );
         if outcome != Outcome::ApprovedOffline {

@@ -85,6 +85,7 @@ impl Model {
     /// power: it may forward at once, and must once a retry interval has passed since it came
     /// up (the seeds set no interval; the harness configures it, PROTOCOL.md 4.9).
     pub fn restarted(&mut self) {
+        self.events += 1;
         // The latest by the clock (see `enqueue`): a terminal may also keep the deadline it had.
         self.last_attempt = self.last_attempt.max(self.now);
     }

@@ -379,3 +379,33 @@ fn nets_01_a_clock_set_back_does_not_bring_the_retry_deadline_forward() {
         "the first item's interval has not passed"
     );
 }
+
+/// PBS-03/finite-journal: a follow-up of a transaction more than the bench's window of events
+/// old may be refused as NoSuchTransaction; a younger one, or a queued one, may not.
+#[test]
+fn pbs_03_a_follow_up_may_find_an_old_original_forgotten() {
+    let mut m = Model::new(ModelConfig {
+        follow_up_window: Some(2),
+        ..ModelConfig::default()
+    });
+    m.set_clock(1_800_000_000);
+    let p = input("visa", 36_53, EntryMode::Chip);
+    m.observe(&p, Outcome::ApprovedOnline, Reason::Approved, 2);
+    let forgotten = (Outcome::Aborted, Reason::NoSuchTransaction);
+    m.restarted();
+    m.restarted();
+    assert!(!m.predict_reversal(Some(2)).0.contains(&forgotten));
+    m.restarted();
+    assert!(m.predict_reversal(Some(2)).0.contains(&forgotten));
+    assert!(
+        m.predict_reversal(Some(2))
+            .allows(Outcome::ApprovedOnline, Reason::Approved)
+    );
+    // Never with the window unset (the PTY runner).
+    let mut strict = Model::new(ModelConfig::default());
+    strict.observe(&p, Outcome::ApprovedOnline, Reason::Approved, 2);
+    for _ in 0..100 {
+        strict.restarted();
+    }
+    assert!(!strict.predict_reversal(Some(2)).0.contains(&forgotten));
+}
