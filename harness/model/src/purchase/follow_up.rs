@@ -60,8 +60,9 @@ impl Model {
         } else {
             Prediction::exact(Outcome::ApprovedOnline, Reason::Approved)
         };
-        // A queued item is never forgotten: the terminal must forward it.
-        if self.pending(true).any(|p| p.seq == seq) {
+        // An item certainly still queued is never forgotten: the terminal must forward it.
+        // (One that may have been forwarded may be done, and then it may be.)
+        if self.pending(false).any(|p| p.seq == seq) {
             return held;
         }
         self.or_forgotten(original, held)
