@@ -427,6 +427,14 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             let slot = self.head;
             let page = slot / self.slots_per_page;
             let free = matches!(self.read_slot(slot)?, SlotState::Erased);
+            if free && slot % self.slots_per_page == 0 && self.erase_was_torn(page)? {
+                // A cut tore the page's erase: its second half kept its old records (stale,
+                // behind the intent). Left so, they took the room a move needs, and the log
+                // reached the next page without an intent slot and found it full (found by
+                // the bench_sim fuzzer). Finish the erase before the page takes a record.
+                self.flash.erase_page(page)?;
+                continue;
+            }
             if free && slot % self.slots_per_page == self.slots_per_page - 1 {
                 let next = (page + 1) % pages;
                 if !self.page_is_erased(next)? {
@@ -484,6 +492,25 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             }
         }
         Ok(false)
+    }
+
+    /// With the log at `page`'s first slot, erased: whether the page's erase was torn, i.e.
+    /// its last slot is not erased and nothing in it is live (every record older than the
+    /// page's erase intent, or unreadable). A page the log enters is otherwise fully erased.
+    fn erase_was_torn(&mut self, page: u32) -> Result<bool, FlashError> {
+        let first = page * self.slots_per_page;
+        let last = first + self.slots_per_page - 1;
+        if matches!(self.read_slot(last)?, SlotState::Erased) {
+            return Ok(false);
+        }
+        for s in first..=last {
+            if let Some(lsn) = self.read_slot(s)?.lsn() {
+                if !self.is_stale(s, lsn) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     fn page_is_erased(&mut self, page: u32) -> Result<bool, FlashError> {
