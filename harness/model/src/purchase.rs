@@ -551,19 +551,14 @@ impl Model {
             return Prediction::declined_for_any(&before);
         }
         // The card verifies the PIN entered before the note is asked for.
-        let verdicts = self.card_verdicts(p);
-        let refused = verdicts
-            .iter()
-            .flatten()
-            .fold(None, |acc: Option<Prediction>, &why| {
-                Some(acc.map_or(declined(why), |a| a.or(declined(why))))
-            });
-        match refused {
-            Some(r) if !verdicts.contains(&None) => return r,
-            Some(r) => return r.or(self.reserve_note(p)),
-            None => {}
-        }
-        self.reserve_note(p)
+        self.card_verdicts(p)
+            .into_iter()
+            .map(|v| match v {
+                Some(why) => declined(why),
+                None => self.reserve_note(p),
+            })
+            .reduce(Prediction::or)
+            .unwrap_or_else(|| self.reserve_note(p))
     }
 
     /// The checks on a reserve payment's debit note, once the card verified the PIN.

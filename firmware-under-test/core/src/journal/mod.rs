@@ -438,7 +438,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             if free && slot % self.slots_per_page == self.slots_per_page - 1 {
                 let next = (page + 1) % pages;
                 if !self.page_is_erased(next)? {
-                    if self.page_has_pending(next) {
+                    if self.pending_in_page(next) > 0 {
                         return Err(JournalError::Full);
                     }
                     let mut body = [0xFFu8; 44];
@@ -457,7 +457,7 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             {
                 // The log arrived here without a usable intent slot (the intent write was torn,
                 // or a mount found the page not yet erased): erase if nothing pending is here.
-                if self.page_has_pending(page) {
+                if self.pending_in_page(page) > 0 {
                     return Err(JournalError::Full);
                 }
                 self.flash.erase_page(page)?;
@@ -521,12 +521,6 @@ impl<F: Flash, const P: usize> Journal<F, P> {
             }
         }
         Ok(true)
-    }
-
-    fn page_has_pending(&self, page: u32) -> bool {
-        self.pending[..self.pending_len]
-            .iter()
-            .any(|&s| u32::from(s) / self.slots_per_page == page)
     }
 
     /// The sequence number the next transaction will get.

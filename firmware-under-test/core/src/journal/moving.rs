@@ -27,7 +27,8 @@ impl<F: Flash, const P: usize> Journal<F, P> {
         (items > 0 && items <= left && left <= items.saturating_add(SLACK)).then_some(next)
     }
 
-    fn pending_in_page(&self, page: u32) -> u32 {
+    /// Pending items whose record is in `page` (a page holding any is never erased).
+    pub(super) fn pending_in_page(&self, page: u32) -> u32 {
         self.pending[..self.pending_len]
             .iter()
             .filter(|&&s| u32::from(s) / self.slots_per_page == page)
