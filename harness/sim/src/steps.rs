@@ -10,7 +10,7 @@ use fut_core::flash::{Flash, FlashError};
 use fut_core::journal::JournalError;
 use payhil_model::ledger::Phase;
 use payhil_model::{Model, ModelConfig, Prediction};
-use payhil_protocol::{EntryMode, Outcome, Reason, Request, TxnKind};
+use payhil_protocol::{Outcome, Reason, Request, TxnKind};
 use payhil_scenario::format::{
     Action, Expectation, LinkSpec, PurchaseSpec, Scenario, Step, outcome_name, reason_name,
 };
@@ -318,20 +318,7 @@ impl<'c, F: Flash, C: Checkpoint> Driver<'c, F, C> {
                     let Some(card) = cards.get(i % cards.len().max(1)).cloned() else {
                         return Err(End::Failed("a bulk purchase without cards".into()));
                     };
-                    let spec = PurchaseSpec {
-                        amount: *amount,
-                        network: card.networks[0],
-                        entry: EntryMode::Chip,
-                        pin: Some(card.pin.clone()),
-                        card,
-                        forced_offline: false,
-                        tip_minor: 0,
-                        kind: TxnKind::Purchase,
-                        chip_unreadable: false,
-                        reserve: None,
-                        card_fault: None,
-                        ecr_result_lost: false,
-                    };
+                    let spec = PurchaseSpec::bulk(card, *amount);
                     self.purchase(step.index, &spec, expect.as_ref())
                         .map_err(|e| match e {
                             End::Failed(m) => {

@@ -216,6 +216,56 @@ pub struct PurchaseSpec {
 pub type ReserveSpec = payhil_model::reserve::Note;
 
 impl PurchaseSpec {
+    /// One purchase of a `purchases` step: chip, the card's own PIN, on its first network,
+    /// nothing else asked of it.
+    pub fn bulk(card: TestCard, amount: Amount) -> Self {
+        PurchaseSpec {
+            amount,
+            network: card.networks[0],
+            entry: EntryMode::Chip,
+            pin: Some(card.pin.clone()),
+            card,
+            forced_offline: false,
+            tip_minor: 0,
+            kind: TxnKind::Purchase,
+            chip_unreadable: false,
+            reserve: None,
+            card_fault: None,
+            ecr_result_lost: false,
+        }
+    }
+
+    /// The oracle's check of this purchase approved offline as transaction `seq`: what the
+    /// host already has (`delivered`) no longer counts towards a card's exposure, then the
+    /// approval is judged against the offline invariants (NETS-04, NETS-08, ...).
+    pub fn check_offline_approval(
+        &self,
+        invariants: &mut payhil_model::oracle::OfflineInvariants,
+        delivered: impl IntoIterator<Item = u32>,
+        seq: u32,
+    ) -> Result<(), String> {
+        for s in delivered {
+            invariants.settled(s);
+        }
+        let pin_ok = self.pin.as_ref() == Some(&self.card.pin);
+        let broken = invariants.approved(
+            seq,
+            &self.card.pan,
+            self.total(),
+            self.entry,
+            self.network,
+            pin_ok,
+        );
+        if broken.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "offline approval breaks the rules: {}",
+                broken.join("; ")
+            ))
+        }
+    }
+
     /// The request that starts it: a plain purchase without a tip is protocol 1's
     /// `StartPurchase`, anything else `StartTransaction`.
     pub fn start_request(&self) -> payhil_protocol::Request<'static> {

@@ -70,21 +70,7 @@ impl Run {
                 expect,
             } => {
                 for i in 0..*count as usize {
-                    let card = cards[i % cards.len()].clone();
-                    let spec = PurchaseSpec {
-                        amount: *amount,
-                        network: card.networks[0],
-                        entry: payhil_protocol::EntryMode::Chip,
-                        pin: Some(card.pin.clone()),
-                        card,
-                        forced_offline: false,
-                        tip_minor: 0,
-                        kind: TxnKind::Purchase,
-                        chip_unreadable: false,
-                        reserve: None,
-                        card_fault: None,
-                        ecr_result_lost: false,
-                    };
+                    let spec = PurchaseSpec::bulk(cards[i % cards.len()].clone(), *amount);
                     self.purchase_with(step, &spec, expect.as_ref(), false)
                         .await
                         .map_err(|e| format!("purchase {} of {count}: {e}", i + 1))?;

@@ -159,25 +159,12 @@ impl Run {
             self.txns.insert(step.index, (txn_seq, spec.clone()));
         }
         if outcome == Outcome::ApprovedOffline && spec.kind == TxnKind::Purchase {
-            // Items the host already has no longer count towards a card's exposure.
-            for d in self.bench.host.books().advice_deliveries {
-                self.invariants.settled(d.seq);
-            }
-            let pin_ok = spec.pin.as_ref() == Some(&spec.card.pin);
-            let broken = self.invariants.approved(
+            let delivered = self.bench.host.books().advice_deliveries;
+            spec.check_offline_approval(
+                &mut self.invariants,
+                delivered.iter().map(|d| d.seq),
                 txn_seq,
-                &spec.card.pan,
-                spec.total(),
-                spec.entry,
-                spec.network,
-                pin_ok,
-            );
-            if !broken.is_empty() {
-                return Err(format!(
-                    "offline approval breaks the rules: {}",
-                    broken.join("; ")
-                ));
-            }
+            )?;
         }
         if approved {
             self.ledger.approved(Answered {

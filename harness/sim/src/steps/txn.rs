@@ -87,31 +87,13 @@ impl<F: Flash, C: Checkpoint> Driver<'_, F, C> {
         }
         let approved = matches!(outcome, Outcome::ApprovedOnline | Outcome::ApprovedOffline);
         if outcome == Outcome::ApprovedOffline && spec.kind == TxnKind::Purchase {
-            let delivered: Vec<u32> = self
-                .seen
-                .books
-                .advice_deliveries
-                .iter()
-                .map(|d| d.seq)
-                .collect();
-            for s in delivered {
-                self.seen.invariants.settled(s);
-            }
-            let pin_ok = spec.pin.as_ref() == Some(&spec.card.pin);
-            let broken = self.seen.invariants.approved(
+            let seen = &mut self.seen;
+            spec.check_offline_approval(
+                &mut seen.invariants,
+                seen.books.advice_deliveries.iter().map(|d| d.seq),
                 seq,
-                &spec.card.pan,
-                spec.total(),
-                spec.entry,
-                spec.network,
-                pin_ok,
-            );
-            if !broken.is_empty() {
-                return Err(End::Failed(format!(
-                    "offline approval breaks the rules: {}",
-                    broken.join("; ")
-                )));
-            }
+            )
+            .map_err(End::Failed)?;
         }
         if approved {
             self.seen.ledger.approved(Answered {
